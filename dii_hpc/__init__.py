@@ -1,0 +1,53 @@
+"""dii-hpc: a trusted-AI platform for Slurm clusters, with a shared filesystem as database.
+
+Names are resolved lazily so that ``import dii_hpc`` (and ``dii-hpc --help``) stays fast:
+pandas, zarr and torch load only when the function that needs them runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc._version import __version__
+
+_LAZY = {
+    "start_run": "dii_hpc.tracking.run",
+    "Run": "dii_hpc.tracking.run",
+    "active_run": "dii_hpc.tracking.active",
+    "log_metric": "dii_hpc.tracking.active",
+    "log_metrics": "dii_hpc.tracking.active",
+    "log_params": "dii_hpc.tracking.active",
+    "log_artifact": "dii_hpc.tracking.active",
+    "set_tags": "dii_hpc.tracking.active",
+    "Store": "dii_hpc.store.store",
+    "DiiError": "dii_hpc.errors",
+    "Executor": "dii_hpc.launch.executor",
+    "Model": "dii_hpc.launch.protocols",
+    "DatasetLoader": "dii_hpc.launch.protocols",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.errors import DiiError
+    from dii_hpc.store.store import Store
+    from dii_hpc.tracking.active import (
+        active_run,
+        log_artifact,
+        log_metric,
+        log_metrics,
+        log_params,
+        set_tags,
+    )
+    from dii_hpc.tracking.run import Run, start_run
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dii_hpc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
