@@ -26,10 +26,27 @@ _LAZY = {
     "DatasetLoader": "dii_hpc.launch.protocols",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__",
+    "start_run",
+    "Run",
+    "active_run",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "log_artifact",
+    "set_tags",
+    "Store",
+    "DiiError",
+    "Executor",
+    "Model",
+    "DatasetLoader",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.errors import DiiError
+    from dii_hpc.launch.executor import Executor
+    from dii_hpc.launch.protocols import DatasetLoader, Model
     from dii_hpc.store.store import Store
     from dii_hpc.tracking.active import (
         active_run,

@@ -1,0 +1,74 @@
+"""Atomic small-file writes for a shared filesystem (NFS, Lustre, GPFS).
+
+A reader on another node must see either the old file or the new one, never a torn write:
+write a temp file in the same directory, fsync it, rename over the target. rename() within
+one directory is atomic on every POSIX filesystem we target; fsync first so that a crash of
+the writing node cannot leave a renamed-but-empty file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically, creating parent directories."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _default(obj: Any) -> Any:
+    """JSON for the values users log: numpy scalars/arrays, paths, sets."""
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return str(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise like every JSON file of the store: NaN/inf allowed (Python's json reads them)."""
+    return json.dumps(obj, default=_default, indent=1, sort_keys=False).encode()
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    write_bytes(path, dumps(obj))
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    with open(path, "rb") as fh:
+        return json.loads(fh.read())
+
+
+def create_exclusive(path: str | os.PathLike[str], data: bytes = b"") -> bool:
+    """Create ``path`` only if absent; False when someone else already did (no lock needed)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True

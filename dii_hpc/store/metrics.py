@@ -1,0 +1,129 @@
+"""Metric arrays of one run: appends from the single writer, history for any reader.
+
+Layout: ``<run>/metrics.zarr`` is a zarr v3 group; a key ``train/loss`` is the array at that
+path, shape (n, 3) float64 with columns step, value, time. The writer resizes then writes,
+so a reader (or a requeued writer) may meet trailing rows whose time is NaN (never written);
+``committed_rows`` drops them, and a resumed writer overwrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.store.zstore import committed_rows, read_array
+
+METRICS_DIR = "metrics.zarr"
+
+
+def metric_keys(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Keys of all metric arrays, found on disk (no zarr import, no metadata walk)."""
+    root = Path(run_dir) / METRICS_DIR
+    keys = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != "c" and not d.startswith(".")]
+        if "zarr.json" in filenames and dirpath != str(root):
+            with open(os.path.join(dirpath, "zarr.json"), "rb") as fh:
+                if json.loads(fh.read()).get("node_type") == "array":
+                    keys.append(os.path.relpath(dirpath, root).replace(os.sep, "/"))
+    return sorted(keys)
+
+
+def read_history(run_dir: str | os.PathLike[str], key: str) -> np.ndarray:
+    return committed_rows(read_array(Path(run_dir) / METRICS_DIR / key))
+
+
+def summarize(data: np.ndarray, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Last/min/max/step/count of a block, merged into what earlier blocks gave."""
+    vals = data[:, 1]
+    finite = vals[np.isfinite(vals)]
+    out = dict(previous or {"min": None, "max": None, "count": 0})
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        out["min"] = lo if out["min"] is None else min(out["min"], lo)
+        out["max"] = hi if out["max"] is None else max(out["max"], hi)
+    out["last"] = float(vals[-1])
+    out["step"] = int(data[-1, 0])
+    out["count"] = int(out["count"]) + int(data.shape[0])
+    return out
+
+
+def _resolve_steps(steps: np.ndarray, last: int) -> np.ndarray:
+    """Replace auto steps (NaN: logged with step=None) by last+1, last+2, ... in order."""
+    auto = np.isnan(steps)
+    if not auto.any():
+        return steps
+    if auto.all():
+        return np.arange(last + 1, last + 1 + steps.size, dtype="float64")
+    out = steps.copy()
+    for i in range(out.size):  # mixed explicit/auto steps: rare, keep it simple
+        if auto[i]:
+            out[i] = last + 1
+        last = int(out[i])
+    return out
+
+
+class MetricWriter:
+    """The one writer of a run's metric arrays; not thread-safe (the Run serialises flushes)."""
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(run_dir) / METRICS_DIR
+        self._group: Any = None
+        self._arrays: dict[str, Any] = {}
+        self._rows: dict[str, int] = {}
+        self._last_step: dict[str, int] = {}
+        self._watermark: dict[str, int] = {}
+        self.summary: dict[str, dict[str, Any]] = {}
+
+    def resume(self) -> None:
+        """Load what a previous attempt stored so steps continue and are never duplicated."""
+        for key in metric_keys(self.root.parent):
+            data = read_history(self.root.parent, key)
+            self._rows[key] = int(data.shape[0])
+            if data.shape[0]:
+                self._last_step[key] = int(np.nanmax(data[:, 0]))
+                self._watermark[key] = self._last_step[key]
+                self.summary[key] = summarize(data)
+
+    def _array(self, key: str) -> Any:
+        arr = self._arrays.get(key)
+        if arr is not None:
+            return arr
+        import zarr
+
+        from dii_hpc.store.zstore import create_metric_array, shared_fs_store
+
+        if self._group is None:
+            self._group = zarr.open_group(shared_fs_store(self.root), mode="a")
+        if key in self._rows:
+            arr = self._group[key]
+        else:
+            arr = create_metric_array(self._group, key)
+            self._rows[key] = 0
+        self._arrays[key] = arr
+        return arr
+
+    def append(self, key: str, steps: np.ndarray, values: np.ndarray, times: np.ndarray) -> int:
+        """Append one key's block; returns how many points were stored."""
+        steps = _resolve_steps(steps, self._last_step.get(key, -1))
+        mark = self._watermark.get(key)
+        if mark is not None:
+            keep = steps > mark
+            if not keep.all():
+                steps, values, times = steps[keep], values[keep], times[keep]
+        if steps.size == 0:
+            return 0
+        block = np.column_stack((steps, values, times))
+        arr = self._array(key)
+        start = self._rows[key]
+        arr.resize((start + block.shape[0], 3))
+        arr[start:] = block
+        self._rows[key] = start + block.shape[0]
+        self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
+        self.summary[key] = summarize(block, self.summary.get(key))
+        return int(block.shape[0])

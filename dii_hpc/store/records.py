@@ -1,0 +1,99 @@
+"""Run records (run.json): statuses, creation, atomic updates, flattening for tables."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.store.atomic import create_exclusive, read_json, write_json
+
+TERMINAL = frozenset(
+    {"FINISHED", "FAILED", "KILLED", "TIMEOUT", "PREEMPTED", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL"}
+)
+ACTIVE = frozenset({"PENDING", "RUNNING"})
+STATUSES = TERMINAL | ACTIVE
+KINDS = ("train", "audit", "drift", "inference")
+
+RUN_FILE = "run.json"
+CHANGED_DIR = ".changed"
+
+
+def new_record(
+    run_id: str,
+    experiment: str,
+    kind: str,
+    params: dict[str, Any] | None,
+    tags: dict[str, Any] | None,
+    status: str,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "experiment": experiment,
+        "kind": kind,
+        "status": status,
+        "params": dict(params or {}),
+        "tags": {k: str(v) for k, v in (tags or {}).items()},
+        "created_time": time.time(),
+        "start_time": None,
+        "end_time": None,
+        "error": None,
+        "metrics": {},
+        "manifest": {},
+        "slurm": {},
+        "parent_run": None,
+    }
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    return read_json(run_dir / RUN_FILE)
+
+
+def write_record(run_dir: Path, record: dict[str, Any], *, was_terminal: bool = False) -> None:
+    """Publish a record; a change to an already-finished run leaves a marker for compaction."""
+    write_json(run_dir / RUN_FILE, record)
+    if was_terminal:
+        marker = run_dir.parent.parent / CHANGED_DIR / f"{record['run_id']}.{secrets.token_hex(4)}"
+        create_exclusive(marker)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """One table row: run fields, then params.*, metrics.* (last values), tags.*, slurm.*."""
+    start, end = record.get("start_time"), record.get("end_time")
+    row: dict[str, Any] = {
+        "run_id": record["run_id"],
+        "experiment": record["experiment"],
+        "kind": record.get("kind", "train"),
+        "status": record.get("status"),
+        "start_time": start,
+        "end_time": end,
+        "duration_s": (end - start) if (start is not None and end is not None) else math.nan,
+    }
+    for k, v in _flat_items(record.get("params") or {}):
+        row[f"params.{k}"] = _scalar(v)
+    for k, v in (record.get("metrics") or {}).items():
+        row[f"metrics.{k}"] = v.get("last") if isinstance(v, dict) else v
+    for k, v in (record.get("tags") or {}).items():
+        row[f"tags.{k}"] = _scalar(v)
+    for k, v in (record.get("slurm") or {}).items():
+        if not isinstance(v, (dict, list)):
+            row[f"slurm.{k}"] = _scalar(v)
+    return row
+
+
+def _flat_items(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.extend(_flat_items(v, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out

@@ -1,0 +1,221 @@
+"""The store: a directory tree on a shared filesystem that every node can read and write.
+
+One writer per run and no shared locks: each run owns ``experiments/<exp>/runs/<id>/``.
+This module knows nothing of Slurm, audits or HTML; those write through ``create_run`` /
+``update_run`` and the tracking API like any training run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc.errors import DamagedRun, NotFound, StoreError
+from dii_hpc.store import records
+from dii_hpc.store.atomic import read_json, write_json
+from dii_hpc.store.ids import is_run_id, new_run_id
+from dii_hpc.store.names import check_experiment
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+DEFAULT_STORE = "./dii-store"
+
+
+def resolve_store_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """arg > $DII_HPC_STORE > ./dii-store, made absolute so child processes agree."""
+    chosen = path if path is not None else os.environ.get("DII_HPC_STORE") or DEFAULT_STORE
+    return Path(chosen).expanduser().absolute()
+
+
+class Store:
+    """Read and write runs of a dii-hpc store (see the design brief for the layout)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.root = resolve_store_path(path)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store path {self.root} is a file, not a directory")
+        self.damaged: list[tuple[str, str]] = []
+        self._where: dict[str, Path] = {}
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # ---------------------------------------------------------------- layout
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    def experiment_dir(self, experiment: str) -> Path:
+        return self.root / "experiments" / check_experiment(experiment)
+
+    def ensure_writable(self) -> None:
+        """Create the store if needed; refuse (exit 2) a path we cannot write."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot create store at {self.root}: {err.strerror}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"store path {self.root} is not writable")
+
+    # ----------------------------------------------------------------- names
+    def experiments(self) -> list[str]:
+        base = self.root / "experiments"
+        if not base.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
+
+    def run_ids(self, experiment: str) -> list[str]:
+        runs = self.experiment_dir(experiment) / "runs"
+        if not runs.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(runs) if is_run_id(e.name))
+
+    def check_experiment_exists(self, experiment: str) -> None:
+        if experiment not in self.experiments():
+            raise NotFound("experiment", experiment, self.experiments())
+
+    def run_dir(self, run_id: str) -> Path:
+        """Directory of a run given its id (or a unique prefix of at least 6 characters)."""
+        hit = self._where.get(run_id)
+        if hit is not None:
+            return hit
+        for exp in self.experiments():
+            candidate = self.root / "experiments" / exp / "runs" / run_id
+            if (candidate / records.RUN_FILE).exists():
+                self._where[run_id] = candidate
+                return candidate
+        every = [(exp, rid) for exp in self.experiments() for rid in self.run_ids(exp)]
+        if len(run_id) >= 6:
+            matches = [(e, r) for e, r in every if r.startswith(run_id.upper())]
+            if len(matches) == 1:
+                exp, rid = matches[0]
+                return self.root / "experiments" / exp / "runs" / rid
+        raise NotFound("run", run_id, [r for _, r in every])
+
+    # --------------------------------------------------------------- records
+    def run(self, run_id: str) -> dict[str, Any]:
+        rdir = self.run_dir(run_id)
+        try:
+            return records.read_record(rdir)
+        except (OSError, ValueError) as err:
+            raise DamagedRun(f"run {rdir.name}: unreadable run.json ({err})") from None
+
+    def create_run(
+        self,
+        experiment: str,
+        kind: str = "train",
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        status: str = "PENDING",
+        run_id: str | None = None,
+    ) -> str:
+        """Write a new run record (e.g. PENDING before a job is submitted) and return its id."""
+        self.ensure_writable()
+        if kind not in records.KINDS:
+            raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(records.KINDS)}")
+        rid = run_id or new_run_id()
+        rdir = self.experiment_dir(experiment) / "runs" / rid
+        rdir.mkdir(parents=True, exist_ok=True)
+        records.write_record(rdir, records.new_record(rid, experiment, kind, params, tags, status))
+        self._where[rid] = rdir
+        return rid
+
+    def update_run(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Merge fields into run.json atomically (dict fields are merged one level deep)."""
+        rdir = self.run_dir(run_id)
+        record = records.read_record(rdir)
+        was_terminal = record.get("status") in records.TERMINAL
+        for key, value in fields.items():
+            if isinstance(value, dict) and isinstance(record.get(key), dict):
+                record[key] = {**record[key], **value}
+            else:
+                record[key] = value
+        records.write_record(rdir, record, was_terminal=was_terminal)
+        return record
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run that never started (e.g. its submission failed)."""
+        import shutil
+
+        rdir = self.run_dir(run_id)
+        self._where.pop(run_id, None)
+        shutil.rmtree(rdir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- metrics
+    def metric_keys(self, run_id: str) -> list[str]:
+        from dii_hpc.store.metrics import metric_keys
+
+        return metric_keys(self.run_dir(run_id))
+
+    def metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+        import pandas as pd
+
+        data = self.metric_array(run_id, key)
+        return pd.DataFrame(
+            {"step": data[:, 0].astype("int64"), "value": data[:, 1], "time": data[:, 2]}
+        )
+
+    def metric_array(self, run_id: str, key: str) -> Any:
+        """History as a (n, 3) float64 array: step, value, time."""
+        from dii_hpc.store.metrics import read_history
+        from dii_hpc.store.names import check_key
+
+        rdir = self.run_dir(run_id)
+        check_key(key)
+        if not (rdir / "metrics.zarr" / key / "zarr.json").exists():
+            raise NotFound(f"metric of run {rdir.name}:", key, self.metric_keys(run_id))
+        try:
+            return read_history(rdir, key)
+        except (OSError, ValueError) as err:
+            raise DamagedRun(f"run {rdir.name}: metric {key!r} unreadable ({err})") from None
+
+    # -------------------------------------------------------------- artifacts
+    def artifacts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        from dii_hpc.store.blobs import blob_path
+
+        path = self.run_dir(run_id) / "artifacts.json"
+        if not path.exists():
+            return {}
+        out = read_json(path)
+        for meta in out.values():
+            meta["path"] = str(blob_path(self.root, meta["sha256"]))
+        return out
+
+    def artifact_path(self, run_id: str, name: str) -> Path:
+        arts = self.artifacts(run_id)
+        if name not in arts:
+            raise NotFound(f"artifact of run {run_id}:", name, list(arts))
+        return Path(arts[name]["path"])
+
+    # ---------------------------------------------------------------- listing
+    def records(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """Every readable run record; damaged ones are skipped and listed in ``self.damaged``."""
+        from dii_hpc.store.listing import read_records
+
+        exps = [experiment] if experiment else self.experiments()
+        if experiment:
+            self.check_experiment_exists(experiment)
+        out: list[dict[str, Any]] = []
+        for exp in exps:
+            out.extend(read_records(self, exp))
+        return out
+
+    def runs(self, experiment: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """One row per run: run_id, experiment, kind, status, times, params.*, metrics.*, tags.*."""
+        from dii_hpc.store.listing import runs_frame
+
+        self.damaged = []
+        exps = [experiment] if experiment else self.experiments()
+        if experiment:
+            self.check_experiment_exists(experiment)
+        return runs_frame(self, exps, kind)
+
+    def write_jobs_record(self, name: str, record: dict[str, Any]) -> Path:
+        """Submission records live beside the runs; the launch package owns their content."""
+        self.ensure_writable()
+        path = self.jobs_dir / f"{name}.json"
+        write_json(path, {**record, "written": time.time()})
+        return path

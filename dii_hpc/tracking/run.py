@@ -1,0 +1,297 @@
+"""A tracked run: buffered metric logging, params, tags, artifacts, and its end state.
+
+``log_metric`` is on the hot path of training loops, so it only appends a tuple to a list;
+a background thread turns the buffer into zarr appends when it grows past ``flush_points``
+or every ``flush_interval`` seconds, and the run flushes again at finish, at exit and on
+SIGTERM/SIGUSR2. The list is drained with slice + del (each atomic under the GIL), so the
+logging thread never takes a lock.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.errors import BadInput, InfraError
+from dii_hpc.store import records
+from dii_hpc.store.names import check_key
+from dii_hpc.store.store import Store
+from dii_hpc.tracking import signals
+from dii_hpc.tracking.values import to_float, to_step
+
+FLUSH_INTERVAL_S = 10.0
+FLUSH_POINTS = 10_000
+
+
+class Run:
+    """One run of an experiment, open for writing by this process (the run's single writer)."""
+
+    log_metric: Any  # bound per instance to a closure (see _make_logger)
+
+    def __init__(
+        self,
+        store: Store,
+        record: dict[str, Any],
+        *,
+        resumed: bool = False,
+        owns_status: bool = True,
+        flush_interval: float = FLUSH_INTERVAL_S,
+        flush_points: int = FLUSH_POINTS,
+    ) -> None:
+        from dii_hpc.store.metrics import MetricWriter
+
+        self.store = store
+        self.record = record
+        self.id: str = record["run_id"]
+        self.experiment: str = record["experiment"]
+        self.dir: Path = store.experiment_dir(self.experiment) / "runs" / self.id
+        self.owns_status = owns_status
+        self.finished = False
+        self._writer = MetricWriter(self.dir)
+        if resumed:
+            self._writer.resume()
+        self._keys: list[str] = []
+        self._key_ids: dict[str, int] = {}
+        self._buf: list[tuple[int, int | None, float, float]] = []
+        self._flush_lock = threading.Lock()
+        self._record_lock = threading.RLock()
+        self._flush_error: BaseException | None = None
+        self._flush_points = max(1, int(flush_points))
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.log_metric = self._make_logger()
+        self._thread = threading.Thread(
+            target=self._background, args=(float(flush_interval),), daemon=True,
+            name=f"dii-hpc-flush-{self.id[-6:]}",
+        )
+        self._thread.start()
+        signals.register(self.flush)
+        atexit.register(self._at_exit)
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, experiment={self.experiment!r}, status={self.status!r})"
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    # ----------------------------------------------------------------- metrics
+    def _make_logger(self) -> Any:
+        buf, append, ids = self._buf, self._buf.append, self._key_ids
+        now, limit, register, kick = time.time, self._flush_points, self._register_key, self._kick
+
+        def log_metric(key: str, value: float, step: int | None = None) -> None:
+            """Record ``value`` for ``key`` at ``step`` (None: the key's previous step + 1)."""
+            kid = ids.get(key)
+            if kid is None:
+                kid = register(key)
+            if type(value) is not float:
+                value = to_float(key, value)
+            if step is not None and type(step) is not int:
+                step = to_step(key, step)
+            append((kid, step, value, now()))
+            if len(buf) >= limit:
+                kick()
+
+        return log_metric
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        log = self.log_metric
+        for key, value in metrics.items():
+            log(key, value, step)
+
+    def _register_key(self, key: str) -> int:
+        if self.finished:
+            raise BadInput(f"run {self.id} has ended; cannot log {key!r}")
+        check_key(key)
+        with self._record_lock:
+            if key not in self._key_ids:
+                self._key_ids[key] = len(self._keys)
+                self._keys.append(key)
+        return self._key_ids[key]
+
+    def _kick(self) -> None:
+        if len(self._buf) >= 4 * self._flush_points:
+            self.flush()  # the writer fell behind: apply back-pressure
+        elif not self._wake.is_set():
+            self._wake.set()
+
+    def _background(self, interval: float) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.flush()
+            except BaseException as err:  # noqa: BLE001 - surfaced at the next finish
+                self._flush_error = err
+
+    def flush(self) -> None:
+        """Write buffered points and the run record; safe from any thread or signal handler."""
+        import numpy as np
+
+        with self._flush_lock:
+            n = len(self._buf)
+            if n:
+                points = self._buf[:n]
+                del self._buf[:n]
+                kids, steps, values, times = zip(*points, strict=True)
+                kid_arr = np.array(kids, dtype=np.int32)
+                step_arr = np.array(steps, dtype=np.float64)
+                val_arr = np.array(values, dtype=np.float64)
+                time_arr = np.array(times, dtype=np.float64)
+                for kid in np.unique(kid_arr).tolist():
+                    sel = kid_arr == kid
+                    self._writer.append(self._keys[kid], step_arr[sel], val_arr[sel], time_arr[sel])
+                with self._record_lock:
+                    self.record["metrics"] = {k: dict(v) for k, v in self._writer.summary.items()}
+                    self._save()
+
+    # ------------------------------------------------------------- params, tags
+    def log_params(self, params: dict[str, Any]) -> None:
+        with self._record_lock:
+            self.record["params"].update(params)
+            self._save()
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        with self._record_lock:
+            self.record["tags"].update({k: str(v) for k, v in tags.items()})
+            self._save()
+
+    def set_section(self, name: str, value: Any) -> None:
+        """Store a kind-specific result (``audit``, ``drift``, ``inference``) in run.json."""
+        if name in ("run_id", "experiment", "status", "metrics", "params", "tags"):
+            raise BadInput(f"section name {name!r} is reserved")
+        with self._record_lock:
+            self.record[name] = value
+            self._save()
+
+    def set_manifest(self, manifest: dict[str, Any]) -> None:
+        with self._record_lock:
+            self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
+            self._save()
+
+    def _save(self) -> None:
+        records.write_record(self.dir, self.record)
+
+    # ---------------------------------------------------------------- artifacts
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> str:
+        """Store a file content-addressed under blobs/ and name it in this run; returns sha256."""
+        from dii_hpc.store.blobs import put_file
+
+        src = Path(path)
+        if not src.is_file():
+            raise BadInput(f"artifact path {str(path)!r} does not exist or is not a file")
+        return self._add_artifact(name or src.name, *put_file(self.store.root, src))
+
+    def log_dict(self, name: str, obj: Any) -> str:
+        """Store ``obj`` as a JSON artifact (e.g. a full audit result)."""
+        from dii_hpc.store.atomic import dumps
+        from dii_hpc.store.blobs import put_bytes
+
+        return self._add_artifact(name, *put_bytes(self.store.root, dumps(obj)))
+
+    def _add_artifact(self, name: str, sha: str, size: int) -> str:
+        from dii_hpc.store.atomic import read_json, write_json
+
+        check_key(name, "artifact name")
+        with self._record_lock:
+            path = self.dir / "artifacts.json"
+            arts = read_json(path) if path.exists() else {}
+            arts[name] = {"sha256": sha, "size": size}
+            write_json(path, arts)
+        return sha
+
+    # -------------------------------------------------------------------- end
+    def finish(self, status: str = "FINISHED", error: str | None = None) -> None:
+        """Flush everything, then record the end state (once; later calls do nothing)."""
+        if self.finished:
+            return
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
+        self.flush()
+        self.finished = True
+        signals.unregister(self.flush)
+        atexit.unregister(self._at_exit)
+        from dii_hpc.tracking import active
+
+        active.forget(self)
+        if self.owns_status:
+            with self._record_lock:
+                self.record.update(status=status, end_time=time.time(), error=error)
+                self._save()
+        if self._flush_error is not None:
+            err, self._flush_error = self._flush_error, None
+            raise InfraError(f"run {self.id}: writing metrics failed: {err}") from err
+
+    def _at_exit(self) -> None:
+        if not self.finished:
+            self.finish("FAILED" if self.owns_status else "FINISHED", "process exited without ending the run")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.finish("FINISHED")
+        elif issubclass(exc_type, KeyboardInterrupt) or (
+            issubclass(exc_type, SystemExit) and getattr(exc, "code", 0) not in (0, None)
+        ):
+            self.finish("KILLED", f"{exc_type.__name__}: {exc}".strip())
+        elif issubclass(exc_type, SystemExit):
+            self.finish("FINISHED")
+        else:
+            summary = str(exc).splitlines()[0] if str(exc) else ""
+            self.finish("FAILED", f"{exc_type.__name__}: {summary}".rstrip(": "))
+
+
+def start_run(
+    experiment: str,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    *,
+    kind: str = "train",
+    store: Store | str | os.PathLike[str] | None = None,
+    run_id: str | None = None,
+    parent_run: str | None = None,
+    flush_interval: float = FLUSH_INTERVAL_S,
+    flush_points: int = FLUSH_POINTS,
+) -> Run:
+    """Open a run for writing: new, or the existing ``run_id`` resumed (e.g. after requeue)."""
+    from dii_hpc.tracking import active
+
+    st = store if isinstance(store, Store) else Store(store)
+    st.ensure_writable()
+    resumed = False
+    if run_id is not None and _exists(st, experiment, run_id):
+        record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
+        resumed = record.get("start_time") is not None
+        record["params"] = {**record.get("params", {}), **(params or {})}
+        record["tags"] = {**record.get("tags", {}), **{k: str(v) for k, v in (tags or {}).items()}}
+        record["attempts"] = int(record.get("attempts", 0)) + 1
+    else:
+        rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id)
+        record = records.read_record(st.experiment_dir(experiment) / "runs" / rid)
+        record["attempts"] = 1
+    record.update(status="RUNNING", end_time=None, error=None)
+    record["start_time"] = record.get("start_time") or time.time()
+    if parent_run:
+        record["parent_run"] = parent_run
+    run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points)
+    run._save()
+    active.push(run)
+    return run
+
+
+def _exists(store: Store, experiment: str, run_id: str) -> bool:
+    return (store.experiment_dir(experiment) / "runs" / run_id / records.RUN_FILE).exists()
