@@ -1,9 +1,122 @@
-"""CLI commands of this area (being filled in; see DEVELOPERS.md "CLI wiring")."""
+"""`dii-hpc runs list|show|compare`, `dii-hpc export`, `dii-hpc store compact`."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
+store_app = typer.Typer(help="Maintain the store (compaction).", no_args_is_help=True)
+
+FORMATS = ("table", "json", "csv")
+
+
+def _store():  # noqa: ANN202 - imported lazily to keep --help fast
+    from dii_hpc.store.store import Store
+
+    return Store()
+
+
+def _warn_damaged(store) -> None:  # noqa: ANN001
+    for rid, why in store.damaged:
+        typer.echo(f"dii-hpc: warning: skipped damaged run {rid}: {why}", err=True)
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        from dii_hpc.errors import BadInput
+
+        raise BadInput(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+@runs_app.command("list")
+def list_runs(
+    experiment: Annotated[str | None, typer.Option("-e", "--experiment", help="Only this experiment.")] = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help='e.g. "params.lr > 0.001 and metrics.acc >= 0.9"')] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="Column to sort by, e.g. metrics.acc.")] = None,
+    ascending: Annotated[bool, typer.Option("--asc/--desc", help="Sort order (default descending).")] = False,
+    kind: Annotated[str | None, typer.Option("--kind", help="train, audit, drift or inference.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    limit: Annotated[int | None, typer.Option("--limit", help="Show at most N runs.")] = None,
+) -> None:
+    """List runs with params and last metric values."""
+    from dii_hpc.cli.tables import render_runs
+    from dii_hpc.store.query import apply_filter, resolve_column
+
+    _check_format(fmt)
+    store = _store()
+    df = store.runs(experiment=experiment, kind=kind)
+    _warn_damaged(store)
+    if filter_:
+        df = apply_filter(df, filter_)
+    if sort and len(df):
+        col = resolve_column(df, sort)
+        df = df.sort_values(col, ascending=ascending, na_position="last", kind="stable")
+    if limit is not None:
+        df = df.head(limit)
+    typer.echo(render_runs(df, fmt))
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Everything recorded about one run."""
+    from dii_hpc.cli.tables import render_record
+
+    _check_format(fmt)
+    store = _store()
+    record = store.run(run_id)
+    typer.echo(render_record(record, store.artifacts(record["run_id"]), fmt))
+
+
+@runs_app.command("compare")
+def compare_runs(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    all_params: Annotated[bool, typer.Option("--all", help="Also show params that are equal.")] = False,
+) -> None:
+    """Params that differ and metrics side by side."""
+    from dii_hpc.cli.tables import compare_frame, render_frame
+    from dii_hpc.errors import BadInput
+
+    _check_format(fmt)
+    if len(run_ids) < 2:
+        raise BadInput("runs compare needs at least two run ids")
+    store = _store()
+    typer.echo(render_frame(compare_frame([store.run(r) for r in run_ids], all_params), fmt))
+
+
+@store_app.command("compact")
+def compact(
+    experiments: Annotated[list[str] | None, typer.Argument(help="Experiments (default: all).")] = None,
+) -> None:
+    """Fold finished runs into a columnar summary so listings stay fast."""
+    from dii_hpc.store.summary import compact as do_compact
+
+    store = _store()
+    for exp in experiments or store.experiments():
+        res = do_compact(store, exp)
+        for rid, why in res["damaged"]:
+            typer.echo(f"dii-hpc: warning: skipped damaged run {rid}: {why}", err=True)
+        typer.echo(f"{exp}: +{res['added']} runs, {res['total']} in summary ({res['seconds']:.2f} s)")
+
+
+def export(
+    experiment: Annotated[str, typer.Argument(help="Experiment to export.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output .h5 file.")],
+) -> None:
+    """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc."""
+    from dii_hpc.store.export import export_experiment
+
+    res = export_experiment(_store(), experiment, out)
+    typer.echo(f"wrote {out}: {res['runs']} runs, {res['series']} metric series")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app."""
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(store_app, name="store")
+    app.command("export")(export)

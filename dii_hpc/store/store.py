@@ -93,6 +93,10 @@ class Store:
             if len(matches) == 1:
                 exp, rid = matches[0]
                 return self.root / "experiments" / exp / "runs" / rid
+            if len(matches) > 1:
+                raise StoreError(
+                    f"run id prefix {run_id!r} matches {len(matches)} runs; give more characters"
+                )
         raise NotFound("run", run_id, [r for _, r in every])
 
     # --------------------------------------------------------------- records

@@ -25,6 +25,13 @@ from dii_hpc.tracking.values import to_float, to_step
 
 FLUSH_INTERVAL_S = 10.0
 FLUSH_POINTS = 10_000
+_POINT_FIELDS = [("key", "<i4"), ("step", "<i8"), ("value", "<f8"), ("time", "<f8")]
+
+
+def _point_dtype() -> Any:
+    import numpy as np
+
+    return np.dtype(_POINT_FIELDS)
 
 
 class Run:
@@ -56,7 +63,7 @@ class Run:
             self._writer.resume()
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
-        self._buf: list[tuple[int, int | None, float, float]] = []
+        self._buf: list[tuple[int, int, float, float]] = []
         self._flush_lock = threading.Lock()
         self._record_lock = threading.RLock()
         self._flush_error: BaseException | None = None
@@ -91,7 +98,9 @@ class Run:
                 kid = register(key)
             if type(value) is not float:
                 value = to_float(key, value)
-            if step is not None and type(step) is not int:
+            if step is None:
+                step = -1  # resolved to previous + 1 at flush time, off the hot path
+            elif type(step) is not int:
                 step = to_step(key, step)
             append((kid, step, value, now()))
             if len(buf) >= limit:
@@ -140,14 +149,15 @@ class Run:
             if n:
                 points = self._buf[:n]
                 del self._buf[:n]
-                kids, steps, values, times = zip(*points, strict=True)
-                kid_arr = np.array(kids, dtype=np.int32)
-                step_arr = np.array(steps, dtype=np.float64)
-                val_arr = np.array(values, dtype=np.float64)
-                time_arr = np.array(times, dtype=np.float64)
-                for kid in np.unique(kid_arr).tolist():
-                    sel = kid_arr == kid
-                    self._writer.append(self._keys[kid], step_arr[sel], val_arr[sel], time_arr[sel])
+                block = np.fromiter(points, dtype=_point_dtype(), count=n)
+                steps = block["step"].astype(np.float64)
+                steps[block["step"] < 0] = np.nan
+                kids = block["key"]
+                for kid in np.unique(kids).tolist():
+                    sel = kids == kid
+                    self._writer.append(
+                        self._keys[kid], steps[sel], block["value"][sel], block["time"][sel]
+                    )
                 with self._record_lock:
                     self.record["metrics"] = {k: dict(v) for k, v in self._writer.summary.items()}
                     self._save()
