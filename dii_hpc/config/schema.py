@@ -1,0 +1,156 @@
+"""The typed experiment config (pydantic v2): unknown keys and wrong types are errors.
+
+One model per YAML section, all `extra="forbid"`, so a typo such as `modles:` or
+`cpus_per_tsak:` is reported with its key path instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$|^\d+$")
+_MEM = re.compile(r"^\d+(\.\d+)?[KMGT]?B?$", re.IGNORECASE)
+_CLASS = re.compile(r"^[A-Za-z_][\w.]*([:.][A-Za-z_]\w*)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ClassSpec(_Strict):
+    """A user class to instantiate: "module:Class" (or "module.Class") and its kwargs."""
+
+    class_: str = Field(alias="class")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_")
+    @classmethod
+    def _class_ref(cls, v: str) -> str:
+        if not _CLASS.match(v):
+            raise ValueError(f"{v!r} is not a 'module:Class' reference")
+        return v
+
+
+class Distribution(_Strict):
+    """One random-search distribution; exactly one of the fields is set."""
+
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = None
+    normal: tuple[float, float] | None = None
+    choice: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Distribution:
+        set_ = [k for k, v in self.model_dump().items() if v is not None]
+        if len(set_) != 1:
+            raise ValueError("give exactly one of uniform, loguniform, randint, normal, choice")
+        if self.loguniform is not None and min(self.loguniform) <= 0:
+            raise ValueError("loguniform bounds must be > 0")
+        return self
+
+
+class RandomSweep(_Strict):
+    n: int = Field(ge=1)
+    seed: int = 0
+    params: dict[str, Distribution]
+
+
+class Sweep(_Strict):
+    """grid (cartesian product), zip (lists walked together), random (n draws), seeds."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+    random: RandomSweep | None = None
+    seeds: list[int] = Field(default_factory=list)
+
+    @field_validator("grid", "zip")
+    @classmethod
+    def _non_empty(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"{key}: needs at least one value")
+        return v
+
+    @model_validator(mode="after")
+    def _zip_lengths(self) -> Sweep:
+        lengths = {k: len(v) for k, v in self.zip.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"zip lists differ in length: {lengths}")
+        return self
+
+
+class Resources(_Strict):
+    """What each task asks Slurm for (and how the local executor sizes itself)."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "00:30:00"
+    cpus_per_task: int = Field(default=1, ge=1)
+    mem: str | None = None
+    gpus: int = Field(default=0, ge=0)
+    array_parallelism: int | None = Field(default=None, ge=1)
+    signal_delay_s: int = Field(default=90, ge=1)
+    max_requeues: int = Field(default=3, ge=0)
+    sys_metrics_s: float = Field(default=10.0, ge=0)  # 0 turns the sampler off
+    extra: dict[str, str] = Field(default_factory=dict)  # more #SBATCH --key=value
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if not _TIME.match(str(v)):
+            raise ValueError(f"{v!r} is not a Slurm time (MM, HH:MM:SS or D-HH:MM:SS)")
+        return str(v)
+
+    @field_validator("mem")
+    @classmethod
+    def _mem(cls, v: str | None) -> str | None:
+        if v is not None and not _MEM.match(str(v)):
+            raise ValueError(f"{v!r} is not a memory size (e.g. 2G, 512M)")
+        return v
+
+
+class ExperimentConfig(_Strict):
+    """The whole file; see configs/*.yaml for examples."""
+
+    experiment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+    executor: str = "dii_hpc.launch.executor:Executor"
+    kind: Literal["train", "audit", "drift", "inference"] = "train"
+    models: dict[str, ClassSpec] = Field(min_length=1)
+    datasets: dict[str, ClassSpec] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    sweep: Sweep = Field(default_factory=Sweep)
+    resources: Resources = Field(default_factory=Resources)
+    setup: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, v: str) -> str:
+        return ClassSpec._class_ref(v)
+
+
+def time_minutes(time: str) -> int:
+    """Slurm time string -> whole minutes (seconds rounded up), for submitit's timeout_min.
+
+    Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+    """
+    days, h, m, s = 0, 0, 0, 0
+    if "-" in time:
+        d, rest = time.split("-", 1)
+        days = int(d)
+        parts = [int(p) for p in rest.split(":")] + [0, 0]
+        h, m, s = parts[:3]
+    else:
+        parts = [int(p) for p in time.split(":")]
+        if len(parts) == 1:
+            m = parts[0]
+        elif len(parts) == 2:
+            m, s = parts
+        else:
+            h, m, s = parts[:3]
+    return days * 1440 + h * 60 + m + (1 if s else 0)

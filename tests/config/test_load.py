@@ -1,0 +1,102 @@
+"""Config loading: typed validation, errors with key path AND file line, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dii_hpc.config import load_config
+from dii_hpc.config.schema import time_minutes
+from dii_hpc.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASE = """\
+experiment: t
+models:
+  m: {class: "pkg.mod:Model", params: {width: 4}}
+datasets:
+  d: {class: "pkg.mod:Data"}
+params: {lr: 0.1}
+resources:
+  time: "00:05:00"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_shipped_configs_validate() -> None:
+    for name in ("sweep.yaml", "random.yaml", "single.yaml"):
+        loaded = load_config(ROOT / "configs" / name)
+        assert loaded.config.models
+
+
+def test_valid_and_defaults(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, BASE)).config
+    assert cfg.models["m"].class_ == "pkg.mod:Model" and cfg.resources.cpus_per_task == 1
+    assert cfg.executor.endswith(":Executor") and cfg.sweep.seeds == []
+
+
+def test_unknown_key_names_path_and_line(tmp_path: Path) -> None:
+    text = BASE.replace('  time: "00:05:00"', '  time: "00:05:00"\n  cpus_per_tsak: 2')
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, text))
+    assert str(err.value) == f"{tmp_path / 'c.yaml'}:9: resources.cpus_per_tsak: unknown key"
+
+
+def test_wrong_type_names_path_and_line(tmp_path: Path) -> None:
+    text = BASE + "  cpus_per_task: many\n"
+    with pytest.raises(ConfigError, match=r"c.yaml:9: resources.cpus_per_task: .*integer"):
+        load_config(_write(tmp_path, text))
+
+
+def test_nested_unknown_key(tmp_path: Path) -> None:
+    text = BASE.replace('{class: "pkg.mod:Data"}', '{class: "pkg.mod:Data", parms: {}}')
+    with pytest.raises(ConfigError, match=r"c.yaml:5: datasets.d.parms: unknown key"):
+        load_config(_write(tmp_path, text))
+
+
+def test_missing_models_and_bad_time(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"models: required key is missing"):
+        load_config(_write(tmp_path, "experiment: t\n"))
+    with pytest.raises(ConfigError, match=r"c.yaml:8: resources.time: .*Slurm time"):
+        load_config(_write(tmp_path, BASE.replace("00:05:00", "five minutes")))
+
+
+def test_yaml_syntax_and_duplicates(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:3: invalid YAML"):
+        load_config(_write(tmp_path, "experiment: t\nmodels: [\n"))
+    with pytest.raises(ConfigError, match=r"c.yaml:2: experiment: duplicate key"):
+        load_config(_write(tmp_path, "experiment: t\nexperiment: u\n"))
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_safe_loader_refuses_python_tags(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:9: tags: unsupported YAML tag"):
+        load_config(_write(tmp_path, BASE + "tags: !!python/object/apply:os.system ['true']\n"))
+
+
+def test_overrides(tmp_path: Path) -> None:
+    loaded = load_config(_write(tmp_path, BASE), ["params.lr=0.5", "models.m.params.width=8",
+                                                  "resources.partition=gpu", "params.new=[1, 2]"])
+    cfg = loaded.config
+    assert cfg.params == {"lr": 0.5, "new": [1, 2]} and cfg.models["m"].params["width"] == 8
+    assert cfg.resources.partition == "gpu"
+    with pytest.raises(ConfigError, match=r"--set modls.m.params.width=3: modls: no such key"):
+        load_config(_write(tmp_path, BASE), ["modls.m.params.width=3"])
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_config(_write(tmp_path, BASE), ["params.lr"])
+    with pytest.raises(ConfigError, match=r"resources.cpus_per_task"):
+        load_config(_write(tmp_path, BASE), ["resources.cpus_per_task=zero"])
+
+
+@pytest.mark.parametrize(("text", "minutes"), [("30", 30), ("00:30:00", 30), ("1-00:00:00", 1440),
+                                                ("01:00:30", 61), ("2:30", 3), ("1-2", 1560)])
+def test_time_minutes(text: str, minutes: int) -> None:
+    assert time_minutes(text) == minutes
