@@ -1,9 +1,32 @@
-"""CLI commands of this area (being filled in; see DEVELOPERS.md "CLI wiring")."""
+"""`dii-hpc report build`: render the store into a static HTML site."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 
+def build(
+    out: Annotated[str | None, typer.Option(
+        "--out", "-o", help="Output folder (default: <store>/site).")] = None,
+    experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", "-e", help="Only this experiment (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Re-render every page, ignoring the incremental manifest.")] = False,
+) -> None:
+    """Build a self-contained static site (opens from file://, no network) and print index.html."""
+    from dii_hpc.report import build_site
+    from dii_hpc.store.store import Store
+
+    result = build_site(Store(), out=out, experiment=experiment or None, force=force)
+    typer.echo(f"{result.rendered} page(s) rendered, {result.skipped} unchanged, "
+               f"{result.runs} run(s), {result.seconds:.2f} s", err=True)
+    typer.echo(str(result.index))
+
+
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app."""
+    """Attach ``report build`` to the root app."""
+    report = typer.Typer(help="Static HTML reports of the store.", no_args_is_help=True)
+    report.command("build")(build)
+    app.add_typer(report, name="report")

@@ -1,0 +1,166 @@
+"""Inline SVG charts built as strings.
+
+Why not matplotlib: its SVG carries an XML doctype and namespace URLs (the site must not refer
+to any external URL), and at ~50 ms a figure it would blow the 10 s budget of a 1,000-run site.
+A chart here is a few polylines on nice ticks; colours come from CSS classes (``s0``..``s9``)
+so the markup stays small.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+Number = float | int
+
+
+@dataclass
+class Series:
+    """One line (or point set) of a chart."""
+
+    label: str
+    x: Sequence[Number]
+    y: Sequence[Number]
+    marks: Sequence[bool] = field(default_factory=list)  # points drawn as flagged (e.g. drift)
+
+
+def finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def downsample(xs: Sequence[Number], ys: Sequence[Number], n: int) -> tuple[list, list]:
+    """Keep at most ``n`` evenly spaced points, always the first and the last."""
+    count = len(xs)
+    if count <= n:
+        return list(xs), list(ys)
+    idx = sorted({round(i * (count - 1) / (n - 1)) for i in range(n)})
+    return [xs[i] for i in idx], [ys[i] for i in idx]
+
+
+def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    """Round tick values (1, 2, 5 x 10^k) covering [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(target, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks, t = [], first
+    while t <= hi + step * 1e-9 and len(ticks) < 50:
+        ticks.append(0.0 if abs(t) < step * 1e-9 else t)
+        t += step
+    return ticks
+
+
+def fmt_tick(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _bounds(values: list[float], pad: float = 0.0) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        lo, hi = lo - (abs(lo) * 0.1 or 1), hi + (abs(hi) * 0.1 or 1)
+    span = hi - lo
+    return lo - span * pad, hi + span * pad
+
+
+class _Frame:
+    """Maps data to pixels inside the plot area of a ``width`` x ``height`` box."""
+
+    left, right, top, bottom = 56, 28, 10, 34
+
+    def __init__(self, width: int, height: int, xr: tuple[float, float], yr: tuple[float, float]):
+        self.w, self.h, self.xr, self.yr = width, height, xr, yr
+
+    def px(self, x: float) -> float:
+        span = self.w - self.left - self.right
+        return self.left + (x - self.xr[0]) / (self.xr[1] - self.xr[0]) * span
+
+    def py(self, y: float) -> float:
+        span = self.h - self.top - self.bottom
+        return self.h - self.bottom - (y - self.yr[0]) / (self.yr[1] - self.yr[0]) * span
+
+
+def _axes(fr: _Frame, xlabel: str, ylabel: str, xfmt: Callable[[float], str]) -> list[str]:
+    out = [f'<rect class="plot" x="{fr.left}" y="{fr.top}" width="{fr.w - fr.left - fr.right}" '
+           f'height="{fr.h - fr.top - fr.bottom}"/>']
+    for t in nice_ticks(*fr.yr):
+        y = fr.py(t)
+        out.append(f'<line class="grid" x1="{fr.left}" x2="{fr.w - fr.right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                   f'<text class="tick" x="{fr.left - 4}" y="{y + 3:.1f}" text-anchor="end">'
+                   f"{escape(fmt_tick(t))}</text>")
+    for t in nice_ticks(*fr.xr, target=5):
+        x = fr.px(t)
+        out.append(f'<line class="grid" y1="{fr.top}" y2="{fr.h - fr.bottom}" x1="{x:.1f}" x2="{x:.1f}"/>'
+                   f'<text class="tick" x="{x:.1f}" y="{fr.h - fr.bottom + 13}" text-anchor="middle">'
+                   f"{escape(xfmt(t))}</text>")
+    out.append(f'<text class="label" x="{(fr.w + fr.left) / 2:.0f}" y="{fr.h - 4}" '
+               f'text-anchor="middle">{escape(xlabel)}</text>')
+    out.append(f'<text class="label" transform="translate(12 {(fr.h - fr.bottom) / 2:.0f}) '
+               f'rotate(-90)" text-anchor="middle">{escape(ylabel)}</text>')
+    return out
+
+
+def _path(fr: _Frame, s: Series) -> str:
+    parts, pen = [], "M"
+    for x, y in zip(s.x, s.y, strict=False):
+        if not (finite(x) and finite(y)):
+            pen = "M"
+            continue
+        parts.append(f"{pen}{fr.px(x):.1f} {fr.py(y):.1f}")
+        pen = "L"
+    return "".join(parts)
+
+
+def line_chart(
+    series: Sequence[Series],
+    *,
+    xlabel: str = "step",
+    ylabel: str = "",
+    width: int = 560,
+    height: int = 240,
+    xfmt: Callable[[float], str] = fmt_tick,
+    xrange: tuple[float, float] | None = None,
+    yrange: tuple[float, float] | None = None,
+    diagonal: bool = False,
+    points: bool = False,
+) -> Markup:
+    """An SVG line chart; an empty ``<p>`` when there is no finite point to draw."""
+    xs = [x for s in series for x, y in zip(s.x, s.y, strict=False) if finite(x) and finite(y)]
+    ys = [y for s in series for x, y in zip(s.x, s.y, strict=False) if finite(x) and finite(y)]
+    if not xs:
+        return Markup('<p class="muted">no finite values to plot</p>')
+    fr = _Frame(width, height, xrange or _bounds(xs), yrange or _bounds(ys, 0.05))
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'role="img" aria-label="{escape(ylabel)} vs {escape(xlabel)}">']
+    out += _axes(fr, xlabel, ylabel, xfmt)
+    if diagonal:
+        out.append(f'<line class="diag" x1="{fr.px(fr.xr[0]):.1f}" y1="{fr.py(fr.yr[0]):.1f}" '
+                   f'x2="{fr.px(fr.xr[1]):.1f}" y2="{fr.py(fr.yr[1]):.1f}"/>')
+    for i, s in enumerate(series):
+        cls = f"s{i % 10}"
+        out.append(f'<path class="line {cls}" d="{_path(fr, s)}"><title>{escape(s.label)}</title></path>')
+        if points or s.marks:
+            out += _points(fr, s, cls)
+    out.append("</svg>")
+    legend = "".join(f'<span class="key s{i % 10}">{escape(s.label)}</span>'
+                     for i, s in enumerate(series) if s.label)
+    if len(series) > 1 and legend:
+        out.append(f'<div class="legend">{legend}</div>')
+    return Markup("".join(out))
+
+
+def _points(fr: _Frame, s: Series, cls: str) -> list[str]:
+    out = []
+    marks = list(s.marks) or [False] * len(s.x)
+    for x, y, flagged in zip(s.x, s.y, marks, strict=False):
+        if finite(x) and finite(y):
+            kind = "pt flag" if flagged else "pt"
+            out.append(f'<circle class="{kind} {cls}" cx="{fr.px(x):.1f}" cy="{fr.py(y):.1f}" r="3.5">'
+                       f"<title>{escape(fmt_tick(y))}</title></circle>")
+    return out

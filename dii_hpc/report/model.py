@@ -1,0 +1,145 @@
+"""Small derived views of run records: display names, best values, resources, safe file names.
+
+These only reshape what a run saved (no result is computed here); the heuristics (which
+metric is "best", which direction is better) are display choices, documented on the page.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+import re
+from typing import Any
+
+from dii_hpc.report.source import RunEntry
+
+STATUSES = ("RUNNING", "PENDING", "FINISHED", "FAILED", "KILLED", "TIMEOUT", "PREEMPTED",
+            "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL")
+_LOWER_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplex|latency|time|cost|drift|fpr",
+                           re.IGNORECASE)
+_PRIMARY = (r"val.*acc", r"acc", r"val.*loss", r"loss", r"auc", r"f1")
+_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,100}$")
+_RESOURCE_KEYS = ("job_id", "array_task_id", "partition", "nodes", "ncpus", "cpus", "gpus",
+                  "alloc_tres", "elapsed", "elapsed_s", "max_rss", "maxrss", "state", "exit_code")
+
+
+def safe_name(name: str) -> str:
+    """A file name for a page: the name itself when harmless, else a sanitised name + hash."""
+    if _SAFE.match(name) and name not in (".", ".."):
+        return name
+    stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:60].lstrip(".") or "x"
+    return f"{stem}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def lower_is_better(key: str) -> bool:
+    return bool(_LOWER_BETTER.search(key.rsplit("/", 1)[-1]))
+
+
+def display_name(record: dict[str, Any]) -> str:
+    tags = record.get("tags") or {}
+    for key in ("name", "run_name", "mlflow.runName"):
+        if tags.get(key):
+            return str(tags[key])
+    return str(record.get("run_id", ""))
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def best_value(summary: dict[str, Any], key: str) -> float | None:
+    """The best value a metric reached, read from the run's min/max summary."""
+    pick = "min" if lower_is_better(key) else "max"
+    return number(summary.get(pick, summary.get("last")))
+
+
+def primary_metric(keys: list[str]) -> str | None:
+    """The metric that picks the experiment's best run: accuracy-like first, then loss-like."""
+    for pattern in _PRIMARY:
+        for key in keys:
+            if re.search(pattern, key, re.IGNORECASE):
+                return key
+    return keys[0] if keys else None
+
+
+def best_run(runs: list[RunEntry], key: str | None) -> str | None:
+    if key is None:
+        return None
+    scored = [(best_value((r.record.get("metrics") or {}).get(key) or {}, key), r.run_id)
+              for r in runs]
+    scored = [(v, rid) for v, rid in scored if v is not None]
+    if not scored:
+        return None
+    pick = min if lower_is_better(key) else max
+    return pick(scored)[1]
+
+
+def duration(record: dict[str, Any]) -> float | None:
+    if number(record.get("duration_s")) is not None:
+        return float(record["duration_s"])
+    start, end = number(record.get("start_time")), number(record.get("end_time"))
+    return end - start if start is not None and end is not None else None
+
+
+def resources(record: dict[str, Any]) -> str:
+    """A one-line summary of the Slurm accounting saved with a run ("" when local)."""
+    slurm = record.get("slurm") or {}
+    if not isinstance(slurm, dict) or not slurm:
+        return ""
+    parts = [f"{k}={slurm[k]}" for k in _RESOURCE_KEYS if slurm.get(k) not in (None, "", {})]
+    if not parts:
+        parts = [f"{k}={v}" for k, v in list(slurm.items())[:4] if not isinstance(v, (dict, list))]
+    return " ".join(parts)
+
+
+def status_counts(runs: list[RunEntry]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for run in runs:
+        status = str(run.record.get("status") or "UNKNOWN")
+        counts[status] = counts.get(status, 0) + 1
+    order = {s: i for i, s in enumerate(STATUSES)}
+    return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
+
+
+def fmt_num(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def fmt_time(value: Any) -> str:
+    if number(value) is None:
+        return ""
+    stamp = _dt.datetime.fromtimestamp(float(value), tz=_dt.timezone.utc)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_duration(seconds: Any) -> str:
+    sec = number(seconds)
+    if sec is None:
+        return ""
+    if sec < 60:
+        return f"{sec:.1f} s"
+    minutes, s = divmod(int(sec), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h {m:02d}m" if hours else f"{m}m {s:02d}s"
+
+
+def fmt_size(size: Any) -> str:
+    value = number(size)
+    if value is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""

@@ -1,0 +1,175 @@
+"""Page contexts: what each template receives, shaped from saved run records only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.report import model
+from dii_hpc.report.charts import Series, downsample, line_chart
+from dii_hpc.report.source import RunEntry, log_tail
+
+MAX_PARAM_COLS = 40
+MAX_METRIC_COLS = 12
+MAX_RUN_CHARTS = 40
+RUN_CHART_POINTS = 400
+COPY_LIMIT = 256 * 1024 * 1024  # bigger artifacts are hard-linked or only named
+_IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def run_path(run_id: str) -> str:
+    return f"runs/{model.safe_name(run_id)}.html"
+
+
+def experiment_path(name: str) -> str:
+    return f"experiments/{model.safe_name(name)}.html"
+
+
+def audit_path(run_id: str) -> str:
+    return f"audits/{model.safe_name(run_id)}.html"
+
+
+def monitor_path(name: str) -> str:
+    return f"monitors/{model.safe_name(name)}.html"
+
+
+PATHS = {"run_path": run_path, "experiment_path": experiment_path, "audit_path": audit_path,
+         "monitor_path": monitor_path}
+
+
+def monitor_of(run: RunEntry) -> str:
+    tags = run.record.get("tags") or {}
+    section = run.record.get("drift") or {}
+    return str(tags.get("monitor") or (section.get("monitor") if isinstance(section, dict)
+                                       else None) or "default")
+
+
+# --------------------------------------------------------------------------- artifacts
+def publish_artifacts(run: RunEntry, out: Path) -> list[dict[str, Any]]:
+    """Link (or copy) each artifact blob into ``files/<sha256>/<name>`` and describe it."""
+    rows = []
+    for name, meta in sorted(run.artifacts.items()):
+        sha = str(meta.get("sha256") or "")
+        base = model.safe_name(name.replace("/", "_"))
+        rel = f"files/{model.safe_name(sha)}/{base}" if sha else ""
+        ok = bool(rel) and _place(Path(str(meta.get("path") or "")), out / rel, meta.get("size"))
+        rows.append({"name": name, "size": meta.get("size"), "sha256": sha,
+                     "href": rel if ok else None, "source": str(meta.get("path") or ""),
+                     "image": ok and name.lower().endswith(_IMAGES)})
+    return rows
+
+
+def _place(src: Path, dest: Path, size: Any) -> bool:
+    if dest.exists():
+        return True
+    if not src.is_file():
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+        return True
+    except OSError:
+        if isinstance(size, int) and size > COPY_LIMIT:
+            return False
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return True
+
+
+# --------------------------------------------------------------------------- run page
+def metric_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key, summary in sorted((record.get("metrics") or {}).items()):
+        summary = summary if isinstance(summary, dict) else {"last": summary}
+        rows.append({"key": key, "best": model.best_value(summary, key),
+                     "lower": model.lower_is_better(key), **summary})
+    return rows
+
+
+def run_charts(histories: dict[str, tuple[list, list]]) -> list[dict[str, Any]]:
+    charts = []
+    for key in sorted(histories)[:MAX_RUN_CHARTS]:
+        steps, values = downsample(*histories[key], RUN_CHART_POINTS)
+        charts.append({"key": key, "svg": line_chart([Series(key, steps, values)], ylabel=key,
+                                                     points=len(steps) == 1)})
+    return charts
+
+
+def run_context(run: RunEntry, histories: dict[str, tuple[list, list]],
+                artifacts: list[dict[str, Any]], known: set[str]) -> dict[str, Any]:
+    record = run.record
+    sections = {k: v for k, v in record.items() if k not in _CORE and v not in (None, {}, [])}
+    parent = record.get("parent_run")
+    return {
+        "run": record, "run_id": run.run_id, "name": model.display_name(record),
+        "kind": run.kind, "duration": model.duration(record), "metrics": metric_rows(record),
+        "charts": run_charts(histories), "artifacts": artifacts,
+        "logs": [{"name": p.name, **dict(zip(("text", "cut"), log_tail(p), strict=True))}
+                 for p in run.log_files],
+        "sections": sections, "monitor": monitor_of(run) if run.kind == "drift" else None,
+        "parent": parent, "parent_known": parent in known,
+    }
+
+
+_CORE = {"run_id", "experiment", "kind", "status", "params", "tags", "start_time", "end_time",
+         "error", "metrics", "manifest", "slurm", "parent_run", "duration_s", "created_time",
+         "attempts"}
+
+
+# --------------------------------------------------------------------------- experiment
+def _columns(runs: list[RunEntry], field: str, cap: int) -> list[str]:
+    count: dict[str, int] = {}
+    for run in runs:
+        for key in run.record.get(field) or {}:
+            count[key] = count.get(key, 0) + 1
+    return sorted(count, key=lambda k: (-count[k], k))[:cap]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return str(value)[:80]
+    return value
+
+
+def experiment_context(name: str, runs: list[RunEntry],
+                       curves: dict[str, dict[str, list]]) -> dict[str, Any]:
+    pkeys = _columns(runs, "params", MAX_PARAM_COLS)
+    mkeys = _columns(runs, "metrics", MAX_METRIC_COLS)
+    primary = model.primary_metric(mkeys)
+    best = model.best_run(runs, primary)
+    rows, data_runs = [], []
+    for run in reversed(runs):  # newest first
+        rec = run.record
+        params = rec.get("params") or {}
+        mets = rec.get("metrics") or {}
+        last = {k: model.number((mets.get(k) or {}).get("last")) for k in mkeys}
+        rows.append({
+            "id": run.run_id, "name": model.display_name(rec), "kind": run.kind,
+            "status": rec.get("status") or "", "start": rec.get("start_time"),
+            "duration": model.duration(rec), "resources": model.resources(rec),
+            "params": {k: _cell(params.get(k)) for k in pkeys}, "last": last,
+            "best": {k: model.best_value(mets.get(k) or {}, k) for k in mkeys},
+            "is_best": run.run_id == best,
+        })
+        data_runs.append({"id": run.run_id, "n": rows[-1]["name"], "h": run_path(run.run_id),
+                          "p": {k: _cell(params[k]) for k in pkeys if k in params}, "m": last})
+    return {
+        "name": name, "rows": rows, "param_keys": pkeys, "metric_keys": mkeys,
+        "primary": primary, "best": best, "counts": model.status_counts(runs),
+        "data": {"runs": data_runs, "metrics": mkeys, "params": pkeys, "primary": primary,
+                 "best": best, "lower": {k: model.lower_is_better(k) for k in mkeys},
+                 "curves": curves},
+    }
+
+
+def small_curves(histories: dict[str, tuple[list, list]], points: int = 60) -> dict[str, list]:
+    """Downsampled, rounded curves: the experiment page embeds one blob for all runs."""
+    out = {}
+    for key in sorted(histories)[:MAX_METRIC_COLS * 2]:
+        steps, values = downsample(*histories[key], points)
+        out[key] = [[int(s) if float(s).is_integer() else s for s in steps],
+                    [float(f"{v:.4g}") if model.number(v) is not None else None for v in values]]
+    return out

@@ -1,0 +1,131 @@
+"""Contexts of the audit, drift-monitor and index pages (read from run.json sections)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dii_hpc.report import model
+from dii_hpc.report.charts import Series, line_chart
+from dii_hpc.report.pages import monitor_of
+from dii_hpc.report.source import RunEntry
+
+LATEST_AUDITS = 25
+
+
+def _pairs(points: Any, xkey: str, ykey: str) -> tuple[list, list]:
+    rows = [p for p in points or [] if isinstance(p, dict)]
+    return [p.get(xkey) for p in rows], [p.get(ykey) for p in rows]
+
+
+def _robustness(curves: dict[str, Any]) -> Any:
+    rob = curves.get("robustness")
+    if isinstance(rob, dict):  # tolerate {attack: [points]}
+        series = [Series(str(k), *_pairs(v, "eps", "robust_accuracy")) for k, v in rob.items()]
+    elif isinstance(rob, list) and rob:
+        series = [Series("robust accuracy", *_pairs(rob, "eps", "robust_accuracy"))]
+    else:
+        return None
+    return line_chart(series, xlabel="eps", ylabel="robust accuracy", points=True)
+
+
+def _roc(curves: dict[str, Any]) -> Any:
+    roc = curves.get("roc")
+    if not isinstance(roc, dict) or not roc.get("fpr"):
+        return None
+    auc = model.fmt_num(model.number(roc.get("auc")))
+    label = f"ROC (AUC {auc})" if auc else "ROC"
+    return line_chart([Series(label, roc.get("fpr") or [], roc.get("tpr") or [])],
+                      xlabel="false positive rate", ylabel="true positive rate",
+                      xrange=(0.0, 1.0), yrange=(0.0, 1.0), diagonal=True, width=360, height=300)
+
+
+def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+    audit = run.record.get("audit")
+    audit = audit if isinstance(audit, dict) else {}
+    curves = audit.get("curves") if isinstance(audit.get("curves"), dict) else {}
+    by_name = {a["name"]: a for a in artifacts}
+    examples = [by_name.get(str(n)) or {"name": str(n), "href": None, "image": False}
+                for n in audit.get("examples") or []]
+    attacks = [a for a in audit.get("attacks") or [] if isinstance(a, dict)]
+    return {
+        "run": run.record, "run_id": run.run_id, "name": model.display_name(run.record),
+        "audit": audit, "attacks": attacks, "examples": examples,
+        "attack_metrics": _union([a.get("metrics") or {} for a in attacks]),
+        "robustness_svg": _robustness(curves), "roc_svg": _roc(curves),
+        "roc_auc": (curves.get("roc") or {}).get("auc") if isinstance(curves.get("roc"), dict)
+        else None,
+    }
+
+
+def _union(dicts: list[dict[str, Any]]) -> list[str]:
+    keys: list[str] = []
+    for d in dicts:
+        keys += [k for k in d if k not in keys]
+    return keys
+
+
+# --------------------------------------------------------------------------- drift
+def drift_row(run: RunEntry) -> dict[str, Any]:
+    section = run.record.get("drift")
+    section = section if isinstance(section, dict) else {}
+    features = section.get("features") if isinstance(section.get("features"), dict) else {}
+    return {"id": run.run_id, "start": run.record.get("start_time"),
+            "status": run.record.get("status"), "drift": section.get("drift"),
+            "share": model.number(section.get("share_drifted")), "rule": section.get("rule"),
+            "n_reference": section.get("n_reference"), "n_current": section.get("n_current"),
+            "n_drifted": sum(1 for f in features.values() if isinstance(f, dict) and f.get("drift")),
+            "n_features": len(features), "experiment": run.record.get("experiment")}
+
+
+def monitors(runs: list[RunEntry]) -> dict[str, list[RunEntry]]:
+    groups: dict[str, list[RunEntry]] = {}
+    for run in runs:
+        if run.kind == "drift":
+            groups.setdefault(monitor_of(run), []).append(run)
+    for group in groups.values():
+        group.sort(key=lambda r: (r.start, r.run_id))
+    return dict(sorted(groups.items()))
+
+
+def _time_axis(times: list[Any]) -> Any:
+    """Tick labels for epoch seconds: clock time within a day, dates beyond."""
+    values = [t for t in times if model.number(t) is not None]
+    span = (max(values) - min(values)) if values else 0.0
+    if span < 600:
+        return lambda t: model.fmt_time(t)[11:19]
+    return (lambda t: model.fmt_time(t)[11:16]) if span < 86400 else (
+        lambda t: model.fmt_time(t)[5:16])
+
+
+def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
+    rows = [drift_row(r) for r in runs]
+    latest = runs[-1].record.get("drift") if runs else None
+    trend = line_chart(
+        [Series("share of drifted features", [r["start"] for r in rows],
+                [r["share"] for r in rows], marks=[bool(r["drift"]) for r in rows])],
+        xlabel="time (UTC)", ylabel="share drifted", yrange=(0.0, 1.0), points=True,
+        xfmt=_time_axis([r["start"] for r in rows]), width=720,
+    ) if rows else None
+    return {"name": name, "rows": list(reversed(rows)), "trend": trend,
+            "latest": latest if isinstance(latest, dict) else {},
+            "latest_id": runs[-1].run_id if runs else None}
+
+
+# --------------------------------------------------------------------------- index
+def index_context(by_exp: dict[str, list[RunEntry]]) -> dict[str, Any]:
+    everything = [r for runs in by_exp.values() for r in runs]
+    experiments = [{"name": name, "n": len(runs), "counts": model.status_counts(runs),
+                    "last": max((r.start for r in runs), default=None),
+                    "kinds": sorted({r.kind for r in runs})}
+                   for name, runs in by_exp.items()]
+    audits = sorted((r for r in everything if r.kind == "audit"),
+                    key=lambda r: (r.start, r.run_id), reverse=True)[:LATEST_AUDITS]
+    audit_rows = [{"id": r.run_id, "name": model.display_name(r.record),
+                   "experiment": r.record.get("experiment"), "status": r.record.get("status"),
+                   "start": r.record.get("start_time"),
+                   "a": r.record.get("audit") if isinstance(r.record.get("audit"), dict) else {}}
+                  for r in audits]
+    monitor_rows = [{"name": name, "n": len(group), **drift_row(group[-1])}
+                    for name, group in monitors(everything).items()]
+    return {"experiments": experiments, "audits": audit_rows, "monitors": monitor_rows,
+            "n_runs": len(everything)}
