@@ -31,6 +31,8 @@ def check_key(key: str, what: str = "metric key") -> str:
     if key.startswith("/") or "\\" in key or "\x00" in key:
         raise BadInput(f"invalid {what} {key!r}: would escape the run directory")
     for seg in key.split("/"):
+        if seg == "..":
+            raise BadInput(f"invalid {what} {key!r}: '..' would escape the run directory")
         if seg in ("", ".", "..") or seg.startswith(".") or not _SEGMENT.match(seg):
             raise BadInput(
                 f"invalid {what} {key!r}: segment {seg!r} is empty, hidden, '..' or has "

@@ -13,6 +13,7 @@ import atexit
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ class Run:
         )
         self._thread.start()
         signals.register(self.flush)
-        atexit.register(self._at_exit)
+        ref = weakref.ref(self)  # a finished run must not be kept alive by the exit hook
+        _on_exit(lambda: (run := ref()) is not None and run._at_exit())
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment!r}, status={self.status!r})"
@@ -100,7 +102,7 @@ class Run:
                 value = to_float(key, value)
             if step is None:
                 step = -1  # resolved to previous + 1 at flush time, off the hot path
-            elif type(step) is not int:
+            elif type(step) is not int or step < 0:
                 step = to_step(key, step)
             append((kid, step, value, now()))
             if len(buf) >= limit:
@@ -232,7 +234,6 @@ class Run:
         self.flush()
         self.finished = True
         signals.unregister(self.flush)
-        atexit.unregister(self._at_exit)
         from dii_hpc.tracking import active
 
         active.forget(self)
@@ -245,7 +246,7 @@ class Run:
             raise InfraError(f"run {self.id}: writing metrics failed: {err}") from err
 
     def _at_exit(self) -> None:
-        if not self.finished:
+        if not self.finished and not self._stop.is_set():
             self.finish("FAILED" if self.owns_status else "FINISHED", "process exited without ending the run")
 
     def __enter__(self) -> Run:
@@ -263,6 +264,22 @@ class Run:
         else:
             summary = str(exc).splitlines()[0] if str(exc) else ""
             self.finish("FAILED", f"{exc_type.__name__}: {summary}".rstrip(": "))
+
+
+def _on_exit(fn: Any) -> None:
+    """Run ``fn`` at interpreter exit while thread pools still accept work.
+
+    zarr writes through asyncio + a thread pool, and plain ``atexit`` callbacks run after
+    those pools refused new work; threading's exit hooks run before them (last registered
+    first), so a flush there still reaches the disk.
+    """
+    import zarr  # noqa: F401 - import now: importing during shutdown is refused
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - CPython < 3.9 or another implementation
+        atexit.register(fn)
+    else:
+        register(fn)
 
 
 def start_run(

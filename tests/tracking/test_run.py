@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dii_hpc
+from dii_hpc.errors import BadInput
+from dii_hpc.store.store import Store
+
+
+def test_run_ends_finished_and_records_params_tags(store_path: Path) -> None:
+    with dii_hpc.start_run("e", params={"lr": 0.1}, tags={"team": "x"}) as run:
+        run.log_params({"epochs": 3})
+        run.set_tags({"stage": "dev"})
+        run.log_metric("loss", 0.5)
+    rec = Store().run(run.id)
+    assert rec["status"] == "FINISHED" and rec["end_time"] >= rec["start_time"]
+    assert rec["params"] == {"lr": 0.1, "epochs": 3}
+    assert rec["tags"] == {"team": "x", "stage": "dev"}
+
+
+def test_exception_ends_failed_with_one_line_summary(store_path: Path) -> None:
+    with pytest.raises(ValueError), dii_hpc.start_run("e") as run:
+        run.log_metric("loss", 1.0, step=0)
+        raise ValueError("diverged at step 7\nlong details")
+    rec = Store().run(run.id)
+    assert rec["status"] == "FAILED" and rec["error"] == "ValueError: diverged at step 7"
+    assert rec["metrics"]["loss"]["count"] == 1  # flushed before the end state
+
+
+def test_keyboard_interrupt_ends_killed(store_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), dii_hpc.start_run("e") as run:
+        run.log_metric("loss", 1.0)
+        raise KeyboardInterrupt
+    assert Store().run(run.id)["status"] == "KILLED"
+
+
+def test_nan_and_inf_round_trip_and_auto_steps(store_path: Path) -> None:
+    vals = [1.0, math.nan, math.inf, -math.inf, np.float32(2.5), 3]
+    with dii_hpc.start_run("e") as run:
+        for v in vals:
+            run.log_metric("x", v)
+    hist = Store().metric_history(run.id, "x")
+    assert hist["step"].tolist() == [0, 1, 2, 3, 4, 5]
+    got = hist["value"].to_numpy()
+    np.testing.assert_array_equal(got, np.array([1.0, np.nan, np.inf, -np.inf, 2.5, 3.0]))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "step", "match"),
+    [("loss", "abc", 1, "not a number"), ("loss", None, 1, "not a number"),
+     ("loss", 1.0, 1.5, "not an integer"), ("loss", 1.0, "3", "not an integer"),
+     ("../up", 1.0, 1, "escape"), ("loss", 1.0, -1, "negative")],
+)
+def test_bad_metric_input_is_refused(store_path: Path, key, value, step, match) -> None:  # noqa: ANN001
+    with dii_hpc.start_run("e") as run, pytest.raises(BadInput, match=match):
+        run.log_metric(key, value, step=step)
+
+
+def test_missing_artifact_is_refused(store_path: Path, tmp_path: Path) -> None:
+    with dii_hpc.start_run("e") as run, pytest.raises(BadInput, match="does not exist"):
+        run.log_artifact(tmp_path / "nope.pt")
+
+
+def test_resume_continues_without_duplicating_steps(store_path: Path) -> None:
+    with dii_hpc.start_run("e") as run:
+        for s in range(10):
+            run.log_metric("loss", float(s), step=s)
+        run.log_metric("auto", 1.0)
+    rid = run.id
+    # a requeued attempt replays from its last checkpoint (step 6) and goes on to 14
+    with dii_hpc.start_run("e", run_id=rid) as again:
+        for s in range(6, 15):
+            again.log_metric("loss", float(s) + 0.5 * (s < 10), step=s)
+        again.log_metric("auto", 2.0)
+    hist = Store().metric_history(rid, "loss")
+    assert hist["step"].tolist() == list(range(15))
+    assert hist["value"].tolist() == [float(s) for s in range(15)]
+    assert Store().metric_history(rid, "auto")["step"].tolist() == [0, 1]
+    rec = Store().run(rid)
+    assert rec["attempts"] == 2 and rec["status"] == "FINISHED"
+
+
+def test_size_triggered_flush_is_visible_to_a_reader(store_path: Path) -> None:
+    with dii_hpc.start_run("e", flush_points=100, flush_interval=3600) as run:
+        for s in range(1000):
+            run.log_metric("x", float(s), step=s)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            keys = Store().metric_keys(run.id)
+            if keys and len(Store().metric_history(run.id, "x")) >= 900:
+                break
+            time.sleep(0.05)
+        seen = Store().metric_history(run.id, "x")
+        assert len(seen) >= 900  # everything flushed so far, while the writer is still open
+        assert seen["value"].tolist() == [float(s) for s in range(len(seen))]
+
+
+def test_time_triggered_flush(store_path: Path) -> None:
+    with dii_hpc.start_run("e", flush_interval=0.2) as run:
+        run.log_metric("x", 1.0)
+        deadline = time.time() + 10
+        while time.time() < deadline and Store().run(run.id)["metrics"].get("x") is None:
+            time.sleep(0.05)
+        assert Store().run(run.id)["metrics"]["x"]["count"] == 1
+
+
+_CHILD = """
+import os, sys, time, dii_hpc
+run = dii_hpc.start_run("sig", flush_interval=3600)
+with run:
+    for s in range(500):
+        run.log_metric("x", float(s), step=s)
+    print(run.id, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_flushes_and_ends_killed(store_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "DII_HPC_STORE": str(store_path)})
+    rid = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    rec = Store(store_path).run(rid)
+    assert rec["status"] == "KILLED"
+    assert len(Store(store_path).metric_history(rid, "x")) == 500
+
+
+_ATTACHED = """
+import dii_hpc
+dii_hpc.log_metric("from_child", 7.0, step=3)
+dii_hpc.log_params({"child": True})
+"""
+
+
+def test_a_launched_process_attaches_through_the_environment(store_path: Path) -> None:
+    store = Store()
+    rid = store.create_run("launched", status="RUNNING")
+    env = {**os.environ, "DII_HPC_STORE": str(store_path), "DII_HPC_RUN_ID": rid}
+    subprocess.run([sys.executable, "-c", _ATTACHED], check=True, env=env, timeout=120)
+    rec = store.run(rid)
+    assert rec["status"] == "RUNNING"  # the launcher, not the child, decides the end state
+    assert rec["params"] == {"child": True}
+    assert store.metric_history(rid, "from_child")["step"].tolist() == [3]
+
+
+def test_module_level_functions_need_a_run(store_path: Path) -> None:
+    with pytest.raises(BadInput, match="no active run"):
+        dii_hpc.log_metric("x", 1.0)
+    with dii_hpc.start_run("e") as run:
+        dii_hpc.log_metrics({"a": 1.0, "b": 2.0}, step=0)
+    assert Store().metric_keys(run.id) == ["a", "b"]
