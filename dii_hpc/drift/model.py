@@ -1,0 +1,118 @@
+"""A monitored model: `--model module:callable` gives embeddings (for MMD) and predictions.
+
+Images and time series have no meaningful per-pixel / per-step test; their drift is judged on
+what the model sees: the activations of its penultimate layer, compared with MMD. The callable
+takes no arguments and returns either a torch module or any object implementing `Embedder`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from dii_hpc.errors import BadInput
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What a non-torch model provides: a feature vector per input row (and optionally predict)."""
+
+    def embed(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def load_model(spec: str) -> Any:
+    """Import `module:callable` (module may be a dotted name or a .py path) and call it."""
+    mod_name, sep, attr = spec.rpartition(":")
+    if not sep or not mod_name or not attr:
+        raise BadInput(f"--model {spec!r}: expected module:callable")
+    try:
+        if mod_name.endswith(".py"):
+            path = Path(mod_name).resolve()
+            if not path.is_file():
+                raise BadInput(f"--model {spec!r}: no such file {mod_name}")
+            loader = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(loader)  # type: ignore[arg-type]
+            sys.modules[path.stem] = module
+            loader.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            module = importlib.import_module(mod_name)
+    except ImportError as err:
+        raise BadInput(f"--model {spec!r}: cannot import {mod_name} ({err})") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise BadInput(f"--model {spec!r}: {mod_name} has no callable {attr!r}")
+    model = factory()
+    if not (_is_torch(model) or isinstance(model, Embedder)):
+        raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
+                       "need a torch.nn.Module or an object with embed(x)")
+    return model
+
+
+def _is_torch(model: Any) -> bool:
+    if "torch" not in sys.modules:
+        return False
+    import torch
+
+    return isinstance(model, torch.nn.Module)
+
+
+def _last_layer(model: Any) -> Any:
+    """The last registered leaf module with parameters: the classifier head in nearly every net."""
+    leaves = [m for m in model.modules() if not list(m.children()) and list(m.parameters(False))]
+    if not leaves:
+        raise BadInput(f"model {type(model).__name__} has no layer with parameters")
+    return leaves[-1]
+
+
+def _torch_forward(model: Any, x: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """(penultimate activations, outputs) in eval mode without gradients, in batches."""
+    import torch
+
+    head = _last_layer(model)
+    seen: list[Any] = []
+    hook = head.register_forward_hook(lambda _m, inp, _out: seen.append(inp[0].detach()))
+    embs, outs = [], []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                seen.clear()
+                out = model(torch.as_tensor(x[i:i + batch], dtype=torch.float32))
+                embs.append(seen[-1].reshape(len(out), -1).cpu().numpy())
+                outs.append(out.cpu().numpy())
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return np.concatenate(embs), np.concatenate(outs)
+
+
+def _as_predictions(out: np.ndarray) -> np.ndarray:
+    """Class index for multi-column outputs (logits / probabilities), the value otherwise."""
+    out = np.asarray(out)
+    if out.ndim == 2 and out.shape[1] > 1:
+        return out.argmax(axis=1)
+    return out.reshape(len(out))
+
+
+def embed_and_predict(model: Any, x: np.ndarray,
+                      batch: int = 512) -> tuple[np.ndarray, np.ndarray | None]:
+    """Embeddings (rows x dims) and predictions (or None when the model cannot predict)."""
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise BadInput("model input is empty")
+    if _is_torch(model):
+        try:
+            emb, out = _torch_forward(model, x, batch)
+        except RuntimeError as err:
+            raise BadInput(f"model cannot take input of shape {x.shape} "
+                           f"({str(err).splitlines()[0]})") from None
+        return emb, _as_predictions(out)
+    emb = np.asarray(model.embed(x), dtype=np.float64).reshape(len(x), -1)
+    pred = _as_predictions(model.predict(x)) if hasattr(model, "predict") else None
+    return emb, pred
