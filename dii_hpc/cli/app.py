@@ -58,10 +58,14 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _kinds(err: BaseException) -> set[str]:
+    # typer vendors its own click (typer._click) in newer releases and uses click's in older
+    # ones; matching class names covers both without importing private modules.
+    return {cls.__name__ for cls in type(err).__mro__}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn known failures into one line and an exit code."""
-    import click
-
     debug = os.environ.get("DII_HPC_DEBUG") == "1"
     try:
         app(args=argv, prog_name="dii-hpc", standalone_mode=False)
@@ -69,21 +73,23 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(err).splitlines()[0] if str(err) else type(err).__name__, err.exit_code)
-    except click.exceptions.Exit as ex:
-        return ex.exit_code
-    except click.exceptions.Abort:
-        return _fail("aborted", 130)
-    except click.ClickException as err:
-        if debug:
-            raise
-        return _fail(err.format_message().replace("\n", " "), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as err:  # noqa: BLE001 - the CLI promises one line, not a traceback
+        kinds = _kinds(err)
+        if "Exit" in kinds:
+            return int(getattr(err, "exit_code", 0) or 0)
+        if "Abort" in kinds:
+            return _fail("aborted", 130)
         if debug:
             raise
-        return _fail(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-                     "(set DII_HPC_DEBUG=1 for the traceback)", 3)
+        if "NoArgsIsHelpError" in kinds:
+            typer.echo(err.format_message(), err=True)  # type: ignore[attr-defined]
+            return 2
+        if "ClickException" in kinds:
+            return _fail(err.format_message().replace("\n", " "), 2)  # type: ignore[attr-defined]
+        first = str(err).splitlines()[0] if str(err) else ""
+        return _fail(f"{type(err).__name__}: {first} (set DII_HPC_DEBUG=1 for the traceback)", 3)
     return 0
 
 

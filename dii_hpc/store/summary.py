@@ -7,6 +7,7 @@ records were read (a marker written during compaction survives to the next one).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -84,10 +85,8 @@ def compact(store: Store, experiment: str) -> dict[str, Any]:
     for rid, names in markers.items():
         if rid in absorbed or rid not in present:
             for name in names:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(edir / records.CHANGED_DIR / name)
-                except FileNotFoundError:
-                    pass
     return {
         "experiment": experiment,
         "added": len(new),

@@ -31,7 +31,7 @@ def test_32_concurrent_writers_lose_nothing(store_path: Path) -> None:
     assert len(df) == 32 and set(df["status"]) == {"FINISHED"}
     steps = np.arange(10_000)
     for row in df.itertuples():
-        i = int(getattr(row, "_8") if False else store.run(row.run_id)["params"]["writer"])
+        i = int(store.run(row.run_id)["params"]["writer"])
         a = store.metric_history(row.run_id, "a")
         assert a["step"].tolist() == steps.tolist()
         np.testing.assert_array_equal(a["value"].to_numpy(), steps + i)
