@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from dii_hpc._version import __version__
-from dii_hpc.cli import audit, drift, launch, quickstart, report, runs
+from dii_hpc.cli import audit, drift, launch, predict, quickstart, report, runs
 from dii_hpc.errors import DiiError
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def _root(
         os.environ["DII_HPC_STORE"] = os.path.abspath(store)
 
 
-for _module in (runs, launch, audit, drift, report, quickstart):
+for _module in (runs, launch, audit, drift, predict, report, quickstart):
     _module.register(app)
 
 
