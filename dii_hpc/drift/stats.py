@@ -202,6 +202,7 @@ def domain_classifier_test(ref: np.ndarray, cur: np.ndarray, subsample: int = 50
     from scipy import stats
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
     ref = _subsample(np.asarray(ref, np.float64), subsample, rng)
@@ -210,7 +211,10 @@ def domain_classifier_test(ref: np.ndarray, cur: np.ndarray, subsample: int = 50
     y = np.r_[np.zeros(len(ref)), np.ones(len(cur))]
     clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
+    # One OpenMP thread: on a busy node (cron jobs share it) spinning thread pools of a
+    # model this small cost far more than they give.
+    with threadpool_limits(1):
+        scores = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
     u = stats.mannwhitneyu(scores[y == 1], scores[y == 0], alternative="greater")
     auc = float(u.statistic) / (len(cur) * len(ref))
     return {"test": "domain_classifier", "statistic": auc, "p_value": float(u.pvalue),
