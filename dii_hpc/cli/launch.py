@@ -1,9 +1,238 @@
-"""CLI commands of this area (being filled in; see DEVELOPERS.md "CLI wiring")."""
+"""`dii-hpc submit | run | status | logs | cancel | resubmit` (launch package's commands)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+EXEC_HELP = "auto (Slurm when sbatch answers, else local), local, slurm or debug (in-process)."
+
+
+def _store():  # noqa: ANN202 - imported lazily to keep --help fast
+    from dii_hpc.store.store import Store
+
+    return Store()
+
+
+def _wait_slurm(store, experiment: str, run_ids: list[str], poll_s: float = 5.0) -> list[dict]:  # noqa: ANN001
+    """Poll (one sacct per round) until every run of the submission has ended."""
+    import time
+
+    from dii_hpc.launch.status import ACTIVE, reconcile
+
+    wanted = set(run_ids)
+    while True:
+        rows = [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
+        if not any(r["status"] in ACTIVE for r in rows):
+            return rows
+        time.sleep(poll_s)
+
+
+def _check_outcome(rows: list[dict]) -> None:
+    bad = [r for r in rows if r["status"] != "FINISHED"]
+    if bad:
+        from dii_hpc.errors import InfraError
+
+        first = bad[0]
+        raise InfraError(f"{len(bad)} of {len(rows)} task(s) did not finish: run {first['run_id']} "
+                         f"{first['status']}{': ' + first['error'] if first['error'] else ''}")
+
+
+def submit(
+    config: Annotated[str | None, typer.Argument(help="Experiment config (YAML).")] = None,
+    executor: Annotated[str, typer.Option("--executor", help=EXEC_HELP)] = "auto",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the sbatch script and task table; submit nothing.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Block until every task has ended.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override: key.path=value (repeatable).")] = None,
+    from_run: Annotated[str | None, typer.Option("--from-run", help="Re-create the task of this run exactly.")] = None,
+) -> None:
+    """Expand a sweep and submit it as one job array (Slurm) or local processes."""
+    from dii_hpc.config import from_dict, load_config
+    from dii_hpc.errors import BadInput
+    from dii_hpc.launch import submit as sub
+
+    store = _store()
+    parent = None
+    if from_run:
+        record = store.run(from_run)
+        raw = (record.get("manifest") or {}).get("config")
+        if not raw:
+            raise BadInput(f"run {record['run_id']} has no resolved config in its manifest")
+        loaded = from_dict(raw, set_, source=f"run {record['run_id']}")
+        parent = record["run_id"]
+    elif config is None:
+        raise BadInput("give a CONFIG file or --from-run RUN")
+    else:
+        loaded = load_config(config, set_)
+    res = sub.submit(loaded, store, executor, dry_run=dry_run, parent_run=parent)
+    if dry_run:
+        typer.echo(f"# executor: {res.executor}; {len(res.rows)} task(s); nothing submitted\n")
+        typer.echo(res.script)
+        typer.echo(res.table)
+        return
+    where = (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
+             else f"the {res.executor} executor")
+    typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to {where} "
+               f"(submission {res.submission_id})")
+    if res.executor == "debug":
+        sub.run_debug_jobs(res.submission_id)
+    elif res.executor == "local":
+        sub.wait_local(res.submission_id)
+    elif not wait:
+        typer.echo(f"next: dii-hpc status {res.experiment}   |   dii-hpc logs {res.run_ids[0]} "
+                   f"--follow   |   dii-hpc cancel {res.experiment}")
+        return
+    from dii_hpc.launch.status import reconcile, summary
+
+    if res.executor == "slurm":
+        rows = _wait_slurm(store, res.experiment, res.run_ids)
+    else:
+        wanted = set(res.run_ids)
+        rows = [r for r in reconcile(store, res.experiment) if r["run_id"] in wanted]
+    typer.echo(summary(rows))
+    _check_outcome(rows)
+
+
+def run(
+    command: Annotated[list[str], typer.Argument(help="The command, after --.")],
+    experiment: Annotated[str, typer.Option("-e", "--experiment", help="Experiment to record the run in.")] = "commands",
+    executor: Annotated[str, typer.Option("--executor", help=EXEC_HELP)] = "local",
+    partition: Annotated[str | None, typer.Option("--partition")] = None,
+    time_: Annotated[str, typer.Option("--time", help="Slurm time limit, e.g. 00:30:00.")] = "00:30:00",
+    cpus_per_task: Annotated[int, typer.Option("--cpus-per-task")] = 1,
+    mem: Annotated[str | None, typer.Option("--mem", help="e.g. 2G")] = None,
+    gpus: Annotated[int, typer.Option("--gpus")] = 0,
+    setup: Annotated[list[str] | None, typer.Option("--setup", help="Shell line run before (repeatable).")] = None,
+    sys_metrics_s: Annotated[float, typer.Option("--sys-metrics-s", help="System metrics every N s (0: off).")] = 10.0,
+    wait: Annotated[bool, typer.Option("--wait", help="On Slurm, block until the job ends.")] = False,
+) -> None:
+    """Run any command as a tracked run: logs, exit code, metrics, manifest."""
+    from dii_hpc.config.schema import Resources
+    from dii_hpc.errors import BadInput, InfraError
+    from dii_hpc.launch import runcmd
+
+    if not command:
+        raise BadInput("nothing to run: give the command after --")
+    try:
+        res = Resources(partition=partition, time=time_, cpus_per_task=cpus_per_task, mem=mem,
+                        gpus=gpus, sys_metrics_s=sys_metrics_s)
+    except ValueError as err:
+        raise BadInput(f"resource options: {str(err).splitlines()[-1].strip()}") from None
+    store = _store()
+    run_id, kind, job_id, task = runcmd.submit_command(store, experiment, command, res,
+                                                      list(setup or []), executor)
+    if kind == "slurm":
+        typer.echo(f"run {run_id}: Slurm job {job_id}")
+        if not wait:
+            typer.echo(f"next: dii-hpc status {experiment}   |   dii-hpc logs {run_id} --follow")
+            return
+        rows = _wait_slurm(store, experiment, [run_id])
+        typer.echo(f"run {run_id}: {rows[0]['status']}")
+        _check_outcome(rows)
+        return
+    code = runcmd.run_command(task)
+    status = store.run(run_id)["status"]
+    typer.echo(f"run {run_id}: {status} (exit code {code}); logs: dii-hpc logs {run_id}")
+    if code != 0:
+        raise InfraError(f"command exited with code {code}; run {run_id} {status}")
+
+
+def status(
+    experiment: Annotated[str | None, typer.Argument(help="Only this experiment.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="List every run, not only unfinished ones.")] = False,
+) -> None:
+    """Reconcile runs with the scheduler (one sacct call) and show where they stand."""
+    from dii_hpc.launch.status import reconcile, summary
+
+    store = _store()
+    if experiment:
+        store.check_experiment_exists(experiment)
+    rows = reconcile(store, experiment)
+    if not rows:
+        typer.echo("(no runs)")
+        return
+    shown = rows if all_ else [r for r in rows if r["status"] != "FINISHED"]
+    for r in shown[:500]:
+        rss = f"{r['max_rss_mb']:.0f}MB" if isinstance(r["max_rss_mb"], (int, float)) else "-"
+        el = f"{r['elapsed_s']:.0f}s" if isinstance(r["elapsed_s"], (int, float)) else "-"
+        typer.echo(f"{r['run_id']}  {r['status']:<13} {r['job_id'] or '-':<12} {el:>7} {rss:>8}  "
+                   f"{r['error']}".rstrip())
+    if len(shown) > 500:
+        typer.echo(f"... {len(shown) - 500} more")
+    typer.echo(summary(rows))
+
+
+def logs(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+    stream: Annotated[str, typer.Option("--stream", help="stdout, stderr or both.")] = "both",
+) -> None:
+    """Print a run's stdout/stderr."""
+    import sys
+
+    from dii_hpc.errors import BadInput
+    from dii_hpc.launch.lifecycle import follow as tail
+    from dii_hpc.launch.lifecycle import resolve_logs
+
+    if stream not in ("stdout", "stderr", "both"):
+        raise BadInput(f"--stream {stream}: expected stdout, stderr or both")
+    store = _store()
+    rid = store.run(run_id)["run_id"]
+    paths = resolve_logs(store, rid)
+    names = ["stdout", "stderr"] if stream == "both" else [stream]
+    if follow:
+        for chunk in tail(paths.get(names[0]) or next(iter(paths.values())), store, rid):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        return
+    for name in names:
+        if name in paths:
+            text = paths[name].read_text(errors="replace")
+            if stream == "both":
+                typer.echo(f"==> {name} <==")
+            typer.echo(text, nl=not text.endswith("\n"))
+
+
+def cancel(
+    target: Annotated[str, typer.Argument(help="A run id or an experiment name.")],
+) -> None:
+    """Cancel the unfinished runs of an experiment, or one run (one scancel call)."""
+    out = __import__("dii_hpc.launch.lifecycle", fromlist=["cancel"]).cancel(_store(), target)
+    typer.echo(f"cancelled {out['runs']} run(s) ({out['slurm_jobs']} Slurm job(s), "
+               f"{out['local']} local process(es))")
+
+
+def resubmit(
+    experiment: Annotated[str, typer.Argument(help="Experiment whose failed tasks to re-run.")],
+    failed: Annotated[bool, typer.Option("--failed", help="Failed, preempted, timed-out tasks (required).")] = False,
+    executor: Annotated[str | None, typer.Option("--executor", help=EXEC_HELP)] = None,
+) -> None:
+    """Re-run failed/preempted/timed-out tasks under the same run ids."""
+    from dii_hpc.errors import BadInput
+    from dii_hpc.launch import lifecycle
+    from dii_hpc.launch import submit as sub
+
+    if not failed:
+        raise BadInput("say which tasks to resubmit: --failed")
+    store = _store()
+    out = lifecycle.resubmit(store, experiment, executor)
+    if not out["runs"]:
+        typer.echo(f"{experiment}: nothing to resubmit")
+        return
+    for s in out["submissions"]:
+        if s["executor"] == "debug":
+            sub.run_debug_jobs(s["submission"])
+        elif s["executor"] == "local":
+            sub.wait_local(s["submission"])
+    typer.echo(f"resubmitted {out['runs']} run(s) of {experiment}")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the root app."""
+    app.command("submit")(submit)
+    app.command("run", context_settings={"allow_interspersed_args": False})(run)
+    app.command("status")(status)
+    app.command("logs")(logs)
+    app.command("cancel")(cancel)
+    app.command("resubmit")(resubmit)

@@ -1,0 +1,174 @@
+"""cancel, resubmit and logs: acting on runs that were launched before.
+
+Each command collects every job it touches and makes ONE scheduler call (scancel with all ids),
+never one per run.  Resubmission reuses the original plan, so a task keeps its run id and its
+metrics continue without duplicates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.errors import BadInput, NotFound, SchedulerError
+from dii_hpc.launch.status import ACTIVE, job_map
+
+RESUBMITTABLE = frozenset({"FAILED", "PREEMPTED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"})
+
+
+def select_runs(store: Any, target: str) -> list[dict[str, Any]]:
+    """An experiment name -> all its runs; else a run id (or unique prefix) -> that run."""
+    if target in store.experiments():
+        return store.records(target)
+    try:
+        return [store.run(target)]
+    except NotFound:
+        raise NotFound("run or experiment", target, store.experiments()) from None
+
+
+def cancel(store: Any, target: str) -> dict[str, int]:
+    """Cancel the active runs of an experiment or one run; PENDING ones end CANCELLED at once."""
+    from dii_hpc.slurm import commands
+
+    runs = [r for r in select_runs(store, target) if r.get("status") in ACTIVE]
+    jobs = job_map(store)
+    slurm_ids, local, pending = [], 0, []
+    for rec in runs:
+        info = jobs.get(rec["run_id"], {})
+        job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
+        if (info.get("executor") or ("slurm" if job_id else "")) == "slurm" and job_id:
+            slurm_ids.append(str(job_id))
+        elif _kill_local(rec):
+            local += 1
+        if rec.get("status") == "PENDING":
+            pending.append(rec["run_id"])
+    if slurm_ids:
+        commands.cancel(slurm_ids)
+    for rid in pending:
+        store.update_run(rid, status="CANCELLED", end_time=time.time(), error="cancelled by user")
+    return {"runs": len(runs), "slurm_jobs": len(slurm_ids), "local": local}
+
+
+def _kill_local(rec: dict[str, Any]) -> bool:
+    launch = rec.get("launch") or {}
+    if launch.get("host") != socket.gethostname() or not launch.get("pid"):
+        return False
+    try:
+        os.kill(int(launch["pid"]), signal.SIGTERM)
+    except OSError:
+        return False
+    return True
+
+
+def resubmit(store: Any, experiment: str, executor: str | None = None) -> dict[str, Any]:
+    """Re-run the failed / preempted / timed-out tasks of an experiment under the same run ids."""
+    from dii_hpc.launch.status import reconcile
+
+    store.check_experiment_exists(experiment)
+    reconcile(store, experiment)
+    jobs = job_map(store)
+    by_plan: dict[str, list[tuple[str, int]]] = {}
+    for rec in store.records(experiment):
+        info = jobs.get(rec["run_id"], {})
+        if rec.get("status") in RESUBMITTABLE and info.get("plan_file") and info.get("task") is not None:
+            by_plan.setdefault(info["plan_file"], []).append((rec["run_id"], int(info["task"])))
+    if not by_plan:
+        return {"runs": 0, "submissions": []}
+    out = []
+    for plan_file, tasks in by_plan.items():
+        out.append(_resubmit_plan(store, Path(plan_file), tasks, executor))
+    return {"runs": sum(len(t) for t in by_plan.values()), "submissions": out}
+
+
+def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
+                   executor: str | None) -> dict[str, Any]:
+    from dii_hpc.launch import submit as sub
+    from dii_hpc.launch.task import TaskRef, TaskRunner, read_plan, task_config
+    from dii_hpc.slurm.scontrol import max_array_size
+
+    plan = read_plan(plan_file)
+    kind, slurm_conf = sub.choose_executor(executor or plan.get("executor") or "auto")
+    _, config = task_config(plan, tasks[0][1])
+    previous = {rid: store.run(rid) for rid, _ in tasks}
+    for rid, _ in tasks:
+        store.update_run(rid, status="PENDING", end_time=None, error=None)
+    params = sub.slurm_parameters(config, store.root, f"dii-{config.experiment}")
+    ex = sub._executor(kind, plan_file.parent / "submitit", config, params)
+    submitted: list[Any] = []
+    try:
+        max_array = max_array_size(slurm_conf) if slurm_conf else len(tasks)
+        job_ids: list[str] = []
+        for start in range(0, len(tasks), max_array):
+            refs = [TaskRef(str(plan_file), i) for _, i in tasks[start:start + max_array]]
+            try:
+                jobs = ex.map_array(TaskRunner(catch=(kind == "debug")), refs)
+            except Exception as err:  # noqa: BLE001
+                raise SchedulerError(f"sbatch rejected the job array: {sub.slurm_message(err)}") from None
+            submitted += jobs
+            job_ids += [str(j.job_id) for j in jobs]
+    except BaseException:
+        with contextlib.suppress(Exception):
+            from dii_hpc.slurm import commands
+
+            commands.cancel(sorted({str(j.job_id).split("_")[0] for j in submitted}))
+        for rid, rec in previous.items():
+            store.update_run(rid, status=rec.get("status"), end_time=rec.get("end_time"),
+                             error=rec.get("error"))
+        raise
+    from dii_hpc.store.ids import new_run_id
+
+    res = sub.SubmitResult(new_run_id(), plan["experiment"], kind,
+                           [plan["tasks"][i] for _, i in tasks], "", "",
+                           run_ids=[rid for rid, _ in tasks], job_ids=job_ids,
+                           plan_file=plan_file)
+    res.arrays = sorted({j.split("_")[0] for j in job_ids})
+    sub.record_jobs(store, res)
+    sub._CURRENT_JOBS[res.submission_id] = submitted
+    return {"submission": res.submission_id, "executor": kind, "arrays": res.arrays,
+            "runs": res.run_ids}
+
+
+def log_paths(store: Any, run_id: str) -> dict[str, Path]:
+    """stdout/stderr of a run: its logs/ folder, else the paths its launcher recorded."""
+    rdir = store.run_dir(run_id)
+    out: dict[str, Path] = {}
+    for name in ("stdout", "stderr"):
+        candidate = rdir / "logs" / f"{name}.log"
+        if candidate.exists():
+            out[name] = candidate
+            continue
+        recorded = (store.run(run_id).get("launch") or {}).get(name)
+        if recorded and Path(recorded).exists():
+            out[name] = Path(recorded)
+    return out
+
+
+def follow(path: Path, store: Any, run_id: str, poll_s: float = 1.0) -> Iterator[str]:
+    """Yield new text of ``path`` until the run ends (tail -f that knows when to stop)."""
+    pos = 0
+    while True:
+        text = ""
+        if path.exists():
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                fh.seek(pos)
+                text = fh.read()
+                pos = fh.tell()
+        if text:
+            yield text
+        elif store.run(run_id).get("status") not in ACTIVE:
+            return
+        else:
+            time.sleep(poll_s)
+
+
+def resolve_logs(store: Any, run_id: str) -> dict[str, Path]:
+    paths = log_paths(store, run_id)
+    if not paths:
+        raise BadInput(f"run {run_id} has no logs yet (status {store.run(run_id).get('status')})")
+    return paths

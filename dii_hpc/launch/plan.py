@@ -1,0 +1,91 @@
+"""From a validated config to the task table: sweep points x executor units (pure, no I/O).
+
+Each row names the sweep values, the seed and the unit (models/datasets) of one task and the
+params recorded for its run.  The table and the base config go to jobs/<id>/plan.json; a task
+rebuilds its exact config from them, on any node, after any requeue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dii_hpc.config import LoadedConfig, check_keys, expand
+from dii_hpc.config.sweep import key_path
+from dii_hpc.errors import ConfigError
+from dii_hpc.launch.resolve import resolve
+
+UNSWEEPABLE = ("experiment", "executor", "kind", "resources", "setup", "sweep", "tags")
+
+
+def check_sweepable(loaded: LoadedConfig) -> None:
+    """Keys that change the job itself (resources, setup...) cannot vary inside one array."""
+    sweep = loaded.config.sweep
+    keys = [*sweep.grid, *sweep.zip, *(sweep.random.params if sweep.random else {})]
+    for key in keys:
+        if key_path(key)[0] in UNSWEEPABLE:
+            raise ConfigError(f"{loaded.source}: sweep key {key}: {key_path(key)[0]} cannot be "
+                              "swept (one job array shares it); submit separate configs")
+
+
+def make_executor(loaded: LoadedConfig) -> Any:
+    """Instantiate the configured Executor and let it check every class up front."""
+    cls = resolve(loaded.config.executor, "run_unit", what="executor")
+    ex = cls(loaded.config)
+    ex.check()
+    return ex
+
+
+def task_table(loaded: LoadedConfig, executor: Any) -> list[dict[str, Any]]:
+    """One row per (sweep point, unit): values, seed, unit and the run's recorded params."""
+    check_keys(loaded.raw, loaded.config.sweep, loaded.source, loaded.lines)
+    check_sweepable(loaded)
+    base_params = dict(loaded.config.params)
+    rows: list[dict[str, Any]] = []
+    for point in expand(loaded.config.sweep):
+        params = dict(base_params)
+        extra: dict[str, Any] = {}
+        for key, value in point.values.items():
+            path = key_path(key)
+            if path[0] == "params" and len(path) == 2:
+                params[path[1]] = value
+            else:
+                extra[key] = value
+        if point.seed is not None:
+            params["seed"] = point.seed
+        for unit in executor.units():
+            rows.append({
+                "index": len(rows), "values": point.values, "seed": point.seed,
+                "unit": unit.to_dict(),
+                "run_params": {**params, **executor.unit_params(unit), **extra},
+            })
+    return rows
+
+
+def chunks(n_tasks: int, max_array_size: int) -> list[range]:
+    """Split task indexes into arrays whose indexes stay below MaxArraySize."""
+    size = max(1, max_array_size if max_array_size > 0 else n_tasks)
+    return [range(i, min(i + size, n_tasks)) for i in range(0, n_tasks, size)]
+
+
+def describe(rows: list[dict[str, Any]], limit: int = 50) -> str:
+    """The task table as aligned text (what --dry-run prints)."""
+    keys: list[str] = []
+    for row in rows[:limit]:
+        for k in row["run_params"]:
+            if k not in keys:
+                keys.append(k)
+    header = ["task", *keys]
+    lines = [[str(r["index"]), *(_fmt(r["run_params"].get(k)) for k in keys)] for r in rows[:limit]]
+    widths = [max(len(h), *(len(x[i]) for x in lines)) if lines else len(h)
+              for i, h in enumerate(header)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    if len(rows) > limit:
+        out.append(f"... and {len(rows) - limit} more task(s)")
+    return "\n".join(x.rstrip() for x in out)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)

@@ -1,0 +1,143 @@
+"""Reconcile run records with the scheduler: one batched query, never a stale RUNNING.
+
+Which job runs which run comes from jobs/*.json (written at submit, before any task starts),
+else from the run's own `slurm.job_id`.  A job that ended is joined into run.json (its sacct
+record) and decides the final status; a job the scheduler no longer knows, or a local process
+that is gone, ends its run FAILED instead of leaving it RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from typing import Any
+
+from dii_hpc.slurm.sacct import TERMINAL
+
+ACTIVE = frozenset({"PENDING", "RUNNING"})
+VANISH_GRACE_S = 120.0  # accounting lags submission; a brand-new job may not be in sacct yet
+
+
+def job_map(store: Any) -> dict[str, dict[str, Any]]:
+    """run id -> {job_id, executor, submitted, submission, plan_file} (latest submission wins)."""
+    from dii_hpc.store.atomic import read_json
+
+    records = []
+    if store.jobs_dir.is_dir():
+        for path in store.jobs_dir.glob("*.json"):
+            with contextlib.suppress(OSError, ValueError):
+                records.append(read_json(path))
+    out: dict[str, dict[str, Any]] = {}
+    for rec in sorted(records, key=lambda r: r.get("submitted", 0)):
+        for rid, job_id in (rec.get("runs") or {}).items():
+            out[rid] = {"job_id": str(job_id), "executor": rec.get("executor"),
+                        "submitted": rec.get("submitted", 0), "plan_file": rec.get("plan_file"),
+                        "submission": rec.get("submission_id"),
+                        "task": (rec.get("tasks") or {}).get(rid)}
+    return out
+
+
+def decide(run_status: str, sched: dict[str, Any] | None, age_s: float) -> tuple[str | None, str | None]:
+    """(new status or None to leave it, error text) from the run's and the scheduler's view."""
+    if sched is None:
+        if run_status in ACTIVE and age_s > VANISH_GRACE_S:
+            return "FAILED", "the scheduler no longer knows this job and the run never finished"
+        return None, None
+    state = sched.get("state", "")
+    if state not in TERMINAL:
+        if run_status in TERMINAL and state == "PENDING" and sched.get("requeue_count", 0):
+            return "PENDING", None  # requeued after its checkpoint: it will resume
+        return None, None
+    if state == "FINISHED":
+        if run_status in ACTIVE:
+            return "FAILED", "the job ended but the run never finished (process died?)"
+        return run_status, None
+    return state, f"Slurm: {sched.get('slurm_state') or state}"
+
+
+def _local_dead(record: dict[str, Any]) -> bool:
+    launch = record.get("launch") or {}
+    pid, host = launch.get("pid"), launch.get("host")
+    if not pid or host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True) -> list[dict[str, Any]]:
+    """Update run records from the scheduler; return one display row per run."""
+    from dii_hpc.slurm import commands
+
+    records = store.records(experiment)
+    jobs = job_map(store)
+    wanted: dict[str, str] = {}
+    for rec in records:
+        info = jobs.get(rec["run_id"], {})
+        job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
+        executor = info.get("executor") or ("slurm" if job_id else None)
+        joined = "state" in (rec.get("slurm") or {})
+        if executor == "slurm" and job_id and (rec.get("status") in ACTIVE or not joined
+                                               or rec.get("status") == "KILLED"):
+            wanted[rec["run_id"]] = str(job_id)
+    sched = commands.query_jobs(list(wanted.values()), use_sacct=use_sacct) if wanted else {}
+    now, rows = time.time(), []
+    for rec in records:
+        rid = rec["run_id"]
+        status = rec.get("status", "")
+        if rid in wanted:
+            status = _apply(store, rec, sched.get(wanted[rid]),
+                            now - jobs.get(rid, {}).get("submitted", rec.get("created_time") or now))
+        elif status == "RUNNING" and _local_dead(rec):
+            status = "FAILED"
+            store.update_run(rid, status=status, end_time=now,
+                             error="the local process died without finishing the run")
+        rows.append(_row(rec, status, jobs.get(rid, {}), sched.get(wanted.get(rid, ""))))
+    return rows
+
+
+def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
+    new, error = decide(rec.get("status", ""), sched, age)
+    terminal = sched is not None and sched.get("state") in TERMINAL
+    fields: dict[str, Any] = {}
+    if terminal:
+        fields["slurm"] = sched
+    if new is not None and new != rec.get("status"):
+        fields["status"] = new
+        if new in TERMINAL:
+            fields["end_time"] = rec.get("end_time") or (sched or {}).get("end_time") or time.time()
+            fields["error"] = rec.get("error") or error
+        else:
+            fields.update(end_time=None, error=None)
+    if fields:
+        store.update_run(rec["run_id"], **fields)
+    if new is None and sched is not None and sched.get("state") in ACTIVE:
+        return sched["state"]  # live view (the running task owns its record)
+    return new or rec.get("status", "")
+
+
+def _row(rec: dict[str, Any], status: str, info: dict[str, Any],
+         sched: dict[str, Any] | None) -> dict[str, Any]:
+    slurm = {**(rec.get("slurm") or {}), **(sched or {})}
+    return {"run_id": rec["run_id"], "experiment": rec.get("experiment"), "status": status,
+            "job_id": info.get("job_id") or slurm.get("job_id") or "",
+            "executor": info.get("executor") or (rec.get("launch") or {}).get("executor") or "",
+            "elapsed_s": slurm.get("elapsed_s"), "max_rss_mb": slurm.get("max_rss_mb"),
+            "requeues": slurm.get("requeue_count"), "error": rec.get("error") or ""}
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """'8 runs: 6 FINISHED, 2 RUNNING' per experiment."""
+    by_exp: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = by_exp.setdefault(str(row["experiment"]), {})
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return "\n".join(
+        f"{exp}: {sum(c.values())} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
+        for exp, c in sorted(by_exp.items()))

@@ -1,0 +1,252 @@
+"""`dii-hpc submit`: expand, record PENDING runs, submit ONE job array per sweep via submitit.
+
+Order matters for "nothing half-submitted": records and the plan are written first (a task that
+starts must find them), then the arrays go to Slurm; if any submission fails, arrays already
+accepted are cancelled and every record of this submission is removed before the error
+surfaces.  Scheduler calls: one `scontrol show config` (MaxArraySize, and whether Slurm
+answers) and one sbatch per array.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.config import LoadedConfig
+from dii_hpc.config.schema import ExperimentConfig, Resources, time_minutes
+from dii_hpc.errors import BadInput, InfraError, SchedulerError
+from dii_hpc.launch import plan as planning
+from dii_hpc.launch.task import TaskRef, TaskRunner
+
+EXECUTORS = ("auto", "local", "slurm", "debug")
+
+
+@dataclass
+class SubmitResult:
+    submission_id: str
+    experiment: str
+    executor: str
+    rows: list[dict[str, Any]]
+    script: str
+    table: str
+    run_ids: list[str] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)
+    arrays: list[str] = field(default_factory=list)
+    plan_file: Path | None = None
+    dry_run: bool = False
+
+
+def choose_executor(kind: str) -> tuple[str, dict[str, str] | None]:
+    """auto = Slurm when `scontrol show config` answers (one call, also gives MaxArraySize)."""
+    from dii_hpc.slurm import commands
+
+    if kind not in EXECUTORS:
+        raise BadInput(f"--executor {kind}: expected one of {', '.join(EXECUTORS)}")
+    if kind in ("auto", "slurm"):
+        if shutil.which("sbatch") is None:
+            if kind == "slurm":
+                raise SchedulerError("--executor slurm: sbatch not found on this host")
+            return "local", None
+        try:
+            return "slurm", commands.show_config()
+        except SchedulerError:
+            if kind == "slurm":
+                raise
+            return "local", None
+    return kind, None
+
+
+def slurm_parameters(config: ExperimentConfig, store_root: Path, name: str) -> dict[str, Any]:
+    """submitit SlurmExecutor parameters from the config's `resources:` and `setup:`."""
+    return resource_parameters(config.resources, config.setup, store_root, name)
+
+
+def resource_parameters(res: Resources, setup: list[str], store_root: Path,
+                        name: str) -> dict[str, Any]:
+    """submitit SlurmExecutor parameters from a `resources:` section and setup lines."""
+    params: dict[str, Any] = {
+        "job_name": name, "time": time_minutes(res.time), "cpus_per_task": res.cpus_per_task,
+        "signal_delay_s": res.signal_delay_s,
+        "setup": [*setup, f"export DII_HPC_STORE={shlex.quote(str(store_root))}"],
+    }
+    optional = {"partition": res.partition, "account": res.account, "qos": res.qos,
+                "mem": res.mem, "gpus_per_node": res.gpus or None,
+                "array_parallelism": res.array_parallelism}
+    params.update({k: v for k, v in optional.items() if v is not None})
+    if res.extra:
+        params["additional_parameters"] = dict(res.extra)
+    return params
+
+
+def sbatch_script(params: dict[str, Any], folder: Path, n_tasks: int) -> str:
+    """The exact sbatch file submitit writes for an array of ``n_tasks``."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    command = f"{sys.executable} -u -m submitit.core._submit {folder}"
+    kwargs = dict(params)
+    if n_tasks > 1:
+        kwargs["map_count"] = n_tasks
+    return _make_sbatch_string(command=command, folder=folder, **kwargs)
+
+
+def _executor(kind: str, folder: Path, config: ExperimentConfig, params: dict[str, Any]) -> Any:
+    return make_submitit(kind, folder, config.resources, params)
+
+
+def make_submitit(kind: str, folder: Path, res: Resources, params: dict[str, Any]) -> Any:
+    """The submitit executor for a kind: SlurmExecutor, LocalExecutor or DebugExecutor."""
+    import submitit
+
+    if kind == "slurm":
+        ex = submitit.SlurmExecutor(folder, max_num_timeout=res.max_requeues)
+        ex.update_parameters(**params)
+        return ex
+    if kind == "local":
+        ex = submitit.LocalExecutor(folder)
+        ex.update_parameters(timeout_min=time_minutes(res.time), signal_delay_s=res.signal_delay_s)
+        return ex
+    return submitit.DebugExecutor(folder)
+
+
+def slurm_message(err: BaseException) -> str:
+    """Slurm's own words from a failed sbatch (its last 'sbatch: error:' line)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if "error" in ln.lower()]
+    slurm = [ln for ln in lines if ln.startswith("sbatch:")]
+    return (slurm or lines or [str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)])[-1]
+
+
+def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any]],
+                   max_array: int, submitted: list[Any]) -> list[str]:
+    """One map_array per chunk; returns each task's job id ('123_4', or a local id)."""
+    runner = TaskRunner(catch=(kind == "debug"))
+    job_ids: list[str] = []
+    for chunk in planning.chunks(len(rows), max_array):
+        refs = [TaskRef(str(plan_file), i) for i in chunk]
+        if kind == "local" and submitted:
+            _wait_all(submitted)  # local "arrays" run one chunk of processes at a time
+        try:
+            jobs = ex.map_array(runner, refs)
+        except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
+            raise SchedulerError(f"sbatch rejected the job array: {slurm_message(err)}") from None
+        submitted.extend(jobs)
+        job_ids += [str(j.job_id) for j in jobs]
+    return job_ids
+
+
+def _rollback(store: Any, run_ids: list[str], jobs: list[Any], jobdir: Path) -> None:
+    """Undo a failed submission: cancel accepted arrays, drop PENDING records and the plan."""
+    arrays = sorted({str(j.job_id).split("_")[0] for j in jobs})
+    if arrays:
+        with contextlib.suppress(Exception):
+            from dii_hpc.slurm import commands
+
+            commands.cancel(arrays)
+    for rid in run_ids:
+        with contextlib.suppress(Exception):
+            store.delete_run(rid)
+    shutil.rmtree(jobdir, ignore_errors=True)
+
+
+def _write_git(jobdir: Path, cwd: Path) -> dict[str, Any]:
+    from dii_hpc.launch.manifest import git_info
+    from dii_hpc.store.atomic import write_bytes
+
+    git = git_info(cwd)
+    diff = git.get("diff")
+    if diff:
+        write_bytes(jobdir / "git.diff", diff.encode())
+    return git
+
+
+def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run: bool = False,
+           parent_run: str | None = None) -> SubmitResult:
+    """Plan, record and submit; see the module docstring for the guarantees."""
+    from dii_hpc.slurm.scontrol import max_array_size
+    from dii_hpc.store.atomic import write_json
+    from dii_hpc.store.ids import new_run_id
+
+    config = loaded.config
+    ex_design = planning.make_executor(loaded)
+    rows = planning.task_table(loaded, ex_design)
+    kind, slurm_conf = choose_executor(executor)
+    max_array = max_array_size(slurm_conf) if slurm_conf is not None else len(rows)
+    if kind == "local":
+        max_array = config.resources.array_parallelism or os.cpu_count() or 1
+    sid = new_run_id()
+    jobdir = store.jobs_dir / sid
+    params = slurm_parameters(config, store.root, f"dii-{config.experiment}")
+    res = SubmitResult(sid, config.experiment, kind, rows,
+                       sbatch_script(params, jobdir / "submitit", min(len(rows), max_array)),
+                       planning.describe(rows), dry_run=dry_run)
+    if dry_run:
+        return res
+    store.ensure_writable()
+    submitted: list[Any] = []
+    try:
+        for row in rows:
+            row["run_id"] = store.create_run(
+                config.experiment, kind=config.kind, params=row["run_params"],
+                tags={**config.tags, "submission": sid}, status="PENDING")
+            res.run_ids.append(row["run_id"])
+        if parent_run:
+            for rid in res.run_ids:
+                store.update_run(rid, parent_run=parent_run)
+        res.plan_file = jobdir / "plan.json"
+        source = Path(loaded.source).resolve().parent if Path(loaded.source).exists() else Path.cwd()
+        git = _write_git(jobdir, source)
+        write_json(res.plan_file, {
+            "submission_id": sid, "experiment": config.experiment, "executor": kind,
+            "store": str(store.root), "source": loaded.source, "config": loaded.raw,
+            "git": {k: v for k, v in git.items() if k != "diff"},
+            "git_diff_file": str(jobdir / "git.diff") if git.get("diff") else None,
+            "tasks": rows, "created": time.time()})
+        ex = _executor(kind, jobdir / "submitit", config, params)
+        res.job_ids = _submit_arrays(ex, kind, res.plan_file, rows, max_array, submitted)
+    except BaseException:
+        _rollback(store, res.run_ids, submitted, jobdir)
+        raise
+    res.arrays = sorted({j.split("_")[0] for j in res.job_ids}, key=lambda x: (len(x), x))
+    record_jobs(store, res)
+    _CURRENT_JOBS[sid] = submitted
+    return res
+
+
+_CURRENT_JOBS: dict[str, list[Any]] = {}
+
+
+def record_jobs(store: Any, res: SubmitResult, name: str | None = None) -> None:
+    """jobs/<submission>.json: executor, arrays, and run id -> job id (what status reads)."""
+    store.write_jobs_record(name or res.submission_id, {
+        "submission_id": res.submission_id, "experiment": res.experiment,
+        "executor": res.executor, "plan_file": str(res.plan_file), "arrays": res.arrays,
+        "runs": dict(zip(res.run_ids, res.job_ids, strict=True)),
+        "tasks": {rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)},
+        "submitted": time.time(), "host": os.uname().nodename,
+    })
+
+
+def run_debug_jobs(sid: str) -> None:
+    """DebugExecutor jobs run in this process when their result is asked for."""
+    for job in _CURRENT_JOBS.pop(sid, []):
+        with contextlib.suppress(Exception):
+            job.result()
+
+
+def _wait_all(jobs: list[Any]) -> None:
+    for job in jobs:
+        try:
+            job.wait()
+        except Exception as err:  # noqa: BLE001
+            raise InfraError(f"local task {job.job_id} failed to run: {err}") from None
+
+
+def wait_local(sid: str) -> None:
+    """Block until the local executor's processes of a submission have exited."""
+    _wait_all(_CURRENT_JOBS.pop(sid, []))
