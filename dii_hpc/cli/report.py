@@ -9,9 +9,9 @@ import typer
 
 def build(
     out: Annotated[str | None, typer.Option(
-        "--out", "-o", help="Output folder (default: <store>/site).")] = None,
+        "--out", "-o", metavar="DIR", help="Output folder (default: <store>/site).")] = None,
     experiment: Annotated[list[str] | None, typer.Option(
-        "--experiment", "-e", help="Only this experiment (repeatable).")] = None,
+        "--experiment", "-e", metavar="NAME", help="Only this experiment (repeatable).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Re-render every page, ignoring the incremental manifest.")] = False,
 ) -> None:

@@ -27,8 +27,17 @@ class Series:
     marks: Sequence[bool] = field(default_factory=list)  # points drawn as flagged (e.g. drift)
 
 
+_NUMERIC = (int, float)
+
+
 def finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return type(value) in _NUMERIC and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def _clean(s: Series) -> list[tuple[float, float]]:
+    """The drawable (x, y) pairs of a series; None between pieces broken by NaN/inf."""
+    return [(x, y) if finite(x) and finite(y) else None  # type: ignore[misc]
+            for x, y in zip(s.x, s.y, strict=False)]
 
 
 def downsample(xs: Sequence[Number], ys: Sequence[Number], n: int) -> tuple[list, list]:
@@ -106,13 +115,13 @@ def _axes(fr: _Frame, xlabel: str, ylabel: str, xfmt: Callable[[float], str]) ->
     return out
 
 
-def _path(fr: _Frame, s: Series) -> str:
+def _path(fr: _Frame, pts: list) -> str:
     parts, pen = [], "M"
-    for x, y in zip(s.x, s.y, strict=False):
-        if not (finite(x) and finite(y)):
+    for p in pts:
+        if p is None:
             pen = "M"
             continue
-        parts.append(f"{pen}{fr.px(x):.1f} {fr.py(y):.1f}")
+        parts.append(f"{pen}{fr.px(p[0]):.1f} {fr.py(p[1]):.1f}")
         pen = "L"
     return "".join(parts)
 
@@ -131,8 +140,9 @@ def line_chart(
     points: bool = False,
 ) -> Markup:
     """An SVG line chart; an empty ``<p>`` when there is no finite point to draw."""
-    xs = [x for s in series for x, y in zip(s.x, s.y, strict=False) if finite(x) and finite(y)]
-    ys = [y for s in series for x, y in zip(s.x, s.y, strict=False) if finite(x) and finite(y)]
+    clean = [_clean(s) for s in series]
+    xs = [p[0] for pts in clean for p in pts if p is not None]
+    ys = [p[1] for pts in clean for p in pts if p is not None]
     if not xs:
         return Markup('<p class="muted">no finite values to plot</p>')
     fr = _Frame(width, height, xrange or _bounds(xs), yrange or _bounds(ys, 0.05))
@@ -142,9 +152,9 @@ def line_chart(
     if diagonal:
         out.append(f'<line class="diag" x1="{fr.px(fr.xr[0]):.1f}" y1="{fr.py(fr.yr[0]):.1f}" '
                    f'x2="{fr.px(fr.xr[1]):.1f}" y2="{fr.py(fr.yr[1]):.1f}"/>')
-    for i, s in enumerate(series):
+    for i, (s, pts) in enumerate(zip(series, clean, strict=True)):
         cls = f"s{i % 10}"
-        out.append(f'<path class="line {cls}" d="{_path(fr, s)}"><title>{escape(s.label)}</title></path>')
+        out.append(f'<path class="line {cls}" d="{_path(fr, pts)}"><title>{escape(s.label)}</title></path>')
         if points or s.marks:
             out += _points(fr, s, cls)
     out.append("</svg>")

@@ -33,7 +33,10 @@ def _clean(obj: Any) -> Any:
 
 def script_json(obj: Any) -> Markup:
     """JSON safe to place between ``<script type="application/json">`` tags."""
-    text = json.dumps(_clean(obj), separators=(",", ":"), default=str, allow_nan=False)
+    try:  # NaN/inf are rare: only walk the value when plain encoding refuses it
+        text = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_clean(obj), separators=(",", ":"), default=str, allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 

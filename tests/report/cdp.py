@@ -22,16 +22,26 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-dev-shm-usage", "--remote-debugging-pipe", "--window-size=1400,1000"]
 
 
+def _high(fd: int) -> int:
+    import fcntl
+
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return new
+
+
 class Browser:
     """One headless Chromium; collects console errors, exceptions and every request URL."""
 
     def __init__(self, profile: Path) -> None:
         to_child_r, self._w = os.pipe()
         self._r, from_child_w = os.pipe()
+        # move the child's ends above 4 so that wiring them to 3 and 4 cannot clobber them
+        to_child_r, from_child_w = (_high(fd) for fd in (to_child_r, from_child_w))
 
-        # The child's fds 3 and 4 are wired by the shell (the Debian launcher is a script too).
+        # The child's fds 3 and 4 are wired by bash (dash cannot name fds above 9; the Debian launcher is a script too).
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}',
+            ["/bin/bash", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}',
              CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             pass_fds=(to_child_r, from_child_w),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,0 +1,116 @@
+"""Benchmark of `dii-hpc report build` on a 1,000-run experiment.
+
+Targets (issue #5): a site for 1,000 runs builds in <= 10 s, the experiment page stays under
+5 MB, and a rebuild with no changes takes <= 1 s. Ratios are printed against the alternative
+a user would otherwise run: a full (--force) rebuild every time.
+
+    .venv/bin/python benchmarks/bench_report.py [--runs 1000] [--steps 100] [--keep DIR]
+
+Writes reports/benchmarks_report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_store(path: Path, runs: int, steps: int) -> None:
+    """A sweep of ``runs`` train runs with 3 metrics x ``steps`` steps, via the tracking API."""
+    import dii_hpc
+    from dii_hpc.store.store import Store
+
+    store = Store(path)
+    for i in range(runs):
+        lr = 10 ** (-1 - 3 * (i % 97) / 97)
+        params = {"lr": lr, "depth": 2 + i % 5, "optimizer": ("sgd", "adam", "rmsprop")[i % 3],
+                  "seed": i}
+        with dii_hpc.start_run("sweep", params=params, store=store,
+                               flush_points=100_000, flush_interval=3600) as run:
+            for step in range(steps):
+                loss = 2.0 / (1 + step * lr * 30) + (i % 13) * 0.003
+                run.log_metrics({"loss": loss, "acc": 1 - loss / 2.2,
+                                 "val_acc": 0.95 - loss / 2.4}, step=step)
+    print(f"store: {runs} runs x 3 metrics x {steps} steps at {path}", flush=True)
+
+
+def timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--keep", type=Path, default=None, help="reuse/keep the store here")
+    parser.add_argument("--report", type=Path, default=ROOT / "reports" / "benchmarks_report.md")
+    args = parser.parse_args()
+
+    import dii_hpc
+    from dii_hpc.report import build_site
+    from dii_hpc.store.store import Store
+
+    work = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    store_dir = args.keep or work / "store"
+    if not (store_dir / "experiments" / "sweep").is_dir():
+        t_make, _ = timed(lambda: make_store(store_dir, args.runs, args.steps))
+        print(f"  (store written in {t_make:.1f} s; not part of the figures)")
+    out = work / "site"
+
+    t_full, res = timed(lambda: build_site(Store(store_dir), out=out, progress=False))
+    t_noop, noop = timed(lambda: build_site(Store(store_dir), out=out, progress=False))
+    with dii_hpc.start_run("sweep", params={"lr": 0.05, "depth": 3, "optimizer": "adam",
+                                            "seed": -1}, store=Store(store_dir)) as run:
+        for step in range(args.steps):
+            run.log_metrics({"loss": 1 / (step + 1), "acc": 0.5, "val_acc": 0.5}, step=step)
+    t_one, one = timed(lambda: build_site(Store(store_dir), out=out, progress=False))
+    t_force, _ = timed(lambda: build_site(Store(store_dir), out=out, force=True, progress=False))
+    page = out / "experiments" / "sweep.html"
+    size_mb = page.stat().st_size / 1e6
+    total_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+
+    rows = [
+        ("full build, 1,000-run site (cold)", f"{t_full:.2f} s", "<= 10 s", t_full <= 10,
+         f"{res.rendered} pages"),
+        ("rebuild, no change", f"{t_noop:.3f} s", "<= 1 s", t_noop <= 1,
+         f"{noop.rendered} pages rendered; {t_force / t_noop:.0f}x faster than --force"),
+        ("rebuild after 1 new run", f"{t_one:.2f} s", "-", True,
+         f"{one.rendered} pages rendered; {t_force / t_one:.1f}x faster than --force"),
+        ("full re-render (--force)", f"{t_force:.2f} s", "-", True, "the alternative"),
+        ("experiment page size", f"{size_mb:.2f} MB", "< 5 MB", size_mb < 5,
+         "table + embedded curves of every run"),
+        ("whole site on disk", f"{total_mb:.1f} MB", "-", True, ""),
+    ]
+    lines = [
+        "## report: static site for a 1,000-run experiment (`benchmarks/bench_report.py`)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, {platform.platform(terse=True)}. Store: "
+        f"{args.runs + 1} runs x 3 metrics x {args.steps} steps (local disk).",
+        "",
+        "| measure | value | target | ok | note |",
+        "|---|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {'yes' if d else 'NO'} | {e} |" for a, b, c, d, e in rows],
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text)
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

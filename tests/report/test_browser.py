@@ -1,0 +1,126 @@
+"""The built site in headless Chromium: no console errors, no network, sorting and filtering.
+
+Screenshots land in the test's tmp folder (printed with -s / shown on failure).
+"""
+
+from __future__ import annotations
+
+import pytest
+from cdp import CHROMIUM, Browser
+
+from dii_hpc.report import build_site
+from dii_hpc.report.pages import audit_path, experiment_path, monitor_path, run_path
+from dii_hpc.store.store import Store
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")]
+
+# Any alert() / dialog means injected markup ran; record it instead of blocking the page.
+TRAP = "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"
+
+
+@pytest.fixture(scope="module")
+def browser_site(demo, tmp_path_factory):
+    store_dir, ids = demo
+    out = tmp_path_factory.mktemp("browser-site")
+    build_site(Store(store_dir), out=out, progress=False)
+    shots = tmp_path_factory.mktemp("screenshots")
+    browser = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    browser.call("Page.addScriptToEvaluateOnNewDocument", source=TRAP)
+    yield out, ids, browser, shots
+    browser.close()
+    print(f"\nscreenshots: {shots}")
+
+
+def _visible_ids(b: Browser) -> list[str]:
+    return b.eval("Array.from(document.querySelectorAll('#runs tbody tr'))"
+                  ".filter(r => !r.hidden).map(r => r.dataset.id)")
+
+
+def _column(b: Browser, header: str) -> list[float | None]:
+    js = f"""(() => {{
+      const heads = Array.from(document.querySelectorAll('#runs thead th')).map(t => t.textContent.trim());
+      const col = heads.indexOf({header!r});
+      return Array.from(document.querySelectorAll('#runs tbody tr')).filter(r => !r.hidden)
+        .map(r => {{ const v = parseFloat(r.cells[col].dataset.v); return isFinite(v) ? v : null; }});
+    }})()"""
+    return b.eval(js)
+
+
+def _click_header(b: Browser, header: str) -> None:
+    b.eval(f"Array.from(document.querySelectorAll('#runs thead th'))"
+           f".find(t => t.textContent.trim() === {header!r}).click()")
+
+
+def _filter(b: Browser, text: str) -> None:
+    b.eval(f"(() => {{ const i = document.getElementById('filter'); i.value = {text!r};"
+           "i.dispatchEvent(new Event('input')); })()")
+    b.eval("new Promise(r => setTimeout(r, 200))")
+
+
+def test_pages_load_clean(browser_site) -> None:
+    out, ids, b, shots = browser_site
+    pages = {"index": "index.html", "experiment": experiment_path("digits"),
+             "run": run_path(ids["train0"]), "evil-run": run_path(ids["evil"]),
+             "audit": audit_path(ids["audit"]), "monitor": monitor_path("nightly"),
+             "inference": run_path(ids["inference"])}
+    for name, rel in pages.items():
+        b.errors.clear()
+        b.requests.clear()
+        b.open((out / rel).as_uri())
+        b.pump(0.3)
+        b.screenshot(shots / f"{name}.png")
+        assert b.errors == [], f"{rel}: {b.errors}"
+        assert b.eval("window.__alerts") == [], rel
+        outside = [u for u in b.requests if not u.startswith(("file://", "data:", "about:"))]
+        assert outside == [], f"{rel} requested {outside}"
+        assert b.eval("document.images.length === Array.from(document.images)"
+                      ".filter(i => i.complete && i.naturalWidth > 0).length"), rel
+    b.open((out / run_path(ids["evil"])).as_uri())
+    assert "<script>alert(1)</script>" in b.eval("document.querySelector('h1').textContent")
+
+
+def test_run_table_sorts_filters_and_draws(browser_site) -> None:
+    out, ids, b, shots = browser_site
+    b.errors.clear()
+    b.open((out / experiment_path("digits")).as_uri())
+    assert len(_visible_ids(b)) == 10
+    assert b.eval("document.querySelectorAll('#curves path.line').length") >= 1
+    assert b.eval("document.querySelectorAll('#scatter circle').length") >= 6
+
+    _click_header(b, "lr")
+    values = [v for v in _column(b, "lr") if v is not None]
+    assert values == sorted(values) and len(values) == 8
+    assert _column(b, "lr")[-1] is None                 # blanks last
+    _click_header(b, "lr")
+    values = [v for v in _column(b, "lr") if v is not None]
+    assert values == sorted(values, reverse=True)
+    _click_header(b, "val_acc (best)")
+    best = _column(b, "val_acc (best)")
+    top = max(i for i, v in enumerate(best) if v is not None)
+    assert _visible_ids(b)[top] == ids["train0"]        # highest best val_acc, blanks after
+    assert all(v is None for v in best[top + 1:])
+
+    _filter(b, "optimizer=adam")
+    adam = _visible_ids(b)
+    assert len(adam) == 4 and ids["train1"] in adam
+    assert b.eval("document.getElementById('shown').textContent") == "4 of 10 runs shown"
+    _filter(b, "lr>0.02 status=finished")
+    assert sorted(_visible_ids(b)) == sorted([ids["train0"], ids["train1"], ids["train5"],
+                                              ids["evil"]])
+    _filter(b, "alert(1)")
+    assert sorted(_visible_ids(b)) == sorted([ids["evil"], ids["evil_param"]])
+    b.screenshot(shots / "experiment-filtered.png")
+    _filter(b, "")
+    assert len(_visible_ids(b)) == 10
+
+    before = b.eval("document.querySelectorAll('#curves path.line').length")
+    pick = f'input.pick[value="{ids["train3"]}"]'
+    b.eval(f"(() => {{ const c = document.querySelector({pick!r});"
+           "c.checked = !c.checked; c.dispatchEvent(new Event('change')); })()")
+    assert b.eval("document.querySelectorAll('#curves path.line').length") != before
+    b.eval("(() => { const s = document.getElementById('scatter-param'); s.value = 'optimizer';"
+           "s.dispatchEvent(new Event('change')); })()")
+    assert b.eval("document.querySelectorAll('#scatter circle').length") >= 6
+    b.screenshot(shots / "experiment-sorted.png")
+    assert b.errors == []

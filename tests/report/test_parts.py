@@ -1,0 +1,67 @@
+"""Small pieces of the report: charts, names, progress bar, resource lookup."""
+
+from __future__ import annotations
+
+import io
+import math
+
+from dii_hpc.report import charts, model, resources
+from dii_hpc.report.progress import Progress
+from dii_hpc.report.render import script_json
+
+
+def test_nice_ticks_cover_the_range() -> None:
+    assert [round(t, 6) for t in charts.nice_ticks(0, 1)] == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    ticks = charts.nice_ticks(-3.3, 17.1)
+    assert ticks[0] >= -3.3 and ticks[-1] <= 17.1 and len(ticks) >= 4
+
+
+def test_downsample_keeps_ends() -> None:
+    xs, ys = charts.downsample(list(range(1000)), list(range(1000)), 50)
+    assert len(xs) == 50 and xs[0] == 0 and xs[-1] == 999
+    assert charts.downsample([1, 2], [3, 4], 50) == ([1, 2], [3, 4])
+
+
+def test_line_chart_skips_non_finite_and_escapes_labels() -> None:
+    svg = charts.line_chart([charts.Series("<b>", [0, 1, 2, 3], [1.0, math.nan, 2.0, math.inf])],
+                            ylabel="<i>")
+    assert "<b>" not in svg and "&lt;b&gt;" in svg and "&lt;i&gt;" in svg
+    assert "nan" not in svg.lower() and "inf" not in svg.lower() and "http" not in svg
+    assert "no finite values" in charts.line_chart([charts.Series("x", [0], [math.nan])])
+
+
+def test_safe_names_cannot_escape_the_site() -> None:
+    assert model.safe_name("digits") == "digits"
+    for hostile in ("../x", "<script>", "a/b", "..", ".hidden", "x" * 300):
+        name = model.safe_name(hostile)
+        assert "/" not in name and not name.startswith(".") and len(name) < 120
+
+
+def test_best_direction() -> None:
+    assert model.lower_is_better("val/loss") and not model.lower_is_better("val_acc")
+    assert model.primary_metric(["loss", "val_acc", "acc"]) == "val_acc"
+
+
+def test_script_json_cannot_close_the_script_element() -> None:
+    text = str(script_json({"n": "</script><script>alert(1)</script>", "v": math.nan}))
+    assert "<" not in text and ">" not in text and "null" in text
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    quiet = io.StringIO()
+    bar = Progress(10, stream=quiet)
+    bar.update(10)
+    bar.close()
+    assert quiet.getvalue() == ""
+    loud = io.StringIO()
+    bar = Progress(4, stream=loud, enabled=True)
+    for _ in range(4):
+        bar.update()
+    bar.close()
+    assert "4/4 pages" in loud.getvalue() and "#" * 30 in loud.getvalue()
+
+
+def test_resources_are_found() -> None:
+    assert (resources.templates_dir() / "run.html").is_file()
+    assert (resources.static_dir() / "style.css").is_file()
+    assert len(resources.fingerprint()) == 16
