@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn known failures into one line and an exit code."""
     debug = os.environ.get("DII_HPC_DEBUG") == "1"
     try:
-        app(args=argv, prog_name="dii-hpc", standalone_mode=False)
+        result = app(args=argv, prog_name="dii-hpc", standalone_mode=False)
     except DiiError as err:
         if debug:
             raise
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(err.format_message().replace("\n", " "), 2)  # type: ignore[attr-defined]
         first = str(err).splitlines()[0] if str(err) else ""
         return _fail(f"{type(err).__name__}: {first} (set DII_HPC_DEBUG=1 for the traceback)", 3)
-    return 0
+    # without standalone mode, a typer.Exit(code) comes back as the return value
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def run() -> None:

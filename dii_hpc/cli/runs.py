@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
-store_app = typer.Typer(help="Maintain the store (compaction).", no_args_is_help=True)
+store_app = typer.Typer(help="Maintain the store: compact, merge, gc, check.", no_args_is_help=True)
 
 FORMATS = ("table", "json", "csv")
 
@@ -103,6 +103,73 @@ def compact(
         for rid, why in res["damaged"]:
             typer.echo(f"dii-hpc: warning: skipped damaged run {rid}: {why}", err=True)
         typer.echo(f"{exp}: +{res['added']} runs, {res['total']} in summary ({res['seconds']:.2f} s)")
+
+
+@store_app.command("init")
+def init_cmd(
+    group: Annotated[str | None, typer.Option("--group", help="Unix group that shares the store.")] = None,
+    umask: Annotated[str | None, typer.Option("--umask", help="Octal umask for writers, e.g. 0027.")] = None,
+) -> None:
+    """Create or configure the store for sharing (group ownership, umask)."""
+    from dii_hpc.store.settings import init_store
+
+    store = _store()
+    settings = init_store(store.root, group, umask)
+    typer.echo(f"store {store.root}: {settings or 'default settings'}")
+
+
+@store_app.command("merge")
+def merge_cmd(
+    src: Annotated[str, typer.Argument(help="Store to copy from.")],
+    dst: Annotated[str, typer.Argument(help="Store to copy into.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be copied.")] = False,
+) -> None:
+    """Merge SRC into DST (e.g. two clusters' stores) without duplicating runs or blobs."""
+    from dii_hpc.store.merge import merge
+    from dii_hpc.store.store import Store
+
+    src_store = Store(src)
+    if not src_store.root.is_dir():
+        from dii_hpc.errors import StoreError
+
+        raise StoreError(f"source store {src_store.root} does not exist")
+    res = merge(src_store, Store(dst), dry_run=dry_run)
+    verb = "would copy" if dry_run else "copied"
+    typer.echo(f"{verb} {res['runs_copied']} runs, updated {res['runs_updated']}, "
+               f"skipped {res['runs_skipped']} already present, {res['blobs_copied']} blobs")
+
+
+@store_app.command("gc")
+def gc_cmd(
+    older_than: Annotated[str, typer.Option("--older-than", help="Only what is older, e.g. 7d, 12h.")] = "7d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed.")] = False,
+) -> None:
+    """Remove unreferenced blobs and job folders of ended submissions."""
+    from dii_hpc.store.gc import gc, parse_age
+
+    res = gc(_store(), parse_age(older_than), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for sha in res["blobs"]:
+        typer.echo(f"{verb} blob {sha}")
+    for name in res["job_folders"]:
+        typer.echo(f"{verb} job folder jobs/{name}")
+    typer.echo(f"{verb} {len(res['blobs'])} blobs ({res['bytes']} B), {len(res['job_folders'])} job folders")
+
+
+@store_app.command("check")
+def check_cmd(
+    permissions: Annotated[bool, typer.Option("--permissions/--no-permissions", help="Also check modes.")] = True,
+) -> None:
+    """Verify run records, metric arrays, blob hashes and permissions; exit 1 on damage."""
+    from dii_hpc.store.check import check
+
+    problems = check(_store(), permissions=permissions)
+    for p in problems:
+        typer.echo(str(p))
+    errors = sum(p.severity == "error" for p in problems)
+    typer.echo(f"{errors} errors, {len(problems) - errors} warnings")
+    if errors:
+        raise typer.Exit(1)
 
 
 def export(

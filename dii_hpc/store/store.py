@@ -39,6 +39,7 @@ class Store:
             raise StoreError(f"store path {self.root} is a file, not a directory")
         self.damaged: list[tuple[str, str]] = []
         self._where: dict[str, Path] = {}
+        self._umask_applied = False
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -59,6 +60,11 @@ class Store:
             raise StoreError(f"cannot create store at {self.root}: {err.strerror}") from None
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StoreError(f"store path {self.root} is not writable")
+        if not self._umask_applied:
+            from dii_hpc.store.settings import apply_umask
+
+            apply_umask(self.root)
+            self._umask_applied = True
 
     # ----------------------------------------------------------------- names
     def experiments(self) -> list[str]:

@@ -1,0 +1,98 @@
+"""Garbage collection: unreferenced blobs and stale job folders.
+
+Job folders hold submitit's pickled payloads and per-task logs; once every run of a
+submission has ended and the folder is older than the cut-off, nothing reads it again.
+Blobs are only removed when no run's artifacts.json names them and they are older than the
+cut-off too, so a blob written a moment before its artifacts.json is never lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc.store import records
+from dii_hpc.store.atomic import read_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str) -> float:
+    """'7d', '12h', '30m', '0s' -> seconds."""
+    from dii_hpc.errors import BadInput
+
+    text = text.strip().lower()
+    try:
+        if text[-1] in _UNITS:
+            return float(text[:-1]) * _UNITS[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        raise BadInput(f"bad age {text!r}: use a number with s, m, h, d or w (e.g. 7d)") from None
+
+
+def referenced_blobs(store: Store) -> set[str]:
+    refs: set[str] = set()
+    for exp in store.experiments():
+        for rid in store.run_ids(exp):
+            path = store.experiment_dir(exp) / "runs" / rid / "artifacts.json"
+            if path.exists():
+                try:
+                    refs.update(meta["sha256"] for meta in read_json(path).values())
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+    return refs
+
+
+def _newest_mtime(path: Path) -> float:
+    newest = path.stat().st_mtime
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest
+
+
+def _runs_ended(store: Store, job_record: Path) -> bool:
+    try:
+        rids = list(read_json(job_record).get("runs", {}))
+    except (OSError, ValueError, AttributeError):
+        return False
+    for rid in rids:
+        try:
+            if store.run(rid).get("status") not in records.TERMINAL:
+                return False
+        except Exception:  # noqa: BLE001 - a deleted run no longer needs its job folder
+            continue
+    return True
+
+
+def gc(store: Store, older_than: float, dry_run: bool = False) -> dict[str, Any]:
+    cutoff = time.time() - older_than
+    removed_blobs, freed = [], 0
+    refs = referenced_blobs(store)
+    base = store.root / "blobs" / "sha256"
+    for path in sorted(base.glob("*/*")) if base.is_dir() else []:
+        sha = path.parent.name + path.name
+        stale_tmp = path.name.startswith(".") and path.stat().st_mtime < cutoff
+        if (sha not in refs and not path.name.startswith(".") and path.stat().st_mtime < cutoff) or stale_tmp:
+            removed_blobs.append(sha)
+            freed += path.stat().st_size
+            if not dry_run:
+                path.unlink(missing_ok=True)
+    removed_jobs = []
+    if store.jobs_dir.is_dir():
+        for folder in sorted(p for p in store.jobs_dir.iterdir() if p.is_dir()):
+            record = store.jobs_dir / f"{folder.name}.json"
+            if _newest_mtime(folder) < cutoff and (not record.exists() or _runs_ended(store, record)):
+                removed_jobs.append(folder.name)
+                if not dry_run:
+                    shutil.rmtree(folder, ignore_errors=True)
+    return {"blobs": removed_blobs, "bytes": freed, "job_folders": removed_jobs, "dry_run": dry_run}

@@ -1,0 +1,108 @@
+"""Merging stores (e.g. two clusters' stores after rsync) without duplicating runs or blobs.
+
+Run ids are globally unique, so a run present in both stores is the same run: the copy
+whose record is further along wins (terminal over active, then later end/start time).
+Blobs are content-addressed, so a blob already in the destination is never copied again.
+Each run directory is copied under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc.store import records
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
+
+
+def _progress(rec: dict[str, Any]) -> tuple[int, float, float]:
+    done = 1 if rec.get("status") in records.TERMINAL else 0
+    return (done, rec.get("end_time") or 0.0, rec.get("start_time") or 0.0)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".*.tmp"))
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.old")
+        os.replace(dst, old)
+        os.replace(tmp, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dst)
+
+
+def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, int]:
+    """Bring every run and blob of ``src`` into ``dst``; returns what was (or would be) copied."""
+    from dii_hpc.store.summary import compact
+
+    if src.root == dst.root:
+        from dii_hpc.errors import BadInput
+
+        raise BadInput(f"cannot merge store {src.root} into itself")
+    if not dry_run:
+        dst.ensure_writable()
+    stats = {"runs_copied": 0, "runs_updated": 0, "runs_skipped": 0, "blobs_copied": 0}
+    touched: set[str] = set()
+    for exp in src.experiments():
+        for rid in src.run_ids(exp):
+            action = _merge_run(src, dst, exp, rid, dry_run)
+            stats[action] += 1
+            if action != "runs_skipped":
+                touched.add(exp)
+    stats["blobs_copied"] = _merge_blobs(src.root, dst.root, dry_run)
+    if not dry_run:
+        for exp in sorted(touched):
+            if (dst.experiment_dir(exp) / "summary.parquet").exists():
+                compact(dst, exp)
+    return stats
+
+
+def _merge_run(src: Store, dst: Store, exp: str, rid: str, dry_run: bool) -> str:
+    sdir = src.experiment_dir(exp) / "runs" / rid
+    ddir = dst.experiment_dir(exp) / "runs" / rid
+    try:
+        srec = records.read_record(sdir)
+    except (OSError, ValueError):
+        return "runs_skipped"  # damaged in the source: `store check` reports it
+    if (ddir / records.RUN_FILE).exists():
+        try:
+            drec = records.read_record(ddir)
+        except (OSError, ValueError):
+            drec = {}
+        if _progress(srec) <= _progress(drec):
+            return "runs_skipped"
+        if not dry_run:
+            _copy_tree(sdir, ddir)
+            records.write_record(ddir, records.read_record(ddir), was_terminal=True)
+        return "runs_updated"
+    if not dry_run:
+        ddir.parent.mkdir(parents=True, exist_ok=True)
+        _copy_tree(sdir, ddir)
+    return "runs_copied"
+
+
+def _merge_blobs(src_root: Path, dst_root: Path, dry_run: bool) -> int:
+    base = src_root / "blobs" / "sha256"
+    copied = 0
+    if not base.is_dir():
+        return 0
+    for path in base.glob("*/*"):
+        if path.name.startswith("."):
+            continue
+        target = dst_root / "blobs" / "sha256" / path.parent.name / path.name
+        if target.exists():
+            continue
+        copied += 1
+        if not dry_run:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+            shutil.copyfile(path, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+    return copied
