@@ -43,7 +43,7 @@ def monitor_of(run: RunEntry) -> str:
     tags = run.record.get("tags") or {}
     section = run.record.get("drift") or {}
     return str(tags.get("monitor") or (section.get("monitor") if isinstance(section, dict)
-                                       else None) or "default")
+                                       else None) or "ad-hoc")
 
 
 # --------------------------------------------------------------------------- artifacts
@@ -91,8 +91,8 @@ def metric_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_charts(histories: dict[str, tuple[list, list]]) -> list[dict[str, Any]]:
     charts = []
-    for key in sorted(histories)[:MAX_RUN_CHARTS]:
-        steps, values = downsample(*histories[key], RUN_CHART_POINTS)
+    for key in sorted(k for k, v in histories.items() if len(v[0]) > 1)[:MAX_RUN_CHARTS]:
+        steps, values = downsample(*histories[key], RUN_CHART_POINTS)  # 1 point: table only
         charts.append({"key": key, "svg": line_chart([Series(key, steps, values)], ylabel=key,
                                                      points=len(steps) == 1)})
     return charts

@@ -12,20 +12,44 @@ from dii_hpc.report.source import RunEntry
 LATEST_AUDITS = 25
 
 
-def _pairs(points: Any, xkey: str, ykey: str) -> tuple[list, list]:
-    rows = [p for p in points or [] if isinstance(p, dict)]
-    return [p.get(xkey) for p in rows], [p.get(ykey) for p in rows]
+_TITLES = {"robustness": "Robustness curve", "backdoor": "Backdoor success by poisoned fraction",
+           "label_flip": "Label flipping"}
 
 
-def _robustness(curves: dict[str, Any]) -> Any:
-    rob = curves.get("robustness")
-    if isinstance(rob, dict):  # tolerate {attack: [points]}
-        series = [Series(str(k), *_pairs(v, "eps", "robust_accuracy")) for k, v in rob.items()]
-    elif isinstance(rob, list) and rob:
-        series = [Series("robust accuracy", *_pairs(rob, "eps", "robust_accuracy"))]
-    else:
+def _table_curve(points: list[Any]) -> tuple[str, list[Series]] | None:
+    """[{x: .., y1: .., y2: ..}, ...] -> x name and one series per other numeric field."""
+    rows = [p for p in points if isinstance(p, dict)]
+    if not rows:
         return None
-    return line_chart(series, xlabel="eps", ylabel="robust accuracy", points=True)
+    xkey = next(iter(rows[0]))
+    ykeys = [k for k in rows[0] if k != xkey and model.number(rows[0][k]) is not None]
+    series = [Series(k, [r.get(xkey) for r in rows], [r.get(k) for r in rows]) for k in ykeys]
+    return (xkey, series) if series else None
+
+
+def _curve_charts(curves: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every saved curve except ROC, drawn from its points; nothing is recomputed."""
+    charts = []
+    for name, value in curves.items():
+        if name == "roc":
+            continue
+        if isinstance(value, dict):  # {attack: [points]}: one series per attack
+            parts = {k: _table_curve(v) for k, v in value.items() if isinstance(v, list)}
+            series = [Series(str(k), p[1][0].x, p[1][0].y) for k, p in parts.items() if p]
+            xkey = next((p[0] for p in parts.values() if p), "x")
+            ylabel = next((p[1][0].label for p in parts.values() if p), "")
+        elif isinstance(value, list):
+            found = _table_curve(value)
+            if not found:
+                continue
+            xkey, series = found
+            ylabel = series[0].label if len(series) == 1 else ""
+        else:
+            continue
+        if series:
+            charts.append({"title": _TITLES.get(name, name.replace("_", " ")),
+                           "svg": line_chart(series, xlabel=xkey, ylabel=ylabel, points=True)})
+    return charts
 
 
 def _roc(curves: dict[str, Any]) -> Any:
@@ -44,14 +68,16 @@ def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, A
     audit = audit if isinstance(audit, dict) else {}
     curves = audit.get("curves") if isinstance(audit.get("curves"), dict) else {}
     by_name = {a["name"]: a for a in artifacts}
-    examples = [by_name.get(str(n)) or {"name": str(n), "href": None, "image": False}
+    by_base = {a["name"].rsplit("/", 1)[-1]: a for a in artifacts}
+    examples = [by_name.get(str(n)) or by_base.get(str(n).rsplit("/", 1)[-1])
+                or {"name": str(n), "href": None, "image": False}
                 for n in audit.get("examples") or []]
     attacks = [a for a in audit.get("attacks") or [] if isinstance(a, dict)]
     return {
         "run": run.record, "run_id": run.run_id, "name": model.display_name(run.record),
         "audit": audit, "attacks": attacks, "examples": examples,
         "attack_metrics": _union([a.get("metrics") or {} for a in attacks]),
-        "robustness_svg": _robustness(curves), "roc_svg": _roc(curves),
+        "curve_charts": _curve_charts(curves), "roc_svg": _roc(curves),
         "roc_auc": (curves.get("roc") or {}).get("auc") if isinstance(curves.get("roc"), dict)
         else None,
     }

@@ -87,9 +87,9 @@ def _audit(store, tmp: Path) -> str:
                            store=store) as run:
         names = []
         for j in range(3):
-            name = f"examples/adv_{j}.png"
+            name = f"examples/adv_{j}.png" if j else "adv_0.png"  # plain and nested names
             run.log_artifact(tiny_png(tmp / f"adv{j}.png", 60 * j), name=name)
-            names.append(name)
+            names.append(f"adv_{j}.png")
         run.set_section("audit", {
             "level": "I", "threat": "evasion", "task": "image_classification",
             "suite": "evasion-standard", "grade": "C",
@@ -104,7 +104,9 @@ def _audit(store, tmp: Path) -> str:
             ],
             "curves": {"robustness": [{"eps": e, "robust_accuracy": 0.97 - 5 * e}
                                       for e in (0.0, 0.02, 0.05, 0.1)],
-                       "roc": {"fpr": [0, 0.1, 0.3, 1], "tpr": [0, 0.6, 0.85, 1], "auc": 0.83}},
+                       "roc": {"fpr": [0, 0.1, 0.3, 1], "tpr": [0, 0.6, 0.85, 1], "auc": 0.83},
+                       "backdoor": [{"fraction": f, "attack_success_rate": 4 * f,
+                                     "clean_accuracy": 0.97 - f} for f in (0.01, 0.05, 0.1)]},
             "sanity": [{"flag": "gradient_masking", "ok": True, "detail": "PGD <= FGSM"},
                        {"flag": "eps_monotonic", "ok": False, "detail": "non-monotone at 0.05"}],
             "examples": names,

@@ -69,6 +69,8 @@ def test_pages_show_saved_results(site: Path, demo) -> None:
     audit = (site / audit_path(ids["audit"])).read_text()
     assert "[0.36, 0.46]" in audit and "AUC 0.83" in audit and "eps_monotonic" in audit
     assert audit.count("<img ") == 3 and "evasion-standard" in audit
+    assert "Robustness curve" in audit and "Backdoor success by poisoned fraction" in audit
+    assert audit.count('<svg class="chart"') == 3 and "attack_success_rate" in audit
     monitor = (site / monitor_path("nightly")).read_text()
     assert monitor.count("pixel_") >= 4 and "share_drifted &gt; 0.5" in monitor
     inference = (site / run_path(ids["inference"])).read_text()
