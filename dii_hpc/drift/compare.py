@@ -130,6 +130,10 @@ def compare_frames(ref: Any, cur: Any, opt: DriftOptions, ref_name: str = "refer
                    cur_name: str = "current") -> dict[str, Any]:
     """The drift section (see DEVELOPERS.md / the report) for two pandas DataFrames."""
     cols = check_pair(ref, cur, ref_name, cur_name, opt.ignore, opt.categorical)
+    for what, names in (("test override", opt.tests), ("categorical", opt.categorical)):
+        unknown = [n for n in names if n not in cols]
+        if unknown:
+            raise BadInput(f"{what} names no column of {ref_name}: {', '.join(unknown)}")
     numeric = [c for c in cols if c not in opt.categorical and is_numeric(ref[c])]
     cat = [c for c in cols if c not in numeric]
 

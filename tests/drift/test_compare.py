@@ -66,6 +66,8 @@ def test_overrides_and_corrections() -> None:
     assert f["few"]["type"] == "categorical" and "p_adjusted" in f["mean"]
     with pytest.raises(BadInput, match="'mix' is categorical"):
         compare_frames(batch(100, 1), batch(100, 2), DriftOptions(tests={"mix": "ks"}))
+    with pytest.raises(BadInput, match="test override names no column of reference: nope"):
+        compare_frames(batch(100, 1), batch(100, 2), DriftOptions(tests={"nope": "ks"}))
     with pytest.raises(BadInput, match="unknown drift test 'tt'"):
         DriftOptions(tests={"a": "tt"})
 
@@ -92,3 +94,15 @@ def test_nan_values_are_dropped_per_feature() -> None:
     ref.loc[::3, "n0"] = np.nan
     f = compare_frames(ref, cur, DriftOptions())["features"]["n0"]
     assert f["n_reference"] == 500 - len(range(0, 500, 3)) and f["n_current"] == 500
+
+
+def test_example_config_loads() -> None:
+    from pathlib import Path
+
+    from dii_hpc.drift.options import load_options
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "drift-example.yaml"
+    opt = load_options(str(path), {"drift_share": 0.3})
+    assert opt.correction == "bh" and opt.tests["age"] == "psi" and opt.drift_share == 0.3
+    with pytest.raises(BadInput, match="unknown drift option 'alfa'"):
+        DriftOptions.from_mapping({"alfa": 0.1}, "x.yaml")
