@@ -1,9 +1,196 @@
-"""CLI commands of this area (being filled in; see DEVELOPERS.md "CLI wiring")."""
+"""`dii-hpc audit suite|attack|run|list`: trust assessments at levels I, II and III.
+
+Only typer is imported here; the engine (ART, torch) loads when a command runs.
+Exit codes: 0 ok, 1 a --fail-under/--fail-over threshold breached, 2 bad input.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+
+audit_app = typer.Typer(help="Model trust audits (evasion, privacy, poisoning) with ART.",
+                        no_args_is_help=True, rich_markup_mode=None)
+
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Audit YAML config.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Model as module:callable.")]
+DataOpt = Annotated[str | None, typer.Option("--data", help="Dataset as module:callable.")]
+NOpt = Annotated[int | None, typer.Option("--n-samples", help="Evaluation sample size.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for sampling and attacks.")]
+JsonOpt = Annotated[str | None, typer.Option("--json", help="Write the result JSON here.")]
+JunitOpt = Annotated[str | None, typer.Option("--junit", help="Write JUnit XML here.")]
+UnderOpt = Annotated[list[str] | None, typer.Option(
+    "--fail-under", help="METRIC=VALUE: exit 1 when the metric is below VALUE.")]
+OverOpt = Annotated[list[str] | None, typer.Option(
+    "--fail-over", help="METRIC=VALUE: exit 1 when the metric is above VALUE (e.g. auc).")]
+MpiOpt = Annotated[int, typer.Option("--mpi", help="Shard evasion attacks over N MPI ranks.")]
+NoStoreOpt = Annotated[bool, typer.Option("--no-store", help="Do not record a run.")]
+ExpOpt = Annotated[str | None, typer.Option("--experiment", help="Experiment of the run.")]
+ParentOpt = Annotated[str | None, typer.Option("--parent-run", help="Training run audited.")]
+
+
+def _overrides(model: str | None, data: str | None, n: int | None, seed: int | None,
+               experiment: str | None, parent: str | None) -> dict[str, Any]:
+    return {"model": model, "data": data, "n_samples": n, "seed": seed,
+            "experiment": experiment, "parent_run": parent}
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    """--param k=v, values parsed as YAML scalars (0.1 -> float, true -> bool, inf stays str)."""
+    import yaml
+
+    from dii_hpc.errors import BadInput
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"--param {item!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str | None,
+             under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
+    """Compute (in-process or over MPI), persist, write files, print, set the exit code."""
+    import tempfile
+
+    from dii_hpc.audit import engine, results
+    from dii_hpc.errors import BadInput, CheckFailed
+
+    cfg = job["cfg"]
+    floors = {**cfg.get("fail_under", {}), **results.parse_thresholds(under, "--fail-under")}
+    ceilings = {**cfg.get("fail_over", {}), **results.parse_thresholds(over, "--fail-over")}
+    with tempfile.TemporaryDirectory(prefix="dii-hpc-audit-") as examples:
+        if mpi > 1:
+            if _threat(job) != "evasion":
+                raise BadInput("--mpi shards evasion attacks only")
+            from dii_hpc.audit import mpi as mpimod
+
+            result = mpimod.run(mpi, job, examples_dir=examples)
+        else:
+            result = engine.compute(job, examples_dir=examples)
+        checks = results.breaches(result, floors, ceilings)
+        result["thresholds"] = checks
+        if not no_store:
+            result["run_id"] = results.persist(result, examples_dir=examples)
+    if json_path:
+        results.write_json(json_path, result)
+    if junit:
+        results.write_junit(junit, result, checks)
+    _print(result, checks)
+    failed = [c for c in checks if c["failed"]]
+    if failed:
+        c = failed[0]
+        raise CheckFailed(f"threshold breached: {c['metric']}={c['value']:.4g} {c['op']} "
+                          f"{c['limit']:g}")
+
+
+def _threat(job: dict[str, Any]) -> str:
+    from dii_hpc.audit import engine
+
+    name = str(job["name"])
+    if job["level"] == "I":
+        return name
+    if "." in name:
+        return job["cfg"].get("threat") or ("privacy" if ".inference." in name else "evasion")
+    return engine.threat_of(name)
+
+
+def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    name = result.get("suite") or result.get("attack")
+    grade = f" grade {result['grade']}" if result.get("grade") else ""
+    typer.echo(f"audit {result['level']} {result['threat']} {name} on {result['task']} "
+               f"(n={result['n_samples']}){grade}")
+    for record in result.get("attacks", []):
+        shown = {k: v for k, v in record["metrics"].items() if isinstance(v, float)}
+        body = "  ".join(f"{k}={v:.4g}" for k, v in list(shown.items())[:4])
+        typer.echo(f"  {record['name']:<20} {body}")
+    for flag in result.get("sanity", []):
+        if not flag["ok"]:
+            typer.echo(f"  sanity: {flag['flag']}: {flag['detail']}")
+    for c in checks:
+        typer.echo(f"  threshold {c['metric']} {c['value']:.4g} "
+                   f"{'FAILED' if c['failed'] else 'ok'} (limit {c['limit']:g})")
+    typer.echo(result.get("summary", ""))
+    if result.get("run_id"):
+        typer.echo(f"run {result['run_id']}")
+
+
+@audit_app.command("suite")
+def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | poisoning")],
+              config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = None,
+              n_samples: NOpt = None, seed: SeedOpt = None, json: JsonOpt = None,
+              junit: JunitOpt = None, fail_under: UnderOpt = None, fail_over: OverOpt = None,
+              mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
+              parent_run: ParentOpt = None) -> None:
+    """Level I: the fixed suite of one threat, graded, with intervals and sanity flags."""
+    from dii_hpc.audit import config as cfgmod
+    from dii_hpc.audit.engine import SUITES
+    from dii_hpc.errors import BadInput
+
+    if threat not in SUITES:
+        raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
+    cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
+    _execute({"cfg": cfg, "level": "I", "name": threat}, mpi=mpi, json_path=json, junit=junit,
+             under=fail_under, over=fail_over, no_store=no_store)
+
+
+@audit_app.command("attack")
+def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit list`).")],
+               config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = None,
+               param: Annotated[list[str] | None, typer.Option(
+                   "--param", "-p", help="KEY=VALUE attack parameter (repeatable).")] = None,
+               n_samples: NOpt = None, seed: SeedOpt = None, json: JsonOpt = None,
+               junit: JunitOpt = None, fail_under: UnderOpt = None, fail_over: OverOpt = None,
+               mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
+               parent_run: ParentOpt = None) -> None:
+    """Level II: one attack, range-scaled defaults, thresholds, JUnit for CI."""
+    from dii_hpc.audit import config as cfgmod
+    from dii_hpc.audit.engine import threat_of
+
+    threat_of(name)
+    cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
+    params = {**(cfg.get("params") or {}), **_params(param)}
+    _execute({"cfg": cfg, "level": "II", "name": name, "params": params}, mpi=mpi,
+             json_path=json, junit=junit, under=fail_under, over=fail_over, no_store=no_store)
+
+
+@audit_app.command("run")
+def run_cmd(config: Annotated[str, typer.Argument(help="Audit YAML config.")],
+            model: ModelOpt = None, data: DataOpt = None, n_samples: NOpt = None,
+            seed: SeedOpt = None, json: JsonOpt = None, junit: JunitOpt = None,
+            fail_under: UnderOpt = None, fail_over: OverOpt = None, mpi: MpiOpt = 1,
+            no_store: NoStoreOpt = False, experiment: ExpOpt = None,
+            parent_run: ParentOpt = None) -> None:
+    """Level III (or whatever the config's `level` says): any ART attack, any parameters."""
+    from dii_hpc.audit import config as cfgmod
+    from dii_hpc.audit.engine import level_of
+
+    cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
+    level = level_of(cfg)
+    name = cfg.get("suite") if level == "I" else cfg.get("attack")
+    _execute({"cfg": cfg, "level": level, "name": name, "params": dict(cfg.get("params") or {})},
+             mpi=mpi, json_path=json, junit=junit, under=fail_under, over=fail_over,
+             no_store=no_store)
+
+
+@audit_app.command("list")
+def list_cmd() -> None:
+    """Known suites and attacks, with what each does."""
+    from dii_hpc.audit import evasion, poisoning, privacy
+    from dii_hpc.audit.engine import SUITES
+
+    typer.echo(f"suites: {', '.join(SUITES)}")
+    for s in evasion.ATTACKS.values():
+        typer.echo(f"  evasion    {s.name:<20} {s.box}-box  {s.doc}")
+    for name, doc in privacy.ATTACKS.items():
+        typer.echo(f"  privacy    {name:<20} {doc}")
+    for name, doc in poisoning.ATTACKS.items():
+        typer.echo(f"  poisoning  {name:<20} {doc}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app."""
+    """Attach `audit` to the root app."""
+    app.add_typer(audit_app, name="audit")

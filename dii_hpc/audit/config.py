@@ -1,0 +1,150 @@
+"""Audit configs: YAML (or --model/--data options) -> model, dataset and the samples to use.
+
+A config names the model and data as "module:callable" (a class or a factory), optionally
+with `params` for it:
+
+    experiment: digits-audit        # store experiment of the audit run
+    model: {factory: dii_hpc.examples.digits:digits_model, params: {width: 16}}
+    data: dii_hpc.examples.digits:digits_data
+    task: image_classification      # default: the model's own task
+    threat: evasion                 # suite / level III threat
+    attack: pgd                     # level II name, or an ART class path (level III)
+    params: {eps: 0.2}
+    n_samples: 200
+    seed: 0
+    parent_run: null                # training run id of the audited model
+    fail_under: {robust_accuracy: 0.3}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.errors import BadInput, ConfigError
+
+KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
+        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks"}
+
+
+def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read the YAML (if any), apply CLI overrides, check keys; returns a plain dict."""
+    cfg: dict[str, Any] = {}
+    if path:
+        from dii_hpc.config import yamlio
+
+        raw, lines = yamlio.load(path)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: an audit config must be a mapping")
+        for key in raw:
+            if key not in KEYS:
+                line = lines.get((key,))
+                raise ConfigError(f"{path}:{line}: unknown key {key!r}; known keys: "
+                                  f"{', '.join(sorted(KEYS))}")
+        cfg = dict(raw)
+    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for key in ("model", "data"):
+        if not cfg.get(key):
+            raise BadInput(f"audit needs `{key}` (\"module:callable\") in the config or --{key}")
+    cfg.setdefault("experiment", "audit")
+    cfg.setdefault("seed", 0)
+    cfg.setdefault("n_samples", 200)
+    if not isinstance(cfg["n_samples"], int) or cfg["n_samples"] < 1:
+        raise ConfigError(f"n_samples={cfg['n_samples']!r} must be a positive integer")
+    return cfg
+
+
+def resolve(ref: Any, what: str) -> Any:
+    """Call "module:callable" (or {factory, params}) and return what it builds."""
+    params: dict[str, Any] = {}
+    if isinstance(ref, dict):
+        params = dict(ref.get("params") or {})
+        ref = ref.get("factory") or ref.get("callable")
+    if not isinstance(ref, str) or ":" not in ref:
+        raise ConfigError(f"{what}: expected \"module:callable\", got {ref!r}")
+    module_name, _, attr = ref.partition(":")
+    try:
+        target = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"{what}: cannot import module {module_name!r} ({err})") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(f"{what}: module {module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ConfigError(f"{what}: {ref!r} is not callable")
+    try:
+        return target(**params)
+    except TypeError as err:
+        raise ConfigError(f"{what}: {ref}(**params) failed: {err}") from None
+
+
+def ref_name(ref: Any) -> str:
+    return ref if isinstance(ref, str) else str((ref or {}).get("factory", ref))
+
+
+@dataclass
+class Prepared:
+    """Everything an audit computes on, validated once."""
+
+    model: Any
+    train: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    x: np.ndarray  # evaluation sample (n_samples of the test split)
+    y: np.ndarray
+    seed: int
+
+
+def prepare(cfg: dict[str, Any]) -> Prepared:
+    """Build model and data, check them against each other, pick the evaluation sample."""
+    from dii_hpc.audit.protocols import Task, require
+    from dii_hpc.audit.validate import check_arrays
+
+    model = resolve(cfg["model"], "model")
+    data = resolve(cfg["data"], "data")
+    # Other methods are checked per attack: a predict-only model can run black-box attacks.
+    require(model, ("predict",), "every audit")
+    for attr in ("task", "input_shape", "clip_values"):
+        if getattr(model, attr, None) is None:
+            raise BadInput(f"model {type(model).__name__} lacks attribute `{attr}`")
+    if cfg.get("task"):
+        model.task = Task.parse(cfg["task"])
+    for method in ("get_train_data", "get_test_data"):
+        if not callable(getattr(data, method, None)):
+            raise BadInput(f"data {type(data).__name__} does not implement {method}()")
+    train = check_arrays(model, *data.get_train_data(), "train data")
+    test = check_arrays(model, *data.get_test_data(), "test data")
+    seed = int(cfg.get("seed", 0))
+    idx = np.random.default_rng(seed).permutation(len(test[0]))[: int(cfg["n_samples"])]
+    idx.sort()
+    return Prepared(model, train, test, test[0][idx], test[1][idx], seed)
+
+
+def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
+    """What it takes to reproduce: weights and data hashes, library versions, seed."""
+    import importlib.metadata as md
+
+    def sha(*arrays: np.ndarray) -> str:
+        h = hashlib.sha256()
+        for a in arrays:
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+    versions = {}
+    for pkg in ("adversarial-robustness-toolbox", "torch", "numpy", "scikit-learn", "dii-hpc"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            continue
+    weights = getattr(prep.model, "weights_path", None)
+    out = {"data_sha256": sha(*prep.train, *prep.test), "versions": versions,
+           "seed": prep.seed, "model": ref_name(cfg["model"]), "data": ref_name(cfg["data"])}
+    if weights:
+        from dii_hpc.store.blobs import file_sha256
+
+        out["weights_sha256"], out["weights_path"] = file_sha256(weights)[0], str(weights)
+    return out

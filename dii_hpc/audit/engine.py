@@ -1,0 +1,201 @@
+"""The audit engine: pure functions from a config to the result dict (levels I, II, III).
+
+`compute(job)` is the one entry point, used in-process and by every MPI rank alike; the
+result has the shape the report renders (level, threat, task, suite|attack, grade,
+summary, metrics, attacks, curves, sanity, examples, config, n_samples, params).
+Persisting it as a run is `dii_hpc.audit.results.persist`'s job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dii_hpc.audit import config as cfgmod
+from dii_hpc.audit import evasion, poisoning, privacy
+from dii_hpc.errors import BadInput
+
+SUITES = ("evasion", "privacy", "poisoning")
+
+
+def known_attacks() -> dict[str, str]:
+    """Attack name -> threat, over all catalogues (for listings and errors)."""
+    out = {name: "evasion" for name in evasion.ATTACKS}
+    out |= {name: "privacy" for name in privacy.ATTACKS}
+    out |= {name: "poisoning" for name in poisoning.ATTACKS}
+    return out
+
+
+def threat_of(name: str) -> str:
+    known = known_attacks()
+    if name not in known:
+        raise BadInput(f"unknown attack {name!r}; known: {', '.join(known)} "
+                       "(or an ART class path such as art.attacks.evasion.FastGradientMethod "
+                       "with `dii-hpc audit run`)")
+    return known[name]
+
+
+def level_of(cfg: dict[str, Any]) -> str:
+    """Explicit `level`, else: a suite -> I, an ART class path -> III, an attack name -> II."""
+    if cfg.get("level"):
+        level = str(cfg["level"]).upper()
+        if level not in ("I", "II", "III"):
+            raise BadInput(f"level={cfg['level']!r} must be I, II or III")
+        return level
+    if cfg.get("suite"):
+        return "I"
+    attack = str(cfg.get("attack") or "")
+    if not attack:
+        raise BadInput("the config names neither `suite` nor `attack`")
+    return "III" if "." in attack else "II"
+
+
+def compute(job: dict[str, Any], generator: Any = None,
+            examples_dir: str | None = None) -> dict[str, Any]:
+    """Run one audit job {"cfg", "level", "name", "params"} and return its result dict."""
+    cfg, level = job["cfg"], job["level"]
+    prep = cfgmod.prepare(cfg)
+    if level == "I":
+        result = _suite(job["name"], cfg, prep, generator, examples_dir)
+    elif level == "II":
+        result = _attack(job["name"], dict(job.get("params") or {}), prep, generator)
+    else:
+        result = _raw(job["name"], dict(job.get("params") or {}), cfg, prep, generator)
+    result["level"] = level
+    result["config"] = {**cfg, "level": level, ("suite" if level == "I" else "attack"):
+                        job["name"], "params": result.get("params", job.get("params"))}
+    result["manifest"] = cfgmod.manifest(cfg, prep)
+    return result
+
+
+def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: Any,
+           examples_dir: str | None) -> dict[str, Any]:
+    from dii_hpc.audit import suite_evasion
+
+    if threat not in SUITES:
+        raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
+    subset = cfg.get("attacks")
+    if threat == "evasion":
+        out = suite_evasion.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
+                                      attacks=subset, examples_dir=examples_dir,
+                                      generator=generator)
+    elif threat == "privacy":
+        out = privacy.run_suite(prep.model, prep.train, prep.test, n=int(cfg["n_samples"]),
+                                seed=prep.seed, attacks=subset)
+    else:
+        out = poisoning.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
+                                  target=int((cfg.get("params") or {}).get("target", 0)))
+    return {"threat": threat, "params": {}, **out}
+
+
+def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
+            generator: Any) -> dict[str, Any]:
+    """Level II: one catalogue attack, partly fixed params, a per-method result."""
+    threat = threat_of(name)
+    curves: dict[str, Any] = {}
+    if threat == "evasion":
+        record, _, _ = evasion.run_named(prep.model, prep.x, prep.y, name, params,
+                                         seed=prep.seed, generator=generator)
+        n = len(prep.x)
+    elif threat == "privacy":
+        n_each = int(params.pop("n_samples", len(prep.x)))
+        x, y, member = privacy.membership_sets(prep.train, prep.test, n_each, prep.seed)
+        record = privacy.run_attack(name, prep.model, x, y, member, params, prep.seed)
+        curves["roc"], n = record.pop("roc"), len(x)
+    else:
+        record, n = _poisoning(name, params, prep), len(prep.train[0])
+        if "curve" in record:
+            curves[name] = record.pop("curve")
+    return {"threat": threat, "task": _task(prep), "attack": name, "grade": None,
+            "summary": _one_line(name, record["metrics"]), "metrics": dict(record["metrics"]),
+            "params": record["params"], "attacks": [record], "curves": curves,
+            "sanity": [], "examples": [], "n_samples": int(n)}
+
+
+def _poisoning(name: str, params: dict[str, Any], prep: cfgmod.Prepared) -> dict[str, Any]:
+    frac = float(params.pop("fraction", 0.1))
+    target = int(params.pop("target", 0))
+    if name == "backdoor":
+        _reject_extra(name, params)
+        return poisoning.backdoor(prep.model, prep.train, prep.test, frac, target, prep.seed)[0]
+    if name == "label_flip":
+        fracs = tuple(params.pop("fractions", poisoning.FLIP_FRACTIONS))
+        _reject_extra(name, params)
+        return poisoning.label_flip(prep.model, prep.train, prep.test, fracs, prep.seed)
+    return poisoning.detect(name, prep.model, prep.train, frac, target, prep.seed, None, params)
+
+
+def _reject_extra(name: str, params: dict[str, Any]) -> None:
+    if params:
+        raise BadInput(f"attack {name}: unknown parameter(s) {', '.join(params)}")
+
+
+def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Prepared,
+         generator: Any) -> dict[str, Any]:
+    """Level III: any ART attack class with any parameters; raw metrics, no analysis."""
+    import time
+
+    from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.validate import check_budget
+
+    if "." not in path:
+        return _attack(path, params, prep, generator) | {"grade": None}
+    threat = cfg.get("threat") or ("privacy" if ".inference." in path else "evasion")
+    if threat != "evasion":
+        return _raw_membership(path, params, prep)
+    if "norm" in params:
+        params["norm"] = evasion.parse_norm(params["norm"])
+    check_budget(params, prep.model.clip_values, int(prep.x[0].size), path)
+    attack = evasion.build(path, estimator_for(prep.model), params, path)
+    t0 = time.perf_counter()
+    x_adv = (generator or evasion.generate)(attack, prep.x, prep.y, prep.seed, path)
+    metrics, intervals, _ = evasion.score(prep.model, prep.x, prep.y, x_adv)
+    record = {"name": path, "params": evasion.jsonable(params), "metrics": metrics,
+              "intervals": intervals, "time_s": time.perf_counter() - t0}
+    return {"threat": "evasion", "task": _task(prep), "attack": path, "grade": None,
+            "summary": _one_line(path, metrics), "metrics": metrics,
+            "params": record["params"], "attacks": [record], "curves": {}, "sanity": [],
+            "examples": [], "n_samples": int(len(prep.x))}
+
+
+def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) -> dict[str, Any]:
+    """ART membership class: fit on half (when it learns), infer probabilities on the rest."""
+    import time
+
+    import numpy as np
+
+    from dii_hpc.audit import stats
+    from dii_hpc.audit.adapter import estimator_for
+
+    x, y, member = privacy.membership_sets(prep.train, prep.test, len(prep.x), prep.seed)
+    fit, held = privacy._halves(member, prep.seed)
+    t0 = time.perf_counter()
+    attack = evasion.build(path, estimator_for(prep.model), params, path)
+    try:
+        if callable(getattr(attack, "fit", None)):
+            attack.fit(x[fit & member], y[fit & member], x[fit & ~member], y[fit & ~member])
+        prob = np.asarray(attack.infer(x[held], y[held], probabilities=True), dtype=float)
+    except (ValueError, TypeError) as err:
+        raise BadInput(f"attack {path}: ART failed: {str(err).splitlines()[0]}") from None
+    score = prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
+    roc = stats.roc_summary(member[held], score)
+    metrics = {k: roc[k] for k in ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")}
+    record = {"name": path, "params": evasion.jsonable(params), "metrics": metrics,
+              "intervals": {}, "time_s": time.perf_counter() - t0}
+    return {"threat": "privacy", "task": _task(prep), "attack": path, "grade": None,
+            "summary": _one_line(path, metrics), "metrics": metrics, "params": record["params"],
+            "attacks": [record], "curves": {"roc": {k: roc[k] for k in ("fpr", "tpr", "auc")}},
+            "sanity": [], "examples": [], "n_samples": int(held.sum())}
+
+
+def _task(prep: cfgmod.Prepared) -> str:
+    from dii_hpc.audit.protocols import Task
+
+    return Task.parse(prep.model.task).value
+
+
+def _one_line(name: str, metrics: dict[str, Any]) -> str:
+    keys = [k for k in ("clean_accuracy", "robust_accuracy", "auc", "balanced_accuracy",
+                        "attack_success_rate", "precision", "recall", "clean_mae", "adv_mae")
+            if k in metrics][:3]
+    body = ", ".join(f"{k} {metrics[k]:.3f}" for k in keys)
+    return f"{name}: {body}." if body else f"{name} finished."

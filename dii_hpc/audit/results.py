@@ -1,0 +1,152 @@
+"""What happens to a result: a run of kind "audit", a JSON file, JUnit XML, thresholds.
+
+The engine returns plain dicts; this module is the only one that touches the store, so the
+engine stays testable (and MPI ranks never write to the shared filesystem).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.errors import BadInput
+
+
+def persist(result: dict[str, Any], examples_dir: str | None = None,
+            store: Any = None) -> str:
+    """Store the audit as a run (kind "audit", linked to `parent_run`); returns its id."""
+    import dii_hpc
+
+    cfg = result.get("config", {})
+    name = result.get("suite") or result.get("attack")
+    params = {"level": result["level"], "threat": result["threat"], "name": name,
+              "model": _ref(cfg.get("model")), "data": _ref(cfg.get("data")),
+              "n_samples": result.get("n_samples"), "seed": cfg.get("seed", 0)}
+    params |= {f"attack.{k}": _scalar(v) for k, v in (result.get("params") or {}).items()}
+    with dii_hpc.start_run(cfg.get("experiment", "audit"), kind="audit", params=params,
+                           tags={"level": result["level"], "threat": result["threat"]},
+                           store=store, parent_run=cfg.get("parent_run")) as run:
+        run.log_metrics(numeric(result.get("metrics", {})))
+        for i, record in enumerate(result.get("attacks", [])):
+            run.log_metrics({f"attack/{record['name']}/{k}": v
+                             for k, v in numeric(record.get("metrics", {})).items()}, step=i)
+        for name_ in result.get("examples", []):
+            if examples_dir and (Path(examples_dir) / name_).is_file():
+                run.log_artifact(Path(examples_dir) / name_, name=name_)
+        run.set_manifest(result.get("manifest", {}))
+        run.log_dict("audit.json", clean_json(result))
+        section = {k: v for k, v in result.items() if k != "manifest"}
+        section["run_id"] = run.id
+        run.set_section("audit", clean_json(section))
+        return run.id
+
+
+def _ref(ref: Any) -> str | None:
+    if ref is None or isinstance(ref, str):
+        return ref
+    return str(ref.get("factory", ref)) if isinstance(ref, dict) else str(ref)
+
+
+def _scalar(v: Any) -> Any:
+    return v if isinstance(v, (str, int, float, bool, type(None))) else json.dumps(v)
+
+
+def numeric(metrics: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers among `metrics` (intervals and lists are not metrics)."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out[k] = float(v)
+    return out
+
+
+def clean_json(obj: Any) -> Any:
+    """numpy scalars -> Python, inf/nan -> strings: strict JSON that every reader accepts."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, np.ndarray):
+        return clean_json(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str, result: dict[str, Any]) -> None:
+    from dii_hpc.store.atomic import write_bytes
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, json.dumps(clean_json(result), indent=2, sort_keys=True).encode())
+
+
+def parse_thresholds(items: list[str] | None, option: str) -> dict[str, float]:
+    """["robust_accuracy=0.3"] -> {"robust_accuracy": 0.3}; a bad item is a one-line error."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise BadInput(f"{option} {item!r}: expected METRIC=NUMBER")
+    return out
+
+
+def breaches(result: dict[str, Any], under: dict[str, float],
+             over: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Thresholds that fail: metric < floor (fail-under) or metric > ceiling (fail-over)."""
+    metrics = result.get("metrics", {})
+    out = []
+    for bound, sign in ((under, "<"), (over or {}, ">")):
+        for key, limit in bound.items():
+            if key not in metrics or not isinstance(metrics[key], (int, float)):
+                known = ", ".join(sorted(numeric(metrics)))
+                raise BadInput(f"threshold metric {key!r} is not in this result; "
+                               f"metrics: {known}")
+            value = float(metrics[key])
+            failed = value < limit if sign == "<" else value > limit
+            out.append({"metric": key, "value": value, "limit": limit, "op": sign,
+                        "failed": failed})
+    return out
+
+
+def write_junit(path: str, result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    """JUnit XML: one testcase per attack and per threshold, failures where breached."""
+    import xml.etree.ElementTree as ET
+
+    name = result.get("suite") or result.get("attack")
+    cls = f"dii_hpc.audit.{result['threat']}"
+    suite = ET.Element("testsuite", name=f"dii-hpc audit {name}")
+    cases = 0
+    failures = 0
+    for record in result.get("attacks", []):
+        case = ET.SubElement(suite, "testcase", classname=cls, name=str(record["name"]),
+                             time=f"{float(record.get('time_s', 0.0)):.3f}")
+        ET.SubElement(case, "system-out").text = json.dumps(clean_json(record["metrics"]))
+        cases += 1
+    for check in checks:
+        case = ET.SubElement(suite, "testcase", classname=cls,
+                             name=f"{check['metric']} {'>=' if check['op'] == '<' else '<='} "
+                                  f"{check['limit']:g}", time="0")
+        cases += 1
+        if check["failed"]:
+            failures += 1
+            msg = f"{check['metric']}={check['value']:.4g} {check['op']} {check['limit']:g}"
+            ET.SubElement(case, "failure", message=msg, type="threshold").text = msg
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    from dii_hpc.store.atomic import write_bytes
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -1,0 +1,81 @@
+"""Statistics shared by the suites: exact binomial intervals, ROC summaries, grades.
+
+Grades are coarse on purpose (A best .. E worst) and their thresholds are documented here
+so a report reader can check them; see `GRADE_THRESHOLDS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# threat -> (score name, thresholds for A, B, C, D; worse than the last is E, direction).
+# evasion: robust accuracy relative to clean accuracy at the suite's reference eps (higher
+#          is better); privacy: the best membership AUC over attacks (lower is better);
+# poisoning: backdoor attack success rate at the smallest poison fraction (lower is better).
+GRADE_THRESHOLDS: dict[str, tuple[str, tuple[float, float, float, float], str]] = {
+    "evasion": ("relative_robust_accuracy", (0.8, 0.6, 0.4, 0.2), "higher"),
+    "privacy": ("max_membership_auc", (0.55, 0.6, 0.7, 0.8), "lower"),
+    "poisoning": ("attack_success_rate", (0.1, 0.25, 0.5, 0.75), "lower"),
+}
+
+
+def grade(threat: str, score: float | None) -> str | None:
+    """Letter grade for `score` under the thresholds of `threat` (None when not gradable)."""
+    if score is None or not np.isfinite(score):
+        return None
+    _, cuts, direction = GRADE_THRESHOLDS[threat]
+    for letter, cut in zip("ABCD", cuts, strict=False):
+        if (score >= cut) if direction == "higher" else (score <= cut):
+            return letter
+    return "E"
+
+
+def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> list[float]:
+    """Exact two-sided (1 - alpha) interval for a binomial rate; [0, 1] when n == 0."""
+    from scipy.stats import beta
+
+    if n == 0:
+        return [0.0, 1.0]
+    lo = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
+    hi = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    return [lo, hi]
+
+
+def rate_interval(flags: np.ndarray) -> list[float]:
+    flags = np.asarray(flags, dtype=bool)
+    return clopper_pearson(int(flags.sum()), int(flags.size))
+
+
+def roc_summary(is_member: np.ndarray, score: np.ndarray, max_points: int = 200) -> dict[str, Any]:
+    """AUC, TPR at 1% / 0.1% FPR and a thinned ROC curve (higher score = 'member')."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    is_member = np.asarray(is_member).astype(int)
+    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0, posinf=1e300,
+                          neginf=-1e300)
+    fpr, tpr, _ = roc_curve(is_member, score)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), max_points)).astype(int))
+    return {
+        "auc": float(roc_auc_score(is_member, score)),
+        "tpr_at_1pct_fpr": tpr_at_fpr(fpr, tpr, 0.01),
+        "tpr_at_0.1pct_fpr": tpr_at_fpr(fpr, tpr, 0.001),
+        "fpr": [float(v) for v in fpr[keep]],
+        "tpr": [float(v) for v in tpr[keep]],
+    }
+
+
+def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
+    """Best TPR reachable without exceeding `target` FPR (the low-FPR regime that matters)."""
+    ok = fpr <= target
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+def balanced_accuracy(is_member: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean of TPR and TNR: 0.5 is a coin flip whatever the member/non-member ratio."""
+    is_member = np.asarray(is_member).astype(bool)
+    predicted = np.asarray(predicted).astype(bool)
+    tpr = predicted[is_member].mean() if is_member.any() else 0.0
+    tnr = (~predicted[~is_member]).mean() if (~is_member).any() else 0.0
+    return float((tpr + tnr) / 2)

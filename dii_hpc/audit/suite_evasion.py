@@ -1,0 +1,171 @@
+"""Level I evasion suite: a fixed, documented set of attacks and the extended analysis.
+
+Suite (classification): fgsm, pgd, pgd_l2, apgd, deepfool, cw (white box), square, hsj
+(black box), all with the range-scaled defaults of `evasion._defaults` (reference Linf eps
+= 10% of the data range). Regression: fgsm, pgd. On top of per-attack metrics:
+- worst case per sample over the bounded Linf attacks (fgsm, pgd, apgd, square) at the
+  reference eps: a sample counts as robust only if every attack failed (AutoAttack idea);
+- a PGD robustness curve over eps = {2, 5, 10, 15, 20, 30}% of the range;
+- grade from worst-case robust accuracy / clean accuracy (`stats.GRADE_THRESHOLDS`);
+- sanity flags: zero gradients, a black-box attack beating the white-box ones (gradient
+  masking), a non-monotone robustness curve, clean accuracy too low to audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.audit import evasion, stats
+from dii_hpc.audit.protocols import Task
+
+CLASSIFICATION_SUITE = ("fgsm", "pgd", "pgd_l2", "apgd", "deepfool", "cw", "square", "hsj")
+REGRESSION_SUITE = ("fgsm", "pgd")
+WORST_CASE = ("fgsm", "pgd", "apgd", "square")
+CURVE_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+def suite_attacks(task: Task, subset: list[str] | None = None) -> tuple[str, ...]:
+    """The fixed suite for `task`; `subset` may only drop attacks (level I stays fixed)."""
+    from dii_hpc.errors import BadInput
+
+    full = REGRESSION_SUITE if task.is_regression else CLASSIFICATION_SUITE
+    if task is not Task.IMAGE_CLASSIFICATION:
+        full = tuple(a for a in full if not evasion.spec(a).images_only)
+    if not subset:
+        return full
+    unknown = [a for a in subset if a not in full]
+    if unknown:
+        raise BadInput(f"suite evasion has no attack {unknown[0]!r} for {task.value}; "
+                       f"suite attacks: {', '.join(full)}")
+    return tuple(a for a in full if a in subset)
+
+
+def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
+              attacks: list[str] | None = None, examples_dir: str | None = None,
+              generator: Any = None) -> dict[str, Any]:
+    """Run the suite on (x, y) and return the audit section (without config/level keys)."""
+    task = Task.parse(model.task)
+    names = suite_attacks(task, attacks)
+    records, flags, advs = [], {}, {}
+    for name in names:
+        record, ok, x_adv = evasion.run_named(model, x, y, name, seed=seed, generator=generator)
+        records.append(record)
+        flags[name], advs[name] = ok, x_adv
+    curve = robustness_curve(model, x, y, seed, generator)
+    metrics = _summary_metrics(task, records, flags)
+    score = _grade_score(task, metrics)
+    sanity = sanity_flags(model, x, y, records, curve)
+    examples = write_examples(model, x, y, advs.get("pgd"), examples_dir) if examples_dir else []
+    letter = stats.grade("evasion", score)
+    return {"task": task.value, "suite": "evasion", "grade": letter,
+            "summary": _sentence(task, metrics, letter, names),
+            "metrics": metrics | {"relative_robust_accuracy": score}, "attacks": records,
+            "curves": {"robustness": curve}, "sanity": sanity, "examples": examples,
+            "n_samples": int(len(x))}
+
+
+def _summary_metrics(task: Task, records: list[dict[str, Any]],
+                     flags: dict[str, np.ndarray]) -> dict[str, Any]:
+    if task.is_regression:
+        worst = max(records, key=lambda r: r["metrics"]["adv_rmse"])["metrics"]
+        return {k: worst[k] for k in ("clean_mae", "clean_rmse", "adv_mae", "adv_rmse",
+                                      "mae_increase", "rmse_increase")}
+    clean = records[0]["metrics"]["clean_accuracy"]
+    bounded = [flags[n] for n in WORST_CASE if n in flags]
+    worst = np.logical_and.reduce(bounded) if bounded else flags[records[0]["name"]]
+    return {"clean_accuracy": clean,
+            "robust_accuracy": float(worst.mean()),
+            "robust_accuracy_interval": stats.rate_interval(worst),
+            "min_attack_robust_accuracy": min(r["metrics"]["robust_accuracy"] for r in records)}
+
+
+def _grade_score(task: Task, metrics: dict[str, Any]) -> float:
+    if task.is_regression:
+        return float(metrics["clean_rmse"] / max(metrics["adv_rmse"], 1e-12))
+    return float(metrics["robust_accuracy"] / max(metrics["clean_accuracy"], 1e-12))
+
+
+def robustness_curve(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
+                     generator: Any = None) -> list[dict[str, float]]:
+    """PGD (Linf) at growing eps: what accuracy (or RMSE) survives which budget."""
+    span = float(model.clip_values[1] - model.clip_values[0])
+    key = "adv_rmse" if Task.parse(model.task).is_regression else "robust_accuracy"
+    points = []
+    for frac in CURVE_FRACTIONS:
+        eps = frac * span
+        record, _, _ = evasion.run_named(model, x, y, "pgd", {"eps": eps, "eps_step": eps / 4},
+                                         seed=seed, generator=generator)
+        points.append({"eps": eps, key: record["metrics"][key]})
+    return points
+
+
+def sanity_flags(model: Any, x: np.ndarray, y: np.ndarray, records: list[dict[str, Any]],
+                 curve: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """Signs that the numbers cannot be trusted (masking, dead gradients, a bad model)."""
+    grads = np.asarray(model.get_grad(x, y)).reshape(len(x), -1)
+    zero = float((np.abs(grads).max(1) == 0).mean()) if len(x) else 0.0
+    out = [{"flag": "zero_gradients", "ok": zero <= 0.1,
+            "detail": f"{zero:.1%} of samples have an all-zero input gradient"}]
+    by = {r["name"]: r["metrics"] for r in records}
+    if "robust_accuracy" in next(iter(by.values())):
+        white = [by[n]["robust_accuracy"] for n in ("fgsm", "pgd", "apgd") if n in by]
+        if white and "square" in by:
+            beat = by["square"]["robust_accuracy"] < min(white) - 0.05
+            out.append({"flag": "black_box_beats_white_box", "ok": not beat,
+                        "detail": f"square {by['square']['robust_accuracy']:.3f} vs best "
+                                  f"white-box {min(white):.3f} at the same eps"})
+        clean = records[0]["metrics"]["clean_accuracy"]
+        floor = max(0.5, 1.5 / max(int(model.nb_classes or 2), 2))
+        out.append({"flag": "clean_accuracy_too_low", "ok": clean >= floor,
+                    "detail": f"clean accuracy {clean:.3f} (audit needs >= {floor:.2f})"})
+        accs = [p["robust_accuracy"] for p in curve]
+        mono = all(b <= a + 0.02 for a, b in zip(accs, accs[1:], strict=False))
+        out.append({"flag": "non_monotone_curve", "ok": mono,
+                    "detail": "robust accuracy " + ("falls" if mono else "rises") +
+                              " with eps along the PGD curve"})
+    return out
+
+
+def _sentence(task: Task, metrics: dict[str, Any], letter: str | None,
+              names: tuple[str, ...]) -> str:
+    if task.is_regression:
+        return (f"Under the worst of {', '.join(names)} the RMSE rises from "
+                f"{metrics['clean_rmse']:.3g} to {metrics['adv_rmse']:.3g} (grade {letter}).")
+    return (f"Clean accuracy {metrics['clean_accuracy']:.1%} falls to "
+            f"{metrics['robust_accuracy']:.1%} under the worst of the bounded attacks "
+            f"(grade {letter}).")
+
+
+def write_examples(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray | None,
+                   out_dir: str, k: int = 4) -> list[str]:
+    """PNG pairs (clean | adversarial) for image and time-series tasks; names, not paths."""
+    task = Task.parse(model.task)
+    if x_adv is None or task not in (Task.IMAGE_CLASSIFICATION, Task.TIMESERIES_CLASSIFICATION):
+        return []
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pred = np.argmax(model.predict(x_adv[:k]), axis=1)
+    names = []
+    for i in range(min(k, len(x))):
+        fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+        for ax, img, title in ((axes[0], x[i], f"clean y={y[i]}"),
+                               (axes[1], x_adv[i], f"adv pred={pred[i]}")):
+            if task is Task.IMAGE_CLASSIFICATION:
+                ax.imshow(np.squeeze(img), cmap="gray", vmin=model.clip_values[0],
+                          vmax=model.clip_values[1])
+            else:
+                ax.plot(np.ravel(img))
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+        name = f"adv_{i}.png"
+        fig.savefig(os.path.join(out_dir, name), dpi=60)
+        plt.close(fig)
+        names.append(name)
+    return names
