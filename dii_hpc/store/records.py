@@ -97,3 +97,29 @@ def _flat_items(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
         else:
             out.append((f"{prefix}{k}", v))
     return out
+
+
+def writer_gone(record: dict[str, Any], now: float | None = None, host: str | None = None) -> str | None:
+    """Why a RUNNING run's writer is evidently dead, or None when it may still be alive.
+
+    Same host: the recorded pid no longer exists. Any host: no heartbeat for six intervals
+    (a writer rewrites run.json at least every ``heartbeat_interval`` seconds).
+    """
+    import os
+    import socket
+
+    if record.get("status") != "RUNNING" or not record.get("heartbeat"):
+        return None
+    pid, here = record.get("pid"), host or socket.gethostname()
+    if pid and record.get("host") == here:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return f"writer process {pid} on {here} is gone"
+        except PermissionError:
+            pass
+    interval = float(record.get("heartbeat_interval") or 10.0)
+    silent = (now or time.time()) - float(record["heartbeat"])
+    if silent > max(60.0, 6 * interval):
+        return f"no heartbeat from the writer for {silent:.0f} s"
+    return None

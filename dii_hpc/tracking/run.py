@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 import threading
 import time
 import weakref
@@ -138,16 +139,23 @@ class Run:
             if self._stop.is_set():
                 break
             try:
-                self.flush()
+                self.flush(heartbeat=True)
             except BaseException as err:  # noqa: BLE001 - surfaced at the next finish
                 self._flush_error = err
 
-    def flush(self) -> None:
-        """Write buffered points and the run record; safe from any thread or signal handler."""
+    def flush(self, heartbeat: bool = False) -> None:
+        """Write buffered points and the run record; safe from any thread or signal handler.
+
+        With ``heartbeat`` (the background thread) the record is rewritten even when no
+        point arrived, so ``dii-hpc status`` can tell a silent writer from a dead one.
+        """
         import numpy as np
 
         with self._flush_lock:
             n = len(self._buf)
+            if not n and heartbeat and self.owns_status:
+                with self._record_lock:
+                    self._save()
             if n:
                 points = self._buf[:n]
                 del self._buf[:n]
@@ -192,6 +200,7 @@ class Run:
             self._save()
 
     def _save(self) -> None:
+        self.record["heartbeat"] = time.time()
         records.write_record(self.dir, self.record)
 
     # ---------------------------------------------------------------- artifacts
@@ -310,7 +319,8 @@ def start_run(
         rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id)
         record = records.read_record(st.experiment_dir(experiment) / "runs" / rid)
         record["attempts"] = 1
-    record.update(status="RUNNING", end_time=None, error=None)
+    record.update(status="RUNNING", end_time=None, error=None, host=socket.gethostname(),
+                  pid=os.getpid(), heartbeat_interval=float(flush_interval))
     record["start_time"] = record.get("start_time") or time.time()
     if parent_run:
         record["parent_run"] = parent_run

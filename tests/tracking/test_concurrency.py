@@ -66,6 +66,9 @@ def test_sigkill_leaves_a_readable_store_with_everything_flushed(store_path: Pat
     store = Store(store_path)
     df = store.runs("victim")
     assert df["run_id"].tolist() == [rid] and df["status"].tolist() == ["RUNNING"]
+    from dii_hpc.store.records import writer_gone
+
+    assert "is gone" in writer_gone(store.run(rid))  # so status can end it FAILED
     hist = store.metric_history(rid, "x")
     assert len(hist) >= flushed
     assert hist["step"].tolist() == list(range(len(hist)))
