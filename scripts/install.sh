@@ -11,6 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+pip_q() {
+  # pip warns once per missing mirror folder on some machines; keep the log readable.
+  "$py" -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
@@ -46,7 +51,7 @@ fi
 "$py" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 if ! "$py" -c "import torch" >/dev/null 2>&1; then
   echo "install.sh: no torch in this environment; installing the CPU build torch==2.13.0"
-  "$py" -m pip install -q "torch==2.13.0"
+  pip_q "torch==2.13.0"
 fi
 
 extras="all"
@@ -54,5 +59,5 @@ extras="all"
 if ! "$py" -c "import mpi4py" >/dev/null 2>&1 && ! command -v mpicc >/dev/null 2>&1; then
   extras="${extras/all/audit}"   # no MPI compiler: skip mpi4py, --mpi stays unavailable
 fi
-"$py" -m pip install -q -e ".[${extras}]"
+pip_q -e ".[${extras}]"
 echo "install.sh: dii-hpc installed in $("$py" -c 'import sys; print(sys.prefix)')"
