@@ -60,16 +60,22 @@ def _print(section: dict[str, Any], run_id: str | None) -> None:
                + (f"; run {run_id}" if run_id else ""))
 
 
-def _audit(config: str, section: dict[str, Any]) -> None:
-    """Start a level-I audit after a drift alert; its exit code is kept with the check."""
+def _audit(config: str, section: dict[str, Any], store: Any, run_id: str | None) -> None:
+    """Start the audit of `config` (`dii-hpc audit run`, a level-I config runs its suite) after a
+    drift alert, as a child of the drift run; its exit code is kept with the check."""
+    import os
     import subprocess
 
     from dii_hpc.drift.schedule import dii_hpc_command
 
-    cmd = [*dii_hpc_command(), "audit", "suite", config]
+    cmd = [*dii_hpc_command(), "audit", "run", os.path.abspath(config)]
+    if run_id:
+        cmd += ["--parent-run", run_id]
     typer.echo(f"drift found: starting audit: {' '.join(cmd)}")
     code = subprocess.run(cmd, check=False).returncode
     section["audit"] = {"config": config, "command": cmd, "exit_code": code}
+    if run_id:
+        store.update_run(run_id, drift={"audit": section["audit"]})
 
 
 @drift_app.command("check")
@@ -139,9 +145,9 @@ def _finish(section: dict[str, Any], store: Any, json_file: str | None,
             on_drift_audit: str | None, no_store: bool) -> None:
     from dii_hpc.drift.monitor import record_check
 
-    if section["drift"] and on_drift_audit:
-        _audit(on_drift_audit, section)
     run_id = None if no_store else record_check(section, store)
+    if section["drift"] and on_drift_audit:
+        _audit(on_drift_audit, section, store, run_id)
     section["run_id"] = run_id
     if json_file:
         from dii_hpc.store.atomic import dumps, write_bytes

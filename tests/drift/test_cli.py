@@ -43,9 +43,11 @@ def test_one_off_check_exit_codes_json_and_run(env: Path, capsys: pytest.Capture
     assert doc["drift"] is False and set(doc["features"]) == {"x", "y", "z"}
     assert set(doc["features"]["x"]) >= {"test", "statistic", "p_value", "threshold", "drift"}
     code, out, err = run(capsys, "drift", "check", "--reference", "ref.csv", "--current",
-                         "moved.csv", "--json", "bad.json")
+                         "moved.csv", "--json", "bad.json", "--on-drift-audit", "no-audit.yaml")
     assert code == 1 and err.count("\n") == 1 and "drift found" in err
     bad = json.loads(Path("bad.json").read_text())
+    # the alert started `dii-hpc audit run no-audit.yaml`, which refused the missing config
+    assert bad["audit"]["exit_code"] == 2 and bad["audit"]["command"][-2] == "--parent-run"
     assert bad["share_drifted"] == pytest.approx(2 / 3)
     from dii_hpc.store.store import Store
 
@@ -56,6 +58,7 @@ def test_one_off_check_exit_codes_json_and_run(env: Path, capsys: pytest.Capture
         assert runs.loc[d["run_id"], "metrics.drift"] == float(d["drift"])
     rec = Store().run(doc["run_id"])
     assert rec["kind"] == "drift" and rec["drift"]["features"]["x"]["test"] == "ks"
+    assert Store().run(bad["run_id"])["drift"]["audit"]["exit_code"] == 2
 
 
 def _bad(env: Path) -> dict[str, list[str]]:
