@@ -116,3 +116,13 @@ def test_false_alarm_rate_categorical() -> None:
         sec = compare_frames(pool.iloc[idx[:300]], pool.iloc[idx[300:]], DriftOptions())
         alarms += [f["drift"] for f in sec["features"].values()]
     assert 0.02 <= float(np.mean(alarms)) <= 0.08
+
+
+def test_jensen_shannon_with_empty_bins_equals_scipy() -> None:
+    rng = np.random.default_rng(10)
+    for _ in range(20):
+        a = rng.integers(0, 5, size=8) * rng.integers(0, 2, size=8)
+        b = rng.integers(0, 5, size=8)
+        a[0], b[1] = 3, 2
+        assert ds.jensen_shannon(a, b) == pytest.approx(
+            distance.jensenshannon(a / a.sum(), b / b.sum()), rel=1e-12, abs=1e-15)
