@@ -1,9 +1,111 @@
-"""CLI commands of this area (being filled in; see DEVELOPERS.md "CLI wiring")."""
+"""`dii-hpc predict` (batch inference as one job array) and `dii-hpc predict score --labels`.
+
+Exit codes: 0 done, 1 drift found with --fail-on-drift (or degraded performance in `score`),
+2 bad input, 3 a shard failed (rerun: only the failed shards run again).
+Only typer is imported here; torch, zarr and pandas load when a command runs.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+
+Opt = typer.Option
+
+predict_app = typer.Typer(
+    help="Batch inference: a model predicts files (or a DatasetLoader) in shards that run as one "
+    "job array; `predict score` adds performance once labels arrive.",
+    invoke_without_command=True)
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v))
+
+
+def _print(section: dict[str, Any]) -> None:
+    m = section["metrics"]
+    where = section["executor"] + (f" array {section['array_job_id']}" if section["array_job_id"] else "")
+    typer.echo(f"predict: {section['rows']} rows in {section['shards']} shard(s): "
+               f"{len(section['computed'])} computed, {len(section['skipped'])} already done "
+               f"({where}) -> {section['out']}")
+    if section["computed"]:
+        typer.echo(f"throughput {_fmt(m.get('rows_per_s'))} rows/s; batch latency ms "
+                   f"p50 {_fmt(m.get('latency_p50_ms'))} p95 {_fmt(m.get('latency_p95_ms'))} "
+                   f"p99 {_fmt(m.get('latency_p99_ms'))}; peak memory {_fmt(m.get('peak_rss_mb'))} MB"
+                   + (f"; GPU {_fmt(m['gpu_util_percent'])}%" if "gpu_util_percent" in m else ""))
+    _print_drift(section.get("last_drift"))
+    typer.echo(f"run {section['run_id']}")
+
+
+def _print_drift(d: dict[str, Any] | None) -> None:
+    if not d:
+        return
+    typer.echo(f"monitor {d['monitor']}: {'DRIFT' if d['drift'] else 'no drift'} "
+               f"(data {'drift' if d['data_drift'] else 'ok'}, predictions "
+               f"{'drift' if d['prediction_drift'] else 'ok'}, share drifted "
+               f"{_fmt(d.get('share_drifted'))}); check run {d['run']}")
+
+
+@predict_app.callback()
+def predict_cmd(
+    ctx: typer.Context,
+    model: Annotated[str | None, Opt("--model", help="module:callable giving a torch module or an object with predict(x).")] = None,
+    data: Annotated[str | None, Opt("--data", help="Quoted glob of csv/parquet/npz files, or module:Class DatasetLoader.")] = None,
+    out: Annotated[str | None, Opt("--out", help="Output folder (zarr predictions + manifest).")] = None,
+    from_run: Annotated[str | None, Opt("--from-run", help="Training run whose weights artifact to load.")] = None,
+    artifact: Annotated[str | None, Opt("--artifact", help="Artifact name of the weights (default model.pt or the only .pt).")] = None,
+    executor: Annotated[str | None, Opt("--executor", help="auto | local | slurm | debug (in this process).")] = None,
+    shards: Annotated[int | None, Opt("--shards", help="Number of shards = array tasks (default ~250k rows each).")] = None,
+    batch_size: Annotated[int | None, Opt("--batch-size", help="Rows per forward pass (default 1024).")] = None,
+    monitor: Annotated[str | None, Opt("--monitor", help="Drift monitor to check inputs and predictions against.")] = None,
+    experiment: Annotated[str | None, Opt("--experiment", help="Experiment of the inference run (default inference).")] = None,
+    device: Annotated[str | None, Opt("--device", help="auto | cpu | cuda.")] = None,
+    config: Annotated[str | None, Opt("--config", help="predict YAML (resources:, setup:, defaults).")] = None,
+    fail_on_drift: Annotated[bool, Opt("--fail-on-drift", help="Exit 1 when the monitor finds drift.")] = False,
+) -> None:
+    """Predict DATA with MODEL into OUT as one job array; a rerun computes only missing shards."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from dii_hpc.errors import BadInput, CheckFailed
+    from dii_hpc.inference.config import request
+    from dii_hpc.inference.job import predict
+    from dii_hpc.store.store import Store
+
+    given = {"model": model, "data": data, "out": out, "from_run": from_run, "artifact": artifact,
+             "executor": executor, "shards": shards, "batch_size": batch_size, "monitor": monitor,
+             "experiment": experiment, "device": device}
+    if config is None and not any(v is not None for v in given.values()):
+        typer.echo(ctx.get_help())
+        raise BadInput("give --model, --data and --out (or `predict score --labels ...`)")
+    section = predict(request(config, given), Store())
+    _print(section)
+    if fail_on_drift and (section.get("last_drift") or {}).get("drift"):
+        raise CheckFailed(f"monitor {monitor or section['monitor']}: drift found; "
+                          f"check run {section['last_drift']['run']}")
+
+
+@predict_app.command("score")
+def score_cmd(
+    labels: Annotated[str, Opt("--labels", help="Labels file (csv/parquet/npz; column label/y/target or one column).")],
+    out: Annotated[str, Opt("--out", help="Output folder of an earlier `dii-hpc predict`.")],
+    monitor: Annotated[str | None, Opt("--monitor", help="Monitor whose trend gets the metrics (default: the job's).")] = None,
+) -> None:
+    """Accuracy/F1 or MAE/RMSE of stored predictions; added to the monitor's trend."""
+    from dii_hpc.errors import CheckFailed
+    from dii_hpc.inference.monitoring import score
+    from dii_hpc.store.store import Store
+
+    res = score(Store(), out, labels, monitor)
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in res["metrics"].items())
+    typer.echo(f"score: {res['rows']} rows ({res['task']}): {metrics}")
+    _print_drift(res.get("last_drift"))
+    perf = res.get("performance") or {}
+    if perf.get("drift"):
+        raise CheckFailed(f"performance degraded vs the monitor's reference: "
+                          f"{', '.join(perf['degraded'])}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app."""
+    """Attach `predict` (and `predict score`) to the root app."""
+    app.add_typer(predict_app, name="predict")

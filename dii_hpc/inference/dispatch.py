@@ -1,0 +1,109 @@
+"""Running the pending shards: in this process (debug), as local processes, or as ONE Slurm array.
+
+Executor choice and sbatch parameters come from the launch package (`dii-hpc submit` semantics:
+auto = Slurm when it answers), so a predict job asks Slurm for resources exactly as a sweep does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.errors import SchedulerError
+from dii_hpc.inference.shard import run_shard
+
+
+@dataclass
+class Outcome:
+    """What came back: per-shard stats, per-shard error lines, the Slurm array id."""
+
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+    array: str | None = None
+    job_ids: dict[int, str] = field(default_factory=dict)
+
+
+def _one_line(err: BaseException) -> str:
+    """The most telling line of a failure (submitit wraps the worker's traceback)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.split(":")[0].endswith(("Error", "Exception", "BadInput", "Interrupt")):
+            return ln[:300]
+    return (lines[0] if lines else type(err).__name__)[:300]
+
+
+def run_debug(out: Path, pending: list[int]) -> Outcome:
+    """Shards one after another in this process (the single-process reference run)."""
+    res = Outcome()
+    for i in pending:
+        try:
+            res.results[i] = run_shard(str(out), i)
+        except Exception as err:  # noqa: BLE001 - a failed shard is reported, others go on
+            res.errors[i] = f"{type(err).__name__}: {err}".splitlines()[0]
+    return res
+
+
+def _collect(jobs: list[Any], pending: list[int], res: Outcome) -> Outcome:
+    for i, job in zip(pending, jobs, strict=True):
+        res.job_ids[i] = str(job.job_id)
+        try:
+            res.results[i] = job.result()
+        except Exception as err:  # noqa: BLE001 - FailedJobError, UncompletedJobError...
+            res.errors[i] = _one_line(err)
+    return res
+
+
+def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeout_min: int) -> Outcome:
+    """Local processes, ``parallel`` at a time (a laptop's "array")."""
+    import submitit
+
+    ex = submitit.LocalExecutor(folder)
+    ex.update_parameters(timeout_min=timeout_min)
+    res = Outcome()
+    for a in range(0, len(pending), parallel):
+        chunk = pending[a:a + parallel]
+        jobs = ex.map_array(run_shard, [str(out)] * len(chunk), chunk)
+        _collect(jobs, chunk, res)
+    return res
+
+
+def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any],
+              max_requeues: int) -> Outcome:
+    """One sbatch array for every pending shard; waits for it, cancels it on Ctrl-C."""
+    import submitit
+
+    from dii_hpc.launch.submit import slurm_message
+
+    ex = submitit.SlurmExecutor(folder, max_num_timeout=max_requeues)
+    ex.update_parameters(**params)
+    try:
+        jobs = ex.map_array(run_shard, [str(out)] * len(pending), pending)
+    except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
+        raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from None
+    res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
+    try:
+        return _collect(jobs, pending, res)
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            from dii_hpc.slurm import commands
+
+            commands.cancel([res.array] if res.array else [])
+        raise
+
+
+def run(kind: str, out: Path, pending: list[int], folder: Path, res_cfg: Any,
+        params: dict[str, Any]) -> Outcome:
+    """Dispatch to the executor ``kind`` (debug | local | slurm)."""
+    if not pending:
+        return Outcome()
+    if kind == "debug":
+        return run_debug(out, pending)
+    if kind == "local":
+        from dii_hpc.config.schema import time_minutes
+
+        parallel = res_cfg.array_parallelism or os.cpu_count() or 1
+        return run_local(out, pending, folder, parallel, time_minutes(res_cfg.time))
+    return run_slurm(out, pending, folder, params, res_cfg.max_requeues)

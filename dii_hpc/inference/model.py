@@ -1,0 +1,234 @@
+"""Loading the model a prediction job runs: `module:callable` (+ weights from a training run).
+
+The callable takes no arguments and returns a torch module or any object with ``predict(x)``.
+Its identity (spec, training run, weights sha256) goes into the output manifest, which is how a
+rerun knows the predictions already in a folder came from this very model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from dii_hpc.errors import BadInput
+
+WEIGHT_NAMES = ("model.pt", "weights.pt", "state_dict.pt", "model.pth")
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A non-torch model: rows in, predictions (an array, or a dict of named arrays) out."""
+
+    def predict(self, x: np.ndarray) -> Any: ...
+
+
+@dataclass
+class ModelInfo:
+    """What identifies a model: stored in the manifest, checked on every rerun."""
+
+    spec: str
+    model_run: str | None = None
+    artifact: str | None = None
+    weights: str | None = None  # blob path of the weights file, when taken from a run
+    weights_sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.spec, "model_run": self.model_run, "weights_sha256": self.weights_sha256}
+
+
+def normalise_spec(spec: str) -> str:
+    """`path/to/file.py:fn` is made absolute, so that array tasks started elsewhere find it."""
+    mod, sep, attr = spec.rpartition(":")
+    if not sep or not mod or not attr:
+        raise BadInput(f"--model {spec!r}: expected module:callable")
+    if mod.endswith(".py"):
+        return f"{Path(mod).expanduser().resolve()}:{attr}"
+    return spec
+
+
+def _import(mod: str, spec: str) -> Any:
+    if mod.endswith(".py"):
+        path = Path(mod)
+        if not path.is_file():
+            raise BadInput(f"--model {spec!r}: no such file {mod}")
+        loader = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(loader)  # type: ignore[arg-type]
+        sys.modules[path.stem] = module
+        loader.loader.exec_module(module)  # type: ignore[union-attr]
+        return module
+    return importlib.import_module(mod)
+
+
+def build(spec: str) -> Any:
+    """Import and call the factory; any failure is BadInput carrying the model's own message."""
+    mod, _, attr = normalise_spec(spec).rpartition(":")
+    try:
+        module = _import(mod, spec)
+    except BadInput:
+        raise
+    except Exception as err:  # noqa: BLE001 - a user module that fails on import
+        raise BadInput(f"--model {spec!r}: cannot import {mod}: {type(err).__name__}: {err}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise BadInput(f"--model {spec!r}: {mod} has no callable {attr!r}")
+    try:
+        model = factory()
+    except Exception as err:  # noqa: BLE001 - the user's message is what helps
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise BadInput(f"--model {spec!r} failed to load: {type(err).__name__}: {first}") from None
+    if not (is_torch(model) or isinstance(model, Predictor)):
+        raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
+                       "need a torch.nn.Module or an object with predict(x)")
+    return model
+
+
+def is_torch(model: Any) -> bool:
+    if "torch" not in sys.modules:
+        return False
+    import torch
+
+    return isinstance(model, torch.nn.Module)
+
+
+def state_sha256(model: Any) -> str | None:
+    """A torch module's weights as one hash (names, shapes, bytes): same seed, same hash."""
+    if not is_torch(model):
+        return None
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update((t.float() if t.dtype == torch.bfloat16 else t).numpy().tobytes())
+    return h.hexdigest()
+
+
+def weights_from_run(store: Any, run_id: str, artifact: str | None) -> tuple[str, str, str]:
+    """(artifact name, blob path, sha256) of the weights file a training run logged."""
+    arts = store.artifacts(run_id)
+    if artifact is None:
+        named = [n for n in WEIGHT_NAMES if n in arts]
+        pts = [n for n in arts if n.endswith((".pt", ".pth"))]
+        choices = named or pts
+        if len(choices) != 1:
+            what = ", ".join(sorted(arts)) or "none"
+            raise BadInput(f"--from-run {run_id}: cannot tell which artifact holds the weights "
+                           f"(artifacts: {what}); name it with --artifact")
+        artifact = choices[0]
+    if artifact not in arts:
+        raise BadInput(f"--from-run {run_id}: no artifact {artifact!r} "
+                       f"(artifacts: {', '.join(sorted(arts)) or 'none'})")
+    return artifact, arts[artifact]["path"], arts[artifact]["sha256"]
+
+
+def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
+    """Put the stored weights into the model; a blob whose hash changed is refused."""
+    import torch
+
+    if sha256 is not None:
+        from dii_hpc.store.blobs import file_sha256
+
+        actual, _ = file_sha256(path)
+        if actual != sha256:
+            raise BadInput(f"{where}: weights file {path} has sha256 {actual[:12]}, "
+                           f"the run recorded {sha256[:12]}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise BadInput(f"{where}: cannot read weights {path}: {err}") from None
+    loader = getattr(model, "load_state_dict", None)
+    if not callable(loader):
+        raise BadInput(f"{where}: the model has no load_state_dict() for the run's weights")
+    try:
+        loader(state.get("state_dict", state) if isinstance(state, dict) else state)
+    except Exception as err:  # noqa: BLE001
+        raise BadInput(f"{where}: weights do not fit the model: {str(err).splitlines()[0]}") from None
+
+
+def load(spec: str, store: Any = None, from_run: str | None = None,
+         artifact: str | None = None) -> tuple[Any, ModelInfo]:
+    """Build the model, load a run's weights when asked; returns (model, identity)."""
+    spec = normalise_spec(spec)
+    model = build(spec)
+    info = ModelInfo(spec=spec)
+    if from_run:
+        store.run(from_run)  # NotFound with suggestions for a mistyped id
+        info.model_run = from_run
+        info.artifact, info.weights, info.weights_sha256 = weights_from_run(store, from_run, artifact)
+        load_weights(model, info.weights, info.weights_sha256, f"--from-run {from_run}")
+    else:
+        info.weights_sha256 = state_sha256(model)
+    return model, info
+
+
+def reload(info: dict[str, Any]) -> Any:
+    """In an array task: the same model again, from the manifest's record."""
+    model = build(info["model"])
+    if info.get("weights"):
+        load_weights(model, info["weights"], info.get("weights_sha256"), f"run {info['model_run']}")
+    return model
+
+
+def input_spec(model: Any) -> tuple[list[str] | None, int | None]:
+    """(column names, input width) the model declares or its first layer implies."""
+    cols = getattr(model, "input_columns", None) or getattr(model, "feature_names_in_", None)
+    if cols is not None:
+        cols = [str(c) for c in cols]
+        return cols, len(cols)
+    if is_torch(model):
+        for m in model.modules():
+            width = getattr(m, "in_features", None)
+            if isinstance(width, int):
+                return None, width
+    return None, None
+
+
+def forward(model: Any, x: np.ndarray, device: str = "cpu") -> dict[str, np.ndarray]:
+    """One batch through the model: named output arrays (see ``name_outputs``)."""
+    if is_torch(model):
+        import torch
+
+        with torch.inference_mode():
+            out = model(torch.from_numpy(x).to(device))
+        return name_outputs(_to_numpy(out))
+    return name_outputs(model.predict(x))
+
+
+def _to_numpy(out: Any) -> Any:
+    if isinstance(out, dict):
+        return {k: _to_numpy(v) for k, v in out.items()}
+    if isinstance(out, (tuple, list)):
+        return [_to_numpy(v) for v in out]
+    return out.detach().cpu().numpy()
+
+
+def name_outputs(out: Any) -> dict[str, np.ndarray]:
+    """dict -> its keys; tuple -> output0..; one array -> output (+ prediction: argmax/column)."""
+    if isinstance(out, dict):
+        return {str(k): np.asarray(v) for k, v in out.items()}
+    if isinstance(out, (tuple, list)):
+        return {f"output{i}": np.asarray(v) for i, v in enumerate(out)}
+    arr = np.asarray(out)
+    if arr.ndim == 1:
+        return {"prediction": arr}
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        return {"output": arr, "prediction": arr.argmax(axis=1)}
+    if arr.ndim == 2:
+        return {"output": arr, "prediction": arr[:, 0]}
+    return {"output": arr}
+
+
+def is_torch_available() -> bool:
+    """Whether torch can be imported (a predict(x) model may run without it)."""
+    import importlib.util as iu
+
+    return iu.find_spec("torch") is not None

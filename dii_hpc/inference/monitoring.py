@@ -1,0 +1,121 @@
+"""Drift and performance of a deployment, through the drift package's monitors.
+
+After a job, the inputs and the predictions go into one table (DIR/monitor/batch.parquet: the
+model's input columns + a prediction column) and are checked against the monitor's reference;
+the check is stored as a drift run in the monitor's history. `predict score --labels` checks that
+batch again with the labels, which adds accuracy/F1 or MAE/RMSE to the same trend.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.errors import BadInput
+from dii_hpc.inference import inputs, output
+
+
+def batch_path(out: Path) -> Path:
+    return out / "monitor" / "batch.parquet"
+
+
+def _prediction_column(store: Any, monitor: str) -> str:
+    from dii_hpc.drift.monitor import load_profile
+
+    return load_profile(store, monitor)["options"].get("prediction_column") or "prediction"
+
+
+def predictions(out: Path, manifest: dict[str, Any]) -> np.ndarray:
+    """The per-row prediction (the "prediction" output, else the only 1-D output)."""
+    names = [k for k, v in manifest["outputs"].items() if not v["shape"]]
+    name = "prediction" if "prediction" in names else (names[0] if len(names) == 1 else None)
+    if name is None:
+        raise BadInput(f"{out}: no per-row 'prediction' output among "
+                       f"{', '.join(manifest['outputs'])}")
+    return output.read_outputs(out, [name])[name]
+
+
+def write_batch(out: Path, manifest: dict[str, Any], pred_col: str) -> Path:
+    """Inputs + predictions as one parquet table (what the monitor compares)."""
+    import pandas as pd
+
+    from dii_hpc.store.atomic import write_bytes
+
+    x = inputs.read_rows(manifest["data"], manifest["columns"], 0, manifest["rows"])
+    if x.ndim != 2:
+        raise BadInput(f"{out}: inputs of shape {x.shape} are not a table; monitors of "
+                       "predictions need tabular inputs")
+    cols = manifest["columns"] or [f"x{i}" for i in range(x.shape[1])]
+    frame = pd.DataFrame(x, columns=cols)
+    frame[pred_col] = predictions(out, manifest)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    path = batch_path(out)
+    write_bytes(path, buf.getvalue())
+    return path
+
+
+def _check(store: Any, monitor: str, out: Path, manifest: dict[str, Any], labels: str | None,
+           extra: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    from dii_hpc.drift.monitor import check_monitor, record_check
+
+    pred_col = _prediction_column(store, monitor)
+    path = batch_path(out)
+    if not path.is_file():
+        path = write_batch(out, manifest, pred_col)
+    section = check_monitor(store, monitor, str(path), labels, {"prediction_column": pred_col})
+    section.update(extra)
+    return section, record_check(section, store)
+
+
+def _summary(section: dict[str, Any], drift_run: str) -> dict[str, Any]:
+    perf = section.get("performance") or {}
+    return {"run": drift_run, "time": time.time(), "drift": bool(section["drift"]),
+            "data_drift": bool(section.get("data_drift", section["drift"])),
+            "prediction_drift": bool((section.get("prediction") or {}).get("drift", False)),
+            "share_drifted": section.get("share_drifted"), "n_drifted": section.get("n_drifted"),
+            "performance": perf.get("current"), "performance_drift": perf.get("drift")}
+
+
+def check_after_job(store: Any, monitor: str, out: Path, manifest: dict[str, Any],
+                    inference_run: str) -> dict[str, Any]:
+    """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift"."""
+    pred_col = _prediction_column(store, monitor)
+    write_batch(out, manifest, pred_col)  # fresh: this job's rows and predictions
+    section, drift_run = _check(store, monitor, out, manifest, None,
+                                {"inference_run": inference_run, "out": str(out)})
+    return {**_summary(section, drift_run), "monitor": monitor}
+
+
+def score(store: Any, out_dir: str, labels: str, monitor: str | None = None) -> dict[str, Any]:
+    """Performance of stored predictions against labels; into the monitor's trend when there is one."""
+    from dii_hpc.drift import performance as perf
+    from dii_hpc.drift.io import read_labels
+
+    out = Path(out_dir).expanduser().resolve()
+    manifest = output.read_manifest(out)
+    pred = predictions(out, manifest)
+    y = read_labels(labels)
+    if len(y) != len(pred):
+        raise BadInput(f"--labels {labels}: {len(y)} labels for {len(pred)} predictions in {out}")
+    task = perf.task_of(y)
+    result: dict[str, Any] = {"task": task, "metrics": perf.metrics(task, y, pred),
+                              "labels": labels, "out": str(out), "rows": len(y)}
+    runs = manifest.get("runs") or []
+    monitor = monitor or manifest.get("monitor")
+    if monitor:
+        section, drift_run = _check(store, monitor, out, manifest, labels,
+                                    {"inference_run": runs[-1] if runs else None, "out": str(out),
+                                     "score": True})
+        result["last_drift"] = {**_summary(section, drift_run), "monitor": monitor}
+        result["performance"] = section.get("performance")
+    if runs:
+        update: dict[str, Any] = {"performance": result["metrics"], "labels": labels}
+        if "last_drift" in result:
+            update["last_drift"] = result["last_drift"]
+        store.update_run(runs[-1], inference=update)
+    return result
