@@ -41,9 +41,21 @@ def make_store(path: Path, runs: int, steps: int) -> None:
     print(f"store: {runs} runs x 3 metrics x {steps} steps at {path}", flush=True)
 
 
+CPU: list[float] = []  # CPU seconds of the last timed call (this process + forked workers)
+
+
+def _cpu() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def timed(fn) -> tuple[float, object]:
-    t0 = time.perf_counter()
+    """Wall seconds; CPU seconds go to CPU[-1] (the fair figure on a shared, loaded machine)."""
+    c0, t0 = _cpu(), time.perf_counter()
     out = fn()
+    CPU.append(_cpu() - c0)
     return time.perf_counter() - t0, out
 
 
@@ -56,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import dii_hpc
-    from dii_hpc.report import build_site
+    from dii_hpc.report import build_site, parallel
     from dii_hpc.store.store import Store
 
     work = Path(tempfile.mkdtemp(prefix="bench-report-"))
@@ -66,40 +78,50 @@ def main() -> None:
         print(f"  (store written in {t_make:.1f} s; not part of the figures)")
     out = work / "site"
 
+    load0 = os.getloadavg()[0]
     t_full, res = timed(lambda: build_site(Store(store_dir), out=out, progress=False))
+    c_full = CPU[-1]
     t_noop, noop = timed(lambda: build_site(Store(store_dir), out=out, progress=False))
+    c_noop = CPU[-1]
     with dii_hpc.start_run("sweep", params={"lr": 0.05, "depth": 3, "optimizer": "adam",
                                             "seed": -1}, store=Store(store_dir)) as run:
         for step in range(args.steps):
             run.log_metrics({"loss": 1 / (step + 1), "acc": 0.5, "val_acc": 0.5}, step=step)
     t_one, one = timed(lambda: build_site(Store(store_dir), out=out, progress=False))
+    c_one = CPU[-1]
     t_force, _ = timed(lambda: build_site(Store(store_dir), out=out, force=True, progress=False))
+    c_force = CPU[-1]
+    load1 = os.getloadavg()[0]
     page = out / "experiments" / "sweep.html"
     size_mb = page.stat().st_size / 1e6
     total_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
 
     rows = [
-        ("full build, 1,000-run site (cold)", f"{t_full:.2f} s", "<= 10 s", t_full <= 10,
-         f"{res.rendered} pages"),
-        ("rebuild, no change", f"{t_noop:.3f} s", "<= 1 s", t_noop <= 1,
-         f"{noop.rendered} pages rendered; {t_force / t_noop:.0f}x faster than --force"),
-        ("rebuild after 1 new run", f"{t_one:.2f} s", "-", True,
-         f"{one.rendered} pages rendered; {t_force / t_one:.1f}x faster than --force"),
-        ("full re-render (--force)", f"{t_force:.2f} s", "-", True, "the alternative"),
-        ("experiment page size", f"{size_mb:.2f} MB", "< 5 MB", size_mb < 5,
+        ("full build, 1,000-run site (cold)", f"{t_full:.2f} s", f"{c_full:.2f} s", "<= 10 s",
+         t_full <= 10, f"{res.rendered} pages"),
+        ("rebuild, no change", f"{t_noop:.3f} s", f"{c_noop:.3f} s", "<= 1 s", t_noop <= 1,
+         f"{noop.rendered} pages rendered; {c_force / c_noop:.0f}x less CPU than --force"),
+        ("rebuild after 1 new run", f"{t_one:.2f} s", f"{c_one:.2f} s", "-", True,
+         f"{one.rendered} pages rendered; {c_force / c_one:.1f}x less CPU than --force"),
+        ("full re-render (--force)", f"{t_force:.2f} s", f"{c_force:.2f} s", "-", True,
+         "the alternative: re-render everything"),
+        ("experiment page size", f"{size_mb:.2f} MB", "", "< 5 MB", size_mb < 5,
          "table + embedded curves of every run"),
-        ("whole site on disk", f"{total_mb:.1f} MB", "-", True, ""),
+        ("whole site on disk", f"{total_mb:.1f} MB", "", "-", True, ""),
     ]
     lines = [
         "## report: static site for a 1,000-run experiment (`benchmarks/bench_report.py`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, {platform.platform(terse=True)}. Store: "
-        f"{args.runs + 1} runs x 3 metrics x {args.steps} steps (local disk).",
+        f"{args.runs + 1} runs x 3 metrics x {args.steps} steps (local disk). Load average "
+        f"{load0:.1f} -> {load1:.1f} while measuring; CPU = this process + forked workers "
+        f"({parallel.default_workers()} worker(s)).",
         "",
-        "| measure | value | target | ok | note |",
-        "|---|---|---|---|---|",
-        *[f"| {a} | {b} | {c} | {'yes' if d else 'NO'} | {e} |" for a, b, c, d, e in rows],
+        "| measure | wall | CPU | target | ok | note |",
+        "|---|---|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} | {'yes' if e else 'NO'} | {f} |"
+          for a, b, c, d, e, f in rows],
         "",
     ]
     text = "\n".join(lines)

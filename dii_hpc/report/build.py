@@ -9,6 +9,7 @@ experiment reads one run's metrics, not a thousand.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dii_hpc.report import pages, resources, sections
+from dii_hpc.report import pages, parallel, resources, sections
 from dii_hpc.report.model import safe_name
 from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import make_env, write_text
@@ -44,39 +45,42 @@ class BuildResult:
 
 
 class _Builder:
-    def __init__(self, store: Any, out: Path, force: bool, progress: bool | None) -> None:
+    def __init__(self, store: Any, out: Path, force: bool, progress: bool | None,
+                 workers: int) -> None:
         self.store, self.out, self.force, self.progress_flag = store, out, force, progress
+        self.workers = workers
         self.env = make_env()
         self.tfp = resources.fingerprint()
         self.old = {} if force else _load_manifest(out, self.tfp)
         self.new: dict[str, str] = {}
-        self.hist: dict[str, dict[str, tuple[list, list]]] = {}
         self.progress: Progress | None = None
+
+    def key(self, inputs: Any) -> str:
+        return digest([self.tfp, inputs])
+
+    def fresh(self, path: str, key: str) -> bool:
+        return self.old.get(path) == key and (self.out / path).is_file()
+
+    def render(self, path: str, template: str, ctx: dict[str, Any]) -> None:
+        html = self.env.get_template(template).render(root="../" * path.count("/"), page=path,
+                                                      **pages.PATHS, **ctx)
+        write_text(self.out / path, html)
 
     # one page: skip when its input hash is unchanged and the file is still there
     def page(self, path: str, inputs: Any, template: str, context: Any, result: BuildResult) -> None:
-        key = digest([self.tfp, inputs])
+        key = self.key(inputs)
         self.new[path] = key
-        if self.old.get(path) == key and (self.out / path).is_file():
+        if self.fresh(path, key):
             result.skipped += 1
             return
-        ctx = context() if callable(context) else context
-        depth = path.count("/")
-        html = self.env.get_template(template).render(root="../" * depth, page=path,
-                                                      **pages.PATHS, **ctx)
-        write_text(self.out / path, html)
-        result.rendered += 1
-        result.pages.append(path)
+        self.render(path, template, context() if callable(context) else context)
+        self.done(result, [path])
+
+    def done(self, result: BuildResult, paths: list[str]) -> None:
+        result.rendered += len(paths)
+        result.pages.extend(paths)
         if self.progress:
-            self.progress.update()
-
-    def stale(self, path: str, inputs: Any) -> bool:
-        return self.old.get(path) != digest([self.tfp, inputs]) or not (self.out / path).is_file()
-
-    def run_histories(self, run: RunEntry) -> dict[str, tuple[list, list]]:
-        if run.run_id not in self.hist:
-            self.hist[run.run_id] = histories(self.store, run.run_id)
-        return self.hist[run.run_id]
+            self.progress.update(len(paths))
 
 
 def _load_manifest(out: Path, tfp: str) -> dict[str, str]:
@@ -100,22 +104,28 @@ def _copy_static(out: Path) -> None:
 
 
 def build_site(store: Any, out: str | Path | None = None, experiment: list[str] | None = None,
-               force: bool = False, progress: bool | None = None) -> BuildResult:
+               force: bool = False, progress: bool | None = None,
+               workers: int | None = None) -> BuildResult:
     """Render ``store`` into ``out`` (default ``<store>/site``); see the module docstring."""
     t0 = time.perf_counter()
     out_dir = Path(out) if out else Path(store.root) / "site"
     out_dir.mkdir(parents=True, exist_ok=True)
     result = BuildResult(out_dir.resolve())
-    b = _Builder(store, out_dir, force, progress)
+    b = _Builder(store, out_dir, force, progress, workers or parallel.default_workers())
     _copy_static(out_dir)
     by_exp = {name: load_experiment(store, name) for name in experiments(store, experiment)}
     result.runs = sum(len(v) for v in by_exp.values())
-    _plan_progress(b, by_exp)
     known = {r.run_id for runs in by_exp.values() for r in runs}
+    todo = _stale_runs(b, by_exp, result)
+    b.progress = Progress(sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1,
+                          enabled=progress)
+    curves: dict[str, dict[str, Any]] = {}
+    render = functools.partial(_render_run, b, known)
+    for run_id, paths, small in parallel.map_runs(render, todo, b.workers):
+        b.done(result, paths)
+        curves[run_id] = small
     for name, runs in by_exp.items():
-        for run in runs:
-            _run_pages(b, run, known, result)
-        _experiment_page(b, name, runs, result)
+        _experiment_page(b, name, runs, curves, result)
     everything = [r for runs in by_exp.values() for r in runs]
     for name, group in sections.monitors(everything).items():
         b.page(pages.monitor_path(name), [r.fingerprint for r in group], "monitor.html",
@@ -131,34 +141,46 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
     return result
 
 
-def _plan_progress(b: _Builder, by_exp: dict[str, list[RunEntry]]) -> None:
-    todo = sum(b.stale(pages.run_path(r.run_id), r.fingerprint)
-               for runs in by_exp.values() for r in runs)
-    b.progress = Progress(todo + len(by_exp) + 1, enabled=b.progress_flag)
+def _run_pages_of(run: RunEntry) -> list[str]:
+    paths = [pages.run_path(run.run_id)]
+    if run.kind == "audit" and isinstance(run.record.get("audit"), dict):
+        paths.append(pages.audit_path(run.run_id))
+    return paths
 
 
-def _run_pages(b: _Builder, run: RunEntry, known: set[str], result: BuildResult) -> None:
-    path = pages.run_path(run.run_id)
-    audit = run.kind == "audit" and isinstance(run.record.get("audit"), dict)
-    if not (b.stale(path, run.fingerprint)
-            or (audit and b.stale(pages.audit_path(run.run_id), run.fingerprint))):
-        b.new[path] = b.old[path]
-        if audit:
-            b.new[pages.audit_path(run.run_id)] = b.old[pages.audit_path(run.run_id)]
-        result.skipped += 1 + audit
-        return
+def _stale_runs(b: _Builder, by_exp: dict[str, list[RunEntry]],
+                result: BuildResult) -> list[RunEntry]:
+    """Runs whose pages must be rendered; the others are counted as skipped."""
+    todo = []
+    for runs in by_exp.values():
+        for run in runs:
+            key = b.key(run.fingerprint)
+            paths = _run_pages_of(run)
+            b.new.update(dict.fromkeys(paths, key))
+            if all(b.fresh(p, key) for p in paths):
+                result.skipped += len(paths)
+            else:
+                todo.append(run)
+    return todo
+
+
+def _render_run(b: _Builder, known: set[str],
+                run: RunEntry) -> tuple[str, list[str], dict[str, Any]]:
+    """Write a run's page(s); may run in a worker process (see parallel.py)."""
     arts = pages.publish_artifacts(run, b.out)
-    b.page(path, run.fingerprint, "run.html",
-           lambda: pages.run_context(run, b.run_histories(run), arts, known), result)
-    if audit:
-        b.page(pages.audit_path(run.run_id), run.fingerprint, "audit.html",
-               lambda: sections.audit_context(run, arts), result)
+    hist = histories(b.store, run.run_id)
+    paths = _run_pages_of(run)
+    b.render(paths[0], "run.html", pages.run_context(run, hist, arts, known))
+    if len(paths) > 1:
+        b.render(paths[1], "audit.html", sections.audit_context(run, arts))
+    return run.run_id, paths, pages.small_curves(hist)
 
 
-def _experiment_page(b: _Builder, name: str, runs: list[RunEntry], result: BuildResult) -> None:
+def _experiment_page(b: _Builder, name: str, runs: list[RunEntry],
+                     fresh_curves: dict[str, dict[str, Any]], result: BuildResult) -> None:
     path = pages.experiment_path(name)
     inputs = [r.fingerprint for r in runs]
-    if not b.stale(path, inputs):
+    if b.fresh(path, b.key(inputs)):
         b.page(path, inputs, "experiment.html", {}, result)
         return
     cache_file = b.out / STATE / "curves" / f"{safe_name(name)}.json"
@@ -166,16 +188,18 @@ def _experiment_page(b: _Builder, name: str, runs: list[RunEntry], result: Build
         cache = json.loads(cache_file.read_text())
     except (OSError, ValueError):
         cache = {}
-    fresh: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
     for run in runs:
         hit = cache.get(run.run_id)
-        if hit and hit.get("fp") == run.fingerprint:
-            fresh[run.run_id] = hit
-        else:
-            fresh[run.run_id] = {"fp": run.fingerprint,
-                                 "c": pages.small_curves(b.run_histories(run))}
-    write_text(cache_file, json.dumps(fresh, separators=(",", ":")))
-    curves = {rid: v["c"] for rid, v in fresh.items()}
+        if run.run_id in fresh_curves:
+            kept[run.run_id] = {"fp": run.fingerprint, "c": fresh_curves[run.run_id]}
+        elif hit and hit.get("fp") == run.fingerprint:
+            kept[run.run_id] = hit
+        else:  # page existed but the cache was lost: read this run's metrics again
+            kept[run.run_id] = {"fp": run.fingerprint,
+                                "c": pages.small_curves(histories(b.store, run.run_id))}
+    write_text(cache_file, json.dumps(kept, separators=(",", ":")))
+    curves = {rid: v["c"] for rid, v in kept.items()}
     b.page(path, inputs, "experiment.html",
            lambda: pages.experiment_context(name, runs, curves), result)
 

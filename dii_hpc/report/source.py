@@ -106,8 +106,12 @@ def histories(store: Any, run_id: str) -> dict[str, tuple[list[float], list[floa
     for key in store.metric_keys(run_id):
         try:
             if hasattr(store, "metric_array"):
+                import numpy as np
+
                 data = store.metric_array(run_id, key)
-                out[key] = (data[:, 0].tolist(), data[:, 1].tolist())
+                steps = data[:, 0]  # a point logged without a step: use its position
+                steps = np.where(np.isfinite(steps), steps, np.arange(len(steps)))
+                out[key] = (steps.tolist(), data[:, 1].tolist())
             else:
                 frame = store.metric_history(run_id, key)
                 out[key] = (frame["step"].tolist(), frame["value"].tolist())

@@ -177,3 +177,14 @@ def test_cli_builds_into_store_site_by_default(demo, tmp_path: Path, capsys) -> 
     assert "page(s) rendered" in captured.err
     assert main(["--store", str(store_dir), "report", "build", "-e", "nope"]) == 2
     assert "unknown experiment 'nope'" in capsys.readouterr().err
+
+
+def test_forked_workers_write_the_same_site(demo, tmp_path: Path, monkeypatch) -> None:
+    from dii_hpc.report import parallel
+
+    serial = build_site(Store(demo[0]), out=tmp_path / "a", workers=1, progress=False)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    forked = build_site(Store(demo[0]), out=tmp_path / "b", workers=2, progress=False)
+    assert sorted(serial.pages) == sorted(forked.pages)
+    for rel in serial.pages:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel

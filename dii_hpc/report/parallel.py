@@ -1,0 +1,52 @@
+"""Render run pages in forked worker processes.
+
+Run pages are independent and CPU-bound (metric decoding, SVG strings, Jinja), so a 1,000-run
+site builds about N times faster on N cores. Workers are forked (they inherit the store handle,
+the Jinja environment and the run list without pickling) and send back only the page paths
+they wrote and each run's downsampled curves. Where fork is unavailable, or for a handful of
+runs, the same function runs in-process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+MIN_PARALLEL = 40  # below this, starting processes costs more than it saves
+CHUNK = 16
+
+_JOB: dict[str, Any] = {}
+
+
+def default_workers() -> int:
+    env = os.environ.get("DII_HPC_REPORT_JOBS")
+    if env and env.isdigit():
+        return max(1, int(env))
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 8))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _work(chunk: list[int]) -> list[tuple[str, list[str], dict[str, Any]]]:
+    fn, items = _JOB["fn"], _JOB["items"]
+    return [fn(items[i]) for i in chunk]
+
+
+def map_runs(fn: Callable[[Any], tuple[str, list[str], dict[str, Any]]], items: list[Any],
+             workers: int) -> Iterator[tuple[str, list[str], dict[str, Any]]]:
+    """Yield ``fn(item)`` for every item, in forked workers when it pays off."""
+    if workers <= 1 or len(items) < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
+        for item in items:
+            yield fn(item)
+        return
+    _JOB.update(fn=fn, items=items)
+    chunks = [list(range(i, min(i + CHUNK, len(items)))) for i in range(0, len(items), CHUNK)]
+    try:
+        with mp.get_context("fork").Pool(min(workers, len(chunks))) as pool:
+            for part in pool.imap_unordered(_work, chunks):
+                yield from part
+    finally:
+        _JOB.clear()
