@@ -20,8 +20,6 @@ _LOWER_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplex|latency|time|cost
                            re.IGNORECASE)
 _PRIMARY = (r"val.*acc", r"acc", r"val.*loss", r"loss", r"auc", r"f1")
 _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,100}$")
-_RESOURCE_KEYS = ("job_id", "array_task_id", "partition", "nodes", "ncpus", "cpus", "gpus",
-                  "alloc_tres", "elapsed", "elapsed_s", "max_rss", "maxrss", "state", "exit_code")
 
 
 def safe_name(name: str) -> str:
@@ -85,14 +83,33 @@ def duration(record: dict[str, Any]) -> float | None:
 
 
 def resources(record: dict[str, Any]) -> str:
-    """A one-line summary of the Slurm accounting saved with a run ("" when local)."""
+    """One line of the Slurm accounting saved with a run ("" for a local run).
+
+    Reads the sacct record the slurm package joins into run.json (job_id, alloc_tres,
+    max_rss_mb, elapsed_s, queue_wait_s, partition); older or partial records degrade to
+    whatever keys are there.
+    """
     slurm = record.get("slurm") or {}
     if not isinstance(slurm, dict) or not slurm:
         return ""
-    parts = [f"{k}={slurm[k]}" for k in _RESOURCE_KEYS if slurm.get(k) not in (None, "", {})]
-    if not parts:
-        parts = [f"{k}={v}" for k, v in list(slurm.items())[:4] if not isinstance(v, (dict, list))]
-    return " ".join(parts)
+    parts = [f"job {slurm['job_id']}"] if slurm.get("job_id") else []
+    tres = slurm.get("alloc_tres") if isinstance(slurm.get("alloc_tres"), dict) else {}
+    for key, unit in (("node", "node"), ("cpu", "cpu"), ("gpu", "gpu")):
+        if tres.get(key):
+            parts.append(f"{fmt_num(tres[key])} {unit}")
+    if not tres and slurm.get("ncpus"):
+        parts.append(f"{slurm['ncpus']} cpu")
+    if number(slurm.get("max_rss_mb")) is not None:
+        parts.append(f"{slurm['max_rss_mb']:.0f} MB RSS")
+    elif slurm.get("max_rss"):
+        parts.append(f"{slurm['max_rss']} RSS")
+    if number(slurm.get("elapsed_s")) is not None:
+        parts.append(fmt_duration(slurm["elapsed_s"]))
+    if number(slurm.get("queue_wait_s")):
+        parts.append(f"waited {fmt_duration(slurm['queue_wait_s'])}")
+    if slurm.get("partition"):
+        parts.append(str(slurm["partition"]))
+    return " · ".join(parts)
 
 
 def status_counts(runs: list[RunEntry]) -> dict[str, int]:

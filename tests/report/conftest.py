@@ -64,9 +64,12 @@ def build_demo_store(root: Path) -> dict[str, str]:
         ids["failed"] = run.id
         run.log_metric("loss", 3.0, step=0)
         raise RuntimeError("diverged at step 1")
-    store.update_run(ids["train0"], slurm={"job_id": "4242_0", "partition": "debug", "nodes": 1,
-                                           "ncpus": 4, "elapsed_s": 61.0, "max_rss": "812M",
-                                           "state": "COMPLETED"})
+    store.update_run(ids["train0"], slurm={  # the shape dii_hpc.slurm.sacct joins in
+        "job_id": "4242_0", "array_job_id": "4242", "array_task_id": 0, "state": "COMPLETED",
+        "exit_code": 0, "elapsed_s": 61.0, "cpu_time_s": 200.5, "max_rss_mb": 812.0,
+        "req_tres": {"cpu": 4, "mem": 4096, "node": 1}, "alloc_tres": {"cpu": 4, "mem": 4096,
+                                                                      "node": 1, "gpu": 1},
+        "node_list": "node01", "partition": "debug", "queue_wait_s": 3.0})
     ids["audit"] = _audit(store, tmp)
     for day, share in enumerate([0.0, 0.25, 0.75]):
         with dii_hpc.start_run("monitoring", kind="drift", tags={"monitor": "nightly"},

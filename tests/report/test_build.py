@@ -60,7 +60,7 @@ def test_every_page_is_built(site: Path, demo) -> None:
 def test_pages_show_saved_results(site: Path, demo) -> None:
     _, ids = demo
     run = (site / run_path(ids["train0"])).read_text()
-    assert "4242_0" in run and "812M" in run          # Slurm accounting
+    assert "4242_0" in run and "node01" in run and "200.5" in run   # Slurm accounting
     assert "abc123" in run                              # manifest
     assert "epoch 299 loss" in run and "epoch 0 loss" not in run   # log tail only
     assert run.count('<svg class="chart"') == 3         # loss, acc, val_acc
@@ -82,6 +82,7 @@ def test_pages_show_saved_results(site: Path, demo) -> None:
     assert len(data["runs"]) == 10 and data["primary"] == "val_acc"
     assert data["best"] == ids["train0"]                # highest lr converges best
     assert set(data["curves"][ids["train0"]]) == {"loss", "acc", "val_acc"}
+    assert "job 4242_0 · 1 node · 4 cpu · 1 gpu · 812 MB RSS · 1m 01s · waited 3.0 s · debug" in exp
 
 
 def test_internal_links_resolve_and_nothing_external(site: Path) -> None:
