@@ -1,0 +1,215 @@
+"""Reliability figures of issue 9, on the real cluster; writes reports/reliability.md.
+
+    .venv/bin/python scripts/reliability.py [--tasks 64] [--points 20000] [--kills 100]
+
+1. N array tasks write P points x 3 keys each into one experiment while `store compact`
+   and `report build` run in a loop: every point must be there exactly once.
+2. K writers killed with SIGKILL at random moments: the store stays readable, only points
+   after the last flush are missing, and `dii-hpc status` shows those runs FAILED.
+3. A requeue storm: running array tasks are requeued 3 times each; every run finishes
+   once with no duplicated steps.
+Needs `bash scripts/slurm-up.sh` first (parts 1 and 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DII = str(Path(sys.executable).with_name("dii-hpc"))
+
+
+def _config(experiment: str, tasks: int, points: int, seconds: float, time_limit: str) -> dict:
+    return {
+        "experiment": experiment,
+        "models": {"w": {"class": "dii_hpc.examples.stress:PointWriter",
+                         "params": {"points": points, "seconds": seconds}}},
+        "params": {"seed": 0},
+        "sweep": {"grid": {"seed": list(range(tasks))}},
+        "resources": {"partition": "debug", "time": time_limit, "cpus_per_task": 1,
+                      "mem": "300M", "array_parallelism": tasks},
+    }
+
+
+def _submit(store, raw: dict):  # noqa: ANN001, ANN202
+    from dii_hpc.config import from_dict
+    from dii_hpc.launch.submit import submit
+
+    return submit(from_dict(raw, source="reliability"), store, "slurm")
+
+
+def _wait(store, experiment: str, run_ids: list[str], limit_s: float) -> list[dict]:  # noqa: ANN001
+    from dii_hpc.launch.status import ACTIVE, reconcile
+
+    deadline = time.time() + limit_s
+    while True:
+        rows = [r for r in reconcile(store, experiment) if r["run_id"] in set(run_ids)]
+        if not any(r["status"] in ACTIVE for r in rows) or time.time() > deadline:
+            return rows
+        time.sleep(3)
+
+
+def _verify(store, experiment: str, points: int) -> tuple[int, int, int]:  # noqa: ANN001
+    """(runs with every point exactly once, missing points, duplicated steps)."""
+    from dii_hpc.examples.stress import KEYS, expected
+
+    complete = missing = dupes = 0
+    for rec in store.records(experiment):
+        seed = int(rec["params"]["seed"])
+        ok = True
+        for key in KEYS:
+            data = store.metric_array(rec["run_id"], key)
+            steps = data[:, 0].astype(int)
+            dupes += len(steps) - len(np.unique(steps))
+            missing += points - len(np.unique(steps))
+            want = np.array([expected(seed, key, s) for s in range(points)])
+            ok &= len(steps) == points and np.array_equal(data[:, 1], want)
+        complete += ok
+    return complete, missing, dupes
+
+
+def part_concurrent(tasks: int, points: int) -> list[str]:
+    import dii_hpc
+    from dii_hpc.report import build_site
+    from dii_hpc.store.summary import compact
+
+    store = dii_hpc.Store(tempfile.mkdtemp(prefix="rel-store-"))
+    res = _submit(store, _config("concurrent", tasks, points, 5.0, "00:10:00"))
+    stop, side = threading.Event(), {"compact": 0, "report": 0, "errors": []}
+
+    def churn() -> None:
+        while not stop.is_set():
+            try:
+                compact(store, "concurrent")
+                side["compact"] += 1
+                build_site(store, Path(store.root) / "site")
+                side["report"] += 1
+            except Exception as err:  # noqa: BLE001 - recorded as a failure of the figure
+                side["errors"].append(repr(err))
+            time.sleep(1)
+
+    t = threading.Thread(target=churn, daemon=True)
+    t.start()
+    t0 = time.time()
+    rows = _wait(store, "concurrent", res.run_ids, 1800)
+    stop.set()
+    t.join()
+    compact(store, "concurrent")
+    finished = sum(r["status"] == "FINISHED" for r in rows)
+    complete, missing, dupes = _verify(store, "concurrent", points)
+    listed = len(store.runs("concurrent"))
+    return [f"| {tasks} array tasks x {points:,} points x 3 keys, compact + report build "
+            f"looping ({side['compact']} compactions, {side['report']} builds, "
+            f"{len(side['errors'])} errors) | {finished}/{tasks} FINISHED, {complete}/{tasks} "
+            f"complete, {missing} missing, {dupes} duplicated, {listed} listed after compact "
+            f"| {time.time() - t0:.0f} s | scripts/reliability.py part 1 |"]
+
+
+_VICTIM = """
+import sys, dii_hpc
+with dii_hpc.start_run("victims", flush_points=500, flush_interval=3600) as run:
+    print(run.id, flush=True)
+    s = 0
+    while True:
+        run.log_metric("x", float(s), step=s)
+        s += 1
+        if s % 500 == 0:
+            run.flush()
+            print(s, flush=True)
+"""
+
+
+def part_sigkill(kills: int) -> list[str]:
+    import dii_hpc
+
+    root = tempfile.mkdtemp(prefix="rel-kill-")
+    env = {**os.environ, "DII_HPC_STORE": root}
+    rng = random.Random(0)
+    lost_ok = readable = 0
+    for _ in range(kills):
+        proc = subprocess.Popen([sys.executable, "-c", _VICTIM], stdout=subprocess.PIPE,
+                                text=True, env=env)
+        rid = proc.stdout.readline().strip()
+        flushed, target = 0, rng.randint(0, 6) * 500
+        while flushed < target:
+            flushed = int(proc.stdout.readline())
+        time.sleep(rng.random() * 0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        hist = dii_hpc.Store(root).metric_array(rid, "x") if target else None
+        if hist is None or (len(hist) >= flushed and np.array_equal(hist[:, 1], np.arange(len(hist)))):
+            lost_ok += 1
+    status = subprocess.run([DII, "--store", root, "status", "victims"], capture_output=True, text=True)
+    store = dii_hpc.Store(root)
+    df = store.runs("victims")
+    readable = len(df)
+    failed = int((df["status"] == "FAILED").sum())
+    return [f"| {kills} writers killed with SIGKILL at random moments | store readable "
+            f"({readable}/{kills} runs listed), {lost_ok}/{kills} kept every flushed point, "
+            f"`status` (exit {status.returncode}) shows {failed}/{kills} FAILED, "
+            f"{int((df['status'] == 'RUNNING').sum())} RUNNING | - | scripts/reliability.py part 2 |"]
+
+
+def part_requeue(tasks: int, points: int) -> list[str]:
+    import dii_hpc
+    store = dii_hpc.Store(tempfile.mkdtemp(prefix="rel-requeue-"))
+    res = _submit(store, _config("requeue", tasks, points, 40.0, "00:10:00"))
+    jobs = list(dict.fromkeys(res.job_ids))
+    requeued = 0
+    for _round in range(3):
+        time.sleep(8)
+        for job in jobs:
+            out = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+            requeued += out.returncode == 0
+    rows = _wait(store, "requeue", res.run_ids, 1800)
+    finished = sum(r["status"] == "FINISHED" for r in rows)
+    complete, missing, dupes = _verify(store, "requeue", points)
+    attempts = [store.run(r)["attempts"] for r in res.run_ids]
+    return [f"| requeue storm: {tasks} running array tasks, `scontrol requeue` 3 times each "
+            f"({requeued} requeues accepted) | {finished}/{tasks} FINISHED once, {complete}/{tasks} "
+            f"complete, {missing} missing, {dupes} duplicated steps, attempts per run "
+            f"{min(attempts)}-{max(attempts)} | - | scripts/reliability.py part 3 |"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=64)
+    ap.add_argument("--points", type=int, default=20_000)
+    ap.add_argument("--kills", type=int, default=100)
+    ap.add_argument("--parts", default="1,2,3")
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    rows = []
+    if "1" in parts:
+        rows += part_concurrent(args.tasks, args.points)
+        print(rows[-1], flush=True)
+    if "2" in parts:
+        rows += part_sigkill(args.kills)
+        print(rows[-1], flush=True)
+    if "3" in parts:
+        rows += part_requeue(8, 2_000)
+        print(rows[-1], flush=True)
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from _common import machine
+
+    out = REPO / "reports" / "reliability.md"
+    out.write_text("\n".join([
+        "# Reliability", "", f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{machine()}, real single-node Slurm (scripts/slurm-up.sh).", "",
+        "| trial | outcome | wall time | source |", "|---|---|---|---|", *rows, ""]))
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
