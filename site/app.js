@@ -179,7 +179,7 @@
     }
 
     var pSel = document.getElementById("scatter-param"), mSel = document.getElementById("scatter-metric");
-    fillSelect(pSel, data.params, data.params[0]);
+    fillSelect(pSel, data.params, data.scatter || data.params[0]);
     fillSelect(mSel, data.metrics, data.primary);
     pSel.addEventListener("change", drawScatter);
     mSel.addEventListener("change", drawScatter);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -154,15 +155,31 @@ def experiment_context(name: str, runs: list[RunEntry],
             "best": {k: model.best_value(mets.get(k) or {}, k) for k in mkeys},
             "is_best": run.run_id == best,
         })
-        data_runs.append({"id": run.run_id, "n": rows[-1]["name"], "h": run_path(run.run_id),
+        data_runs.append({"id": run.run_id, "n": rows[-1]["name"],
+                          "h": "../" + run_path(run.run_id),  # relative to experiments/
                           "p": {k: _cell(params[k]) for k in pkeys if k in params}, "m": last})
     return {
         "name": name, "rows": rows, "param_keys": pkeys, "metric_keys": mkeys,
         "primary": primary, "best": best, "counts": model.status_counts(runs),
         "data": {"runs": data_runs, "metrics": mkeys, "params": pkeys, "primary": primary,
                  "best": best, "lower": {k: model.lower_is_better(k) for k in mkeys},
+                 "scatter": _scatter_param(runs, pkeys),
                  "curves": curves},
     }
+
+
+def _scatter_param(runs: list[RunEntry], pkeys: list[str]) -> str | None:
+    """The param first shown against the metric: the numeric one that varies most
+    (ids and seeds excluded: they vary most and explain nothing)."""
+    best, spread = None, 1
+    for key in pkeys:
+        if re.search(r"seed|(^|_)id$|index|^run", key, re.IGNORECASE):
+            continue
+        values = {(r.record.get("params") or {}).get(key) for r in runs}
+        numeric = {v for v in values if model.number(v) is not None}
+        if len(numeric) > spread:
+            best, spread = key, len(numeric)
+    return best or (pkeys[0] if pkeys else None)
 
 
 def small_curves(histories: dict[str, tuple[list, list]], points: int = 60) -> dict[str, list]:

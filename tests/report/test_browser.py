@@ -5,6 +5,9 @@ Screenshots land in the test's tmp folder (printed with -s / shown on failure).
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
 import pytest
 from cdp import CHROMIUM, Browser
 
@@ -125,3 +128,8 @@ def test_run_table_sorts_filters_and_draws(browser_site) -> None:
     assert b.eval("document.querySelectorAll('#scatter circle').length") >= 6
     b.screenshot(shots / "experiment-sorted.png")
     assert b.errors == []
+    assert b.eval("document.getElementById('scatter-param').value") == "optimizer"
+    # links drawn by the scripts (scatter points) resolve too
+    hrefs = b.eval("Array.from(document.querySelectorAll('#scatter a'))"
+                   ".map(a => new URL(a.getAttribute('href'), location.href).href)")
+    assert hrefs and all(Path(unquote(urlsplit(h).path)).is_file() for h in hrefs), hrefs[:3]

@@ -79,7 +79,8 @@ def test_pages_show_saved_results(site: Path, demo) -> None:
     blob = re.search(r'<script type="application/json" id="experiment-data">(.*?)</script>',
                      exp, re.S).group(1)
     data = json.loads(blob)
-    assert len(data["runs"]) == 10 and data["primary"] == "val_acc"
+    assert len(data["runs"]) == 10 and data["primary"] == "val_acc" and data["scatter"] == "lr"
+    assert all(r["h"].startswith("../runs/") for r in data["runs"])
     assert data["best"] == ids["train0"]                # highest lr converges best
     assert set(data["curves"][ids["train0"]]) == {"loss", "acc", "val_acc"}
     assert "job 4242_0 · 1 node · 4 cpu · 1 gpu · 812 MB RSS · 1m 01s · waited 3.0 s · debug" in exp
