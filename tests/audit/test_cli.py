@@ -1,0 +1,109 @@
+"""The `dii-hpc audit` commands: exit codes, JSON, JUnit, stored runs, bad input."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.audit.conftest import DIGITS, cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_fail_under_sets_exit_code_and_junit_parses(tmp_path: Path, store_path: Path,
+                                                    digits: Any, capsys: Any) -> None:
+    ok_xml, bad_xml = tmp_path / "ok.xml", tmp_path / "bad.xml"
+    common = ["audit", "attack", "fgsm", *DIGITS, "--n-samples", "100"]
+    assert cli(*common, "--fail-under", "robust_accuracy=0.0", "--junit", str(ok_xml)) == 0
+    assert cli(*common, "--fail-under", "robust_accuracy=0.99", "--junit", str(bad_xml),
+               "--json", str(tmp_path / "r.json")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("dii-hpc: error: threshold breached: robust_accuracy=")
+    for path, failures in ((ok_xml, "0"), (bad_xml, "1")):
+        suite = ET.parse(path).getroot().find("testsuite")
+        assert suite.get("failures") == failures and suite.get("tests") == "2"
+        assert [c.get("name") for c in suite.findall("testcase")][0] == "fgsm"
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["attack"] == "fgsm" and result["n_samples"] == 100
+    assert {"clean_accuracy", "robust_accuracy"} <= set(result["metrics"])
+    assert result["params"]["eps"] == pytest.approx(0.1)
+
+
+def test_audit_is_stored_as_a_run_with_section_and_manifest(tmp_path: Path, store_path: Path,
+                                                             digits: Any) -> None:
+    import dii_hpc
+
+    with dii_hpc.start_run("digits", params={"lr": 0.003}) as train:
+        pass
+    path = tmp_path / "r.json"
+    assert cli("audit", "attack", "pgd", "--config", str(REPO / "configs/audit-digits.yaml"),
+               "--n-samples", "50", "--parent-run", train.id, "--json", str(path)) == 0
+    run_id = json.loads(path.read_text())["run_id"]
+    record = dii_hpc.Store(store_path).run(run_id)
+    assert record["kind"] == "audit" and record["parent_run"] == train.id
+    audit = record["audit"]
+    assert audit["level"] == "II" and audit["threat"] == "evasion" and audit["attack"] == "pgd"
+    assert audit["metrics"]["robust_accuracy"] <= 0.05  # the config's documented eps 0.2
+    assert audit["config"]["params"]["eps"] == 0.2
+    assert record["metrics"]["robust_accuracy"]["last"] == audit["metrics"]["robust_accuracy"]
+    manifest = record["manifest"]
+    assert len(manifest["weights_sha256"]) == 64 and "adversarial-robustness-toolbox" in \
+        manifest["versions"]
+
+
+def test_level_three_class_path_equals_level_two(tmp_path: Path, store_path: Path,
+                                                 digits: Any) -> None:
+    cfg = tmp_path / "raw.yaml"
+    cfg.write_text(
+        "model: dii_hpc.examples.digits:digits_model\n"
+        "data: dii_hpc.examples.digits:digits_data\n"
+        "attack: art.attacks.evasion.FastGradientMethod\n"
+        "n_samples: 80\n"
+        "params: {eps: 0.1, norm: inf, batch_size: 128}\n")
+    assert cli("audit", "run", str(cfg), "--json", str(tmp_path / "raw.json"), "--no-store") == 0
+    assert cli("audit", "attack", "fgsm", *DIGITS, "--n-samples", "80", "--no-store",
+               "--json", str(tmp_path / "two.json")) == 0
+    raw = json.loads((tmp_path / "raw.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert raw["level"] == "III" and raw["grade"] is None
+    assert raw["metrics"]["robust_accuracy"] == two["metrics"]["robust_accuracy"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["attack", "nosuch", *DIGITS], "unknown attack 'nosuch'; known: fgsm, pgd"),
+    (["suite", "nosuch", *DIGITS], "unknown suite 'nosuch'; known suites: evasion, privacy, "
+                                   "poisoning"),
+    (["attack", "pgd", *DIGITS, "--param", "eps=2"], "eps=2 is outside (0, 1]"),
+    (["attack", "pgd", *DIGITS, "--param", "max_iter=-1"], "ART rejected the parameters: "),
+    (["attack", "pgd", "--model", "tests.audit.factories:predict_only", "--data",
+      "dii_hpc.examples.digits:digits_data"], "needs model.get_grad(...)"),
+    (["attack", "fgsm", "--model", "dii_hpc.examples.digits:digits_model", "--data",
+      "tests.audit.factories:wrong_shape"], "x has shape (1437, 64), model expects (N, 1, 8, 8)"),
+    (["attack", "fgsm", "--model", "dii_hpc.examples.digits:digits_model", "--data",
+      "tests.audit.factories:nan_data"], "test data: x contains NaN"),
+    (["attack", "fgsm", "--model", "dii_hpc.examples.digits:digits_model", "--data",
+      "tests.audit.factories:bad_labels"], "labels span [0, 12] but the model has nb_classes=10"),
+    (["attack", "fgsm", "--model", "nosuchmodule:f", "--data", "x:y"], "cannot import module"),
+])
+def test_bad_input_is_one_line_exit_two(args: list[str], message: str, store_path: Path,
+                                        digits: Any, capsys: Any) -> None:
+    assert cli("audit", *args, "--no-store") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_black_box_attack_runs_on_predict_only_model(store_path: Path, digits: Any) -> None:
+    assert cli("audit", "attack", "hsj", "--model", "tests.audit.factories:predict_only",
+               "--data", "dii_hpc.examples.digits:digits_data", "--n-samples", "10",
+               "--no-store") == 0
+
+
+def test_list_names_every_attack(capsys: Any) -> None:
+    assert cli("audit", "list") == 0
+    out = capsys.readouterr().out
+    for name in ("pgd", "square", "mi_gap", "mi_label_only", "backdoor", "spectral_signature"):
+        assert name in out
