@@ -51,7 +51,10 @@ class _Builder:
         self.workers = workers
         self.env = make_env()
         self.tfp = resources.fingerprint()
-        self.old = {} if force else _load_manifest(out, self.tfp)
+        # every page the last build wrote (for removal) / those still valid (for skipping)
+        self.written = _load_manifest(out)
+        same = self.written.pop("\0templates", None) == self.tfp
+        self.old = self.written if same and not force else {}
         self.new: dict[str, str] = {}
         self.progress: Progress | None = None
 
@@ -83,14 +86,15 @@ class _Builder:
             self.progress.update(len(paths))
 
 
-def _load_manifest(out: Path, tfp: str) -> dict[str, str]:
+def _load_manifest(out: Path) -> dict[str, str]:
+    """Page -> input hash of the last build (plus its templates' fingerprint under a NUL key)."""
     try:
         data = json.loads((out / STATE / "manifest.json").read_text())
     except (OSError, ValueError):
         return {}
-    if data.get("format") != FORMAT or data.get("templates") != tfp:
+    if data.get("format") != FORMAT:
         return {}
-    return dict(data.get("pages") or {})
+    return {**dict(data.get("pages") or {}), "\0templates": str(data.get("templates"))}
 
 
 def _copy_static(out: Path) -> None:
@@ -133,7 +137,7 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
     b.page("index.html", sections.index_context(by_exp), "index.html",
            lambda: sections.index_context(by_exp), result)
     if not experiment:
-        result.removed = _remove_stale(out_dir, b.old, b.new)
+        result.removed = _remove_stale(out_dir, b.written, b.new)
     _save_manifest(out_dir, b, experiment)
     if b.progress:
         b.progress.close()
@@ -217,6 +221,6 @@ def _remove_stale(out: Path, old: dict[str, str], new: dict[str, str]) -> int:
 def _save_manifest(out: Path, b: _Builder, experiment: list[str] | None) -> None:
     from dii_hpc.store.atomic import write_json
 
-    pages_map = {**b.old, **b.new} if experiment else b.new
+    pages_map = {**b.written, **b.new} if experiment else b.new
     write_json(out / STATE / "manifest.json",
                {"format": FORMAT, "templates": b.tfp, "pages": pages_map})

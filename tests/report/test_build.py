@@ -150,8 +150,16 @@ def test_rebuild_renders_only_changed_pages(demo, tmp_path: Path) -> None:
     Store(store_dir).delete_run(run.id)                  # a deleted run's page goes away
     fourth = build_site(Store(store_dir), out=out, progress=False)
     assert fourth.removed == 1 and not (out / run_path(run.id)).exists()
+    with dii_hpc.start_run("digits", store=Store(store_dir)) as run:
+        pass
+    Store(store_dir).delete_run(run.id)                  # gone before any build saw it: no-op
+    build_site(Store(store_dir), out=out, progress=False)
+    with dii_hpc.start_run("digits", store=Store(store_dir)) as run:
+        pass
+    build_site(Store(store_dir), out=out, progress=False)
+    Store(store_dir).delete_run(run.id)                  # --force also clears deleted runs
     forced = build_site(Store(store_dir), out=out, force=True, progress=False)
-    assert forced.rendered == first.rendered
+    assert forced.rendered == first.rendered and forced.removed == 1
 
 
 def test_experiment_selection(demo, tmp_path: Path) -> None:
