@@ -22,6 +22,8 @@ def build(
     result = build_site(Store(), out=out, experiment=experiment or None, force=force)
     typer.echo(f"{result.rendered} page(s) rendered, {result.skipped} unchanged, "
                f"{result.runs} run(s), {result.seconds:.2f} s", err=True)
+    for run_id, why in result.damaged:
+        typer.echo(f"dii-hpc: warning: skipped damaged run {run_id}: {why}", err=True)
     typer.echo(str(result.index))
 
 

@@ -38,6 +38,7 @@ class BuildResult:
     runs: int = 0
     seconds: float = 0.0
     pages: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)  # (run id, why), skipped
 
     @property
     def index(self) -> Path:
@@ -117,7 +118,8 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
     result = BuildResult(out_dir.resolve())
     b = _Builder(store, out_dir, force, progress, workers or parallel.default_workers())
     _copy_static(out_dir)
-    by_exp = {name: load_experiment(store, name) for name in experiments(store, experiment)}
+    by_exp = {name: load_experiment(store, name, result.damaged)
+              for name in experiments(store, experiment)}
     result.runs = sum(len(v) for v in by_exp.values())
     known = {r.run_id for runs in by_exp.values() for r in runs}
     todo = _stale_runs(b, by_exp, result)

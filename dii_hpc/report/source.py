@@ -88,8 +88,20 @@ def load_run(store: Any, run_id: str) -> RunEntry:
     return RunEntry(run_id, record, artifacts, fp, logs)
 
 
-def load_experiment(store: Any, experiment: str) -> list[RunEntry]:
-    runs = [load_run(store, rid) for rid in run_ids(store, experiment)]
+def load_experiment(store: Any, experiment: str,
+                    damaged: list[tuple[str, str]] | None = None) -> list[RunEntry]:
+    """Every readable run of an experiment, oldest first; unreadable ones go to ``damaged``
+    as (run id, reason) so that one torn record does not take the whole site down."""
+    from dii_hpc.errors import DiiError
+
+    runs = []
+    for rid in run_ids(store, experiment):
+        try:
+            runs.append(load_run(store, rid))
+        except (DiiError, OSError, ValueError) as err:
+            if damaged is None:
+                raise
+            damaged.append((rid, str(err).splitlines()[0] if str(err) else type(err).__name__))
     runs.sort(key=lambda r: (r.start, r.run_id))
     return runs
 

@@ -198,3 +198,17 @@ def test_forked_workers_write_the_same_site(demo, tmp_path: Path, monkeypatch) -
     assert sorted(serial.pages) == sorted(forked.pages)
     for rel in serial.pages:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_a_damaged_run_is_skipped_and_named(demo, tmp_path: Path, capsys) -> None:
+    from dii_hpc.cli.app import main
+
+    store_dir = tmp_path / "store"
+    shutil.copytree(demo[0], store_dir)
+    bad = demo[1]["train2"]
+    (Store(store_dir).run_dir(bad) / "run.json").write_text('{"run_id": ')   # torn write
+    assert main(["--store", str(store_dir), "report", "build", "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped damaged run {bad}" in err
+    assert not (tmp_path / "o" / run_path(bad)).exists()
+    assert (tmp_path / "o" / run_path(demo[1]["train1"])).is_file()
