@@ -16,10 +16,14 @@ def build(
         "--force", help="Re-render every page, ignoring the incremental manifest.")] = False,
 ) -> None:
     """Build a self-contained static site (opens from file://, no network) and print index.html."""
+    from dii_hpc.errors import StoreError
     from dii_hpc.report import build_site
     from dii_hpc.store.store import Store
 
-    result = build_site(Store(), out=out, experiment=experiment or None, force=force)
+    store = Store()
+    if not store.root.is_dir():  # a typo must not create an empty store holding a site
+        raise StoreError(f"no store at {store.root} (give --store or set DII_HPC_STORE)")
+    result = build_site(store, out=out, experiment=experiment or None, force=force)
     typer.echo(f"{result.rendered} page(s) rendered, {result.skipped} unchanged, "
                f"{result.runs} run(s), {result.seconds:.2f} s", err=True)
     for run_id, why in result.damaged:

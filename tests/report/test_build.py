@@ -187,6 +187,8 @@ def test_cli_builds_into_store_site_by_default(demo, tmp_path: Path, capsys) -> 
     assert "page(s) rendered" in captured.err
     assert main(["--store", str(store_dir), "report", "build", "-e", "nope"]) == 2
     assert "unknown experiment 'nope'" in capsys.readouterr().err
+    assert main(["--store", str(tmp_path / "typo"), "report", "build"]) == 2
+    assert "no store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
 
 
 def test_forked_workers_write_the_same_site(demo, tmp_path: Path, monkeypatch) -> None:
