@@ -65,3 +65,15 @@ def test_resources_are_found() -> None:
     assert (resources.templates_dir() / "run.html").is_file()
     assert (resources.static_dir() / "style.css").is_file()
     assert len(resources.fingerprint()) == 16
+
+
+def test_wheel_layout_is_preferred(tmp_path, monkeypatch) -> None:
+    """A wheel ships templates/ and site/ as dii_hpc/_templates and dii_hpc/_site."""
+    import shutil
+
+    pkg = tmp_path / "dii_hpc"
+    shutil.copytree(resources.templates_dir(), pkg / "_templates")
+    shutil.copytree(resources.static_dir(), pkg / "_site")
+    monkeypatch.setattr(resources, "_PACKAGE", pkg)
+    assert resources.templates_dir() == pkg / "_templates"
+    assert resources.static_dir() == pkg / "_site"
