@@ -107,7 +107,7 @@ def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
         for start in range(0, len(tasks), max_array):
             refs = [TaskRef(str(plan_file), i) for _, i in tasks[start:start + max_array]]
             try:
-                jobs = ex.map_array(TaskRunner(catch=(kind == "debug")), refs)
+                jobs = sub.quiet_map_array(ex, TaskRunner(catch=(kind == "debug")), refs)
             except Exception as err:  # noqa: BLE001
                 raise SchedulerError(f"sbatch rejected the job array: {sub.slurm_message(err)}") from None
             submitted += jobs

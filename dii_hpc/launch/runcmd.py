@@ -9,8 +9,11 @@ keeps a single writer at any time.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -145,9 +148,11 @@ def submit_command(store: Any, experiment: str, command: list[str], resources: R
     params = sub.resource_parameters(resources, setup, store.root, f"dii-run-{experiment}")
     try:
         ex = sub.make_submitit("slurm", folder, resources, params)
-        job = ex.submit(task)
+        with contextlib.redirect_stderr(io.StringIO()):
+            job = ex.submit(task)
     except Exception as err:  # noqa: BLE001 - nothing half-submitted
         store.delete_run(run_id)
+        shutil.rmtree(folder, ignore_errors=True)
         raise SchedulerError(f"sbatch rejected the job: {sub.slurm_message(err)}") from None
     store.write_jobs_record(f"run-{run_id}", {
         "submission_id": f"run-{run_id}", "experiment": experiment, "executor": "slurm",

@@ -104,6 +104,10 @@ def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True)
 
 def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
     new, error = decide(rec.get("status", ""), sched, age)
+    if new is not None and new != rec.get("status"):
+        # The record was read before the scheduler answered: the task may have ended since.
+        rec = store.run(rec["run_id"])
+        new, error = decide(rec.get("status", ""), sched, age)
     terminal = sched is not None and sched.get("state") in TERMINAL
     fields: dict[str, Any] = {}
     if terminal:

@@ -71,9 +71,12 @@ def slurm_parameters(config: ExperimentConfig, store_root: Path, name: str) -> d
 def resource_parameters(res: Resources, setup: list[str], store_root: Path,
                         name: str) -> dict[str, Any]:
     """submitit SlurmExecutor parameters from a `resources:` section and setup lines."""
+    minutes = time_minutes(res.time)
     params: dict[str, Any] = {
-        "job_name": name, "time": time_minutes(res.time), "cpus_per_task": res.cpus_per_task,
-        "signal_delay_s": res.signal_delay_s,
+        "job_name": name, "time": minutes, "cpus_per_task": res.cpus_per_task,
+        # A warning due before the job even starts would kill it at once: keep it within
+        # the second half of the time limit.
+        "signal_delay_s": max(1, min(res.signal_delay_s, minutes * 30)),
         "setup": [*setup, f"export DII_HPC_STORE={shlex.quote(str(store_root))}"],
     }
     optional = {"partition": res.partition, "account": res.account, "qos": res.qos,
@@ -116,10 +119,21 @@ def make_submitit(kind: str, folder: Path, res: Resources, params: dict[str, Any
 
 
 def slurm_message(err: BaseException) -> str:
-    """Slurm's own words from a failed sbatch (its last 'sbatch: error:' line)."""
-    lines = [ln.strip() for ln in str(err).splitlines() if "error" in ln.lower()]
-    slurm = [ln for ln in lines if ln.startswith("sbatch:")]
-    return (slurm or lines or [str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)])[-1]
+    """Slurm's own words from a failed sbatch, on one line ('a; b' for several errors)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    errors = [ln.split("error:", 1)[1].strip() for ln in lines if ln.startswith("sbatch: error:")]
+    return "; ".join(dict.fromkeys(errors)) or (lines[-1] if lines else repr(err))
+
+
+def quiet_map_array(ex: Any, fn: Any, refs: list[Any]) -> list[Any]:
+    """map_array with submitit's echo of sbatch's stderr kept off the terminal.
+
+    The same text reaches the user once, in the one-line SchedulerError."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        return ex.map_array(fn, refs)
 
 
 def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any]],
@@ -132,7 +146,7 @@ def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any
         if kind == "local" and submitted:
             _wait_all(submitted)  # local "arrays" run one chunk of processes at a time
         try:
-            jobs = ex.map_array(runner, refs)
+            jobs = quiet_map_array(ex, runner, refs)
         except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
             raise SchedulerError(f"sbatch rejected the job array: {slurm_message(err)}") from None
         submitted.extend(jobs)

@@ -41,6 +41,7 @@ class TaskRunner:
         self.catch = catch
 
     def __call__(self, ref: TaskRef) -> dict[str, Any]:
+        _guard_usr2()
         if not self.catch:
             return execute(ref)
         try:
@@ -138,13 +139,25 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -
     return run
 
 
-def _install_usr2(run: Any, checkpointable: bool) -> Any:
-    """Keep submitit's requeue on USR2 only for checkpointable tasks; else just flush."""
-    if checkpointable:
-        return None
+def _guard_usr2() -> None:
+    """From the task's first instant, USR2 goes through `_on_usr2` (submitit's stays behind it)."""
     with contextlib.suppress(ValueError):  # not the main thread: leave handlers alone
-        return signal.signal(signal.SIGUSR2, lambda *_: run.flush())
-    return None
+        previous = signal.getsignal(signal.SIGUSR2)
+        if previous is not _on_usr2:
+            _CURRENT["submitit_usr2"] = previous
+            signal.signal(signal.SIGUSR2, _on_usr2)
+
+
+def _on_usr2(signum: int, frame: Any) -> None:
+    """Checkpointable task: submitit checkpoints and requeues.  Otherwise only flush metrics
+    and keep going: Slurm ends the job at its limit and the run shows TIMEOUT."""
+    run = _CURRENT.get("run")
+    if run is not None:
+        with contextlib.suppress(Exception):
+            run.flush()
+    handler = _CURRENT.get("submitit_usr2")
+    if _CURRENT.get("checkpointable") and callable(handler):
+        handler(signum, frame)
 
 
 def execute(ref: TaskRef) -> dict[str, Any]:
@@ -158,10 +171,12 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     raw, config = task_config(plan, ref.index)
     ex = resolve(config.executor, "run_unit", what="executor")(config, restore_states=ref.restore)
     unit = Unit.from_dict(spec["unit"])
-    _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False)
+    _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False, run=None)
     seed_everything(spec.get("seed"))
     run = _start(plan, ref.index, raw, config)
-    previous = _install_usr2(run, _CURRENT["checkpointable"])
+    _CURRENT["run"] = run
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGUSR2, _on_usr2)  # start_run chained its own flush in front
     sampler = SystemSampler(lambda m, _step: run.log_metrics(m),
                             config.resources.sys_metrics_s).start()
     try:
@@ -175,8 +190,7 @@ def execute(ref: TaskRef) -> dict[str, Any]:
                 raise
     finally:
         sampler.stop()
-        if previous is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGUSR2, previous)
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGUSR2, _CURRENT.get("submitit_usr2") or signal.SIG_DFL)
         _CURRENT.clear()
     return {k: v.get("last") for k, v in run.record.get("metrics", {}).items()}

@@ -191,6 +191,7 @@ def parse_sacct(text: str, fields: tuple[str, ...] | None = None) -> dict[str, d
         fields, lines = tuple(lines[0].split("|")), lines[1:]
     fields = fields or SACCT_FIELDS
     jobs: dict[str, dict[str, Any]] = {}
+    placeholders: set[str] = set()  # tasks known only from a pending-array line '123_[4-9]'
     for line in lines:
         row = dict(zip(fields, line.split("|"), strict=False))
         base, step, _ = split_job_id(row.get("JobID", ""))
@@ -198,10 +199,19 @@ def parse_sacct(text: str, fields: tuple[str, ...] | None = None) -> dict[str, d
             if base in jobs:
                 _merge_step(jobs[base], row)
             continue
-        for job_id in expand_pending_array(base):
-            previous = jobs.get(job_id)
-            rec = _job_record(row, job_id)
-            if previous is not None:
-                rec["requeue_count"] = previous["requeue_count"] + 1
-            jobs[job_id] = rec
+        expanded = expand_pending_array(base)
+        if expanded != [base]:
+            # With -D the array's original pending line stays listed beside the tasks that
+            # already started: it never overrides a task's own line, nor counts as a requeue.
+            for job_id in expanded:
+                if job_id not in jobs:
+                    jobs[job_id] = _job_record(row, job_id)
+                    placeholders.add(job_id)
+            continue
+        previous = jobs.get(base)
+        rec = _job_record(row, base)
+        if previous is not None and base not in placeholders:
+            rec["requeue_count"] = previous["requeue_count"] + 1
+        placeholders.discard(base)
+        jobs[base] = rec
     return jobs

@@ -77,3 +77,14 @@ def test_requeued_duplicates_are_counted() -> None:
 def test_command_is_one_batched_call() -> None:
     cmd = sacct_command(["5", "3", "5"])
     assert cmd[0] == "sacct" and cmd[-1] == "3,5" and "--parsable2" in cmd
+
+
+def test_pending_array_line_never_overrides_started_tasks() -> None:
+    # sacct -D keeps the array's original pending line listed after tasks that already ran.
+    text = ("JobID|State|ExitCode\n167_0|COMPLETED|0:0\n167_1|RUNNING|0:0\n"
+            "167_[0-9]|PENDING|0:0\n167_[2-9]|PENDING|0:0\n167_2|RUNNING|0:0\n")
+    jobs = parse_sacct(text)
+    assert jobs["167_0"]["state"] == "FINISHED" and jobs["167_0"]["requeue_count"] == 0
+    assert jobs["167_1"]["state"] == "RUNNING"
+    assert jobs["167_2"]["state"] == "RUNNING" and jobs["167_2"]["requeue_count"] == 0
+    assert jobs["167_9"]["state"] == "PENDING"
