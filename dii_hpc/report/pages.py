@@ -102,17 +102,42 @@ def run_charts(histories: dict[str, tuple[list, list]]) -> list[dict[str, Any]]:
 def run_context(run: RunEntry, histories: dict[str, tuple[list, list]],
                 artifacts: list[dict[str, Any]], known: set[str]) -> dict[str, Any]:
     record = run.record
-    sections = {k: v for k, v in record.items() if k not in _CORE and v not in (None, {}, [])}
+    extra = {k: v for k, v in record.items() if k not in _CORE and v not in (None, {}, [])}
+    sections = {k: v for k, v in extra.items() if isinstance(v, (dict, list))}
+    other = {k: (model.fmt_time(v) if _is_time(k, v) else v)
+             for k, v in extra.items() if k not in sections}
+    manifest = record.get("manifest") if isinstance(record.get("manifest"), dict) else {}
     parent = record.get("parent_run")
     return {
         "run": record, "run_id": run.run_id, "name": model.display_name(record),
         "kind": run.kind, "duration": model.duration(record), "metrics": metric_rows(record),
         "charts": run_charts(histories), "artifacts": artifacts,
-        "logs": [{"name": p.name, **dict(zip(("text", "cut"), log_tail(p), strict=True))}
-                 for p in run.log_files],
+        "logs": _logs(run), "other": other,
+        "manifest_flat": {k: v for k, v in manifest.items() if not isinstance(v, (dict, list))},
+        "manifest_nested": {k: v for k, v in manifest.items() if isinstance(v, (dict, list))},
         "sections": sections, "monitor": monitor_of(run) if run.kind == "drift" else None,
         "parent": parent, "parent_known": parent in known,
     }
+
+
+def _is_time(key: str, value: Any) -> bool:
+    """Epoch seconds saved under a time-like key (heartbeat, *_time) read better as dates."""
+    return (("time" in key or key == "heartbeat") and model.number(value) is not None
+            and 1e9 < value < 1e10)
+
+
+def _logs(run: RunEntry) -> list[dict[str, Any]]:
+    """Log tails, stdout first; the first non-empty one is shown open."""
+    order = sorted(run.log_files, key=lambda p: (not p.name.startswith("stdout"), p.name))
+    logs = []
+    for path in order:
+        text, cut = log_tail(path)
+        logs.append({"name": path.name, "text": text, "cut": cut,
+                     "size": path.stat().st_size})
+    first = next((log for log in logs if log["text"].strip()), None)
+    for log in logs:
+        log["open"] = log is first
+    return logs
 
 
 _CORE = {"run_id", "experiment", "kind", "status", "params", "tags", "start_time", "end_time",
