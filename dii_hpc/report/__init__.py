@@ -1,4 +1,20 @@
-"""Static HTML report: reads the store, renders Jinja2 templates, never computes results."""
+"""Static HTML report: reads the store, renders Jinja2 templates, never computes results.
+
+``dii-hpc report build [--out DIR] [-e EXPERIMENT ...] [--force]`` (default DIR: ``<store>/site``,
+next to the data it shows, so artifact blobs can be hard-linked instead of copied) writes::
+
+    index.html                      experiments, latest audits (grades), drift monitors
+    experiments/<experiment>.html   run table (sort/filter), overlaid curves, param scatter
+    runs/<run_id>.html              params, metric charts, manifest, Slurm accounting, logs
+    audits/<run_id>.html            grade, attacks with intervals, curves, examples, config
+    monitors/<monitor>.html         drift trend and per-feature table of the latest check
+    files/<sha256>/<name>           artifacts (hard link, else copy)
+    static/                         style.css and app.js (no CDN, no network)
+    .dii-report/                    incremental-build manifest and per-run curve cache
+
+Python: ``build_site(store, out=None, experiment=None, force=False, progress=None,
+workers=None) -> BuildResult`` (``.index`` is the path of index.html).
+"""
 
 from __future__ import annotations
 
