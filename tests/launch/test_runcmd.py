@@ -1,0 +1,52 @@
+"""`dii-hpc run -- CMD` locally: metrics attach, logs, exit code decides the status."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dii_hpc.store.store import Store
+from tests.conftest import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_command_run_is_tracked(store_path: Path, tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import os, sys, dii_hpc\n"
+        "for i in range(4):\n    dii_hpc.log_metric('loss', 1.0 / (i + 1), step=i)\n"
+        "print('out line'); print('err line', file=sys.stderr)\n"
+        "assert 'SECRET_TOKEN' in os.environ\n")
+    proc = run_cli("run", "-e", "cmds", "--sys-metrics-s", "0.2", "--", sys.executable,
+                   str(script), env={"SECRET_TOKEN": "hunter2"}, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    store = Store(store_path)
+    (rec,) = store.records("cmds")
+    assert rec["status"] == "FINISHED" and rec["params"]["exit_code"] == 0
+    assert rec["metrics"]["loss"]["count"] == 4 and rec["metrics"]["loss"]["last"] == 0.25
+    man = rec["manifest"]
+    assert man["command"][-1] == str(script) and man["git"].get("commit")
+    assert "SECRET_TOKEN" not in str(man) and "hunter2" not in str(man)
+    logs = run_cli("logs", rec["run_id"], cwd=REPO)
+    assert "out line" in logs.stdout and "err line" in logs.stdout
+    only_err = run_cli("logs", rec["run_id"], "--stream", "stderr", cwd=REPO)
+    assert only_err.stdout.strip() == "err line"
+
+
+def test_failing_command_is_failed_and_exit_3(store_path: Path) -> None:
+    proc = run_cli("run", "-e", "cmds", "--sys-metrics-s", "0", "--", sys.executable, "-c",
+                   "import sys; sys.exit(4)", cwd=REPO)
+    assert proc.returncode == 3 and "exited with code 4" in proc.stderr
+    (rec,) = Store(store_path).records("cmds")
+    assert rec["status"] == "FAILED" and rec["error"] == "command exited with code 4"
+
+
+def test_sys_metrics_are_sampled(store_path: Path) -> None:
+    proc = run_cli("run", "-e", "cmds", "--sys-metrics-s", "0.2", "--", sys.executable, "-c",
+                   "import time; x = bytearray(30_000_000); time.sleep(1.2)", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    store = Store(store_path)
+    (rec,) = store.records("cmds")
+    assert rec["metrics"]["sys/rss_mb"]["max"] > 25
+    assert rec["metrics"]["sys/cpu_percent"]["count"] >= 3
