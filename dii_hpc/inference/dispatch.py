@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dii_hpc.errors import SchedulerError
+from dii_hpc.inference import output
 from dii_hpc.inference.shard import run_shard
 
 
@@ -85,13 +87,54 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
         raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from None
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
-        return _collect(jobs, pending, res)
+        gone = _wait_slurm(jobs, res.array or "")
+        for i, job in zip(pending, jobs, strict=True):
+            if str(job.job_id) in gone and output.done(out, i) is None:
+                res.job_ids[i] = str(job.job_id)
+                res.errors[i] = (f"array task {job.job_id} left the queue without running "
+                                 "(cancelled before it started?)")
+        todo = [(i, j) for i, j in zip(pending, jobs, strict=True) if i not in res.errors]
+        return _collect([j for _, j in todo], [i for i, _ in todo], res)
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
             from dii_hpc.slurm import commands
 
             commands.cancel([res.array] if res.array else [])
         raise
+
+
+def _queued(array: str) -> set[str] | None:
+    """Array task ids Slurm still holds (pending or running); None when squeue fails."""
+    from dii_hpc.slurm import commands
+
+    try:
+        return set(commands.run(["squeue", "-h", "-r", "-j", array, "-o", "%i"]).split())
+    except SchedulerError:
+        return None
+
+
+def _wait_slurm(jobs: list[Any], array: str, poll_s: float = 2.0, grace: int = 3) -> set[str]:
+    """Wait until every task is done; returns tasks that vanished from the queue unfinished.
+
+    A task cancelled while still pending gets no accounting record, so submitit would wait
+    for it forever; a task absent from squeue for ``grace`` polls is taken as gone.
+    """
+    remaining = {str(j.job_id): j for j in jobs}
+    absent: dict[str, int] = {}
+    gone: set[str] = set()
+    while remaining:
+        queued = _queued(array)
+        for jid, job in list(remaining.items()):
+            if job.done():
+                del remaining[jid]
+            elif queued is not None and jid not in queued:
+                absent[jid] = absent.get(jid, 0) + 1
+                if absent[jid] >= grace:
+                    gone.add(jid)
+                    del remaining[jid]
+        if remaining:
+            time.sleep(poll_s)
+    return gone
 
 
 def run(kind: str, out: Path, pending: list[int], folder: Path, res_cfg: Any,

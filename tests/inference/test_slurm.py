@@ -1,0 +1,101 @@
+"""On the real single-node cluster (scripts/slurm-up.sh): 200,000 rows in 8 shards as ONE array,
+bit-identical to a single process; a killed shard (marker + chunk deleted, or its array task
+scancelled) is recomputed alone by the rerun. Skipped when Slurm does not answer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dii_hpc import Store
+from dii_hpc.inference import demo, output
+from tests.conftest import DII, run_cli
+from tests.inference.conftest import MODEL, plain_loop
+
+
+def _slurm_up() -> bool:
+    if shutil.which("sbatch") is None:
+        return False
+    return subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
+
+
+pytestmark = [pytest.mark.slurm,
+              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (scripts/slurm-up.sh)")]
+
+
+def _tasks(out: Path, n: int) -> list[str]:
+    return [output.done(out, i)["task"] for i in range(n)]
+
+
+def test_200k_rows_in_8_shards_as_one_array(store_path: Path, tmp_path: Path) -> None:
+    demo.write_data(tmp_path / "data", 200_000, files=3, fmt="parquet", seed=5)
+    out = tmp_path / "preds"
+    args = ("predict", "--model", MODEL, "--data", str(tmp_path / "data" / "*.parquet"),
+            "--out", str(out), "--executor", "slurm", "--shards", "8", "--batch-size", "1024",
+            "--experiment", "slurm-inference")
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert "8 computed" in res.stdout
+    store = Store()
+    rec = store.run(store.runs(experiment="slurm-inference").iloc[0]["run_id"])
+    array = rec["inference"]["array_job_id"]
+    assert rec["inference"]["shards"] == 8 and rec["slurm"]["array_job_id"] == array
+    assert _tasks(out, 8) == [f"{array}_{i}" for i in range(8)]  # one array, task i = shard i
+
+    ref = plain_loop(demo.make_rows(200_000, seed=5), 1024)
+    got = output.read_outputs(out)
+    assert np.array_equal(got["output"], ref) and np.array_equal(got["prediction"], ref.argmax(1))
+
+    for name in ("output", "prediction"):
+        for f in output.chunk_files(out, name, 5):
+            f.unlink()
+    output.done_path(out, 5).unlink()
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert "1 computed, 7 already done" in res.stdout
+    tasks = _tasks(out, 8)
+    assert tasks[5].split("_")[0] != array and all(t.startswith(f"{array}_") for i, t in
+                                                    enumerate(tasks) if i != 5)
+    assert np.array_equal(output.read_outputs(out)["output"], ref)
+
+
+def _array_of(name: str, timeout: float = 60) -> str:
+    end = time.time() + timeout
+    while time.time() < end:
+        ids = subprocess.run(["squeue", "-h", "-n", name, "-o", "%F"], capture_output=True,
+                             text=True).stdout.split()
+        if ids:
+            return ids[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no job named {name} appeared")
+
+
+def test_scancelled_array_task_is_recomputed_alone(store_path: Path, tmp_path: Path) -> None:
+    demo.write_data(tmp_path / "data", 8000, files=1, fmt="csv", seed=6)
+    cfg = tmp_path / "predict.yaml"
+    cfg.write_text("experiment: cancel-demo\nresources:\n  array_parallelism: 1\n  time: '00:05:00'\n")
+    out = tmp_path / "preds"
+    args = [DII, "predict", "--config", str(cfg), "--model", MODEL, "--data",
+            str(tmp_path / "data" / "*.csv"), "--out", str(out), "--executor", "slurm",
+            "--shards", "4", "--batch-size", "500"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    array = _array_of("dii-predict-cancel-demo")
+    subprocess.run(["scancel", f"{array}_3"], check=True)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 3, err
+    assert "1 of 4 shard(s) failed (3)" in err and len(err.strip().splitlines()) == 1
+    assert [output.done(out, i) is not None for i in range(4)] == [True, True, True, False]
+    rec = json.loads(next(Path(store_path).rglob("run.json")).read_text())
+    assert rec["status"] == "FAILED" and rec["inference"]["failed"].keys() == {"3"}
+
+    res = run_cli(*args[1:])
+    assert res.returncode == 0, res.stderr
+    assert "1 computed, 3 already done" in res.stdout
+    ref = plain_loop(demo.make_rows(8000, seed=6), 500)
+    assert np.array_equal(output.read_outputs(out)["output"], ref)
