@@ -92,6 +92,7 @@ def main() -> None:
     t_force, _ = timed(lambda: build_site(Store(store_dir), out=out, force=True, progress=False))
     c_force = CPU[-1]
     load1 = os.getloadavg()[0]
+    Store(store_dir).delete_run(run.id)  # a kept store stays at --runs runs
     page = out / "experiments" / "sweep.html"
     size_mb = page.stat().st_size / 1e6
     total_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
@@ -114,7 +115,8 @@ def main() -> None:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, {platform.platform(terse=True)}. Store: "
-        f"{args.runs + 1} runs x 3 metrics x {args.steps} steps (local disk). Load average "
+        f"{res.runs} runs (+1 for the incremental case) x 3 metrics x {args.steps} steps "
+        f"(local disk). Load average "
         f"{load0:.1f} -> {load1:.1f} while measuring; CPU = this process + forked workers "
         f"({parallel.default_workers()} worker(s)).",
         "",
