@@ -30,6 +30,24 @@ def default_workers() -> int:
         return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _child_init() -> None:
+    """Forget what a tracked run active in the parent (e.g. the quickstart's) installed.
+
+    Its SIGTERM/SIGUSR2 handlers flush and end *that* run, and it registers a
+    ``threading._register_atexit`` hook that multiprocessing runs when a worker exits
+    (``threading._shutdown``): a forked worker would flush the parent's buffered metrics and
+    finish its run. Workers only render pages, so both are cleared in the child's copy.
+    """
+    import signal
+    import threading
+
+    for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    hooks = getattr(threading, "_threading_atexits", None)
+    if isinstance(hooks, list):
+        hooks.clear()
+
+
 def _work(chunk: list[int]) -> list[tuple[str, list[str], dict[str, Any]]]:
     fn, items = _JOB["fn"], _JOB["items"]
     return [fn(items[i]) for i in chunk]
@@ -44,9 +62,14 @@ def map_runs(fn: Callable[[Any], tuple[str, list[str], dict[str, Any]]], items: 
         return
     _JOB.update(fn=fn, items=items)
     chunks = [list(range(i, min(i + CHUNK, len(items)))) for i in range(0, len(items), CHUNK)]
+    pool = mp.get_context("fork").Pool(min(workers, len(chunks)), initializer=_child_init)
     try:
-        with mp.get_context("fork").Pool(min(workers, len(chunks))) as pool:
-            for part in pool.imap_unordered(_work, chunks):
-                yield from part
+        for part in pool.imap_unordered(_work, chunks):
+            yield from part
+        pool.close()  # normal end: let workers exit on their own
+    except BaseException:
+        pool.terminate()
+        raise
     finally:
+        pool.join()
         _JOB.clear()

@@ -214,3 +214,20 @@ def test_a_damaged_run_is_skipped_and_named(demo, tmp_path: Path, capsys) -> Non
     assert f"skipped damaged run {bad}" in err
     assert not (tmp_path / "o" / run_path(bad)).exists()
     assert (tmp_path / "o" / run_path(demo[1]["train1"])).is_file()
+
+
+def test_workers_leave_an_active_run_alone(demo, tmp_path: Path, monkeypatch) -> None:
+    """Building from inside a tracked run (as the quickstart does) must not end that run."""
+    import dii_hpc
+    from dii_hpc.report import parallel
+
+    store_dir = tmp_path / "store"
+    shutil.copytree(demo[0], store_dir)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    with dii_hpc.start_run("outer", store=Store(store_dir)) as run:
+        run.log_metric("x", 1.0, step=0)
+        build_site(Store(store_dir), out=tmp_path / "site", workers=2, progress=False)
+        assert Store(store_dir).run(run.id)["status"] == "RUNNING"
+        run.log_metric("x", 2.0, step=1)
+    record = Store(store_dir).run(run.id)
+    assert record["status"] == "FINISHED" and record["metrics"]["x"]["count"] == 2
