@@ -1,9 +1,117 @@
-"""CLI commands of this area (being filled in; see DEVELOPERS.md "CLI wiring")."""
+"""`dii-hpc quickstart`: the whole platform once, on the embedded default, ending in a report.
+
+Every step goes through the same commands a user types (submit, audit suite, drift
+profile/check, report build), so the quickstart is also a smoke test of the real paths.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 
+def _config_file(name: str) -> Path:
+    """configs/ of the repository (editable install) or the copy inside the wheel."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here.parent / "configs" / name, here / "_configs" / name):
+        if candidate.exists():
+            return candidate
+    from dii_hpc.errors import InfraError
+
+    raise InfraError(f"packaged config {name} is missing from this installation")
+
+
+def _step(title: str) -> None:
+    typer.secho(f"\n== {title}", bold=True, err=True)
+
+
+def _invoke(args: list[str], ok: tuple[int, ...] = (0,)) -> int:
+    from dii_hpc.cli.app import main
+    from dii_hpc.errors import InfraError
+
+    code = main(args)
+    if code not in ok:
+        raise InfraError(f"quickstart step `dii-hpc {' '.join(args)}` failed with exit code {code}")
+    return code
+
+
+def _best_run(experiment: str) -> dict[str, Any]:
+    from dii_hpc.store.store import Store
+
+    store = Store()
+    df = store.runs(experiment)
+    df = df[df["status"] == "FINISHED"].sort_values("metrics.val_acc", ascending=False)
+    return store.run(str(df.iloc[0]["run_id"]))
+
+
+def _drift_data(work: Path) -> tuple[Path, Path, Path]:
+    """Digits pixels as tables: reference = train split, then the test split clean and brightened."""
+    import numpy as np
+    import pandas as pd
+
+    from dii_hpc.examples.digits import Digits
+
+    d = Digits().get_dataset()
+    cols = [f"px{i:02d}" for i in range(64)]
+    ref = pd.DataFrame(d["x_train"].reshape(len(d["x_train"]), -1), columns=cols)
+    cur = pd.DataFrame(d["x_test"].reshape(len(d["x_test"]), -1), columns=cols)
+    shifted = cur.copy()
+    bright = cols[16:48]  # the middle rows of the image get brighter: a sensor/gain change
+    shifted[bright] = np.clip(shifted[bright] * 1.6 + 0.15, 0, 1)
+    paths = work / "reference.csv", work / "current-clean.csv", work / "current-shifted.csv"
+    for frame, path in zip((ref, cur, shifted), paths, strict=True):
+        frame.to_csv(path, index=False)
+    return paths
+
+
+def quickstart(
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Report folder (default <store>/site).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per sweep task.")] = 8,
+) -> None:
+    """Train a small sweep locally, audit the best model, check drift, build the report."""
+    import yaml
+
+    from dii_hpc.store.store import Store
+
+    store = Store()
+    store.ensure_writable()
+    work = store.root / "quickstart"
+    work.mkdir(exist_ok=True)
+    typer.echo(f"store: {store.root}", err=True)
+
+    _step("1/4 train: 2 x 2 sweep of the digits CNN on the local executor")
+    _invoke(["submit", str(_config_file("quickstart.yaml")), "--executor", "local", "--wait",
+             "--set", f"params.epochs={epochs}"])
+    best = _best_run("quickstart-digits")
+    weights = next(a["path"] for n, a in store.artifacts(best["run_id"]).items() if n.endswith(".pt"))
+    width = best["params"].get("models.cnn.params.width") or best["params"].get("width") or 8
+
+    _step(f"2/4 audit: level-I evasion suite of the best run {best['run_id']}")
+    audit_cfg = work / "audit.yaml"
+    audit_cfg.write_text(yaml.safe_dump({
+        "experiment": "quickstart-audit",
+        "model": {"factory": "dii_hpc.examples.digits:digits_model",
+                  "params": {"weights": weights, "width": int(width)}},
+        "data": "dii_hpc.examples.digits:digits_data",
+        "n_samples": 100, "seed": 0, "parent_run": best["run_id"]}))
+    _invoke(["audit", "suite", "evasion", "--config", str(audit_cfg),
+             "--json", str(work / "audit.json")])
+
+    _step("3/4 drift: profile a monitor, check clean and shifted batches")
+    ref, clean, shifted = _drift_data(work)
+    _invoke(["drift", "profile", "--data", str(ref), "--name", "digits-pixels"])
+    _invoke(["drift", "check", "--monitor", "digits-pixels", "--data", str(clean)], ok=(0, 1))
+    _invoke(["drift", "check", "--monitor", "digits-pixels", "--data", str(shifted),
+             "--json", str(work / "drift.json")], ok=(0, 1))
+
+    _step("4/4 report: static site")
+    args = ["report", "build"] + (["--out", out] if out else [])
+    _invoke(args)
+    typer.secho("\nOpen the report: the index.html printed above (file:// works; no network needed).",
+                err=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app."""
+    app.command("quickstart")(quickstart)
