@@ -140,7 +140,7 @@ def run(
 
 def status(
     experiment: Annotated[str | None, typer.Argument(help="Only this experiment.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="List every run, not only unfinished ones.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="List every run, not only those that failed.")] = False,
 ) -> None:
     """Reconcile runs with the scheduler (one sacct call) and show where they stand."""
     from dii_hpc.launch.status import reconcile, summary
@@ -152,7 +152,8 @@ def status(
     if not rows:
         typer.echo("(no runs)")
         return
-    shown = rows if all_ else [r for r in rows if r["status"] != "FINISHED"]
+    quiet = {"FINISHED", "PENDING", "RUNNING"}
+    shown = rows if all_ else [r for r in rows if r["status"] not in quiet]
     for r in shown[:500]:
         rss = f"{r['max_rss_mb']:.0f}MB" if isinstance(r["max_rss_mb"], (int, float)) else "-"
         el = f"{r['elapsed_s']:.0f}s" if isinstance(r["elapsed_s"], (int, float)) else "-"

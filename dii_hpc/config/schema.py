@@ -97,7 +97,7 @@ class Resources(_Strict):
     signal_delay_s: int = Field(default=90, ge=1)  # warning before the limit; <= half of it
     max_requeues: int = Field(default=3, ge=0)
     sys_metrics_s: float = Field(default=10.0, ge=0)  # 0 turns the sampler off
-    extra: dict[str, str] = Field(default_factory=dict)  # more #SBATCH --key=value
+    extra: dict[str, str | int | bool] = Field(default_factory=dict)  # more #SBATCH --key[=value]
 
     @field_validator("time")
     @classmethod

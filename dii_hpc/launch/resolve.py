@@ -7,6 +7,8 @@ submit time so that nothing is queued for a class that cannot work.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
 
 from dii_hpc.errors import BadInput
@@ -23,9 +25,18 @@ def split_ref(ref: str) -> tuple[str, str]:
     return module, attr
 
 
+def _cwd_importable() -> None:
+    """User modules next to the config resolve from the console script too, as in the job
+    (which runs `python -m ...` from the submission directory).  Appended: never shadows."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+
+
 def resolve(ref: str, method: str | None = None, what: str = "class") -> Any:
     """Import the module, get the attribute, check it has ``method`` (when given)."""
     module_name, attr = split_ref(ref)
+    _cwd_importable()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:

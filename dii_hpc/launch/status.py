@@ -12,6 +12,7 @@ import contextlib
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dii_hpc.slurm.sacct import TERMINAL
@@ -88,12 +89,20 @@ def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True)
             wanted[rec["run_id"]] = str(job_id)
     sched = commands.query_jobs(list(wanted.values()), use_sacct=use_sacct) if wanted else {}
     now, rows = time.time(), []
+
+    def apply(rec: dict[str, Any]) -> tuple[str, str]:
+        age = now - jobs.get(rec["run_id"], {}).get("submitted", rec.get("created_time") or now)
+        return rec["run_id"], _apply(store, rec, sched.get(wanted[rec["run_id"]]), age)
+
+    # Each run.json is its own file: joining a thousand ended jobs overlaps their fsyncs.
+    targets = [rec for rec in records if rec["run_id"] in wanted]
+    with ThreadPoolExecutor(max_workers=16 if len(targets) > 16 else 1) as pool:
+        applied = dict(pool.map(apply, targets))
     for rec in records:
         rid = rec["run_id"]
         status = rec.get("status", "")
-        if rid in wanted:
-            status = _apply(store, rec, sched.get(wanted[rid]),
-                            now - jobs.get(rid, {}).get("submitted", rec.get("created_time") or now))
+        if rid in applied:
+            status = applied[rid]
         elif status == "RUNNING" and _local_dead(rec):
             status = "FAILED"
             store.update_run(rid, status=status, end_time=now,

@@ -23,6 +23,7 @@ from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig, Resources, time_minutes
 from dii_hpc.errors import BadInput, InfraError, SchedulerError
 from dii_hpc.launch import plan as planning
+from dii_hpc.launch.records import compact, create_pending
 from dii_hpc.launch.task import TaskRef, TaskRunner
 
 EXECUTORS = ("auto", "local", "slurm", "debug")
@@ -183,7 +184,7 @@ def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run:
            parent_run: str | None = None) -> SubmitResult:
     """Plan, record and submit; see the module docstring for the guarantees."""
     from dii_hpc.slurm.scontrol import max_array_size
-    from dii_hpc.store.atomic import write_json
+    from dii_hpc.store.atomic import write_bytes
     from dii_hpc.store.ids import new_run_id
 
     config = loaded.config
@@ -204,23 +205,23 @@ def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run:
     store.ensure_writable()
     submitted: list[Any] = []
     try:
-        for row in rows:
-            row["run_id"] = store.create_run(
-                config.experiment, kind=config.kind, params=row["run_params"],
-                tags={**config.tags, "submission": sid}, status="PENDING")
-            res.run_ids.append(row["run_id"])
+        res.run_ids = create_pending(store, config.experiment, config.kind,
+                                    [row["run_params"] for row in rows],
+                                    {**config.tags, "submission": sid})
+        for row, rid in zip(rows, res.run_ids, strict=True):
+            row["run_id"] = rid
         if parent_run:
             for rid in res.run_ids:
                 store.update_run(rid, parent_run=parent_run)
         res.plan_file = jobdir / "plan.json"
         source = Path(loaded.source).resolve().parent if Path(loaded.source).exists() else Path.cwd()
         git = _write_git(jobdir, source)
-        write_json(res.plan_file, {
+        write_bytes(res.plan_file, compact({
             "submission_id": sid, "experiment": config.experiment, "executor": kind,
             "store": str(store.root), "source": loaded.source, "config": loaded.raw,
             "git": {k: v for k, v in git.items() if k != "diff"},
             "git_diff_file": str(jobdir / "git.diff") if git.get("diff") else None,
-            "tasks": rows, "created": time.time()})
+            "tasks": rows, "created": time.time()}))
         ex = _executor(kind, jobdir / "submitit", config, params)
         res.job_ids = _submit_arrays(ex, kind, res.plan_file, rows, max_array, submitted)
     except BaseException:

@@ -7,6 +7,7 @@ requeued duplicates), and `dii-hpc status` must reconcile thousands of tasks fro
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -63,6 +64,12 @@ def parse_mem_mb(text: str) -> float | None:
 
 def parse_tres(text: str) -> dict[str, float]:
     """'billing=1,cpu=2,gres/gpu=1,mem=4G,node=1' -> {'cpu': 2, 'gpu': 1, 'mem_mb': 4096, ...}."""
+    return dict(_parse_tres(text or ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_tres(text: str) -> tuple[tuple[str, float], ...]:
+    # Cached: the thousand tasks of an array repeat the same few TRES strings.
     out: dict[str, float] = {}
     for item in (text or "").split(","):
         if "=" not in item:
@@ -77,7 +84,7 @@ def parse_tres(text: str) -> dict[str, float]:
                 out[key] = float(value)
             except ValueError:
                 continue
-    return {k: int(v) if float(v).is_integer() else v for k, v in out.items()}
+    return tuple((k, int(v) if float(v).is_integer() else v) for k, v in out.items())
 
 
 def parse_duration(text: str) -> float | None:
@@ -96,6 +103,7 @@ def parse_duration(text: str) -> float | None:
     return days * 86400 + h * 3600 + m * 60 + s
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_time(text: str) -> float | None:
     """'2026-11-26T14:50:31' (local time) -> epoch seconds; 'Unknown'/'None' -> None."""
     text = (text or "").strip()
