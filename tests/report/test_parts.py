@@ -77,3 +77,13 @@ def test_wheel_layout_is_preferred(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(resources, "_PACKAGE", pkg)
     assert resources.templates_dir() == pkg / "_templates"
     assert resources.static_dir() == pkg / "_site"
+
+
+def test_display_names_and_resources() -> None:
+    audit = {"run_id": "01X", "kind": "audit", "tags": {},
+             "audit": {"suite": "evasion", "level": "I"}}
+    assert model.display_name(audit) == "evasion suite, level I"
+    assert model.display_name({"run_id": "01X", "tags": {"name": "baseline"}}) == "baseline"
+    assert model.display_name({"run_id": "01X", "tags": {}}) == "01X"
+    assert model.resources({"slurm": {}}) == ""
+    assert model.resources({"slurm": {"job_id": "7", "elapsed_s": 5.0}}) == "job 7 · 5.0 s"
