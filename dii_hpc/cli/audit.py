@@ -87,6 +87,11 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
                           f"{c['limit']:g}")
 
 
+_SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate",
+          "clean_accuracy_drop", "auc", "balanced_accuracy", "tpr_at_1pct_fpr", "precision",
+          "recall", "clean_mae", "adv_mae", "accuracy_drop_at_max_flip")
+
+
 def _threat(job: dict[str, Any]) -> str:
     from dii_hpc.audit import engine
 
@@ -101,11 +106,13 @@ def _threat(job: dict[str, Any]) -> str:
 def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     name = result.get("suite") or result.get("attack")
     grade = f" grade {result['grade']}" if result.get("grade") else ""
-    typer.echo(f"audit {result['level']} {result['threat']} {name} on {result['task']} "
+    what = f"{name} suite" if result.get("suite") else name
+    typer.echo(f"audit level {result['level']}: {result['threat']} {what} on {result['task']} "
                f"(n={result['n_samples']}){grade}")
     for record in result.get("attacks", []):
-        shown = {k: v for k, v in record["metrics"].items() if isinstance(v, float)}
-        body = "  ".join(f"{k}={v:.4g}" for k, v in list(shown.items())[:4])
+        m = record["metrics"]
+        keys = [k for k in _SHOWN if k in m] or [k for k, v in m.items() if isinstance(v, float)]
+        body = "  ".join(f"{k}={m[k]:.4g}" for k in keys[:4])
         typer.echo(f"  {record['name']:<20} {body}")
     for flag in result.get("sanity", []):
         if not flag["ok"]:
