@@ -205,7 +205,7 @@ def _experiment_page(b: _Builder, name: str, runs: list[RunEntry],
             kept[run.run_id] = {"fp": run.fingerprint,
                                 "c": pages.small_curves(histories(b.store, run.run_id))}
     write_text(cache_file, json.dumps(kept, separators=(",", ":")))
-    curves = {rid: v["c"] for rid, v in kept.items()}
+    curves = pages.fit_budget({rid: v["c"] for rid, v in kept.items()})
     b.page(path, inputs, "experiment.html",
            lambda: pages.experiment_context(name, runs, curves), result)
 

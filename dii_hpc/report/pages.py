@@ -207,6 +207,20 @@ def _scatter_param(runs: list[RunEntry], pkeys: list[str]) -> str | None:
     return best or (pkeys[0] if pkeys else None)
 
 
+CURVE_BUDGET = 150_000  # points embedded in one experiment page (~2 MB of JSON)
+
+
+def fit_budget(curves: dict[str, dict[str, list]], budget: int = CURVE_BUDGET) -> dict[str, Any]:
+    """Thin every curve evenly so that the page stays small however many metrics runs log."""
+    total = sum(len(c[0]) for run in curves.values() for c in run.values())
+    if total <= budget:
+        return curves
+    n_curves = sum(len(run) for run in curves.values()) or 1
+    keep = max(8, budget // n_curves)
+    return {rid: {k: [list(v) for v in downsample(c[0], c[1], keep)] for k, c in run.items()}
+            for rid, run in curves.items()}
+
+
 def small_curves(histories: dict[str, tuple[list, list]], points: int = 60) -> dict[str, list]:
     """Downsampled, rounded curves: the experiment page embeds one blob for all runs."""
     out = {}

@@ -87,3 +87,14 @@ def test_display_names_and_resources() -> None:
     assert model.display_name({"run_id": "01X", "tags": {}}) == "01X"
     assert model.resources({"slurm": {}}) == ""
     assert model.resources({"slurm": {"job_id": "7", "elapsed_s": 5.0}}) == "job 7 · 5.0 s"
+
+
+def test_curve_budget_thins_evenly() -> None:
+    from dii_hpc.report.pages import fit_budget
+
+    curves = {f"r{i}": {f"m{j}": [list(range(60)), [0.5] * 60] for j in range(10)}
+              for i in range(100)}
+    thin = fit_budget(curves, budget=10_000)
+    sizes = {len(c[0]) for run in thin.values() for c in run.values()}
+    assert sizes == {10} and thin["r0"]["m0"][0][-1] == 59
+    assert fit_budget(curves, budget=60_000) is curves
