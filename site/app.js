@@ -194,7 +194,10 @@
         pts.forEach(function (r) { var c = String(r.p[p]); if (cats.indexOf(c) < 0) cats.push(c); });
         cats.sort();
       }
-      var xv = function (r) { return numeric ? r.p[p] : cats.indexOf(String(r.p[p])); };
+      // categories: spread points sideways (deterministic jitter) so equal values stay visible
+      var xv = function (r) {
+        return numeric ? r.p[p] : cats.indexOf(String(r.p[p])) + ((r.i * 0.618034) % 1 - 0.5) * 0.35;
+      };
       var f = frame(box, pts.map(xv), pts.map(function (r) { return r.m[m]; }), p, m, cats);
       var best = null;
       pts.forEach(function (r) { if (best === null || (data.lower[m] ? r.m[m] < best.m[m] : r.m[m] > best.m[m])) best = r; });
