@@ -89,11 +89,17 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
     try:
         gone = _wait_slurm(jobs, res.array or "")
         for i, job in zip(pending, jobs, strict=True):
-            if str(job.job_id) in gone and output.done(out, i) is None:
-                res.job_ids[i] = str(job.job_id)
-                res.errors[i] = (f"array task {job.job_id} left the queue without running "
+            if str(job.job_id) not in gone:
+                continue
+            res.job_ids[i] = str(job.job_id)
+            marker = output.done(out, i)  # finished, but accounting has not caught up
+            if marker is not None:
+                res.results[i] = {**marker, "skipped": False}
+            elif not job.done():  # a done job has its own error: _collect reads it
+                res.errors[i] = (f"array task {job.job_id} left the queue without finishing "
                                  "(cancelled before it started?)")
-        todo = [(i, j) for i, j in zip(pending, jobs, strict=True) if i not in res.errors]
+        todo = [(i, j) for i, j in zip(pending, jobs, strict=True)
+                if i not in res.errors and i not in res.results]
         return _collect([j for _, j in todo], [i for i, _ in todo], res)
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):

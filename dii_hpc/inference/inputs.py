@@ -216,10 +216,14 @@ def _read_slice(s: dict[str, Any], columns: list[str] | None, lo: int, hi: int) 
 
 
 def _parquet_slice(path: str, columns: list[str] | None, lo: int, hi: int) -> np.ndarray:
-    """Only the row groups that overlap [lo, hi)."""
+    """Only the row groups that overlap [lo, hi) (only the first batch for a small head)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     f = pq.ParquetFile(path)
+    if lo == 0 and hi <= 4096:
+        table = pa.Table.from_batches([next(f.iter_batches(batch_size=hi, columns=columns))])
+        return _columns_to_rows(table.slice(0, hi))
     groups, first, offset = [], None, 0
     for g in range(f.metadata.num_row_groups):
         n = f.metadata.row_group(g).num_rows
@@ -228,8 +232,12 @@ def _parquet_slice(path: str, columns: list[str] | None, lo: int, hi: int) -> np
             first = offset if first is None else first
         offset += n
     table = f.read_row_groups(groups, columns=columns)
-    table = table.slice(lo - (first or 0), hi - lo)
-    if table.num_columns == 0:
-        return np.empty((hi - lo, 0), np.float32)
-    cols = [table.column(i).to_numpy() for i in range(table.num_columns)]
-    return np.stack(cols, axis=1)
+    return _columns_to_rows(table.slice(lo - (first or 0), hi - lo))
+
+
+def _columns_to_rows(table: Any) -> np.ndarray:
+    """Arrow columns -> a row-major float32 matrix: contiguous column copies, one transpose."""
+    cols = np.empty((table.num_columns, table.num_rows), np.float32)
+    for j in range(table.num_columns):
+        cols[j] = table.column(j).to_numpy()
+    return np.ascontiguousarray(cols.T)

@@ -91,10 +91,25 @@ def run_shard(out_dir: str, index: int) -> dict[str, Any]:
     previous = output.done(out, index)
     if previous is not None:
         return {**previous, "skipped": True}
-    if mdl.is_torch_available():
-        import torch
+    threads = _set_threads(int(manifest["threads"]))
+    try:
+        return _compute(out, manifest, index)
+    finally:
+        _set_threads(threads)
 
-        torch.set_num_threads(int(manifest["threads"]))
+
+def _set_threads(n: int | None) -> int | None:
+    """torch threads = the task's CPUs (same threads, same bits); returns the previous count."""
+    if n is None or not mdl.is_torch_available():
+        return None
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return before
+
+
+def _compute(out: Path, manifest: dict[str, Any], index: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     model = _model(manifest)
     start, stop = manifest["shards"][index]
@@ -112,6 +127,7 @@ def run_shard(out_dir: str, index: int) -> dict[str, Any]:
              "latencies_ms": [round(v * 1e3, 4) for v in latencies], **percentiles(latencies),
              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
              **gpu_stats, "host": socket.gethostname(), "task": _task_id(), "pid": os.getpid(),
+             "cpus": len(os.sched_getaffinity(0)),
              "errors": 0}
     output.write_shard(out, manifest, index, outputs, stats)
     stats["write_seconds"] = time.perf_counter() - t_pred

@@ -82,3 +82,21 @@ def test_unknown_config_key_names_line(store_path: Path, tmp_path: Path,
     code = main(["predict", "--config", str(cfg)])
     err = capsys.readouterr().err
     assert code == 2 and "p.yaml:3" in err and "cpus_per_tsak" in err
+
+
+def test_weights_from_a_run_that_do_not_fit(store_path: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    import dii_hpc
+
+    torch.save(demo.mlp(hidden=8).state_dict(), tmp_path / "model.pt")
+    with dii_hpc.start_run("train-small") as run:
+        run.log_artifact(tmp_path / "model.pt")
+    demo.write_data(tmp_path / "d", 20, fmt="csv")
+    code, err = _predict(capsys, "--model", MODEL, "--from-run", run.id, "--data",
+                         str(tmp_path / "d" / "*"), "--out", str(tmp_path / "o"))
+    assert code == 2 and f"--from-run {run.id}: weights do not fit the model" in err
+    code, err = _predict(capsys, "--model", MODEL, "--from-run", run.id, "--artifact", "w.pt",
+                         "--data", str(tmp_path / "d" / "*"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "no artifact 'w.pt'" in err and "model.pt" in err
