@@ -46,6 +46,14 @@ def pretty_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
 
 
+def drifted_first(features: Any) -> list[tuple[str, Any]]:
+    """Per-feature drift results, drifted ones first (stable: saved order within each group)."""
+    if not isinstance(features, dict):
+        return []
+    return sorted(features.items(),
+                  key=lambda kv: not (isinstance(kv[1], dict) and kv[1].get("drift") is True))
+
+
 def is_mapping(obj: Any) -> bool:
     return isinstance(obj, dict)
 
@@ -67,6 +75,7 @@ def make_env() -> Any:
     env.filters.update(
         num=model.fmt_num, when=model.fmt_time, duration=model.fmt_duration,
         size=model.fmt_size, script_json=script_json, pretty=pretty_json,
+        drifted_first=drifted_first,
     )
     env.tests.update(mapping_=is_mapping, sequence_=is_sequence)
     env.globals.update(safe_name=model.safe_name)

@@ -126,11 +126,15 @@ def _time_axis(times: list[Any]) -> Any:
 def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
     rows = [drift_row(r) for r in runs]
     latest = runs[-1].record.get("drift") if runs else None
+    times = [r["start"] for r in rows if model.number(r["start"]) is not None]
+    by_time = len(times) == len(rows) and len(rows) > 1 and max(times) - min(times) >= 120
+    xs = [r["start"] for r in rows] if by_time else list(range(1, len(rows) + 1))
     trend = line_chart(
-        [Series("share of drifted features", [r["start"] for r in rows],
-                [r["share"] for r in rows], marks=[bool(r["drift"]) for r in rows])],
-        xlabel="time (UTC)", ylabel="share drifted", yrange=(0.0, 1.0), points=True,
-        xfmt=_time_axis([r["start"] for r in rows]), width=720,
+        [Series("share of drifted features", xs, [r["share"] for r in rows],
+                marks=[bool(r["drift"]) for r in rows])],
+        xlabel="time (UTC)" if by_time else "check", ylabel="share drifted", yrange=(0.0, 1.0),
+        points=True, width=720,
+        xfmt=_time_axis(times) if by_time else (lambda t: f"#{round(t)}" if abs(t - round(t)) < 1e-6 else ""),
     ) if rows else None
     return {"name": name, "rows": list(reversed(rows)), "trend": trend,
             "latest": latest if isinstance(latest, dict) else {},
