@@ -105,9 +105,9 @@
     if (hi === lo) { lo -= Math.abs(lo) * 0.1 || 1; hi += Math.abs(hi) * 0.1 || 1; }
     return [lo - (hi - lo) * pad, hi + (hi - lo) * pad];
   }
-  function frame(box, xs, ys, xlabel, ylabel, xcats) {
+  function frame(box, xs, ys, xlabel, ylabel, xcats, xpad) {
     var W = 560, H = 260, L = 56, R = 12, T = 10, B = 34;
-    var xr = bounds(xs, xcats ? 0.08 : 0), yr = bounds(ys, 0.05);
+    var xr = bounds(xs, xcats ? 0.08 : (xpad || 0)), yr = bounds(ys, 0.05);
     var svg = el("svg", { "class": "chart", viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
     var f = {
       svg: svg,
@@ -198,7 +198,7 @@
       var xv = function (r) {
         return numeric ? r.p[p] : cats.indexOf(String(r.p[p])) + ((r.i * 0.618034) % 1 - 0.5) * 0.35;
       };
-      var f = frame(box, pts.map(xv), pts.map(function (r) { return r.m[m]; }), p, m, cats);
+      var f = frame(box, pts.map(xv), pts.map(function (r) { return r.m[m]; }), p, m, cats, 0.04);
       var best = null;
       pts.forEach(function (r) { if (best === null || (data.lower[m] ? r.m[m] < best.m[m] : r.m[m] > best.m[m])) best = r; });
       pts.forEach(function (r) {
