@@ -89,11 +89,15 @@ def run_command(task: CommandTask) -> int:
 
 
 def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, Any]:
-    """SIGTERM/SIGINT/SIGUSR2 to us go to the child too (Slurm's warnings reach user code)."""
+    """SIGTERM/SIGINT to us go to the child too; submitit's USR2 warning is absorbed here
+    (its default action would kill an unprepared command; Slurm still ends it at the limit)."""
     previous: dict[int, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
+    handlers = {signal.SIGTERM: lambda s, _f: child.send_signal(s),
+                signal.SIGINT: lambda s, _f: child.send_signal(s),
+                signal.SIGUSR2: lambda s, _f: None}
+    for sig, handler in handlers.items():
         try:
-            previous[sig] = signal.signal(sig, lambda s, _f: child.send_signal(s))
+            previous[sig] = signal.signal(sig, handler)
         except ValueError:  # not the main thread
             break
     return previous

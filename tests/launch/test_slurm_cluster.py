@@ -1,6 +1,9 @@
 """Integration on the real single-node cluster (scripts/slurm-up.sh): jobs really run.
 
-Small and quick: tiny models, 1-minute limits.  Skipped when Slurm does not answer.
+Small and quick: tiny models.  Slurm may send the --signal warning up to 60 s early, so
+jobs that must not see it get 5-minute limits; the time-limit test uses 2 minutes and a
+30 s warning, so the warning never comes before the task has installed its handler.
+Skipped when Slurm does not answer.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dii_hpc.launch.status import job_map
 from dii_hpc.store.store import Store
 from tests.conftest import run_cli
 
@@ -59,7 +63,7 @@ models: {{q: {{class: "{FIX}:Quadratic", params: {{width: 2}}}}}}
 datasets: {{p: {{class: "{FIX}:Points"}}}}
 params: {{lr: 0.1, epochs: 3}}
 sweep: {{grid: {{lr: [0.1, 0.2], models.q.params.width: [2, 3]}}, seeds: [0, 1]}}
-resources: {{time: "1", array_parallelism: 4, sys_metrics_s: 0}}
+resources: {{time: "5", array_parallelism: 4, sys_metrics_s: 0}}
 """)
     proc = run_cli("submit", str(cfg), "--wait", cwd=REPO)
     assert proc.returncode == 0, proc.stderr
@@ -90,11 +94,11 @@ experiment: limits
 models:
   forever: {{class: "{FIX}:Forever"}}
   resumable: {{class: "{FIX}:Resumable"}}
-resources: {{time: "1", signal_delay_s: 30, sys_metrics_s: 0}}
+resources: {{time: "2", signal_delay_s: 30, sys_metrics_s: 0}}
 """)
     proc = run_cli("submit", str(cfg), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    rows = _status_until("limits", {"FINISHED", "TIMEOUT", "FAILED", "CANCELLED"}, timeout=200)
+    rows = _status_until("limits", {"FINISHED", "TIMEOUT", "FAILED", "CANCELLED"}, timeout=300)
     store = Store(store_path)
     by_model = {r["params"]["model"]: r for r in store.records("limits")}
     forever, resumable = by_model["forever"], by_model["resumable"]
@@ -111,13 +115,13 @@ def test_scancel_and_cancel_end_cancelled(store_path: Path, tmp_path: Path) -> N
 experiment: cancel-me
 models: {{f: {{class: "{FIX}:Forever"}}}}
 sweep: {{seeds: [0, 1]}}
-resources: {{time: "1", sys_metrics_s: 0}}
+resources: {{time: "5", sys_metrics_s: 0}}
 """)
     assert run_cli("submit", str(cfg), cwd=REPO).returncode == 0
     store = Store(store_path)
     _status_until("cancel-me", {"RUNNING"}, timeout=60)
     first, second = sorted(store.records("cancel-me"), key=lambda r: r["params"]["seed"])
-    subprocess.run(["scancel", first["slurm"]["job_id"]], check=True)
+    subprocess.run(["scancel", job_map(store)[first["run_id"]]["job_id"]], check=True)
     proc = run_cli("cancel", second["run_id"], cwd=REPO)
     assert proc.returncode == 0 and "1 Slurm job" in proc.stdout
     rows = _status_until("cancel-me", {"CANCELLED"}, timeout=90)
@@ -129,7 +133,7 @@ def test_run_command_on_slurm_tracks_metrics_and_logs(store_path: Path, tmp_path
     script = tmp_path / "script.py"
     script.write_text("import dii_hpc\nfor i in range(5):\n    dii_hpc.log_metric('loss', 1.0 / (i + 1), step=i)\n"
                       "print('hello from slurm')\n")
-    proc = run_cli("run", "--executor", "slurm", "--time", "1", "-e", "cmds", "--wait", "--",
+    proc = run_cli("run", "--executor", "slurm", "--time", "5", "-e", "cmds", "--wait", "--",
                    sys.executable, str(script), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(store_path)
@@ -170,7 +174,7 @@ experiment: many
 models: {{w: {{class: "{FIX}:Writer"}}}}
 params: {{points: 10000}}
 sweep: {{seeds: {json.dumps(list(range(32)))}}}
-resources: {{time: "2", sys_metrics_s: 0}}
+resources: {{time: "5", sys_metrics_s: 0}}
 """)
     proc = run_cli("submit", str(cfg), "--wait", cwd=REPO, timeout=400)
     assert proc.returncode == 0, proc.stderr
