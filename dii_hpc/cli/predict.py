@@ -26,7 +26,9 @@ def _fmt(v: Any) -> str:
 def _print(section: dict[str, Any]) -> None:
     m = section["metrics"]
     where = section["executor"] + (f" array {section['array_job_id']}" if section["array_job_id"] else "")
-    typer.echo(f"predict: {section['rows']} rows in {section['shards']} shard(s): "
+    asked = section.get("shards_requested")
+    note = f" ({asked} asked; a shard holds whole batches)" if asked and asked != section["shards"] else ""
+    typer.echo(f"predict: {section['rows']} rows in {section['shards']} shard(s){note}: "
                f"{len(section['computed'])} computed, {len(section['skipped'])} already done "
                f"({where}) -> {section['out']}")
     if section["computed"]:

@@ -68,6 +68,19 @@ def _device(req: PredictRequest, kind: str) -> str:
     return "cpu"
 
 
+def _probe_device(device: str, kind: str) -> str:
+    """Where the driver tries the model: the job's device, or the CPU on a GPU-less login node."""
+    if not device.startswith("cuda"):
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return device
+    if kind != "slurm":
+        raise BadInput(f"--device {device}: no CUDA device on this host")
+    return "cpu"
+
+
 def plan(req: PredictRequest, store: Any, kind: str) -> tuple[Any, dict[str, Any]]:
     """(model, new manifest): every check that can fail on the user's input happens here."""
     model, info = mdl.load(req.model, store, req.from_run, req.artifact)
@@ -75,9 +88,10 @@ def plan(req: PredictRequest, store: Any, kind: str) -> tuple[Any, dict[str, Any
     declared, width = mdl.input_spec(model)
     columns = inputs.select_columns(sources, declared, width)
     device = _device(req, kind)
+    probe_on = _probe_device(device, kind)
     if mdl.is_torch(model):
-        model = model.to(device).eval()
-    outputs = _probe(model, sources, columns, device)
+        model = model.to(probe_on).eval()
+    outputs = _probe(model, sources, columns, probe_on)
     rows = sum(s.rows for s in sources)
     shards = req.shards or max(1, math.ceil(rows / ROWS_PER_SHARD))
     ranges, batch = output.layout(rows, shards, req.batch_size)
@@ -188,7 +202,7 @@ def _section(req: PredictRequest, manifest: dict[str, Any], out: Path, outcome: 
         "model": manifest["model"]["model"], "model_run": manifest["model"]["model_run"],
         "weights_sha256": manifest["model"]["weights_sha256"], "rows": manifest["rows"],
         "rows_computed": int(metrics["rows_computed"]), "rows_per_s": metrics.get("rows_per_s"),
-        "shards": n, "computed": sorted(outcome.results.keys() - {i for i, r in outcome.results.items()
+        "shards": n, "shards_requested": req.shards, "computed": sorted(outcome.results.keys() - {i for i, r in outcome.results.items()
                                                                   if r.get("skipped")}),
         "skipped": [i for i in range(n) if i not in pending],
         "failed": {str(k): v for k, v in sorted(outcome.errors.items())},

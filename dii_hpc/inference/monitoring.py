@@ -18,6 +18,17 @@ import numpy as np
 from dii_hpc.errors import BadInput
 from dii_hpc.inference import inputs, output
 
+MONITOR_ROWS = 200_000  # most rows a drift check reads back from a job
+
+
+def sample_ranges(manifest: dict[str, Any], cap: int = MONITOR_ROWS) -> list[tuple[int, int]]:
+    """Rows the monitor sees: all of them, or the head of every shard up to ``cap`` in all
+    (a drift test needs thousands of rows, not a billion; every shard is represented)."""
+    if manifest["rows"] <= cap:
+        return [(0, manifest["rows"])]
+    per = max(1, cap // len(manifest["shards"]))
+    return [(a, min(b, a + per)) for a, b in manifest["shards"]]
+
 
 def batch_path(out: Path) -> Path:
     return out / "monitor" / "batch.parquet"
@@ -45,13 +56,16 @@ def write_batch(out: Path, manifest: dict[str, Any], pred_col: str) -> Path:
 
     from dii_hpc.store.atomic import write_bytes
 
-    x = inputs.read_rows(manifest["data"], manifest["columns"], 0, manifest["rows"])
+    ranges = sample_ranges(manifest)
+    x = np.concatenate([inputs.read_rows(manifest["data"], manifest["columns"], a, b)
+                        for a, b in ranges])
     if x.ndim != 2:
         raise BadInput(f"{out}: inputs of shape {x.shape} are not a table; monitors of "
                        "predictions need tabular inputs")
     cols = manifest["columns"] or [f"x{i}" for i in range(x.shape[1])]
     frame = pd.DataFrame(x, columns=cols)
-    frame[pred_col] = predictions(out, manifest)
+    pred = predictions(out, manifest)
+    frame[pred_col] = np.concatenate([pred[a:b] for a, b in ranges])
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     path = batch_path(out)
@@ -91,6 +105,20 @@ def check_after_job(store: Any, monitor: str, out: Path, manifest: dict[str, Any
     return {**_summary(section, drift_run), "monitor": monitor}
 
 
+def _sampled_labels(out: Path, manifest: dict[str, Any], y: np.ndarray) -> str:
+    """The labels of the rows the monitor sees (see ``sample_ranges``), as a file to check."""
+    import pandas as pd
+
+    from dii_hpc.store.atomic import write_bytes
+
+    sample = np.concatenate([y[a:b] for a, b in sample_ranges(manifest)])
+    buf = io.BytesIO()
+    pd.DataFrame({"label": sample}).to_parquet(buf, index=False)
+    path = out / "monitor" / "labels.parquet"
+    write_bytes(path, buf.getvalue())
+    return str(path)
+
+
 def score(store: Any, out_dir: str, labels: str, monitor: str | None = None) -> dict[str, Any]:
     """Performance of stored predictions against labels; into the monitor's trend when there is one."""
     from dii_hpc.drift import performance as perf
@@ -108,7 +136,7 @@ def score(store: Any, out_dir: str, labels: str, monitor: str | None = None) -> 
     runs = manifest.get("runs") or []
     monitor = monitor or manifest.get("monitor")
     if monitor:
-        section, drift_run = _check(store, monitor, out, manifest, labels,
+        section, drift_run = _check(store, monitor, out, manifest, _sampled_labels(out, manifest, y),
                                     {"inference_run": runs[-1] if runs else None, "out": str(out),
                                      "score": True})
         result["last_drift"] = {**_summary(section, drift_run), "monitor": monitor}

@@ -92,3 +92,12 @@ def test_score_without_monitor_and_label_count_mismatch(
     code = main(["predict", "score", "--labels", str(tmp_path / "y10.csv"), "--out", str(tmp_path / "p")])
     err = capsys.readouterr().err
     assert code == 2 and "10 labels for 500 predictions" in err
+
+
+def test_monitor_sample_covers_every_shard() -> None:
+    from dii_hpc.inference.monitoring import sample_ranges
+
+    man = {"rows": 1_000_000, "shards": [[i * 250_000, (i + 1) * 250_000] for i in range(4)]}
+    assert sample_ranges(man, cap=1000) == [(0, 250), (250_000, 250_250), (500_000, 500_250),
+                                            (750_000, 750_250)]
+    assert sample_ranges({"rows": 10, "shards": [[0, 10]]}) == [(0, 10)]
