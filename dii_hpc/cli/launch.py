@@ -97,7 +97,7 @@ def submit(
 def run(
     command: Annotated[list[str], typer.Argument(help="The command, after --.")],
     experiment: Annotated[str, typer.Option("-e", "--experiment", help="Experiment to record the run in.")] = "commands",
-    executor: Annotated[str, typer.Option("--executor", help=EXEC_HELP)] = "local",
+    executor: Annotated[str, typer.Option("--executor", help=EXEC_HELP)] = "auto",
     partition: Annotated[str | None, typer.Option("--partition")] = None,
     time_: Annotated[str, typer.Option("--time", help="Slurm time limit, e.g. 00:30:00.")] = "00:30:00",
     cpus_per_task: Annotated[int, typer.Option("--cpus-per-task")] = 1,
@@ -180,13 +180,14 @@ def logs(
         raise BadInput(f"--stream {stream}: expected stdout, stderr or both")
     store = _store()
     rid = store.run(run_id)["run_id"]
-    paths = resolve_logs(store, rid)
     names = ["stdout", "stderr"] if stream == "both" else [stream]
-    if follow:
-        for chunk in tail(paths.get(names[0]) or next(iter(paths.values())), store, rid):
+    if follow:  # a pending task's log appears in its run's logs/ when it starts
+        path = store.run_dir(rid) / "logs" / f"{names[0]}.log"
+        for chunk in tail(path, store, rid):
             sys.stdout.write(chunk)
             sys.stdout.flush()
         return
+    paths = resolve_logs(store, rid)
     for name in names:
         if name in paths:
             text = paths[name].read_text(errors="replace")

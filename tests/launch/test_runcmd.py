@@ -18,7 +18,7 @@ def test_command_run_is_tracked(store_path: Path, tmp_path: Path) -> None:
         "for i in range(4):\n    dii_hpc.log_metric('loss', 1.0 / (i + 1), step=i)\n"
         "print('out line'); print('err line', file=sys.stderr)\n"
         "assert 'SECRET_TOKEN' in os.environ\n")
-    proc = run_cli("run", "-e", "cmds", "--sys-metrics-s", "0.2", "--", sys.executable,
+    proc = run_cli("run", "--executor", "local", "-e", "cmds", "--sys-metrics-s", "0.2", "--", sys.executable,
                    str(script), env={"SECRET_TOKEN": "hunter2"}, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(store_path)
@@ -35,7 +35,7 @@ def test_command_run_is_tracked(store_path: Path, tmp_path: Path) -> None:
 
 
 def test_failing_command_is_failed_and_exit_3(store_path: Path) -> None:
-    proc = run_cli("run", "-e", "cmds", "--sys-metrics-s", "0", "--", sys.executable, "-c",
+    proc = run_cli("run", "--executor", "local", "-e", "cmds", "--sys-metrics-s", "0", "--", sys.executable, "-c",
                    "import sys; sys.exit(4)", cwd=REPO)
     assert proc.returncode == 3 and "exited with code 4" in proc.stderr
     (rec,) = Store(store_path).records("cmds")
@@ -43,7 +43,7 @@ def test_failing_command_is_failed_and_exit_3(store_path: Path) -> None:
 
 
 def test_sys_metrics_are_sampled(store_path: Path) -> None:
-    proc = run_cli("run", "-e", "cmds", "--sys-metrics-s", "0.2", "--", sys.executable, "-c",
+    proc = run_cli("run", "--executor", "local", "-e", "cmds", "--sys-metrics-s", "0.2", "--", sys.executable, "-c",
                    "import time; x = bytearray(30_000_000); time.sleep(1.2)", cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(store_path)
