@@ -43,3 +43,21 @@ def test_local_submit_and_dry_run(store_path: Path, tmp_path: Path) -> None:
     assert status.stdout.count("FINISHED") == 3
     assert run_cli("status", "nope", cwd=REPO).returncode == 2
     assert run_cli("resubmit", "loc", "--failed", cwd=REPO).stdout.strip() == "loc: nothing to resubmit"
+
+
+def test_submit_from_run_recreates_it(store_path: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("experiment: again\nmodels:\n  q: {class: 'tests.launch.fixtures.models:Quadratic'}\n"
+                   "datasets:\n  p: {class: 'tests.launch.fixtures.models:Points'}\n"
+                   "sweep: {seeds: [5]}\nresources: {sys_metrics_s: 0}\n")
+    assert run_cli("submit", str(cfg), "--executor", "debug", cwd=REPO).returncode == 0
+    from dii_hpc.store.store import Store
+
+    (first,) = Store(store_path).records("again")
+    proc = run_cli("submit", "--from-run", first["run_id"], "--executor", "debug", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    runs = Store(store_path).records("again")
+    (copy,) = [r for r in runs if r["run_id"] != first["run_id"]]
+    assert copy["parent_run"] == first["run_id"] and copy["params"]["seed"] == 5
+    assert copy["metrics"]["loss"]["last"] == first["metrics"]["loss"]["last"]
+    assert run_cli("submit", "--executor", "debug", cwd=REPO).returncode == 2

@@ -152,3 +152,11 @@ def test_from_run_recreates_the_task(store: Store) -> None:
     assert copy["parent_run"] == original["run_id"] and copy["params"]["seed"] == 7
     assert copy["metrics"]["loss"]["last"] == original["metrics"]["loss"]["last"]
     assert copy["manifest"]["config"] == original["manifest"]["config"]
+
+
+def test_arrays_split_below_max_array_size() -> None:
+    from dii_hpc.launch.plan import chunks
+
+    assert [list(c) for c in chunks(5, 2)] == [[0, 1], [2, 3], [4]]
+    assert [(c.start, c.stop) for c in chunks(2500, 1001)] == [(0, 1001), (1001, 2002), (2002, 2500)]
+    assert [(c.start, c.stop) for c in chunks(3, 0)] == [(0, 3)]

@@ -81,6 +81,13 @@ resources: {{time: "5", array_parallelism: 4, sys_metrics_s: 0}}
         assert slurm["elapsed_s"] is not None and slurm["alloc_tres"]["cpu"] == 1
         assert slurm["queue_wait_s"] is not None and slurm["requeue_count"] == 0
         assert rec["manifest"]["slurm"]["array_job_id"] in arrays
+    # Accounting off? The squeue + scontrol fallback (2 calls) knows the same recent jobs.
+    from dii_hpc.slurm import commands
+
+    before = sum(commands.CALLS.values())
+    fallback = commands.query_jobs([r["slurm"]["job_id"] for r in records], use_sacct=False)
+    assert sum(commands.CALLS.values()) - before == 2
+    assert {fallback[r["slurm"]["job_id"]]["state"] for r in records} == {"FINISHED"}
     plan = next(store.jobs_dir.glob("*/plan.json"))
     script = next(plan.parent.glob("submitit/*_submission.sh"), None)
     if script is not None:
