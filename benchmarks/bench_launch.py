@@ -148,6 +148,8 @@ def main() -> None:
         "## Launch: sweep submission and status (issue 3)",
         "",
         "Real single-node Slurm 22.05 (scripts/slurm-up.sh); scheduler calls counted by PATH shims.",
+        f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(timings scale with it; the call counts do not).",
         "",
         "| figure | dii-hpc | target | alternative (user script) | ratio |",
         "|---|---|---|---|---|",
