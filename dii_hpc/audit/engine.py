@@ -55,7 +55,13 @@ def compute(job: dict[str, Any], generator: Any = None,
     cfg, level = job["cfg"], job["level"]
     prep = cfgmod.prepare(cfg)
     if level == "I":
-        result = _suite(job["name"], cfg, prep, generator, examples_dir)
+        from dii_hpc.audit.checkpoint import Checkpoint, for_job
+
+        ck = for_job(job) if job.get("resume", True) else Checkpoint(None)
+        resumed = len(ck.done())
+        result = _suite(job["name"], cfg, prep, generator, examples_dir, ck)
+        result["resumed_shards"] = resumed
+        ck.clear()
     elif level == "II":
         result = _attack(job["name"], dict(job.get("params") or {}), prep, generator)
     else:
@@ -68,7 +74,7 @@ def compute(job: dict[str, Any], generator: Any = None,
 
 
 def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: Any,
-           examples_dir: str | None) -> dict[str, Any]:
+           examples_dir: str | None, ck: Any) -> dict[str, Any]:
     from dii_hpc.audit import suite_evasion
 
     if threat not in SUITES:
@@ -77,7 +83,7 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
     if threat == "evasion":
         out = suite_evasion.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
                                       attacks=subset, examples_dir=examples_dir,
-                                      generator=generator)
+                                      generator=generator, ck=ck)
     elif threat == "privacy":
         out = privacy.run_suite(prep.model, prep.train, prep.test, n=int(cfg["n_samples"]),
                                 seed=prep.seed, attacks=subset)

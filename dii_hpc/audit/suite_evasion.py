@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.audit import evasion, stats
+from dii_hpc.audit.checkpoint import Checkpoint, cached
 from dii_hpc.audit.protocols import Task
 
 CLASSIFICATION_SUITE = ("fgsm", "pgd", "pgd_l2", "apgd", "deepfool", "cw", "square", "hsj")
@@ -44,16 +45,24 @@ def suite_attacks(task: Task, subset: list[str] | None = None) -> tuple[str, ...
 
 def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
               attacks: list[str] | None = None, examples_dir: str | None = None,
-              generator: Any = None) -> dict[str, Any]:
-    """Run the suite on (x, y) and return the audit section (without config/level keys)."""
+              generator: Any = None, ck: Checkpoint | None = None) -> dict[str, Any]:
+    """Run the suite on (x, y) and return the audit section (without config/level keys).
+
+    Each attack and each curve point is a shard kept in `ck`, so a rerun resumes."""
     task = Task.parse(model.task)
     names = suite_attacks(task, attacks)
+    ck = ck or Checkpoint(None)
     records, flags, advs = [], {}, {}
     for name in names:
-        record, ok, x_adv = evasion.run_named(model, x, y, name, seed=seed, generator=generator)
+        def one(name: str = name) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+            record, ok, x_adv = evasion.run_named(model, x, y, name, seed=seed,
+                                                  generator=generator)
+            return record, {"ok": ok, "x_adv": x_adv[:4]}
+
+        record, arrays = cached(ck, f"attack-{name}", one)
         records.append(record)
-        flags[name], advs[name] = ok, x_adv
-    curve = robustness_curve(model, x, y, seed, generator)
+        flags[name], advs[name] = arrays["ok"].astype(bool), arrays["x_adv"]
+    curve = robustness_curve(model, x, y, seed, generator, ck)
     metrics = _summary_metrics(task, records, flags)
     score = _grade_score(task, metrics)
     sanity = sanity_flags(model, x, y, records, curve)
@@ -88,16 +97,22 @@ def _grade_score(task: Task, metrics: dict[str, Any]) -> float:
 
 
 def robustness_curve(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
-                     generator: Any = None) -> list[dict[str, float]]:
+                     generator: Any = None, ck: Checkpoint | None = None
+                     ) -> list[dict[str, float]]:
     """PGD (Linf) at growing eps: what accuracy (or RMSE) survives which budget."""
     span = float(model.clip_values[1] - model.clip_values[0])
     key = "adv_rmse" if Task.parse(model.task).is_regression else "robust_accuracy"
     points = []
     for frac in CURVE_FRACTIONS:
         eps = frac * span
-        record, _, _ = evasion.run_named(model, x, y, "pgd", {"eps": eps, "eps_step": eps / 4},
-                                         seed=seed, generator=generator)
-        points.append({"eps": eps, key: record["metrics"][key]})
+
+        def one(eps: float = eps) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+            record, _, _ = evasion.run_named(model, x, y, "pgd",
+                                             {"eps": eps, "eps_step": eps / 4},
+                                             seed=seed, generator=generator)
+            return {"eps": eps, key: record["metrics"][key]}, {}
+
+        points.append(cached(ck or Checkpoint(None), f"curve-{frac}", one)[0])
     return points
 
 

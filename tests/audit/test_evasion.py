@@ -94,7 +94,7 @@ def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: A
 
     model, _ = digits
     x, y = digits_eval
-    out = suite_evasion.run_suite(model, x[:100], y[:100], attacks=["fgsm", "pgd", "square"],
+    out = suite_evasion.run_suite(model, x[:60], y[:60], attacks=["fgsm", "pgd", "square"],
                                   examples_dir=str(tmp_path))
     m = out["metrics"]
     per_attack = {r["name"]: r["metrics"]["robust_accuracy"] for r in out["attacks"]}
@@ -108,3 +108,31 @@ def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: A
     assert flags["zero_gradients"] and flags["clean_accuracy_too_low"]
     assert "black_box_beats_white_box" in flags
     assert out["examples"] and all((tmp_path / n).is_file() for n in out["examples"])
+
+
+def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digits_eval: Any,
+                                                  tmp_path: Path) -> None:
+    """A suite that died after its first attack reruns only the missing shards."""
+    from dii_hpc.audit import suite_evasion
+    from dii_hpc.audit.checkpoint import Checkpoint
+
+    model, _ = digits
+    x, y = digits_eval[0][:40], digits_eval[1][:40]
+    ck = Checkpoint(tmp_path / "ck")
+    calls: list[str] = []
+
+    def counting(attack: Any, xs: Any, ys: Any, seed: int, label: str) -> Any:
+        calls.append(label)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the job is killed during the second shard
+        return evasion.generate(attack, xs, ys, seed, label)
+
+    with pytest.raises(KeyboardInterrupt):
+        suite_evasion.run_suite(model, x, y, attacks=["fgsm", "pgd"], generator=counting, ck=ck)
+    assert ck.done() == ["attack-fgsm"]
+    calls.clear()
+    resumed = suite_evasion.run_suite(model, x, y, attacks=["fgsm", "pgd"],
+                                      generator=evasion.generate, ck=ck)
+    fresh = suite_evasion.run_suite(model, x, y, attacks=["fgsm", "pgd"])
+    assert resumed["metrics"] == fresh["metrics"]
+    assert resumed["curves"] == fresh["curves"]

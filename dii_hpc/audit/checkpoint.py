@@ -1,0 +1,75 @@
+"""Shard-level resume for level I suites: each finished attack is kept until the suite ends.
+
+A suite is a list of independent shards (one attack, one eps of the curve, one poison
+fraction). Each finished shard's record and arrays are written atomically under
+$DII_HPC_CACHE/audit-resume/<hash of the job>; a rerun of the same job (same config,
+same suite) after a crash, preemption or Ctrl-C picks them up instead of starting over.
+The directory is removed when the suite completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class Checkpoint:
+    """Finished shards of one job; `root=None` disables it (level II/III, tests)."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def load(self, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+        if self.root is None or not (self.root / f"{key}.json").is_file():
+            return None
+        record = json.loads((self.root / f"{key}.json").read_text())
+        arrays_path = self.root / f"{key}.npz"
+        arrays = dict(np.load(arrays_path)) if arrays_path.is_file() else {}
+        return record, arrays
+
+    def save(self, key: str, record: dict[str, Any],
+             arrays: dict[str, np.ndarray] | None = None) -> None:
+        if self.root is None:
+            return
+        from dii_hpc.store.atomic import write_bytes
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        if arrays:
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            write_bytes(self.root / f"{key}.npz", buf.getvalue())
+        # the record last: its presence marks the shard complete
+        write_bytes(self.root / f"{key}.json", json.dumps(record).encode())
+
+    def done(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json")) if self.root else []
+
+    def clear(self) -> None:
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def for_job(job: dict[str, Any]) -> Checkpoint:
+    """The checkpoint of a level I job, keyed by everything that changes its numbers."""
+    from dii_hpc.examples._train import cache_dir
+
+    key = {k: job.get(k) for k in ("level", "name", "params")} | {
+        "cfg": {k: v for k, v in job["cfg"].items() if k not in ("experiment", "parent_run")}}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return Checkpoint(cache_dir().parent / "audit-resume" / digest[:20])
+
+
+def cached(ck: Checkpoint, key: str, fn: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run `fn() -> (record, arrays)` unless the shard `key` is already done."""
+    hit = ck.load(key)
+    if hit is not None:
+        return hit
+    record, arrays = fn()
+    ck.save(key, record, arrays)
+    return record, arrays
