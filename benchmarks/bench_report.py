@@ -22,23 +22,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_store(path: Path, runs: int, steps: int) -> None:
-    """A sweep of ``runs`` train runs with 3 metrics x ``steps`` steps, via the tracking API."""
+def make_store(path: Path, runs: int, steps: int, metrics: int = 3, params: int = 4) -> None:
+    """A sweep of ``runs`` train runs, ``metrics`` metrics x ``steps`` steps, via tracking."""
     import dii_hpc
     from dii_hpc.store.store import Store
 
     store = Store(path)
     for i in range(runs):
         lr = 10 ** (-1 - 3 * (i % 97) / 97)
-        params = {"lr": lr, "depth": 2 + i % 5, "optimizer": ("sgd", "adam", "rmsprop")[i % 3],
-                  "seed": i}
-        with dii_hpc.start_run("sweep", params=params, store=store,
+        hp = {"lr": lr, "depth": 2 + i % 5, "optimizer": ("sgd", "adam", "rmsprop")[i % 3],
+              "seed": i, **{f"p{k}": (i * (k + 3)) % 17 for k in range(max(0, params - 4))}}
+        with dii_hpc.start_run("sweep", params=hp, store=store,
                                flush_points=100_000, flush_interval=3600) as run:
             for step in range(steps):
                 loss = 2.0 / (1 + step * lr * 30) + (i % 13) * 0.003
-                run.log_metrics({"loss": loss, "acc": 1 - loss / 2.2,
-                                 "val_acc": 0.95 - loss / 2.4}, step=step)
-    print(f"store: {runs} runs x 3 metrics x {steps} steps at {path}", flush=True)
+                values = {"loss": loss, "acc": 1 - loss / 2.2, "val_acc": 0.95 - loss / 2.4}
+                values |= {f"m{k}": loss * (k + 1) for k in range(max(0, metrics - 3))}
+                run.log_metrics(values, step=step)
+    print(f"store: {runs} runs x {metrics} metrics x {steps} steps at {path}", flush=True)
 
 
 CPU: list[float] = []  # CPU seconds of the last timed call (this process + forked workers)
@@ -63,7 +64,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--metrics", type=int, default=3)
+    parser.add_argument("--params", type=int, default=4)
     parser.add_argument("--keep", type=Path, default=None, help="reuse/keep the store here")
+    parser.add_argument("--append", action="store_true", help="add to the report file")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "benchmarks_report.md")
     args = parser.parse_args()
 
@@ -74,7 +78,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-report-"))
     store_dir = args.keep or work / "store"
     if not (store_dir / "experiments" / "sweep").is_dir():
-        t_make, _ = timed(lambda: make_store(store_dir, args.runs, args.steps))
+        t_make, _ = timed(lambda: make_store(store_dir, args.runs, args.steps, args.metrics,
+                                             args.params))
         print(f"  (store written in {t_make:.1f} s; not part of the figures)")
     out = work / "site"
 
@@ -111,11 +116,13 @@ def main() -> None:
         ("whole site on disk", f"{total_mb:.1f} MB", "", "-", True, ""),
     ]
     lines = [
-        "## report: static site for a 1,000-run experiment (`benchmarks/bench_report.py`)",
+        f"## report: static site for a {args.runs:,}-run experiment, {args.metrics} metrics, "
+        f"{args.params} params (`benchmarks/bench_report.py`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, {platform.platform(terse=True)}. Store: "
-        f"{res.runs} runs (+1 for the incremental case) x 3 metrics x {args.steps} steps "
+        f"{res.runs} runs (+1 for the incremental case) x {args.metrics} metrics x "
+        f"{args.steps} steps, {args.params} params "
         f"(local disk). Load average "
         f"{load0:.1f} -> {load1:.1f} while measuring; CPU = this process + forked workers "
         f"({parallel.default_workers()} worker(s)).",
@@ -129,6 +136,8 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     args.report.parent.mkdir(parents=True, exist_ok=True)
+    if args.append and args.report.exists():
+        text = args.report.read_text() + "\n" + text
     args.report.write_text(text)
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)

@@ -11,8 +11,9 @@
   }
   function cellKey(td) {
     if (!td) return { n: NaN, t: "" };
-    var v = td.getAttribute("data-v");
-    return { n: v === null ? NaN : num(v), t: td.textContent.trim().toLowerCase() };
+    var text = td.textContent.trim(), v = td.getAttribute("data-v");
+    if (v === null) v = text;  // plain cells: their text is the value (strict: "2026-11-26" is no number)
+    return { n: v === "" ? NaN : Number(v), t: text.toLowerCase() };
   }
 
   /* ---------------------------------------------------------------- sorting */

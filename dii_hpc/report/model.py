@@ -139,6 +139,20 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
+def fmt_param(value: Any) -> str:
+    """Params in the run table: ints exact, floats to 6 significant digits (the sort key)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.6g}"
+    return fmt_num(value)
+
+
+def sort_value(value: Any) -> str:
+    """A compact numeric sort key for ``data-v`` ("" when not a finite number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.12g}"
+
+
 def fmt_time(value: Any) -> str:
     if number(value) is None:
         return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -223,9 +224,10 @@ def fit_budget(curves: dict[str, dict[str, list]], budget: int = CURVE_BUDGET) -
 
 def small_curves(histories: dict[str, tuple[list, list]], points: int = 60) -> dict[str, list]:
     """Downsampled, rounded curves: the experiment page embeds one blob for all runs."""
+    isfinite = math.isfinite
     out = {}
     for key in sorted(histories)[:MAX_METRIC_COLS * 2]:
         steps, values = downsample(*histories[key], points)
-        out[key] = [[int(s) if float(s).is_integer() else s for s in steps],
-                    [float(f"{v:.4g}") if model.number(v) is not None else None for v in values]]
+        out[key] = [[int(s) if isfinite(s) and s == int(s) else s for s in steps],
+                    [float(f"{v:.4g}") if isfinite(v) else None for v in values]]
     return out

@@ -75,7 +75,7 @@ def make_env() -> Any:
     env.filters.update(
         num=model.fmt_num, when=model.fmt_time, duration=model.fmt_duration,
         size=model.fmt_size, script_json=script_json, pretty=pretty_json,
-        drifted_first=drifted_first,
+        drifted_first=drifted_first, pnum=model.fmt_param, sv=model.sort_value,
     )
     env.tests.update(mapping_=is_mapping, sequence_=is_sequence)
     env.globals.update(safe_name=model.safe_name)

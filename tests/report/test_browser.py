@@ -45,7 +45,8 @@ def _column(b: Browser, header: str) -> list[float | None]:
       const heads = Array.from(document.querySelectorAll('#runs thead th')).map(t => t.textContent.trim());
       const col = heads.indexOf({header!r});
       return Array.from(document.querySelectorAll('#runs tbody tr')).filter(r => !r.hidden)
-        .map(r => {{ const v = parseFloat(r.cells[col].dataset.v); return isFinite(v) ? v : null; }});
+        .map(r => {{ const c = r.cells[col], s = c.dataset.v ?? c.textContent.trim();
+                     const v = s === "" ? NaN : Number(s); return isFinite(v) ? v : null; }});
     }})()"""
     return b.eval(js)
 
