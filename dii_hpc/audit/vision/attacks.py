@@ -109,6 +109,10 @@ def make(class_path: str, estimator: Any, params: dict[str, Any], label: str) ->
 def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str) -> np.ndarray:
     """x_adv: patch attacks train a patch then paste it; others perturb x directly."""
     seed_all(seed)
+    if isinstance(y, list):  # DPatch reads "scores" from targets: ground truth is certain
+        y = [{**t, "scores": np.ones(len(t["labels"]), np.float32)} for t in y]
+    if type(attack).__name__ == "RobustDPatch" and not attack.targeted:
+        y = None  # ART: untargeted RobustDPatch attacks the model's own predictions
     try:
         if callable(getattr(attack, "apply_patch", None)):
             from dii_hpc.audit.vision.patch import train_and_apply
@@ -143,8 +147,12 @@ def run_named(model: Any, x: np.ndarray, y: Any, name: str,
 def run_class(model: Any, x: np.ndarray, y: Any, class_path: str, params: dict[str, Any],
               seed: int, label: str) -> tuple[dict[str, Any], np.ndarray]:
     """Any attack class on the model's estimator (level III uses this with ART paths)."""
-    attack = make(class_path, model.art_estimator(), params, label)
+    import random
+
+    seed_all(seed)  # some attacks draw their initial patch in __init__ (DPatch)
+    random.seed(seed)
     t0 = time.perf_counter()
+    attack = make(class_path, model.art_estimator(), params, label)
     x_adv = generate(attack, x, y, seed, label)
     elapsed = time.perf_counter() - t0
     shown = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}

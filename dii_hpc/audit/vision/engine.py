@@ -1,0 +1,158 @@
+"""Audit engine for object detection and image segmentation (levels I, II, III).
+
+Same job and result shapes as `dii_hpc.audit.engine.compute` (job: {"cfg", "level",
+"name", "params"}; result: level, threat, task, suite|attack, grade, summary, metrics,
+attacks, curves, sanity, examples, n_samples, params, config, manifest), so the CLI,
+`results.persist`, JSON/JUnit writers and the report treat these audits like the others.
+The difference is the labels: torchvision targets (detection) or (N, H, W) masks
+(segmentation) instead of class ids, validated by `vision.validate` before any attack.
+Only the evasion threat is implemented for these tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.audit import config as cfgmod
+from dii_hpc.audit.protocols import Task
+from dii_hpc.audit.vision import attacks, validate
+from dii_hpc.errors import BadInput
+
+TASKS = (Task.OBJECT_DETECTION.value, Task.IMAGE_SEGMENTATION.value)
+SUITES = ("evasion",)
+
+
+def handles(cfg: dict[str, Any]) -> bool:
+    """True when the config's `task` is one of ours (the main engine hands the job over)."""
+    return str(cfg.get("task") or "") in TASKS
+
+
+@dataclass
+class Prepared:
+    model: Any
+    x: np.ndarray
+    y: Any  # targets (list of dicts) or masks (N, H, W)
+    seed: int
+    data_sha256: str
+
+
+def prepare(cfg: dict[str, Any]) -> Prepared:
+    """Build model and data, validate them against each other, pick the evaluation sample."""
+    model = cfgmod.resolve(cfg["model"], "model")
+    data = cfgmod.resolve(cfg["data"], "data")
+    for attr in ("task", "input_shape", "clip_values", "nb_classes"):
+        if getattr(model, attr, None) is None:
+            raise BadInput(f"model {type(model).__name__} lacks attribute `{attr}`")
+    if not callable(getattr(model, "art_estimator", None)):
+        raise BadInput(f"model {type(model).__name__} needs art_estimator() (use "
+                       "dii_hpc.audit.vision.wrappers.TorchDetectorWrapper/TorchSegmenterWrapper)")
+    task = Task.parse(cfg.get("task") or model.task)
+    if task.value not in TASKS:
+        raise BadInput(f"task {task.value!r} is not a vision task ({', '.join(TASKS)})")
+    if Task.parse(model.task) is not task:
+        raise BadInput(f"config task {task.value!r} but model {type(model).__name__} is "
+                       f"{Task.parse(model.task).value!r}")
+    for method in ("get_train_data", "get_test_data"):
+        if not callable(getattr(data, method, None)):
+            raise BadInput(f"data {type(data).__name__} does not implement {method}()")
+    train = check_split(model, *data.get_train_data(), "train data")
+    x, y = check_split(model, *data.get_test_data(), "test data")
+    seed = int(cfg.get("seed", 0))
+    idx = np.sort(np.random.default_rng(seed).permutation(len(x))[: int(cfg["n_samples"])])
+    return Prepared(model, x[idx], take(y, idx), seed, _sha(model, *train, x, y))
+
+
+def check_split(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, Any]:
+    """Images plus targets (detection) or masks (segmentation), each checked in one line."""
+    x = validate.check_images(model, x, where)
+    if Task.parse(model.task) is Task.OBJECT_DETECTION:
+        return x, validate.check_targets(model, y, len(x), where)
+    return x, validate.check_masks(model, y, len(x), where)
+
+
+def take(y: Any, idx: np.ndarray) -> Any:
+    return [y[int(i)] for i in idx] if isinstance(y, list) else y[idx]
+
+
+def _sha(model: Any, *parts: Any) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        for t in part if isinstance(part, list) else [part]:
+            for a in t.values() if isinstance(t, dict) else [t]:
+                h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def compute(job: dict[str, Any], generator: Any = None,
+            examples_dir: str | None = None) -> dict[str, Any]:
+    """Run one audit job and return its result dict (`generator` is unused: no MPI here)."""
+    cfg, level = job["cfg"], job["level"]
+    prep = prepare(cfg)
+    params = dict(job.get("params") or {})
+    if level == "I":
+        result = _suite(str(job["name"]), cfg, prep, examples_dir)
+    elif level == "II" or "." not in str(job["name"]):
+        result = _one(str(job["name"]), params, prep, level_three=False)
+    else:
+        result = _one(str(job["name"]), params, prep, level_three=True)
+    result["level"] = level
+    result["config"] = {**cfg, "level": level, ("suite" if level == "I" else "attack"):
+                        job["name"], "params": result.get("params", params)}
+    result["manifest"] = manifest(cfg, prep)
+    return result
+
+
+def _suite(threat: str, cfg: dict[str, Any], prep: Prepared,
+           examples_dir: str | None) -> dict[str, Any]:
+    from dii_hpc.audit.vision import suite
+
+    if threat not in SUITES:
+        raise BadInput(f"suite {threat!r} is not available for {prep.model.task.value}; "
+                       f"suites: {', '.join(SUITES)}")
+    out = suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
+                          attacks=cfg.get("attacks"), examples_dir=examples_dir)
+    return {"threat": threat, "params": {}, **out}
+
+
+def _one(name: str, params: dict[str, Any], prep: Prepared, level_three: bool) -> dict[str, Any]:
+    """Level II (catalogue name, range-scaled defaults) or III (any ART class, raw params)."""
+    from dii_hpc.audit.validate import check_budget
+    from dii_hpc.audit.vision import suite
+
+    model = prep.model
+    if level_three:
+        if "norm" in params:
+            params["norm"] = attacks.parse_norm(params["norm"])
+        check_budget(params, model.clip_values, int(np.prod(model.input_shape)), name)
+        record, _ = attacks.run_class(model, prep.x, prep.y, name, params, prep.seed, name)
+    else:
+        record, _ = attacks.run_named(model, prep.x, prep.y, name, params, seed=prep.seed)
+    metrics = {k: v for k, v in record["metrics"].items() if not isinstance(v, list)}
+    return {"threat": "evasion", "task": Task.parse(model.task).value, "attack": name,
+            "grade": None, "summary": suite.sentence(model, record["metrics"], name),
+            "metrics": metrics, "params": record["params"], "attacks": [record],
+            "curves": {}, "sanity": [], "examples": [], "n_samples": len(prep.x)}
+
+
+def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
+    """What it takes to reproduce: weights and data hashes, library versions, seed."""
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("adversarial-robustness-toolbox", "torch", "numpy", "pycocotools", "dii-hpc"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            continue
+    out = {"data_sha256": prep.data_sha256, "versions": versions, "seed": prep.seed,
+           "model": cfgmod.ref_name(cfg["model"]), "data": cfgmod.ref_name(cfg["data"])}
+    weights = getattr(prep.model, "weights_path", None)
+    if weights:
+        from dii_hpc.store.blobs import file_sha256
+
+        out["weights_sha256"], out["weights_path"] = file_sha256(weights)[0], str(weights)
+    return out
