@@ -160,3 +160,16 @@ def test_arrays_split_below_max_array_size() -> None:
     assert [list(c) for c in chunks(5, 2)] == [[0, 1], [2, 3], [4]]
     assert [(c.start, c.stop) for c in chunks(2500, 1001)] == [(0, 1001), (1001, 2002), (2002, 2500)]
     assert [(c.start, c.stop) for c in chunks(3, 0)] == [(0, 3)]
+
+
+def test_auto_falls_back_to_local_without_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dii_hpc.errors import SchedulerError
+    from dii_hpc.launch.submit import choose_executor
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Slurm commands here
+    assert choose_executor("auto") == ("local", None)
+    assert choose_executor("debug") == ("debug", None)
+    with pytest.raises(SchedulerError, match="sbatch not found"):
+        choose_executor("slurm")
+    with pytest.raises(BadInput, match="--executor cloud"):
+        choose_executor("cloud")
