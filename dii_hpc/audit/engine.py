@@ -102,6 +102,10 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
         record, _, _ = evasion.run_named(prep.model, prep.x, prep.y, name, params,
                                          seed=prep.seed, generator=generator)
         n = len(prep.x)
+    elif name == "attribute_inference":
+        from dii_hpc.audit import attribute
+
+        record, n = attribute.run(prep.model, prep.train, params, prep.seed), len(prep.train[0])
     elif threat == "privacy":
         n_each = int(params.pop("n_samples", len(prep.x)))
         x, y, member = privacy.membership_sets(prep.train, prep.test, n_each, prep.seed)

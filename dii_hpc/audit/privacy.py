@@ -27,6 +27,7 @@ ATTACKS = {
     "mi_gap": "rule-based gap attack: member iff correctly classified (ART)",
     "mi_blackbox": "trained black-box attack model on predictions + labels (ART)",
     "mi_label_only": "label-only decision-boundary distance (ART, HopSkipJump)",
+    "attribute_inference": "hidden tabular feature from the others + the model (ART)",
 }
 CLASSIFICATION_SUITE = ("mi_loss", "mi_confidence", "mi_gap", "mi_blackbox", "mi_label_only")
 REGRESSION_SUITE = ("mi_loss", "mi_blackbox")
@@ -49,8 +50,9 @@ def membership_sets(members: tuple[np.ndarray, np.ndarray],
 def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                params: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
     """One membership attack -> attack record with metrics, intervals and the ROC."""
-    if name not in ATTACKS:
-        raise BadInput(f"unknown privacy attack {name!r}; known: {', '.join(ATTACKS)}")
+    if name not in ATTACKS or name == "attribute_inference":
+        raise BadInput(f"unknown membership attack {name!r}; known: "
+                       f"{', '.join(a for a in ATTACKS if a.startswith('mi_'))}")
     task = Task.parse(model.task)
     if task.is_regression and name not in REGRESSION_SUITE:
         raise BadInput(f"attack {name} needs a classifier; on regressors use "
@@ -200,10 +202,16 @@ def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
     x, y, is_member = membership_sets(members, nonmembers, n, seed)
     records = [run_attack(a, model, x, y, is_member, seed=seed) for a in names]
     best = max(records, key=lambda r: r["metrics"]["auc"])
+    if task is Task.TABULAR_CLASSIFICATION and (not attacks or "attribute_inference" in attacks):
+        from dii_hpc.audit import attribute
+
+        records.append(attribute.run(model, members, seed=seed))
     metrics = {"max_membership_auc": best["metrics"]["auc"],
-               "max_advantage": max(r["metrics"]["advantage"] for r in records),
+               "max_advantage": max(r["metrics"].get("advantage", 0.0) for r in records),
                "max_tpr_at_1pct_fpr": max(r["metrics"].get("tpr_at_1pct_fpr", 0.0)
                                           for r in records)}
+    if records[-1]["name"] == "attribute_inference":
+        metrics["attribute_model_leakage"] = records[-1]["metrics"]["model_leakage"]
     if not task.is_regression:
         correct = np.argmax(model.predict(x), axis=1) == y
         metrics |= {"train_accuracy": float(correct[is_member].mean()),

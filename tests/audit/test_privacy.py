@@ -66,3 +66,22 @@ def test_grades_follow_documented_thresholds() -> None:
     assert stats.grade("privacy", 0.5) == "A" and stats.grade("privacy", 0.9) == "E"
     assert stats.grade("evasion", 0.85) == "A" and stats.grade("evasion", 0.1) == "E"
     assert stats.grade("poisoning", 0.3) == "C" and stats.grade("evasion", None) is None
+
+
+def test_attribute_inference_through_the_cli(tmp_path: Path, store_path: Path,
+                                             demo_cache: Path) -> None:
+    import json
+
+    from tests.audit.conftest import cli
+
+    out = tmp_path / "attr.json"
+    assert cli("audit", "attack", "attribute_inference", "--model",
+               "dii_hpc.examples.tabular:breast_cancer_model", "--data",
+               "dii_hpc.examples.tabular:breast_cancer_data", "-p", "feature=7",
+               "--json", str(out), "--no-store") == 0
+    m = json.loads(out.read_text())["metrics"]
+    assert m["mae"] < m["mae_mean_guess"] and -1.0 < m["model_leakage"] < 1.0
+    assert cli("audit", "attack", "attribute_inference", "--model",
+               "dii_hpc.examples.tabular:breast_cancer_model", "--data",
+               "dii_hpc.examples.tabular:breast_cancer_data", "-p", "feature=99",
+               "--no-store") == 2
