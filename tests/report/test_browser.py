@@ -9,11 +9,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from cdp import CHROMIUM, Browser
 
 from dii_hpc.report import build_site
 from dii_hpc.report.pages import audit_path, experiment_path, monitor_path, run_path
 from dii_hpc.store.store import Store
+from tests.report.cdp import CHROMIUM, Browser
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")]

@@ -10,12 +10,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import EVIL
 
 from dii_hpc.errors import NotFound
 from dii_hpc.report import build_site
 from dii_hpc.report.pages import audit_path, experiment_path, monitor_path, run_path
 from dii_hpc.store.store import Store
+from tests.report.conftest import EVIL
 
 
 @pytest.fixture(scope="module")
