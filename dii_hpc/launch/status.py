@@ -72,6 +72,16 @@ def _local_dead(record: dict[str, Any]) -> bool:
     return False
 
 
+def _writer_dead(record: dict[str, Any]) -> str | None:
+    """Why a run that is not a Slurm job is dead: its launcher or its own writer is gone."""
+    from dii_hpc.store.records import writer_gone
+
+    if _local_dead(record):
+        return "the local process died without finishing the run"
+    gone = writer_gone(record)
+    return f"the run never finished: {gone}" if gone else None
+
+
 def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True) -> list[dict[str, Any]]:
     """Update run records from the scheduler; return one display row per run."""
     from dii_hpc.slurm import commands
@@ -103,10 +113,9 @@ def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True)
         status = rec.get("status", "")
         if rid in applied:
             status = applied[rid]
-        elif status == "RUNNING" and _local_dead(rec):
+        elif status == "RUNNING" and (why := _writer_dead(rec)):
             status = "FAILED"
-            store.update_run(rid, status=status, end_time=now,
-                             error="the local process died without finishing the run")
+            store.update_run(rid, status=status, end_time=now, error=why)
         rows.append(_row(rec, status, jobs.get(rid, {}), sched.get(wanted.get(rid, ""))))
     return rows
 

@@ -160,6 +160,23 @@ def _on_usr2(signum: int, frame: Any) -> None:
         handler(signum, frame)
 
 
+def limit_threads(cpus: int | None) -> None:
+    """Use the cores the task asked for, not every core of the node.
+
+    BLAS/OpenMP/torch default to one thread per core; with several array tasks (or local
+    processes) per node that oversubscribes the CPUs, and a small torch model then trains
+    ten times slower than with one thread. Slurm's cgroup would cap the cores, not the
+    thread count.
+    """
+    n = int(os.environ.get("SLURM_CPUS_PER_TASK") or cpus or 0)
+    if n < 1:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+    if "torch" in sys.modules:  # imported already: OMP_NUM_THREADS comes too late for it
+        sys.modules["torch"].set_num_threads(n)
+
+
 def execute(ref: TaskRef) -> dict[str, Any]:
     """Run row ``ref.index`` of the plan; returns the run's last metric values."""
     from dii_hpc.launch.executor import Unit
@@ -169,6 +186,7 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     plan = read_plan(ref.plan_file)
     spec = plan["tasks"][ref.index]
     raw, config = task_config(plan, ref.index)
+    limit_threads(config.resources.cpus_per_task)
     ex = resolve(config.executor, "run_unit", what="executor")(config, restore_states=ref.restore)
     unit = Unit.from_dict(spec["unit"])
     _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False, run=None)
