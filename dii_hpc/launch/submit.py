@@ -23,7 +23,7 @@ from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig, Resources, time_minutes
 from dii_hpc.errors import BadInput, InfraError, SchedulerError
 from dii_hpc.launch import plan as planning
-from dii_hpc.launch.records import compact, create_pending
+from dii_hpc.store.bulk import compact
 from dii_hpc.launch.task import TaskRef, TaskRunner
 
 EXECUTORS = ("auto", "local", "slurm", "debug")
@@ -205,9 +205,9 @@ def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run:
     store.ensure_writable()
     submitted: list[Any] = []
     try:
-        res.run_ids = create_pending(store, config.experiment, config.kind,
-                                    [row["run_params"] for row in rows],
-                                    {**config.tags, "submission": sid})
+        res.run_ids = store.create_runs(
+            config.experiment, [row["run_params"] for row in rows], kind=config.kind,
+            tags={**config.tags, "submission": sid})
         for row, rid in zip(rows, res.run_ids, strict=True):
             row["run_id"] = rid
         if parent_run:

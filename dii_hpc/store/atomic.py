@@ -32,7 +32,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None =
         raise
 
 
-def _default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     """JSON for the values users log: numpy scalars/arrays, paths, sets."""
     if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
         return obj.item()
@@ -47,7 +47,7 @@ def _default(obj: Any) -> Any:
 
 def dumps(obj: Any) -> bytes:
     """Serialise like every JSON file of the store: NaN/inf allowed (Python's json reads them)."""
-    return json.dumps(obj, default=_default, indent=1, sort_keys=False).encode()
+    return json.dumps(obj, default=json_default, indent=1, sort_keys=False).encode()
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:

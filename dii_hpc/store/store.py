@@ -133,6 +133,23 @@ class Store:
         self._where[rid] = rdir
         return rid
 
+    def create_runs(
+        self,
+        experiment: str,
+        params: list[dict[str, Any]],
+        kind: str = "train",
+        tags: dict[str, Any] | None = None,
+        status: str = "PENDING",
+    ) -> list[str]:
+        """Many records at once (a sweep): one filesystem sync instead of one per file."""
+        from dii_hpc.store.bulk import create_runs
+
+        check_experiment(experiment)
+        ids = create_runs(self, experiment, kind, params, tags or {}, status)
+        base = self.experiment_dir(experiment) / "runs"
+        self._where.update({rid: base / rid for rid in ids})
+        return ids
+
     def update_run(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Merge fields into run.json atomically (dict fields are merged one level deep)."""
         rdir = self.run_dir(run_id)
