@@ -20,6 +20,15 @@ _stack: list[Run] = []
 _lock = threading.Lock()
 
 
+def _forget_all_in_child() -> None:
+    # A forked worker inherits the parent's open runs but not their flush threads; logging
+    # into them would be silently lost, so the child starts with no active run.
+    _stack.clear()
+
+
+os.register_at_fork(after_in_child=_forget_all_in_child)
+
+
 def push(run: Run) -> None:
     with _lock:
         _stack.append(run)

@@ -60,6 +60,7 @@ class Run:
         self.dir: Path = store.experiment_dir(self.experiment) / "runs" / self.id
         self.owns_status = owns_status
         self.finished = False
+        self._pid = os.getpid()  # a forked child inherits this object but is not its writer
         self._writer = MetricWriter(self.dir)
         if resumed:
             self._writer.resume()
@@ -151,6 +152,8 @@ class Run:
         """
         import numpy as np
 
+        if os.getpid() != self._pid:
+            return
         with self._flush_lock:
             n = len(self._buf)
             if not n and heartbeat and self.owns_status:
@@ -255,6 +258,8 @@ class Run:
             raise InfraError(f"run {self.id}: writing metrics failed: {err}") from err
 
     def _at_exit(self) -> None:
+        if os.getpid() != self._pid:
+            return  # exit of a forked child (multiprocessing worker): the parent owns the run
         if not self.finished and not self._stop.is_set():
             self.finish("FAILED" if self.owns_status else "FINISHED", "process exited without ending the run")
 

@@ -159,3 +159,21 @@ def test_module_level_functions_need_a_run(store_path: Path) -> None:
     with dii_hpc.start_run("e") as run:
         dii_hpc.log_metrics({"a": 1.0, "b": 2.0}, step=0)
     assert Store().metric_keys(run.id) == ["a", "b"]
+
+
+def test_a_forked_child_does_not_end_or_flush_the_parents_run(store_path: Path) -> None:
+    import multiprocessing as mp
+
+    def child() -> None:
+        assert dii_hpc.active_run() is None  # the parent's run is not the child's
+
+    with dii_hpc.start_run("fork") as run:
+        run.log_metric("x", 1.0, step=0)
+        proc = mp.get_context("fork").Process(target=child)
+        proc.start()
+        proc.join(60)
+        assert proc.exitcode == 0
+        assert Store().run(run.id)["status"] == "RUNNING"
+        run.log_metric("x", 2.0, step=1)
+    assert Store().run(run.id)["status"] == "FINISHED"
+    assert Store().metric_history(run.id, "x")["value"].tolist() == [1.0, 2.0]
