@@ -61,6 +61,8 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
             raise BadInput(f"data {type(data).__name__} does not implement {method}()")
     train = check_split(model, *data.get_train_data(), "train data")
     x, y = check_split(model, *data.get_test_data(), "test data")
+    if task is Task.OBJECT_DETECTION and len(x):  # the contract, before minutes of attack
+        validate.check_detections(model.predict(x[:2]), len(x[:2]))
     seed = int(cfg.get("seed", 0))
     idx = np.sort(np.random.default_rng(seed).permutation(len(x))[: int(cfg["n_samples"])])
     return Prepared(model, x[idx], take(y, idx), seed, _sha(model, *train, x, y))

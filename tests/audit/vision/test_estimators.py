@@ -1,0 +1,90 @@
+"""The ART estimators: gradients equal torch autograd, ART's attacks accept them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dii_hpc.errors import BadInput
+
+
+def test_segmentation_gradient_matches_autograd() -> None:
+    import torch
+
+    from dii_hpc.audit.vision.estimators import segmentation_estimator
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Tanh(),
+                              torch.nn.Conv2d(4, 3, 1))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (3, 1, 6, 5)).astype(np.float32)
+    masks = rng.integers(0, 3, (3, 6, 5))
+    est = segmentation_estimator(net, input_shape=(1, 6, 5), nb_classes=3)
+    got = est.loss_gradient(x, masks)
+
+    xt = torch.tensor(x, requires_grad=True)
+    logits = net(xt)
+    loss = sum(torch.nn.functional.cross_entropy(logits[i:i + 1], torch.tensor(masks[i:i + 1]))
+               for i in range(3))
+    loss.backward()
+    np.testing.assert_allclose(got, xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+    # per-sample: the gradient of one image does not depend on the rest of the batch
+    np.testing.assert_allclose(est.loss_gradient(x[1:2], masks[1:2]), got[1:2],
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(est.compute_loss(x, masks),
+                               [float(torch.nn.functional.cross_entropy(
+                                   logits[i:i + 1].detach(), torch.tensor(masks[i:i + 1])))
+                                for i in range(3)], rtol=1e-5)
+    # ART's untargeted attacks pass logits as labels when y is None: same as their argmax
+    np.testing.assert_allclose(est.loss_gradient(x, est.predict(x)),
+                               est.loss_gradient(x, est.predict(x).argmax(1)))
+
+
+def test_art_attacks_accept_the_estimators(detector: Any, segmenter: Any) -> None:
+    from art.attacks.evasion import DPatch, FastGradientMethod, ProjectedGradientDescentNumpy
+
+    for model in (detector, segmenter):
+        est = model.art_estimator()
+        FastGradientMethod(est, eps=0.1)
+        ProjectedGradientDescentNumpy(est, eps=0.1, eps_step=0.02, max_iter=2, verbose=False)
+    DPatch(detector.art_estimator(), patch_shape=(1, 8, 8), max_iter=1, verbose=False)
+
+
+def test_detector_estimator_torchvision_contract(detector: Any, det_sample: Any) -> None:
+    import torch
+
+    x, targets = det_sample[0][:4], det_sample[1][:4]
+    est = detector.art_estimator()
+    preds = est.predict(x)
+    assert len(preds) == 4
+    for p in preds:
+        assert p["boxes"].shape == (len(p["labels"]), 4) and len(p["scores"]) == len(p["labels"])
+        assert set(np.unique(p["labels"])) <= {1, 2, 3}
+    grad = est.loss_gradient(x, targets)
+    assert grad.shape == x.shape and np.abs(grad).max() > 0
+
+    # the same gradient by hand: train mode, summed losses, autograd
+    xt = torch.tensor(x, requires_grad=True)
+    detector.module.train()
+    losses = detector.module(xt, [{k: torch.as_tensor(v) for k, v in t.items()}
+                                  for t in targets])
+    detector.module.eval()
+    sum(losses.values()).backward()
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+    assert set(est.compute_losses(x, targets)) == set(losses)
+    assert not detector.module.training
+
+
+def test_attack_losses_subset_and_unknown(detector: Any, det_sample: Any) -> None:
+    from dii_hpc.audit.vision.estimators import detector_estimator
+
+    x, t = det_sample[0][:2], det_sample[1][:2]
+    est = detector_estimator(detector.module, input_shape=(1, 32, 32), nb_classes=4,
+                             attack_losses=("loss_heatmap",))
+    assert est.loss_gradient(x, t).shape == x.shape
+    bad = detector_estimator(detector.module, input_shape=(1, 32, 32), nb_classes=4,
+                             attack_losses=("loss_classifier",))
+    with pytest.raises(BadInput, match="loss_classifier"):
+        bad.loss_gradient(x, t)
