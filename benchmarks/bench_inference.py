@@ -104,18 +104,51 @@ def overhead(tmp: Path, rows: int, repeats: int, store: object) -> list[str]:
         f"{m['peak_rss_mb']:.0f} MB.", ""]
 
 
-def scale(tmp: Path, rows: int, store: object, slurm: bool) -> list[str]:
+_PROBE = """
+import sys, time, torch
+from dii_hpc.inference import demo
+torch.set_num_threads(1)
+x = demo.make_rows(400_000); net = demo.mlp()
+t = time.perf_counter()
+with torch.no_grad():
+    for i in range(0, len(x), 1024):
+        net(torch.from_numpy(x[i:i + 1024]))
+print(time.perf_counter() - t)
+"""
+
+
+def ceiling() -> tuple[float, float]:
+    """What 2 processes gain over 1 on this machine right now: (ideal speed-up, load average).
+
+    Plain torch loops, no dii-hpc: one alone, then two at once. On an idle 2-core machine ~2.
+    """
+    def probe(n: int) -> list[float]:
+        procs = [subprocess.Popen([sys.executable, "-c", _PROBE], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n)]
+        return [float(p.communicate()[0].split()[-1]) for p in procs]
+
+    alone = min(probe(1)[0] for _ in range(2))
+    pair = max(probe(2))
+    return 2 * alone / pair, os.getloadavg()[0]
+
+
+def scale(tmp: Path, rows: int, store: object, slurm: bool, repeats: int) -> list[str]:
     from dii_hpc.inference import demo
 
     demo.write_data(tmp / "big", rows, files=2, fmt="parquet", seed=1)
     glob = str(tmp / "big" / "*.parquet")
-    lines = [f"### Array tasks on this 2-core machine ({rows:,} rows, 1 CPU per task, end to end)",
+    lines = [f"### Array tasks on this 2-core machine ({rows:,} rows, 1 CPU per task, end to end, "
+             f"best of {repeats})",
              "", "| executor | tasks | wall s | rows/s | speed-up | rows/s per task (compute) |",
              "|---|---|---|---|---|---|"]
     kinds = ["local"] + (["slurm"] if slurm else [])
     for kind in kinds:
-        one, sec1 = dii_predict(glob, tmp / f"{kind}-1", store, kind, shards=1, parallel=1)
-        two, sec = dii_predict(glob, tmp / f"{kind}-2", store, kind, shards=2, parallel=2)
+        ones, twos = [], []
+        for _ in range(repeats):  # interleaved, best of each: the least disturbed by other jobs
+            ones.append(dii_predict(glob, tmp / f"{kind}-1", store, kind, shards=1, parallel=1))
+            twos.append(dii_predict(glob, tmp / f"{kind}-2", store, kind, shards=2, parallel=2))
+        one, sec1 = min(ones, key=lambda r: r[0])
+        two, sec = min(twos, key=lambda r: r[0])
         where = f" (array {sec['array_job_id']})" if sec.get("array_job_id") else ""
         t1, t2 = sec1["metrics"]["task_rows_per_s"], sec["metrics"]["task_rows_per_s"]
         print(f"{kind}: 1 task {one:.1f}s, 2 tasks {two:.1f}s -> x{one / two:.2f}{where}; "
@@ -123,10 +156,12 @@ def scale(tmp: Path, rows: int, store: object, slurm: bool) -> list[str]:
         lines += [f"| {kind} | 1 | {one:.1f} | {rows / one:,.0f} | 1.00 | {t1:,.0f} |",
                   f"| {kind}{where} | 2 | {two:.1f} | {rows / two:,.0f} | **{one / two:.2f}x** | "
                   f"{t2:,.0f} |"]
-    load = os.getloadavg()[0]
-    lines += ["", f"Each task starts a Python interpreter and imports torch/zarr/pandas (several "
-              f"seconds on this VM); load average at the end: {load:.1f} (other jobs shared the "
-              "2 cores while this ran).", ""]
+    ideal, load = ceiling()
+    print(f"machine ceiling now: 2 plain torch processes = x{ideal:.2f} over 1; load {load:.1f}")
+    lines += ["", f"Ceiling measured right after (no dii-hpc): two plain single-thread torch loops "
+              f"at once run **x{ideal:.2f}** the rows/s of one alone (an idle 2-core machine gives "
+              f"~x2); load average {load:.1f}. Each task also starts Python and imports "
+              "torch/zarr/pandas (several seconds here), a fixed cost per task.", ""]
     return lines
 
 
@@ -135,6 +170,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--scale-rows", type=int, default=3_000_000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--scale-repeats", type=int, default=2)
     ap.add_argument("--no-slurm", action="store_true")
     args = ap.parse_args()
     from dii_hpc import Store
@@ -146,7 +182,7 @@ def main() -> None:
         lines += overhead(tmp, args.rows, args.repeats, store)
         slurm = not args.no_slurm and shutil.which("sbatch") is not None and \
             subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
-        lines += scale(tmp, args.scale_rows, store, slurm)
+        lines += scale(tmp, args.scale_rows, store, slurm, args.scale_repeats)
         print(write_section("inference", lines))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

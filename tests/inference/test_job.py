@@ -134,3 +134,37 @@ def test_layout_aligns_shards_on_batches(rows: int, shards: int, batch: int, exp
     ranges, b = output.layout(rows, shards, batch)
     assert ranges[:2] == expect[0] and b == expect[1]
     assert ranges[-1][1] == rows and all(r[0] % b == 0 for r in ranges)
+
+
+def test_failed_shard_exits_3_and_rerun_computes_only_it(
+        store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dii_hpc.cli.app import main
+
+    mod = tmp_path / "flaky_model.py"
+    flag = tmp_path / "fail"
+    mod.write_text(
+        "import numpy as np\nfrom pathlib import Path\n\n"
+        "class Flaky:\n    input_columns = [f'f{i}' for i in range(20)]\n\n"
+        "    def predict(self, x):\n"
+        f"        if Path({str(flag)!r}).exists() and (x[:, 0] == 99).any():\n"
+        "            raise ValueError('row with f0=99 is poisoned')\n"
+        "        return x.sum(axis=1)\n\n"
+        "def build():\n    return Flaky()\n")
+    x = demo.make_rows(300, seed=4)
+    x[150, 0] = 99.0
+    np.savez(tmp_path / "d.npz", x=x, columns=np.array(demo.COLUMNS))
+    flag.touch()
+    args = ["predict", "--model", f"{mod}:build", "--data", str(tmp_path / "d.npz"), "--out",
+            str(tmp_path / "o"), "--executor", "debug", "--shards", "3", "--batch-size", "50"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert "1 of 3 shard(s) failed (1); shard 1: ValueError: row with f0=99 is poisoned" in err
+    assert len(err.splitlines()) == 1
+    store = Store()
+    rid = store.runs(kind="inference").iloc[0]["run_id"]
+    assert store.run(rid)["status"] == "FAILED"
+    assert list(store.metric_history(rid, "shard_errors")["value"]) == [0.0, 1.0, 0.0]
+    flag.unlink()
+    assert main(args) == 0
+    assert "1 computed, 2 already done" in capsys.readouterr().out
+    assert np.allclose(output.read_outputs(tmp_path / "o")["prediction"], x.sum(axis=1))
