@@ -62,7 +62,7 @@ def test_gunpoint_is_bundled_ucr_split() -> None:
     d = GunPoint().get_dataset()
     assert d["x_train"].shape == (50, 1, 150) and d["x_test"].shape == (150, 1, 150)
     assert set(np.unique(d["y_train"])) == {0, 1}
-    assert -3 < d["x_test"].min() and d["x_test"].max() < 3
+    assert d["x_test"].min() > -3 and d["x_test"].max() < 3
 
 
 def test_tabular_tables_are_scaled() -> None:
