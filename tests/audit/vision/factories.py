@@ -45,9 +45,9 @@ def masks_wrong_shape() -> Any:
 
 def mask_label_too_big() -> Any:
     x, m, _ = shapes.make_shapes(8, seed=1)
-    m = m.copy()
-    m[0, 0, 0] = 9
-    return _Data((x, m), (x, m))
+    bad = m.copy()
+    bad[0, 0, 0] = 9
+    return _Data((x, m), (x, bad))
 
 
 def tensor_detector() -> Any:
