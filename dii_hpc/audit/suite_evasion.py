@@ -54,12 +54,7 @@ def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
     ck = ck or Checkpoint(None)
     records, flags, advs = [], {}, {}
     for name in names:
-        def one(name: str = name) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-            record, ok, x_adv = evasion.run_named(model, x, y, name, seed=seed,
-                                                  generator=generator)
-            return record, {"ok": ok, "x_adv": x_adv[:4]}
-
-        record, arrays = cached(ck, f"attack-{name}", one)
+        record, arrays = compute_shard(model, x, y, seed, f"attack-{name}", ck, generator)
         records.append(record)
         flags[name], advs[name] = arrays["ok"].astype(bool), arrays["x_adv"]
     curve = robustness_curve(model, x, y, seed, generator, ck)
@@ -100,20 +95,36 @@ def robustness_curve(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
                      generator: Any = None, ck: Checkpoint | None = None
                      ) -> list[dict[str, float]]:
     """PGD (Linf) at growing eps: what accuracy (or RMSE) survives which budget."""
-    span = float(model.clip_values[1] - model.clip_values[0])
-    key = "adv_rmse" if Task.parse(model.task).is_regression else "robust_accuracy"
-    points = []
-    for frac in CURVE_FRACTIONS:
-        eps = frac * span
+    return [compute_shard(model, x, y, seed, f"curve-{frac}", ck or Checkpoint(None),
+                          generator)[0] for frac in CURVE_FRACTIONS]
 
-        def one(eps: float = eps) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-            record, _, _ = evasion.run_named(model, x, y, "pgd",
-                                             {"eps": eps, "eps_step": eps / 4},
-                                             seed=seed, generator=generator)
-            return {"eps": eps, key: record["metrics"][key]}, {}
 
-        points.append(cached(ck or Checkpoint(None), f"curve-{frac}", one)[0])
-    return points
+def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:
+    """The suite's independent shards: one per attack, one per eps of the curve."""
+    return ([f"attack-{n}" for n in suite_attacks(task, attacks)]
+            + [f"curve-{f}" for f in CURVE_FRACTIONS])
+
+
+def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
+                  ck: Checkpoint, generator: Any = None
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One shard (`attack-<name>` or `curve-<fraction>`), computed or loaded from `ck`.
+
+    Shards are what a Slurm array task computes (`dii_hpc.audit.slurm_suite`)."""
+    kind, _, arg = shard.partition("-")
+
+    def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        record, ok, x_adv = evasion.run_named(model, x, y, arg, seed=seed, generator=generator)
+        return record, {"ok": ok, "x_adv": x_adv[:4]}
+
+    def curve_point() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        eps = float(arg) * float(model.clip_values[1] - model.clip_values[0])
+        key = "adv_rmse" if Task.parse(model.task).is_regression else "robust_accuracy"
+        record, _, _ = evasion.run_named(model, x, y, "pgd", {"eps": eps, "eps_step": eps / 4},
+                                         seed=seed, generator=generator)
+        return {"eps": eps, key: record["metrics"][key]}, {}
+
+    return cached(ck, shard, attack if kind == "attack" else curve_point)
 
 
 def sanity_flags(model: Any, x: np.ndarray, y: np.ndarray, records: list[dict[str, Any]],

@@ -63,7 +63,11 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
     floors = {**cfg.get("fail_under", {}), **results.parse_thresholds(under, "--fail-under")}
     ceilings = {**cfg.get("fail_over", {}), **results.parse_thresholds(over, "--fail-over")}
     with tempfile.TemporaryDirectory(prefix="dii-hpc-audit-") as examples:
-        if mpi > 1:
+        if job.get("executor", "local") == "slurm":
+            from dii_hpc.audit import slurm_suite
+
+            result = slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples)
+        elif mpi > 1:
             if _threat(job) != "evasion":
                 raise BadInput("--mpi shards evasion attacks only")
             from dii_hpc.audit import mpi as mpimod
@@ -131,7 +135,12 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
               n_samples: NOpt = None, seed: SeedOpt = None, json: JsonOpt = None,
               junit: JunitOpt = None, fail_under: UnderOpt = None, fail_over: OverOpt = None,
               mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
-              parent_run: ParentOpt = None) -> None:
+              parent_run: ParentOpt = None,
+              executor: Annotated[str, typer.Option(
+                  "--executor", help="local | slurm (evasion: one array task per shard).")
+              ] = "local",
+              partition: Annotated[str | None, typer.Option(
+                  "--partition", help="Slurm partition for --executor slurm.")] = None) -> None:
     """Level I: the fixed suite of one threat, graded, with intervals and sanity flags."""
     from dii_hpc.audit import config as cfgmod
     from dii_hpc.audit.engine import SUITES
@@ -140,7 +149,10 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
     cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
-    _execute({"cfg": cfg, "level": "I", "name": threat}, mpi=mpi, json_path=json, junit=junit,
+    if executor not in ("local", "slurm"):
+        raise BadInput(f"--executor {executor!r}: expected local or slurm")
+    _execute({"cfg": cfg, "level": "I", "name": threat, "executor": executor,
+              "partition": partition}, mpi=mpi, json_path=json, junit=junit,
              under=fail_under, over=fail_over, no_store=no_store)
 
 
