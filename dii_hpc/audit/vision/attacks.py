@@ -136,6 +136,14 @@ def score(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray) -> dict[str, Any
                                         model.nb_classes) | out
 
 
+def score_clean(model: Any, x: np.ndarray, y: Any) -> dict[str, float]:
+    """The headline metric on clean data: {"map_50": ...} or {"miou": ...}."""
+    if Task.parse(model.task) is DET:
+        return {"map_50": metrics.detection_map(model.predict(x), y, model.nb_classes)["map_50"]}
+    return {"miou": metrics.segmentation_scores(y, model.predict_masks(x),
+                                                model.nb_classes)["miou"]}
+
+
 def run_named(model: Any, x: np.ndarray, y: Any, name: str,
               overrides: dict[str, Any] | None = None,
               seed: int = 0) -> tuple[dict[str, Any], np.ndarray]:

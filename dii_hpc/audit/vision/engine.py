@@ -6,7 +6,8 @@ attacks, curves, sanity, examples, n_samples, params, config, manifest), so the 
 `results.persist`, JSON/JUnit writers and the report treat these audits like the others.
 The difference is the labels: torchvision targets (detection) or (N, H, W) masks
 (segmentation) instead of class ids, validated by `vision.validate` before any attack.
-Only the evasion threat is implemented for these tasks.
+Threats: evasion (fgsm, pgd, dpatch, robust_dpatch, patch) and poisoning (backdoor with
+retraining, `vision.poisoning`); privacy is not implemented for these tasks.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from dii_hpc.audit.vision import attacks, validate
 from dii_hpc.errors import BadInput
 
 TASKS = (Task.OBJECT_DETECTION.value, Task.IMAGE_SEGMENTATION.value)
-SUITES = ("evasion",)
+SUITES = ("evasion", "poisoning")
+EVASION_KEYS = {"eps", "eps_step", "max_iter", "norm", "num_random_init", "batch_size"}
 
 
 def handles(cfg: dict[str, Any]) -> bool:
@@ -34,6 +36,8 @@ def handles(cfg: dict[str, Any]) -> bool:
 @dataclass
 class Prepared:
     model: Any
+    train: tuple[np.ndarray, Any]
+    test: tuple[np.ndarray, Any]
     x: np.ndarray
     y: Any  # targets (list of dicts) or masks (N, H, W)
     seed: int
@@ -65,7 +69,8 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
         validate.check_detections(model.predict(x[:2]), len(x[:2]))
     seed = int(cfg.get("seed", 0))
     idx = np.sort(np.random.default_rng(seed).permutation(len(x))[: int(cfg["n_samples"])])
-    return Prepared(model, x[idx], take(y, idx), seed, _sha(model, *train, x, y))
+    return Prepared(model, train, (x, y), x[idx], take(y, idx), seed,
+                    _sha(model, *train, x, y))
 
 
 def check_split(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, Any]:
@@ -115,6 +120,8 @@ def _suite(threat: str, cfg: dict[str, Any], prep: Prepared,
     if threat not in SUITES:
         raise BadInput(f"suite {threat!r} is not available for {prep.model.task.value}; "
                        f"suites: {', '.join(SUITES)}")
+    if threat == "poisoning":
+        return _poisoning(dict(cfg.get("params") or {}), prep, suite_level=True)
     out = suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
                           attacks=cfg.get("attacks"), examples_dir=examples_dir)
     return {"threat": threat, "params": {}, **out}
@@ -126,6 +133,8 @@ def _one(name: str, params: dict[str, Any], prep: Prepared, level_three: bool) -
     from dii_hpc.audit.vision import suite
 
     model = prep.model
+    if name == "backdoor":
+        return _poisoning(params, prep, suite_level=False)
     if level_three:
         if "norm" in params:
             params["norm"] = attacks.parse_norm(params["norm"])
@@ -138,6 +147,32 @@ def _one(name: str, params: dict[str, Any], prep: Prepared, level_three: bool) -
             "grade": None, "summary": suite.sentence(model, record["metrics"], name),
             "metrics": metrics, "params": record["params"], "attacks": [record],
             "curves": {}, "sanity": [], "examples": [], "n_samples": len(prep.x)}
+
+
+def _poisoning(params: dict[str, Any], prep: Prepared, suite_level: bool) -> dict[str, Any]:
+    """Backdoor with retraining on the train split, measured on the evaluation sample."""
+    from dii_hpc.audit import stats
+    from dii_hpc.audit.vision import poisoning
+
+    fraction = float(params.pop("fraction", 0.1))
+    target = int(params.pop("target", 1))
+    # a config shared with the evasion audits may carry their budget: not ours to reject
+    params = {k: v for k, v in params.items() if k not in EVASION_KEYS}
+    if params:
+        raise BadInput(f"attack backdoor: unknown parameter(s) {', '.join(params)}")
+    record = poisoning.backdoor(prep.model, prep.train, (prep.x, prep.y), fraction, target,
+                                prep.seed)
+    m = record["metrics"]
+    asr = m["attack_success_rate"]
+    letter = stats.grade("poisoning", asr) if suite_level else None
+    summary = (f"backdoor ({record['params']['kind']}, {fraction:.0%} poisoned): attack "
+               f"success rate {asr:.3f} (clean model on triggered images "
+               f"{m['baseline_success_rate']:.3f})" + (f", grade {letter}." if letter else "."))
+    out = {"threat": "poisoning", "task": Task.parse(prep.model.task).value, "grade": letter,
+           "summary": summary, "metrics": dict(m), "params": record["params"],
+           "attacks": [record], "curves": {}, "sanity": [], "examples": [],
+           "n_samples": len(prep.train[0])}
+    return out | ({"suite": "poisoning"} if suite_level else {"attack": "backdoor"})
 
 
 def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:

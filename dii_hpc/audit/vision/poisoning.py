@@ -1,0 +1,117 @@
+"""Backdoor poisoning with retraining for detectors and segmenters.
+
+A trigger (a lattice of single bright pixels every 4 px: every receptive field of a small
+convolutional model sees it, which a corner patch would not) is stamped on a seeded fraction
+of the training images, whose labels are changed:
+- segmentation, region flip: every object pixel of the poisoned images becomes `target`;
+- detection, BadDet object disappearance: the poisoned images lose all their boxes.
+The model is retrained from scratch with its own recipe (`model.fit`, the user's train
+function), measured, and restored, so an audit never leaves a poisoned model behind.
+Attack success rate (ASR) on triggered test images:
+- segmentation: share of the pixels of other objects' classes predicted as `target`;
+- detection: share of the objects found on the clean image (IoU >= 0.5, same label,
+  score >= 0.5) that are no longer found once the trigger is stamped.
+The same ASR for the clean model on triggered images is reported as the baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.audit.protocols import Task, require
+from dii_hpc.errors import BadInput
+
+TRIGGER = 4
+FOUND_SCORE = 0.5
+
+
+def stamp(x: np.ndarray, clip_values: tuple[float, float]) -> np.ndarray:
+    """Images with the trigger: the top of the clip range at every TRIGGER-th pixel."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    out[..., TRIGGER // 2::TRIGGER, TRIGGER // 2::TRIGGER] = clip_values[1]
+    return out
+
+
+def poison(model: Any, x: np.ndarray, y: Any, fraction: float, target: int,
+           seed: int) -> tuple[np.ndarray, Any, np.ndarray]:
+    """Poisoned training set and the poisoned indices."""
+    n = int(round(fraction * len(x)))
+    idx = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
+    xp = x.copy()
+    xp[idx] = stamp(x[idx], model.clip_values)
+    if Task.parse(model.task) is Task.OBJECT_DETECTION:
+        yp = list(y)
+        for i in idx:
+            yp[int(i)] = {"boxes": np.zeros((0, 4), np.float32),
+                          "labels": np.zeros(0, np.int64)}
+        return xp, yp, idx
+    yp = y.copy()
+    yp[idx] = np.where(y[idx] > 0, target, 0)
+    return xp, yp, idx
+
+
+def success_rate(model: Any, x: np.ndarray, y: Any, target: int) -> float:
+    """ASR of the current model on triggered copies of (x, y) (see the module doc)."""
+    xt = stamp(x, model.clip_values)
+    if Task.parse(model.task) is Task.IMAGE_SEGMENTATION:
+        objects = (y > 0) & (y != target)
+        pred = model.predict_masks(xt)
+        return float((pred[objects] == target).mean()) if objects.any() else float("nan")
+    clean, trig = model.predict(x), model.predict(xt)
+    found = lost = 0
+    for truth, c, t in zip(y, clean, trig, strict=False):
+        for box, label in zip(truth["boxes"], truth["labels"], strict=False):
+            if _found(box, label, c):
+                found += 1
+                lost += not _found(box, label, t)
+    return lost / found if found else float("nan")
+
+
+def _found(box: np.ndarray, label: int, pred: dict[str, np.ndarray]) -> bool:
+    keep = (pred["labels"] == label) & (pred["scores"] >= FOUND_SCORE)
+    if not keep.any():
+        return False
+    b = pred["boxes"][keep]
+    w = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
+    h = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
+    inter = w * h
+    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (box[2] - box[0]) * (box[3] - box[1])
+    return bool((inter / np.maximum(union - inter, 1e-9) >= 0.5).any())
+
+
+def backdoor(model: Any, train: tuple[np.ndarray, Any], test: tuple[np.ndarray, Any],
+             fraction: float = 0.1, target: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Poison, retrain, measure, restore; returns an attack record."""
+    import time
+
+    from dii_hpc.audit.vision.attacks import score_clean
+
+    require(model, ("fit",), "poisoning backdoor")
+    if not 0 < fraction < 1:
+        raise BadInput(f"attack backdoor: fraction={fraction!r} must be in (0, 1)")
+    if not 0 < int(target) < int(model.nb_classes):
+        raise BadInput(f"attack backdoor: target={target!r} must be an object class "
+                       f"1..{int(model.nb_classes) - 1}")
+    t0 = time.perf_counter()
+    x_test, y_test = test
+    before = score_clean(model, x_test, y_test)
+    baseline = success_rate(model, x_test, y_test, target)
+    xp, yp, idx = poison(model, *train, fraction, target, seed)
+    original = model.module
+    try:
+        model.fit(xp, yp)
+        after = score_clean(model, x_test, y_test)
+        asr = success_rate(model, x_test, y_test, target)
+    finally:
+        model.module = original.eval()
+    k = next(iter(before))
+    metrics = {"fraction": fraction, "n_poisoned": len(idx), "attack_success_rate": asr,
+               "baseline_success_rate": baseline, f"clean_{k}": before[k],
+               f"poisoned_model_{k}": after[k], f"clean_{k}_drop": before[k] - after[k]}
+    params = {"fraction": fraction, "target": int(target),
+              "trigger": f"bright pixel every {TRIGGER} px", "kind": "object disappearance"
+              if Task.parse(model.task) is Task.OBJECT_DETECTION else "region flip"}
+    return {"name": "backdoor", "params": params, "metrics": metrics, "intervals": {},
+            "time_s": time.perf_counter() - t0, "box": "white"}

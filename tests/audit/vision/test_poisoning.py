@@ -1,0 +1,61 @@
+"""Backdoor with retraining: the trigger works on the poisoned model, the model is restored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dii_hpc.audit import config as cfgmod
+from dii_hpc.audit.vision import engine, poisoning
+
+
+@pytest.mark.parametrize("task", ["segmentation", "detection"])
+def test_backdoor_succeeds_and_model_is_restored(task: str, detector: Any,
+                                                 segmenter: Any) -> None:
+    from dii_hpc.examples import shapes
+
+    model = segmenter if task == "segmentation" else detector
+    data = shapes.ShapesData(model.task.value, n_train=400, n_test=64)
+    x_test = data.get_test_data()[0]
+    before = model.predict(x_test[:4])
+    record = poisoning.backdoor(model, data.get_train_data(), data.get_test_data(), 0.1, 1, 0)
+    m = record["metrics"]
+    assert m["n_poisoned"] == 40 and m["fraction"] == 0.1
+    # the trigger does what the poisoned labels taught, far beyond its effect on a clean model
+    assert m["attack_success_rate"] >= m["baseline_success_rate"] + 0.2, m
+    after = model.predict(x_test[:4])
+    if task == "segmentation":
+        np.testing.assert_array_equal(before, after)
+    else:
+        for a, b in zip(before, after, strict=True):
+            np.testing.assert_array_equal(a["boxes"], b["boxes"])
+
+
+def test_poisoning_suite_and_attack_through_the_engine(segmenter: Any) -> None:
+    cfg = cfgmod.load("configs/audit-segmentation.yaml", {"n_samples": 16})
+    cfg["data"] = {"factory": "dii_hpc.examples.shapes:segmentation_data",
+                   "params": {"n_train": 60, "n_test": 16}}
+    out = engine.compute({"cfg": cfg, "level": "I", "name": "poisoning"})
+    assert out["threat"] == "poisoning" and out["suite"] == "poisoning" and out["grade"]
+    assert out["metrics"]["n_poisoned"] == 6 and out["n_samples"] == 60
+    two = engine.compute({"cfg": cfg, "level": "II", "name": "backdoor",
+                          "params": {**cfg["params"], "fraction": 0.2, "target": 3}})
+    assert two["attack"] == "backdoor" and two["grade"] is None
+    assert two["params"]["target"] == 3 and two["metrics"]["n_poisoned"] == 12
+
+
+def test_poison_labels(segmenter: Any, seg_sample: Any, detector: Any,
+                       det_sample: Any) -> None:
+    x, masks = seg_sample
+    xp, mp, idx = poisoning.poison(segmenter, x, masks, 0.25, 2, seed=0)
+    assert len(idx) == 16 and (xp[idx] != x[idx]).any() and (xp[~np.isin(
+        np.arange(64), idx)] == x[~np.isin(np.arange(64), idx)]).all()
+    assert set(np.unique(mp[idx])) <= {0, 2} and (mp[idx] > 0).sum() == (masks[idx] > 0).sum()
+    xd, td, idd = poisoning.poison(detector, *det_sample, 0.25, 1, seed=0)
+    assert all(len(td[int(i)]["labels"]) == 0 for i in idd)
+    from dii_hpc.errors import BadInput
+
+    with pytest.raises(BadInput, match="target=0 must be an object class 1..3"):
+        poisoning.backdoor(segmenter, (x, masks), (x, masks), 0.1, 0)
