@@ -127,6 +127,11 @@ def _poisoning(name: str, params: dict[str, Any], prep: cfgmod.Prepared) -> dict
     if name == "backdoor":
         _reject_extra(name, params)
         return poisoning.backdoor(prep.model, prep.train, prep.test, frac, target, prep.seed)[0]
+    if name == "clean_label_backdoor":
+        eps = params.pop("eps", None)
+        _reject_extra(name, params)
+        return poisoning.clean_label(prep.model, prep.train, prep.test, frac, target,
+                                     prep.seed, eps)
     if name == "label_flip":
         fracs = tuple(params.pop("fractions", poisoning.FLIP_FRACTIONS))
         _reject_extra(name, params)

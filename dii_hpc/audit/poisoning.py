@@ -26,6 +26,8 @@ ATTACKS = {
     "activation_defence": "ART ActivationDefence on a backdoored training set",
     "spectral_signature": "ART SpectralSignatureDefense on a backdoored training set",
     "label_flip": "accuracy after retraining on 0-40% flipped labels (tabular)",
+    "clean_label_backdoor": "ART clean-label backdoor: PGD-hardened target-class images "
+                            "+ trigger, labels untouched (images)",
 }
 SUITE_FRACTIONS = (0.01, 0.05, 0.1)
 FLIP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
@@ -110,6 +112,50 @@ def backdoor(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.nd
               "intervals": {"clean_accuracy": stats.rate_interval(clean_ok),
                             "attack_success_rate": stats.rate_interval(hit)}}
     return record, victim
+
+
+def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
+                test: tuple[np.ndarray, np.ndarray], fraction: float = 0.5, target: int = 0,
+                seed: int = 0, eps: float | None = None) -> dict[str, Any]:
+    """ART's clean-label backdoor: `fraction` of the target class is made hard to classify
+    (PGD with the audited model as proxy) and stamped; labels stay correct; retrain."""
+    from art.attacks.poisoning import PoisoningAttackBackdoor, PoisoningAttackCleanLabelBackdoor
+
+    from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.evasion import seed_all
+
+    task = _check(model, "clean_label_backdoor", ("predict", "fit", "get_grad"))
+    if task is not Task.IMAGE_CLASSIFICATION:
+        raise BadInput(f"attack clean_label_backdoor works on images, not {task.value}")
+    t0 = time.perf_counter()
+    span = float(model.clip_values[1] - model.clip_values[0])
+    eps = 0.2 * span if eps is None else float(eps)
+    n_cls = int(model.nb_classes)
+    seed_all(seed)
+    try:
+        attack = PoisoningAttackCleanLabelBackdoor(
+            PoisoningAttackBackdoor(trigger_for(model)), estimator_for(model),
+            target=np.eye(n_cls)[target], pp_poison=fraction, norm=np.inf, eps=eps,
+            eps_step=eps / 4, max_iter=20)
+        xp, _ = attack.poison(train[0], np.eye(n_cls)[train[1]])
+    except (ValueError, TypeError) as err:
+        raise BadInput(f"attack clean_label_backdoor: ART rejected the parameters: {err}") from None
+    victim = copy.deepcopy(model)
+    victim.fit(xp.astype(np.float32), train[1])
+    x_te, y_te = test
+    base_ok = np.argmax(model.predict(x_te), 1) == y_te
+    clean_ok = np.argmax(victim.predict(x_te), 1) == y_te
+    others = y_te != target
+    hit = np.argmax(victim.predict(trigger_for(model)(x_te[others])), 1) == target
+    changed = int(np.any((xp != train[0]).reshape(len(xp), -1), axis=1).sum())
+    return {"name": "clean_label_backdoor",
+            "params": {"fraction": fraction, "target": target, "seed": seed, "eps": eps},
+            "metrics": {"poisoned": changed, "baseline_clean_accuracy": float(base_ok.mean()),
+                        "clean_accuracy": float(clean_ok.mean()),
+                        "clean_accuracy_drop": float(base_ok.mean() - clean_ok.mean()),
+                        "attack_success_rate": float(hit.mean())},
+            "intervals": {"attack_success_rate": stats.rate_interval(hit)},
+            "time_s": time.perf_counter() - t0}
 
 
 def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction: float = 0.1,

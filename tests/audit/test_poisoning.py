@@ -58,3 +58,12 @@ def test_label_flip_curve_on_tabular(demo_cache: Path) -> None:
                                fractions=(0.0, 0.45))
     accs = [p["clean_accuracy"] for p in out["curve"]]
     assert accs[0] > 0.9 and accs[1] < accs[0]
+
+
+def test_clean_label_backdoor_keeps_labels(digits: tuple[Any, Any]) -> None:
+    model, data = digits
+    record = poisoning.clean_label(model, data.get_train_data(), data.get_test_data(),
+                                   fraction=0.3, target=0)
+    m = record["metrics"]
+    assert 0 < m["poisoned"] <= int(0.3 * (data.y_train == 0).sum())
+    assert 0.0 <= m["attack_success_rate"] <= 1.0 and m["clean_accuracy"] > 0.85
