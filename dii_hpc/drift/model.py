@@ -83,7 +83,7 @@ def _torch_forward(model: Any, x: np.ndarray, batch: int) -> tuple[np.ndarray, n
         with torch.no_grad():
             for i in range(0, len(x), batch):
                 seen.clear()
-                out = model(torch.as_tensor(x[i:i + batch], dtype=torch.float32))
+                out = model(torch.from_numpy(np.array(x[i:i + batch], dtype=np.float32)))
                 embs.append(seen[-1].reshape(len(out), -1).cpu().numpy())
                 outs.append(out.cpu().numpy())
     finally:

@@ -33,6 +33,18 @@ def mean():
 
 def nothing():
     return 42
+
+
+def mlp():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    with torch.no_grad():  # a fixed rule: class 1 when x > 0
+        net[0].weight.zero_()
+        net[0].bias.zero_()
+        net[0].weight[0, 0] = 5.0
+        net[2].weight.copy_(torch.tensor([[0.0] * 8, [1.0] + [0.0] * 7]) * 10)
+        net[2].bias.copy_(torch.tensor([0.0, 0.0]))
+    return net
 '''
 
 
@@ -83,3 +95,27 @@ def test_image_monitor_finds_brightness_shift(netfile: Path,
     assert "drift found" in capsys.readouterr().err
     assert main(["drift", "profile", "--data", "ref.npz", "--name", "nomodel"]) == 2
     assert "need --model" in capsys.readouterr().err
+
+
+def test_table_monitor_with_torch_model_and_labels(netfile: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame(rng.normal(size=(400, 3)), columns=["x", "y", "z"])
+    ref.to_csv("ref.csv", index=False)
+    pd.DataFrame({"label": (ref["x"] > 0).astype(int)}).to_csv("y_ref.csv", index=False)
+    spec = f"{netfile}:mlp"
+    assert main(["drift", "profile", "--data", "ref.csv", "--name", "tab", "--model", spec,
+                 "--labels", "y_ref.csv"]) == 0
+    cur = pd.DataFrame(rng.normal(size=(400, 3)), columns=["x", "y", "z"])
+    cur.to_csv("cur.csv", index=False)
+    pd.DataFrame({"label": (cur["x"] > 0).astype(int)}).to_csv("y_cur.csv", index=False)
+    code = main(["drift", "check", "--monitor", "tab", "--data", "cur.csv", "--labels", "y_cur.csv",
+                 "--json", "out.json"])
+    doc = json.loads(Path("out.json").read_text())
+    assert code == 0, capsys.readouterr().err
+    assert doc["performance"]["reference"]["accuracy"] > 0.95 and doc["performance"]["drift"] is False
+    assert doc["multivariate"]["embedding_mmd"]["test"] == "mmd" and "prediction" in doc
