@@ -11,6 +11,9 @@ Catalogue (level II names; eps as a fraction of the clip range, i.e. 0.1 = 10%):
   (`patch.py`; ART's patch attacks need a classifier or an object detector).
 The loss attacked is the model's own (detector: sum of its losses; segmenter: mean pixel
 cross-entropy) against the ground truth, as the audit engine does for classifiers.
+Targeted (`target: CLASS`): segmentation attacks push every object pixel to CLASS; on
+detectors DPatch generates CLASS objects. Both report attack_success_rate and the same
+rate on clean images (baseline_success_rate), see `targeted_success`.
 """
 
 from __future__ import annotations
@@ -106,9 +109,16 @@ def make(class_path: str, estimator: Any, params: dict[str, Any], label: str) ->
         raise BadInput(f"attack {label}: ART refused the estimator: {err}") from None
 
 
-def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str) -> np.ndarray:
-    """x_adv: patch attacks train a patch then paste it; others perturb x directly."""
+def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str,
+             target_label: int | None = None) -> np.ndarray:
+    """x_adv: patch attacks train a patch then paste it; others perturb x directly.
+
+    `target_label` (DPatch only) asks for a patch that makes the detector see that class.
+    """
     seed_all(seed)
+    extra = {} if target_label is None else {"target_label": int(target_label)}
+    if extra:
+        y = None
     if isinstance(y, list):  # DPatch reads "scores" from targets: ground truth is certain
         y = [{**t, "scores": np.ones(len(t["labels"]), np.float32)} for t in y]
     if type(attack).__name__ == "RobustDPatch" and not attack.targeted:
@@ -117,7 +127,7 @@ def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str) -> np.nd
         if callable(getattr(attack, "apply_patch", None)):
             from dii_hpc.audit.vision.patch import train_and_apply
 
-            return train_and_apply(attack, x, y, seed)
+            return train_and_apply(attack, x, y, seed, **extra)
         return np.asarray(attack.generate(x=x, y=y), dtype=np.float32)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from None
@@ -157,13 +167,65 @@ def run_class(model: Any, x: np.ndarray, y: Any, class_path: str, params: dict[s
     """Any attack class on the model's estimator (level III uses this with ART paths)."""
     import random
 
+    params = dict(params)
+    target = _target(model, params.pop("target", None), class_path, label)
+    y_attack, target_label = y, None
+    if target is not None and Task.parse(model.task) is SEG:
+        y_attack, params["targeted"] = np.where(y > 0, target, 0), True  # objects -> target
+    elif target is not None:
+        target_label = target
     seed_all(seed)  # some attacks draw their initial patch in __init__ (DPatch)
     random.seed(seed)
     t0 = time.perf_counter()
     attack = make(class_path, model.art_estimator(), params, label)
-    x_adv = generate(attack, x, y, seed, label)
+    x_adv = generate(attack, x, y_attack, seed, label, target_label)
     elapsed = time.perf_counter() - t0
     shown = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-    record = {"name": label, "params": jsonable(shown), "metrics": score(model, x, y, x_adv),
+    found = score(model, x, y, x_adv)
+    if target is not None:
+        shown["target"] = target
+        found |= targeted_success(model, x, y, x_adv, target)
+    record = {"name": label, "params": jsonable(shown), "metrics": found,
               "intervals": {}, "time_s": elapsed, "box": "white"}
     return record, x_adv
+
+
+def _target(model: Any, target: Any, class_path: str, label: str) -> int | None:
+    """A targeted attack's class: an object class; on detectors DPatch only (ART's API)."""
+    if target is None:
+        return None
+    n = int(model.nb_classes)
+    if not isinstance(target, int) or not 0 < target < n:
+        raise BadInput(f"attack {label}: target={target!r} must be an object class 1..{n - 1}")
+    if Task.parse(model.task) is DET and class_path.rsplit(".", 1)[-1] != "DPatch":
+        raise BadInput(f"attack {label}: targeted attacks on detectors: use dpatch "
+                       "(object generation with target_label)")
+    return target
+
+
+def targeted_success(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray,
+                     target: int) -> dict[str, float]:
+    """Attack success rate of a targeted attack, and the same rate on clean images.
+
+    Segmentation (objects relabelled `target`, background kept): share of the pixels of
+    other objects' classes predicted as `target`. Detection:
+    share of images with a confident (score >= 0.5) `target` detection that matches no
+    ground-truth `target` object (IoU < 0.5), i.e. a generated object.
+    """
+    if Task.parse(model.task) is SEG:
+        other = (y > 0) & (y != target)
+        rate = [float((model.predict_masks(a)[other] == target).mean()) if other.any()
+                else float("nan") for a in (x, x_adv)]
+    else:
+        from dii_hpc.audit.vision.poisoning import _found
+
+        rate = []
+        for images in (x, x_adv):
+            hits = 0
+            for pred, truth in zip(model.predict(images), y, strict=False):
+                keep = (pred["labels"] == target) & (pred["scores"] >= 0.5)
+                own = [{"boxes": truth["boxes"], "labels": truth["labels"],
+                        "scores": np.ones(len(truth["labels"]))}]
+                hits += any(not _found(b, target, own[0]) for b in pred["boxes"][keep])
+            rate.append(hits / max(len(y), 1))
+    return {"baseline_success_rate": rate[0], "attack_success_rate": rate[1]}

@@ -72,14 +72,14 @@ class UniversalPatch:
         return self.patch
 
 
-def train_and_apply(attack: Any, x: np.ndarray, y: Any, seed: int) -> np.ndarray:
+def train_and_apply(attack: Any, x: np.ndarray, y: Any, seed: int, **kwargs: Any) -> np.ndarray:
     """Train a patch (ours, DPatch, RobustDPatch) on (x, y) and paste it on x.
 
     DPatch places patches with Python's `random`, ours with numpy's: both are seeded, and
     evaluation places are drawn afresh (seed + 1) so the patch must be universal.
     """
     random.seed(seed)
-    attack.generate(x=x, y=y)
+    attack.generate(x=x, y=y, **kwargs)
     random.seed(seed + 1)
     np.random.seed(seed + 1)
     if "random_location" in inspect.signature(attack.apply_patch).parameters:

@@ -107,3 +107,22 @@ def test_patch_attacks_reproducible(detector: Any, segmenter: Any, det_sample: A
     rec, adv = attacks.run_named(segmenter, xs, ms, "patch", {"max_iter": 10}, seed=0)
     assert ((adv != xs).reshape(16, -1).sum(1) <= 64).all()
     assert rec["metrics"]["adv_miou"] < rec["metrics"]["clean_miou"]
+
+
+def test_targeted_attacks_report_success_rate(segmenter: Any, detector: Any,
+                                              seg_sample: Any, det_sample: Any) -> None:
+    from dii_hpc.audit.vision import attacks
+    from dii_hpc.errors import BadInput
+
+    xs, ms = seg_sample[0][:32], seg_sample[1][:32]
+    rec, _ = attacks.run_named(segmenter, xs, ms, "pgd", {**PGD, "target": 2})
+    m = rec["metrics"]
+    assert rec["params"]["targeted"] is True and rec["params"]["target"] == 2
+    assert m["attack_success_rate"] >= m["baseline_success_rate"] + 0.5, m
+    x, t = det_sample[0][:8], det_sample[1][:8]
+    rec, _ = attacks.run_named(detector, x, t, "dpatch", {"target": 3, "max_iter": 2})
+    assert 0 <= rec["metrics"]["attack_success_rate"] <= 1
+    with pytest.raises(BadInput, match="targeted attacks on detectors: use dpatch"):
+        attacks.run_named(detector, x, t, "pgd", {"target": 3})
+    with pytest.raises(BadInput, match="target=0 must be an object class"):
+        attacks.run_named(segmenter, xs, ms, "fgsm", {"target": 0})
