@@ -65,8 +65,10 @@ def dii_hpc_command() -> list[str]:
 def check_command(monitor: str, data_glob: str, store: str,
                   on_drift_audit: str | None = None, labels: str | None = None) -> str:
     """The shell command the scheduler runs (absolute store; the glob is resolved at run time)."""
+    # cron starts in $HOME: relative patterns are made absolute against where schedule ran
+    pattern = os.path.abspath(os.path.expanduser(data_glob))
     args = [*dii_hpc_command(), "--store", store, "drift", "check", "--monitor", monitor,
-            "--data", data_glob]
+            "--data", pattern]
     if labels:
         args += ["--labels", labels]
     if on_drift_audit:

@@ -143,3 +143,5 @@ def test_schedule_prints_a_cron_entry(env: Path, capsys: pytest.CaptureFixture[s
     assert "--on-drift-audit" in line[0] and str(env / "store") in line[0]
     code, _, err = run(capsys, "drift", "schedule", "other", "--data-glob", "x")
     assert code == 2 and "unknown monitor 'other'" in err
+    code, out, _ = run(capsys, "drift", "schedule", "m", "--data-glob", "batches/*.csv", "--cron")
+    assert code == 0 and f"--data '{env}/batches/*.csv'" in out
