@@ -56,12 +56,16 @@ def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
     for name in names:
         record, arrays = compute_shard(model, x, y, seed, f"attack-{name}", ck, generator)
         records.append(record)
-        flags[name], advs[name] = arrays["ok"].astype(bool), arrays["x_adv"]
+        flags[name] = arrays["ok"].astype(bool)
+        advs[name] = (arrays["x_adv"], arrays["shown"].astype(int))
     curve = robustness_curve(model, x, y, seed, generator, ck)
     metrics = _summary_metrics(task, records, flags)
     score = _grade_score(task, metrics)
     sanity = sanity_flags(model, x, y, records, curve)
-    examples = write_examples(model, x, y, advs.get("pgd"), examples_dir) if examples_dir else []
+    examples = []
+    if examples_dir and "pgd" in advs:
+        x_adv, shown = advs["pgd"]
+        examples = write_examples(model, x[shown], y[shown], x_adv, examples_dir)
     letter = stats.grade("evasion", score)
     return {"task": task.value, "suite": "evasion", "grade": letter,
             "summary": _sentence(task, metrics, letter, names),
@@ -115,7 +119,8 @@ def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: st
 
     def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         record, ok, x_adv = evasion.run_named(model, x, y, arg, seed=seed, generator=generator)
-        return record, {"ok": ok, "x_adv": x_adv[:4]}
+        shown = np.r_[np.flatnonzero(~ok), np.flatnonzero(ok)][:4]  # successes first
+        return record, {"ok": ok, "x_adv": x_adv[shown], "shown": shown}
 
     def curve_point() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         eps = float(arg) * float(model.clip_values[1] - model.clip_values[0])
