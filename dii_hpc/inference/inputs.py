@@ -236,8 +236,5 @@ def _parquet_slice(path: str, columns: list[str] | None, lo: int, hi: int) -> np
 
 
 def _columns_to_rows(table: Any) -> np.ndarray:
-    """Arrow columns -> a row-major float32 matrix: contiguous column copies, one transpose."""
-    cols = np.empty((table.num_columns, table.num_rows), np.float32)
-    for j in range(table.num_columns):
-        cols[j] = table.column(j).to_numpy()
-    return np.ascontiguousarray(cols.T)
+    """Arrow columns -> a row-major float32 matrix (pandas' block path: the fastest measured)."""
+    return np.ascontiguousarray(table.to_pandas().to_numpy(np.float32))

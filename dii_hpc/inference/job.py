@@ -21,6 +21,9 @@ from dii_hpc.inference import dispatch, inputs, output
 from dii_hpc.inference import model as mdl
 
 ROWS_PER_SHARD = 250_000  # default shard size when --shards is not given
+# metric series kept in the store (the rest of the figures stay in the "inference" section)
+LOGGED = ("rows_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "peak_rss_mb",
+          "gpu_util_percent")
 
 
 @dataclass
@@ -129,8 +132,7 @@ def _log_shards(run: Any, outcome: dispatch.Outcome, n: int) -> None:
         if i in outcome.errors:
             run.log_metrics({"shard_errors": 1.0}, step=i)
         elif r is not None and not r.get("skipped"):
-            run.log_metrics({"shard_errors": 0.0, "shard_rows_per_s": r["rows_per_s"],
-                             "shard_seconds": r["seconds"]}, step=i)
+            run.log_metrics({"shard_errors": 0.0, "shard_rows_per_s": r["rows_per_s"]}, step=i)
 
 
 def _slurm_params(req: PredictRequest, store: Any, kind: str) -> dict[str, Any]:
@@ -174,7 +176,7 @@ def predict(req: PredictRequest, store: Any) -> dict[str, Any]:
                                _slurm_params(req, store, kind))
         wall = time.perf_counter() - t0
         metrics = _aggregate(outcome, manifest, wall)
-        run.log_metrics(metrics, step=0)
+        run.log_metrics({k: v for k, v in metrics.items() if k in LOGGED}, step=0)
         _log_shards(run, outcome, n)
         if outcome.array:
             run.set_section("slurm", {"array_job_id": outcome.array,

@@ -98,8 +98,10 @@ def _create_arrays(out: Path, manifest: dict[str, Any]) -> None:
     n, size = manifest["rows"], manifest["shard_rows"]
     for name, spec in manifest["outputs"].items():
         tail = tuple(spec["shape"])
+        # uncompressed: model outputs (floats) barely compress, and writing them must cost
+        # nothing next to the forward pass (zstd took 4x longer than the write itself)
         group.create_array(name, shape=(n, *tail), chunks=(size, *tail), dtype=spec["dtype"],
-                           fill_value=0, overwrite=True)
+                           fill_value=0, overwrite=True, compressors=None)
 
 
 def done_path(out: Path, index: int) -> Path:
