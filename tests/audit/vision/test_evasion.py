@@ -103,6 +103,9 @@ def test_patch_attacks_reproducible(detector: Any, segmenter: Any, det_sample: A
     b = attacks.run_named(detector, x, t, "dpatch", {"max_iter": 3}, seed=0)[1]
     np.testing.assert_array_equal(a, b)
     assert ((a != x).reshape(16, -1).sum(1) <= 64).all()
+    for name in ("robust_dpatch", "patch"):  # fixed place (RobustDPatch) / ours on a detector
+        adv = attacks.run_named(detector, x, t, name, {"max_iter": 2}, seed=0)[1]
+        assert ((adv != x).reshape(16, -1).sum(1) <= 64).all() and (adv != x).any()
     xs, ms = seg_sample[0][:16], seg_sample[1][:16]
     rec, adv = attacks.run_named(segmenter, xs, ms, "patch", {"max_iter": 10}, seed=0)
     assert ((adv != xs).reshape(16, -1).sum(1) <= 64).all()
