@@ -29,6 +29,7 @@ from dii_hpc.audit.vision import metrics
 from dii_hpc.errors import BadInput
 
 DET, SEG = Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION
+LINF_KEYS = ("eps", "eps_step", "norm", "num_random_init")
 ATTACKS: dict[str, dict[str, Any]] = {
     "fgsm": {"art_class": "art.attacks.evasion.FastGradientMethod", "tasks": (DET, SEG),
              "doc": "one signed-gradient step, Linf"},
@@ -74,7 +75,12 @@ def attack_params(name: str, model: Any, overrides: dict[str, Any] | None) -> di
         raise BadInput(f"attack {name} does not apply to {task.value}; use one of "
                        f"{', '.join(known(task))}")
     span = float(model.clip_values[1] - model.clip_values[0])
-    params = {**defaults(name, span, int(model.input_shape[0])), **(overrides or {})}
+    overrides = dict(overrides or {})
+    if "patch_shape" in defaults(name, span, 1):
+        # a config shared with fgsm/pgd carries their Linf budget: a patch is bounded by
+        # its size instead, so those keys do not apply to it
+        overrides = {k: v for k, v in overrides.items() if k not in LINF_KEYS}
+    params = {**defaults(name, span, int(model.input_shape[0])), **overrides}
     if "norm" in params:
         params["norm"] = parse_norm(params["norm"])
     for key in ("patch_shape", "patch_location", "crop_range"):

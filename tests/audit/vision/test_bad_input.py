@@ -59,6 +59,8 @@ def test_attack_task_and_budget_checks(detector: Any, segmenter: Any, det_sample
         attacks.attack_params("pgd", detector, {"num_random_init": 1})
     with pytest.raises(BadInput, match=r"eps=2 is outside \(0, 1\]"):
         attacks.attack_params("pgd", detector, {"eps": 2})
+    shared = attacks.attack_params("dpatch", detector, {"eps": 0.15, "max_iter": 3})
+    assert "eps" not in shared and shared["max_iter"] == 3  # a patch's budget is its size
     with pytest.raises(BadInput, match="unknown attack 'cw'"):
         attacks.attack_params("cw", detector, None)
     with pytest.raises(BadInput, match="suite 'privacy' is not available"):
