@@ -44,14 +44,42 @@ def is_loader(data: str) -> bool:
     return bool(_LOADER.match(data)) and not Path(data).exists()
 
 
-def resolve(data: str) -> list[Source]:
-    """Every input the --data argument names, in a stable (sorted) order."""
+def resolve(data: str, cache: Path | None = None) -> list[Source]:
+    """Every input the --data argument names, in a stable (sorted) order.
+
+    ``cache`` (a JSON file) remembers scans by path, size, mtime and inode, so predicting the
+    same files again (another model, a rerun) does not hash gigabytes a second time.
+    """
     if is_loader(data):
         return [_scan_loader(data)]
     paths = sorted(p for p in glob.glob(os.path.expanduser(data)) if os.path.isfile(p))
     if not paths:
         raise BadInput(f"--data {data!r}: no file matches")
-    return [scan(Path(p).resolve()) for p in paths]
+    known = _read_cache(cache)
+    out = []
+    for p in paths:
+        path = Path(p).resolve()
+        st = path.stat()
+        key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+        out.append(Source(**known[key]) if key in known else scan(path))
+        known[key] = out[-1].to_dict()
+    if cache is not None:
+        from dii_hpc.store.atomic import write_json
+
+        live = {k: v for k, v in known.items() if Path(k.split("|")[0]).exists()}
+        write_json(cache, live)
+    return out
+
+
+def _read_cache(cache: Path | None) -> dict[str, dict[str, Any]]:
+    if cache is None or not cache.is_file():
+        return {}
+    from dii_hpc.store.atomic import read_json
+
+    try:
+        return dict(read_json(cache))
+    except (OSError, ValueError):
+        return {}  # a damaged cache only costs a rescan
 
 
 def scan(path: Path) -> Source:

@@ -87,7 +87,7 @@ def _probe_device(device: str, kind: str) -> str:
 def plan(req: PredictRequest, store: Any, kind: str) -> tuple[Any, dict[str, Any]]:
     """(model, new manifest): every check that can fail on the user's input happens here."""
     model, info = mdl.load(req.model, store, req.from_run, req.artifact)
-    sources = inputs.resolve(req.data)
+    sources = inputs.resolve(req.data, Path(store.root) / "cache" / "inference-inputs.json")
     declared, width = mdl.input_spec(model)
     columns = inputs.select_columns(sources, declared, width)
     device = _device(req, kind)

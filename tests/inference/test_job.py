@@ -168,3 +168,15 @@ def test_failed_shard_exits_3_and_rerun_computes_only_it(
     assert main(args) == 0
     assert "1 computed, 2 already done" in capsys.readouterr().out
     assert np.allclose(output.read_outputs(tmp_path / "o")["prediction"], x.sum(axis=1))
+
+
+def test_input_scan_cache_sees_rewritten_files(tmp_path: Path) -> None:
+    from dii_hpc.inference import inputs
+
+    demo.write_data(tmp_path / "d", 100, fmt="csv", seed=1)
+    cache = tmp_path / "cache.json"
+    first = inputs.resolve(str(tmp_path / "d" / "*.csv"), cache)
+    assert cache.is_file() and inputs.resolve(str(tmp_path / "d" / "*.csv"), cache) == first
+    demo.write_data(tmp_path / "d", 100, fmt="csv", seed=2)  # same name and size, new content
+    again = inputs.resolve(str(tmp_path / "d" / "*.csv"), cache)
+    assert again[0].sha256 != first[0].sha256 and again[0].rows == 100
