@@ -10,7 +10,9 @@ estimator at all, so both are provided here as plain ART estimators:
   (N, K, H, W) logits; the loss is per-pixel cross-entropy, averaged per image, and the
   gradient is that of the sum over images (so a sample's gradient never depends on its
   batch). FGSM/PGD (numpy) run on it unchanged.
-The classes are built on first use (`_classes`) so importing this module stays light.
+Inputs follow the module's device (CPU or CUDA; only CPU has been exercised here) and
+results come back as numpy arrays. The classes are built on first use (`_classes`) so
+importing this module stays light.
 """
 
 from __future__ import annotations
@@ -47,12 +49,28 @@ def _frozen_train(model: Any) -> None:
             m.eval()
 
 
-def _torch_targets(y: Any) -> list[dict[str, Any]]:
+def _device(model: Any) -> Any:
+    """Where the module's weights live: inputs go there, results come back to numpy."""
     import torch
 
-    return [{"boxes": torch.as_tensor(np.asarray(t["boxes"], dtype=np.float32)).reshape(-1, 4),
-             "labels": torch.as_tensor(np.asarray(t["labels"])).long().reshape(-1)}
-            for t in y]
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _tensor(model: Any, x: Any, grad: bool = False) -> Any:
+    import torch
+
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32)).to(_device(model))
+    return xt.clone().requires_grad_(True) if grad else xt
+
+
+def _torch_targets(model: Any, y: Any) -> list[dict[str, Any]]:
+    import torch
+
+    dev = _device(model)
+    return [{"boxes": torch.as_tensor(np.asarray(t["boxes"], dtype=np.float32)).reshape(-1, 4)
+             .to(dev), "labels": torch.as_tensor(np.asarray(t["labels"])).long().reshape(-1)
+             .to(dev)} for t in y]
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,19 +110,18 @@ def _classes() -> tuple[type, type]:
             out: list[dict[str, np.ndarray]] = []
             with torch.no_grad():
                 for i in range(0, len(x), batch_size):
-                    chunk = torch.as_tensor(np.asarray(x[i:i + batch_size], dtype=np.float32))
+                    chunk = _tensor(self._model, x[i:i + batch_size])
                     dets = self._model(chunk)
                     validate.check_detections(dets, len(chunk))
-                    out += [{"boxes": d["boxes"].detach().numpy().astype(np.float32),
-                             "labels": d["labels"].detach().numpy().astype(np.int64),
-                             "scores": d["scores"].detach().numpy().astype(np.float32)}
-                            for d in dets]
+                    out += [{k: d[k].detach().cpu().numpy().astype(dtype) for k, dtype in
+                             (("boxes", np.float32), ("labels", np.int64),
+                              ("scores", np.float32))} for d in dets]
             return out
 
         def _losses(self, xt: Any, y: Any) -> dict[str, Any]:
             _frozen_train(self._model)
             try:
-                losses = self._model(xt, _torch_targets(y))
+                losses = self._model(xt, _torch_targets(self._model, y))
             finally:
                 self._model.eval()
             validate.check_losses(losses)
@@ -121,25 +138,23 @@ def _classes() -> tuple[type, type]:
             return sum(losses[k] for k in keys)
 
         def loss_gradient(self, x: np.ndarray, y: Any, **kwargs: Any) -> np.ndarray:
-            import torch
-
-            xt = torch.as_tensor(np.asarray(x, dtype=np.float32)).clone().requires_grad_(True)
+            xt = _tensor(self._model, x, grad=True)
             self._total(self._losses(xt, y)).backward()
-            return xt.grad.numpy().astype(np.float32)
+            return xt.grad.cpu().numpy().astype(np.float32)
 
         def compute_losses(self, x: np.ndarray, y: Any) -> dict[str, np.ndarray]:
             import torch
 
             with torch.no_grad():
-                losses = self._losses(torch.as_tensor(np.asarray(x, dtype=np.float32)), y)
-            return {k: v.numpy() for k, v in losses.items()}
+                losses = self._losses(_tensor(self._model, x), y)
+            return {k: v.cpu().numpy() for k, v in losses.items()}
 
         def compute_loss(self, x: np.ndarray, y: Any, **kwargs: Any) -> np.ndarray:
             import torch
 
             with torch.no_grad():
-                total = self._total(self._losses(torch.as_tensor(np.asarray(x, np.float32)), y))
-            return np.asarray(total.numpy())
+                total = self._total(self._losses(_tensor(self._model, x), y))
+            return np.asarray(total.cpu().numpy())
 
         def fit(self, x: np.ndarray, y: Any, **kwargs: Any) -> None:
             raise NotImplementedError("retrain through the audit wrapper's fit(x, targets)")
@@ -173,8 +188,8 @@ def _classes() -> tuple[type, type]:
             outs = []
             with torch.no_grad():
                 for i in range(0, len(x), batch_size):
-                    chunk = torch.as_tensor(np.asarray(x[i:i + batch_size], dtype=np.float32))
-                    outs.append(self._model(chunk).numpy())
+                    outs.append(self._model(_tensor(self._model, x[i:i + batch_size]))
+                                .cpu().numpy())
             return np.concatenate(outs) if outs else np.zeros((0, self.nb_classes,
                                                                *self._shape[-2:]), np.float32)
 
@@ -182,23 +197,21 @@ def _classes() -> tuple[type, type]:
             import torch
 
             y = np.asarray(y)
-            yt = torch.as_tensor(y.argmax(1) if y.ndim == 4 else y).long()
+            yt = torch.as_tensor(y.argmax(1) if y.ndim == 4 else y).long().to(xt.device)
             self._model.eval()
             loss = torch.nn.functional.cross_entropy(self._model(xt), yt, reduction="none")
             return loss.mean(dim=(1, 2))
 
         def loss_gradient(self, x: np.ndarray, y: Any, **kwargs: Any) -> np.ndarray:
-            import torch
-
-            xt = torch.as_tensor(np.asarray(x, dtype=np.float32)).clone().requires_grad_(True)
+            xt = _tensor(self._model, x, grad=True)
             self._per_sample(xt, y).sum().backward()
-            return xt.grad.numpy().astype(np.float32)
+            return xt.grad.cpu().numpy().astype(np.float32)
 
         def compute_loss(self, x: np.ndarray, y: Any, **kwargs: Any) -> np.ndarray:
             import torch
 
             with torch.no_grad():
-                return self._per_sample(torch.as_tensor(np.asarray(x, np.float32)), y).numpy()
+                return self._per_sample(_tensor(self._model, x), y).cpu().numpy()
 
         def fit(self, x: np.ndarray, y: Any, **kwargs: Any) -> None:
             raise NotImplementedError("retrain through the audit wrapper's fit(x, masks)")
