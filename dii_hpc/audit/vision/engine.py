@@ -169,7 +169,8 @@ def _poisoning(params: dict[str, Any], prep: Prepared, suite_level: bool) -> dic
                f"success rate {asr:.3f} (clean model on triggered images "
                f"{m['baseline_success_rate']:.3f})" + (f", grade {letter}." if letter else "."))
     out = {"threat": "poisoning", "task": Task.parse(prep.model.task).value, "grade": letter,
-           "summary": summary, "metrics": dict(m), "params": record["params"],
+           "summary": summary, "metrics": dict(m),
+           "params": {"fraction": fraction, "target": target},  # what reruns it
            "attacks": [record], "curves": {}, "sanity": [], "examples": [],
            "n_samples": len(prep.train[0])}
     return out | ({"suite": "poisoning"} if suite_level else {"attack": "backdoor"})

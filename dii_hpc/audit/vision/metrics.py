@@ -80,7 +80,7 @@ def segmentation_scores(masks: np.ndarray, pred: np.ndarray,
     present = union > 0
     return {"miou": float(np.nanmean(iou[present])) if present.any() else float("nan"),
             "pixel_accuracy": float(inter.sum() / max(cm.sum(), 1)),
-            "per_class_iou": [None if np.isnan(v) else float(v) for v in iou]}
+            "per_class_iou": [None if np.isnan(v) else round(float(v), 4) for v in iou]}
 
 
 def segmentation_compare(masks: np.ndarray, clean: np.ndarray, adv: np.ndarray,
@@ -88,7 +88,7 @@ def segmentation_compare(masks: np.ndarray, clean: np.ndarray, adv: np.ndarray,
     """Clean vs attacked scores and the per-class IoU drop (what a report row shows)."""
     c = segmentation_scores(masks, clean, nb_classes)
     a = segmentation_scores(masks, adv, nb_classes)
-    drop = [None if x is None or y is None else x - y
+    drop = [None if x is None or y is None else round(x - y, 4)
             for x, y in zip(c["per_class_iou"], a["per_class_iou"], strict=False)]
     return {"clean_miou": c["miou"], "adv_miou": a["miou"],
             "miou_drop": c["miou"] - a["miou"],
