@@ -1,7 +1,8 @@
 """Vision audit fixtures: the shapes demo models (trained once per session) and samples.
 
 Tiny convolutions on a shared 2-core machine run several times faster on one torch
-thread than on two, so this directory's tests use one thread and restore the setting.
+thread than on two, so this package's tests use one thread and restore the setting after
+its last test.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def one_thread() -> Iterator[None]:
     import torch
 
