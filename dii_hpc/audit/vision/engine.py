@@ -156,12 +156,13 @@ def _poisoning(params: dict[str, Any], prep: Prepared, suite_level: bool) -> dic
 
     fraction = float(params.pop("fraction", 0.1))
     target = int(params.pop("target", 1))
+    kind = params.pop("kind", None)
     # a config shared with the evasion audits may carry their budget: not ours to reject
     params = {k: v for k, v in params.items() if k not in EVASION_KEYS}
     if params:
         raise BadInput(f"attack backdoor: unknown parameter(s) {', '.join(params)}")
     record = poisoning.backdoor(prep.model, prep.train, (prep.x, prep.y), fraction, target,
-                                prep.seed)
+                                prep.seed, kind)
     m = record["metrics"]
     asr = m["attack_success_rate"]
     letter = stats.grade("poisoning", asr) if suite_level else None
@@ -170,7 +171,8 @@ def _poisoning(params: dict[str, Any], prep: Prepared, suite_level: bool) -> dic
                f"{m['baseline_success_rate']:.3f})" + (f", grade {letter}." if letter else "."))
     out = {"threat": "poisoning", "task": Task.parse(prep.model.task).value, "grade": letter,
            "summary": summary, "metrics": dict(m),
-           "params": {"fraction": fraction, "target": target},  # what reruns it
+           "params": {"fraction": fraction, "target": target,  # what reruns it
+                      "kind": record["params"]["kind"]},
            "attacks": [record], "curves": {}, "sanity": [], "examples": [],
            "n_samples": len(prep.train[0])}
     return out | ({"suite": "poisoning"} if suite_level else {"attack": "backdoor"})

@@ -11,16 +11,20 @@ from dii_hpc.audit import config as cfgmod
 from dii_hpc.audit.vision import engine, poisoning
 
 
-@pytest.mark.parametrize("task", ["segmentation", "detection"])
-def test_backdoor_succeeds_and_model_is_restored(task: str, detector: Any,
-                                                 segmenter: Any) -> None:
+@pytest.mark.parametrize(("task", "kind", "target"), [
+    ("segmentation", "region_flip", 1), ("detection", "disappearance", 1),
+    ("detection", "generation", 3)])
+def test_backdoor_succeeds_and_model_is_restored(task: str, kind: str, target: int,
+                                                 detector: Any, segmenter: Any) -> None:
     from dii_hpc.examples import shapes
 
     model = segmenter if task == "segmentation" else detector
     data = shapes.ShapesData(model.task.value, n_train=400, n_test=64)
     x_test = data.get_test_data()[0]
     before = model.predict(x_test[:4])
-    record = poisoning.backdoor(model, data.get_train_data(), data.get_test_data(), 0.1, 1, 0)
+    record = poisoning.backdoor(model, data.get_train_data(), data.get_test_data(), 0.1,
+                                target, 0, kind)
+    assert record["params"]["kind"] == kind
     m = record["metrics"]
     assert m["n_poisoned"] == 40 and m["fraction"] == 0.1
     # the trigger does what the poisoned labels taught, far beyond its effect on a clean model
@@ -59,3 +63,9 @@ def test_poison_labels(segmenter: Any, seg_sample: Any, detector: Any,
 
     with pytest.raises(BadInput, match="target=0 must be an object class 1..3"):
         poisoning.backdoor(segmenter, (x, masks), (x, masks), 0.1, 0)
+    with pytest.raises(BadInput, match="kind='generation' is not one of region_flip"):
+        poisoning.backdoor(segmenter, (x, masks), (x, masks), 0.1, 1, kind="generation")
+    xg, tg, idg = poisoning.poison(detector, *det_sample, 0.25, 3, seed=0, kind="generation")
+    for i in idg:
+        assert tg[int(i)]["labels"][-1] == 3
+        assert len(tg[int(i)]["labels"]) == len(det_sample[1][int(i)]["labels"]) + 1
