@@ -70,7 +70,7 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
     seed = int(cfg.get("seed", 0))
     idx = np.sort(np.random.default_rng(seed).permutation(len(x))[: int(cfg["n_samples"])])
     return Prepared(model, train, (x, y), x[idx], take(y, idx), seed,
-                    _sha(model, *train, x, y))
+                    _sha(*train, x, y))
 
 
 def check_split(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, Any]:
@@ -85,7 +85,7 @@ def take(y: Any, idx: np.ndarray) -> Any:
     return [y[int(i)] for i in idx] if isinstance(y, list) else y[idx]
 
 
-def _sha(model: Any, *parts: Any) -> str:
+def _sha(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
         for t in part if isinstance(part, list) else [part]:
