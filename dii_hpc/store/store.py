@@ -182,20 +182,22 @@ class Store:
 
         data = self.metric_array(run_id, key)
         return pd.DataFrame(
-            {"step": data[:, 0].astype("int64"), "value": data[:, 1], "time": data[:, 2]}
+            {"step": data[:, 0].astype("int64"), "value": data[:, 1], "time": data[:, 2]},
+            copy=False,
         )
 
     def metric_array(self, run_id: str, key: str) -> Any:
         """History as a (n, 3) float64 array: step, value, time."""
-        from dii_hpc.store.metrics import read_history
+        from dii_hpc.store.metrics import METRICS_DIR
         from dii_hpc.store.names import check_key
+        from dii_hpc.store.zstore import committed_rows, read_array
 
         rdir = self.run_dir(run_id)
         check_key(key)
-        if not (rdir / "metrics.zarr" / key / "zarr.json").exists():
-            raise NotFound(f"metric of run {rdir.name}:", key, self.metric_keys(run_id))
         try:
-            return read_history(rdir, key)
+            return committed_rows(read_array(os.path.join(rdir, METRICS_DIR, key)))
+        except FileNotFoundError:
+            raise NotFound(f"metric of run {rdir.name}:", key, self.metric_keys(run_id)) from None
         except (OSError, ValueError) as err:
             raise DamagedRun(f"run {rdir.name}: metric {key!r} unreadable ({err})") from None
 

@@ -79,33 +79,49 @@ def _fast_layout(meta: dict[str, Any]) -> bool:
     )
 
 
+_ZSTD: list[Any] = []
+
+
+def _zstd() -> Any:
+    if not _ZSTD:
+        from numcodecs import Zstd
+
+        _ZSTD.append(Zstd())
+    return _ZSTD[0]
+
+
 def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
     """All rows of one metric array (n, 3), as a reader on another node would see them."""
-    adir = Path(array_dir)
-    with open(adir / "zarr.json", "rb") as fh:
+    adir = os.fspath(array_dir)
+    with open(os.path.join(adir, "zarr.json"), "rb") as fh:
         meta = json.loads(fh.read())
     if not _fast_layout(meta):
-        return _read_with_zarr(adir)
+        return _read_with_zarr(Path(adir))
     rows, cols = meta["shape"]
     crow = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+    compressed = len(meta["codecs"]) == 2
+    n_chunks = -(-rows // crow)
+    if n_chunks == 1:  # the common case: one partial chunk, no copy into a fill buffer
+        block = _chunk(adir, 0, crow, cols, compressed)
+        return block[:rows].copy() if block is not None else np.full((rows, cols), np.nan)
     out = np.full((rows, cols), np.nan)
-    zstd = None
-    for i in range(-(-rows // crow)):
-        try:
-            with open(adir / "c" / str(i) / "0", "rb") as fh:
-                raw = fh.read()
-        except FileNotFoundError:
-            continue  # never written: fill value, exactly as zarr would return
-        if len(meta["codecs"]) == 2:
-            if zstd is None:
-                from numcodecs import Zstd
-
-                zstd = Zstd()
-            raw = zstd.decode(raw)
-        block = np.frombuffer(raw, dtype="<f8").reshape(crow, cols)
-        stop = min(rows, (i + 1) * crow)
-        out[i * crow : stop] = block[: stop - i * crow]
+    for i in range(n_chunks):
+        block = _chunk(adir, i, crow, cols, compressed)
+        if block is not None:  # never written: fill value, exactly as zarr would return
+            stop = min(rows, (i + 1) * crow)
+            out[i * crow : stop] = block[: stop - i * crow]
     return out
+
+
+def _chunk(adir: str, i: int, crow: int, cols: int, compressed: bool) -> np.ndarray | None:
+    try:
+        with open(os.path.join(adir, "c", str(i), "0"), "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return None
+    if compressed:
+        raw = _zstd().decode(raw)
+    return np.frombuffer(raw, dtype="<f8").reshape(crow, cols)
 
 
 def _read_with_zarr(adir: Path) -> np.ndarray:
