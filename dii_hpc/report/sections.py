@@ -158,4 +158,20 @@ def index_context(by_exp: dict[str, list[RunEntry]]) -> dict[str, Any]:
     monitor_rows = [{"name": name, "n": len(group), **drift_row(group[-1])}
                     for name, group in monitors(everything).items()]
     return {"experiments": experiments, "audits": audit_rows, "monitors": monitor_rows,
-            "n_runs": len(everything)}
+            "deployments": deployment_rows(everything), "n_runs": len(everything)}
+
+
+def deployment_rows(runs: list[RunEntry]) -> list[dict[str, Any]]:
+    """Batch-inference jobs (kind "inference"), newest first: throughput and last drift."""
+    rows = []
+    for r in sorted((r for r in runs if r.kind == "inference"),
+                    key=lambda r: (r.start, r.run_id), reverse=True)[:LATEST_AUDITS]:
+        inf = r.record.get("inference") if isinstance(r.record.get("inference"), dict) else {}
+        drift = inf.get("last_drift") if isinstance(inf.get("last_drift"), dict) else {}
+        rows.append({"id": r.run_id, "experiment": r.record.get("experiment"),
+                     "status": r.record.get("status"), "start": r.record.get("start_time"),
+                     "model": inf.get("model"), "model_run": inf.get("model_run"),
+                     "rows": inf.get("rows"), "rows_per_s": model.number(inf.get("rows_per_s")),
+                     "shards": inf.get("shards"), "monitor": inf.get("monitor"),
+                     "drift": drift.get("drift") if drift else None})
+    return rows
