@@ -43,6 +43,9 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
                if k not in ck.done()]
     if missing:
         folder = ck.root.parent / f"{ck.root.name}-slurm"
+        from dii_hpc.store.settings import private_dir
+
+        private_dir(folder)  # pickled payloads: owner-only
         ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
         params: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": 1,
                                   "slurm_array_parallelism": len(missing),

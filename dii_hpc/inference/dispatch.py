@@ -62,7 +62,9 @@ def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeou
     """Local processes, ``parallel`` at a time (a laptop's "array")."""
     import submitit
 
-    ex = submitit.LocalExecutor(folder)
+    from dii_hpc.store.settings import private_dir
+
+    ex = submitit.LocalExecutor(private_dir(folder))
     ex.update_parameters(timeout_min=timeout_min)
     res = Outcome()
     for a in range(0, len(pending), parallel):
@@ -78,8 +80,9 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
     import submitit
 
     from dii_hpc.launch.submit import slurm_message
+    from dii_hpc.store.settings import private_dir
 
-    ex = submitit.SlurmExecutor(folder, max_num_timeout=max_requeues)
+    ex = submitit.SlurmExecutor(private_dir(folder), max_num_timeout=max_requeues)
     ex.update_parameters(**params)
     try:
         jobs = ex.map_array(run_shard, [str(out)] * len(pending), pending)

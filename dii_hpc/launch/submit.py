@@ -23,8 +23,8 @@ from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig, Resources, time_minutes
 from dii_hpc.errors import BadInput, InfraError, SchedulerError
 from dii_hpc.launch import plan as planning
-from dii_hpc.store.bulk import compact
 from dii_hpc.launch.task import TaskRef, TaskRunner
+from dii_hpc.store.bulk import compact
 
 EXECUTORS = ("auto", "local", "slurm", "debug")
 
@@ -107,6 +107,10 @@ def _executor(kind: str, folder: Path, config: ExperimentConfig, params: dict[st
 def make_submitit(kind: str, folder: Path, res: Resources, params: dict[str, Any]) -> Any:
     """The submitit executor for a kind: SlurmExecutor, LocalExecutor or DebugExecutor."""
     import submitit
+
+    from dii_hpc.store.settings import private_dir
+
+    private_dir(folder)  # submitit pickles the payload here: owner-only
 
     if kind == "slurm":
         ex = submitit.SlurmExecutor(folder, max_num_timeout=res.max_requeues)

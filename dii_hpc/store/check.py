@@ -98,6 +98,17 @@ def _check_blobs(root: Path) -> list[Problem]:
     return out
 
 
+def _reachable(dirpath: str, root: Path) -> bool:
+    """Can someone other than the owner enter every folder from the store root down to here?"""
+    here = Path(dirpath)
+    while True:
+        if not os.stat(here).st_mode & (stat.S_IXGRP | stat.S_IXOTH):
+            return False  # an owner-only folder on the way hides everything below it
+        if here == root or here.parent == here:
+            return True
+        here = here.parent
+
+
 def _check_permissions(root: Path) -> list[Problem]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -109,7 +120,7 @@ def _check_permissions(root: Path) -> list[Problem]:
                 continue
             if mode & stat.S_IWOTH and not stat.S_ISLNK(mode):
                 out.append(Problem("warning", p, "world-writable"))
-            if name.endswith(".pkl") and mode & (stat.S_IROTH | stat.S_IRGRP):
+            if name.endswith(".pkl") and mode & (stat.S_IROTH | stat.S_IRGRP) and _reachable(dirpath, root):
                 out.append(Problem("warning", p, "pickled job payload readable by others (chmod 600)"))
     return out
 

@@ -124,3 +124,15 @@ def test_store_init_sets_group_and_umask(store_path: Path) -> None:
 @pytest.mark.parametrize("age,seconds", [("7d", 604800), ("12h", 43200), ("30m", 1800), ("5", 5)])
 def test_parse_age(age: str, seconds: float) -> None:
     assert parse_age(age) == seconds
+
+
+def test_submission_folders_with_pickles_are_owner_only(store_path: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("experiment: perm\nmodels: {m: {class: 'tests.launch.fixtures.models:Quadratic'}}\n"
+                   "datasets: {d: {class: 'tests.launch.fixtures.models:Points'}}\n")
+    res = run_cli("submit", str(cfg), "--executor", "local", "--wait",
+                  env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert res.returncode == 0, res.stderr
+    folders = [p for p in (store_path / "jobs").rglob("submitit") if p.is_dir()]
+    assert folders and all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in folders)
+    assert not [p for p in check(Store()) if "pickled" in p.message]
