@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc.store import records
 from dii_hpc.store.atomic import write_bytes
-from dii_hpc.store.listing import SUMMARY_FILE, changed_markers, fresh_rows, load_summary
+from dii_hpc.store.listing import (
+    BASE_COLUMNS,
+    SUMMARY_FILE,
+    changed_markers,
+    fresh_rows,
+    load_summary,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -72,13 +78,15 @@ def compact(store: Store, experiment: str) -> dict[str, Any]:
     edir = store.experiment_dir(experiment)
     markers = changed_markers(edir)
     old = load_summary(edir)
+    if old is not None and "run_id" not in old.columns:
+        old = None  # an empty or foreign file: rebuild it
     present = set(store.run_ids(experiment))
     keep = old[old["run_id"].isin(present - set(markers))] if old is not None else None
     covered = set(keep["run_id"]) if keep is not None else set()
     store.damaged = []
     new = [r for r in fresh_rows(store, experiment, covered) if r["status"] in records.TERMINAL]
     frames = [f for f in (keep, pd.DataFrame(new)) if f is not None and len(f)]
-    merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     if len(new) or old is None or len(merged) != len(old):
         write_summary(edir / SUMMARY_FILE, merged)
     absorbed = {r["run_id"] for r in new}

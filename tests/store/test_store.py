@@ -141,3 +141,15 @@ def test_unknown_names_suggest_close_ones(store_path: Path) -> None:
     with pytest.raises(NotFound, match="did you mean"):
         store.run(ids[0][:-1] + ("0" if ids[0][-1] != "0" else "1"))
     assert store.run(ids[0][:10])["run_id"] == ids[0]  # unique prefix
+
+
+def test_compacting_before_any_run_finished_then_again(store_path: Path) -> None:
+    from dii_hpc.store.summary import compact
+
+    store = Store()
+    rid = store.create_run("early", status="RUNNING")
+    assert compact(store, "early")["total"] == 0  # nothing finished yet: an empty summary
+    assert store.runs("early")["run_id"].tolist() == [rid]
+    store.update_run(rid, status="FINISHED")
+    assert compact(store, "early")["added"] == 1
+    assert store.runs("early")["status"].tolist() == ["FINISHED"]
