@@ -26,11 +26,12 @@ def metric_keys(run_dir: str | os.PathLike[str]) -> list[str]:
     root = Path(run_dir) / METRICS_DIR
     keys = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != "c" and not d.startswith(".")]
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         if "zarr.json" in filenames and dirpath != str(root):
             with open(os.path.join(dirpath, "zarr.json"), "rb") as fh:
                 if json.loads(fh.read()).get("node_type") == "array":
                     keys.append(os.path.relpath(dirpath, root).replace(os.sep, "/"))
+                    dirnames[:] = []  # an array's own "c/" chunk folder holds no keys
     return sorted(keys)
 
 
@@ -89,6 +90,9 @@ class MetricWriter:
                 self._last_step[key] = int(np.nanmax(data[:, 0]))
                 self._watermark[key] = self._last_step[key]
                 self.summary[key] = summarize(data)
+
+    def stored_keys(self) -> list[str]:
+        return list(self._rows)
 
     def _array(self, key: str) -> Any:
         arr = self._arrays.get(key)

@@ -121,6 +121,10 @@ class Run:
         if self.finished:
             raise BadInput(f"run {self.id} has ended; cannot log {key!r}")
         check_key(key)
+        for other in (*self._keys, *self._writer.stored_keys()):
+            if other.startswith(key + "/") or key.startswith(other + "/"):
+                raise BadInput(f"metric key {key!r} conflicts with {other!r}: a key cannot also "
+                               "be the folder of other keys (use e.g. 'loss/train' and 'loss/val')")
         with self._record_lock:
             if key not in self._key_ids:
                 self._key_ids[key] = len(self._keys)

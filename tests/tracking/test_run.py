@@ -177,3 +177,15 @@ def test_a_forked_child_does_not_end_or_flush_the_parents_run(store_path: Path) 
         run.log_metric("x", 2.0, step=1)
     assert Store().run(run.id)["status"] == "FINISHED"
     assert Store().metric_history(run.id, "x")["value"].tolist() == [1.0, 2.0]
+
+
+def test_resume_with_keys_whose_segment_is_named_like_zarr_chunk_folders(store_path: Path) -> None:
+    with dii_hpc.start_run("e") as run:
+        run.log_metrics({"c/d": 1.0, "x/c/0": 3.0}, step=0)
+    with dii_hpc.start_run("e", run_id=run.id) as again:
+        again.log_metrics({"c/d": 1.5, "x/c/0": 3.5}, step=1)
+        with pytest.raises(BadInput, match="conflicts with 'c/d'"):
+            again.log_metric("c", 1.0)
+    store = Store()
+    assert store.metric_keys(run.id) == ["c/d", "x/c/0"]
+    assert store.metric_history(run.id, "c/d")["value"].tolist() == [1.0, 1.5]
