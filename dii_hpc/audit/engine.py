@@ -22,7 +22,9 @@ def known_attacks() -> dict[str, str]:
     out = {name: "evasion" for name in evasion.ATTACKS}
     out |= {name: "privacy" for name in privacy.ATTACKS}
     out |= {name: "poisoning" for name in poisoning.ATTACKS}
-    return out
+    from dii_hpc.audit.vision import attacks as vision_attacks  # detection / segmentation
+
+    return out | {name: "evasion" for name in vision_attacks.ATTACKS if name not in out}
 
 
 def threat_of(name: str) -> str:
@@ -53,6 +55,10 @@ def compute(job: dict[str, Any], generator: Any = None,
             examples_dir: str | None = None) -> dict[str, Any]:
     """Run one audit job {"cfg", "level", "name", "params"} and return its result dict."""
     cfg, level = job["cfg"], job["level"]
+    from dii_hpc.audit.vision import engine as vision
+
+    if vision.handles(cfg):  # object_detection / image_segmentation: own labels and metrics
+        return vision.compute(job, generator, examples_dir)
     prep = cfgmod.prepare(cfg)
     if level == "I":
         from dii_hpc.audit.checkpoint import Checkpoint, for_job
