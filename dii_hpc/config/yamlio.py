@@ -46,8 +46,9 @@ def loads(text: str, where: str = "<string>") -> tuple[Any, dict[KeyPath, int]]:
     """Parse YAML text -> (data, {key path: line}); syntax errors name file and line."""
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader itself refuses control characters
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
         data = _walk(loader, node, (), lines, where) if node is not None else None
@@ -56,9 +57,11 @@ def loads(text: str, where: str = "<string>") -> tuple[Any, dict[KeyPath, int]]:
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{where}{line}: invalid YAML: {err.problem or err.context}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{where}: invalid YAML: {err}") from err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{where}: invalid YAML: {first}") from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
