@@ -22,10 +22,16 @@ def _wait_slurm(store, experiment: str, run_ids: list[str], poll_s: float = 5.0)
     from dii_hpc.launch.status import ACTIVE, reconcile
 
     wanted = set(run_ids)
+    ended_at = None
     while True:
         rows = [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
         if not any(r["status"] in ACTIVE for r in rows):
-            return rows
+            # A task marks its run FINISHED a moment before Slurm ends the job; wait (bounded)
+            # for the accounting record so that --wait returns runs with their sacct fields.
+            ended_at = ended_at or time.time()
+            joined = all("state" in (store.run(r["run_id"]).get("slurm") or {}) for r in rows)
+            if joined or time.time() - ended_at > 120:
+                return rows
         time.sleep(poll_s)
 
 
