@@ -129,21 +129,14 @@ def bench_listing_and_history(n_runs: int) -> dict[str, float]:
 
 def bench_compacted(n_runs: int) -> dict[str, float]:
     """10,000 finished run records (as written by real runs), compacted, then listed."""
+    from bench_scale import fill
+
     import dii_hpc
-    from dii_hpc.store import records
     from dii_hpc.store.summary import compact
 
     with tempfile.TemporaryDirectory() as d:
         store = dii_hpc.Store(d)
-        for r in range(n_runs):
-            rid = store.create_run("big", params={"lr": 0.1 * (r % 7), "width": r % 5, "seed": r,
-                                                  "opt": "sgd", "wd": 0.0}, status="RUNNING")
-            rdir = store.run_dir(rid)
-            rec = records.read_record(rdir)
-            rec.update(status="FINISHED", start_time=time.time() - 60, end_time=time.time(),
-                       metrics={k: {"last": 0.5, "min": 0.1, "max": 0.9, "step": 99, "count": 100}
-                                for k in ("loss", "acc", "val_acc")})
-            records.write_record(rdir, rec)
+        fill(store, "big", n_runs)
         t0 = time.perf_counter()
         compact(store, "big")
         t_compact = time.perf_counter() - t0
