@@ -19,33 +19,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, write_section  # noqa: E402
 
 
-def bench_log_metric(n: int) -> dict[str, float]:
+def bench_log_metric(n: int, pairs: int = 9) -> dict[str, float]:
+    """Bare appends and logged runs alternate, so both see the same machine; best of each."""
+    import statistics
+
     import zarr  # noqa: F401 - a training script has paid its imports before the loop
 
     import dii_hpc
 
-    def bare() -> None:
+    vals = [1.0 / (1.0 + i / 1000.0) for i in range(n)]  # a decaying loss: realistic to compress
+
+    def bare() -> float:
         buf: list[tuple[str, float, int]] = []
         append = buf.append
+        t0 = time.perf_counter()
         for i in range(n):
-            append(("loss", 0.5, i))
+            append(("loss", vals[i], i))
+        return time.perf_counter() - t0
 
-    def ours() -> None:
+    def ours() -> float:
         with tempfile.TemporaryDirectory() as d:
             run = dii_hpc.start_run("bench", store=d)
             log = run.log_metric
             t0 = time.perf_counter()
             for i in range(n):
-                log("loss", 0.5, i)
+                log("loss", vals[i], i)
             run.finish()  # the final flush is part of the cost
-            ours.elapsed = time.perf_counter() - t0  # type: ignore[attr-defined]
+            return time.perf_counter() - t0
 
-    t_bare = best_of(bare, 5) / n
-    samples = []
-    for _ in range(3):
-        ours()
-        samples.append(ours.elapsed / n)  # type: ignore[attr-defined]
-    return {"bare": t_bare, "ours": min(samples)}
+    ours()  # first run of the process: imports and metadata templates
+    samples = [(bare(), ours()) for _ in range(pairs)]
+    t_bare = min(b for b, _ in samples) / n
+    t_ours = min(o for _, o in samples) / n
+    return {"bare": t_bare, "ours": t_ours,
+            "pair_median": statistics.median(o / b for b, o in samples)}
 
 
 def bench_tensorboardx(n: int) -> float:
@@ -158,9 +165,10 @@ def main() -> None:
     mf = bench_mlflow_log(2000 if not args.quick else 300)
     lines = ["## Store and tracking (issue 2)", "",
              "| measure | dii-hpc | alternative | ratio | target |", "|---|---|---|---|---|"]
-    lines.append(f"| log_metric amortised (calls + final flush), {n_log:,} calls | "
-                 f"{lm['ours'] * 1e9:.0f} ns | bare list.append {lm['bare'] * 1e9:.0f} ns | "
-                 f"{lm['ours'] / lm['bare']:.1f}x the append | <= 4x |")
+    lines.append(f"| log_metric amortised (calls + final flush), {n_log:,} calls, best of 9 "
+                 f"alternating | {lm['ours'] * 1e9:.0f} ns | bare list.append {lm['bare'] * 1e9:.0f} ns | "
+                 f"{lm['ours'] / lm['bare']:.1f}x the append (median of pairs "
+                 f"{lm['pair_median']:.1f}x) | <= 4x |")
     lines.append(f"| log_metric vs TensorBoardX add_scalar | {lm['ours'] * 1e6:.2f} us | "
                  f"{tb * 1e6:.1f} us | {tb / lm['ours']:.0f}x cheaper | >= 50x |")
     lines.append(f"| log_metric vs MLflow file store log_metric | {lm['ours'] * 1e6:.2f} us | "

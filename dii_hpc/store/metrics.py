@@ -1,9 +1,10 @@
 """Metric arrays of one run: appends from the single writer, history for any reader.
 
 Layout: ``<run>/metrics.zarr`` is a zarr v3 group; a key ``train/loss`` is the array at that
-path, shape (n, 3) float64 with columns step, value, time. The writer resizes then writes,
-so a reader (or a requeued writer) may meet trailing rows whose time is NaN (never written);
-``committed_rows`` drops them, and a resumed writer overwrites them.
+path, shape (n, 3) float64 with columns step, value, time. The writer writes chunks before
+the shape that publishes them (store/appender.py); arrays written through zarr's resize-then-
+write may hold trailing rows whose time is NaN (never written): ``committed_rows`` drops
+them, and a resumed writer overwrites them.
 """
 
 from __future__ import annotations
@@ -74,8 +75,7 @@ class MetricWriter:
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.root = Path(run_dir) / METRICS_DIR
-        self._group: Any = None
-        self._arrays: dict[str, Any] = {}
+        self._appenders: dict[str, Any] = {}
         self._rows: dict[str, int] = {}
         self._last_step: dict[str, int] = {}
         self._watermark: dict[str, int] = {}
@@ -94,40 +94,33 @@ class MetricWriter:
     def stored_keys(self) -> list[str]:
         return list(self._rows)
 
-    def _array(self, key: str) -> Any:
-        arr = self._arrays.get(key)
-        if arr is not None:
-            return arr
-        import zarr
+    def _appender(self, key: str) -> Any:
+        app = self._appenders.get(key)
+        if app is not None:
+            return app
+        from dii_hpc.store.appender import ChunkAppender, create_metric_files
 
-        from dii_hpc.store.zstore import create_metric_array, shared_fs_store
-
-        if self._group is None:
-            self._group = zarr.open_group(shared_fs_store(self.root), mode="a")
-        if key in self._rows:
-            arr = self._group[key]
-        else:
-            arr = create_metric_array(self._group, key)
+        if key not in self._rows:
+            create_metric_files(self.root, key)
             self._rows[key] = 0
-        self._arrays[key] = arr
-        return arr
+        app = self._appenders[key] = ChunkAppender(self.root / key, self._rows[key])
+        return app
 
-    def append(self, key: str, steps: np.ndarray, values: np.ndarray, times: np.ndarray) -> int:
-        """Append one key's block; returns how many points were stored."""
-        steps = _resolve_steps(steps, self._last_step.get(key, -1))
+    def append(self, key: str, block: np.ndarray) -> int:
+        """Append one key's rows (step, value, time; NaN step: auto); returns how many were stored."""
+        block[:, 0] = _resolve_steps(block[:, 0], self._last_step.get(key, -1))
+        steps = block[:, 0]
         mark = self._watermark.get(key)
         if mark is not None:
             keep = steps > mark
             if not keep.all():
-                steps, values, times = steps[keep], values[keep], times[keep]
+                block = block[keep]
+                steps = block[:, 0]
         if steps.size == 0:
             return 0
-        block = np.column_stack((steps, values, times))
-        arr = self._array(key)
-        start = self._rows[key]
-        arr.resize((start + block.shape[0], 3))
-        arr[start:] = block
-        self._rows[key] = start + block.shape[0]
+        app = self._appender(key)
+        app.append(block)
+        self._rows[key] = app.rows
         self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
         self.summary[key] = summarize(block, self.summary.get(key))
         return int(block.shape[0])

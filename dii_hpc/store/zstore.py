@@ -4,8 +4,9 @@ zarr's LocalStore already writes through temp+rename; on a shared filesystem we 
 before the rename so that a node crash cannot publish an empty chunk. Reading: opening an
 array through zarr costs ~2-3 ms of async machinery per call, which dominates when a report
 or a comparison reads a thousand short histories. Metric arrays are always written by
-``MetricWriter`` with one known layout (regular chunks, bytes+zstd codecs, "/" chunk keys),
-so ``read_array`` decodes those directly and falls back to zarr for anything else.
+``MetricWriter`` with one known layout (regular chunks, bytes+blosc codecs, "/" chunk keys),
+so ``read_array`` decodes those directly and falls back to zarr for anything else; the
+zstd layout of earlier versions stays readable and appendable.
 """
 
 from __future__ import annotations
@@ -55,23 +56,34 @@ def shared_fs_store(root: str | os.PathLike[str], read_only: bool = False) -> An
 
 
 def create_metric_array(group: Any, key: str) -> Any:
+    """Blosc (blosclz, byte shuffle): ~40 ns a row to encode where zstd takes ~110.
+
+    Encoding is most of a flush's cost, and the flush at a run's end is paid by the
+    training script; metric rows compress ~1.4x with it (zstd: ~2x), and a partial
+    chunk's NaN fill compresses to a few bytes with either and decodes 4x faster.
+    """
+    from zarr.codecs import BloscCodec
+
     return group.create_array(
         key,
         shape=(0, COLUMNS),
         chunks=(CHUNK_ROWS, COLUMNS),
         dtype="float64",
         fill_value=np.nan,
+        compressors=BloscCodec(cname="blosclz", clevel=5, shuffle="shuffle", typesize=8),
         attributes={"columns": ["step", "value", "time"]},
     )
 
 
-def _fast_layout(meta: dict[str, Any]) -> bool:
+def fast_layout(meta: dict[str, Any]) -> bool:
     codecs = [c.get("name") for c in meta.get("codecs", [])]
+    endian = (meta.get("codecs") or [{}])[0].get("configuration", {}).get("endian", "little")
     grid = meta.get("chunk_grid", {})
     enc = meta.get("chunk_key_encoding", {})
     return (
         meta.get("data_type") == "float64"
-        and codecs in (["bytes", "zstd"], ["bytes"])
+        and codecs in (["bytes", "blosc"], ["bytes", "zstd"], ["bytes"])
+        and endian == "little"
         and grid.get("name") == "regular"
         and enc.get("name") == "default"
         and enc.get("configuration", {}).get("separator", "/") == "/"
@@ -79,15 +91,31 @@ def _fast_layout(meta: dict[str, Any]) -> bool:
     )
 
 
-_ZSTD: list[Any] = []
+_CODECS: dict[str, Any] = {}
 
 
-def _zstd() -> Any:
-    if not _ZSTD:
-        from numcodecs import Zstd
+def chunk_codec(meta: dict[str, Any]) -> Any:
+    """The numcodecs codec that encodes/decodes this array's chunk bytes (None: raw bytes)."""
+    codecs = meta["codecs"]
+    if len(codecs) == 1:
+        return None
+    spec = json.dumps(codecs[1], sort_keys=True)
+    codec = _CODECS.get(spec)
+    if codec is None:
+        conf = codecs[1].get("configuration", {})
+        if codecs[1]["name"] == "zstd":
+            from numcodecs import Zstd
 
-        _ZSTD.append(Zstd())
-    return _ZSTD[0]
+            codec = Zstd(level=int(conf.get("level", 0)), checksum=bool(conf.get("checksum", False)))
+        else:
+            from numcodecs import Blosc
+
+            shuffle = {"noshuffle": Blosc.NOSHUFFLE, "shuffle": Blosc.SHUFFLE,
+                       "bitshuffle": Blosc.BITSHUFFLE}[conf.get("shuffle", "noshuffle")]
+            codec = Blosc(cname=conf.get("cname", "lz4"), clevel=int(conf.get("clevel", 5)),
+                          shuffle=shuffle, blocksize=int(conf.get("blocksize", 0)))
+        _CODECS[spec] = codec
+    return codec
 
 
 def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
@@ -95,32 +123,32 @@ def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
     adir = os.fspath(array_dir)
     with open(os.path.join(adir, "zarr.json"), "rb") as fh:
         meta = json.loads(fh.read())
-    if not _fast_layout(meta):
+    if not fast_layout(meta):
         return _read_with_zarr(Path(adir))
     rows, cols = meta["shape"]
     crow = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
-    compressed = len(meta["codecs"]) == 2
+    codec = chunk_codec(meta)
     n_chunks = -(-rows // crow)
     if n_chunks == 1:  # the common case: one partial chunk, no copy into a fill buffer
-        block = _chunk(adir, 0, crow, cols, compressed)
+        block = read_chunk(adir, 0, crow, cols, codec)
         return block[:rows].copy() if block is not None else np.full((rows, cols), np.nan)
     out = np.full((rows, cols), np.nan)
     for i in range(n_chunks):
-        block = _chunk(adir, i, crow, cols, compressed)
+        block = read_chunk(adir, i, crow, cols, codec)
         if block is not None:  # never written: fill value, exactly as zarr would return
             stop = min(rows, (i + 1) * crow)
             out[i * crow : stop] = block[: stop - i * crow]
     return out
 
 
-def _chunk(adir: str, i: int, crow: int, cols: int, compressed: bool) -> np.ndarray | None:
+def read_chunk(adir: str, i: int, crow: int, cols: int, codec: Any) -> np.ndarray | None:
     try:
         with open(os.path.join(adir, "c", str(i), "0"), "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
         return None
-    if compressed:
-        raw = _zstd().decode(raw)
+    if codec is not None:
+        raw = codec.decode(raw)
     return np.frombuffer(raw, dtype="<f8").reshape(crow, cols)
 
 

@@ -1,10 +1,13 @@
 """A tracked run: buffered metric logging, params, tags, artifacts, and its end state.
 
-``log_metric`` is on the hot path of training loops, so it only appends a tuple to a list;
-a background thread turns the buffer into zarr appends when it grows past ``flush_points``
+``log_metric`` is on the hot path of training loops, so it only packs one fixed-size record
+(key id, step, value, time) onto a bytearray: no Python object per point, so a large buffer
+costs the garbage collector nothing and turns into a numpy array without a per-point loop.
+A background thread turns the buffer into zarr appends when it grows past ``flush_points``
 or every ``flush_interval`` seconds, and the run flushes again at finish, at exit and on
-SIGTERM/SIGUSR2. The list is drained with slice + del (each atomic under the GIL), so the
-logging thread never takes a lock.
+SIGTERM/SIGUSR2. The buffer is drained with slice + del and filled with one ``extend`` per
+point (each atomic under the GIL, and no buffer export is ever held), so the logging thread
+never takes a lock.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import socket
+import struct
 import threading
 import time
 import weakref
@@ -27,7 +31,11 @@ from dii_hpc.tracking.values import to_float, to_step
 
 FLUSH_INTERVAL_S = 10.0
 FLUSH_POINTS = 10_000
-_POINT_FIELDS = [("key", "<i4"), ("step", "<i8"), ("value", "<f8"), ("time", "<f8")]
+POLL_S = 0.05  # how often the flush thread looks at the buffer's size
+BUFFER_CAP_BYTES = 64 << 20  # buffered points beyond this are flushed by the logging thread
+_POINT_FIELDS = [("key", "<i4"), ("step", "<u8"), ("value", "<f8"), ("time", "<f8")]
+_RECORD = struct.Struct("<iQdd")  # the same packed layout as _POINT_FIELDS
+AUTO_STEP = 2**64 - 1  # step=None: resolved to the key's previous step + 1 at flush time
 
 
 def _point_dtype() -> Any:
@@ -66,11 +74,14 @@ class Run:
             self._writer.resume()
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
-        self._buf: list[tuple[int, int, float, float]] = []
+        self._fast_ids: dict[str, int] = {}  # what the hot path may use; emptied to divert it
+        self._buf = bytearray()  # packed _RECORDs
         self._flush_lock = threading.Lock()
         self._record_lock = threading.RLock()
         self._flush_error: BaseException | None = None
         self._flush_points = max(1, int(flush_points))
+        self._flush_bytes = self._flush_points * _RECORD.size
+        self._cap_bytes = max(4 * self._flush_bytes, BUFFER_CAP_BYTES)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.log_metric = self._make_logger()
@@ -92,23 +103,22 @@ class Run:
 
     # ----------------------------------------------------------------- metrics
     def _make_logger(self) -> Any:
-        buf, append, ids = self._buf, self._buf.append, self._key_ids
-        now, limit, register, kick = time.time, self._flush_points, self._register_key, self._kick
+        """The hot path: one C-level ``pack`` both encodes and type-checks the point.
+
+        ``pack`` refuses what ``to_float``/``to_step`` refuse (non-numbers, non-integer and
+        negative steps: the step field is unsigned), and ``_fast_ids`` holds only keys that
+        may take this path, so every other case (a new key, bad input, an ended run, a
+        buffer over its cap) costs nothing here and is handled by ``_log_slow``.
+        """
+        extend, ids, pack, now = self._buf.extend, self._fast_ids, _RECORD.pack, time.time
+        auto, slow = AUTO_STEP, self._log_slow
 
         def log_metric(key: str, value: float, step: int | None = None) -> None:
             """Record ``value`` for ``key`` at ``step`` (None: the key's previous step + 1)."""
-            kid = ids.get(key)
-            if kid is None:
-                kid = register(key)
-            if type(value) is not float:
-                value = to_float(key, value)
-            if step is None:
-                step = -1  # resolved to previous + 1 at flush time, off the hot path
-            elif type(step) is not int or step < 0:
-                step = to_step(key, step)
-            append((kid, step, value, now()))
-            if len(buf) >= limit:
-                kick()
+            try:
+                extend(pack(ids[key], auto if step is None else step, value, now()))
+            except Exception:  # noqa: BLE001 - not a fast-path case: the slow path says why
+                slow(key, value, step)
 
         return log_metric
 
@@ -117,8 +127,19 @@ class Run:
         for key, value in metrics.items():
             log(key, value, step)
 
+    def _log_slow(self, key: str, value: Any, step: Any) -> None:
+        value = to_float(key, value)
+        step = AUTO_STEP if step is None else to_step(key, step)
+        kid = self._key_ids.get(key)
+        if kid is None or self._stop.is_set():
+            kid = self._register_key(key)
+        if len(self._buf) >= self._cap_bytes:
+            self.flush()  # the flush thread fell far behind (a stalled filesystem): back-pressure
+        self._buf.extend(_RECORD.pack(kid, step, value, time.time()))
+        self._fast_ids[key] = kid
+
     def _register_key(self, key: str) -> int:
-        if self.finished:
+        if self._stop.is_set():
             raise BadInput(f"run {self.id} has ended; cannot log {key!r}")
         check_key(key)
         for other in (*self._keys, *self._writer.stored_keys()):
@@ -131,18 +152,22 @@ class Run:
                 self._keys.append(key)
         return self._key_ids[key]
 
-    def _kick(self) -> None:
-        if len(self._buf) >= 4 * self._flush_points:
-            self.flush()  # the writer fell behind: apply back-pressure
-        elif not self._wake.is_set():
-            self._wake.set()
-
     def _background(self, interval: float) -> None:
+        """Flush when the buffer passes flush_points (polled) or interval seconds have passed.
+
+        Polling keeps the size check off the logging thread's hot path; 20 wake-ups a
+        second cost nothing measurable.
+        """
+        last = time.monotonic()
         while not self._stop.is_set():
-            self._wake.wait(interval)
-            self._wake.clear()
+            self._wake.wait(min(POLL_S, interval))
             if self._stop.is_set():
                 break
+            if len(self._buf) >= self._cap_bytes:
+                self._fast_ids.clear()  # the next log_metric takes the slow path and flushes
+            if len(self._buf) < self._flush_bytes and time.monotonic() - last < interval:
+                continue
+            last = time.monotonic()
             try:
                 self.flush(heartbeat=True)
             except BaseException as err:  # noqa: BLE001 - surfaced at the next finish
@@ -164,17 +189,18 @@ class Run:
                 with self._record_lock:
                     self._save()
             if n:
-                points = self._buf[:n]
+                packed = self._buf[:n]  # a copy: exporting the live buffer would block extend
                 del self._buf[:n]
-                block = np.fromiter(points, dtype=_point_dtype(), count=n)
-                steps = block["step"].astype(np.float64)
-                steps[block["step"] < 0] = np.nan
+                block = np.frombuffer(packed, dtype=_point_dtype())
+                rows = np.empty((block.shape[0], 3))  # step (NaN: auto), value, time
+                rows[:, 0] = block["step"]
+                rows[block["step"] == AUTO_STEP, 0] = np.nan
+                rows[:, 1] = block["value"]
+                rows[:, 2] = block["time"]
                 kids = block["key"]
-                for kid in np.unique(kids).tolist():
-                    sel = kids == kid
-                    self._writer.append(
-                        self._keys[kid], steps[sel], block["value"][sel], block["time"][sel]
-                    )
+                present = np.flatnonzero(np.bincount(kids)).tolist()
+                for kid in present:
+                    self._writer.append(self._keys[kid], rows if len(present) == 1 else rows[kids == kid])
                 with self._record_lock:
                     self.record["metrics"] = {k: dict(v) for k, v in self._writer.summary.items()}
                     self._save()
@@ -243,6 +269,7 @@ class Run:
         """Flush everything, then record the end state (once; later calls do nothing)."""
         if self.finished:
             return
+        self._fast_ids.clear()  # logging after the end now raises instead of being dropped
         self._stop.set()
         self._wake.set()
         if self._thread is not threading.current_thread():

@@ -9,7 +9,8 @@ from dii_hpc.errors import BadInput
 
 
 def to_float(key: str, value: Any) -> float:
-    if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+    """Numbers, bools (as 0/1, like float() does) and 0-d numpy/torch scalars."""
+    if value is None or isinstance(value, (str, bytes)):
         raise BadInput(f"metric {key!r}: value {value!r} is not a number")
     if isinstance(value, numbers.Real):
         return float(value)
@@ -27,4 +28,6 @@ def to_step(key: str, step: Any) -> int:
         raise BadInput(f"metric {key!r}: step {step!r} is not an integer")
     if step < 0:
         raise BadInput(f"metric {key!r}: step {step} is negative")
+    if step >= 2**64 - 1:  # the packed step field is uint64, and its top value means "auto"
+        raise BadInput(f"metric {key!r}: step {step} is too large (at most 2**64 - 2)")
     return int(step)

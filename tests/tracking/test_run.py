@@ -58,11 +58,51 @@ def test_nan_and_inf_round_trip_and_auto_steps(store_path: Path) -> None:
     ("key", "value", "step", "match"),
     [("loss", "abc", 1, "not a number"), ("loss", None, 1, "not a number"),
      ("loss", 1.0, 1.5, "not an integer"), ("loss", 1.0, "3", "not an integer"),
-     ("../up", 1.0, 1, "escape"), ("loss", 1.0, -1, "negative")],
+     ("../up", 1.0, 1, "escape"), ("loss", 1.0, -1, "negative"), ("loss", 1.0, 2**64, "too large"),
+     ("loss", [1.0, 2.0], 1, "not a number"), ("loss", np.array([1.0, 2.0]), 1, "not a number")],
 )
 def test_bad_metric_input_is_refused(store_path: Path, key, value, step, match) -> None:  # noqa: ANN001
-    with dii_hpc.start_run("e") as run, pytest.raises(BadInput, match=match):
-        run.log_metric(key, value, step=step)
+    with dii_hpc.start_run("e") as run:
+        with pytest.raises(BadInput, match=match):
+            run.log_metric(key, value, step=step)  # a new key (slow path)
+        run.log_metric("loss", 0.5, step=0)
+        with pytest.raises(BadInput, match=match):
+            run.log_metric(key, value, step=step)  # a known key (fast path)
+    assert Store().metric_history(run.id, "loss")["value"].tolist() == [0.5]
+
+
+def test_bools_and_numpy_scalars_are_numbers_on_both_paths(store_path: Path) -> None:
+    with dii_hpc.start_run("e") as run:
+        run.log_metric("x", True, step=np.int64(0))
+        run.log_metric("x", np.float32(0.25), step=np.int32(1))
+        run.log_metric("x", False)
+    hist = Store().metric_history(run.id, "x")
+    assert hist["step"].tolist() == [0, 1, 2] and hist["value"].tolist() == [1.0, 0.25, 0.0]
+
+
+def test_logging_after_the_run_ended_is_refused_not_dropped(store_path: Path) -> None:
+    with dii_hpc.start_run("e") as run:
+        run.log_metric("x", 1.0)
+    with pytest.raises(BadInput, match="has ended"):
+        run.log_metric("x", 2.0)
+
+
+def test_a_buffer_over_its_cap_is_flushed_by_the_logging_thread(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dii_hpc.tracking import run as run_module
+
+    monkeypatch.setattr(run_module, "BUFFER_CAP_BYTES", 0)  # cap = 4 x flush_points
+    with dii_hpc.start_run("e", flush_points=10, flush_interval=3600) as run:
+        run._stop.set()  # the flush thread stalls (as on a hung filesystem)
+        run._wake.set()
+        run._thread.join(10)
+        run._stop.clear()
+        for s in range(200):
+            run.log_metric("x", float(s), step=s)
+            run._fast_ids.clear()  # what the stalled thread's poll does once over the cap
+            assert len(run._buf) <= 41 * run_module._RECORD.size
+        assert len(Store().metric_history(run.id, "x")) >= 160
 
 
 def test_missing_artifact_is_refused(store_path: Path, tmp_path: Path) -> None:

@@ -1,0 +1,67 @@
+"""Metric arrays appended without zarr's event loop must stay plain zarr v3 arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from dii_hpc.store.appender import ChunkAppender, create_metric_files
+from dii_hpc.store.zstore import CHUNK_ROWS, read_array, shared_fs_store
+
+
+def _rows(start: int, n: int) -> np.ndarray:
+    steps = np.arange(start, start + n, dtype="float64")
+    return np.column_stack((steps, np.sin(steps), 1.7e9 + steps * 0.01))
+
+
+def _zarr_read(root: Path, key: str) -> np.ndarray:
+    group = zarr.open_group(shared_fs_store(root, read_only=True), mode="r")
+    return np.asarray(group[key][:])
+
+
+@pytest.mark.parametrize("sizes", [[5], [CHUNK_ROWS], [3, CHUNK_ROWS * 2 + 7, 1], [CHUNK_ROWS - 1, 2, CHUNK_ROWS * 3]])
+def test_appends_read_back_through_zarr_and_the_fast_reader(tmp_path: Path, sizes: list[int]) -> None:
+    root = tmp_path / "metrics.zarr"
+    create_metric_files(root, "train/loss")
+    app = ChunkAppender(root / "train" / "loss", 0)
+    start = 0
+    for n in sizes:
+        app.append(_rows(start, n))
+        start += n
+    expected = _rows(0, start)
+    np.testing.assert_array_equal(_zarr_read(root, "train/loss"), expected)
+    np.testing.assert_array_equal(read_array(root / "train" / "loss"), expected)
+    group = zarr.open_group(shared_fs_store(root, read_only=True), mode="r")
+    assert group["train"]["loss"].attrs["columns"] == ["step", "value", "time"]
+
+
+def test_a_reopened_appender_continues_the_partial_chunk(tmp_path: Path) -> None:
+    root = tmp_path / "metrics.zarr"
+    create_metric_files(root, "x")
+    ChunkAppender(root / "x", 0).append(_rows(0, 10))
+    again = ChunkAppender(root / "x", 10)  # a requeued writer
+    again.append(_rows(10, CHUNK_ROWS))
+    np.testing.assert_array_equal(_zarr_read(root, "x"), _rows(0, CHUNK_ROWS + 10))
+
+
+def test_arrays_of_the_earlier_zstd_layout_are_appended_in_place(tmp_path: Path) -> None:
+    root = tmp_path / "metrics.zarr"
+    group = zarr.open_group(shared_fs_store(root), mode="a")
+    group.create_array("old", shape=(0, 3), chunks=(CHUNK_ROWS, 3), dtype="float64",
+                       fill_value=np.nan, compressors=zarr.codecs.ZstdCodec(level=0))
+    ChunkAppender(root / "old", 0).append(_rows(0, 100))
+    ChunkAppender(root / "old", 100).append(_rows(100, 50))
+    np.testing.assert_array_equal(_zarr_read(root, "old"), _rows(0, 150))
+    np.testing.assert_array_equal(read_array(root / "old"), _rows(0, 150))
+
+
+def test_arrays_of_another_layout_are_appended_through_zarr(tmp_path: Path) -> None:
+    root = tmp_path / "metrics.zarr"
+    group = zarr.open_group(shared_fs_store(root), mode="a")
+    group.create_array("gz", shape=(0, 3), chunks=(64, 3), dtype="float64", fill_value=np.nan,
+                       compressors=zarr.codecs.GzipCodec())
+    ChunkAppender(root / "gz", 0).append(_rows(0, 100))
+    np.testing.assert_array_equal(read_array(root / "gz"), _rows(0, 100))
