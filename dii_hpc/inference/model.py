@@ -194,13 +194,47 @@ def input_spec(model: Any) -> tuple[list[str] | None, int | None]:
 
 def forward(model: Any, x: np.ndarray, device: str = "cpu") -> dict[str, np.ndarray]:
     """One batch through the model: named output arrays (see ``name_outputs``)."""
+    with grad_disabled(model):
+        return name_outputs(raw_forward(model, x, device))
+
+
+def grad_disabled(model: Any) -> Any:
+    """``torch.no_grad()`` for a torch model: entered once around a whole loop of batches.
+
+    Not ``inference_mode``: measured here it made the MLP demo's loop ~10% slower.
+    """
     if is_torch(model):
         import torch
 
-        with torch.inference_mode():
-            out = model(torch.from_numpy(x).to(device))
-        return name_outputs(_to_numpy(out))
-    return name_outputs(model.predict(x))
+        return torch.no_grad()
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def raw_forward(model: Any, x: np.ndarray, device: str = "cpu") -> Any:
+    """One batch in the model's own output structure (array, tuple/list or dict), as numpy.
+
+    Call it under ``grad_disabled``; naming the outputs (and the argmax "prediction") is
+    left to ``name_outputs`` over the concatenated batches, once per shard.
+    """
+    if is_torch(model):
+        import torch
+
+        return _to_numpy(model(torch.from_numpy(x).to(device)))
+    return model.predict(x)
+
+
+def concat_outputs(parts: list[Any]) -> Any:
+    """Batches of one structure (array, tuple/list, dict) joined along the rows."""
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: concat_outputs([p[k] for p in parts]) for k in first}
+    if isinstance(first, (tuple, list)) and len(first) and np.ndim(first[0]) > 0:
+        return [concat_outputs([p[i] for p in parts]) for i in range(len(first))]
+    if len(parts) == 1:
+        return np.asarray(first)
+    return np.concatenate([np.asarray(p) for p in parts])
 
 
 def _to_numpy(out: Any) -> Any:
@@ -215,7 +249,7 @@ def name_outputs(out: Any) -> dict[str, np.ndarray]:
     """dict -> its keys; tuple -> output0..; one array -> output (+ prediction: argmax/column)."""
     if isinstance(out, dict):
         return {str(k): np.asarray(v) for k, v in out.items()}
-    if isinstance(out, (tuple, list)):
+    if isinstance(out, (tuple, list)) and len(out) and np.ndim(out[0]) > 0:  # several outputs
         return {f"output{i}": np.asarray(v) for i, v in enumerate(out)}
     arr = np.asarray(out)
     if arr.ndim == 1:

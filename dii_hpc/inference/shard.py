@@ -73,15 +73,21 @@ def _task_id() -> str | None:
 
 def predict_rows(model: Any, x: np.ndarray, batch: int, device: str,
                  latencies: list[float]) -> dict[str, np.ndarray]:
-    """Batches of ``batch`` rows through the model, outputs concatenated per name."""
-    parts: dict[str, list[np.ndarray]] = {}
-    for b in range(0, len(x), batch):
-        t = time.perf_counter()
-        out = mdl.forward(model, x[b:b + batch], device)
-        latencies.append(time.perf_counter() - t)
-        for name, value in out.items():
-            parts.setdefault(name, []).append(value)
-    return {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in parts.items()}
+    """Batches of ``batch`` rows through the model, outputs concatenated and named once.
+
+    The loop does only what a hand-written one does (forward, to numpy, keep) plus two
+    clock reads; naming and the argmax "prediction" run once over the whole shard.
+    """
+    parts: list[Any] = []
+    forward, clock = mdl.raw_forward, time.perf_counter
+    with mdl.grad_disabled(model):
+        for b in range(0, len(x), batch):
+            t = clock()
+            parts.append(forward(model, x[b:b + batch], device))
+            latencies.append(clock() - t)
+    if not parts:
+        return {}
+    return mdl.name_outputs(mdl.concat_outputs(parts))
 
 
 def run_shard(out_dir: str, index: int) -> dict[str, Any]:
