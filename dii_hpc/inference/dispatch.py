@@ -114,19 +114,18 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
         raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from None
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
-        gone = _wait_slurm(jobs, res.array or "")
+        gone = _wait_slurm(out, jobs, pending, res.array or "")
+        todo = []
         for i, job in zip(pending, jobs, strict=True):
-            if str(job.job_id) not in gone:
-                continue
             res.job_ids[i] = str(job.job_id)
-            marker = output.done(out, i)  # finished, but accounting has not caught up
+            marker = output.done(out, i)  # complete on disk; the task may still be exiting
             if marker is not None:
                 res.results[i] = {**marker, "skipped": False}
-            elif not job.done():  # a done job has its own error: _collect reads it
+            elif str(job.job_id) in gone and not job.done():
                 res.errors[i] = (f"array task {job.job_id} left the queue without finishing "
                                  "(cancelled before it started?)")
-        todo = [(i, j) for i, j in zip(pending, jobs, strict=True)
-                if i not in res.errors and i not in res.results]
+            else:  # a done job has its own error: _collect reads it
+                todo.append((i, job))
         return _collect([j for _, j in todo], [i for i, _ in todo], res)
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
@@ -146,29 +145,38 @@ def _queued(array: str) -> set[str] | None:
         return None
 
 
-def _wait_slurm(jobs: list[Any], array: str, poll_s: float = 2.0, grace: int = 3) -> set[str]:
+def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_s: float = 2.0,
+                grace: int = 3, check_s: float = 0.25) -> set[str]:
     """Wait until every task is done; returns tasks that vanished from the queue unfinished.
 
-    A task cancelled while still pending gets no accounting record, so submitit would wait
-    for it forever; a task absent from squeue for ``grace`` polls is taken as gone.
+    Done = the shard's marker is on disk (looked at every ``check_s`` while few shards are
+    left) or submitit sees the task finished; the queue is asked once per ``poll_s``. A task
+    cancelled while still pending gets no accounting record, so submitit would wait for it
+    forever; a task absent from squeue for ``grace`` polls is taken as gone.
     """
-    remaining = {str(j.job_id): j for j in jobs}
+    remaining = {str(j.job_id): (j, i) for j, i in zip(jobs, shards, strict=True)}
     absent: dict[str, int] = {}
     gone: set[str] = set()
-    delay = poll_s / 8  # short shards are seen done soon; long ones cost one squeue per poll_s
+    last_poll = 0.0
     while remaining:
-        queued = _queued(array)
-        for jid, job in list(remaining.items()):
-            if job.done():
-                del remaining[jid]
-            elif queued is not None and jid not in queued:
-                absent[jid] = absent.get(jid, 0) + 1
-                if absent[jid] >= grace:
-                    gone.add(jid)
+        polling = time.monotonic() - last_poll >= poll_s
+        if polling or len(remaining) <= 64:
+            for jid, (_job, i) in list(remaining.items()):
+                if output.done(out, i) is not None:
                     del remaining[jid]
+        if polling and remaining:
+            last_poll = time.monotonic()
+            queued = _queued(array)
+            for jid, (job, _i) in list(remaining.items()):
+                if job.done():
+                    del remaining[jid]
+                elif queued is not None and jid not in queued:
+                    absent[jid] = absent.get(jid, 0) + 1
+                    if absent[jid] >= grace:
+                        gone.add(jid)
+                        del remaining[jid]
         if remaining:
-            time.sleep(delay)
-            delay = min(poll_s, delay * 1.5)
+            time.sleep(check_s)
     return gone
 
 
