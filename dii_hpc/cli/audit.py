@@ -208,6 +208,14 @@ def list_cmd() -> None:
         typer.echo(f"  privacy    {name:<20} {doc}")
     for name, doc in poisoning.ATTACKS.items():
         typer.echo(f"  poisoning  {name:<20} {doc}")
+    from dii_hpc.audit.vision import attacks as vision
+
+    typer.echo("for `task: object_detection | image_segmentation` models:")
+    for name, spec in vision.ATTACKS.items():
+        tasks = "/".join(t.value for t in spec["tasks"])
+        typer.echo(f"  evasion    {name:<20} {spec['doc']} [{tasks}]")
+    typer.echo("  poisoning  backdoor             trigger + relabel a fraction of the training set, "
+               "retrain, attack success [object_detection/image_segmentation]")
 
 
 def register(app: typer.Typer) -> None:

@@ -107,3 +107,8 @@ def test_list_names_every_attack(capsys: Any) -> None:
     out = capsys.readouterr().out
     for name in ("pgd", "square", "mi_gap", "mi_label_only", "backdoor", "spectral_signature"):
         assert name in out
+    from dii_hpc.audit.vision.attacks import ATTACKS
+
+    vision = out.split("image_segmentation` models:")[1]
+    for name in ATTACKS:  # detection / segmentation attacks are listed too
+        assert f" {name} " in vision
