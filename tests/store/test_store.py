@@ -153,3 +153,18 @@ def test_compacting_before_any_run_finished_then_again(store_path: Path) -> None
     store.update_run(rid, status="FINISHED")
     assert compact(store, "early")["added"] == 1
     assert store.runs("early")["status"].tolist() == ["FINISHED"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 250])
+def test_history_frame_equals_what_the_public_constructor_builds(n: int) -> None:
+    import pandas as pd
+
+    from dii_hpc.store.store import history_frame
+
+    data = np.column_stack((np.arange(n, dtype="float64"), np.linspace(0, 1, n), np.full(n, 1.7e9)))
+    got = history_frame(data)
+    want = pd.DataFrame({"step": data[:, 0].astype("int64"), "value": data[:, 1], "time": data[:, 2]})
+    pd.testing.assert_frame_equal(got, want)
+    got.loc[0:0, "value"] = -1.0  # a user may edit the frame; the source array is not theirs
+    if n:
+        assert data[0, 1] == 0.0
