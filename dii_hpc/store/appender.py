@@ -23,7 +23,7 @@ import numpy as np
 from dii_hpc.store.atomic import write_bytes
 from dii_hpc.store.zstore import chunk_codec, fast_layout, read_chunk
 
-_POOL: list[ThreadPoolExecutor] = []
+_POOL: dict[int, ThreadPoolExecutor] = {}  # by pid: a forked child has none of its threads
 _TEMPLATES: dict[str, bytes] = {}
 
 
@@ -58,9 +58,11 @@ def create_metric_files(root: Path, key: str) -> None:
 
 def _pool() -> ThreadPoolExecutor:
     """Chunk writes of one big flush overlap their fsyncs (created on first multi-chunk append)."""
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="dii-hpc-chunks"))
-    return _POOL[0]
+    pid = os.getpid()
+    if pid not in _POOL:
+        _POOL.clear()
+        _POOL[pid] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dii-hpc-chunks")
+    return _POOL[pid]
 
 
 class ChunkAppender:

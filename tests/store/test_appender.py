@@ -65,3 +65,21 @@ def test_arrays_of_another_layout_are_appended_through_zarr(tmp_path: Path) -> N
                        compressors=zarr.codecs.GzipCodec())
     ChunkAppender(root / "gz", 0).append(_rows(0, 100))
     np.testing.assert_array_equal(read_array(root / "gz"), _rows(0, 100))
+
+
+def test_a_forked_child_appends_many_chunks_with_its_own_threads(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    root = tmp_path / "metrics.zarr"
+    create_metric_files(root, "parent")
+    ChunkAppender(root / "parent", 0).append(_rows(0, CHUNK_ROWS * 3))  # the pool now exists
+
+    def child() -> None:
+        create_metric_files(root, "child")
+        ChunkAppender(root / "child", 0).append(_rows(0, CHUNK_ROWS * 3))
+
+    proc = mp.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    np.testing.assert_array_equal(read_array(root / "child"), _rows(0, CHUNK_ROWS * 3))
