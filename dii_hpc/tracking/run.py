@@ -128,6 +128,8 @@ class Run:
             log(key, value, step)
 
     def _log_slow(self, key: str, value: Any, step: Any) -> None:
+        if not isinstance(key, str):
+            check_key(key)  # the one-line error for a key that is not a string
         value = to_float(key, value)
         step = AUTO_STEP if step is None else to_step(key, step)
         kid = self._key_ids.get(key)

@@ -59,7 +59,8 @@ def test_nan_and_inf_round_trip_and_auto_steps(store_path: Path) -> None:
     [("loss", "abc", 1, "not a number"), ("loss", None, 1, "not a number"),
      ("loss", 1.0, 1.5, "not an integer"), ("loss", 1.0, "3", "not an integer"),
      ("../up", 1.0, 1, "escape"), ("loss", 1.0, -1, "negative"), ("loss", 1.0, 2**64, "too large"),
-     ("loss", [1.0, 2.0], 1, "not a number"), ("loss", np.array([1.0, 2.0]), 1, "not a number")],
+     ("loss", [1.0, 2.0], 1, "not a number"), ("loss", np.array([1.0, 2.0]), 1, "not a number"),
+     (["loss"], 1.0, 1, "non-empty string")],
 )
 def test_bad_metric_input_is_refused(store_path: Path, key, value, step, match) -> None:  # noqa: ANN001
     with dii_hpc.start_run("e") as run:
