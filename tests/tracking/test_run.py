@@ -230,3 +230,20 @@ def test_resume_with_keys_whose_segment_is_named_like_zarr_chunk_folders(store_p
     store = Store()
     assert store.metric_keys(run.id) == ["c/d", "x/c/0"]
     assert store.metric_history(run.id, "c/d")["value"].tolist() == [1.0, 1.5]
+
+
+_EXIT_CHILD = """
+import dii_hpc
+run = dii_hpc.start_run("exit", flush_interval=3600, flush_points=10**8)
+for s in range(30000):  # several chunks, written by the appender's thread pool at exit
+    run.log_metric("x", float(s), step=s)
+print(run.id, flush=True)
+"""
+
+
+def test_a_big_buffer_is_flushed_at_interpreter_exit(store_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _EXIT_CHILD], capture_output=True, text=True,
+                          env={**os.environ, "DII_HPC_STORE": str(store_path)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    hist = Store().metric_history(proc.stdout.strip(), "x")
+    assert hist["step"].tolist() == list(range(30000))
