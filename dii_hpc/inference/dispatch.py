@@ -48,9 +48,20 @@ def run_debug(out: Path, pending: list[int]) -> Outcome:
     return res
 
 
-def _collect(jobs: list[Any], pending: list[int], res: Outcome) -> Outcome:
+def _collect(out: Path, jobs: list[Any], pending: list[int], res: Outcome,
+             gone: frozenset[str] = frozenset()) -> Outcome:
+    """Each shard's result: its done marker when on disk (the task may still be exiting),
+    else the job's own result or error; ``gone`` tasks left the queue unfinished."""
     for i, job in zip(pending, jobs, strict=True):
         res.job_ids[i] = str(job.job_id)
+        marker = output.done(out, i)
+        if marker is not None:
+            res.results[i] = {**marker, "skipped": False}
+            continue
+        if str(job.job_id) in gone and not job.done():
+            res.errors[i] = (f"array task {job.job_id} left the queue without finishing "
+                             "(cancelled before it started?)")
+            continue
         try:
             res.results[i] = job.result()
         except Exception as err:  # noqa: BLE001 - FailedJobError, UncompletedJobError...
@@ -86,15 +97,7 @@ def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeou
         chunk = pending[a:a + parallel]
         jobs = ex.map_array(run_shard, [str(out)] * len(chunk), chunk)
         _wait_done(out, jobs, chunk)
-        running = []
-        for i, job in zip(chunk, jobs, strict=True):
-            marker = None if job.done() else output.done(out, i)
-            if marker is None:
-                running.append((i, job))
-            else:  # the worker is still exiting: its shard is complete on disk
-                res.job_ids[i] = str(job.job_id)
-                res.results[i] = {**marker, "skipped": False}
-        _collect([j for _, j in running], [i for i, _ in running], res)
+        _collect(out, jobs, chunk, res)
     return res
 
 
@@ -115,18 +118,7 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
         gone = _wait_slurm(out, jobs, pending, res.array or "")
-        todo = []
-        for i, job in zip(pending, jobs, strict=True):
-            res.job_ids[i] = str(job.job_id)
-            marker = output.done(out, i)  # complete on disk; the task may still be exiting
-            if marker is not None:
-                res.results[i] = {**marker, "skipped": False}
-            elif str(job.job_id) in gone and not job.done():
-                res.errors[i] = (f"array task {job.job_id} left the queue without finishing "
-                                 "(cancelled before it started?)")
-            else:  # a done job has its own error: _collect reads it
-                todo.append((i, job))
-        return _collect([j for _, j in todo], [i for i, _ in todo], res)
+        return _collect(out, jobs, pending, res, frozenset(gone))
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
             from dii_hpc.slurm import commands

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.store.atomic import write_bytes
-from dii_hpc.store.zstore import chunk_codec, fast_layout, read_chunk
+from dii_hpc.store.zstore import chunk_codec, fast_layout, open_with_zarr, read_chunk
 
 _POOL: dict[int, ThreadPoolExecutor] = {}  # by pid: a forked child has none of its threads
 _TEMPLATES: dict[str, bytes] = {}
@@ -75,7 +75,7 @@ class ChunkAppender:
             self._meta = json.loads(fh.read())
         self._zarr: Any = None
         if not fast_layout(self._meta):
-            self._zarr = _open_with_zarr(self.dir)
+            self._zarr = open_with_zarr(self.dir, mode="r+")
             return
         self._crow = int(self._meta["chunk_grid"]["configuration"]["chunk_shape"][0])
         self._cols = int(self._meta["shape"][1])
@@ -128,10 +128,3 @@ class ChunkAppender:
         data = full.data if self._codec is None else self._codec.encode(full)
         write_bytes(self.dir / "c" / str(index) / "0", data)
 
-
-def _open_with_zarr(array_dir: Path) -> Any:
-    import zarr
-
-    from dii_hpc.store.zstore import shared_fs_store
-
-    return zarr.open_array(shared_fs_store(array_dir), mode="r+")

@@ -152,11 +152,15 @@ def read_chunk(adir: str, i: int, crow: int, cols: int, codec: Any) -> np.ndarra
     return np.frombuffer(raw, dtype="<f8").reshape(crow, cols)
 
 
-def _read_with_zarr(adir: Path) -> np.ndarray:
+def open_with_zarr(adir: Path, mode: str = "r") -> Any:
+    """An array of a layout the fast paths do not handle, through zarr itself."""
     import zarr
 
-    arr = zarr.open_array(shared_fs_store(adir, read_only=True), mode="r")
-    return np.asarray(arr[:], dtype="float64")
+    return zarr.open_array(shared_fs_store(adir, read_only=mode == "r"), mode=mode)
+
+
+def _read_with_zarr(adir: Path) -> np.ndarray:
+    return np.asarray(open_with_zarr(adir)[:], dtype="float64")
 
 
 def committed_rows(data: np.ndarray) -> np.ndarray:

@@ -33,15 +33,15 @@ FLUSH_INTERVAL_S = 10.0
 FLUSH_POINTS = 10_000
 POLL_S = 0.05  # how often the flush thread looks at the buffer's size
 BUFFER_CAP_BYTES = 64 << 20  # buffered points beyond this are flushed by the logging thread
-_POINT_FIELDS = [("key", "<i4"), ("step", "<u8"), ("value", "<f8"), ("time", "<f8")]
-_RECORD = struct.Struct("<iQdd")  # the same packed layout as _POINT_FIELDS
+_POINT_FIELDS = (("key", "i"), ("step", "Q"), ("value", "d"), ("time", "d"))  # little-endian, packed
+_RECORD = struct.Struct("<" + "".join(code for _, code in _POINT_FIELDS))
 AUTO_STEP = 2**64 - 1  # step=None: resolved to the key's previous step + 1 at flush time
 
 
 def _point_dtype() -> Any:
     import numpy as np
 
-    return np.dtype(_POINT_FIELDS)
+    return np.dtype([(name, "<" + code) for name, code in _POINT_FIELDS])
 
 
 class Run:

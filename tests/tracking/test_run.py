@@ -247,3 +247,12 @@ def test_a_big_buffer_is_flushed_at_interpreter_exit(store_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     hist = Store().metric_history(proc.stdout.strip(), "x")
     assert hist["step"].tolist() == list(range(30000))
+
+
+def test_the_packed_record_and_its_numpy_view_agree() -> None:
+    from dii_hpc.tracking import run as run_module
+
+    dtype = run_module._point_dtype()
+    assert dtype.itemsize == run_module._RECORD.size == 28
+    rec = np.frombuffer(run_module._RECORD.pack(3, 7, 0.5, 1.7e9), dtype=dtype)[0]
+    assert (int(rec["key"]), int(rec["step"]), float(rec["value"]), float(rec["time"])) == (3, 7, 0.5, 1.7e9)
