@@ -13,12 +13,12 @@ from dii_hpc._version import __version__
 _LAZY = {
     "start_run": "dii_hpc.tracking.run",
     "Run": "dii_hpc.tracking.run",
-    "active_run": "dii_hpc.tracking.active",
-    "log_metric": "dii_hpc.tracking.active",
-    "log_metrics": "dii_hpc.tracking.active",
-    "log_params": "dii_hpc.tracking.active",
-    "log_artifact": "dii_hpc.tracking.active",
-    "set_tags": "dii_hpc.tracking.active",
+    "active_run": "dii_hpc.tracking.fluent",
+    "log_metric": "dii_hpc.tracking.fluent",
+    "log_metrics": "dii_hpc.tracking.fluent",
+    "log_params": "dii_hpc.tracking.fluent",
+    "log_artifact": "dii_hpc.tracking.fluent",
+    "set_tags": "dii_hpc.tracking.fluent",
     "Store": "dii_hpc.store.store",
     "DiiError": "dii_hpc.errors",
     "Executor": "dii_hpc.launch.executor",
@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.launch.executor import Executor
     from dii_hpc.launch.protocols import DatasetLoader, Model
     from dii_hpc.store.store import Store
-    from dii_hpc.tracking.active import (
+    from dii_hpc.tracking.fluent import (
         active_run,
         log_artifact,
         log_metric,

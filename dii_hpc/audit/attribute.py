@@ -59,7 +59,7 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
         base.fit(known)
         baseline = np.asarray(base.infer(hidden)).reshape(-1)
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack attribute_inference: ART rejected the parameters: {err}") from None
+        raise BadInput(f"attack attribute_inference: ART rejected the parameters: {err}") from err
     truth = target[:, feature]
     mae, mae_base = float(np.abs(inferred - truth).mean()), float(np.abs(baseline - truth).mean())
     var = float(truth.var()) or 1e-12

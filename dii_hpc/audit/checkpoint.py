@@ -57,12 +57,12 @@ class Checkpoint:
 
 def for_job(job: dict[str, Any]) -> Checkpoint:
     """The checkpoint of a level I job, keyed by everything that changes its numbers."""
-    from dii_hpc.examples._train import cache_dir
+    from dii_hpc.cache import cache_dir
 
     key = {k: job.get(k) for k in ("level", "name", "params")} | {
         "cfg": {k: v for k, v in job["cfg"].items() if k not in ("experiment", "parent_run")}}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    return Checkpoint(cache_dir().parent / "audit-resume" / digest[:20])
+    return Checkpoint(cache_dir("audit-resume") / digest[:20])
 
 
 def cached(ck: Checkpoint, key: str, fn: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.audit import config as cfgmod
 from dii_hpc.audit import evasion, poisoning, privacy
+from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.errors import BadInput
 
 SUITES = ("evasion", "privacy", "poisoning")
@@ -81,13 +81,13 @@ def compute(job: dict[str, Any], generator: Any = None,
 
 def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: Any,
            examples_dir: str | None, ck: Any) -> dict[str, Any]:
-    from dii_hpc.audit import suite_evasion
+    from dii_hpc.audit import evasion_suite
 
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
     subset = cfg.get("attacks")
     if threat == "evasion":
-        out = suite_evasion.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
+        out = evasion_suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
                                       attacks=subset, examples_dir=examples_dir,
                                       generator=generator, ck=ck)
     elif threat == "privacy":
@@ -196,7 +196,7 @@ def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) ->
             attack.fit(x[fit & member], y[fit & member], x[fit & ~member], y[fit & ~member])
         prob = np.asarray(attack.infer(x[held], y[held], probabilities=True), dtype=float)
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack {path}: ART failed: {str(err).splitlines()[0]}") from None
+        raise BadInput(f"attack {path}: ART failed: {str(err).splitlines()[0]}") from err
     score = prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
     roc = stats.roc_summary(member[held], score)
     metrics = {k: roc[k] for k in ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")}

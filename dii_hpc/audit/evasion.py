@@ -117,21 +117,17 @@ def attack_params(name: str, model: Any, overrides: dict[str, Any] | None,
 
 def build(art_class: str, estimator: Any, params: dict[str, Any], label: str) -> Any:
     """Instantiate an ART attack; ART's own complaint becomes a one-line BadInput."""
-    import importlib
-
     from art.exceptions import EstimatorError
 
-    module_name, _, cls_name = art_class.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError, ValueError):
-        raise BadInput(f"attack class {art_class!r} cannot be imported") from None
+    from dii_hpc.config import refs
+
+    cls = refs.resolve(art_class, f"attack {label}", what="attack")
     kwargs = {"verbose": False, **params} if _takes(cls, "verbose") else dict(params)
     try:
         return cls(estimator, **kwargs)
     except (ValueError, TypeError, EstimatorError) as err:
         raise BadInput(f"attack {label}: ART rejected the parameters: "
-                       f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+                       f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
 
 
 def _takes(cls: Any, name: str) -> bool:
@@ -154,7 +150,7 @@ def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str) -
     try:
         return np.asarray(attack.generate(x=x, y=y), dtype=np.float32)
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from None
+        raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from err
 
 
 def score(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray,

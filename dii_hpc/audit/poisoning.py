@@ -139,7 +139,7 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
             eps_step=eps / 4, max_iter=20)
         xp, _ = attack.poison(train[0], np.eye(n_cls)[train[1]])
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack clean_label_backdoor: ART rejected the parameters: {err}") from None
+        raise BadInput(f"attack clean_label_backdoor: ART rejected the parameters: {err}") from err
     victim = copy.deepcopy(model)
     victim.fit(xp.astype(np.float32), train[1])
     x_te, y_te = test
@@ -183,7 +183,7 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
             kw = {"batch_size": 128, "eps_multiplier": 1.5, "expected_pp_poison": fraction, **kw}
             _, is_clean = SpectralSignatureDefense(est, xp, onehot, **kw).detect_poison()
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack {name}: ART rejected the parameters: {err}") from None
+        raise BadInput(f"attack {name}: ART rejected the parameters: {err}") from err
     flagged = np.asarray(is_clean) == 0
     tp = int((flagged & is_poison).sum())
     metrics = {"fraction": fraction, "precision": tp / max(int(flagged.sum()), 1),

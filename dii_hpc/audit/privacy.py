@@ -95,7 +95,7 @@ def _blackbox_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndar
     try:
         attack = MembershipInferenceBlackBox(estimator_for(model), **kw)
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack mi_blackbox: ART rejected the parameters: {err}") from None
+        raise BadInput(f"attack mi_blackbox: ART rejected the parameters: {err}") from err
     fit, held = _halves(is_member, seed)
     m, o = fit & is_member, fit & ~is_member
     attack.fit(x[m], y[m], x[o], y[o])
@@ -124,7 +124,7 @@ def _label_only_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.nd
         attack.calibrate_distance_threshold(x[m], y[m], x[o], y[o], **hsj)
         prob = np.asarray(attack.infer(x[held], y[held], probabilities=True, **hsj))
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack mi_label_only: ART rejected the parameters: {err}") from None
+        raise BadInput(f"attack mi_label_only: ART rejected the parameters: {err}") from err
     return is_member[held], prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
 
 

@@ -40,9 +40,9 @@ class Task(str, Enum):
 
         try:
             return cls(value)
-        except ValueError:
+        except ValueError as err:
             known = ", ".join(t.value for t in cls)
-            raise BadInput(f"task {value!r} is unknown; known tasks: {known}") from None
+            raise BadInput(f"task {value!r} is unknown; known tasks: {known}") from err
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from dii_hpc.errors import BadInput
 def persist(result: dict[str, Any], examples_dir: str | None = None,
             store: Any = None) -> str:
     """Store the audit as a run (kind "audit", linked to `parent_run`); returns its id."""
-    import dii_hpc
+    from dii_hpc.tracking.run import start_run
 
     cfg = result.get("config", {})
     name = result.get("suite") or result.get("attack")
@@ -25,7 +25,7 @@ def persist(result: dict[str, Any], examples_dir: str | None = None,
               "model": _ref(cfg.get("model")), "data": _ref(cfg.get("data")),
               "n_samples": result.get("n_samples"), "seed": cfg.get("seed", 0)}
     params |= {f"attack.{k}": _scalar(v) for k, v in (result.get("params") or {}).items()}
-    with dii_hpc.start_run(cfg.get("experiment", "audit"), kind="audit", params=params,
+    with start_run(cfg.get("experiment", "audit"), kind="audit", params=params,
                            tags={"level": result["level"], "threat": result["threat"]},
                            store=store, parent_run=cfg.get("parent_run")) as run:
         run.log_metrics(numeric(result.get("metrics", {})))

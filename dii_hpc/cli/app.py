@@ -13,8 +13,7 @@ from typing import Annotated
 import typer
 
 from dii_hpc._version import __version__
-from dii_hpc.cli import audit, drift, launch, predict, quickstart, report, runs
-from dii_hpc.errors import DiiError
+from dii_hpc.cli import audit, drift, entry, launch, predict, quickstart, report, runs
 
 app = typer.Typer(
     name="dii-hpc",
@@ -53,45 +52,9 @@ for _module in (runs, launch, audit, drift, predict, report, quickstart):
     _module.register(app)
 
 
-def _fail(message: str, code: int) -> int:
-    typer.echo(f"dii-hpc: error: {message}", err=True)
-    return code
-
-
-def _kinds(err: BaseException) -> set[str]:
-    # typer vendors its own click (typer._click) in newer releases and uses click's in older
-    # ones; matching class names covers both without importing private modules.
-    return {cls.__name__ for cls in type(err).__mro__}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn known failures into one line and an exit code."""
-    debug = os.environ.get("DII_HPC_DEBUG") == "1"
-    try:
-        result = app(args=argv, prog_name="dii-hpc", standalone_mode=False)
-    except DiiError as err:
-        if debug:
-            raise
-        return _fail(str(err).splitlines()[0] if str(err) else type(err).__name__, err.exit_code)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except Exception as err:  # noqa: BLE001 - the CLI promises one line, not a traceback
-        kinds = _kinds(err)
-        if "Exit" in kinds:
-            return int(getattr(err, "exit_code", 0) or 0)
-        if "Abort" in kinds:
-            return _fail("aborted", 130)
-        if debug:
-            raise
-        if "NoArgsIsHelpError" in kinds:
-            typer.echo(err.format_message(), err=True)  # type: ignore[attr-defined]
-            return 2
-        if "ClickException" in kinds:
-            return _fail(err.format_message().replace("\n", " "), 2)  # type: ignore[attr-defined]
-        first = str(err).splitlines()[0] if str(err) else ""
-        return _fail(f"{type(err).__name__}: {first} (set DII_HPC_DEBUG=1 for the traceback)", 3)
-    # without standalone mode, a typer.Exit(code) comes back as the return value
-    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    return entry.run(lambda: app(args=argv, prog_name="dii-hpc", standalone_mode=False))
 
 
 def run() -> None:

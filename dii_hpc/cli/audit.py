@@ -142,7 +142,7 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
               partition: Annotated[str | None, typer.Option(
                   "--partition", help="Slurm partition for --executor slurm.")] = None) -> None:
     """Level I: the fixed suite of one threat, graded, with intervals and sanity flags."""
-    from dii_hpc.audit import config as cfgmod
+    from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import SUITES
     from dii_hpc.errors import BadInput
 
@@ -166,7 +166,7 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
                mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
                parent_run: ParentOpt = None) -> None:
     """Level II: one attack, range-scaled defaults, thresholds, JUnit for CI."""
-    from dii_hpc.audit import config as cfgmod
+    from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import threat_of
 
     threat_of(name)
@@ -184,7 +184,7 @@ def run_cmd(config: Annotated[str, typer.Argument(help="Audit YAML config.")],
             no_store: NoStoreOpt = False, experiment: ExpOpt = None,
             parent_run: ParentOpt = None) -> None:
     """Level III (or whatever the config's `level` says): any ART attack, any parameters."""
-    from dii_hpc.audit import config as cfgmod
+    from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import level_of
 
     cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))

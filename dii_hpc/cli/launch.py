@@ -19,7 +19,8 @@ def _wait_slurm(store, experiment: str, run_ids: list[str], poll_s: float = 5.0)
     """Poll (one sacct per round) until every run of the submission has ended."""
     import time
 
-    from dii_hpc.launch.status import ACTIVE, reconcile
+    from dii_hpc.launch.status import reconcile
+    from dii_hpc.vocabulary import ACTIVE
 
     wanted = set(run_ids)
     ended_at = None
@@ -124,7 +125,7 @@ def run(
         res = Resources(partition=partition, time=time_, cpus_per_task=cpus_per_task, mem=mem,
                         gpus=gpus, sys_metrics_s=sys_metrics_s)
     except ValueError as err:
-        raise BadInput(f"resource options: {str(err).splitlines()[-1].strip()}") from None
+        raise BadInput(f"resource options: {str(err).splitlines()[-1].strip()}") from err
     store = _store()
     run_id, kind, job_id, task = runcmd.submit_command(store, experiment, command, res,
                                                       list(setup or []), executor)

@@ -70,8 +70,8 @@ def predict_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from dii_hpc.errors import BadInput, CheckFailed
-    from dii_hpc.inference.config import request
     from dii_hpc.inference.job import predict
+    from dii_hpc.inference.jobconfig import request
     from dii_hpc.store.store import Store
 
     given = {"model": model, "data": data, "out": out, "from_run": from_run, "artifact": artifact,
@@ -95,7 +95,7 @@ def score_cmd(
 ) -> None:
     """Accuracy/F1 or MAE/RMSE of stored predictions; added to the monitor's trend."""
     from dii_hpc.errors import CheckFailed
-    from dii_hpc.inference.monitoring import score
+    from dii_hpc.inference.drift_check import score
     from dii_hpc.store.store import Store
 
     res = score(Store(), out, labels, monitor)

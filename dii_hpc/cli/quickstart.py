@@ -27,11 +27,13 @@ def _step(title: str) -> None:
     typer.secho(f"\n== {title}", bold=True, err=True)
 
 
-def _invoke(args: list[str], ok: tuple[int, ...] = (0,)) -> int:
-    from dii_hpc.cli.app import main
+def _invoke(ctx: typer.Context, args: list[str], ok: tuple[int, ...] = (0,)) -> int:
+    """Run `dii-hpc ARGS` in this process through the root command, exit codes as the CLI's."""
+    from dii_hpc.cli import entry
     from dii_hpc.errors import InfraError
 
-    code = main(args)
+    root = ctx.find_root().command
+    code = entry.run(lambda: root.main(args=args, prog_name="dii-hpc", standalone_mode=False))
     if code not in ok:
         raise InfraError(f"quickstart step `dii-hpc {' '.join(args)}` failed with exit code {code}")
     return code
@@ -67,6 +69,7 @@ def _drift_data(work: Path) -> tuple[Path, Path, Path]:
 
 
 def quickstart(
+    ctx: typer.Context,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Report folder (default <store>/site).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per sweep task.")] = 8,
 ) -> None:
@@ -82,7 +85,7 @@ def quickstart(
     typer.echo(f"store: {store.root}", err=True)
 
     _step("1/4 train: 2 x 2 sweep of the digits CNN on the local executor")
-    _invoke(["submit", str(_config_file("quickstart.yaml")), "--executor", "local", "--wait",
+    _invoke(ctx, ["submit", str(_config_file("quickstart.yaml")), "--executor", "local", "--wait",
              "--set", f"params.epochs={epochs}"])
     best = _best_run("quickstart-digits")
     weights = next(a["path"] for n, a in store.artifacts(best["run_id"]).items() if n.endswith(".pt"))
@@ -96,19 +99,19 @@ def quickstart(
                   "params": {"weights": weights, "width": int(width)}},
         "data": "dii_hpc.examples.digits:digits_data",
         "n_samples": 100, "seed": 0, "parent_run": best["run_id"]}))
-    _invoke(["audit", "suite", "evasion", "--config", str(audit_cfg),
+    _invoke(ctx, ["audit", "suite", "evasion", "--config", str(audit_cfg),
              "--json", str(work / "audit.json")])
 
     _step("3/4 drift: profile a monitor, check clean and shifted batches")
     ref, clean, shifted = _drift_data(work)
-    _invoke(["drift", "profile", "--data", str(ref), "--name", "digits-pixels"])
-    _invoke(["drift", "check", "--monitor", "digits-pixels", "--data", str(clean)], ok=(0, 1))
-    _invoke(["drift", "check", "--monitor", "digits-pixels", "--data", str(shifted),
+    _invoke(ctx, ["drift", "profile", "--data", str(ref), "--name", "digits-pixels"])
+    _invoke(ctx, ["drift", "check", "--monitor", "digits-pixels", "--data", str(clean)], ok=(0, 1))
+    _invoke(ctx, ["drift", "check", "--monitor", "digits-pixels", "--data", str(shifted),
              "--json", str(work / "drift.json")], ok=(0, 1))
 
     _step("4/4 report: static site")
     args = ["report", "build"] + (["--out", out] if out else [])
-    _invoke(args)
+    _invoke(ctx, args)
     typer.secho("\nOpen the report: the index.html printed above (file:// works; no network needed).",
                 err=True)
 

@@ -71,7 +71,7 @@ def validate(raw: Any, source: str = "<dict>",
         line = yamlio.line_of(lines, path)
         where = f"{source}:{line}" if line else source
         extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise ConfigError(f"{where}: {yamlio.dotted(path)}: {msg}{extra}") from None
+        raise ConfigError(f"{where}: {yamlio.dotted(path)}: {msg}{extra}") from err
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:

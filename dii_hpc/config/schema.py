@@ -7,13 +7,15 @@ One model per YAML section, all `extra="forbid"`, so a typo such as `modles:` or
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$|^\d+$")
+from dii_hpc import vocabulary as vocab
+from dii_hpc.config import refs
+from dii_hpc.slurm import timespec
+
 _MEM = re.compile(r"^\d+(\.\d+)?[KMGT]?B?$", re.IGNORECASE)
-_CLASS = re.compile(r"^[A-Za-z_][\w.]*([:.][A-Za-z_]\w*)$")
 
 
 class _Strict(BaseModel):
@@ -29,7 +31,7 @@ class ClassSpec(_Strict):
     @field_validator("class_")
     @classmethod
     def _class_ref(cls, v: str) -> str:
-        if not _CLASS.match(v):
+        if not refs.is_ref(v):
             raise ValueError(f"{v!r} is not a 'module:Class' reference")
         return v
 
@@ -102,8 +104,8 @@ class Resources(_Strict):
     @field_validator("time")
     @classmethod
     def _time(cls, v: str) -> str:
-        if not _TIME.match(str(v)):
-            raise ValueError(f"{v!r} is not a Slurm time (MM, HH:MM:SS or D-HH:MM:SS)")
+        if timespec.parse(str(v)) is None:  # ValueError for a malformed one
+            raise ValueError(f"{v!r} is no limit; give a time (the partition's limit applies anyway)")
         return str(v)
 
     @field_validator("mem")
@@ -119,7 +121,7 @@ class ExperimentConfig(_Strict):
 
     experiment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
     executor: str = "dii_hpc.launch.executor:Executor"
-    kind: Literal["train", "audit", "drift", "inference"] = "train"
+    kind: str = "train"
     models: dict[str, ClassSpec] = Field(min_length=1)
     datasets: dict[str, ClassSpec] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -128,29 +130,14 @@ class ExperimentConfig(_Strict):
     setup: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in vocab.KINDS:
+            raise ValueError(f"{v!r} is not a run kind ({', '.join(vocab.KINDS)})")
+        return v
+
     @field_validator("executor")
     @classmethod
     def _executor(cls, v: str) -> str:
         return ClassSpec._class_ref(v)
-
-
-def time_minutes(time: str) -> int:
-    """Slurm time string -> whole minutes (seconds rounded up), for submitit's timeout_min.
-
-    Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
-    """
-    days, h, m, s = 0, 0, 0, 0
-    if "-" in time:
-        d, rest = time.split("-", 1)
-        days = int(d)
-        parts = [int(p) for p in rest.split(":")] + [0, 0]
-        h, m, s = parts[:3]
-    else:
-        parts = [int(p) for p in time.split(":")]
-        if len(parts) == 1:
-            m = parts[0]
-        elif len(parts) == 2:
-            m, s = parts
-        else:
-            h, m, s = parts[:3]
-    return days * 1440 + h * 60 + m + (1 if s else 0)

@@ -47,7 +47,7 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError) as err:
-        raise BadInput(f"{path}: cannot read ({str(err).splitlines()[0]})") from None
+        raise BadInput(f"{path}: cannot read ({str(err).splitlines()[0]})") from err
 
 
 def main_array(path: Path) -> np.ndarray:
@@ -102,10 +102,10 @@ def read_table(path_or_pattern: str | Path) -> Any:
             frame = pd.read_parquet(path)
         else:
             frame = _npz_frame(path)
-    except pd.errors.EmptyDataError:
-        raise BadInput(f"{path}: empty batch (no rows)") from None
+    except pd.errors.EmptyDataError as err:
+        raise BadInput(f"{path}: empty batch (no rows)") from err
     except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise BadInput(f"{path}: cannot read ({str(err).splitlines()[0]})") from None
+        raise BadInput(f"{path}: cannot read ({str(err).splitlines()[0]})") from err
     frame.columns = [str(c) for c in frame.columns]
     frame.attrs["path"] = str(path)
     if len(frame) == 0:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.drift import compare
-from dii_hpc.drift import model as mdl
+from dii_hpc.drift import embedding as mdl
 from dii_hpc.drift import performance as perf
 from dii_hpc.drift.io import (
     check_frame,
@@ -222,13 +222,13 @@ def check_files(reference: str, current: str, opt: DriftOptions) -> dict[str, An
 
 def record_check(section: dict[str, Any], store: Any = None) -> str:
     """Store the check as a run of kind 'drift' (experiment = monitor name, or 'drift')."""
-    import dii_hpc
+    from dii_hpc.tracking.run import start_run
 
     name = section.get("monitor")
     tags = {"monitor": name or "", "verdict": "drift" if section["drift"] else "ok"}
     params = {"reference": section.get("reference"), "current": section.get("current"),
               "rule": section["rule"], "alpha": section["alpha"]}
-    with dii_hpc.start_run(name or "drift", params=params, tags=tags, kind="drift",
+    with start_run(name or "drift", params=params, tags=tags, kind="drift",
                            store=store) as run:
         run.set_section("drift", section)
         values = {"share_drifted": section["share_drifted"], "n_drifted": section["n_drifted"],

@@ -83,7 +83,7 @@ class DriftOptions:
         try:
             return cls(**data)
         except TypeError as err:
-            raise BadInput(f"{source}: {err}") from None
+            raise BadInput(f"{source}: {err}") from err
 
 
 def parse_test_overrides(items: list[str]) -> dict[str, str]:
@@ -107,9 +107,9 @@ def load_options(path: str | None, overrides: dict[str, Any]) -> DriftOptions:
             with open(path, encoding="utf-8") as fh:
                 loaded = yaml.safe_load(fh) or {}
         except OSError as err:
-            raise BadInput(f"{path}: cannot read drift config ({err.strerror})") from None
+            raise BadInput(f"{path}: cannot read drift config ({err.strerror})") from err
         except yaml.YAMLError as err:
-            raise BadInput(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from None
+            raise BadInput(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from err
         if not isinstance(loaded, dict):
             raise BadInput(f"{path}: drift config must be a mapping")
         data = loaded.get("drift", loaded)

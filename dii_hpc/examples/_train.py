@@ -17,17 +17,7 @@ from typing import Any
 
 import numpy as np
 
-
-def cache_dir() -> Path:
-    """Where trained demo weights live; falls back to a tmp dir when $HOME is read-only."""
-    root = Path(os.environ.get("DII_HPC_CACHE") or Path.home() / ".cache" / "dii-hpc")
-    try:
-        (root / "examples").mkdir(parents=True, exist_ok=True)
-        return root / "examples"
-    except OSError:
-        fallback = Path(tempfile.gettempdir()) / "dii-hpc-cache" / "examples"
-        fallback.mkdir(parents=True, exist_ok=True)
-        return fallback
+from dii_hpc.cache import cache_dir
 
 
 def recipe_key(recipe: dict[str, Any]) -> str:
@@ -51,7 +41,7 @@ def cached_module(build: Callable[[], Any], train: Callable[[Any], Any],
     """Load the module trained by `recipe` from the cache, training it the first time."""
     import torch
 
-    path = cache_dir() / f"{recipe.get('name', 'model')}-{recipe_key(recipe)}.pt"
+    path = cache_dir("examples") / f"{recipe.get('name', 'model')}-{recipe_key(recipe)}.pt"
     module = build()
     if path.exists():
         module.load_state_dict(torch.load(path, weights_only=True))

@@ -114,7 +114,7 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
     try:
         jobs = ex.map_array(run_shard, [str(out)] * len(pending), pending)
     except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
-        raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from None
+        raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from err
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
         gone = _wait_slurm(out, jobs, pending, res.array or "")
@@ -180,8 +180,8 @@ def run(kind: str, out: Path, pending: list[int], folder: Path, res_cfg: Any,
     if kind == "debug":
         return run_debug(out, pending)
     if kind == "local":
-        from dii_hpc.config.schema import time_minutes
+        from dii_hpc.slurm import timespec
 
         parallel = res_cfg.array_parallelism or os.cpu_count() or 1
-        return run_local(out, pending, folder, parallel, time_minutes(res_cfg.time))
+        return run_local(out, pending, folder, parallel, timespec.minutes(res_cfg.time))
     return run_slurm(out, pending, folder, params, res_cfg.max_requeues)

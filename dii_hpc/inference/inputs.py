@@ -95,7 +95,7 @@ def scan(path: Path) -> Source:
     except BadInput:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged file is the user's input problem
-        raise BadInput(f"{path}: cannot read ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise BadInput(f"{path}: cannot read ({type(err).__name__}: {str(err).splitlines()[0]})") from err
 
 
 def _scan_csv(path: Path) -> Source:
@@ -153,13 +153,13 @@ def _loader_array(spec: str) -> np.ndarray:
     """get_dataset() of a "module:Class" DatasetLoader; (x, y) and {"x": ...} give x."""
     if spec in _loaded:
         return _loaded[spec]
-    from dii_hpc.launch.resolve import resolve as resolve_ref
+    from dii_hpc.config import refs
 
-    cls = resolve_ref(spec, "get_dataset", what="dataset loader")
+    cls = refs.resolve(spec, "--data", require=("get_dataset",), what="dataset loader")
     try:
         data = cls().get_dataset()
     except Exception as err:  # noqa: BLE001
-        raise BadInput(f"--data {spec!r}: get_dataset() failed: {type(err).__name__}: {err}") from None
+        raise BadInput(f"--data {spec!r}: get_dataset() failed: {type(err).__name__}: {err}") from err
     if isinstance(data, dict):
         data = next((data[k] for k in _ARRAY_KEYS if k in data), None)
     elif isinstance(data, (tuple, list)):
@@ -240,7 +240,7 @@ def _read_slice(s: dict[str, Any], columns: list[str] | None, lo: int, hi: int) 
                 return x[:, [s["columns"].index(c) for c in columns]] if columns else x
             return np.stack([z[c][lo:hi] for c in columns or s["columns"]], axis=1)
     except (ValueError, TypeError) as err:
-        raise BadInput(f"{path}: rows {lo}:{hi} are not numeric model input ({err})") from None
+        raise BadInput(f"{path}: rows {lo}:{hi} are not numeric model input ({err})") from err
 
 
 def _parquet_slice(path: str, columns: list[str] | None, lo: int, hi: int) -> np.ndarray:

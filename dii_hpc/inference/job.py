@@ -18,7 +18,7 @@ import numpy as np
 
 from dii_hpc.errors import BadInput, InfraError
 from dii_hpc.inference import dispatch, inputs, output
-from dii_hpc.inference import model as mdl
+from dii_hpc.inference import predictor as mdl
 
 ROWS_PER_SHARD = 250_000  # default shard size when --shards is not given
 # metric series kept in the store (the rest of the figures stay in the "inference" section)
@@ -55,7 +55,7 @@ def _probe(model: Any, sources: list[inputs.Source], columns: list[str] | None,
     except Exception as err:  # noqa: BLE001 - the model's own words, one line
         first = str(err).splitlines()[0] if str(err) else ""
         raise BadInput(f"the model cannot take the rows of {sources[0].path} (shape {x.shape}): "
-                       f"{type(err).__name__}: {first}") from None
+                       f"{type(err).__name__}: {first}") from err
     return {k: {"shape": list(v.shape[1:]), "dtype": str(v.dtype)} for k, v in outs.items()}
 
 
@@ -145,9 +145,9 @@ def _slurm_params(req: PredictRequest, store: Any, kind: str) -> dict[str, Any]:
 
 def predict(req: PredictRequest, store: Any) -> dict[str, Any]:
     """Run (or finish) a prediction job; returns the run's "inference" section."""
-    import dii_hpc
     from dii_hpc.launch.submit import choose_executor
     from dii_hpc.store.atomic import write_json
+    from dii_hpc.tracking.run import start_run
 
     if req.resources is None:
         from dii_hpc.config.schema import Resources
@@ -165,7 +165,7 @@ def predict(req: PredictRequest, store: Any) -> dict[str, Any]:
     pending = [i for i in range(n) if output.done(out, i) is None]
     params = {"model": req.model, "from_run": req.from_run, "data": req.data, "out": str(out),
               "shards": n, "batch_size": manifest["batch_size"], "executor": kind}
-    with dii_hpc.start_run(req.experiment, params=params, tags={"out": str(out)},
+    with start_run(req.experiment, params=params, tags={"out": str(out)},
                            kind="inference", store=store, parent_run=req.from_run) as run:
         write_json(output.manifest_path(out), {**manifest, "runs": [*manifest.get("runs", []), run.id]})
         run.set_manifest({"predictions": str(out / output.MANIFEST),
@@ -183,7 +183,7 @@ def predict(req: PredictRequest, store: Any) -> dict[str, Any]:
                                       "tasks": {str(k): v for k, v in outcome.job_ids.items()}})
         section = _section(req, manifest, out, outcome, metrics, pending, wall, kind)
         if req.monitor and not outcome.errors:
-            from dii_hpc.inference.monitoring import check_after_job
+            from dii_hpc.inference.drift_check import check_after_job
 
             section["last_drift"] = check_after_job(store, req.monitor, out, manifest, run.id)
         run.set_section("inference", section)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.inference import inputs, output
-from dii_hpc.inference import model as mdl
+from dii_hpc.inference import predictor as mdl
 
 _models: dict[str, Any] = {}  # one load per process when it runs several shards
 

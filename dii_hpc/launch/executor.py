@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc.config import refs
 from dii_hpc.errors import BadInput
-from dii_hpc.launch.resolve import resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.config.schema import ExperimentConfig
@@ -49,9 +49,9 @@ class Executor:
     def check(self) -> None:
         """Resolve every class and check its required method, before anything is queued."""
         for name, spec in self.config.models.items():
-            resolve(spec.class_, "train_function", what=f"model {name}")
+            refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model")
         for name, spec in self.config.datasets.items():
-            resolve(spec.class_, "get_dataset", what=f"dataset {name}")
+            refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset")
 
     def units(self) -> list[Unit]:
         """Each model x each dataset (each model alone when no dataset is configured)."""
@@ -69,7 +69,7 @@ class Executor:
     def make_model(self, name: str) -> Any:
         """Instantiate a configured model; restore its state after a requeue."""
         spec = self._spec(self.config.models, name, "model")
-        cls = resolve(spec.class_, "train_function", what=f"model {name}")
+        cls = refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model")
         model = cls(**spec.params)
         if name in self._restore and callable(getattr(model, "restore", None)):
             model.restore(self._restore[name])
@@ -78,7 +78,7 @@ class Executor:
 
     def load_dataset(self, name: str) -> Any:
         spec = self._spec(self.config.datasets, name, "dataset")
-        cls = resolve(spec.class_, "get_dataset", what=f"dataset {name}")
+        cls = refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset")
         return cls(**spec.params).get_dataset()
 
     @staticmethod
@@ -118,7 +118,7 @@ class Executor:
     def checkpointable(self, unit: Unit) -> bool:
         """True when every model class of the unit has both checkpoint() and restore()."""
         for name in unit.models:
-            cls = resolve(self.config.models[name].class_, what=f"model {name}")
+            cls = refs.resolve(self.config.models[name].class_, f"models.{name}.class")
             if not (callable(getattr(cls, "checkpoint", None))
                     and callable(getattr(cls, "restore", None))):
                 return False

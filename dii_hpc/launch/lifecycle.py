@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc.errors import BadInput, NotFound, SchedulerError
-from dii_hpc.launch.status import ACTIVE, job_map
+from dii_hpc.launch.status import job_map
+from dii_hpc.vocabulary import ACTIVE
 
 RESUBMITTABLE = frozenset({"FAILED", "PREEMPTED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"})
 
@@ -28,8 +29,8 @@ def select_runs(store: Any, target: str) -> list[dict[str, Any]]:
         return store.records(target)
     try:
         return [store.run(target)]
-    except NotFound:
-        raise NotFound("run or experiment", target, store.experiments()) from None
+    except NotFound as err:
+        raise NotFound("run or experiment", target, store.experiments()) from err
 
 
 def cancel(store: Any, target: str) -> dict[str, int]:
@@ -109,7 +110,7 @@ def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
             try:
                 jobs = sub.quiet_map_array(ex, TaskRunner(catch=(kind == "debug")), refs)
             except Exception as err:  # noqa: BLE001
-                raise SchedulerError(f"sbatch rejected the job array: {sub.slurm_message(err)}") from None
+                raise SchedulerError(f"sbatch rejected the job array: {sub.slurm_message(err)}") from err
             submitted += jobs
             job_ids += [str(j.job_id) for j in jobs]
     except BaseException:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.config import LoadedConfig, check_keys, expand
+from dii_hpc.config import LoadedConfig, check_keys, expand, refs
 from dii_hpc.config.sweep import key_path
 from dii_hpc.errors import ConfigError
-from dii_hpc.launch.resolve import resolve
 
 UNSWEEPABLE = ("experiment", "executor", "kind", "resources", "setup", "sweep", "tags")
 
@@ -29,7 +28,7 @@ def check_sweepable(loaded: LoadedConfig) -> None:
 
 def make_executor(loaded: LoadedConfig) -> Any:
     """Instantiate the configured Executor and let it check every class up front."""
-    cls = resolve(loaded.config.executor, "run_unit", what="executor")
+    cls = refs.resolve(loaded.config.executor, "executor", require=("run_unit",), what="executor")
     ex = cls(loaded.config)
     ex.check()
     return ex

@@ -110,7 +110,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
 
 def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
             error: str | None = None) -> int:
-    from dii_hpc import start_run
+    from dii_hpc.tracking.run import start_run
 
     rec = store.run(run_id)
     run = start_run(rec["experiment"], run_id=run_id, store=store, kind=rec.get("kind", "train"))
@@ -157,7 +157,7 @@ def submit_command(store: Any, experiment: str, command: list[str], resources: R
     except Exception as err:  # noqa: BLE001 - nothing half-submitted
         store.delete_run(run_id)
         shutil.rmtree(folder, ignore_errors=True)
-        raise SchedulerError(f"sbatch rejected the job: {sub.slurm_message(err)}") from None
+        raise SchedulerError(f"sbatch rejected the job: {sub.slurm_message(err)}") from err
     store.write_jobs_record(f"run-{run_id}", {
         "submission_id": f"run-{run_id}", "experiment": experiment, "executor": "slurm",
         "runs": {run_id: str(job.job_id)}, "submitted": time.time(), "plan_file": None})

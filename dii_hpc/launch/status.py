@@ -15,9 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dii_hpc.slurm.sacct import TERMINAL
+from dii_hpc.vocabulary import ACTIVE, TERMINAL
 
-ACTIVE = frozenset({"PENDING", "RUNNING"})
 VANISH_GRACE_S = 120.0  # accounting lags submission; a brand-new job may not be in sacct yet
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc.config import LoadedConfig
-from dii_hpc.config.schema import ExperimentConfig, Resources, time_minutes
+from dii_hpc.config.schema import ExperimentConfig, Resources
 from dii_hpc.errors import BadInput, InfraError, SchedulerError
 from dii_hpc.launch import plan as planning
 from dii_hpc.launch.task import TaskRef, TaskRunner
+from dii_hpc.slurm import timespec
 from dii_hpc.store.bulk import compact
 
 EXECUTORS = ("auto", "local", "slurm", "debug")
@@ -72,7 +73,7 @@ def slurm_parameters(config: ExperimentConfig, store_root: Path, name: str) -> d
 def resource_parameters(res: Resources, setup: list[str], store_root: Path,
                         name: str) -> dict[str, Any]:
     """submitit SlurmExecutor parameters from a `resources:` section and setup lines."""
-    minutes = time_minutes(res.time)
+    minutes = timespec.minutes(res.time)
     params: dict[str, Any] = {
         "job_name": name, "time": minutes, "cpus_per_task": res.cpus_per_task,
         # A warning due before the job even starts would kill it at once: keep it within
@@ -118,7 +119,7 @@ def make_submitit(kind: str, folder: Path, res: Resources, params: dict[str, Any
         return ex
     if kind == "local":
         ex = submitit.LocalExecutor(folder)
-        ex.update_parameters(timeout_min=time_minutes(res.time), signal_delay_s=res.signal_delay_s)
+        ex.update_parameters(timeout_min=timespec.minutes(res.time), signal_delay_s=res.signal_delay_s)
         return ex
     return submitit.DebugExecutor(folder)
 
@@ -153,7 +154,7 @@ def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any
         try:
             jobs = quiet_map_array(ex, runner, refs)
         except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
-            raise SchedulerError(f"sbatch rejected the job array: {slurm_message(err)}") from None
+            raise SchedulerError(f"sbatch rejected the job array: {slurm_message(err)}") from err
         submitted.extend(jobs)
         job_ids += [str(j.job_id) for j in jobs]
     return job_ids
@@ -263,7 +264,7 @@ def _wait_all(jobs: list[Any]) -> None:
         try:
             job.wait()
         except Exception as err:  # noqa: BLE001
-            raise InfraError(f"local task {job.job_id} failed to run: {err}") from None
+            raise InfraError(f"local task {job.job_id} failed to run: {err}") from err
 
 
 def wait_local(sid: str) -> None:

@@ -111,9 +111,9 @@ def _link_logs(run_dir: Path, paths: dict[str, str]) -> None:
 
 
 def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -> Any:
-    from dii_hpc import start_run
     from dii_hpc.launch.manifest import runtime_manifest
     from dii_hpc.store.store import Store
+    from dii_hpc.tracking.run import start_run
 
     spec = plan["tasks"][index]
     run = start_run(config.experiment, run_id=spec["run_id"], kind=config.kind,
@@ -179,15 +179,15 @@ def limit_threads(cpus: int | None) -> None:
 
 def execute(ref: TaskRef) -> dict[str, Any]:
     """Run row ``ref.index`` of the plan; returns the run's last metric values."""
+    from dii_hpc.config import refs
     from dii_hpc.launch.executor import Unit
-    from dii_hpc.launch.resolve import resolve
     from dii_hpc.launch.sysmetrics import SystemSampler
 
     plan = read_plan(ref.plan_file)
     spec = plan["tasks"][ref.index]
     raw, config = task_config(plan, ref.index)
     limit_threads(config.resources.cpus_per_task)
-    ex = resolve(config.executor, "run_unit", what="executor")(config, restore_states=ref.restore)
+    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor")(config, restore_states=ref.restore)
     unit = Unit.from_dict(spec["unit"])
     _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False, run=None)
     seed_everything(spec.get("seed"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc.report import pages, parallel, resources, sections
-from dii_hpc.report.model import safe_name
+from dii_hpc.report.display import safe_name
 from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import make_env, write_text
 from dii_hpc.report.source import RunEntry, digest, experiments, histories, load_experiment

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dii_hpc.report import model
+from dii_hpc.report import display
 from dii_hpc.report.charts import Series, downsample, line_chart
 from dii_hpc.report.source import RunEntry, log_tail
 
@@ -22,19 +22,19 @@ _IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 def run_path(run_id: str) -> str:
-    return f"runs/{model.safe_name(run_id)}.html"
+    return f"runs/{display.safe_name(run_id)}.html"
 
 
 def experiment_path(name: str) -> str:
-    return f"experiments/{model.safe_name(name)}.html"
+    return f"experiments/{display.safe_name(name)}.html"
 
 
 def audit_path(run_id: str) -> str:
-    return f"audits/{model.safe_name(run_id)}.html"
+    return f"audits/{display.safe_name(run_id)}.html"
 
 
 def monitor_path(name: str) -> str:
-    return f"monitors/{model.safe_name(name)}.html"
+    return f"monitors/{display.safe_name(name)}.html"
 
 
 PATHS = {"run_path": run_path, "experiment_path": experiment_path, "audit_path": audit_path,
@@ -54,8 +54,8 @@ def publish_artifacts(run: RunEntry, out: Path) -> list[dict[str, Any]]:
     rows = []
     for name, meta in sorted(run.artifacts.items()):
         sha = str(meta.get("sha256") or "")
-        base = model.safe_name(name.replace("/", "_"))
-        rel = f"files/{model.safe_name(sha)}/{base}" if sha else ""
+        base = display.safe_name(name.replace("/", "_"))
+        rel = f"files/{display.safe_name(sha)}/{base}" if sha else ""
         ok = bool(rel) and _place(Path(str(meta.get("path") or "")), out / rel, meta.get("size"))
         rows.append({"name": name, "size": meta.get("size"), "sha256": sha,
                      "href": rel if ok else None, "source": str(meta.get("path") or ""),
@@ -86,8 +86,8 @@ def metric_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, summary in sorted((record.get("metrics") or {}).items()):
         summary = summary if isinstance(summary, dict) else {"last": summary}
-        rows.append({"key": key, "best": model.best_value(summary, key),
-                     "lower": model.lower_is_better(key), **summary})
+        rows.append({"key": key, "best": display.best_value(summary, key),
+                     "lower": display.lower_is_better(key), **summary})
     return rows
 
 
@@ -105,13 +105,13 @@ def run_context(run: RunEntry, histories: dict[str, tuple[list, list]],
     record = run.record
     extra = {k: v for k, v in record.items() if k not in _CORE and v not in (None, {}, [])}
     sections = {k: v for k, v in extra.items() if isinstance(v, (dict, list))}
-    other = {k: (model.fmt_time(v) if _is_time(k, v) else v)
+    other = {k: (display.fmt_time(v) if _is_time(k, v) else v)
              for k, v in extra.items() if k not in sections}
     manifest = record.get("manifest") if isinstance(record.get("manifest"), dict) else {}
     parent = record.get("parent_run")
     return {
-        "run": record, "run_id": run.run_id, "name": model.display_name(record),
-        "kind": run.kind, "duration": model.duration(record), "metrics": metric_rows(record),
+        "run": record, "run_id": run.run_id, "name": display.display_name(record),
+        "kind": run.kind, "duration": display.duration(record), "metrics": metric_rows(record),
         "charts": run_charts(histories), "artifacts": artifacts,
         "logs": _logs(run), "other": other,
         "manifest_flat": {k: v for k, v in manifest.items() if not isinstance(v, (dict, list))},
@@ -123,7 +123,7 @@ def run_context(run: RunEntry, histories: dict[str, tuple[list, list]],
 
 def _is_time(key: str, value: Any) -> bool:
     """Epoch seconds saved under a time-like key (heartbeat, *_time) read better as dates."""
-    return (("time" in key or key == "heartbeat") and model.number(value) is not None
+    return (("time" in key or key == "heartbeat") and display.number(value) is not None
             and 1e9 < value < 1e10)
 
 
@@ -165,20 +165,20 @@ def experiment_context(name: str, runs: list[RunEntry],
                        curves: dict[str, dict[str, list]]) -> dict[str, Any]:
     pkeys = _columns(runs, "params", MAX_PARAM_COLS)
     mkeys = _columns(runs, "metrics", MAX_METRIC_COLS)
-    primary = model.primary_metric(mkeys)
-    best = model.best_run(runs, primary)
+    primary = display.primary_metric(mkeys)
+    best = display.best_run(runs, primary)
     rows, data_runs = [], []
     for run in reversed(runs):  # newest first
         rec = run.record
         params = rec.get("params") or {}
         mets = rec.get("metrics") or {}
-        last = {k: model.number((mets.get(k) or {}).get("last")) for k in mkeys}
+        last = {k: display.number((mets.get(k) or {}).get("last")) for k in mkeys}
         rows.append({
-            "id": run.run_id, "name": model.display_name(rec), "kind": run.kind,
+            "id": run.run_id, "name": display.display_name(rec), "kind": run.kind,
             "status": rec.get("status") or "", "start": rec.get("start_time"),
-            "duration": model.duration(rec), "resources": model.resources(rec),
+            "duration": display.duration(rec), "resources": display.resources(rec),
             "params": {k: _cell(params.get(k)) for k in pkeys}, "last": last,
-            "best": {k: model.best_value(mets.get(k) or {}, k) for k in mkeys},
+            "best": {k: display.best_value(mets.get(k) or {}, k) for k in mkeys},
             "is_best": run.run_id == best,
         })
         data_runs.append({"id": run.run_id, "n": rows[-1]["name"],
@@ -186,9 +186,9 @@ def experiment_context(name: str, runs: list[RunEntry],
                           "p": {k: _cell(params[k]) for k in pkeys if k in params}, "m": last})
     return {
         "name": name, "rows": rows, "param_keys": pkeys, "metric_keys": mkeys,
-        "primary": primary, "best": best, "counts": model.status_counts(runs),
+        "primary": primary, "best": best, "counts": display.status_counts(runs),
         "data": {"runs": data_runs, "metrics": mkeys, "params": pkeys, "primary": primary,
-                 "best": best, "lower": {k: model.lower_is_better(k) for k in mkeys},
+                 "best": best, "lower": {k: display.lower_is_better(k) for k in mkeys},
                  "scatter": _scatter_param(runs, pkeys),
                  "curves": curves},
     }
@@ -202,7 +202,7 @@ def _scatter_param(runs: list[RunEntry], pkeys: list[str]) -> str | None:
         if re.search(r"seed|(^|_)id$|index|^run", key, re.IGNORECASE):
             continue
         values = {(r.record.get("params") or {}).get(key) for r in runs}
-        numeric = {v for v in values if model.number(v) is not None}
+        numeric = {v for v in values if display.number(v) is not None}
         if len(numeric) > spread:
             best, spread = key, len(numeric)
     return best or (pkeys[0] if pkeys else None)

@@ -17,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from dii_hpc.report import model
+from dii_hpc.report import display
 from dii_hpc.report.resources import templates_dir
 
 
@@ -73,12 +73,12 @@ def make_env() -> Any:
         undefined=jinja2.ChainableUndefined,  # partial audit/drift sections render as blanks
     )
     env.filters.update(
-        num=model.fmt_num, when=model.fmt_time, duration=model.fmt_duration,
-        size=model.fmt_size, script_json=script_json, pretty=pretty_json,
-        drifted_first=drifted_first, pnum=model.fmt_param, sv=model.sort_value,
+        num=display.fmt_num, when=display.fmt_time, duration=display.fmt_duration,
+        size=display.fmt_size, script_json=script_json, pretty=pretty_json,
+        drifted_first=drifted_first, pnum=display.fmt_param, sv=display.sort_value,
     )
     env.tests.update(mapping_=is_mapping, sequence_=is_sequence)
-    env.globals.update(safe_name=model.safe_name)
+    env.globals.update(safe_name=display.safe_name)
     return env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.report import model
+from dii_hpc.report import display
 from dii_hpc.report.charts import Series, line_chart
 from dii_hpc.report.pages import monitor_of
 from dii_hpc.report.source import RunEntry
@@ -22,7 +22,7 @@ def _table_curve(points: list[Any]) -> tuple[str, list[Series]] | None:
     if not rows:
         return None
     xkey = next(iter(rows[0]))
-    ykeys = [k for k in rows[0] if k != xkey and model.number(rows[0][k]) is not None]
+    ykeys = [k for k in rows[0] if k != xkey and display.number(rows[0][k]) is not None]
     series = [Series(k, [r.get(xkey) for r in rows], [r.get(k) for r in rows]) for k in ykeys]
     return (xkey, series) if series else None
 
@@ -56,7 +56,7 @@ def _roc(curves: dict[str, Any]) -> Any:
     roc = curves.get("roc")
     if not isinstance(roc, dict) or not roc.get("fpr"):
         return None
-    auc = model.fmt_num(model.number(roc.get("auc")))
+    auc = display.fmt_num(display.number(roc.get("auc")))
     label = f"ROC (AUC {auc})" if auc else "ROC"
     return line_chart([Series(label, roc.get("fpr") or [], roc.get("tpr") or [])],
                       xlabel="false positive rate", ylabel="true positive rate",
@@ -74,7 +74,7 @@ def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, A
                 for n in audit.get("examples") or []]
     attacks = [a for a in audit.get("attacks") or [] if isinstance(a, dict)]
     return {
-        "run": run.record, "run_id": run.run_id, "name": model.display_name(run.record),
+        "run": run.record, "run_id": run.run_id, "name": display.display_name(run.record),
         "audit": audit, "attacks": attacks, "examples": examples,
         "attack_metrics": _union([a.get("metrics") or {} for a in attacks]),
         "curve_charts": _curve_charts(curves), "roc_svg": _roc(curves),
@@ -97,7 +97,7 @@ def drift_row(run: RunEntry) -> dict[str, Any]:
     features = section.get("features") if isinstance(section.get("features"), dict) else {}
     return {"id": run.run_id, "start": run.record.get("start_time"),
             "status": run.record.get("status"), "drift": section.get("drift"),
-            "share": model.number(section.get("share_drifted")), "rule": section.get("rule"),
+            "share": display.number(section.get("share_drifted")), "rule": section.get("rule"),
             "n_reference": section.get("n_reference"), "n_current": section.get("n_current"),
             "n_drifted": sum(1 for f in features.values() if isinstance(f, dict) and f.get("drift")),
             "n_features": len(features), "experiment": run.record.get("experiment")}
@@ -115,18 +115,18 @@ def monitors(runs: list[RunEntry]) -> dict[str, list[RunEntry]]:
 
 def _time_axis(times: list[Any]) -> Any:
     """Tick labels for epoch seconds: clock time within a day, dates beyond."""
-    values = [t for t in times if model.number(t) is not None]
+    values = [t for t in times if display.number(t) is not None]
     span = (max(values) - min(values)) if values else 0.0
     if span < 600:
-        return lambda t: model.fmt_time(t)[11:19]
-    return (lambda t: model.fmt_time(t)[11:16]) if span < 86400 else (
-        lambda t: model.fmt_time(t)[5:16])
+        return lambda t: display.fmt_time(t)[11:19]
+    return (lambda t: display.fmt_time(t)[11:16]) if span < 86400 else (
+        lambda t: display.fmt_time(t)[5:16])
 
 
 def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
     rows = [drift_row(r) for r in runs]
     latest = runs[-1].record.get("drift") if runs else None
-    times = [r["start"] for r in rows if model.number(r["start"]) is not None]
+    times = [r["start"] for r in rows if display.number(r["start"]) is not None]
     by_time = len(times) == len(rows) and len(rows) > 1 and max(times) - min(times) >= 120
     xs = [r["start"] for r in rows] if by_time else list(range(1, len(rows) + 1))
     trend = line_chart(
@@ -144,13 +144,13 @@ def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- index
 def index_context(by_exp: dict[str, list[RunEntry]]) -> dict[str, Any]:
     everything = [r for runs in by_exp.values() for r in runs]
-    experiments = [{"name": name, "n": len(runs), "counts": model.status_counts(runs),
+    experiments = [{"name": name, "n": len(runs), "counts": display.status_counts(runs),
                     "last": max((r.start for r in runs), default=None),
                     "kinds": sorted({r.kind for r in runs})}
                    for name, runs in by_exp.items()]
     audits = sorted((r for r in everything if r.kind == "audit"),
                     key=lambda r: (r.start, r.run_id), reverse=True)[:LATEST_AUDITS]
-    audit_rows = [{"id": r.run_id, "name": model.display_name(r.record),
+    audit_rows = [{"id": r.run_id, "name": display.display_name(r.record),
                    "experiment": r.record.get("experiment"), "status": r.record.get("status"),
                    "start": r.record.get("start_time"),
                    "a": r.record.get("audit") if isinstance(r.record.get("audit"), dict) else {}}
@@ -171,7 +171,7 @@ def deployment_rows(runs: list[RunEntry]) -> list[dict[str, Any]]:
         rows.append({"id": r.run_id, "experiment": r.record.get("experiment"),
                      "status": r.record.get("status"), "start": r.record.get("start_time"),
                      "model": inf.get("model"), "model_run": inf.get("model_run"),
-                     "rows": inf.get("rows"), "rows_per_s": model.number(inf.get("rows_per_s")),
+                     "rows": inf.get("rows"), "rows_per_s": display.number(inf.get("rows_per_s")),
                      "shards": inf.get("shards"), "monitor": inf.get("monitor"),
                      "drift": drift.get("drift") if drift else None})
     return rows

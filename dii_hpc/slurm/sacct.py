@@ -12,6 +12,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+from dii_hpc import vocabulary as V
+from dii_hpc.slurm import timespec
+
 # Fields requested from sacct, in this order (all exist in Slurm 20.11 .. 24.x).
 SACCT_FIELDS = (
     "JobID", "JobIDRaw", "JobName", "State", "ExitCode", "ElapsedRaw", "TotalCPU", "MaxRSS",
@@ -20,19 +23,15 @@ SACCT_FIELDS = (
 
 # Slurm job state -> run status of DEVELOPERS.md.  Unknown states keep their own name.
 _STATE_MAP = {
-    "COMPLETED": "FINISHED", "FAILED": "FAILED", "TIMEOUT": "TIMEOUT", "DEADLINE": "TIMEOUT",
-    "CANCELLED": "CANCELLED", "REVOKED": "CANCELLED", "PREEMPTED": "PREEMPTED",
-    "OUT_OF_MEMORY": "OUT_OF_MEMORY", "OOM": "OUT_OF_MEMORY", "NODE_FAIL": "NODE_FAIL",
-    "BOOT_FAIL": "NODE_FAIL", "PENDING": "PENDING", "REQUEUED": "PENDING",
-    "REQUEUE_HOLD": "PENDING", "REQUEUE_FED": "PENDING", "RESV_DEL_HOLD": "PENDING",
-    "RUNNING": "RUNNING", "COMPLETING": "RUNNING", "CONFIGURING": "RUNNING",
-    "SUSPENDED": "RUNNING", "RESIZING": "RUNNING", "STAGE_OUT": "RUNNING", "SIGNALING": "RUNNING",
-    "STOPPED": "RUNNING",
+    "COMPLETED": V.FINISHED, "FAILED": V.FAILED, "TIMEOUT": V.TIMEOUT, "DEADLINE": V.TIMEOUT,
+    "CANCELLED": V.CANCELLED, "REVOKED": V.CANCELLED, "PREEMPTED": V.PREEMPTED,
+    "OUT_OF_MEMORY": V.OUT_OF_MEMORY, "OOM": V.OUT_OF_MEMORY, "NODE_FAIL": V.NODE_FAIL,
+    "BOOT_FAIL": V.NODE_FAIL, "PENDING": V.PENDING, "REQUEUED": V.PENDING,
+    "REQUEUE_HOLD": V.PENDING, "REQUEUE_FED": V.PENDING, "RESV_DEL_HOLD": V.PENDING,
+    "RUNNING": V.RUNNING, "COMPLETING": V.RUNNING, "CONFIGURING": V.RUNNING,
+    "SUSPENDED": V.RUNNING, "RESIZING": V.RUNNING, "STAGE_OUT": V.RUNNING, "SIGNALING": V.RUNNING,
+    "STOPPED": V.RUNNING,
 }
-TERMINAL = frozenset(
-    {"FINISHED", "FAILED", "TIMEOUT", "CANCELLED", "PREEMPTED", "OUT_OF_MEMORY", "NODE_FAIL",
-     "KILLED"}
-)
 _UNITS = {"": 1 / 1024, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2, "P": 1024.0**3}
 _PENDING_ARRAY = re.compile(r"^(\d+)_\[([^\]]+)\]$")
 
@@ -85,22 +84,6 @@ def _parse_tres(text: str) -> tuple[tuple[str, float], ...]:
             except ValueError:
                 continue
     return tuple((k, int(v) if float(v).is_integer() else v) for k, v in out.items())
-
-
-def parse_duration(text: str) -> float | None:
-    """Slurm durations: 'D-HH:MM:SS', 'HH:MM:SS', 'MM:SS.mmm' -> seconds; None if unknown."""
-    text = (text or "").strip()
-    if not text or text in {"UNLIMITED", "Partition_Limit", "INVALID"}:
-        return None
-    days = 0
-    if "-" in text:
-        d, text = text.split("-", 1)
-        days = int(d)
-    parts = [float(p) for p in text.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0.0)
-    h, m, s = parts[-3:]
-    return days * 86400 + h * 3600 + m * 60 + s
 
 
 @functools.lru_cache(maxsize=65536)
@@ -162,8 +145,8 @@ def _job_record(row: dict[str, str], job_id: str) -> dict[str, Any]:
         "slurm_state": (row.get("State") or "").strip(),
         "exit_code": code,
         "signal": sig,
-        "elapsed_s": float(elapsed) if elapsed.isdigit() else parse_duration(elapsed),
-        "cpu_time_s": parse_duration(row.get("TotalCPU", "")),
+        "elapsed_s": float(elapsed) if elapsed.isdigit() else timespec.parse_or_none(elapsed),
+        "cpu_time_s": timespec.parse_or_none(row.get("TotalCPU", "")),
         "max_rss_mb": parse_mem_mb(row.get("MaxRSS", "")),
         "req_tres": req,
         "alloc_tres": alloc,
@@ -175,7 +158,7 @@ def _job_record(row: dict[str, str], job_id: str) -> dict[str, Any]:
         "start_time": start,
         "end_time": parse_time(row.get("End", "")),
         "queue_wait_s": (start - submit) if (start and submit) else None,
-        "time_limit_s": parse_duration(row.get("Timelimit", "")),
+        "time_limit_s": timespec.parse_or_none(row.get("Timelimit", "")),
         "requeue_count": 0,
     }
 

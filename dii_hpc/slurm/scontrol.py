@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dii_hpc.slurm.sacct import expand_pending_array, normalise_state, parse_duration, parse_time
+from dii_hpc.slurm import timespec
+from dii_hpc.slurm.sacct import expand_pending_array, normalise_state, parse_time
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
 SQUEUE_FORMAT = "%i|%T|%r|%N|%P"
@@ -63,14 +64,14 @@ def parse_show_job(text: str) -> dict[str, dict[str, Any]]:
                 "reason": kv.get("Reason", ""),
                 "exit_code": int(code) if code.isdigit() else None,
                 "signal": int(sig) if sig.isdigit() else None,
-                "elapsed_s": parse_duration(kv.get("RunTime", "")),
+                "elapsed_s": timespec.parse_or_none(kv.get("RunTime", "")),
                 "node_list": kv.get("NodeList", "") if kv.get("NodeList") != "(null)" else "",
                 "partition": kv.get("Partition", ""),
                 "submit_time": submit,
                 "start_time": start,
                 "end_time": parse_time(kv.get("EndTime", "")),
                 "requeue_count": int(kv["Restarts"]) if kv.get("Restarts", "").isdigit() else 0,
-                "time_limit_s": parse_duration(kv.get("TimeLimit", "")),
+                "time_limit_s": timespec.parse_or_none(kv.get("TimeLimit", "")),
             }
     return jobs
 

@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.store import records
 from dii_hpc.store.ids import new_run_id
 
@@ -18,10 +19,10 @@ from dii_hpc.store.ids import new_run_id
 def create_runs(store: Any, experiment: str, kind: str, params: list[dict[str, Any]],
                 tags: dict[str, Any], status: str = "PENDING") -> list[str]:
     """One run per params dict; returns the run ids in the same order."""
-    if kind not in records.KINDS:
+    if kind not in vocab.KINDS:
         from dii_hpc.errors import StoreError
 
-        raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(records.KINDS)}")
+        raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(vocab.KINDS)}")
     store.ensure_writable()
     base = store.experiment_dir(experiment) / "runs"
     base.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.store import records
 from dii_hpc.store.atomic import read_json
 
@@ -41,7 +42,7 @@ def _check_record(rdir: Path, exp: str) -> list[Problem]:
         return [Problem("error", str(rdir / records.RUN_FILE), f"missing fields {', '.join(missing)}")]
     if rec["run_id"] != rdir.name or rec["experiment"] != exp:
         return [Problem("error", str(rdir / records.RUN_FILE), "run_id/experiment do not match its path")]
-    if rec["status"] not in records.STATUSES:
+    if rec["status"] not in vocab.STATUSES:
         return [Problem("error", str(rdir / records.RUN_FILE), f"unknown status {rec['status']!r}")]
     return []
 

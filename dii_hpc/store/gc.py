@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dii_hpc.store import records
+from dii_hpc import vocabulary as vocab
 from dii_hpc.store.atomic import read_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,8 +32,8 @@ def parse_age(text: str) -> float:
         if text[-1] in _UNITS:
             return float(text[:-1]) * _UNITS[text[-1]]
         return float(text)
-    except (ValueError, IndexError):
-        raise BadInput(f"bad age {text!r}: use a number with s, m, h, d or w (e.g. 7d)") from None
+    except (ValueError, IndexError) as err:
+        raise BadInput(f"bad age {text!r}: use a number with s, m, h, d or w (e.g. 7d)") from err
 
 
 def referenced_blobs(store: Store) -> set[str]:
@@ -67,7 +67,7 @@ def _runs_ended(store: Store, job_record: Path) -> bool:
         return False
     for rid in rids:
         try:
-            if store.run(rid).get("status") not in records.TERMINAL:
+            if store.run(rid).get("status") not in vocab.TERMINAL:
                 return False
         except Exception:  # noqa: BLE001 - a deleted run no longer needs its job folder
             continue

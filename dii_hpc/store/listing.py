@@ -37,7 +37,7 @@ def load_summary(exp_dir: Path) -> pd.DataFrame | None:
     path = exp_dir / SUMMARY_FILE
     if not path.exists():
         return None
-    from dii_hpc.store.summary import read_summary
+    from dii_hpc.store.summary_file import read_summary
 
     return read_summary(path)
 

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.store import records
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _progress(rec: dict[str, Any]) -> tuple[int, float, float]:
-    done = 1 if rec.get("status") in records.TERMINAL else 0
+    done = 1 if rec.get("status") in vocab.TERMINAL else 0
     return (done, rec.get("end_time") or 0.0, rec.get("start_time") or 0.0)
 
 

@@ -8,14 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.store.atomic import create_exclusive, read_json, write_json
-
-TERMINAL = frozenset(
-    {"FINISHED", "FAILED", "KILLED", "TIMEOUT", "PREEMPTED", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL"}
-)
-ACTIVE = frozenset({"PENDING", "RUNNING"})
-STATUSES = TERMINAL | ACTIVE
-KINDS = ("train", "audit", "drift", "inference")
 
 RUN_FILE = "run.json"
 CHANGED_DIR = ".changed"
@@ -108,7 +102,7 @@ def writer_gone(record: dict[str, Any], now: float | None = None, host: str | No
     import os
     import socket
 
-    if record.get("status") != "RUNNING" or not record.get("heartbeat"):
+    if record.get("status") != vocab.RUNNING or not record.get("heartbeat"):
         return None
     pid, here = record.get("pid"), host or socket.gethostname()
     if pid and record.get("host") == here:

@@ -28,7 +28,7 @@ def read_settings(root: Path) -> dict[str, Any]:
     try:
         return read_json(path)
     except (OSError, ValueError) as err:
-        raise StoreError(f"{path}: unreadable store settings ({err})") from None
+        raise StoreError(f"{path}: unreadable store settings ({err})") from err
 
 
 def apply_umask(root: Path) -> int:
@@ -47,8 +47,8 @@ def init_store(root: Path, group: str | None, umask: str | None) -> dict[str, An
     if umask is not None:
         try:
             value = int(umask, 8)
-        except ValueError:
-            raise BadInput(f"bad --umask {umask!r}: give an octal number such as 0027") from None
+        except ValueError as err:
+            raise BadInput(f"bad --umask {umask!r}: give an octal number such as 0027") from err
         if not 0 <= value <= 0o777:
             raise BadInput(f"bad --umask {umask!r}: must be between 000 and 777")
         settings["umask"] = f"{value | 0o002:04o}"
@@ -56,8 +56,8 @@ def init_store(root: Path, group: str | None, umask: str | None) -> dict[str, An
     if group is not None:
         try:
             gid = grp.getgrnam(group).gr_gid
-        except KeyError:
-            raise BadInput(f"unknown group {group!r}") from None
+        except KeyError as err:
+            raise BadInput(f"unknown group {group!r}") from err
         settings["group"] = group
     root.mkdir(parents=True, exist_ok=True)
     if gid is not None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import DamagedRun, NotFound, StoreError
 from dii_hpc.store import records
 from dii_hpc.store.atomic import read_json, write_json
@@ -57,7 +58,7 @@ class Store:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreError(f"cannot create store at {self.root}: {err.strerror}") from None
+            raise StoreError(f"cannot create store at {self.root}: {err.strerror}") from err
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StoreError(f"store path {self.root} is not writable")
         if not self._umask_applied:
@@ -111,7 +112,7 @@ class Store:
         try:
             return records.read_record(rdir)
         except (OSError, ValueError) as err:
-            raise DamagedRun(f"run {rdir.name}: unreadable run.json ({err})") from None
+            raise DamagedRun(f"run {rdir.name}: unreadable run.json ({err})") from err
 
     def create_run(
         self,
@@ -124,8 +125,8 @@ class Store:
     ) -> str:
         """Write a new run record (e.g. PENDING before a job is submitted) and return its id."""
         self.ensure_writable()
-        if kind not in records.KINDS:
-            raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(records.KINDS)}")
+        if kind not in vocab.KINDS:
+            raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(vocab.KINDS)}")
         rid = run_id or new_run_id()
         rdir = self.experiment_dir(experiment) / "runs" / rid
         rdir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,7 @@ class Store:
         """Merge fields into run.json atomically (dict fields are merged one level deep)."""
         rdir = self.run_dir(run_id)
         record = records.read_record(rdir)
-        was_terminal = record.get("status") in records.TERMINAL
+        was_terminal = record.get("status") in vocab.TERMINAL
         for key, value in fields.items():
             if isinstance(value, dict) and isinstance(record.get(key), dict):
                 record[key] = {**record[key], **value}
@@ -190,10 +191,10 @@ class Store:
         check_key(key)
         try:
             return committed_rows(read_array(os.path.join(rdir, METRICS_DIR, key)))
-        except FileNotFoundError:
-            raise NotFound(f"metric of run {rdir.name}:", key, self.metric_keys(run_id)) from None
+        except FileNotFoundError as err:
+            raise NotFound(f"metric of run {rdir.name}:", key, self.metric_keys(run_id)) from err
         except (OSError, ValueError) as err:
-            raise DamagedRun(f"run {rdir.name}: metric {key!r} unreadable ({err})") from None
+            raise DamagedRun(f"run {rdir.name}: metric {key!r} unreadable ({err})") from err
 
     # -------------------------------------------------------------- artifacts
     def artifacts(self, run_id: str) -> dict[str, dict[str, Any]]:

@@ -8,14 +8,12 @@ records were read (a marker written during compaction survives to the next one).
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.store import records
-from dii_hpc.store.atomic import write_bytes
 from dii_hpc.store.listing import (
     BASE_COLUMNS,
     SUMMARY_FILE,
@@ -23,50 +21,11 @@ from dii_hpc.store.listing import (
     fresh_rows,
     load_summary,
 )
+from dii_hpc.store.summary_file import write_summary
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pathlib import Path
-
-    import pandas as pd
 
     from dii_hpc.store.store import Store
-
-_JSON_COLS = "dii_hpc.json_columns"
-
-
-def write_summary(path: Path, df: pd.DataFrame) -> None:
-    """Parquet with a fallback for columns that mix types (JSON-encoded, listed in metadata)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    df = df.reset_index(drop=True).copy()
-    json_cols = []
-    for col in df.columns:
-        if df[col].dtype == object:
-            try:
-                pa.array(df[col], from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                df[col] = [json.dumps(v) for v in df[col]]
-                json_cols.append(col)
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    meta = dict(table.schema.metadata or {})
-    meta[_JSON_COLS.encode()] = json.dumps(json_cols).encode()
-    table = table.replace_schema_metadata(meta)
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    write_bytes(path, buf.getvalue())
-
-
-def read_summary(path: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    json_cols = json.loads((table.schema.metadata or {}).get(_JSON_COLS.encode(), b"[]"))
-    df = table.to_pandas()
-    for col in json_cols:
-        df[col] = [json.loads(v) for v in df[col]]
-    return df
-
 
 def compact(store: Store, experiment: str) -> dict[str, Any]:
     """Fold new or changed finished runs into the summary; returns counts for the CLI."""
@@ -84,7 +43,7 @@ def compact(store: Store, experiment: str) -> dict[str, Any]:
     keep = old[old["run_id"].isin(present - set(markers))] if old is not None else None
     covered = set(keep["run_id"]) if keep is not None else set()
     store.damaged = []
-    new = [r for r in fresh_rows(store, experiment, covered) if r["status"] in records.TERMINAL]
+    new = [r for r in fresh_rows(store, experiment, covered) if r["status"] in vocab.TERMINAL]
     frames = [f for f in (keep, pd.DataFrame(new)) if f is not None and len(f)]
     merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     if len(new) or old is None or len(merged) != len(old):

@@ -1,17 +1,14 @@
-"""The active run of this process, for module-level ``dii_hpc.log_metric`` and friends.
+"""The stack of runs open in this process: which one module-level logging goes to.
 
-A process started by ``dii-hpc run`` or the Executor finds its run through DII_HPC_STORE +
-DII_HPC_RUN_ID and attaches to it without owning its status: the launcher decides the end
-state from the exit code; the attached process only flushes.
+A plain registry (push, forget, top) that `tracking.run` writes and `tracking.fluent` reads;
+it imports neither, so the run module and the module-level API do not import each other.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
-
-from dii_hpc.errors import BadInput
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.tracking.run import Run
@@ -40,51 +37,7 @@ def forget(run: Run) -> None:
             _stack.remove(run)
 
 
-def active_run() -> Run | None:
-    """The innermost open run, attaching to the launcher's run when the environment names one."""
+def top() -> Run | None:
+    """The innermost open run of this process, or None."""
     with _lock:
-        if _stack:
-            return _stack[-1]
-    run_id = os.environ.get("DII_HPC_RUN_ID")
-    if not run_id:
-        return None
-    return _attach(run_id)
-
-
-def _attach(run_id: str) -> Run:
-    from dii_hpc.store import records
-    from dii_hpc.store.store import Store
-    from dii_hpc.tracking.run import Run
-
-    store = Store(os.environ.get("DII_HPC_STORE"))
-    record = records.read_record(store.run_dir(run_id))
-    run = Run(store, record, resumed=True, owns_status=False)
-    push(run)
-    return run
-
-
-def _require() -> Run:
-    run = active_run()
-    if run is None:
-        raise BadInput("no active run: use dii_hpc.start_run(...) or launch through dii-hpc")
-    return run
-
-
-def log_metric(key: str, value: float, step: int | None = None) -> None:
-    _require().log_metric(key, value, step)
-
-
-def log_metrics(metrics: dict[str, Any], step: int | None = None) -> None:
-    _require().log_metrics(metrics, step)
-
-
-def log_params(params: dict[str, Any]) -> None:
-    _require().log_params(params)
-
-
-def set_tags(tags: dict[str, Any]) -> None:
-    _require().set_tags(tags)
-
-
-def log_artifact(path: str, name: str | None = None) -> str:
-    return _require().log_artifact(path, name)
+        return _stack[-1] if _stack else None

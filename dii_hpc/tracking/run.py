@@ -26,7 +26,7 @@ from dii_hpc.errors import BadInput, InfraError
 from dii_hpc.store import records
 from dii_hpc.store.names import check_key
 from dii_hpc.store.store import Store
-from dii_hpc.tracking import signals
+from dii_hpc.tracking import active, signals
 from dii_hpc.tracking.values import to_float, to_step
 
 FLUSH_INTERVAL_S = 10.0
@@ -279,8 +279,6 @@ class Run:
         self.flush()
         self.finished = True
         signals.unregister(self.flush)
-        from dii_hpc.tracking import active
-
         active.forget(self)
         if self.owns_status:
             with self._record_lock:
@@ -342,8 +340,6 @@ def start_run(
     flush_points: int = FLUSH_POINTS,
 ) -> Run:
     """Open a run for writing: new, or the existing ``run_id`` resumed (e.g. after requeue)."""
-    from dii_hpc.tracking import active
-
     st = store if isinstance(store, Store) else Store(store)
     st.ensure_writable()
     resumed = False

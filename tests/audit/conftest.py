@@ -32,7 +32,7 @@ def digits(demo_cache: Path) -> tuple[Any, Any]:
 @pytest.fixture(scope="session")
 def digits_eval(digits: tuple[Any, Any]) -> tuple[Any, Any]:
     """200 test points, as the audit config picks them (seed 0)."""
-    from dii_hpc.audit import config
+    from dii_hpc.audit import prepare as config
 
     prep = config.prepare({"model": "dii_hpc.examples.digits:digits_model",
                            "data": "dii_hpc.examples.digits:digits_data", "n_samples": 200,

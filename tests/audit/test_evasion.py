@@ -90,11 +90,11 @@ def test_eps_outside_data_range_is_refused(digits: tuple[Any, Any], digits_eval:
 
 def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: Any,
                                          tmp_path: Path) -> None:
-    from dii_hpc.audit import suite_evasion
+    from dii_hpc.audit import evasion_suite
 
     model, _ = digits
     x, y = digits_eval
-    out = suite_evasion.run_suite(model, x[:60], y[:60], attacks=["fgsm", "pgd", "square"],
+    out = evasion_suite.run_suite(model, x[:60], y[:60], attacks=["fgsm", "pgd", "square"],
                                   examples_dir=str(tmp_path))
     m = out["metrics"]
     per_attack = {r["name"]: r["metrics"]["robust_accuracy"] for r in out["attacks"]}
@@ -113,7 +113,7 @@ def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: A
 def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digits_eval: Any,
                                                   tmp_path: Path) -> None:
     """A suite that died after its first attack reruns only the missing shards."""
-    from dii_hpc.audit import suite_evasion
+    from dii_hpc.audit import evasion_suite
     from dii_hpc.audit.checkpoint import Checkpoint
 
     model, _ = digits
@@ -128,11 +128,11 @@ def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digit
         return evasion.generate(attack, xs, ys, seed, label)
 
     with pytest.raises(KeyboardInterrupt):
-        suite_evasion.run_suite(model, x, y, attacks=["fgsm", "pgd"], generator=counting, ck=ck)
+        evasion_suite.run_suite(model, x, y, attacks=["fgsm", "pgd"], generator=counting, ck=ck)
     assert ck.done() == ["attack-fgsm"]
     calls.clear()
-    resumed = suite_evasion.run_suite(model, x, y, attacks=["fgsm", "pgd"],
+    resumed = evasion_suite.run_suite(model, x, y, attacks=["fgsm", "pgd"],
                                       generator=evasion.generate, ck=ck)
-    fresh = suite_evasion.run_suite(model, x, y, attacks=["fgsm", "pgd"])
+    fresh = evasion_suite.run_suite(model, x, y, attacks=["fgsm", "pgd"])
     assert resumed["metrics"] == fresh["metrics"]
     assert resumed["curves"] == fresh["curves"]

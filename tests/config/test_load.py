@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from dii_hpc.config import load_config
-from dii_hpc.config.schema import time_minutes
 from dii_hpc.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,9 +93,3 @@ def test_overrides(tmp_path: Path) -> None:
         load_config(_write(tmp_path, BASE), ["params.lr"])
     with pytest.raises(ConfigError, match=r"resources.cpus_per_task"):
         load_config(_write(tmp_path, BASE), ["resources.cpus_per_task=zero"])
-
-
-@pytest.mark.parametrize(("text", "minutes"), [("30", 30), ("00:30:00", 30), ("1-00:00:00", 1440),
-                                                ("01:00:30", 61), ("2:30", 3), ("1-2", 1560)])
-def test_time_minutes(text: str, minutes: int) -> None:
-    assert time_minutes(text) == minutes

@@ -22,7 +22,7 @@ def test_unimportable_class_and_missing_method(store_path: Path, tmp_path: Path)
     cfg = tmp_path / "c.yaml"
     cfg.write_text("experiment: x\nmodels:\n  m: {class: 'tests.launch.fixtures.models:NoTrain'}\n")
     proc = run_cli("submit", str(cfg), "--executor", "local", cwd=REPO)
-    assert proc.returncode == 2 and "has no method 'train_function'" in proc.stderr
+    assert proc.returncode == 2 and "models.m.class: 'tests.launch.fixtures.models:NoTrain' has no method train_function, which a model must define" in proc.stderr
     proc = run_cli("submit", str(cfg), "--set", "models.m.class=nowhere.mod:M", cwd=REPO)
     assert proc.returncode == 2 and "cannot import module 'nowhere'" in proc.stderr
     assert proc.stderr.count("\n") == 1 and not store_path.exists()

@@ -68,9 +68,9 @@ def test_failing_model_ends_failed_with_its_error(store: Store) -> None:
 
 
 @pytest.mark.parametrize(("models", "message"), [
-    ({"n": {"class": f"{FIX}:NoTrain"}}, f"model n '{FIX}:NoTrain' has no method 'train_function'"),
+    ({"n": {"class": f"{FIX}:NoTrain"}}, f"models.n.class: '{FIX}:NoTrain' has no method train_function, which a model must define"),
     ({"n": {"class": "no_such_pkg.mod:Model"}}, "cannot import module 'no_such_pkg'"),
-    ({"n": {"class": f"{FIX}:Nope"}}, f"module '{FIX}' has no attribute 'Nope'"),
+    ({"n": {"class": f"{FIX}:Nope"}}, f"models.n.class: '{FIX}:Nope': '{FIX}' has no attribute 'Nope'"),
 ])
 def test_bad_classes_are_refused_before_anything_is_written(store: Store, models: dict[str, Any],
                                                            message: str) -> None:
@@ -81,7 +81,7 @@ def test_bad_classes_are_refused_before_anything_is_written(store: Store, models
 
 def test_dataset_without_get_dataset_is_named(store: Store) -> None:
     raw = _config(datasets={"d": {"class": f"{FIX}:Quadratic"}})
-    with pytest.raises(BadInput, match="dataset d .* has no method 'get_dataset'"):
+    with pytest.raises(BadInput, match="datasets.d.class: .* has no method get_dataset, which a dataset must define"):
         submit(from_dict(raw), store, "debug")
 
 
@@ -132,7 +132,7 @@ def test_subclassed_executor_changes_the_design(store: Store) -> None:
 
 
 def test_executor_class_must_exist(store: Store) -> None:
-    with pytest.raises(BadInput, match="executor 'tests.nothing:X': cannot import module 'tests.nothing'"):
+    with pytest.raises(BadInput, match=r"executor: 'tests.nothing:X': cannot import module 'tests.nothing' \(looked in"):
         submit(from_dict(_config(executor="tests.nothing:X")), store, "debug")
 
 

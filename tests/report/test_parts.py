@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 
-from dii_hpc.report import charts, model, resources
+from dii_hpc.report import charts, display, resources
 from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import script_json
 
@@ -31,15 +31,15 @@ def test_line_chart_skips_non_finite_and_escapes_labels() -> None:
 
 
 def test_safe_names_cannot_escape_the_site() -> None:
-    assert model.safe_name("digits") == "digits"
+    assert display.safe_name("digits") == "digits"
     for hostile in ("../x", "<script>", "a/b", "..", ".hidden", "x" * 300):
-        name = model.safe_name(hostile)
+        name = display.safe_name(hostile)
         assert "/" not in name and not name.startswith(".") and len(name) < 120
 
 
 def test_best_direction() -> None:
-    assert model.lower_is_better("val/loss") and not model.lower_is_better("val_acc")
-    assert model.primary_metric(["loss", "val_acc", "acc"]) == "val_acc"
+    assert display.lower_is_better("val/loss") and not display.lower_is_better("val_acc")
+    assert display.primary_metric(["loss", "val_acc", "acc"]) == "val_acc"
 
 
 def test_script_json_cannot_close_the_script_element() -> None:
@@ -82,11 +82,11 @@ def test_wheel_layout_is_preferred(tmp_path, monkeypatch) -> None:
 def test_display_names_and_resources() -> None:
     audit = {"run_id": "01X", "kind": "audit", "tags": {},
              "audit": {"suite": "evasion", "level": "I"}}
-    assert model.display_name(audit) == "evasion suite, level I"
-    assert model.display_name({"run_id": "01X", "tags": {"name": "baseline"}}) == "baseline"
-    assert model.display_name({"run_id": "01X", "tags": {}}) == "01X"
-    assert model.resources({"slurm": {}}) == ""
-    assert model.resources({"slurm": {"job_id": "7", "elapsed_s": 5.0}}) == "job 7 · 5.0 s"
+    assert display.display_name(audit) == "evasion suite, level I"
+    assert display.display_name({"run_id": "01X", "tags": {"name": "baseline"}}) == "baseline"
+    assert display.display_name({"run_id": "01X", "tags": {}}) == "01X"
+    assert display.resources({"slurm": {}}) == ""
+    assert display.resources({"slurm": {"job_id": "7", "elapsed_s": 5.0}}) == "job 7 · 5.0 s"
 
 
 def test_curve_budget_thins_evenly() -> None:

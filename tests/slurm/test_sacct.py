@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from dii_hpc.slurm import timespec
 from dii_hpc.slurm.sacct import (
     expand_pending_array,
     normalise_state,
-    parse_duration,
     parse_mem_mb,
     parse_sacct,
     parse_tres,
@@ -35,9 +35,9 @@ def test_units_and_durations() -> None:
     assert parse_mem_mb("1.5G") == 1536.0
     assert parse_mem_mb("512M") == 512.0
     assert parse_mem_mb("") is None
-    assert parse_duration("1-02:03:04") == 93784
-    assert parse_duration("00:00.182") == pytest.approx(0.182)
-    assert parse_duration("UNLIMITED") is None
+    assert timespec.parse_or_none("1-02:03:04") == 93784
+    assert timespec.parse_or_none("00:00.182") == pytest.approx(0.182)
+    assert timespec.parse_or_none("UNLIMITED") is None
     assert parse_tres("billing=1,cpu=2,gres/gpu=2,gres/gpu:a100=2,mem=4G,node=1") == {
         "billing": 1, "cpu": 2, "gpu": 2, "mem_mb": 4096, "node": 1}
 

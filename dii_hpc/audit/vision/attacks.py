@@ -108,11 +108,11 @@ def make(class_path: str, estimator: Any, params: dict[str, Any], label: str) ->
         try:
             return UniversalPatch(estimator, **params)
         except TypeError as err:
-            raise BadInput(f"attack {label}: bad parameters: {err}") from None
+            raise BadInput(f"attack {label}: bad parameters: {err}") from err
     try:
         return build(class_path, estimator, params, label)
     except EstimatorError as err:  # pragma: no cover - build converts most ART refusals
-        raise BadInput(f"attack {label}: ART refused the estimator: {err}") from None
+        raise BadInput(f"attack {label}: ART refused the estimator: {err}") from err
 
 
 def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str,
@@ -136,7 +136,7 @@ def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str,
             return train_and_apply(attack, x, y, seed, **extra)
         return np.asarray(attack.generate(x=x, y=y), dtype=np.float32)
     except (ValueError, TypeError) as err:
-        raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from None
+        raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from err
 
 
 def score(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray) -> dict[str, Any]:
@@ -223,8 +223,6 @@ def targeted_success(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray,
         rate = [float((model.predict_masks(a)[other] == target).mean()) if other.any()
                 else float("nan") for a in (x, x_adv)]
     else:
-        from dii_hpc.audit.vision.poisoning import _found
-
         rate = []
         for images in (x, x_adv):
             hits = 0
@@ -232,6 +230,6 @@ def targeted_success(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray,
                 keep = (pred["labels"] == target) & (pred["scores"] >= 0.5)
                 own = [{"boxes": truth["boxes"], "labels": truth["labels"],
                         "scores": np.ones(len(truth["labels"]))}]
-                hits += any(not _found(b, target, own[0]) for b in pred["boxes"][keep])
+                hits += any(not metrics.box_found(b, target, own[0]) for b in pred["boxes"][keep])
             rate.append(hits / max(len(y), 1))
     return {"baseline_success_rate": rate[0], "attack_success_rate": rate[1]}

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc.audit import config as cfgmod
 from dii_hpc.audit.protocols import Task
 from dii_hpc.audit.vision import attacks, validate
+from dii_hpc.config import refs
 from dii_hpc.errors import BadInput
 
 TASKS = (Task.OBJECT_DETECTION.value, Task.IMAGE_SEGMENTATION.value)
@@ -46,8 +46,8 @@ class Prepared:
 
 def prepare(cfg: dict[str, Any]) -> Prepared:
     """Build model and data, validate them against each other, pick the evaluation sample."""
-    model = cfgmod.resolve(cfg["model"], "model")
-    data = cfgmod.resolve(cfg["data"], "data")
+    model = refs.build(cfg["model"], "model")
+    data = refs.build(cfg["data"], "data")
     for attr in ("task", "input_shape", "clip_values", "nb_classes"):
         if getattr(model, attr, None) is None:
             raise BadInput(f"model {type(model).__name__} lacks attribute `{attr}`")
@@ -115,7 +115,7 @@ def compute(job: dict[str, Any], generator: Any = None,
 
 def _suite(threat: str, cfg: dict[str, Any], prep: Prepared,
            examples_dir: str | None) -> dict[str, Any]:
-    from dii_hpc.audit.vision import suite
+    from dii_hpc.audit.vision import vision_suite as suite
 
     if threat not in SUITES:
         raise BadInput(f"suite {threat!r} is not available for {prep.model.task.value}; "
@@ -130,7 +130,7 @@ def _suite(threat: str, cfg: dict[str, Any], prep: Prepared,
 def _one(name: str, params: dict[str, Any], prep: Prepared, level_three: bool) -> dict[str, Any]:
     """Level II (catalogue name, range-scaled defaults) or III (any ART class, raw params)."""
     from dii_hpc.audit.validate import check_budget
-    from dii_hpc.audit.vision import suite
+    from dii_hpc.audit.vision import vision_suite as suite
 
     model = prep.model
     if name == "backdoor":
@@ -189,7 +189,7 @@ def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
         except md.PackageNotFoundError:
             continue
     out = {"data_sha256": prep.data_sha256, "versions": versions, "seed": prep.seed,
-           "model": cfgmod.ref_name(cfg["model"]), "data": cfgmod.ref_name(cfg["data"])}
+           "model": refs.display(cfg["model"]), "data": refs.display(cfg["data"])}
     weights = getattr(prep.model, "weights_path", None)
     if weights:
         from dii_hpc.store.blobs import file_sha256

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+FOUND_SCORE = 0.5  # a detection at or above this score counts as an object the model sees
+
 
 def _coco_gt(targets: list[dict[str, Any]], nb_classes: int) -> Any:
     from pycocotools.coco import COCO
@@ -106,3 +108,16 @@ def detection_compare(targets: list[dict[str, Any]], clean: list[dict[str, Any]]
             "clean_map": c["map"], "adv_map": a["map"],
             "map_50_drop": c["map_50"] - a["map_50"],
             "relative_map_50": a["map_50"] / c["map_50"] if c["map_50"] > 0 else float("nan")}
+
+
+def box_found(box: np.ndarray, label: int, pred: dict[str, np.ndarray]) -> bool:
+    """Whether a confident prediction of `label` overlaps `box` with IoU >= 0.5."""
+    keep = (pred["labels"] == label) & (pred["scores"] >= FOUND_SCORE)
+    if not keep.any():
+        return False
+    b = pred["boxes"][keep]
+    w = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
+    h = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
+    inter = w * h
+    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (box[2] - box[0]) * (box[3] - box[1])
+    return bool((inter / np.maximum(union - inter, 1e-9) >= 0.5).any())

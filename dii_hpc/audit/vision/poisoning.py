@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.audit.protocols import Task, require
+from dii_hpc.audit.vision import metrics
 from dii_hpc.errors import BadInput
 
 TRIGGER = 4
 BOARD = 6
-FOUND_SCORE = 0.5
 KINDS = {Task.IMAGE_SEGMENTATION: ("region_flip",),
          Task.OBJECT_DETECTION: ("disappearance", "generation")}
 
@@ -92,7 +92,7 @@ def success_rate(model: Any, x: np.ndarray, y: Any, target: int,
     if kind == "generation":
         boxes = board_boxes(len(x), x.shape, seed + 1)
         preds = model.predict(stamp_board(x, boxes, model.clip_values))
-        hits = [_found(box, target, p) for box, p in zip(boxes, preds, strict=True)]
+        hits = [metrics.box_found(box, target, p) for box, p in zip(boxes, preds, strict=True)]
         return float(np.mean(hits)) if hits else float("nan")
     xt = stamp(x, model.clip_values)
     if Task.parse(model.task) is Task.IMAGE_SEGMENTATION:
@@ -103,22 +103,10 @@ def success_rate(model: Any, x: np.ndarray, y: Any, target: int,
     found = lost = 0
     for truth, c, t in zip(y, clean, trig, strict=False):
         for box, label in zip(truth["boxes"], truth["labels"], strict=False):
-            if _found(box, label, c):
+            if metrics.box_found(box, label, c):
                 found += 1
-                lost += not _found(box, label, t)
+                lost += not metrics.box_found(box, label, t)
     return lost / found if found else float("nan")
-
-
-def _found(box: np.ndarray, label: int, pred: dict[str, np.ndarray]) -> bool:
-    keep = (pred["labels"] == label) & (pred["scores"] >= FOUND_SCORE)
-    if not keep.any():
-        return False
-    b = pred["boxes"][keep]
-    w = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
-    h = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
-    inter = w * h
-    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (box[2] - box[0]) * (box[3] - box[1])
-    return bool((inter / np.maximum(union - inter, 1e-9) >= 0.5).any())
 
 
 def backdoor(model: Any, train: tuple[np.ndarray, Any], test: tuple[np.ndarray, Any],

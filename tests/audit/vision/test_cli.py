@@ -28,7 +28,7 @@ def test_attack_pgd_on_detection_config(tmp_path: Path, store_path: Path, detect
     assert "mAP@0.5 falls from" in capsys.readouterr().out
 
 
-def test_suite_evasion_on_segmentation_config_threshold(tmp_path: Path, store_path: Path,
+def test_evasion_suite_on_segmentation_config_threshold(tmp_path: Path, store_path: Path,
                                                         segmenter: Any, capsys: Any) -> None:
     junit = tmp_path / "j.xml"
     code = cli("audit", "suite", "evasion", "--config", SEG, "--n-samples", "16",

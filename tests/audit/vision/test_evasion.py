@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import config as cfgmod
+from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.audit.vision import engine
 
 PGD = {"eps": 0.15, "eps_step": 0.0375, "max_iter": 10}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import config as cfgmod
+from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.audit.vision import engine, poisoning
 
 

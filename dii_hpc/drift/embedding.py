@@ -7,14 +7,12 @@ takes no arguments and returns either a torch module or any object implementing 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from dii_hpc.config import refs
 from dii_hpc.errors import BadInput
 
 
@@ -25,30 +23,11 @@ class Embedder(Protocol):
     def embed(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def load_model(spec: str) -> Any:
-    """Import `module:callable` (module may be a dotted name or a .py path) and call it."""
-    mod_name, sep, attr = spec.rpartition(":")
-    if not sep or not mod_name or not attr:
-        raise BadInput(f"--model {spec!r}: expected module:callable")
-    try:
-        if mod_name.endswith(".py"):
-            path = Path(mod_name).resolve()
-            if not path.is_file():
-                raise BadInput(f"--model {spec!r}: no such file {mod_name}")
-            loader = importlib.util.spec_from_file_location(path.stem, path)
-            module = importlib.util.module_from_spec(loader)  # type: ignore[arg-type]
-            sys.modules[path.stem] = module
-            loader.loader.exec_module(module)  # type: ignore[union-attr]
-        else:
-            module = importlib.import_module(mod_name)
-    except ImportError as err:
-        raise BadInput(f"--model {spec!r}: cannot import {mod_name} ({err})") from None
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise BadInput(f"--model {spec!r}: {mod_name} has no callable {attr!r}")
-    model = factory()
+def load_model(spec: str, key: str = "--model") -> Any:
+    """Build the model of a `module:callable` reference and check it can give embeddings."""
+    model = refs.build(spec, key)
     if not (_is_torch(model) or isinstance(model, Embedder)):
-        raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
+        raise BadInput(f"{key} {spec!r}: returned {type(model).__name__}, "
                        "need a torch.nn.Module or an object with embed(x)")
     return model
 
@@ -111,7 +90,7 @@ def embed_and_predict(model: Any, x: np.ndarray,
             emb, out = _torch_forward(model, x, batch)
         except RuntimeError as err:
             raise BadInput(f"model cannot take input of shape {x.shape} "
-                           f"({str(err).splitlines()[0]})") from None
+                           f"({str(err).splitlines()[0]})") from err
         return emb, _as_predictions(out)
     emb = np.asarray(model.embed(x), dtype=np.float64).reshape(len(x), -1)
     pred = _as_predictions(model.predict(x)) if hasattr(model, "predict") else None

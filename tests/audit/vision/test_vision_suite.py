@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit import config as cfgmod
+from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.audit import results
 from dii_hpc.audit.vision import engine
 

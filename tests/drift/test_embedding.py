@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dii_hpc.cli.app import main
-from dii_hpc.drift.model import embed_and_predict, load_model
+from dii_hpc.drift.embedding import embed_and_predict, load_model
 from dii_hpc.errors import BadInput
 
 NET = '''
@@ -72,7 +72,7 @@ def test_penultimate_layer_embeddings(netfile: Path) -> None:
     assert emb2.shape == (20, 1) and pred2 is None
     with pytest.raises(BadInput, match="need a torch.nn.Module"):
         load_model(f"{netfile}:nothing")
-    with pytest.raises(BadInput, match="expected module:callable"):
+    with pytest.raises(BadInput, match="is not a \"module:callable\" reference"):
         load_model("mynet")
 
 

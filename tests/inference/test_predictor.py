@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dii_hpc.inference.model import forward
+from dii_hpc.inference.predictor import forward
 from dii_hpc.inference.shard import predict_rows
 
 

@@ -19,12 +19,12 @@ with `params` for it:
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dii_hpc.config import refs
 from dii_hpc.errors import BadInput, ConfigError
 
 KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
@@ -58,35 +58,6 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
     return cfg
 
 
-def resolve(ref: Any, what: str) -> Any:
-    """Call "module:callable" (or {factory, params}) and return what it builds."""
-    params: dict[str, Any] = {}
-    if isinstance(ref, dict):
-        params = dict(ref.get("params") or {})
-        ref = ref.get("factory") or ref.get("callable")
-    if not isinstance(ref, str) or ":" not in ref:
-        raise ConfigError(f"{what}: expected \"module:callable\", got {ref!r}")
-    module_name, _, attr = ref.partition(":")
-    try:
-        target = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(f"{what}: cannot import module {module_name!r} ({err})") from None
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise ConfigError(f"{what}: module {module_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ConfigError(f"{what}: {ref!r} is not callable")
-    try:
-        return target(**params)
-    except TypeError as err:
-        raise ConfigError(f"{what}: {ref}(**params) failed: {err}") from None
-
-
-def ref_name(ref: Any) -> str:
-    return ref if isinstance(ref, str) else str((ref or {}).get("factory", ref))
-
-
 @dataclass
 class Prepared:
     """Everything an audit computes on, validated once."""
@@ -104,8 +75,8 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
     from dii_hpc.audit.protocols import Task, require
     from dii_hpc.audit.validate import check_arrays
 
-    model = resolve(cfg["model"], "model")
-    data = resolve(cfg["data"], "data")
+    model = refs.build(cfg["model"], "model")
+    data = refs.build(cfg["data"], "data")
     # Other methods are checked per attack: a predict-only model can run black-box attacks.
     require(model, ("predict",), "every audit")
     for attr in ("task", "input_shape", "clip_values"):
@@ -142,7 +113,7 @@ def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
             continue
     weights = getattr(prep.model, "weights_path", None)
     out = {"data_sha256": sha(*prep.train, *prep.test), "versions": versions,
-           "seed": prep.seed, "model": ref_name(cfg["model"]), "data": ref_name(cfg["data"])}
+           "seed": prep.seed, "model": refs.display(cfg["model"]), "data": refs.display(cfg["data"])}
     if weights:
         from dii_hpc.store.blobs import file_sha256
 

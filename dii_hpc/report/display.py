@@ -12,10 +12,9 @@ import math
 import re
 from typing import Any
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.report.source import RunEntry
 
-STATUSES = ("RUNNING", "PENDING", "FINISHED", "FAILED", "KILLED", "TIMEOUT", "PREEMPTED",
-            "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL")
 _LOWER_BETTER = re.compile(r"loss|err|mse|mae|rmse|nll|perplex|latency|time|cost|drift|fpr",
                            re.IGNORECASE)
 _PRIMARY = (r"val.*acc", r"acc", r"val.*loss", r"loss", r"auc", r"f1")
@@ -123,7 +122,7 @@ def status_counts(runs: list[RunEntry]) -> dict[str, int]:
     for run in runs:
         status = str(run.record.get("status") or "UNKNOWN")
         counts[status] = counts.get(status, 0) + 1
-    order = {s: i for i, s in enumerate(STATUSES)}
+    order = {s: i for i, s in enumerate(vocab.STATUSES)}
     return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
 
 

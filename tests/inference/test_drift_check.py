@@ -95,7 +95,7 @@ def test_score_without_monitor_and_label_count_mismatch(
 
 
 def test_monitor_sample_covers_every_shard() -> None:
-    from dii_hpc.inference.monitoring import sample_ranges
+    from dii_hpc.inference.drift_check import sample_ranges
 
     man = {"rows": 1_000_000, "shards": [[i * 250_000, (i + 1) * 250_000] for i in range(4)]}
     assert sample_ranges(man, cap=1000) == [(0, 250), (250_000, 250_250), (500_000, 500_250),

@@ -50,7 +50,7 @@ def load(path: str) -> PredictConfig:
         loc = tuple(first["loc"])
         msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         line = yamlio.line_of(lines, loc)
-        raise ConfigError(f"{path}{f':{line}' if line else ''}: {yamlio.dotted(loc)}: {msg}") from None
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: {yamlio.dotted(loc)}: {msg}") from err
 
 
 def request(config: str | None, given: dict[str, Any]) -> PredictRequest:

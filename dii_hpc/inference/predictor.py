@@ -8,15 +8,13 @@ rerun knows the predictions already in a folder came from this very model.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from dii_hpc.config import refs
 from dii_hpc.errors import BadInput
 
 WEIGHT_NAMES = ("model.pt", "weights.pt", "state_dict.pt", "model.pth")
@@ -46,44 +44,12 @@ class ModelInfo:
 
 def normalise_spec(spec: str) -> str:
     """`path/to/file.py:fn` is made absolute, so that array tasks started elsewhere find it."""
-    mod, sep, attr = spec.rpartition(":")
-    if not sep or not mod or not attr:
-        raise BadInput(f"--model {spec!r}: expected module:callable")
-    if mod.endswith(".py"):
-        return f"{Path(mod).expanduser().resolve()}:{attr}"
-    return spec
-
-
-def _import(mod: str, spec: str) -> Any:
-    if mod.endswith(".py"):
-        path = Path(mod)
-        if not path.is_file():
-            raise BadInput(f"--model {spec!r}: no such file {mod}")
-        loader = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(loader)  # type: ignore[arg-type]
-        sys.modules[path.stem] = module
-        loader.loader.exec_module(module)  # type: ignore[union-attr]
-        return module
-    return importlib.import_module(mod)
+    return refs.canonical(spec, "--model")
 
 
 def build(spec: str) -> Any:
     """Import and call the factory; any failure is BadInput carrying the model's own message."""
-    mod, _, attr = normalise_spec(spec).rpartition(":")
-    try:
-        module = _import(mod, spec)
-    except BadInput:
-        raise
-    except Exception as err:  # noqa: BLE001 - a user module that fails on import
-        raise BadInput(f"--model {spec!r}: cannot import {mod}: {type(err).__name__}: {err}") from None
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise BadInput(f"--model {spec!r}: {mod} has no callable {attr!r}")
-    try:
-        model = factory()
-    except Exception as err:  # noqa: BLE001 - the user's message is what helps
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise BadInput(f"--model {spec!r} failed to load: {type(err).__name__}: {first}") from None
+    model = refs.build(normalise_spec(spec), "--model")
     if not (is_torch(model) or isinstance(model, Predictor)):
         raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
                        "need a torch.nn.Module or an object with predict(x)")
@@ -144,14 +110,14 @@ def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001
-        raise BadInput(f"{where}: cannot read weights {path}: {err}") from None
+        raise BadInput(f"{where}: cannot read weights {path}: {err}") from err
     loader = getattr(model, "load_state_dict", None)
     if not callable(loader):
         raise BadInput(f"{where}: the model has no load_state_dict() for the run's weights")
     try:
         loader(state.get("state_dict", state) if isinstance(state, dict) else state)
     except Exception as err:  # noqa: BLE001
-        raise BadInput(f"{where}: weights do not fit the model: {str(err).splitlines()[0]}") from None
+        raise BadInput(f"{where}: weights do not fit the model: {str(err).splitlines()[0]}") from err
 
 
 def load(spec: str, store: Any = None, from_run: str | None = None,

@@ -1,0 +1,24 @@
+"""The per-user cache folder: trained demo weights, resumable audit shards.
+
+Not the store: nothing here is a result anyone compares; deleting it only costs recomputation.
+$DII_HPC_CACHE (default ~/.cache/dii-hpc), falling back to the temp dir when $HOME is read-only
+(compute nodes sometimes mount it so).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_dir(name: str) -> Path:
+    """``<cache>/<name>``, created; under the temp dir when the cache root is not writable."""
+    root = Path(os.environ.get("DII_HPC_CACHE") or Path.home() / ".cache" / "dii-hpc")
+    try:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        return root / name
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / "dii-hpc-cache" / name
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
