@@ -1,4 +1,9 @@
-"""Shared fixtures: every test gets its own store, and no test sees the developer's store."""
+"""Shared fixtures: every test gets its own store, and no test sees the developer's store.
+
+The test bed of `make test` (scripts/slurm-up.sh --nodes 3, scripts/sharedfs-up.sh) adds two:
+`cluster_nodes` (node1..node3 of the emulated cluster) and `shared_store` (a store on the
+GlusterFS mount named by $DII_TEST_SHARED); each skips when its part of the bed is not up.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DII = str(Path(sys.executable).with_name("dii-hpc"))
+SHARED_MOUNT = Path(os.environ.get("DII_TEST_SHARED", "/mnt/dii-shared"))
+TESTBED_NODES = ("node1", "node2", "node3")
 
 
 @pytest.fixture()
@@ -39,3 +48,48 @@ def tree_snapshot(path: Path) -> dict[str, int]:
 
 def have(cmd: str) -> bool:
     return shutil.which(cmd) is not None
+
+
+def mount_type(path: Path) -> str:
+    """The filesystem type /proc/mounts gives for the mount point ``path`` ('' if none)."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return ""
+    types = [f[2] for f in (line.split() for line in lines) if len(f) > 2 and f[1] == str(path)]
+    return types[-1] if types else ""
+
+
+def _node_states() -> dict[str, str]:
+    if not have("sinfo"):
+        return {}
+    try:
+        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line)
+
+
+@pytest.fixture(scope="session")
+def cluster_nodes() -> list[str]:
+    """node1..node3 of `scripts/slurm-up.sh --nodes 3`, each usable; skips on any other cluster."""
+    states = _node_states()
+    usable = [n for n in TESTBED_NODES if states.get(n, "").rstrip("*~#") in ("idle", "mix", "alloc")]
+    if len(usable) < len(TESTBED_NODES):
+        pytest.skip(f"needs the 3-node test cluster (scripts/slurm-up.sh --nodes 3); sinfo: {states}")
+    return usable
+
+
+@pytest.fixture()
+def shared_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh store folder on the GlusterFS mount, as $DII_HPC_STORE (use it instead of
+    store_path); removed afterwards.  Skips when the mount is not there."""
+    if mount_type(SHARED_MOUNT) != "fuse.glusterfs":
+        pytest.skip(f"needs the GlusterFS mount {SHARED_MOUNT} (scripts/sharedfs-up.sh)")
+    case = SHARED_MOUNT / "dii-tests" / uuid.uuid4().hex
+    path = case / "store"
+    monkeypatch.setenv("DII_HPC_STORE", str(path))
+    monkeypatch.delenv("DII_HPC_RUN_ID", raising=False)
+    yield path
+    shutil.rmtree(case, ignore_errors=True)
