@@ -181,7 +181,7 @@ write_configs() {
 started_before() {
   local age newest
   age=$(ps -o etimes= -p "$1" 2>/dev/null) || return 1
-  newest=$(stat -c %Y "${@:2}" 2>/dev/null | sort -n | tail -1)
+  newest=$(stat -c %Y "${@:2}" 2>/dev/null | sort -n | tail -1) || true
   [ -n "$newest" ] && [ $(( $(date +%s) - age )) -lt "$newest" ]
 }
 
