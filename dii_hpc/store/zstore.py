@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.store.atomic import read_settled
+
 CHUNK_ROWS = 8192
 COLUMNS = 3  # step, value, time
 
@@ -121,8 +123,7 @@ def chunk_codec(meta: dict[str, Any]) -> Any:
 def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
     """All rows of one metric array (n, 3), as a reader on another node would see them."""
     adir = os.fspath(array_dir)
-    with open(os.path.join(adir, "zarr.json"), "rb") as fh:
-        meta = json.loads(fh.read())
+    meta = json.loads(read_settled(os.path.join(adir, "zarr.json")))
     if not fast_layout(meta):
         return _read_with_zarr(Path(adir))
     rows, cols = meta["shape"]
@@ -142,9 +143,8 @@ def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_chunk(adir: str, i: int, crow: int, cols: int, codec: Any) -> np.ndarray | None:
-    try:
-        with open(os.path.join(adir, "c", str(i), "0"), "rb") as fh:
-            raw = fh.read()
+    try:  # chunks are written before the shape that covers them: missing = never written
+        raw = read_settled(os.path.join(adir, "c", str(i), "0"))
     except FileNotFoundError:
         return None
     if codec is not None:
