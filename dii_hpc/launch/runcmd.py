@@ -19,9 +19,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.config.schema import Resources
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 
 @dataclass
@@ -108,7 +111,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
-def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
+def _finish(store: Store, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
             error: str | None = None) -> int:
     from dii_hpc.tracking.run import start_run
 
@@ -128,13 +131,13 @@ def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]],
     return code
 
 
-def create(store: Any, experiment: str, command: list[str], tags: dict[str, str] | None = None) -> str:
+def create(store: Store, experiment: str, command: list[str], tags: dict[str, str] | None = None) -> str:
     """The PENDING record of a command run (written before anything starts)."""
     return store.create_run(experiment, kind="train", params={"command": shlex.join(command)},
                             tags=tags or {}, status="PENDING")
 
 
-def submit_command(store: Any, experiment: str, command: list[str], resources: Resources,
+def submit_command(store: Store, experiment: str, command: list[str], resources: Resources,
                    setup: list[str], executor: str) -> tuple[str, str, str, Any]:
     """Create the run and start it: inline (local/debug) or as one Slurm job via submitit.
 
@@ -164,5 +167,5 @@ def submit_command(store: Any, experiment: str, command: list[str], resources: R
     return run_id, kind, str(job.job_id), job
 
 
-def logs_dir(store: Any, run_id: str) -> Path:
+def logs_dir(store: Store, run_id: str) -> Path:
     return store.run_dir(run_id) / "logs"

@@ -91,7 +91,9 @@ def seed_everything(seed: int | None) -> None:
 
 def _log_paths() -> dict[str, str]:
     """Where submitit sends this task's stdout/stderr (for `dii-hpc logs`)."""
-    with contextlib.suppress(Exception):
+    # RuntimeError: not a submitit job (sbatch/array.sbatch.j2's worker); KeyError/ValueError:
+    # a submitit variable missing or malformed. Either way there is no log path to show.
+    with contextlib.suppress(RuntimeError, KeyError, ValueError):
         import submitit
 
         env = submitit.JobEnvironment()
@@ -153,7 +155,7 @@ def _on_usr2(signum: int, frame: Any) -> None:
     and keep going: Slurm ends the job at its limit and the run shows TIMEOUT."""
     run = _CURRENT.get("run")
     if run is not None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # a signal handler: see tracking.signals._flush_all
             run.flush()
     handler = _CURRENT.get("submitit_usr2")
     if _CURRENT.get("checkpointable") and callable(handler):

@@ -245,6 +245,9 @@ class Store:
         return path
 
 
+# What entry points accept for "which store": a Store, a path, or None ($DII_HPC_STORE).
+StoreLike = Store | str | os.PathLike[str] | None
+
 _HISTORY_COLUMNS: list[Any] = []
 
 

@@ -19,7 +19,7 @@ _flushers: list[Callable[[], None]] = []
 
 def _flush_all() -> None:
     for fn in list(_flushers):
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # in a signal handler: never raise into the user's loop
             fn()
 
 
