@@ -92,12 +92,14 @@ def run_command(task: CommandTask) -> int:
 
 
 def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, Any]:
-    """SIGTERM/SIGINT to us go to the child too; submitit's USR2 warning is absorbed here
+    """SIGTERM/SIGINT to us go to the child too; submitit's preempt warning is absorbed here
     (its default action would kill an unprepared command; Slurm still ends it at the limit)."""
+    from dii_hpc.slurm.preempt import preempt_signal
+
     previous: dict[int, Any] = {}
-    handlers = {signal.SIGTERM: lambda s, _f: child.send_signal(s),
-                signal.SIGINT: lambda s, _f: child.send_signal(s),
-                signal.SIGUSR2: lambda s, _f: None}
+    handlers = {preempt_signal(): lambda s, _f: None,  # overridden below when it is TERM
+                signal.SIGTERM: lambda s, _f: child.send_signal(s),
+                signal.SIGINT: lambda s, _f: child.send_signal(s)}
     for sig, handler in handlers.items():
         try:
             previous[sig] = signal.signal(sig, handler)

@@ -5,7 +5,6 @@ scancelled) is recomputed alone by the rerun. Skipped when Slurm does not answer
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,15 +17,7 @@ from dii_hpc.inference import demo, output
 from tests.conftest import DII, run_cli
 from tests.inference.conftest import MODEL, plain_loop
 
-
-def _slurm_up() -> bool:
-    if shutil.which("sbatch") is None:
-        return False
-    return subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
-
-
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (scripts/slurm-up.sh)")]
+pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
 
 
 def _tasks(out: Path, n: int) -> list[str]:

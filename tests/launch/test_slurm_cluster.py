@@ -9,7 +9,6 @@ Skipped when Slurm does not answer.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -25,14 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIX = "tests.launch.fixtures.models"
 
 
-def _slurm_up() -> bool:
-    if shutil.which("sbatch") is None:
-        return False
-    return subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
-
-
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (scripts/slurm-up.sh)")]
+pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
 
 
 def _write(tmp_path: Path, text: str) -> Path:
