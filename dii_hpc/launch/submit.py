@@ -94,7 +94,10 @@ def resource_parameters(res: Resources, setup: list[str], store_root: Path,
 
 
 def sbatch_script(params: dict[str, Any], folder: Path, n_tasks: int) -> str:
-    """The exact sbatch file submitit writes for an array of ``n_tasks``."""
+    """The exact sbatch file submitit writes for an array of ``n_tasks``.
+
+    ``_make_sbatch_string`` is private to submitit; tests/launch/test_submit.py fails loudly
+    when a release renames it or stops taking the parameters passed here."""
     from submitit.slurm.slurm import _make_sbatch_string
 
     command = f"{sys.executable} -u -m submitit.core._submit {folder}"
