@@ -12,6 +12,7 @@ from tests.audit.conftest import DIGITS, cli
 pytestmark = pytest.mark.mpi  # skipped without mpirun: tests/conftest.py
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack,params", [("fgsm", []),
                                            ("pgd", ["--param", "num_random_init=0"])])
 def test_mpi_two_ranks_equal_one(attack: str, params: list[str], tmp_path: Path,

@@ -12,6 +12,7 @@ from tests.audit.conftest import cli
 pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
 
 
+@pytest.mark.slow
 def test_slurm_array_suite_equals_local(tmp_path: Path, store_path: Path,
                                         demo_cache: Path) -> None:
     from dii_hpc.examples.tabular import breast_cancer_model

@@ -24,6 +24,7 @@ def _tasks(out: Path, n: int) -> list[str]:
     return [output.done(out, i)["task"] for i in range(n)]
 
 
+@pytest.mark.slow
 def test_200k_rows_in_8_shards_as_one_array(store_path: Path, tmp_path: Path) -> None:
     demo.write_data(tmp_path / "data", 200_000, files=3, fmt="parquet", seed=5)
     out = tmp_path / "preds"
@@ -67,6 +68,7 @@ def _array_of(name: str, timeout: float = 60) -> str:
     raise AssertionError(f"no job named {name} appeared")
 
 
+@pytest.mark.slow
 def test_scancelled_array_task_is_recomputed_alone(store_path: Path, tmp_path: Path) -> None:
     demo.write_data(tmp_path / "data", 8000, files=1, fmt="csv", seed=6)
     cfg = tmp_path / "predict.yaml"

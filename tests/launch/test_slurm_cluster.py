@@ -88,6 +88,7 @@ resources: {{time: "5", array_parallelism: 4, sys_metrics_s: 0}}
         assert "#SBATCH --array=0-7%4" in script.read_text()
 
 
+@pytest.mark.slow
 def test_time_limit_ends_timeout_and_checkpointable_task_resumes(store_path: Path,
                                                                  tmp_path: Path) -> None:
     cfg = _write(tmp_path, f"""
