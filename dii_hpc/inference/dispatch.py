@@ -120,7 +120,7 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
         gone = _wait_slurm(out, jobs, pending, res.array or "")
         return _collect(out, jobs, pending, res, frozenset(gone))
     except KeyboardInterrupt:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(SchedulerError, OSError):  # the interrupt is what to report
             from dii_hpc.slurm import commands
 
             commands.cancel([res.array] if res.array else [])

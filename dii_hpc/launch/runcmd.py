@@ -19,9 +19,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.config.schema import Resources
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 
 @dataclass
@@ -89,12 +92,14 @@ def run_command(task: CommandTask) -> int:
 
 
 def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, Any]:
-    """SIGTERM/SIGINT to us go to the child too; submitit's USR2 warning is absorbed here
+    """SIGTERM/SIGINT to us go to the child too; submitit's preempt warning is absorbed here
     (its default action would kill an unprepared command; Slurm still ends it at the limit)."""
+    from dii_hpc.slurm.preempt import preempt_signal
+
     previous: dict[int, Any] = {}
-    handlers = {signal.SIGTERM: lambda s, _f: child.send_signal(s),
-                signal.SIGINT: lambda s, _f: child.send_signal(s),
-                signal.SIGUSR2: lambda s, _f: None}
+    handlers = {preempt_signal(): lambda s, _f: None,  # overridden below when it is TERM
+                signal.SIGTERM: lambda s, _f: child.send_signal(s),
+                signal.SIGINT: lambda s, _f: child.send_signal(s)}
     for sig, handler in handlers.items():
         try:
             previous[sig] = signal.signal(sig, handler)
@@ -108,7 +113,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
-def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
+def _finish(store: Store, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
             error: str | None = None) -> int:
     from dii_hpc.tracking.run import start_run
 
@@ -128,13 +133,13 @@ def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]],
     return code
 
 
-def create(store: Any, experiment: str, command: list[str], tags: dict[str, str] | None = None) -> str:
+def create(store: Store, experiment: str, command: list[str], tags: dict[str, str] | None = None) -> str:
     """The PENDING record of a command run (written before anything starts)."""
     return store.create_run(experiment, kind="train", params={"command": shlex.join(command)},
                             tags=tags or {}, status="PENDING")
 
 
-def submit_command(store: Any, experiment: str, command: list[str], resources: Resources,
+def submit_command(store: Store, experiment: str, command: list[str], resources: Resources,
                    setup: list[str], executor: str) -> tuple[str, str, str, Any]:
     """Create the run and start it: inline (local/debug) or as one Slurm job via submitit.
 
@@ -164,5 +169,5 @@ def submit_command(store: Any, experiment: str, command: list[str], resources: R
     return run_id, kind, str(job.job_id), job
 
 
-def logs_dir(store: Any, run_id: str) -> Path:
+def logs_dir(store: Store, run_id: str) -> Path:
     return store.run_dir(run_id) / "logs"

@@ -13,14 +13,17 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.vocabulary import ACTIVE, TERMINAL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 VANISH_GRACE_S = 120.0  # accounting lags submission; a brand-new job may not be in sacct yet
 
 
-def job_map(store: Any) -> dict[str, dict[str, Any]]:
+def job_map(store: Store) -> dict[str, dict[str, Any]]:
     """run id -> {job_id, executor, submitted, submission, plan_file} (latest submission wins)."""
     from dii_hpc.store.atomic import read_json
 
@@ -81,7 +84,7 @@ def _writer_dead(record: dict[str, Any]) -> str | None:
     return f"the run never finished: {gone}" if gone else None
 
 
-def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True) -> list[dict[str, Any]]:
+def reconcile(store: Store, experiment: str | None = None, use_sacct: bool = True) -> list[dict[str, Any]]:
     """Update run records from the scheduler; return one display row per run."""
     from dii_hpc.slurm import commands
 
@@ -119,7 +122,7 @@ def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True)
     return rows
 
 
-def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
+def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
     new, error = decide(rec.get("status", ""), sched, age)
     if new is not None and new != rec.get("status"):
         # The record was read before the scheduler answered: the task may have ended since.

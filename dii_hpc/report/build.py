@@ -21,7 +21,14 @@ from dii_hpc.report import pages, parallel, resources, sections
 from dii_hpc.report.display import safe_name
 from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import make_env, write_text
-from dii_hpc.report.source import RunEntry, digest, experiments, histories, load_experiment
+from dii_hpc.report.source import (
+    RunEntry,
+    StoreReader,
+    digest,
+    experiments,
+    histories,
+    load_experiment,
+)
 
 STATE = ".dii-report"
 FORMAT = 1
@@ -46,7 +53,7 @@ class BuildResult:
 
 
 class _Builder:
-    def __init__(self, store: Any, out: Path, force: bool, progress: bool | None,
+    def __init__(self, store: StoreReader, out: Path, force: bool, progress: bool | None,
                  workers: int) -> None:
         self.store, self.out, self.force, self.progress_flag = store, out, force, progress
         self.workers = workers
@@ -108,7 +115,7 @@ def _copy_static(out: Path) -> None:
                 shutil.copyfile(path, dest)
 
 
-def build_site(store: Any, out: str | Path | None = None, experiment: list[str] | None = None,
+def build_site(store: StoreReader, out: str | Path | None = None, experiment: list[str] | None = None,
                force: bool = False, progress: bool | None = None,
                workers: int | None = None) -> BuildResult:
     """Render ``store`` into ``out`` (default ``<store>/site``); see the module docstring."""

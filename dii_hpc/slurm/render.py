@@ -52,8 +52,14 @@ def render(template: str, directory: Path | None = None, **context: Any) -> str:
 def array_context(
     *, experiment: str, n_tasks: int, plan_file: str, store: str, log_dir: str, python: str,
     resources: dict[str, Any], setup: list[str] | None = None, first: int = 0,
+    preempt_signal: str | None = None,
 ) -> dict[str, Any]:
-    """The values array.sbatch.j2 needs, from a config's `resources:` section."""
+    """The values array.sbatch.j2 needs, from a config's `resources:` section.
+
+    ``preempt_signal`` (a name without SIG) defaults to submitit's, see `dii_hpc.slurm.preempt`.
+    """
+    from dii_hpc.slurm.preempt import preempt_signal_name
+
     parallel = int(resources.get("array_parallelism") or n_tasks)
     return {
         "experiment": experiment,
@@ -70,6 +76,7 @@ def array_context(
         "array_last": first + n_tasks - 1,
         "array_parallelism": max(1, min(parallel, n_tasks)),
         "signal_delay_s": resources.get("signal_delay_s", 90),
+        "preempt_signal": preempt_signal or preempt_signal_name(),
         "log_dir": log_dir,
         "extra": dict(resources.get("extra") or {}),
         "setup": list(setup or []),

@@ -1,7 +1,7 @@
 """zarr v3 access for metric arrays: fsync'd atomic chunk writes and a fast reader.
 
-zarr's LocalStore already writes through temp+rename; on a shared filesystem we also fsync
-before the rename so that a node crash cannot publish an empty chunk. Reading: opening an
+Writes through zarr go through `dii_hpc.store.sharedfs` (LocalStore with an fsync before
+each rename, so that a node crash cannot publish an empty chunk). Reading: opening an
 array through zarr costs ~2-3 ms of async machinery per call, which dominates when a report
 or a comparison reads a thousand short histories. Metric arrays are always written by
 ``MetricWriter`` with one known layout (regular chunks, bytes+blosc codecs, "/" chunk keys),
@@ -24,35 +24,9 @@ CHUNK_ROWS = 8192
 COLUMNS = 3  # step, value, time
 
 
-def _put_fsync(path: Path, data: Any, exclusive: bool = False) -> int:
-    from dii_hpc.store.atomic import create_exclusive, write_bytes
-
-    view = bytes(data)
-    if exclusive:
-        if not create_exclusive(path, view):
-            raise FileExistsError(path)
-    else:
-        write_bytes(path, view)
-    return len(view)
-
-
 def shared_fs_store(root: str | os.PathLike[str], read_only: bool = False) -> Any:
-    """A zarr LocalStore whose every write is temp + fsync + rename."""
-    import asyncio
-
-    from zarr.storage import LocalStore
-
-    class SharedFSStore(LocalStore):
-        async def _set(self, key: str, value: Any, exclusive: bool = False) -> None:
-            if not self._is_open:
-                await self._open()
-            self._check_writable()
-            await asyncio.to_thread(_put_fsync, self.root / key, value.as_buffer_like(), exclusive)
-
-        def set_sync(self, key: str, value: Any) -> None:
-            self._ensure_open_sync()
-            self._check_writable()
-            _put_fsync(self.root / key, value.as_buffer_like())
+    """A zarr LocalStore whose every write is temp + fsync + rename (`store.sharedfs`)."""
+    from dii_hpc.store.sharedfs import SharedFSStore
 
     return SharedFSStore(root, read_only=read_only)
 

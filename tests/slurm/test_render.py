@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from dii_hpc.errors import BadInput
 from dii_hpc.slurm.render import array_context, render
+from tests.conftest import GOLDEN_UPDATE, check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
+@pytest.fixture(autouse=True)
+def _default_preempt_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The golden files hold submitit's default warning signal, USR2."""
+    monkeypatch.delenv("SUBMITIT_PREEMPT_SIGNAL", raising=False)
+    monkeypatch.delitem(sys.modules, "submitit.core.job_environment", raising=False)
+
+
 def _check(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DII_HPC_UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-    assert text == path.read_text()
+    check_golden(GOLDEN / name, text)
+
+
+def test_ci_refuses_to_regenerate_golden_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    golden = GOLDEN / "run.sbatch"
+    before = golden.read_bytes()
+    monkeypatch.setenv(GOLDEN_UPDATE, "1")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="refused when CI=true"):
+        check_golden(golden, "whatever the code prints now\n")
+    assert golden.read_bytes() == before
 
 
 def test_array_template() -> None:
