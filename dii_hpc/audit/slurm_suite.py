@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dii_hpc import progress
 from dii_hpc.errors import BadInput, SchedulerError
 
 
@@ -58,12 +59,14 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
         except Exception as err:  # noqa: BLE001 - submitit wraps sbatch's own message
             raise SchedulerError(f"sbatch refused the audit array: "
                                  f"{str(err).strip().splitlines()[-1]}") from err
-        for j, shard in zip(jobs, missing, strict=True):
-            try:
-                j.result()
-            except Exception as err:  # noqa: BLE001 - a failed task, named with its shard
-                raise SchedulerError(f"audit array task {j.job_id} ({shard}) failed: "
-                                     f"{str(err).strip().splitlines()[-1]}") from err
+        with progress.bar("audit: array tasks", len(jobs)) as bar:
+            for j, shard in zip(jobs, missing, strict=True):
+                try:
+                    j.result()
+                except Exception as err:  # noqa: BLE001 - a failed task, named with its shard
+                    raise SchedulerError(f"audit array task {j.job_id} ({shard}) failed: "
+                                         f"{str(err).strip().splitlines()[-1]}") from err
+                bar.advance()
     result = engine.compute(job, examples_dir=examples_dir)
     result["slurm"] = {"array_tasks": len(missing),
                        "job_id": jobs[0].job_id.split("_")[0] if missing else None}

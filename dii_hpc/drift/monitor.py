@@ -139,6 +139,17 @@ def load_profile(store: Store, name: str) -> dict[str, Any]:
     return read_json(path)
 
 
+def history(store: Store, name: str) -> list[dict[str, Any]]:
+    """The monitor's past checks, oldest first: start time, run id, verdict, share drifted."""
+    load_profile(store, name)
+    if name not in store.experiments():
+        return []
+    runs = store.runs(experiment=name, kind="drift")
+    return [{"start_time": r["start_time"], "run_id": r["run_id"],
+             "drift": r.get("metrics.drift") == 1.0, "share_drifted": r.get("metrics.share_drifted")}
+            for _, r in runs.sort_values("start_time").iterrows()] if len(runs) else []
+
+
 def _extras(store: Store, name: str) -> dict[str, np.ndarray]:
     path = monitor_dir(store, name) / "extras.npz"
     if not path.is_file():

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dii_hpc import progress
 from dii_hpc.errors import SchedulerError
 from dii_hpc.inference import output
 from dii_hpc.inference.shard import run_shard
@@ -37,14 +38,16 @@ def _one_line(err: BaseException) -> str:
     return (lines[0] if lines else type(err).__name__)[:300]
 
 
-def run_debug(out: Path, pending: list[int]) -> Outcome:
+def run_debug(out: Path, pending: list[int], bar: progress.Bar | None = None) -> Outcome:
     """Shards one after another in this process (the single-process reference run)."""
     res = Outcome()
+    bar = bar or progress.Bar()
     for i in pending:
         try:
             res.results[i] = run_shard(str(out), i)
         except Exception as err:  # noqa: BLE001 - a failed shard is reported, others go on
             res.errors[i] = f"{type(err).__name__}: {err}".splitlines()[0]
+        bar.advance()
     return res
 
 
@@ -70,7 +73,7 @@ def _collect(out: Path, jobs: list[Any], pending: list[int], res: Outcome,
 
 
 def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0.05,
-               max_s: float = 0.25) -> None:
+               max_s: float = 0.25, bar: progress.Bar | None = None, before: int = 0) -> None:
     """Wait until each local job has exited or written its shard's done marker.
 
     submitit's own ``result()`` sleeps a whole second between checks and waits for the
@@ -79,12 +82,18 @@ def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0
     """
     delay = first_s
     pairs = list(zip(jobs, shards, strict=True))
-    while not all(job.done() or output.done(out, i) is not None for job, i in pairs):
+    bar = bar or progress.Bar()
+    while True:
+        ended = sum(job.done() or output.done(out, i) is not None for job, i in pairs)
+        bar.update(completed=before + ended)
+        if ended == len(pairs):
+            return
         time.sleep(delay)
         delay = min(max_s, delay * 1.5)
 
 
-def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeout_min: int) -> Outcome:
+def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeout_min: int,
+              bar: progress.Bar | None = None) -> Outcome:
     """Local processes, ``parallel`` at a time (a laptop's "array")."""
     import submitit
 
@@ -96,13 +105,13 @@ def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeou
     for a in range(0, len(pending), parallel):
         chunk = pending[a:a + parallel]
         jobs = ex.map_array(run_shard, [str(out)] * len(chunk), chunk)
-        _wait_done(out, jobs, chunk)
+        _wait_done(out, jobs, chunk, bar=bar, before=a)
         _collect(out, jobs, chunk, res)
     return res
 
 
 def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any],
-              max_requeues: int) -> Outcome:
+              max_requeues: int, bar: progress.Bar | None = None) -> Outcome:
     """One sbatch array for every pending shard; waits for it, cancels it on Ctrl-C."""
     import submitit
 
@@ -117,7 +126,7 @@ def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any
         raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from err
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
-        gone = _wait_slurm(out, jobs, pending, res.array or "")
+        gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar)
         return _collect(out, jobs, pending, res, frozenset(gone))
     except KeyboardInterrupt:
         with contextlib.suppress(SchedulerError, OSError):  # the interrupt is what to report
@@ -138,7 +147,7 @@ def _queued(array: str) -> set[str] | None:
 
 
 def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_s: float = 2.0,
-                grace: int = 3, check_s: float = 0.25) -> set[str]:
+                grace: int = 3, check_s: float = 0.25, bar: progress.Bar | None = None) -> set[str]:
     """Wait until every task is done; returns tasks that vanished from the queue unfinished.
 
     Done = the shard's marker is on disk (looked at every ``check_s`` while few shards are
@@ -167,6 +176,8 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
                     if absent[jid] >= grace:
                         gone.add(jid)
                         del remaining[jid]
+        if bar is not None:
+            bar.update(completed=len(shards) - len(remaining))
         if remaining:
             time.sleep(check_s)
     return gone
@@ -177,11 +188,12 @@ def run(kind: str, out: Path, pending: list[int], folder: Path, res_cfg: Any,
     """Dispatch to the executor ``kind`` (debug | local | slurm)."""
     if not pending:
         return Outcome()
-    if kind == "debug":
-        return run_debug(out, pending)
-    if kind == "local":
-        from dii_hpc.slurm import timespec
+    with progress.bar("predict: shards", len(pending)) as bar:
+        if kind == "debug":
+            return run_debug(out, pending, bar)
+        if kind == "local":
+            from dii_hpc.slurm import timespec
 
-        parallel = res_cfg.array_parallelism or os.cpu_count() or 1
-        return run_local(out, pending, folder, parallel, timespec.minutes(res_cfg.time))
-    return run_slurm(out, pending, folder, params, res_cfg.max_requeues)
+            parallel = res_cfg.array_parallelism or os.cpu_count() or 1
+            return run_local(out, pending, folder, parallel, timespec.minutes(res_cfg.time), bar)
+        return run_slurm(out, pending, folder, params, res_cfg.max_requeues, bar)

@@ -128,7 +128,7 @@ def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
     from dii_hpc.store.ids import new_run_id
 
     res = sub.SubmitResult(new_run_id(), plan["experiment"], kind,
-                           [plan["tasks"][i] for _, i in tasks], "", "",
+                           [plan["tasks"][i] for _, i in tasks], "",
                            run_ids=[rid for rid, _ in tasks], job_ids=job_ids,
                            plan_file=plan_file)
     res.arrays = sorted({j.split("_")[0] for j in job_ids})

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from dii_hpc.vocabulary import ACTIVE, TERMINAL
+from dii_hpc.vocabulary import ACTIVE, FINISHED, TERMINAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -156,12 +156,42 @@ def _row(rec: dict[str, Any], status: str, info: dict[str, Any],
             "requeues": slurm.get("requeue_count"), "error": rec.get("error") or ""}
 
 
-def summary(rows: list[dict[str, Any]]) -> str:
-    """'8 runs: 6 FINISHED, 2 RUNNING' per experiment."""
-    by_exp: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts = by_exp.setdefault(str(row["experiment"]), {})
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return "\n".join(
-        f"{exp}: {sum(c.values())} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
-        for exp, c in sorted(by_exp.items()))
+def attention(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows worth a look: runs that are neither still going nor finished."""
+    settled = ACTIVE | {FINISHED}
+    return [r for r in rows if r["status"] not in settled]
+
+
+def wait_ended(store: Store, experiment: str, run_ids: list[str], *, poll: bool = True,
+               poll_s: float = 5.0, join_s: float = 120.0) -> list[dict[str, Any]]:
+    """The rows of ``run_ids`` once every one has ended; ``poll``: ask the scheduler (one
+    sacct per round) until then, else they have ended already (local and debug runs)."""
+    from dii_hpc import progress
+
+    wanted = set(run_ids)
+    if not poll:
+        return [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
+    ended_at = None
+    with progress.bar(f"{experiment}: tasks ended", len(wanted)) as bar:
+        while True:
+            rows = [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
+            bar.update(completed=sum(r["status"] not in ACTIVE for r in rows))
+            if not any(r["status"] in ACTIVE for r in rows):
+                # A task marks its run FINISHED a moment before Slurm ends the job; wait
+                # (bounded) for the accounting record so that the rows carry sacct fields.
+                ended_at = ended_at or time.time()
+                joined = all("state" in (store.run(r["run_id"]).get("slurm") or {}) for r in rows)
+                if joined or time.time() - ended_at > join_s:
+                    return rows
+            time.sleep(poll_s)
+
+
+def check_outcome(rows: list[dict[str, Any]]) -> None:
+    """InfraError (exit 3) naming the first task that did not finish, if any."""
+    bad = [r for r in rows if r["status"] != FINISHED]
+    if bad:
+        from dii_hpc.errors import InfraError
+
+        first = bad[0]
+        raise InfraError(f"{len(bad)} of {len(rows)} task(s) did not finish: run {first['run_id']} "
+                         f"{first['status']}{': ' + first['error'] if first['error'] else ''}")

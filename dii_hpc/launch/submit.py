@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc import progress
 from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig, Resources
 from dii_hpc.errors import BadInput, InfraError, SchedulerError, StoreError
@@ -40,7 +41,6 @@ class SubmitResult:
     executor: str
     rows: list[dict[str, Any]]
     script: str
-    table: str
     run_ids: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     arrays: list[str] = field(default_factory=list)
@@ -210,7 +210,7 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
     params = slurm_parameters(config, store.root, f"dii-{config.experiment}")
     res = SubmitResult(sid, config.experiment, kind, rows,
                        sbatch_script(params, jobdir / "submitit", min(len(rows), max_array)),
-                       planning.describe(rows), dry_run=dry_run)
+                       dry_run=dry_run)
     if dry_run:
         return res
     store.ensure_writable()
@@ -258,21 +258,48 @@ def record_jobs(store: Store, res: SubmitResult, name: str | None = None) -> Non
     })
 
 
+def config_of_run(store: Store, run_id: str, overrides: list[str] | None) -> tuple[LoadedConfig, str]:
+    """(the resolved config a run was started from, with ``overrides``; its full run id)."""
+    from dii_hpc.config import from_dict
+
+    record = store.run(run_id)
+    raw = (record.get("manifest") or {}).get("config")
+    if not raw:
+        raise BadInput(f"run {record['run_id']} has no resolved config in its manifest")
+    return from_dict(raw, overrides, source=f"run {record['run_id']}"), record["run_id"]
+
+
 def run_debug_jobs(sid: str) -> None:
     """DebugExecutor jobs run in this process when their result is asked for."""
-    for job in _CURRENT_JOBS.pop(sid, []):
-        with contextlib.suppress(Exception):  # the user's own error: its run says FAILED; run the rest
-            job.result()
+    jobs = _CURRENT_JOBS.pop(sid, [])
+    with progress.bar("tasks", len(jobs)) as bar:
+        for job in jobs:
+            with contextlib.suppress(Exception):  # the user's own error: its run says FAILED; run the rest
+                job.result()
+            bar.advance()
 
 
-def _wait_all(jobs: list[Any]) -> None:
+def _wait_all(jobs: list[Any], bar: progress.Bar | None = None) -> None:
     for job in jobs:
         try:
             job.wait()
         except Exception as err:  # noqa: BLE001
             raise InfraError(f"local task {job.job_id} failed to run: {err}") from err
+        if bar is not None:
+            bar.advance()
 
 
 def wait_local(sid: str) -> None:
     """Block until the local executor's processes of a submission have exited."""
-    _wait_all(_CURRENT_JOBS.pop(sid, []))
+    jobs = _CURRENT_JOBS.pop(sid, [])
+    with progress.bar("tasks", len(jobs)) as bar:
+        _wait_all(jobs, bar)
+
+
+def finish_here(executor: str, sid: str) -> None:
+    """What ends in this process: debug jobs run now, local processes are waited for
+    (Slurm jobs go on without us)."""
+    if executor == "debug":
+        run_debug_jobs(sid)
+    elif executor == "local":
+        wait_local(sid)
