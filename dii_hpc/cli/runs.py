@@ -33,7 +33,7 @@ def list_runs(
 ) -> None:
     """List runs with params and last metric values."""
     from dii_hpc.cli.tables import check_format, render_runs
-    from dii_hpc.store.query import apply_filter, resolve_column
+    from dii_hpc.store.query import apply_filter, sort_runs
 
     check_format(fmt)
     store = _store()
@@ -42,8 +42,7 @@ def list_runs(
     if filter_:
         df = apply_filter(df, filter_)
     if sort and len(df):
-        col = resolve_column(df, sort)
-        df = df.sort_values(col, ascending=ascending, na_position="last", kind="stable")
+        df = sort_runs(df, sort, ascending)
     if limit is not None:
         df = df.head(limit)
     typer.echo(render_runs(df, fmt))

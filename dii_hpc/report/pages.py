@@ -201,8 +201,8 @@ def _scatter_param(runs: list[RunEntry], pkeys: list[str]) -> str | None:
     for key in pkeys:
         if re.search(r"seed|(^|_)id$|index|^run", key, re.IGNORECASE):
             continue
-        values = {(r.record.get("params") or {}).get(key) for r in runs}
-        numeric = {v for v in values if display.number(v) is not None}
+        values = ((r.record.get("params") or {}).get(key) for r in runs)
+        numeric = {n for n in map(display.number, values) if n is not None}  # lists/dicts: skipped
         if len(numeric) > spread:
             best, spread = key, len(numeric)
     return best or (pkeys[0] if pkeys else None)

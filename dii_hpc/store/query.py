@@ -189,3 +189,40 @@ def parse_filter(text: str) -> Predicate:
 
 def apply_filter(df: pd.DataFrame, text: str) -> pd.DataFrame:
     return df[parse_filter(text)(df)].reset_index(drop=True) if len(df) else df
+
+
+def sort_runs(df: pd.DataFrame, name: str, ascending: bool = False) -> pd.DataFrame:
+    """``--sort``: numbers, then booleans, then text, then anything else (lists, dicts) as text,
+    each group in the asked order; missing values (None, NaN) last either way.  Columns that mix
+    types are normal here (a param that is an int in one run and a string in another), and a
+    plain ``sort_values`` raises on them."""
+    col = resolve_column(df, name)
+    groups: dict[int, list[tuple[Any, int]]] = {0: [], 1: [], 2: [], 3: []}
+    missing = []
+    for pos, value in enumerate(df[col].tolist()):
+        key = _sort_key(value)
+        (missing.append(pos) if key is None else groups[key[0]].append((key[1], pos)))
+    order = [pos for g in sorted(groups) for _, pos in
+             sorted(groups[g], key=lambda kv: kv[0], reverse=not ascending)]
+    return df.iloc[order + missing].reset_index(drop=True)
+
+
+def _sort_key(value: Any) -> tuple[int, Any] | None:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return 1, int(value)
+    if isinstance(value, (int, float)):
+        return 0, float(value)
+    if isinstance(value, str):
+        return 2, value
+    try:
+        import pandas as pd
+
+        if pd.isna(value) is True:
+            return None
+    except (TypeError, ValueError):
+        pass
+    return 3, str(value)

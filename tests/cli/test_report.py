@@ -65,3 +65,16 @@ def test_a_terminal_gets_a_progress_bar_and_stdout_keeps_its_bytes(demo, tmp_pat
     assert proc.stdout == f"{(store_dir / 'site' / 'index.html').resolve()}\n"
     text = screen.decode(errors="replace")
     assert "report: pages" in text and "━" in text and "page(s) rendered" in text
+
+
+def test_list_and_dict_params_do_not_break_the_build(store_path: Path, tmp_path: Path, capsys) -> None:
+    """#14 item 6: a run with a list or dict param (unhashable) once failed the whole build."""
+    import dii_hpc
+    from dii_hpc.cli.app import main
+
+    for params in ({"layers": [64, 32], "opt": {"name": "adam"}, "lr": 0.1},
+                   {"layers": [128], "opt": {"name": "sgd"}, "lr": 0.2}):
+        with dii_hpc.start_run("mixed", params=params) as run:
+            run.log_metric("acc", 0.5)
+    assert main(["report", "build", "--out", str(tmp_path / "site")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "site" / "index.html").is_file()

@@ -104,3 +104,19 @@ def test_damaged_run_is_reported_and_the_rest_listed(populated: list[str], store
 def test_debug_env_shows_traceback(populated: list[str]) -> None:
     res = run_cli("runs", "list", "-e", "nope", env={"DII_HPC_DEBUG": "1"})
     assert res.returncode != 0 and "Traceback" in res.stderr
+
+
+def test_sort_on_a_column_of_mixed_types(store_path: Path) -> None:
+    """#14 item 6: --sort on a column mixing None/NaN/str/bool/int once raised TypeError."""
+    for a in (3, "x", True, None, float("nan"), 1.5, [1, 2]):
+        with dii_hpc.start_run("mixed", params={} if a is None else {"a": a}) as run:
+            run.log_metric("acc", 0.5)
+    for order in ("--asc", "--desc"):
+        res = run_cli("runs", "list", "--sort", "params.a", order, "--format", "json")
+        assert res.returncode == 0, res.stderr
+        values = [r.get("params.a") for r in json.loads(res.stdout)]
+        assert len(values) == 7
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and v == v]
+        assert numbers == sorted(numbers, reverse=order == "--desc")
+        assert values[-1] is None     # missing values last whichever the order
