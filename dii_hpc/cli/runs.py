@@ -123,8 +123,9 @@ def merge_cmd(
         raise StoreError(f"source store {src_store.root} does not exist")
     res = merge(src_store, Store(dst), dry_run=dry_run)
     verb = "would copy" if dry_run else "copied"
+    folders = "".join(f", {n} files in {name}/" for name, n in res["folders"].items())
     typer.echo(f"{verb} {res['runs_copied']} runs, updated {res['runs_updated']}, "
-               f"skipped {res['runs_skipped']} already present, {res['blobs_copied']} blobs")
+               f"skipped {res['runs_skipped']} already present, {res['blobs_copied']} blobs{folders}")
 
 
 @store_app.command("gc")

@@ -4,6 +4,12 @@ Run ids are globally unique, so a run present in both stores is the same run: th
 whose record is further along wins (terminal over active, then later end/start time).
 Blobs are content-addressed, so a blob already in the destination is never copied again.
 Each run directory is copied under a temporary name and renamed into place.
+
+Every other top-level folder (drift ``monitors/``, registry ``models/``, whatever a later
+version adds) is merged file by file: a file missing in the destination is copied, one in both
+is replaced only by a newer source copy.  Left behind on purpose: ``site/`` and ``cache/``
+(derived, rebuilt from the runs), ``jobs/`` (submission records whose job ids mean nothing to
+the destination's scheduler), the store's own settings file and hidden temporaries.
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ def _copy_tree(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
 
 
-def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, int]:
-    """Bring every run and blob of ``src`` into ``dst``; returns what was (or would be) copied."""
+def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, Any]:
+    """Bring every run, blob and store folder of ``src`` into ``dst``; returns what was (or would
+    be) copied: run and blob counts, and ``folders``: {top-level folder: files copied}."""
     from dii_hpc.store.summary import compact
 
     if src.root == dst.root:
@@ -48,7 +55,7 @@ def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, int]:
         raise BadInput(f"cannot merge store {src.root} into itself")
     if not dry_run:
         dst.ensure_writable()
-    stats = {"runs_copied": 0, "runs_updated": 0, "runs_skipped": 0, "blobs_copied": 0}
+    stats: dict[str, Any] = {"runs_copied": 0, "runs_updated": 0, "runs_skipped": 0, "blobs_copied": 0}
     touched: set[str] = set()
     for exp in src.experiments():
         for rid in src.run_ids(exp):
@@ -57,6 +64,7 @@ def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, int]:
             if action != "runs_skipped":
                 touched.add(exp)
     stats["blobs_copied"] = _merge_blobs(src.root, dst.root, dry_run)
+    stats["folders"] = _merge_folders(src.root, dst.root, dry_run)
     if not dry_run:
         for exp in sorted(touched):
             if (dst.experiment_dir(exp) / "summary.parquet").exists():
@@ -107,3 +115,32 @@ def _merge_blobs(src_root: Path, dst_root: Path, dry_run: bool) -> int:
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)
     return copied
+
+
+NOT_MERGED = frozenset({"experiments", "blobs", "site", "cache", "jobs"})  # see the module doc
+
+
+def _merge_folders(src_root: Path, dst_root: Path, dry_run: bool) -> dict[str, int]:
+    copied: dict[str, int] = {}
+    for top in sorted(src_root.iterdir()):
+        if top.name in NOT_MERGED or top.name.startswith(".") or not top.is_dir() or top.is_symlink():
+            continue
+        n = sum(_merge_file(path, dst_root / path.relative_to(src_root), dry_run)
+                for path in sorted(top.rglob("*"))
+                if path.is_file() and not path.is_symlink()
+                and not any(part.startswith(".") for part in path.relative_to(top).parts))
+        if n:
+            copied[top.name] = n
+    return copied
+
+
+def _merge_file(path: Path, target: Path, dry_run: bool) -> bool:
+    """Copy ``path`` to ``target`` unless the target is there and at least as new."""
+    if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+        return False
+    if not dry_run:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        shutil.copy2(path, tmp)
+        os.replace(tmp, target)
+    return True

@@ -120,3 +120,31 @@ def test_sort_on_a_column_of_mixed_types(store_path: Path) -> None:
                    and v == v]
         assert numbers == sorted(numbers, reverse=order == "--desc")
         assert values[-1] is None     # missing values last whichever the order
+
+
+def test_merge_brings_monitors_and_other_store_folders(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """#14 item 7: after `store merge`, `drift check --monitor prod` in the destination once said
+    'unknown monitor'; folders a later version adds (models/) must come along too, while derived
+    (site/, cache/) and cluster-local ones (jobs/) stay behind."""
+    import numpy as np
+    import pandas as pd
+
+    from dii_hpc.cli.app import main
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(0, 1, 300)}).to_csv("ref.csv", index=False)
+    assert main(["--store", str(a), "drift", "profile", "--data", "ref.csv", "--name", "prod"]) == 0
+    for rel in ("models/clf/v1.json", "site/index.html", "cache/x.json", "jobs/1.json"):
+        (a / rel).parent.mkdir(parents=True, exist_ok=True)
+        (a / rel).write_text("{}")
+    with dii_hpc.start_run("exp", store=str(b)) as run:
+        run.log_metric("acc", 1.0)
+    capsys.readouterr()
+    assert main(["store", "merge", str(a), str(b)]) == 0
+    assert "monitors" in capsys.readouterr().out
+    assert (b / "models/clf/v1.json").is_file() and (b / "monitors/prod/profile.json").is_file()
+    assert not any((b / d).exists() for d in ("site", "cache", "jobs/1.json"))
+    code = main(["--store", str(b), "drift", "check", "--monitor", "prod", "--data", "ref.csv"])
+    assert code == 0, capsys.readouterr().err
