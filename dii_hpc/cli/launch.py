@@ -189,6 +189,9 @@ def resubmit(
         return
     for s in out["submissions"]:
         sub.finish_here(s["executor"], s["submission"])
+    for _rid, kind, _job, task in out["commands"]:
+        if kind != "slurm":  # `dii-hpc run` on the local executor runs here, as it did at first
+            task()
     typer.echo(f"resubmitted {out['runs']} run(s) of {experiment}")
 
 

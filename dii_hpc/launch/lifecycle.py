@@ -71,23 +71,63 @@ def _kill_local(rec: dict[str, Any]) -> bool:
 
 
 def resubmit(store: Store, experiment: str, executor: str | None = None) -> dict[str, Any]:
-    """Re-run the failed / preempted / timed-out tasks of an experiment under the same run ids."""
+    """Re-run the failed / preempted / timed-out tasks of an experiment under the same run ids:
+    tasks of `submit` plans as new arrays, `dii-hpc run` commands as they were launched.
+
+    Returns {"runs": n, "submissions": [...], "commands": [(run id, kind, job id, task)]}: a
+    command on the local or debug executor is to be run by the caller (``task()``)."""
+    from dii_hpc.launch import runcmd
     from dii_hpc.launch.status import reconcile
 
     store.check_experiment_exists(experiment)
     reconcile(store, experiment)
     jobs = job_map(store)
     by_plan: dict[str, list[tuple[str, int]]] = {}
+    commands: list[tuple[str, dict[str, Any]]] = []
     for rec in store.records(experiment):
         info = jobs.get(rec["run_id"], {})
-        if rec.get("status") in RESUBMITTABLE and info.get("plan_file") and info.get("task") is not None:
+        if rec.get("status") not in RESUBMITTABLE:
+            continue
+        if info.get("plan_file") and info.get("task") is not None:
             by_plan.setdefault(info["plan_file"], []).append((rec["run_id"], int(info["task"])))
-    if not by_plan:
-        return {"runs": 0, "submissions": []}
-    out = []
-    for plan_file, tasks in by_plan.items():
-        out.append(_resubmit_plan(store, Path(plan_file), tasks, executor))
-    return {"runs": sum(len(t) for t in by_plan.values()), "submissions": out}
+        elif (spec := runcmd.command_spec(store, rec["run_id"])) is not None:
+            commands.append((rec["run_id"], spec))
+    out = [_resubmit_plan(store, Path(plan_file), tasks, executor) for plan_file, tasks in by_plan.items()]
+    started = [_resubmit_command(store, experiment, rid, spec, executor) for rid, spec in commands]
+    return {"runs": sum(len(t) for t in by_plan.values()) + len(started), "submissions": out,
+            "commands": started}
+
+
+def retire_attempt(store: Store, rec: dict[str, Any]) -> None:
+    """Make an ended run PENDING again; its Slurm record moves to ``slurm_attempts`` so that the
+    new attempt's record replaces it (None is replaced, where a dict would be merged into)."""
+    fields: dict[str, Any] = {"status": "PENDING", "end_time": None, "error": None}
+    if rec.get("slurm"):
+        fields.update(slurm=None, slurm_attempts=[*(rec.get("slurm_attempts") or []), rec["slurm"]])
+    store.update_run(rec["run_id"], **fields)
+
+
+def restore_attempt(store: Store, rec: dict[str, Any]) -> None:
+    """Undo `retire_attempt` when the new attempt could not be submitted."""
+    store.update_run(rec["run_id"], status=rec.get("status"), end_time=rec.get("end_time"),
+                     error=rec.get("error"), slurm=rec.get("slurm"),
+                     slurm_attempts=rec.get("slurm_attempts"))
+
+
+def _resubmit_command(store: Store, experiment: str, rid: str, spec: dict[str, Any],
+                      executor: str | None) -> tuple[str, str, str, Any]:
+    from dii_hpc.launch import runcmd
+    from dii_hpc.launch import submit as sub
+
+    previous = store.run(rid)
+    recorded = (job_map(store).get(rid) or {}).get("executor")
+    kind, _ = sub.choose_executor(executor or recorded or "auto")
+    retire_attempt(store, previous)
+    try:
+        return (rid, *runcmd.launch(store, experiment, rid, spec, kind))
+    except BaseException:
+        restore_attempt(store, previous)
+        raise
 
 
 def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
@@ -100,8 +140,8 @@ def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
     kind, slurm_conf = sub.choose_executor(executor or plan.get("executor") or "auto")
     _, config = task_config(plan, tasks[0][1])
     previous = {rid: store.run(rid) for rid, _ in tasks}
-    for rid, _ in tasks:
-        store.update_run(rid, status="PENDING", end_time=None, error=None)
+    for rec in previous.values():
+        retire_attempt(store, rec)
     params = sub.slurm_parameters(config, store.root, f"dii-{config.experiment}")
     ex = sub._executor(kind, plan_file.parent / "submitit", config, params)
     submitted: list[Any] = []
@@ -121,9 +161,8 @@ def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
             from dii_hpc.slurm import commands
 
             commands.cancel(sorted({str(j.job_id).split("_")[0] for j in submitted}))
-        for rid, rec in previous.items():
-            store.update_run(rid, status=rec.get("status"), end_time=rec.get("end_time"),
-                             error=rec.get("error"))
+        for rec in previous.values():
+            restore_attempt(store, rec)
         raise
     from dii_hpc.store.ids import new_run_id
 

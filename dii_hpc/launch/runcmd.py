@@ -143,30 +143,63 @@ def submit_command(store: Store, experiment: str, command: list[str], resources:
                    setup: list[str], executor: str) -> tuple[str, str, str, Any]:
     """Create the run and start it: inline (local/debug) or as one Slurm job via submitit.
 
-    Returns (run_id, executor kind, job id or '', the submitit job or None)."""
+    Returns (run_id, executor kind, job id or '', the CommandTask or the submitit job)."""
     from dii_hpc.errors import SchedulerError
     from dii_hpc.launch import submit as sub
 
     kind, _ = sub.choose_executor(executor)
     store.ensure_writable()
     run_id = create(store, experiment, command, {"launcher": "dii-hpc run"})
-    task = CommandTask(str(store.root), run_id, list(command), os.getcwd(), resources.sys_metrics_s)
+    spec = {"argv": list(command), "cwd": os.getcwd(), "setup": list(setup),
+            "resources": resources.model_dump(mode="json")}
+    try:
+        return (run_id, *launch(store, experiment, run_id, spec, kind))
+    except SchedulerError:
+        store.delete_run(run_id)  # nothing half-submitted
+        raise
+
+
+def launch(store: Store, experiment: str, run_id: str, spec: dict[str, Any],
+           kind: str) -> tuple[str, str, Any]:
+    """Start (or restart: `resubmit`) the command ``spec`` of a run; the jobs record keeps the
+    spec, so that `resubmit --failed` can launch it again with the same resources.
+
+    Returns (executor kind, job id or '', the CommandTask to run here or the submitit job)."""
+    from dii_hpc.errors import SchedulerError
+    from dii_hpc.launch import submit as sub
+
+    resources = Resources(**spec["resources"])
+    task = CommandTask(str(store.root), run_id, list(spec["argv"]), spec["cwd"], resources.sys_metrics_s)
+    name = f"run-{run_id}"
+    record = {"submission_id": name, "experiment": experiment, "executor": kind,
+              "runs": {run_id: ""}, "submitted": time.time(), "plan_file": None, "command": spec}
     if kind != "slurm":
-        return run_id, kind, "", task
-    folder = store.jobs_dir / f"run-{run_id}"
-    params = sub.resource_parameters(resources, setup, store.root, f"dii-run-{experiment}")
+        store.write_jobs_record(name, record)
+        return kind, "", task
+    folder = store.jobs_dir / name
+    fresh = not folder.exists()
+    params = sub.resource_parameters(resources, spec["setup"], store.root, f"dii-run-{experiment}")
     try:
         ex = sub.make_submitit("slurm", folder, resources, params)
         with contextlib.redirect_stderr(io.StringIO()):
             job = ex.submit(task)
-    except Exception as err:  # noqa: BLE001 - nothing half-submitted
-        store.delete_run(run_id)
-        shutil.rmtree(folder, ignore_errors=True)
+    except Exception as err:  # noqa: BLE001
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
         raise SchedulerError(f"sbatch rejected the job: {sub.slurm_message(err)}") from err
-    store.write_jobs_record(f"run-{run_id}", {
-        "submission_id": f"run-{run_id}", "experiment": experiment, "executor": "slurm",
-        "runs": {run_id: str(job.job_id)}, "submitted": time.time(), "plan_file": None})
-    return run_id, kind, str(job.job_id), job
+    store.write_jobs_record(name, {**record, "runs": {run_id: str(job.job_id)},
+                                   "submitted": time.time()})
+    return kind, str(job.job_id), job
+
+
+def command_spec(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The command spec `launch` recorded for a `dii-hpc run` run (None for other runs)."""
+    from dii_hpc.store.atomic import read_json
+
+    try:
+        return read_json(store.jobs_dir / f"run-{run_id}.json").get("command")
+    except (OSError, ValueError):
+        return None
 
 
 def logs_dir(store: Store, run_id: str) -> Path:

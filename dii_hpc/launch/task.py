@@ -140,7 +140,7 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -
         ids["raw_job_id"] = ids.get("job_id")
         ids["job_id"] = f"{ids['array_job_id']}_{ids['array_task_id']}"
     if ids:
-        run.set_section("slurm", {**run.record.get("slurm", {}), **ids})
+        run.set_section("slurm", {**(run.record.get("slurm") or {}), **ids})
     return run
 
 

@@ -62,3 +62,26 @@ def test_submit_from_run_recreates_it(store_path: Path, tmp_path: Path) -> None:
     assert copy["parent_run"] == first["run_id"] and copy["params"]["seed"] == 5
     assert copy["metrics"]["loss"]["last"] == first["metrics"]["loss"]["last"]
     assert run_cli("submit", "--executor", "debug", cwd=REPO).returncode == 2
+
+
+def flaky_command(marker: Path) -> list[str]:
+    """Fails the first time (leaving ``marker``), succeeds after."""
+    return ["sh", "-c", f'if [ -e "{marker}" ]; then echo second; else touch "{marker}"; exit 1; fi']
+
+
+def test_resubmit_failed_includes_command_runs(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 8: `resubmit --failed` said "nothing to resubmit" for a failed `dii-hpc run`."""
+    from dii_hpc.store.store import Store
+
+    first = run_cli("run", "--executor", "local", "-e", "cmds", "--sys-metrics-s", "0", "--",
+                    *flaky_command(tmp_path / "m"), cwd=tmp_path)
+    assert first.returncode == 3, first.stderr
+    (rec,) = Store(store_path).records("cmds")
+    assert rec["status"] == "FAILED"
+    again = run_cli("resubmit", "cmds", "--failed", "--executor", "local", cwd=REPO)
+    assert again.returncode == 0, again.stderr
+    assert "resubmitted 1 run(s) of cmds" in again.stdout
+    (rec,) = Store(store_path).records("cmds")
+    assert rec["status"] == "FINISHED" and rec["error"] is None and rec["params"]["exit_code"] == 0
+    assert (Store(store_path).run_dir(rec["run_id"]) / "logs/stdout.log").read_text() == "second\n"
+    assert run_cli("resubmit", "cmds", "--failed").stdout.strip() == "cmds: nothing to resubmit"

@@ -58,3 +58,20 @@ def test_worker_runs_a_plan_row_like_the_sbatch_template(store: Store) -> None:
     assert store.run(res.run_ids[0])["status"] == "PENDING"
     bad = subprocess.run([sys.executable, "-m", "dii_hpc.launch.worker", "x"], capture_output=True)
     assert bad.returncode == 2
+
+
+def test_resubmit_moves_the_old_slurm_record_to_attempts(store: Store, tmp_path: Path) -> None:
+    """#14 item 8: a resubmitted run kept the old attempt's Slurm record (job 81 FAILED)."""
+    raw = {"experiment": "flaky", "resources": {"sys_metrics_s": 0},
+           "models": {"f": {"class": f"{FIX}:Flaky", "params": {"marker": str(tmp_path / "m")}}},
+           "sweep": {"seeds": [0]}}
+    res = submit(from_dict(raw), store, "debug")
+    run_debug_jobs(res.submission_id)
+    (rid,) = res.run_ids
+    old = {"job_id": "81", "state": "FAILED", "slurm_state": "FAILED"}
+    store.update_run(rid, slurm=old)
+    out = resubmit(store, "flaky", "debug")
+    run_debug_jobs(out["submissions"][0]["submission"])
+    rec = store.run(rid)
+    assert rec["status"] == "FINISHED" and rec["slurm_attempts"] == [old]
+    assert (rec.get("slurm") or {}).get("job_id") != "81" and "state" not in (rec.get("slurm") or {})

@@ -187,3 +187,27 @@ resources: {{time: "5", sys_metrics_s: 0}}
         hist = store.metric_history(rec["run_id"], "value")
         assert len(hist) == 10_000 and hist["step"].is_unique
         assert hist["value"].sum() == sum(range(10_000))
+
+
+def test_resubmitted_command_run_gets_the_new_jobs_record(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 8: a failed `dii-hpc run` on Slurm is resubmitted, and its run.json then shows
+    the new job (the old one is kept in slurm_attempts), not job 81 FAILED for job 83 COMPLETED."""
+    marker = tmp_path / "m"
+    flaky = f'if [ -e "{marker}" ]; then echo second; else touch "{marker}"; exit 1; fi'
+    first = run_cli("run", "--executor", "slurm", "--time", "5", "-e", "again", "--sys-metrics-s",
+                    "0", "--wait", "--", "sh", "-c", flaky, cwd=tmp_path)
+    assert first.returncode == 3, first.stderr
+    store = Store(store_path)
+    (rec,) = store.records("again")
+    old_job = rec["slurm"]["job_id"]
+    assert rec["status"] == "FAILED" and "state" in rec["slurm"]
+    proc = run_cli("resubmit", "again", "--failed", cwd=REPO)
+    assert proc.returncode == 0 and "resubmitted 1 run(s)" in proc.stdout, proc.stderr
+    assert _status_until("again", {"FINISHED", "FAILED"}) == {rec["run_id"]: "FINISHED"}
+    deadline = time.time() + 120
+    while "state" not in (store.run(rec["run_id"]).get("slurm") or {}) and time.time() < deadline:
+        run_cli("status", "again", cwd=REPO)  # the accounting record may lag the run's end
+        time.sleep(3)
+    rec = store.run(rec["run_id"])
+    assert rec["slurm"]["job_id"] != old_job and rec["slurm"]["state"] == "FINISHED"
+    assert [a["job_id"] for a in rec["slurm_attempts"]] == [old_job]
