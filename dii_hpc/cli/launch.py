@@ -145,8 +145,11 @@ def logs(
     rid = store.run(run_id)["run_id"]
     names = ["stdout", "stderr"] if stream == "both" else [stream]
     if follow:  # a pending task's log appears in its run's logs/ when it starts
-        path = store.run_dir(rid) / "logs" / f"{names[0]}.log"
-        for chunk in tail(path, store, rid):
+        shown = None
+        for name, chunk in tail({n: store.run_dir(rid) / "logs" / f"{n}.log" for n in names}, store, rid):
+            if stream == "both" and name != shown:  # a header where the stream changes, as tail -f
+                sys.stdout.write(("\n" if shown else "") + f"==> {name} <==\n")
+                shown = name
             sys.stdout.write(chunk)
             sys.stdout.flush()
         return

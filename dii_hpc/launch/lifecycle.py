@@ -192,22 +192,28 @@ def log_paths(store: Store, run_id: str) -> dict[str, Path]:
     return out
 
 
-def follow(path: Path, store: Store, run_id: str, poll_s: float = 1.0) -> Iterator[str]:
-    """Yield new text of ``path`` until the run ends (tail -f that knows when to stop)."""
-    pos = 0
+def follow(paths: dict[str, Path], store: Store, run_id: str,
+           poll_s: float = 1.0) -> Iterator[tuple[str, str]]:
+    """Yield (stream name, new text) of every file in ``paths`` until the run ends (tail -f of
+    several files that knows when to stop); files that do not exist yet are waited for."""
+    pos = dict.fromkeys(paths, 0)
     while True:
-        text = ""
-        if path.exists():
+        got = False
+        for name, path in paths.items():
+            if not path.exists():
+                continue
             with open(path, encoding="utf-8", errors="replace") as fh:
-                fh.seek(pos)
+                fh.seek(pos[name])
                 text = fh.read()
-                pos = fh.tell()
-        if text:
-            yield text
-        elif store.run(run_id).get("status") not in ACTIVE:
+                pos[name] = fh.tell()
+            if text:
+                got = True
+                yield name, text
+        if got:
+            continue
+        if store.run(run_id).get("status") not in ACTIVE:
             return
-        else:
-            time.sleep(poll_s)
+        time.sleep(poll_s)
 
 
 def resolve_logs(store: Store, run_id: str) -> dict[str, Path]:

@@ -85,3 +85,19 @@ def test_resubmit_failed_includes_command_runs(store_path: Path, tmp_path: Path)
     assert rec["status"] == "FINISHED" and rec["error"] is None and rec["params"]["exit_code"] == 0
     assert (Store(store_path).run_dir(rec["run_id"]) / "logs/stdout.log").read_text() == "second\n"
     assert run_cli("resubmit", "cmds", "--failed").stdout.strip() == "cmds: nothing to resubmit"
+
+
+def test_logs_follow_shows_both_streams(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 9: `logs --follow` followed stdout only, so a traceback never showed."""
+    from dii_hpc.store.store import Store
+
+    code = "print('to stdout', flush=True); raise SystemExit('boom on stderr')"
+    assert run_cli("run", "--executor", "local", "-e", "cmds", "--sys-metrics-s", "0", "--",
+                   "python3", "-c", code, cwd=tmp_path).returncode == 3
+    (rec,) = Store(store_path).records("cmds")
+    res = run_cli("logs", rec["run_id"], "--follow")
+    assert res.returncode == 0, res.stderr
+    assert "to stdout" in res.stdout and "boom on stderr" in res.stdout
+    assert "==> stderr <==" in res.stdout
+    only = run_cli("logs", rec["run_id"], "--follow", "--stream", "stderr")
+    assert "boom on stderr" in only.stdout and "to stdout" not in only.stdout
