@@ -66,27 +66,18 @@ def numeric(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def clean_json(obj: Any) -> Any:
-    """numpy scalars -> Python, inf/nan -> strings: strict JSON that every reader accepts."""
-    import numpy as np
+    """numpy scalars -> Python, inf/nan -> strings: strict JSON that every reader accepts
+    (the store's one rule, `store.atomic.standard`)."""
+    from dii_hpc.store.atomic import standard
 
-    if isinstance(obj, dict):
-        return {str(k): clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_json(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, np.ndarray):
-        return clean_json(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return obj
+    return standard(obj)
 
 
 def write_json(path: str, result: dict[str, Any]) -> None:
-    from dii_hpc.store.atomic import write_bytes
+    from dii_hpc.store.atomic import dumps, write_bytes
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, json.dumps(clean_json(result), indent=2, sort_keys=True).encode())
+    write_bytes(path, dumps(result, indent=2, sort_keys=True))
 
 
 def parse_thresholds(items: list[str] | None, option: str) -> dict[str, float]:

@@ -69,13 +69,20 @@ def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
 def render_frame(df: pd.DataFrame, fmt: str, empty: str = "(no runs)") -> str:
     """A DataFrame as a table (header and rule), JSON records or CSV."""
     if fmt == "json":
-        return df.to_json(orient="records", date_format="iso", indent=1)
+        from dii_hpc.store.atomic import dumps
+
+        return dumps([{k: _json_cell(v) for k, v in row.items()} for row in df.to_dict("records")]).decode()
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if not len(df):
         return empty
     return table([[cell(v) for v in row] for row in df.itertuples(index=False)],
                  [str(c) for c in df.columns], rule=True)
+
+
+def _json_cell(value: Any) -> Any:
+    """A table cell for JSON: an empty cell (NaN, None) is null; inf stays "inf"."""
+    return None if isinstance(value, float) and math.isnan(value) or value is None else value
 
 
 def render_runs(df: pd.DataFrame, fmt: str) -> str:
@@ -87,7 +94,9 @@ def render_runs(df: pd.DataFrame, fmt: str) -> str:
 
 def render_record(record: dict[str, Any], artifacts: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({**record, "artifacts": artifacts}, indent=1, default=str)
+        from dii_hpc.store.atomic import dumps
+
+        return dumps({**record, "artifacts": artifacts}).decode()
     lines = []
     for key in ("run_id", "experiment", "kind", "status", "error", "parent_run", "attempts"):
         if record.get(key) is not None:

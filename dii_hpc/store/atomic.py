@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import secrets
 import time
@@ -35,7 +36,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None =
 
 
 def json_default(obj: Any) -> Any:
-    """JSON for the values users log: numpy scalars/arrays, paths, sets."""
+    """JSON for the values users log: numpy scalars/arrays, paths, sets, timestamps."""
     if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
         return obj.item()
     if hasattr(obj, "tolist"):
@@ -44,12 +45,46 @@ def json_default(obj: Any) -> Any:
         return list(obj)
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
     return str(obj)
 
 
-def dumps(obj: Any) -> bytes:
-    """Serialise like every JSON file of the store: NaN/inf allowed (Python's json reads them)."""
-    return json.dumps(obj, default=json_default, indent=1, sort_keys=False).encode()
+#: How a number that JSON cannot hold is written (and read back by `as_number`).
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def standard(obj: Any) -> Any:
+    """``obj`` as standard JSON values: NaN, inf and -inf become the strings "nan", "inf" and
+    "-inf" (str(float) of them, and float() reads them back), numpy values Python ones, keys
+    strings.  Strict parsers (JavaScript, jq, Go) refuse the bare NaN/Infinity tokens."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else str(standard(k)): standard(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [standard(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int)):
+        return obj
+    return standard(json_default(obj))
+
+
+def as_number(value: Any) -> Any:
+    """A value read back from the store: "nan"/"inf"/"-inf" (see `standard`) as the float."""
+    return NON_FINITE.get(value, value) if isinstance(value, str) else value
+
+
+def dumps(obj: Any, *, indent: int | None = 1, sort_keys: bool = False) -> bytes:
+    """The one JSON encoder of the store and the CLI: standard JSON (`standard`); indent=None
+    writes it compact."""
+    seps = (",", ":") if indent is None else None
+    try:  # non-finite numbers are rare: walk the value only when plain encoding refuses it
+        text = json.dumps(obj, default=json_default, indent=indent, sort_keys=sort_keys,
+                          separators=seps, allow_nan=False)
+    except (ValueError, TypeError):  # TypeError: keys json cannot sort or write
+        text = json.dumps(standard(obj), indent=indent, sort_keys=sort_keys, separators=seps,
+                          allow_nan=False)
+    return text.encode()
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:

@@ -7,7 +7,6 @@ fsync per file, which on shared filesystems is what made a 1,000-task submission
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +54,6 @@ def create_runs(store: Store, experiment: str, kind: str, params: list[dict[str,
 
 def compact(obj: Any) -> bytes:
     """JSON without indentation: the same content, written 3x faster for thousands of files."""
-    from dii_hpc.store.atomic import json_default
+    from dii_hpc.store.atomic import dumps
 
-    return json.dumps(obj, default=json_default, separators=(",", ":")).encode()
+    return dumps(obj, indent=None)

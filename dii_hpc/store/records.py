@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc import vocabulary as vocab
-from dii_hpc.store.atomic import create_exclusive, read_json, write_json
+from dii_hpc.store.atomic import as_number, create_exclusive, read_json, write_json
 
 RUN_FILE = "run.json"
 CHANGED_DIR = ".changed"
@@ -74,7 +74,7 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     for k, v in _flat_items(record.get("params") or {}):
         row[f"params.{k}"] = _scalar(v)
     for k, v in (record.get("metrics") or {}).items():
-        row[f"metrics.{k}"] = v.get("last") if isinstance(v, dict) else v
+        row[f"metrics.{k}"] = as_number(v.get("last") if isinstance(v, dict) else v)  # "inf" -> inf
     for k, v in (record.get("tags") or {}).items():
         row[f"tags.{k}"] = _scalar(v)
     for k, v in (record.get("slurm") or {}).items():

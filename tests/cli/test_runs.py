@@ -148,3 +148,26 @@ def test_merge_brings_monitors_and_other_store_folders(tmp_path: Path, monkeypat
     assert not any((b / d).exists() for d in ("site", "cache", "jobs/1.json"))
     code = main(["--store", str(b), "drift", "check", "--monitor", "prod", "--data", "ref.csv"])
     assert code == 0, capsys.readouterr().err
+
+
+def test_nan_and_inf_are_standard_json_everywhere(store_path: Path) -> None:
+    """#14 item 10: run.json and `--format json` held NaN/-Infinity, which strict parsers refuse."""
+    from tests.store.test_atomic import strict
+
+    with dii_hpc.start_run("odd", params={"eps": float("nan")}) as run:
+        run.log_metrics({"loss": float("inf"), "gain": float("-inf"), "acc": 0.5}, step=0)
+        run.log_metric("dead", float("nan"), step=0)
+        rid = run.id
+    record = strict(dii_hpc.Store().run_dir(rid).joinpath("run.json").read_text())
+    assert record["metrics"]["loss"]["last"] == "inf" and record["params"]["eps"] == "nan"
+    rows = strict(run_cli("runs", "list", "--format", "json").stdout)
+    assert rows[0]["metrics.loss"] == "inf" and rows[0]["metrics.gain"] == "-inf"
+    assert rows[0]["metrics.dead"] is None  # a NaN cell of a table is an empty cell: null
+    shown = strict(run_cli("runs", "show", rid, "--format", "json").stdout)
+    assert shown["metrics"]["gain"]["last"] == "-inf"
+    cmp_rows = strict(run_cli("runs", "compare", rid, rid, "--format", "json").stdout)
+    assert {r["field"] for r in cmp_rows} >= {"metrics.loss"}
+    df = dii_hpc.Store().runs("odd")          # readers get numbers back
+    assert df["metrics.loss"].iloc[0] == float("inf") and df["metrics.acc"].iloc[0] == 0.5
+    filtered = run_cli("runs", "list", "--filter", "metrics.loss > 1", "--format", "json")
+    assert len(strict(filtered.stdout)) == 1

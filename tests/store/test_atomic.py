@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -9,16 +10,37 @@ from pathlib import Path
 
 import pytest
 
-from dii_hpc.store.atomic import create_exclusive, read_json, write_json
+from dii_hpc.store.atomic import as_number, create_exclusive, dumps, read_json, write_json
 
 
 def test_write_json_replaces_without_leaving_temp_files(tmp_path: Path) -> None:
     target = tmp_path / "a" / "run.json"
     write_json(target, {"x": 1})
-    write_json(target, {"x": 2, "nan": math.nan, "inf": math.inf})
-    data = read_json(target)
-    assert data["x"] == 2 and math.isnan(data["nan"]) and data["inf"] == math.inf
+    write_json(target, {"x": 2})
+    assert read_json(target) == {"x": 2}
     assert [p.name for p in target.parent.iterdir()] == ["run.json"]
+
+
+def strict(text: str | bytes):  # noqa: ANN201
+    """json.loads as strict parsers (JavaScript, jq, Go) read: NaN/Infinity are errors."""
+    def refuse(token: str):  # noqa: ANN202
+        raise ValueError(f"non-standard JSON token {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_numbers_are_written_as_standard_json(tmp_path: Path) -> None:
+    """#14 item 10: NaN/inf were written as NaN/-Infinity, which strict parsers refuse."""
+    import numpy as np
+
+    obj = {"nan": math.nan, "inf": math.inf, "ninf": np.float32(-np.inf), "arr": np.array([1.0, np.nan]),
+           "nested": [{"v": math.inf}], 3: "int key"}
+    target = tmp_path / "r.json"
+    write_json(target, obj)
+    assert strict(target.read_bytes()) == {"nan": "nan", "inf": "inf", "ninf": "-inf", "arr": [1.0, "nan"],
+                                           "nested": [{"v": "inf"}], "3": "int key"}
+    assert strict(dumps({"x": 1.5})) == {"x": 1.5}
+    assert [as_number(v) for v in ("inf", "-inf", 2.0, "text")] == [math.inf, -math.inf, 2.0, "text"]
+    assert math.isnan(as_number("nan"))
 
 
 def test_create_exclusive_only_once(tmp_path: Path) -> None:
