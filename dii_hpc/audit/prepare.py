@@ -42,9 +42,12 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
             raise ConfigError(f"{path}: an audit config must be a mapping")
         for key in raw:
             if key not in KEYS:
-                line = lines.get((key,))
-                raise ConfigError(f"{path}:{line}: unknown key {key!r}; known keys: "
-                                  f"{', '.join(sorted(KEYS))}")
+                from dii_hpc.config.explain import suggest
+
+                close = suggest(str(key), sorted(KEYS))
+                hint = f"did you mean {close}? " if close else ""
+                raise ConfigError(f"{path}:{lines.get((key,))}: unknown key {key!r}; {hint}known "
+                                  f"keys: {', '.join(sorted(KEYS))}")
         cfg = dict(raw)
     cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
     for key in ("model", "data"):

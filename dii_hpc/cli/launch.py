@@ -72,17 +72,22 @@ def run(
     wait: Annotated[bool, typer.Option("--wait", help="On Slurm, block until the job ends.")] = False,
 ) -> None:
     """Run any command as a tracked run: logs, exit code, metrics, manifest."""
+    from pydantic import ValidationError
+
+    from dii_hpc.config.explain import explain
     from dii_hpc.config.schema import Resources
     from dii_hpc.errors import BadInput, InfraError
     from dii_hpc.launch import runcmd
 
     if not command:
         raise BadInput("nothing to run: give the command after --")
+    given = {"partition": partition, "time": time_, "cpus_per_task": cpus_per_task, "mem": mem,
+             "gpus": gpus, "sys_metrics_s": sys_metrics_s}
     try:
-        res = Resources(partition=partition, time=time_, cpus_per_task=cpus_per_task, mem=mem,
-                        gpus=gpus, sys_metrics_s=sys_metrics_s)
-    except ValueError as err:
-        raise BadInput(f"resource options: {str(err).splitlines()[-1].strip()}") from err
+        res = Resources(**given)
+    except ValidationError as err:
+        options = {k: "--" + k.replace("_", "-") for k in given}
+        raise BadInput(explain(err, Resources, options=options)) from err
     store = _store()
     run_id, kind, job_id, task = runcmd.submit_command(store, experiment, command, res,
                                                       list(setup or []), executor)

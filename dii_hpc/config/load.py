@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc.config import yamlio
+from dii_hpc.config.explain import explain
 from dii_hpc.config.schema import ExperimentConfig
 from dii_hpc.errors import ConfigError
 
@@ -46,32 +47,17 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any, where: str)
     node[path[-1]] = value
 
 
-def _error_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    # pydantic uses the alias in locations ("class"); drop its internal markers.
-    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-
-
 def validate(raw: Any, source: str = "<dict>",
              lines: dict[yamlio.KeyPath, int] | None = None) -> ExperimentConfig:
     """Validate a plain dict; the first error names its key path and (when known) file line."""
     from pydantic import ValidationError
 
-    lines = lines or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the config must be a mapping (experiment:, models:, ...)")
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        path = _error_path(tuple(first["loc"]))
-        kind = first["type"]
-        msg = "unknown key" if kind == "extra_forbidden" else first["msg"]
-        if kind == "missing":
-            msg = "required key is missing"
-        line = yamlio.line_of(lines, path)
-        where = f"{source}:{line}" if line else source
-        extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise ConfigError(f"{where}: {yamlio.dotted(path)}: {msg}{extra}") from err
+        raise ConfigError(explain(err, ExperimentConfig, source=source, lines=lines)) from err
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:

@@ -119,7 +119,8 @@ class Resources(_Strict):
 class ExperimentConfig(_Strict):
     """The whole file; see configs/*.yaml for examples."""
 
-    experiment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+    experiment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$", description=(
+        "letters, digits, _ . -; starting with a letter or digit; at most 128 characters"))
     executor: str = "dii_hpc.launch.executor:Executor"
     kind: str = "train"
     models: dict[str, ClassSpec] = Field(min_length=1)

@@ -39,6 +39,7 @@ def load(path: str) -> PredictConfig:
     from pydantic import ValidationError
 
     from dii_hpc.config import yamlio
+    from dii_hpc.config.explain import explain
 
     raw, lines = yamlio.load(path)
     if not isinstance(raw, dict):
@@ -46,11 +47,7 @@ def load(path: str) -> PredictConfig:
     try:
         return PredictConfig.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        line = yamlio.line_of(lines, loc)
-        raise ConfigError(f"{path}{f':{line}' if line else ''}: {yamlio.dotted(loc)}: {msg}") from err
+        raise ConfigError(explain(err, PredictConfig, source=path, lines=lines)) from err
 
 
 def request(config: str | None, given: dict[str, Any]) -> PredictRequest:

@@ -15,7 +15,8 @@ def test_config_error_names_key_and_line(store_path: Path, tmp_path: Path) -> No
     cfg.write_text("experiment: x\nmodels:\n  m: {class: 'a:B'}\nresources:\n  cpus: 2\n")
     proc = run_cli("submit", str(cfg), "--executor", "local", cwd=REPO)
     assert proc.returncode == 2
-    assert proc.stderr == f"dii-hpc: error: {cfg}:5: resources.cpus: unknown key\n"
+    assert proc.stderr == (f"dii-hpc: error: {cfg}:5: resources.cpus: unknown key; "
+                           "did you mean cpus_per_task?\n")
     assert not store_path.exists()
 
 
@@ -101,3 +102,14 @@ def test_logs_follow_shows_both_streams(store_path: Path, tmp_path: Path) -> Non
     assert "==> stderr <==" in res.stdout
     only = run_cli("logs", rec["run_id"], "--follow", "--stream", "stderr")
     assert "boom on stderr" in only.stdout and "to stdout" not in only.stdout
+
+
+def test_run_resource_options_name_the_option(store_path: Path) -> None:
+    """#14 item 11: "resource options: For further information visit https://errors.pydantic.dev"."""
+    for args, expected in ((["--time", "bogus"], "--time bogus: not a Slurm time (M, M:S, H:M:S, D-H, "
+                                                  "D-H:M or D-H:M:S)"),
+                           (["--mem", "lots"], "--mem lots: not a memory size (e.g. 2G, 512M)"),
+                           (["--cpus-per-task", "0"], "--cpus-per-task 0: must be at least 1")):
+        proc = run_cli("run", "--executor", "local", *args, "--", "true")
+        assert proc.returncode == 2 and proc.stderr == f"dii-hpc: error: {expected}\n", proc.stderr
+    assert not store_path.exists()

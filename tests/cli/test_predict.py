@@ -83,6 +83,15 @@ def test_unknown_config_key_names_line(store_path: Path, tmp_path: Path,
     code = main(["predict", "--config", str(cfg)])
     err = capsys.readouterr().err
     assert code == 2 and "p.yaml:3" in err and "cpus_per_tsak" in err
+    # #14 item 11: the same translation as experiment configs (one function, config/explain.py)
+    assert "resources.cpus_per_tsak: unknown key; did you mean cpus_per_task?" in err
+    cfg.write_text("model: a:b\nshards: 0\nbatch_sise: 3\n")
+    assert main(["predict", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "p.yaml:3: batch_sise: unknown key; did you mean batch_size? (and 1 more)" in err
+    cfg.write_text("model: a:b\nshards: 0\n")
+    assert main(["predict", "--config", str(cfg)]) == 2
+    assert "p.yaml:2: shards: 0 must be at least 1" in capsys.readouterr().err
 
 
 def test_weights_from_a_run_that_do_not_fit(store_path: Path, tmp_path: Path,

@@ -45,7 +45,8 @@ def test_unknown_key_names_path_and_line(tmp_path: Path) -> None:
     text = BASE.replace('  time: "00:05:00"', '  time: "00:05:00"\n  cpus_per_tsak: 2')
     with pytest.raises(ConfigError) as err:
         load_config(_write(tmp_path, text))
-    assert str(err.value) == f"{tmp_path / 'c.yaml'}:9: resources.cpus_per_tsak: unknown key"
+    assert str(err.value) == (f"{tmp_path / 'c.yaml'}:9: resources.cpus_per_tsak: unknown key; "
+                              "did you mean cpus_per_task?")
 
 
 def test_wrong_type_names_path_and_line(tmp_path: Path) -> None:
@@ -93,3 +94,43 @@ def test_overrides(tmp_path: Path) -> None:
         load_config(_write(tmp_path, BASE), ["params.lr"])
     with pytest.raises(ConfigError, match=r"resources.cpus_per_task"):
         load_config(_write(tmp_path, BASE), ["resources.cpus_per_task=zero"])
+
+
+PYDANTIC_WORDS = ("Value error", "Input should", "String should", "errors.pydantic.dev", "^[")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (BASE.replace("models:", "modles:"), ":2: modles: unknown key; did you mean models?"),
+    (BASE.replace('time: "00:05:00"', 'tiem: "00:05:00"'), ":8: resources.tiem: unknown key; did you mean time?"),
+    (BASE.replace("params: {width: 4}", "parms: {width: 4}"), ":3: models.m.parms: unknown key; did you mean params?"),
+    (BASE.replace("experiment: t", "experiment: 'my exp'"), ":1: experiment: 'my exp' is not a valid name"),
+    (BASE + "  cpus_per_task: 0\n", ":9: resources.cpus_per_task: 0 must be at least 1"),
+    (BASE + "  cpus_per_task: many\n", ":9: resources.cpus_per_task: 'many' is not an integer"),
+    (BASE + "  mem: lots\n", ":9: resources.mem: 'lots' is not a memory size (e.g. 2G, 512M)"),
+    (BASE.replace("00:05:00", "bogus"), ":8: resources.time: 'bogus' is not a Slurm time (M, M:S"),
+    (BASE + "sweep: {grid: {lr: []}}\n", ":9: sweep.grid: lr: needs at least one value"),
+    (BASE + "setup: echo hi\n", ":9: setup: 'echo hi' must be a list"),
+])
+def test_pydantic_wording_never_reaches_users(tmp_path: Path, text: str, expected: str) -> None:
+    """#14 item 11: one line naming key path and line, with a close key suggested."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, text))
+    message = str(err.value)
+    assert expected in message and "\n" not in message, message
+    assert not any(word in message for word in PYDANTIC_WORDS), message
+
+
+def test_explain_names_the_option_for_command_line_resources() -> None:
+    from pydantic import ValidationError
+
+    from dii_hpc.config.explain import explain
+    from dii_hpc.config.schema import Resources
+
+    options = {"time": "--time", "mem": "--mem", "cpus_per_task": "--cpus-per-task"}
+    for kwargs, expected in (({"time": "bogus"}, "--time bogus: not a Slurm time (M, M:S, H:M:S, D-H, "
+                                                 "D-H:M or D-H:M:S)"),
+                             ({"mem": "lots"}, "--mem lots: not a memory size (e.g. 2G, 512M)"),
+                             ({"cpus_per_task": 0}, "--cpus-per-task 0: must be at least 1")):
+        with pytest.raises(ValidationError) as err:
+            Resources(**kwargs)
+        assert explain(err.value, Resources, options=options) == expected
