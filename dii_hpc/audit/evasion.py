@@ -109,11 +109,31 @@ def attack_params(name: str, model: Any, overrides: dict[str, Any] | None,
     defaults = _defaults(name, span, d, native)
     if task.is_regression and "num_random_init" in defaults:
         defaults["num_random_init"] = 0  # ART: random init is for classifiers only
-    params = {**defaults, **(overrides or {})}
+    params = {**defaults, **check_numbers(name, defaults, overrides or {})}
     if "norm" in params:
         params["norm"] = parse_norm(params["norm"])
     check_budget(params, model.clip_values, d, name)
     return params
+
+
+def check_numbers(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with numbers where the default is a number (YAML reads ``1e-2`` as text);
+    one that is no number (``-p eps=abc``) is one line now, not a TypeError deep inside ART.
+    ``norm`` has its own parser (`parse_norm`)."""
+    out = dict(overrides)
+    for key, value in overrides.items():
+        default = defaults.get(key)
+        if key == "norm" or isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            continue
+        try:
+            out[key] = float(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            out[key] = None
+        if out[key] is None:
+            raise BadInput(f"attack {name}: {key}={value!r} is not a number")
+    return out
 
 
 def build(art_class: str, estimator: Any, params: dict[str, Any], label: str) -> Any:

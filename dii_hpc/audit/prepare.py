@@ -48,6 +48,7 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
                 hint = f"did you mean {close}? " if close else ""
                 raise ConfigError(f"{path}:{lines.get((key,))}: unknown key {key!r}; {hint}known "
                                   f"keys: {', '.join(sorted(KEYS))}")
+        check_values(raw, path, lines)
         cfg = dict(raw)
     cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
     for key in ("model", "data"):
@@ -57,8 +58,34 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
     cfg.setdefault("seed", 0)
     cfg.setdefault("n_samples", 200)
     if not isinstance(cfg["n_samples"], int) or cfg["n_samples"] < 1:
-        raise ConfigError(f"n_samples={cfg['n_samples']!r} must be a positive integer")
+        raise ConfigError(f"--n-samples {cfg['n_samples']}: must be a positive integer")
     return cfg
+
+
+def check_values(raw: dict[str, Any], path: str, lines: dict[Any, int]) -> None:
+    """The config's values whose type is known, checked before anything is built or run:
+    a threshold that is not a number must not surface only after a long attack."""
+    from dii_hpc.audit.results import finite_number
+
+    def fail(key: tuple[Any, ...], text: str) -> None:
+        line = lines.get(key) or lines.get(key[:1])
+        raise ConfigError(f"{path}:{line}: {'.'.join(map(str, key))}: {text}")
+
+    for key in ("seed", "n_samples"):
+        value = raw.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            fail((key,), f"{value!r} is not an integer")
+    if raw.get("n_samples") is not None and raw["n_samples"] < 1:
+        fail(("n_samples",), f"{raw['n_samples']!r} must be a positive integer")
+    for key in ("fail_under", "fail_over"):
+        bounds = raw.get(key)
+        if bounds is None:
+            continue
+        if not isinstance(bounds, dict):
+            fail((key,), "must be a mapping METRIC: NUMBER")
+        for metric, value in bounds.items():
+            if finite_number(value) is None:
+                fail((key, metric), f"{value!r} is not a number")
 
 
 @dataclass

@@ -85,13 +85,22 @@ def parse_thresholds(items: list[str] | None, option: str) -> dict[str, float]:
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
-            raise BadInput(f"{option} {item!r}: expected METRIC=NUMBER")
+        number = finite_number(value.strip()) if sep else None
+        if number is None or not key.strip():
+            raise BadInput(f"{option} {item!r}: expected METRIC=NUMBER (a finite number)")
+        out[key.strip()] = number
     return out
+
+
+def finite_number(value: Any) -> float | None:
+    """A threshold as a float: a finite number (or its text), else None (nan never compares)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def breaches(result: dict[str, Any], under: dict[str, float],

@@ -55,9 +55,12 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
              under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
     """Run the job (the audit package decides where), write files, print, set the exit code."""
     from dii_hpc.audit import results, runner
+    from dii_hpc.cli.paths import output_file
     from dii_hpc.cli.tables import cell
     from dii_hpc.errors import CheckFailed
 
+    output_file(json_path, "--json")  # before the attack: a bad path must not waste it
+    output_file(junit, "--junit")
     result, checks = runner.execute(job, mpi=mpi, under=under, over=over, persist=not no_store)
     if json_path:
         results.write_json(json_path, result)

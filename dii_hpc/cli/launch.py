@@ -9,10 +9,12 @@ import typer
 EXEC_HELP = "auto (Slurm when sbatch answers, else local), local, slurm or debug (in-process)."
 
 
-def _store():  # noqa: ANN202 - imported lazily to keep --help fast
+def _store(existing: bool = True):  # noqa: ANN202 - imported lazily to keep --help fast
+    """The store of --store; ``existing``: it must be there (a typo is not an empty store)."""
     from dii_hpc.store.store import Store
 
-    return Store()
+    store = Store()
+    return store.require() if existing else store
 
 
 def submit(
@@ -30,7 +32,7 @@ def submit(
     from dii_hpc.launch import status as st
     from dii_hpc.launch import submit as sub
 
-    store = _store()
+    store = _store(existing=False)
     parent = None
     if from_run:
         loaded, parent = sub.config_of_run(store, from_run, set_)
@@ -88,7 +90,7 @@ def run(
     except ValidationError as err:
         options = {k: "--" + k.replace("_", "-") for k in given}
         raise BadInput(explain(err, Resources, options=options)) from err
-    store = _store()
+    store = _store(existing=False)
     run_id, kind, job_id, task = runcmd.submit_command(store, experiment, command, res,
                                                       list(setup or []), executor)
     if kind == "slurm":

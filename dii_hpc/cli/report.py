@@ -16,15 +16,24 @@ def build(
         "--force", help="Re-render every page, ignoring the incremental manifest.")] = False,
 ) -> None:
     """Build a self-contained static site (opens from file://, no network) and print index.html."""
+    import os
+
+    from dii_hpc.cli.paths import output_dir
     from dii_hpc.cli.runs import warn_damaged
     from dii_hpc.errors import StoreError
     from dii_hpc.report import build_site
     from dii_hpc.store.store import Store
 
-    store = Store()
-    if not store.root.is_dir():  # a typo must not create an empty store holding a site
-        raise StoreError(f"no store at {store.root} (give --store or set DII_HPC_STORE)")
-    result = build_site(store, out=out, experiment=experiment or None, force=force)
+    store = Store().require()  # a typo must not create an empty store holding a site
+    site = output_dir(out, "--out") if out else store.root / "site"
+    try:
+        site.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot write the site to {site} ({err.strerror}); give --out DIR "
+                         "(e.g. on a read-only store)") from err
+    if not os.access(site, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write the site to {site} (not writable); give --out DIR")
+    result = build_site(store, out=site, experiment=experiment or None, force=force)
     typer.echo(f"{result.rendered} page(s) rendered, {result.skipped} unchanged, "
                f"{result.runs} run(s), {result.seconds:.2f} s", err=True)
     warn_damaged(result.damaged)

@@ -9,10 +9,12 @@ import typer
 runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
 store_app = typer.Typer(help="Maintain the store: compact, merge, gc, check.", no_args_is_help=True)
 
-def _store():  # noqa: ANN202 - imported lazily to keep --help fast
+def _store(existing: bool = True):  # noqa: ANN202 - imported lazily to keep --help fast
+    """The store of --store; ``existing``: it must be there (a typo is not an empty store)."""
     from dii_hpc.store.store import Store
 
-    return Store()
+    store = Store()
+    return store.require() if existing else store
 
 
 def warn_damaged(damaged: list[tuple[str, str]]) -> None:
@@ -33,9 +35,15 @@ def list_runs(
 ) -> None:
     """List runs with params and last metric values."""
     from dii_hpc.cli.tables import check_format, render_runs
+    from dii_hpc.errors import BadInput
     from dii_hpc.store.query import apply_filter, sort_runs
+    from dii_hpc.vocabulary import KINDS
 
     check_format(fmt)
+    if limit is not None and limit < 0:
+        raise BadInput(f"--limit {limit}: must be 0 or more")
+    if kind is not None and kind not in KINDS:
+        raise BadInput(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
     store = _store()
     df = store.runs(experiment=experiment, kind=kind)
     warn_damaged(store.damaged)
@@ -101,7 +109,7 @@ def init_cmd(
     """Create or configure the store for sharing (group ownership, umask)."""
     from dii_hpc.store.settings import init_store
 
-    store = _store()
+    store = _store(existing=False)
     settings = init_store(store.root, group, umask)
     typer.echo(f"store {store.root}: {settings or 'default settings'}")
 
@@ -166,9 +174,12 @@ def export(
     out: Annotated[str, typer.Option("--out", "-o", help="Output .h5 file.")],
 ) -> None:
     """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc."""
+    from dii_hpc.cli.paths import output_file
     from dii_hpc.store.export import export_experiment
 
-    res = export_experiment(_store(), experiment, out)
+    store = _store()
+    output_file(out, "--out")
+    res = export_experiment(store, experiment, out)
     typer.echo(f"wrote {out}: {res['runs']} runs, {res['series']} metric series")
 
 

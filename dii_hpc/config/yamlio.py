@@ -72,6 +72,9 @@ def load(path: str | Path) -> tuple[Any, dict[KeyPath, int]]:
         text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{p}: cannot read config ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:  # a binary file, or latin-1 text
+        raise ConfigError(f"{p}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset "
+                          f"{err.start})") from err
     return loads(text, str(p))
 
 

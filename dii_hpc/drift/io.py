@@ -27,6 +27,9 @@ def resolve_path(pattern: str) -> Path:
             raise BadInput(f"no file matches {pattern!r}")
         return Path(max(matches, key=lambda p: (os.path.getmtime(p), p)))
     path = Path(os.path.expanduser(pattern))
+    if path.is_dir():
+        raise BadInput(f"{pattern}: is a directory; give a file or a glob such as "
+                       f"'{os.path.join(pattern, '*.csv')}'")
     if not path.is_file():
         raise BadInput(f"{pattern}: no such file")
     return path

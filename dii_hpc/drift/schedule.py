@@ -29,7 +29,7 @@ def cron_spec(every: str, name: str) -> str:
     monitor's name, so a site with many monitors does not start them all at the same second.
     """
     if len(every.split()) == 5:
-        return every
+        return check_cron(every)
     m = re.fullmatch(r"\s*(\d*)\s*([mhdw])\s*", every.lower())
     if not m:
         raise BadInput(f"--every {every!r}: use e.g. 30m, 6h, 1d, 1w or a cron expression")
@@ -52,6 +52,39 @@ def cron_spec(every: str, name: str) -> str:
     if n != 1:
         raise BadInput(f"--every {every!r}: only 1w is supported for weeks")
     return f"{minute} {hour} * * 0"
+
+
+# cron(5)'s fields: name, range, and the names allowed instead of numbers
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+                ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                  "oct", "nov", "dec")),
+                ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
+
+
+def check_cron(expr: str) -> str:
+    """A raw 5-field cron expression, refused (one line naming the field) when cron would
+    reject it or never run it: "61 * * * *" would otherwise be installed and stay silent."""
+    for text, (field, lo, hi, names) in zip(expr.split(), _CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            base, _, step = item.partition("/")
+            if step and (not step.isdigit() or int(step) < 1):
+                raise BadInput(f"--every {expr!r}: {field} {item}: a step must be at least 1")
+            if base == "*":
+                continue
+            for bound in base.split("-", 1):
+                value = _cron_value(bound, lo, names)
+                if value is None:
+                    raise BadInput(f"--every {expr!r}: {field} {item!r} is not a number, range or list")
+                if not lo <= value <= hi:
+                    raise BadInput(f"--every {expr!r}: {field} {value} is outside {lo}-{hi}")
+    return expr
+
+
+def _cron_value(text: str, lo: int, names: tuple[str, ...]) -> int | None:
+    if text.isdigit():
+        return int(text)
+    low = text.lower()
+    return names.index(low) + (1 if lo == 1 else 0) if low in names else None
 
 
 def dii_hpc_command() -> list[str]:

@@ -53,6 +53,13 @@ class Store:
     def experiment_dir(self, experiment: str) -> Path:
         return self.root / "experiments" / check_experiment(experiment)
 
+    def require(self) -> Store:
+        """This store, which must exist: read commands given a mistyped --store path say so
+        instead of listing an empty store (and a write never creates one there)."""
+        if not self.root.is_dir():
+            raise StoreError(f"no store at {self.root} (give --store or set DII_HPC_STORE)")
+        return self
+
     def ensure_writable(self) -> None:
         """Create the store if needed; refuse (exit 2) a path we cannot write."""
         try:

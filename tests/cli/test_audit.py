@@ -164,3 +164,40 @@ def test_vision_bad_input_exit_2_one_line(store_path: Path, detector: Any, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "outside the 32x32 image" in err[0]
     assert not store_path.exists() or not list(store_path.rglob("run.json"))
+
+
+def _bad_configs(tmp_path: Path) -> dict[str, Path]:
+    files = {"seed": "seed: abc\n", "floor": "fail_under: {robust_accuracy: high}\n",
+             "ceiling": "fail_over: [auc]\n", "n": "n_samples: 0\n"}
+    out = {}
+    for name, text in files.items():
+        out[name] = tmp_path / f"{name}.yaml"
+        out[name].write_text("model: nosuchmodule:f\ndata: x:y\n" + text)
+    out["latin"] = tmp_path / "latin.yaml"
+    out["latin"].write_bytes(b"model: caf\xe9:m\n")
+    return out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["attack", "fgsm", *DIGITS, "-p", "eps=abc"], "attack fgsm: eps='abc' is not a number"),
+    (["attack", "fgsm", *DIGITS, "--fail-under", "robust_accuracy=nan"],
+     "--fail-under 'robust_accuracy=nan': expected METRIC=NUMBER (a finite number)"),
+    (["attack", "fgsm", *DIGITS, "--fail-over", "auc=inf"], "--fail-over 'auc=inf'"),
+    (["attack", "fgsm", "-c", "{seed}"], "seed.yaml:3: seed: 'abc' is not an integer"),
+    (["attack", "fgsm", "-c", "{floor}"],  # refused before the model is even imported
+     "floor.yaml:3: fail_under.robust_accuracy: 'high' is not a number"),
+    (["attack", "fgsm", "-c", "{ceiling}"], "ceiling.yaml:3: fail_over: must be a mapping METRIC: NUMBER"),
+    (["attack", "fgsm", "-c", "{n}"], "n.yaml:3: n_samples: 0 must be a positive integer"),
+    (["attack", "fgsm", "-c", "{latin}"], "latin.yaml: not UTF-8 text (byte 0xe9 at offset 10)"),
+    (["attack", "fgsm", *DIGITS, "--junit", "{tmp}"], "--junit {tmp}: is a directory; give a file"),
+    (["attack", "fgsm", *DIGITS, "--json", "{tmp}"], "--json {tmp}: is a directory; give a file"),
+])
+def test_bad_values_are_refused_before_the_attack(args: list[str], message: str, tmp_path: Path,
+                                                  store_path: Path, digits: Any, capsys: Any) -> None:
+    """#14 item 12: each once reached the attack (exit 3 or a late exit 2) or was accepted."""
+    subst = {"tmp": str(tmp_path), **{k: str(v) for k, v in _bad_configs(tmp_path).items()}}
+    argv = [a.format(**subst) if "{" in a else a for a in args]
+    assert cli("audit", *argv, "--no-store") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.format(**subst) in err[0], err
+    assert "Traceback" not in err[0]

@@ -146,3 +146,24 @@ def test_schedule_prints_a_cron_entry(env: Path, capsys: pytest.CaptureFixture[s
     assert code == 2 and "unknown monitor 'other'" in err
     code, out, _ = run(capsys, "drift", "schedule", "m", "--data-glob", "batches/*.csv", "--cron")
     assert code == 0 and f"--data '{env}/batches/*.csv'" in out
+
+
+def test_a_directory_and_a_bad_cron_field_are_named(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#14 item 12: `--current DIR` said "no such file"; `--every "61 * * * *"` was accepted."""
+    table(100, 1).to_csv("ref.csv", index=False)
+    Path("batches").mkdir()
+    code, _, err = run(capsys, "drift", "check", "--reference", "ref.csv", "--current", "batches")
+    assert code == 2 and "batches: is a directory; give a file or a glob such as 'batches/*.csv'" in err
+    assert run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "m")[0] == 0
+    for every, needle in (("61 * * * *", "minute 61 is outside 0-59"),
+                          ("0 24 * * *", "hour 24 is outside 0-23"),
+                          ("0 0 0 * *", "day of month 0 is outside 1-31"),
+                          ("0 0 * 13 *", "month 13 is outside 1-12"),
+                          ("0 0 * * 8", "day of week 8 is outside 0-7"),
+                          ("*/0 * * * *", "minute */0: a step must be at least 1"),
+                          ("a * * * *", "minute 'a' is not a number, range or list")):
+        code, _, err = run(capsys, "drift", "schedule", "m", "--every", every, "--data-glob", "x*")
+        assert code == 2 and f"--every {every!r}: {needle}" in err and err.count("\n") == 1, err
+    code, out, err = run(capsys, "drift", "schedule", "m", "--every", "*/15 0-5,22 1 jan-mar mon-fri",
+                         "--data-glob", "x*")
+    assert code == 0, err

@@ -113,3 +113,14 @@ def test_run_resource_options_name_the_option(store_path: Path) -> None:
         proc = run_cli("run", "--executor", "local", *args, "--", "true")
         assert proc.returncode == 2 and proc.stderr == f"dii-hpc: error: {expected}\n", proc.stderr
     assert not store_path.exists()
+
+
+def test_a_config_that_is_not_utf8_text_is_named(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 12: a binary or latin-1 config gave a raw UnicodeDecodeError, file not named."""
+    latin, binary = tmp_path / "latin.yaml", tmp_path / "bin.yaml"
+    latin.write_bytes(b"experiment: caf\xe9\n")
+    binary.write_bytes(bytes(range(128, 256)))
+    for path, where in ((latin, "byte 0xe9 at offset 15"), (binary, "byte 0x80 at offset 0")):
+        proc = run_cli("submit", str(path), "--dry-run")
+        assert proc.returncode == 2
+        assert proc.stderr == f"dii-hpc: error: {path}: not UTF-8 text ({where})\n"

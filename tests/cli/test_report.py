@@ -78,3 +78,27 @@ def test_list_and_dict_params_do_not_break_the_build(store_path: Path, tmp_path:
             run.log_metric("acc", 0.5)
     assert main(["report", "build", "--out", str(tmp_path / "site")]) == 0, capsys.readouterr().err
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_out_that_is_a_file_and_a_read_only_store_exit_2(demo, tmp_path: Path, capsys) -> None:
+    """#14 item 12: `report build --out FILE` and a read-only store failed with exit 3."""
+    import subprocess
+
+    import pytest
+
+    from dii_hpc.cli.app import main
+
+    store_dir = tmp_path / "store"
+    shutil.copytree(demo[0], store_dir)
+    (tmp_path / "file").write_text("x")
+    assert main(["--store", str(store_dir), "report", "build", "--out", str(tmp_path / "file")]) == 2
+    assert f"--out {tmp_path / 'file'}: is a file; give a folder" in capsys.readouterr().err
+    if subprocess.run(["chattr", "+i", str(store_dir)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here (it makes a folder read-only even for root)")
+    try:
+        assert main(["--store", str(store_dir), "report", "build"]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot write the site to {store_dir / 'site'}" in err and "--out" in err
+        assert err.count("\n") == 1
+    finally:
+        subprocess.run(["chattr", "-i", str(store_dir)], check=True)

@@ -171,3 +171,24 @@ def test_nan_and_inf_are_standard_json_everywhere(store_path: Path) -> None:
     assert df["metrics.loss"].iloc[0] == float("inf") and df["metrics.acc"].iloc[0] == 0.5
     filtered = run_cli("runs", "list", "--filter", "metrics.loss > 1", "--format", "json")
     assert len(strict(filtered.stdout)) == 1
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["runs", "list", "--limit", "-1"], "--limit -1: must be 0 or more"),
+    (["runs", "list", "--kind", "bogus"], "--kind 'bogus': expected one of train, audit"),
+    (["export", "digits", "-o", "{tmp}"], "--out {tmp}: is a directory; give a file"),
+    (["export", "digits", "-o", "{tmp}/file.txt/x.h5"], "--out {tmp}/file.txt/x.h5: {tmp}/file.txt is not a folder"),
+    (["--store", "{tmp}/typo", "runs", "list"], "no store at {tmp}/typo"),
+    (["--store", "{tmp}/typo", "runs", "show", "01ABCDEFGHJKMNPQRSTVWXYZ01"], "no store at {tmp}/typo"),
+    (["--store", "{tmp}/typo", "status"], "no store at {tmp}/typo"),
+    (["--store", "{tmp}/typo", "export", "digits", "-o", "{tmp}/x.h5"], "no store at {tmp}/typo"),
+])
+def test_more_bad_input_exit_2(populated, tmp_path: Path, store_path: Path, args, needle) -> None:  # noqa: ANN001
+    """#14 item 12: each was exit 0 (a dropped row, an empty listing) or exit 3 (a traceback)."""
+    (tmp_path / "file.txt").write_text("x")
+    before = tree_snapshot(store_path)
+    res = run_cli(*[a.format(tmp=tmp_path) for a in args])
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert needle.format(tmp=tmp_path) in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert tree_snapshot(store_path) == before and not (tmp_path / "typo").exists()
+    assert run_cli("runs", "list", "--limit", "0", "--format", "json").stdout.strip() == "[]"
