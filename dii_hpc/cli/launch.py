@@ -22,7 +22,7 @@ def submit(
     executor: Annotated[str, typer.Option("--executor", help=EXEC_HELP)] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the sbatch script and task table; submit nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Block until every task has ended.")] = False,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override: key.path=value (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override: key.path=value (repeatable); +key.path=value adds a new key.")] = None,
     from_run: Annotated[str | None, typer.Option("--from-run", help="Re-create the task of this run exactly.")] = None,
 ) -> None:
     """Expand a sweep and submit it as one job array (Slurm) or local processes."""

@@ -42,12 +42,15 @@ _PHRASES = {
 
 def explain(err: ValidationError, model: type[BaseModel], *, source: str | None = None,
             lines: dict[yamlio.KeyPath, int] | None = None,
-            options: dict[str, str] | None = None) -> str:
+            options: dict[str, str] | None = None,
+            blame: dict[yamlio.KeyPath, str] | None = None) -> str:
     """One line for the first error of ``err`` (raised validating ``model``).
 
     ``options`` maps top-level field names to the command-line options that gave them: the
     line then names the option and the value as typed ("--mem lots: ...").  Otherwise it
-    names the key path, after ``source`` and the key's line in ``lines`` when known."""
+    names the key path, after ``source`` and the key's line in ``lines`` when known, or
+    after what ``blame`` names for a key path that contains it (``--set resources.time=x``:
+    the file's line was never changed)."""
     errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a typo first:
     first = errors[0]                                     # it explains the 'missing' beside it
     path = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -56,6 +59,9 @@ def explain(err: ValidationError, model: type[BaseModel], *, source: str | None 
         return f"{options[path[0]]} {first.get('input')}: {problem.removeprefix('is ')}"
     line = yamlio.line_of(lines or {}, path) if lines else None
     where = f"{source}:{line}: " if source and line else f"{source}: " if source else ""
+    culprit = [text for key, text in (blame or {}).items() if tuple(path[:len(key)]) == key]
+    if culprit:
+        where = f"{culprit[-1]}: "
     extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     text = f"{subject} {problem}" if subject else problem
     return f"{where}{yamlio.dotted(path)}: {text}{extra}"
@@ -96,7 +102,7 @@ def suggest(name: str, known: list[str]) -> str | None:
 
 def keys_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
     """The keys the model accepts at ``path`` (for suggesting the one a typo meant)."""
-    inner = _model_at(model, path)
+    inner = model_at(model, path)
     if inner is None:
         return []
     return [f.alias or name for name, f in inner.model_fields.items()]
@@ -104,14 +110,14 @@ def keys_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
 
 def field_at(model: type[BaseModel], path: tuple[Any, ...]) -> Any:
     """The pydantic FieldInfo of the key at ``path`` (None when the path leaves the models)."""
-    inner = _model_at(model, path[:-1]) if path else None
+    inner = model_at(model, path[:-1]) if path else None
     if inner is None:
         return None
     fields = {f.alias or name: f for name, f in inner.model_fields.items()}
     return fields.get(path[-1]) or inner.model_fields.get(str(path[-1]))
 
 
-def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
+def model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
     """Follow ``path`` through nested models, dict values and list items."""
     from pydantic import BaseModel
 

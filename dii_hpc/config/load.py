@@ -26,17 +26,27 @@ class LoadedConfig:
     lines: dict[yamlio.KeyPath, int] = field(default_factory=dict)
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """'models.cnn.params.width=32' -> (['models','cnn','params','width'], 32) (YAML-typed)."""
+def parse_override(text: str) -> tuple[list[str], Any, bool]:
+    """'models.cnn.params.width=32' -> (['models','cnn','params','width'], 32, False)
+    (YAML-typed); a leading '+' (as in Hydra) adds a key that is not in the config yet."""
     key, sep, value = text.partition("=")
+    add = key.startswith("+")
+    key = key.removeprefix("+")
     if not sep or not key.strip():
         raise ConfigError(f"--set {text}: expected key.path=value")
     data, _ = yamlio.loads(value, f"--set {key}") if value.strip() else (None, {})
-    return key.strip().split("."), ("" if data is None and value.strip() == "" else data)
+    return key.strip().split("."), ("" if data is None and value.strip() == "" else data), add
 
 
-def apply_override(raw: dict[str, Any], path: list[str], value: Any, where: str) -> None:
-    """Set raw[path] = value; parents must exist and be mappings (typos surface as errors)."""
+def apply_override(raw: dict[str, Any], path: list[str], value: Any, where: str,
+                   add: bool = False) -> None:
+    """Set raw[path] = value; parents must exist and be mappings (typos surface as errors).
+
+    A new key inside a free-form mapping (params:, a model's params:) needs ``add`` (`+key`):
+    nothing else would catch a typo there, which would run a sweep that changes nothing.
+    Keys of the schema's own sections may be new (validation names a typo among them)."""
+    from dii_hpc.config.explain import model_at, suggest
+
     node: Any = raw
     for i, part in enumerate(path[:-1]):
         if not isinstance(node, dict) or part not in node:
@@ -44,12 +54,41 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any, where: str)
         node = node[part]
     if not isinstance(node, dict):
         raise ConfigError(f"{where}: {'.'.join(path[:-1])}: is not a mapping")
-    node[path[-1]] = value
+    dotted, last = ".".join(path), path[-1]
+    if add and last in node:
+        raise ConfigError(f"{where}: {dotted}: already in the config (drop the +)")
+    if not add and last not in node and model_at(ExperimentConfig, tuple(path[:-1])) is None:
+        close = suggest(last, [str(k) for k in node])
+        hint = f"; did you mean {'.'.join([*path[:-1], close])}?" if close else ""
+        raise ConfigError(f"{where}: {dotted}: no such key in the config{hint} "
+                          f"(add a new key with --set +{dotted}=...)")
+    node[last] = value
+
+
+def check_not_swept(raw: dict[str, Any], overridden: dict[yamlio.KeyPath, str]) -> None:
+    """An override of a key the sweep sets would be overwritten by every task: refuse it."""
+    from dii_hpc.config.sweep import key_path
+
+    sweep = raw.get("sweep") if isinstance(raw.get("sweep"), dict) else {}
+    random = sweep.get("random") if isinstance(sweep.get("random"), dict) else {}
+    swept: dict[yamlio.KeyPath, str] = {}
+    for section, keys in (("grid", sweep.get("grid")), ("zip", sweep.get("zip")),
+                          ("random.params", random.get("params"))):
+        for key in keys if isinstance(keys, dict) else {}:
+            swept[tuple(key_path(str(key)))] = f"sweep.{section}.{key}"
+    if sweep.get("seeds"):
+        swept[("params", "seed")] = "sweep.seeds"
+    for path, where in overridden.items():
+        if path in swept:
+            raise ConfigError(f"{where}: {'.'.join(map(str, path))} is swept by {swept[path]}, "
+                              f"which would overwrite it; set {swept[path]} instead")
 
 
 def validate(raw: Any, source: str = "<dict>",
-             lines: dict[yamlio.KeyPath, int] | None = None) -> ExperimentConfig:
-    """Validate a plain dict; the first error names its key path and (when known) file line."""
+             lines: dict[yamlio.KeyPath, int] | None = None,
+             overridden: dict[yamlio.KeyPath, str] | None = None) -> ExperimentConfig:
+    """Validate a plain dict; the first error names its key path and (when known) file line,
+    or the ``--set`` that gave the key (``overridden``: key path -> "--set k=v")."""
     from pydantic import ValidationError
 
     if not isinstance(raw, dict):
@@ -57,7 +96,8 @@ def validate(raw: Any, source: str = "<dict>",
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(explain(err, ExperimentConfig, source=source, lines=lines)) from err
+        raise ConfigError(explain(err, ExperimentConfig, source=source, lines=lines,
+                                  blame=overridden)) from err
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
@@ -72,8 +112,11 @@ def from_dict(raw: Any, overrides: list[str] | None = None, source: str = "<dict
     raw = copy.deepcopy(raw)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the config must be a mapping (experiment:, models:, ...)")
+    overridden: dict[yamlio.KeyPath, str] = {}
     for text in overrides or []:
-        key_path, value = parse_override(text)
-        apply_override(raw, key_path, value, f"--set {text}")
-    config = validate(raw, source, lines)
+        key_path, value, add = parse_override(text)
+        apply_override(raw, key_path, value, f"--set {text}", add)
+        overridden[tuple(key_path)] = f"--set {text}"
+    check_not_swept(raw, overridden)
+    config = validate(raw, source, lines, overridden)
     return LoadedConfig(config=config, raw=raw, source=source, lines=lines or {})

@@ -84,7 +84,7 @@ def test_safe_loader_refuses_python_tags(tmp_path: Path) -> None:
 
 def test_overrides(tmp_path: Path) -> None:
     loaded = load_config(_write(tmp_path, BASE), ["params.lr=0.5", "models.m.params.width=8",
-                                                  "resources.partition=gpu", "params.new=[1, 2]"])
+                                                  "resources.partition=gpu", "+params.new=[1, 2]"])
     cfg = loaded.config
     assert cfg.params == {"lr": 0.5, "new": [1, 2]} and cfg.models["m"].params["width"] == 8
     assert cfg.resources.partition == "gpu"
@@ -134,3 +134,42 @@ def test_explain_names_the_option_for_command_line_resources() -> None:
         with pytest.raises(ValidationError) as err:
             Resources(**kwargs)
         assert explain(err.value, Resources, options=options) == expected
+
+
+def test_an_override_is_blamed_on_the_set_option_not_a_file_line(tmp_path: Path) -> None:
+    """#14 item 13: `--set resources.time=bogus` blamed line 8, which it never changed."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, BASE), ["resources.time=bogus"])
+    assert str(err.value).startswith("--set resources.time=bogus: resources.time: 'bogus' is not a Slurm time")
+    with pytest.raises(ConfigError, match=r"^--set resources=\{cpus_per_task: 0\}: resources.cpus_per_task: "
+                                          r"0 must be at least 1"):
+        load_config(_write(tmp_path, BASE), ["resources={cpus_per_task: 0}"])
+
+
+def test_a_new_free_form_key_needs_a_plus(tmp_path: Path) -> None:
+    """#14 item 13: `--set params.newkey=1` was silently added while a sweep-key typo is
+    refused; as in Hydra, adding a key takes `+key=value`."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, BASE), ["params.lrr=0.3"])
+    assert str(err.value) == ("--set params.lrr=0.3: params.lrr: no such key in the config; did you "
+                              "mean params.lr? (add a new key with --set +params.lrr=...)")
+    with pytest.raises(ConfigError, match=r"models.m.params.widht: no such key"):
+        load_config(_write(tmp_path, BASE), ["models.m.params.widht=3"])
+    cfg = load_config(_write(tmp_path, BASE), ["+params.extra=1", "+models.m.params.depth=2"]).config
+    assert cfg.params["extra"] == 1 and cfg.models["m"].params["depth"] == 2
+    with pytest.raises(ConfigError, match=r"--set \+params.lr=1: params.lr: already in the config"):
+        load_config(_write(tmp_path, BASE), ["+params.lr=1"])
+
+
+def test_an_override_of_a_swept_key_is_refused(tmp_path: Path) -> None:
+    """#14 item 13: `--set params.lr=0.3` silently lost to the grid."""
+    text = BASE + "sweep: {grid: {lr: [0.1, 0.2]}, zip: {models.m.params.width: [1, 2]}}\n"
+    for override, swept in (("params.lr=0.3", "sweep.grid.lr"),
+                            ("models.m.params.width=8", "sweep.zip.models.m.params.width")):
+        with pytest.raises(ConfigError) as err:
+            load_config(_write(tmp_path, text), [override])
+        key = override.split("=")[0]
+        assert str(err.value) == (f"--set {override}: {key} is swept by {swept}, which would "
+                                  f"overwrite it; set {swept} instead")
+    loaded = load_config(_write(tmp_path, text), ["sweep.grid.lr=[0.3]"])
+    assert loaded.config.sweep.grid == {"lr": [0.3]}
