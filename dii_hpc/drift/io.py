@@ -174,10 +174,14 @@ def check_pair(ref: Any, cur: Any, ref_name: str, cur_name: str, ignore: list[st
         if col in categorical:
             continue
         r_num, c_num = is_numeric(ref[col]), is_numeric(cur[col])
-        if r_num != c_num:
-            name, s = (cur_name, cur[col]) if r_num else (ref_name, ref[col])
+        if r_num != c_num:  # the reference sets the types: the current batch changed
+            s = cur[col] if r_num else ref[col]
             value = next((v for v in s.dropna() if _not_number(v)), s.dropna().iloc[0])
-            raise BadInput(f"{name}: column {col!r} has text {value!r} where numbers are expected")
+            if r_num:
+                raise BadInput(f"{cur_name}: column {col!r} has text {value!r} where numbers are "
+                               f"expected (as in {ref_name})")
+            raise BadInput(f"{cur_name}: column {col!r} holds numbers where {ref_name} has text "
+                           f"({value!r}); give --categorical {col} if both are fine")
     return cols
 
 

@@ -167,3 +167,26 @@ def test_a_directory_and_a_bad_cron_field_are_named(env: Path, capsys: pytest.Ca
     code, out, err = run(capsys, "drift", "schedule", "m", "--every", "*/15 0-5,22 1 jan-mar mon-fri",
                          "--data-glob", "x*")
     assert code == 0, err
+
+
+def test_a_column_that_changed_type_blames_the_current_file(env: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """#14 item 14: the message named the reference (or the monitor) when the current file, the
+    one a glob picked, had changed a column's type."""
+    ref = table(100, 1)
+    ref.to_csv("ref.csv", index=False)
+    numbers = table(100, 2)
+    numbers["z"] = np.arange(100)         # categorical in the reference, numbers now
+    Path("batches").mkdir()
+    numbers.to_csv("batches/day1.csv", index=False)
+    texts = table(100, 3)
+    texts["x"] = "oops"                   # numbers in the reference, text now
+    texts.to_csv("batches/day2.csv", index=False)
+    code, _, err = run(capsys, "drift", "check", "--reference", "ref.csv", "--current", "batches/day1.csv")
+    assert code == 2 and err.startswith("dii-hpc: error: batches/day1.csv: column 'z' holds numbers "
+                                        "where ref.csv has text ('a')"), err
+    assert run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "m")[0] == 0
+    code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day1*.csv")
+    assert code == 2 and "batches/day1.csv: column 'z' holds numbers where monitor m has text" in err
+    code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day2*.csv")
+    assert code == 2 and "batches/day2.csv: column 'x' has text 'oops' where numbers are expected" in err

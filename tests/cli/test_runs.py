@@ -192,3 +192,12 @@ def test_more_bad_input_exit_2(populated, tmp_path: Path, store_path: Path, args
     assert needle.format(tmp=tmp_path) in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert tree_snapshot(store_path) == before and not (tmp_path / "typo").exists()
     assert run_cli("runs", "list", "--limit", "0", "--format", "json").stdout.strip() == "[]"
+
+
+def test_metric_keys_in_any_script_are_stored_and_listed(store_path: Path) -> None:
+    """#14 item 14: "épsilon" and "损失" were refused."""
+    with dii_hpc.start_run("intl") as run:
+        run.log_metrics({"épsilon": 0.1, "损失": 0.5}, step=0)
+    assert sorted(dii_hpc.Store().metric_keys(run.id)) == sorted(["épsilon", "损失"])
+    rows = json.loads(run_cli("runs", "list", "--format", "json").stdout)
+    assert rows[0]["metrics.损失"] == 0.5

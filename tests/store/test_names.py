@@ -21,3 +21,28 @@ def test_keys_that_escape_are_refused(key: str) -> None:
 def test_bad_experiment_names(name: str) -> None:
     with pytest.raises(BadInput):
         check_experiment(name)
+
+
+@pytest.mark.parametrize("key", ["épsilon", "损失", "train/损失", "Ωmega:2", "cafe\u0301"])
+def test_letters_of_any_script_are_accepted(key: str) -> None:
+    """#14 item 14: "épsilon" and "损失" were refused as "outside letters"."""
+    assert check_key(key) == key
+
+
+@pytest.mark.parametrize("key", ["a\u202eb", "zero\u200bwidth", "tab\there", "new\nline"])
+def test_invisible_and_control_characters_are_still_refused(key: str) -> None:
+    with pytest.raises(BadInput, match="has characters outside letters"):
+        check_key(key)
+
+
+def test_a_long_key_says_it_is_too_long_without_echoing_it_whole() -> None:
+    """#14 item 14: a 254+ character key was "must be a non-empty string", echoed whole."""
+    key = "k" * 300
+    with pytest.raises(BadInput) as err:
+        check_key(key)
+    message = str(err.value)
+    assert "is 300 characters long; at most 250" in message and len(message) < 160, message
+    with pytest.raises(BadInput, match="must be a non-empty string"):
+        check_key("")
+    with pytest.raises(BadInput, match="bytes in UTF-8; at most 255"):
+        check_key("损" * 90)   # 90 characters, 270 bytes: more than a file name may hold
