@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
                 raise ConfigError(f"{path}:{lines.get((key,))}: unknown key {key!r}; {hint}known "
                                   f"keys: {', '.join(sorted(KEYS))}")
         check_values(raw, path, lines)
-        cfg = dict(raw)
+        cfg = {**raw, "config_dir": str(Path(path).resolve().parent)}  # its modules live there
     cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
     for key in ("model", "data"):
         if not cfg.get(key):
@@ -88,6 +89,12 @@ def check_values(raw: dict[str, Any], path: str, lines: dict[Any, int]) -> None:
                 fail((key, metric), f"{value!r} is not a number")
 
 
+def search(cfg: dict[str, Any]) -> list[str]:
+    """Where the config's "module:callable" references are looked for after sys.path: the
+    config file's folder (recorded by `load`, so that Slurm and MPI ranks look there too)."""
+    return [cfg["config_dir"]] if cfg.get("config_dir") else []
+
+
 @dataclass
 class Prepared:
     """Everything an audit computes on, validated once."""
@@ -105,8 +112,8 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
     from dii_hpc.audit.protocols import Task, require
     from dii_hpc.audit.validate import check_arrays
 
-    model = refs.build(cfg["model"], "model")
-    data = refs.build(cfg["data"], "data")
+    model = refs.build(cfg["model"], "model", search=search(cfg))
+    data = refs.build(cfg["data"], "data", search=search(cfg))
     # Other methods are checked per attack: a predict-only model can run black-box attacks.
     require(model, ("predict",), "every audit")
     for attr in ("task", "input_shape", "clip_values"):

@@ -33,13 +33,15 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     import submitit
 
     from dii_hpc.audit import checkpoint, engine, evasion_suite
+    from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.protocols import Task
     from dii_hpc.config import refs
 
     if job["level"] != "I" or job["name"] != "evasion":
         raise BadInput("--executor slurm runs level I evasion suites (one task per shard)")
     ck = checkpoint.for_job(job)
-    task = Task.parse(job["cfg"].get("task") or refs.build(job["cfg"]["model"], "model").task)
+    cfg = job["cfg"]
+    task = Task.parse(cfg.get("task") or refs.build(cfg["model"], "model", search=cfgmod.search(cfg)).task)
     missing = [k for k in evasion_suite.shard_keys(task, job["cfg"].get("attacks"))
                if k not in ck.done()]
     if missing:

@@ -24,6 +24,12 @@ class LoadedConfig:
     raw: dict[str, Any]                      # the plain dict after overrides (what was validated)
     source: str = "<dict>"
     lines: dict[yamlio.KeyPath, int] = field(default_factory=dict)
+    folder: str | None = None                # the config file's folder: its modules live there
+
+    @property
+    def search(self) -> list[str]:
+        """Where the config's "module:Class" references are looked for after sys.path."""
+        return [self.folder] if self.folder else []
 
 
 def parse_override(text: str) -> tuple[list[str], Any, bool]:
@@ -103,11 +109,13 @@ def validate(raw: Any, source: str = "<dict>",
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
     """Read, override and validate a config file."""
     raw, lines = yamlio.load(path)
-    return from_dict(raw, overrides, source=str(path), lines=lines)
+    return from_dict(raw, overrides, source=str(path), lines=lines,
+                     folder=str(Path(path).resolve().parent))
 
 
 def from_dict(raw: Any, overrides: list[str] | None = None, source: str = "<dict>",
-              lines: dict[yamlio.KeyPath, int] | None = None) -> LoadedConfig:
+              lines: dict[yamlio.KeyPath, int] | None = None,
+              folder: str | None = None) -> LoadedConfig:
     """Same as load_config for an in-memory dict (e.g. a run's saved resolved config)."""
     raw = copy.deepcopy(raw)
     if not isinstance(raw, dict):
@@ -119,4 +127,4 @@ def from_dict(raw: Any, overrides: list[str] | None = None, source: str = "<dict
         overridden[tuple(key_path)] = f"--set {text}"
     check_not_swept(raw, overridden)
     config = validate(raw, source, lines, overridden)
-    return LoadedConfig(config=config, raw=raw, source=source, lines=lines or {})
+    return LoadedConfig(config=config, raw=raw, source=source, lines=lines or {}, folder=folder)

@@ -46,6 +46,7 @@ class PredictRequest:
     device: str = "auto"
     resources: Any = None  # dii_hpc.config.schema.Resources
     setup: list[str] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)  # the predict config's folder: its modules
 
 
 def _probe(model: Any, sources: list[inputs.Source], columns: list[str] | None,
@@ -89,7 +90,7 @@ def _probe_device(device: str, kind: str) -> str:
 
 def plan(req: PredictRequest, store: Store, kind: str) -> tuple[Any, dict[str, Any]]:
     """(model, new manifest): every check that can fail on the user's input happens here."""
-    model, info = mdl.load(req.model, store, req.from_run, req.artifact)
+    model, info = mdl.load(req.model, store, req.from_run, req.artifact, search=req.search)
     sources = inputs.resolve(req.data, Path(store.root) / "cache" / "inference-inputs.json")
     declared, width = mdl.input_spec(model)
     columns = inputs.select_columns(sources, declared, width)
@@ -103,7 +104,8 @@ def plan(req: PredictRequest, store: Store, kind: str) -> tuple[Any, dict[str, A
     ranges, batch = output.layout(rows, shards, req.batch_size)
     return model, {
         "format": output.FORMAT, "created": time.time(),
-        "model": {**info.identity(), "artifact": info.artifact, "weights": info.weights},
+        "model": {**info.identity(), "artifact": info.artifact, "weights": info.weights,
+                  "search": req.search},
         "data": [s.to_dict() for s in sources], "columns": columns, "rows": rows,
         "shards": ranges, "shard_rows": ranges[0][1] - ranges[0][0], "batch_size": batch,
         "threads": req.resources.cpus_per_task, "device": device, "outputs": outputs,

@@ -6,6 +6,7 @@ every other config of dii-hpc.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,4 +63,5 @@ def request(config: str | None, given: dict[str, Any]) -> PredictRequest:
         raise BadInput(f"--executor {values['executor']}: expected auto, local, slurm or debug")
     if values["device"] not in ("auto", "cpu") and not str(values["device"]).startswith("cuda"):
         raise BadInput(f"--device {values['device']}: expected auto, cpu or cuda[:N]")
-    return PredictRequest(**values, resources=cfg.resources, setup=list(cfg.setup))
+    search = [str(Path(config).resolve().parent)] if config else []  # modules beside the config
+    return PredictRequest(**values, resources=cfg.resources, setup=list(cfg.setup), search=search)

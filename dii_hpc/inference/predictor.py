@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -45,14 +47,16 @@ class ModelInfo:
         return {"model": self.spec, "model_run": self.model_run, "weights_sha256": self.weights_sha256}
 
 
-def normalise_spec(spec: str) -> str:
-    """`path/to/file.py:fn` is made absolute, so that array tasks started elsewhere find it."""
-    return refs.canonical(spec, "--model")
+def normalise_spec(spec: str, search: Sequence[str] = ()) -> str:
+    """`path/to/file.py:fn` is made absolute (relative to the config's folder, the first of
+    ``search``, else the current one), so that array tasks started elsewhere find it."""
+    return refs.canonical(spec, "--model", base=Path(search[0]) if search else None)
 
 
-def build(spec: str) -> Any:
-    """Import and call the factory; any failure is BadInput carrying the model's own message."""
-    model = refs.build(normalise_spec(spec), "--model")
+def build(spec: str, search: Sequence[str] = ()) -> Any:
+    """Import and call the factory; any failure is BadInput carrying the model's own message.
+    ``search``: folders to find its module in after sys.path (the predict config's)."""
+    model = refs.build(normalise_spec(spec, search), "--model", search=search)
     if not (is_torch(model) or isinstance(model, Predictor)):
         raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
                        "need a torch.nn.Module or an object with predict(x)")
@@ -124,10 +128,10 @@ def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
 
 
 def load(spec: str, store: Store | None = None, from_run: str | None = None,
-         artifact: str | None = None) -> tuple[Any, ModelInfo]:
+         artifact: str | None = None, search: Sequence[str] = ()) -> tuple[Any, ModelInfo]:
     """Build the model, load a run's weights when asked; returns (model, identity)."""
-    spec = normalise_spec(spec)
-    model = build(spec)
+    spec = normalise_spec(spec, search)
+    model = build(spec, search)
     info = ModelInfo(spec=spec)
     if from_run:
         if store is None:
@@ -145,7 +149,7 @@ def load(spec: str, store: Store | None = None, from_run: str | None = None,
 
 def reload(info: dict[str, Any]) -> Any:
     """In an array task: the same model again, from the manifest's record."""
-    model = build(info["model"])
+    model = build(info["model"], info.get("search") or ())
     if info.get("weights"):
         load_weights(model, info["weights"], info.get("weights_sha256"), f"run {info['model_run']}")
     return model

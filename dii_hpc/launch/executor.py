@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,10 @@ class Unit:
 class Executor:
     """Default experiment design: each model x each dataset, one run per pair."""
 
+    #: Folders to find the config's classes in after sys.path (the config's own folder); set
+    #: by whoever builds the executor (submit, the task), so subclasses keep their __init__.
+    search: Sequence[str] = ()
+
     def __init__(self, config: ExperimentConfig, restore_states: dict[str, Any] | None = None):
         self.config = config
         self.active_models: dict[str, Any] = {}
@@ -49,9 +54,11 @@ class Executor:
     def check(self) -> None:
         """Resolve every class and check its required method, before anything is queued."""
         for name, spec in self.config.models.items():
-            refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model")
+            refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model",
+                         search=self.search)
         for name, spec in self.config.datasets.items():
-            refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset")
+            refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset",
+                         search=self.search)
 
     def units(self) -> list[Unit]:
         """Each model x each dataset (each model alone when no dataset is configured)."""
@@ -69,7 +76,8 @@ class Executor:
     def make_model(self, name: str) -> Any:
         """Instantiate a configured model; restore its state after a requeue."""
         spec = self._spec(self.config.models, name, "model")
-        cls = refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model")
+        cls = refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model",
+                         search=self.search)
         model = cls(**spec.params)
         if name in self._restore and callable(getattr(model, "restore", None)):
             model.restore(self._restore[name])
@@ -78,7 +86,8 @@ class Executor:
 
     def load_dataset(self, name: str) -> Any:
         spec = self._spec(self.config.datasets, name, "dataset")
-        cls = refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset")
+        cls = refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset",
+                         search=self.search)
         return cls(**spec.params).get_dataset()
 
     @staticmethod
@@ -118,7 +127,7 @@ class Executor:
     def checkpointable(self, unit: Unit) -> bool:
         """True when every model class of the unit has both checkpoint() and restore()."""
         for name in unit.models:
-            cls = refs.resolve(self.config.models[name].class_, f"models.{name}.class")
+            cls = refs.resolve(self.config.models[name].class_, f"models.{name}.class", search=self.search)
             if not (callable(getattr(cls, "checkpoint", None))
                     and callable(getattr(cls, "restore", None))):
                 return False

@@ -28,8 +28,10 @@ def check_sweepable(loaded: LoadedConfig) -> None:
 
 def make_executor(loaded: LoadedConfig) -> Any:
     """Instantiate the configured Executor and let it check every class up front."""
-    cls = refs.resolve(loaded.config.executor, "executor", require=("run_unit",), what="executor")
+    cls = refs.resolve(loaded.config.executor, "executor", require=("run_unit",), what="executor",
+                       search=loaded.search)
     ex = cls(loaded.config)
+    ex.search = loaded.search  # the config's folder, for the classes it names
     ex.check()
     return ex
 

@@ -230,6 +230,7 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
         write_bytes(res.plan_file, compact({
             "submission_id": sid, "experiment": config.experiment, "executor": kind,
             "store": str(store.root), "source": loaded.source, "config": loaded.raw,
+            "config_dir": loaded.folder,
             "git": {k: v for k, v in git.items() if k != "diff"},
             "git_diff_file": str(jobdir / "git.diff") if git.get("diff") else None,
             "tasks": rows, "created": time.time()}))
@@ -266,7 +267,8 @@ def config_of_run(store: Store, run_id: str, overrides: list[str] | None) -> tup
     raw = (record.get("manifest") or {}).get("config")
     if not raw:
         raise BadInput(f"run {record['run_id']} has no resolved config in its manifest")
-    return from_dict(raw, overrides, source=f"run {record['run_id']}"), record["run_id"]
+    return from_dict(raw, overrides, source=f"run {record['run_id']}",
+                     folder=(record.get("manifest") or {}).get("config_dir")), record["run_id"]
 
 
 def run_debug_jobs(sid: str) -> None:

@@ -127,7 +127,7 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -
     run.set_manifest({**manifest, "config": raw, "seed": spec.get("seed"),
                       "git": {k: v for k, v in plan.get("git", {}).items() if k != "diff"},
                       "submission": plan["submission_id"], "task_index": index,
-                      "source": plan.get("source")})
+                      "source": plan.get("source"), "config_dir": plan.get("config_dir")})
     diff = plan.get("git_diff_file")
     if diff and Path(diff).is_file():
         run.log_artifact(diff, name="git.diff")
@@ -194,7 +194,10 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     spec = plan["tasks"][ref.index]
     raw, config = task_config(plan, ref.index)
     limit_threads(config.resources.cpus_per_task)
-    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor")(config, restore_states=ref.restore)
+    search = [plan["config_dir"]] if plan.get("config_dir") else []  # beside the config
+    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor",
+                      search=search)(config, restore_states=ref.restore)
+    ex.search = search
     unit = Unit.from_dict(spec["unit"])
     _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False, run=None)
     seed_everything(spec.get("seed"))

@@ -201,3 +201,21 @@ def test_bad_values_are_refused_before_the_attack(args: list[str], message: str,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message.format(**subst) in err[0], err
     assert "Traceback" not in err[0]
+
+
+def test_audit_config_finds_modules_beside_it(tmp_path: Path, store_path: Path, capsys: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """#14 item 15: modules named in an audit config were looked for in the current folder only."""
+    (tmp_path / "t3").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "t3" / "mymod_audit_t3.py").write_text(
+        "from dii_hpc.examples.tabular import breast_cancer_data as data\n"
+        "from dii_hpc.examples.tabular import breast_cancer_model as model\n")
+    (tmp_path / "t3" / "audit.yaml").write_text(
+        "model: mymod_audit_t3:model\ndata: mymod_audit_t3:data\nn_samples: 20\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli("audit", "attack", "fgsm", "-c", "../t3/audit.yaml", "--no-store") == 0, \
+        capsys.readouterr().err
+    (tmp_path / "t3" / "audit.yaml").write_text("model: nomod_audit_t3:model\ndata: x:y\n")
+    assert cli("audit", "attack", "fgsm", "-c", "../t3/audit.yaml", "--no-store") == 2
+    assert f"(looked in sys.path, {tmp_path / 't3'}, .)" in capsys.readouterr().err

@@ -124,3 +124,40 @@ def test_a_config_that_is_not_utf8_text_is_named(store_path: Path, tmp_path: Pat
         proc = run_cli("submit", str(path), "--dry-run")
         assert proc.returncode == 2
         assert proc.stderr == f"dii-hpc: error: {path}: not UTF-8 text ({where})\n"
+
+
+BESIDE = '''
+class Model:
+    def train_function(self, data, run=None, **params):
+        run.log_metric("loss", sum(data) / 10.0)
+        return {"acc": 0.5}
+
+
+class Data:
+    def get_dataset(self):
+        return [1.0, 2.0]
+'''
+
+
+def test_submit_finds_modules_beside_the_config(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 15: `submit ../t3/exp.yaml` failed with "cannot import module 'mymodel'": modules
+    were looked for in the current folder only; the job must find them too."""
+    from dii_hpc.store.store import Store
+
+    (tmp_path / "t3").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "t3" / "mymodel_t3.py").write_text(BESIDE)
+    (tmp_path / "t3" / "exp.yaml").write_text(
+        "experiment: beside\nmodels:\n  m: {class: 'mymodel_t3:Model'}\n  f: {class: 'mymodel_t3.py:Model'}\n"
+        "datasets:\n  d: {class: 'mymodel_t3:Data'}\nresources: {sys_metrics_s: 0}\n")
+    for executor in ("local", "debug"):
+        proc = run_cli("submit", "../t3/exp.yaml", "--executor", executor, "--wait",
+                       cwd=tmp_path / "elsewhere")
+        assert proc.returncode == 0, proc.stderr
+    runs = Store(store_path).records("beside")
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"FINISHED"}
+    assert {r["metrics"]["loss"]["last"] for r in runs} == {0.3}
+    bad = run_cli("submit", "../t3/exp.yaml", "--dry-run", "--set", "models.m.class=nomod_t3:M",
+                  cwd=tmp_path / "elsewhere")
+    assert bad.returncode == 2
+    assert f"cannot import module 'nomod_t3' (looked in sys.path, {tmp_path / 't3'}, .)" in bad.stderr

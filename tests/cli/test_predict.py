@@ -110,3 +110,20 @@ def test_weights_from_a_run_that_do_not_fit(store_path: Path, tmp_path: Path,
     code, err = _predict(capsys, "--model", MODEL, "--from-run", run.id, "--artifact", "w.pt",
                          "--data", str(tmp_path / "d" / "*"), "--out", str(tmp_path / "o"))
     assert code == 2 and "no artifact 'w.pt'" in err and "model.pt" in err
+
+
+def test_predict_config_finds_modules_beside_it(store_path: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """#14 item 15: the model module named in a predict config is looked for beside it."""
+    t3 = tmp_path / "t3"
+    t3.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (t3 / "mymod_predict_t3.py").write_text("from dii_hpc.inference.demo import mlp\n")
+    demo.write_data(tmp_path / "d", 40, fmt="parquet")
+    (t3 / "p.yaml").write_text(f"model: mymod_predict_t3:mlp\ndata: '{tmp_path / 'd'}/*'\n"
+                               f"out: {tmp_path / 'o'}\nexecutor: debug\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code = main(["predict", "--config", "../t3/p.yaml"])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "o").is_dir()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.audit.protocols import Task
 from dii_hpc.audit.vision import attacks, validate
 from dii_hpc.config import refs
@@ -46,8 +47,8 @@ class Prepared:
 
 def prepare(cfg: dict[str, Any]) -> Prepared:
     """Build model and data, validate them against each other, pick the evaluation sample."""
-    model = refs.build(cfg["model"], "model")
-    data = refs.build(cfg["data"], "data")
+    model = refs.build(cfg["model"], "model", search=cfgmod.search(cfg))
+    data = refs.build(cfg["data"], "data", search=cfgmod.search(cfg))
     for attr in ("task", "input_shape", "clip_values", "nb_classes"):
         if getattr(model, attr, None) is None:
             raise BadInput(f"model {type(model).__name__} lacks attribute `{attr}`")
