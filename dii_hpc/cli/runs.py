@@ -173,14 +173,19 @@ def export(
     experiment: Annotated[str, typer.Argument(help="Experiment to export.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Output .h5 file.")],
 ) -> None:
-    """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc."""
+    """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc.
+
+    h5py reads /runs/<run_id> (attributes, metrics/<key> tables); pandas.read_hdf(FILE,
+    "runs_table") reads one row per run when PyTables is installed (pip install tables)."""
     from dii_hpc.cli.paths import output_file
     from dii_hpc.store.export import export_experiment
 
     store = _store()
     output_file(out, "--out")
     res = export_experiment(store, experiment, out)
-    typer.echo(f"wrote {out}: {res['runs']} runs, {res['series']} metric series")
+    table = (f"; pandas.read_hdf({out!r}, 'runs_table') lists the runs" if res["runs_table"] else
+             "; h5py only (install PyTables, pip install tables, for a pandas.read_hdf runs table)")
+    typer.echo(f"wrote {out}: {res['runs']} runs, {res['series']} metric series{table}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,13 +1,15 @@
 """HDF5 export: one self-describing .h5 per experiment for people without dii-hpc.
 
 Layout: ``/runs/<run_id>`` groups with attributes (status, kind, times, ``params.*``,
-``tags.*``) and ``metrics/<key>`` datasets of a compound dtype (step, value, time), which
-``pandas.DataFrame(f[path][()])`` reads as-is. Written to a temp file and renamed.
+``tags.*``; a field that is None has no attribute) and ``metrics/<key>`` datasets of a compound
+dtype (step, value, time), which ``pandas.DataFrame(f[path][()])`` reads as-is.  When PyTables
+(``pip install tables``) is installed, ``/runs_table`` also holds one row per run (the
+``runs list`` columns and ``error``; lists and dicts as JSON text) in pandas' own format:
+``pandas.read_hdf(FILE, "runs_table")``.  Written to a temp file and renamed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from pathlib import Path
@@ -17,12 +19,45 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 
+RUNS_TABLE = "runs_table"
+
+
 def _attr(value: Any) -> Any:
-    if value is None:
-        return "null"
     if isinstance(value, (bool, int, float, str)):
         return value
-    return json.dumps(value, default=str)
+    from dii_hpc.store.atomic import dumps
+
+    return dumps(value, indent=None).decode()
+
+
+def _set(attrs: Any, key: str, value: Any) -> None:
+    """An attribute, or none for None: HDF5 attributes have no null, and "null" is a string."""
+    if value is not None:
+        attrs[key] = _attr(value)
+
+
+def has_pytables() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tables") is not None
+
+
+def _write_runs_table(store: Store, experiment: str, records: list[dict[str, Any]], path: Path) -> None:
+    """The runs table in pandas' HDF5 format (PyTables'); text columns hold only text."""
+    import warnings
+
+    from dii_hpc.store.atomic import dumps
+
+    df = store.runs(experiment=experiment)
+    errors = {r["run_id"]: r.get("error") for r in records}
+    df["error"] = [errors.get(rid) for rid in df["run_id"]]
+    for col in df.columns:
+        if df[col].dtype == object:  # a column of mixed values (0.1 and "auto"): all as text
+            df[col] = [v if v is None or isinstance(v, str) or (isinstance(v, float) and v != v)
+                       else dumps(v, indent=None).decode() for v in df[col]]
+    with warnings.catch_warnings():  # "train/loss" is no Python name: fine for a column
+        warnings.simplefilter("ignore")
+        df.to_hdf(path, key=RUNS_TABLE, mode="a", format="table")
 
 
 def export_experiment(store: Store, experiment: str, out: str | os.PathLike[str]) -> dict[str, int]:
@@ -45,10 +80,10 @@ def export_experiment(store: Store, experiment: str, out: str | os.PathLike[str]
             for rec in records:
                 grp = runs.create_group(rec["run_id"])
                 for key in ("run_id", "experiment", "kind", "status", "start_time", "end_time", "error"):
-                    grp.attrs[key] = _attr(rec.get(key))
+                    _set(grp.attrs, key, rec.get(key))
                 for prefix in ("params", "tags"):
                     for k, v in (rec.get(prefix) or {}).items():
-                        grp.attrs[f"{prefix}.{k}"] = _attr(v)
+                        _set(grp.attrs, f"{prefix}.{k}", v)
                 if rec.get("slurm"):
                     grp.attrs["slurm"] = _attr(rec["slurm"])
                 rdir = store.experiment_dir(experiment) / "runs" / rec["run_id"]
@@ -59,10 +94,12 @@ def export_experiment(store: Store, experiment: str, out: str | os.PathLike[str]
                     grp.create_dataset(f"metrics/{key}", data=table)
                     n_series += 1
             h5.flush()
+        if has_pytables():
+            _write_runs_table(store, experiment, records, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return {"runs": len(records), "series": n_series}
+    return {"runs": len(records), "series": n_series, "runs_table": has_pytables()}
