@@ -173,8 +173,8 @@ def _sentence(task: Task, metrics: dict[str, Any], letter: str | None,
         return (f"Under the worst of {', '.join(names)} the RMSE rises from "
                 f"{metrics['clean_rmse']:.3g} to {metrics['adv_rmse']:.3g} (grade {letter}).")
     return (f"Clean accuracy {metrics['clean_accuracy']:.1%} falls to "
-            f"{metrics['robust_accuracy']:.1%} under the worst of the bounded attacks "
-            f"(grade {letter}).")
+            f"{metrics['robust_accuracy']:.1%} under the worst of the Linf attacks "
+            f"{', '.join(names)} (grade {letter}).")
 
 
 def write_examples(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray | None,

@@ -142,7 +142,7 @@ def write_junit(path: str, result: dict[str, Any], checks: list[dict[str, Any]])
         cases += 1
         if check["failed"]:
             failures += 1
-            msg = f"{check['metric']}={check['value']:.4g} {check['op']} {check['limit']:g}"
+            msg = f"{check['metric']}={check['value']!r} {check['op']} {check['limit']!r}"  # exact
             ET.SubElement(case, "failure", message=msg, type="threshold").text = msg
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))

@@ -56,7 +56,6 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
     """Run the job (the audit package decides where), write files, print, set the exit code."""
     from dii_hpc.audit import results, runner
     from dii_hpc.cli.paths import output_file
-    from dii_hpc.cli.tables import cell
     from dii_hpc.errors import CheckFailed
 
     output_file(json_path, "--json")  # before the attack: a bad path must not waste it
@@ -69,9 +68,15 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
     _print(result, checks)
     failed = [c for c in checks if c["failed"]]
     if failed:
-        c = failed[0]
-        raise CheckFailed(f"threshold breached: {c['metric']}={cell(c['value'])} {c['op']} "
-                          f"{cell(c['limit'], digits=6)}")
+        raise CheckFailed(breach_message(failed[0]))
+
+
+def breach_message(check: dict[str, Any]) -> str:
+    """"robust_accuracy=0.169612 < 0.1696201": digits enough to show the two differ."""
+    from dii_hpc.cli.tables import cells_apart
+
+    value, limit = cells_apart(check["value"], check["limit"])
+    return f"threshold breached: {check['metric']}={value} {check['op']} {limit}"
 
 
 _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate",
@@ -80,11 +85,13 @@ _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate"
 
 
 def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
-    from dii_hpc.cli.tables import cell, table
+    from dii_hpc.cli.tables import cell, cells_apart, table
 
     name = result.get("suite") or result.get("attack")
     grade = f" grade {result['grade']}" if result.get("grade") else ""
     what = f"{name} suite" if result.get("suite") else name
+    if result.get("suite") and name == result.get("threat"):
+        what = "suite"  # "evasion suite", not "evasion evasion suite"
     typer.echo(f"audit level {result['level']}: {result['threat']} {what} on {result['task']} "
                f"(n={result['n_samples']}){grade}")
     rows = []
@@ -98,8 +105,9 @@ def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
         if not flag["ok"]:
             typer.echo(f"  sanity: {flag['flag']}: {flag['detail']}")
     for c in checks:
-        typer.echo(f"  threshold {c['metric']} {cell(c['value'])} "
-                   f"{'FAILED' if c['failed'] else 'ok'} (limit {cell(c['limit'], digits=6)})")
+        value, limit = cells_apart(c["value"], c["limit"])
+        typer.echo(f"  threshold {c['metric']} {value} "
+                   f"{'FAILED' if c['failed'] else 'ok'} (limit {limit})")
     typer.echo(result.get("summary", ""))
     if result.get("run_id"):
         typer.echo(f"run {result['run_id']}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -55,9 +57,24 @@ def submit(
                    f"--follow   |   dii-hpc cancel {res.experiment}")
         return
     sub.finish_here(res.executor, res.submission_id)
-    rows = st.wait_ended(store, res.experiment, res.run_ids, poll=res.executor == "slurm")
+    with _keep_running_on_ctrl_c(res.executor, res.experiment, len(res.run_ids)):
+        rows = st.wait_ended(store, res.experiment, res.run_ids, poll=res.executor == "slurm")
     typer.echo(status_summary(rows))
     st.check_outcome(rows)
+
+
+@contextlib.contextmanager
+def _keep_running_on_ctrl_c(executor: str, experiment: str, n: int) -> Iterator[None]:
+    """Ctrl-C while waiting on Slurm stops the waiting, not the jobs: say so (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if executor != "slurm":
+            raise
+        typer.echo(f"dii-hpc: interrupted: stopped waiting; the {n} Slurm task(s) of {experiment} "
+                   f"keep running (dii-hpc status {experiment}   |   dii-hpc cancel {experiment})",
+                   err=True)
+        raise typer.Exit(130) from None
 
 
 def run(
@@ -100,7 +117,8 @@ def run(
             return
         from dii_hpc.launch import status as st
 
-        rows = st.wait_ended(store, experiment, [run_id])
+        with _keep_running_on_ctrl_c(kind, experiment, 1):
+            rows = st.wait_ended(store, experiment, [run_id])
         typer.echo(f"run {run_id}: {rows[0]['status']}")
         st.check_outcome(rows)
         return

@@ -84,7 +84,8 @@ def compare_runs(
     if len(run_ids) < 2:
         raise BadInput("runs compare needs at least two run ids")
     store = _store()
-    typer.echo(render_frame(compare_frame([store.run(r) for r in run_ids], all_params), fmt))
+    frame = compare_frame([store.run(r) for r in run_ids], all_params, readable=fmt == "table")
+    typer.echo(render_frame(frame, fmt))
 
 
 @store_app.command("compact")

@@ -33,6 +33,16 @@ def cell(value: Any, *, digits: int = 4, none: str = "-", grouped: bool = False)
     return str(value)
 
 
+def cells_apart(a: float, b: float, digits: int = 4) -> tuple[str, str]:
+    """Two numbers with the fewest significant digits (from ``digits``) that tell them apart,
+    so that a verdict never reads "0.1696 < 0.1696"; equal numbers print alike."""
+    for n in range(digits, 18):
+        left, right = cell(float(a), digits=n), cell(float(b), digits=n)
+        if left != right or a == b:
+            return left, right
+    return repr(float(a)), repr(float(b))
+
+
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None, *,
           rule: bool = False, align: str = "", min_widths: Sequence[int] = (),
           sep: str = "  ") -> str:
@@ -131,8 +141,10 @@ def _short(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def compare_frame(records: list[dict[str, Any]], all_params: bool = False) -> pd.DataFrame:
-    """Rows = params that differ (or all) + every metric's last value; one column per run."""
+def compare_frame(records: list[dict[str, Any]], all_params: bool = False,
+                  readable: bool = False) -> pd.DataFrame:
+    """Rows = params that differ (or all) + every metric's last value; one column per run.
+    ``readable`` (the table form): epoch times (``slurm.start_time``...) as UTC dates."""
     import pandas as pd
 
     from dii_hpc.store.records import flatten
@@ -148,8 +160,17 @@ def compare_frame(records: list[dict[str, Any]], all_params: bool = False) -> pd
         differs = len({json.dumps(v, default=str) for v in values}) > 1
         if key.startswith("params.") and not differs and not all_params:
             continue
+        if readable and key.endswith("_time"):
+            values = [_utc(v) for v in values]
         out.append({"field": key, **{r["run_id"]: v for r, v in zip(records, values, strict=True)}})
     return pd.DataFrame(out)
+
+
+def _utc(value: Any) -> Any:
+    """An epoch time as a naive UTC datetime (what `cell` prints), anything else unchanged."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def task_table(rows: list[dict[str, Any]], limit: int = 50) -> str:
@@ -172,7 +193,8 @@ def status_lines(rows: list[dict[str, Any]]) -> str:
 
     return table([[r["run_id"], r["status"], r["job_id"] or "-", num(r["elapsed_s"], "s"),
                    num(r["max_rss_mb"], "MB"), r["error"]] for r in rows],
-                 align="lllrr", min_widths=(0, 12, 11, 7, 7))
+                 ["run_id", "status", "job", "elapsed", "max_rss", "error"], rule=True,
+                 align="lllrr", min_widths=(26, 12, 11, 7, 7))
 
 
 def status_summary(rows: list[dict[str, Any]]) -> str:

@@ -137,3 +137,14 @@ def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digit
     fresh = evasion_suite.run_suite(model, x, y, attacks=["fgsm", "pgd"])
     assert resumed["metrics"] == fresh["metrics"]
     assert resumed["curves"] == fresh["curves"]
+
+
+def test_the_suite_sentence_names_the_linf_attacks_it_took_the_worst_of() -> None:
+    """#14 "smaller": the summary called the Linf-only worst case "the bounded attacks" (L2
+    PGD is bounded too, and not in it)."""
+    from dii_hpc.audit.evasion_suite import WORST_CASE, _sentence
+    from dii_hpc.audit.protocols import Task
+
+    text = _sentence(Task.IMAGE_CLASSIFICATION, {"clean_accuracy": 0.9, "robust_accuracy": 0.3},
+                     "C", WORST_CASE)
+    assert "bounded" not in text and "the worst of the Linf attacks fgsm, pgd, apgd, square" in text

@@ -219,3 +219,18 @@ def test_audit_config_finds_modules_beside_it(tmp_path: Path, store_path: Path, 
     (tmp_path / "t3" / "audit.yaml").write_text("model: nomod_audit_t3:model\ndata: x:y\n")
     assert cli("audit", "attack", "fgsm", "-c", "../t3/audit.yaml", "--no-store") == 2
     assert f"(looked in sys.path, {tmp_path / 't3'}, .)" in capsys.readouterr().err
+
+
+def test_printed_result_reads_well(capsys: Any) -> None:
+    """#14 "smaller": "evasion evasion suite", and "0.1696 < 0.1696" for a breached threshold."""
+    from dii_hpc.cli.audit import _print, breach_message
+
+    result = {"level": "I", "threat": "evasion", "suite": "evasion", "task": "image_classification",
+              "n_samples": 50, "grade": "C", "attacks": [], "summary": "s"}
+    _print(result, [])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "audit level I: evasion suite on image_classification (n=50) grade C"
+    check = {"metric": "robust_accuracy", "value": 0.169612, "limit": 0.1696201, "op": "<"}
+    assert breach_message(check) == "threshold breached: robust_accuracy=0.16961 < 0.16962"
+    check = {"metric": "auc", "value": 0.75, "limit": 0.7, "op": ">"}
+    assert breach_message(check) == "threshold breached: auc=0.75 > 0.7"

@@ -161,3 +161,12 @@ def test_submit_finds_modules_beside_the_config(store_path: Path, tmp_path: Path
                   cwd=tmp_path / "elsewhere")
     assert bad.returncode == 2
     assert f"cannot import module 'nomod_t3' (looked in sys.path, {tmp_path / 't3'}, .)" in bad.stderr
+
+
+def test_status_has_a_header(store_path: Path, tmp_path: Path) -> None:
+    """#14 "smaller": `status` printed rows without saying what the columns are."""
+    assert run_cli("run", "--executor", "local", "-e", "cmds", "--sys-metrics-s", "0", "--",
+                   "false", cwd=tmp_path).returncode == 3
+    lines = run_cli("status", "cmds").stdout.splitlines()
+    assert lines[0].split() == ["run_id", "status", "job", "elapsed", "max_rss", "error"]
+    assert lines[1].startswith("---") and "FAILED" in lines[2]

@@ -102,3 +102,25 @@ def test_out_that_is_a_file_and_a_read_only_store_exit_2(demo, tmp_path: Path, c
         assert err.count("\n") == 1
     finally:
         subprocess.run(["chattr", "-i", str(store_dir)], check=True)
+
+
+def test_level_two_audits_have_no_grade_none_and_slurm_times_are_dates(store_path: Path,
+                                                                       tmp_path: Path) -> None:
+    """#14 "smaller": run pages said "grade None" for level II/III audits and showed Slurm
+    times as 1.796e+09."""
+    import dii_hpc
+    from dii_hpc.cli.app import main
+
+    with dii_hpc.start_run("audits", kind="audit") as run:
+        run.set_section("audit", {
+            "level": "II", "threat": "evasion", "task": "tabular_classification", "attack": "fgsm",
+            "grade": None, "summary": "one attack", "metrics": {"robust_accuracy": 0.4},
+            "attacks": [{"name": "fgsm", "params": {"eps": 0.1}, "metrics": {"robust_accuracy": 0.4}}],
+            "config": {}, "n_samples": 20})
+        rid = run.id
+    dii_hpc.Store().update_run(rid, slurm={"job_id": "83", "state": "FINISHED",
+                                           "submit_time": 1796000000.0, "start_time": 1796000060.0})
+    assert main(["report", "build", "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / run_path(rid)).read_text()
+    assert "grade None" not in page and "None</strong>" not in page and "level II" in page
+    assert "1.796e+09" not in page and "2026-" in page

@@ -201,3 +201,17 @@ def test_metric_keys_in_any_script_are_stored_and_listed(store_path: Path) -> No
     assert sorted(dii_hpc.Store().metric_keys(run.id)) == sorted(["épsilon", "损失"])
     rows = json.loads(run_cli("runs", "list", "--format", "json").stdout)
     assert rows[0]["metrics.损失"] == 0.5
+
+
+def test_compare_shows_slurm_times_as_dates(store_path: Path) -> None:
+    """#14 "smaller": `runs compare` showed Slurm times as 1.796e+09."""
+    ids = []
+    for start in (1796000000.0, 1796000600.0):
+        with dii_hpc.start_run("t") as run:
+            run.log_metric("acc", 1.0)
+            ids.append(run.id)
+        dii_hpc.Store().update_run(run.id, slurm={"job_id": "1", "start_time": start})
+    table = run_cli("runs", "compare", *ids).stdout
+    assert "e+09" not in table and "2026-11-30 " in table
+    rows = json.loads(run_cli("runs", "compare", *ids, "--format", "json").stdout)
+    assert {r["field"]: r for r in rows}["slurm.start_time"][ids[0]] == 1796000000.0

@@ -35,7 +35,10 @@ def test_status_lines_keep_the_fixed_layout() -> None:
            f"{(format(r['elapsed_s'], '.0f') + 's') if r['elapsed_s'] else '-':>7} "
            f"{(format(r['max_rss_mb'], '.0f') + 'MB') if r['max_rss_mb'] else '-':>8}  "
            f"{r['error']}".rstrip() for r in rows]
-    assert status_lines(rows).splitlines() == old
+    lines = status_lines(rows).splitlines()
+    assert lines[2:] == old  # the rows keep their layout under the header (#14 "smaller")
+    assert lines[0].split() == ["run_id", "status", "job", "elapsed", "max_rss", "error"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
     assert status_summary([{**r, "experiment": "e"} for r in rows]) == \
         "e: 2 run(s): 1 FAILED, 1 FINISHED"
 

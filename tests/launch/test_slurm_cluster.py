@@ -211,3 +211,31 @@ def test_resubmitted_command_run_gets_the_new_jobs_record(store_path: Path, tmp_
     rec = store.run(rec["run_id"])
     assert rec["slurm"]["job_id"] != old_job and rec["slurm"]["state"] == "FINISHED"
     assert [a["job_id"] for a in rec["slurm_attempts"]] == [old_job]
+
+
+def test_ctrl_c_of_submit_wait_says_the_jobs_keep_running(store_path: Path, tmp_path: Path) -> None:
+    """#14 "smaller": Ctrl-C of `submit --wait` did not say that the Slurm jobs keep running."""
+    import os
+    import signal
+
+    cfg = _write(tmp_path, f"""
+experiment: waiting
+models: {{f: {{class: "{FIX}:Forever"}}}}
+resources: {{time: "5", sys_metrics_s: 0}}
+""")
+    from tests.conftest import DII
+
+    proc = subprocess.Popen([DII, "submit", str(cfg), "--wait"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while not (store_path / "jobs").is_dir() or not list((store_path / "jobs").glob("*.json")):
+            assert time.time() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+        time.sleep(2)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        run_cli("cancel", "waiting", cwd=REPO)
+    assert proc.returncode == 130, (out, err)
+    assert "keep running" in err and "dii-hpc cancel waiting" in err and err.count("\n") == 1
