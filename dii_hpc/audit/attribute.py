@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.audit.protocols import Task, require
+from dii_hpc.audit.validate import pop_number
 from dii_hpc.errors import BadInput
 
 
@@ -35,7 +36,7 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
         raise BadInput(f"attack attribute_inference needs tabular classification, not {task.value}")
     require(model, ("predict",), "attack attribute_inference")
     x = np.asarray(train[0])
-    feature = int(params.pop("feature", 0))
+    feature = pop_number(params, "feature", 0, "attribute_inference", int)
     if not 0 <= feature < x.shape[1]:
         raise BadInput(f"attack attribute_inference: feature={feature} is not a column index "
                        f"(0..{x.shape[1] - 1})")

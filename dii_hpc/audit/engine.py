@@ -12,6 +12,7 @@ from typing import Any
 
 from dii_hpc.audit import evasion, poisoning, privacy
 from dii_hpc.audit import prepare as cfgmod
+from dii_hpc.audit.validate import pop_number
 from dii_hpc.errors import BadInput
 
 SUITES = ("evasion", "privacy", "poisoning")
@@ -113,7 +114,7 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
 
         record, n = attribute.run(prep.model, prep.train, params, prep.seed), len(prep.train[0])
     elif threat == "privacy":
-        n_each = int(params.pop("n_samples", len(prep.x)))
+        n_each = pop_number(params, "n_samples", len(prep.x), name, int)
         x, y, member = privacy.membership_sets(prep.train, prep.test, n_each, prep.seed)
         record = privacy.run_attack(name, prep.model, x, y, member, params, prep.seed)
         curves["roc"], n = record.pop("roc"), len(x)
@@ -128,8 +129,8 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
 
 
 def _poisoning(name: str, params: dict[str, Any], prep: cfgmod.Prepared) -> dict[str, Any]:
-    frac = float(params.pop("fraction", 0.1))
-    target = int(params.pop("target", 0))
+    frac = pop_number(params, "fraction", 0.1, name)
+    target = pop_number(params, "target", 0, name, int)
     if name == "backdoor":
         _reject_extra(name, params)
         return poisoning.backdoor(prep.model, prep.train, prep.test, frac, target, prep.seed)[0]

@@ -14,6 +14,22 @@ from dii_hpc.audit.protocols import Task
 from dii_hpc.errors import BadInput
 
 
+def pop_number(params: dict[str, Any], key: str, default: float, attack: str,
+               cast: type = float) -> Any:
+    """``params.pop(key)`` as a number (``-p fraction=abc`` is one line, not a ValueError)."""
+    value = params.pop(key, default)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = cast(float(value)) if cast is int else cast(value)
+        if cast is int and number != float(value):
+            raise ValueError
+    except (TypeError, ValueError):
+        kind = "an integer" if cast is int else "a number"
+        raise BadInput(f"attack {attack}: {key}={value!r} is not {kind}") from None
+    return number
+
+
 def check_arrays(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Shapes, NaN and label range of one split against the model's declared interface."""
     x = np.asarray(x)

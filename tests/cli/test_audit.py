@@ -180,6 +180,8 @@ def _bad_configs(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("args,message", [
     (["attack", "fgsm", *DIGITS, "-p", "eps=abc"], "attack fgsm: eps='abc' is not a number"),
+    (["attack", "backdoor", *DIGITS, "-p", "fraction=abc"], "attack backdoor: fraction='abc' is not a number"),
+    (["attack", "backdoor", *DIGITS, "-p", "target=1.5"], "attack backdoor: target=1.5 is not an integer"),
     (["attack", "fgsm", *DIGITS, "--fail-under", "robust_accuracy=nan"],
      "--fail-under 'robust_accuracy=nan': expected METRIC=NUMBER (a finite number)"),
     (["attack", "fgsm", *DIGITS, "--fail-over", "auc=inf"], "--fail-over 'auc=inf'"),

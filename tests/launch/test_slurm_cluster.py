@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dii_hpc.launch.status import job_map
+from dii_hpc.store.ids import is_run_id
 from dii_hpc.store.store import Store
 from tests.conftest import run_cli
 
@@ -40,7 +41,7 @@ def _status_until(experiment: str, done: set[str], timeout: float = 150) -> dict
         proc = run_cli("status", experiment, "--all", cwd=REPO)
         assert proc.returncode == 0, proc.stderr
         rows = {ln.split()[0]: ln.split()[1] for ln in proc.stdout.splitlines()
-                if len(ln.split()) > 1 and len(ln.split()[0]) == 26}
+                if len(ln.split()) > 1 and is_run_id(ln.split()[0])}  # not the header, the rule
         if rows and set(rows.values()) <= done:
             return rows
         if time.time() > deadline:
