@@ -91,8 +91,18 @@ def render_frame(df: pd.DataFrame, fmt: str, empty: str = "(no runs)") -> str:
 
 
 def _json_cell(value: Any) -> Any:
-    """A table cell for JSON: an empty cell (NaN, None) is null; inf stays "inf"."""
-    return None if isinstance(value, float) and math.isnan(value) or value is None else value
+    """A table cell for JSON: an empty cell (None, NaN, NaT) is null, a time ISO 8601 UTC to
+    the millisecond (as pandas writes it); inf stays "inf" (the one encoder's rule)."""
+    try:
+        if value is None or value != value:  # NaN and NaT differ from themselves
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, dt.datetime):  # pandas Timestamps too
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+    return value
 
 
 def render_runs(df: pd.DataFrame, fmt: str) -> str:

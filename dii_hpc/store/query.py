@@ -218,6 +218,8 @@ def _sort_key(value: Any) -> tuple[int, Any] | None:
         return 0, float(value)
     if isinstance(value, str):
         return 2, value
+    if hasattr(value, "timestamp") and value == value:  # datetimes (NaT is missing, below)
+        return 0, value.timestamp()
     try:
         import pandas as pd
 

@@ -163,14 +163,18 @@ def test_nan_and_inf_are_standard_json_everywhere(store_path: Path) -> None:
     rows = strict(run_cli("runs", "list", "--format", "json").stdout)
     assert rows[0]["metrics.loss"] == "inf" and rows[0]["metrics.gain"] == "-inf"
     assert rows[0]["metrics.dead"] is None  # a NaN cell of a table is an empty cell: null
+    assert rows[0]["start_time"].endswith("Z") and "T" in rows[0]["start_time"]
+    dii_hpc.Store().create_run("odd")         # never started: its times are null, not "NaT"
+    rows = strict(run_cli("runs", "list", "--format", "json").stdout)
+    assert sorted([r["start_time"] is None for r in rows]) == [False, True]
     shown = strict(run_cli("runs", "show", rid, "--format", "json").stdout)
     assert shown["metrics"]["gain"]["last"] == "-inf"
     cmp_rows = strict(run_cli("runs", "compare", rid, rid, "--format", "json").stdout)
     assert {r["field"] for r in cmp_rows} >= {"metrics.loss"}
-    df = dii_hpc.Store().runs("odd")          # readers get numbers back
-    assert df["metrics.loss"].iloc[0] == float("inf") and df["metrics.acc"].iloc[0] == 0.5
+    df = dii_hpc.Store().runs("odd").set_index("run_id")   # readers get numbers back
+    assert df.loc[rid, "metrics.loss"] == float("inf") and df.loc[rid, "metrics.acc"] == 0.5
     filtered = run_cli("runs", "list", "--filter", "metrics.loss > 1", "--format", "json")
-    assert len(strict(filtered.stdout)) == 1
+    assert [r["run_id"] for r in strict(filtered.stdout)] == [rid]
 
 
 @pytest.mark.parametrize(("args", "needle"), [
