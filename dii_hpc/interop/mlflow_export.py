@@ -50,10 +50,10 @@ def _target(uri: str) -> str:
 
 
 def export_mlflow(store: Any, experiment: str, uri: str, artifacts: bool = True) -> Exported:
+    store.check_experiment_exists(experiment)
+    target = _target(uri)  # before importing MLflow: a wrong target fails fast
     from mlflow.entities import ViewType
 
-    store.check_experiment_exists(experiment)
-    target = _target(uri)
     out = Exported()
     with client(target) as mc:
         exp = mc.get_experiment_by_name(experiment)

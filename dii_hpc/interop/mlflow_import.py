@@ -38,10 +38,10 @@ def parse_param(text: str) -> Any:
 def import_mlflow(store: Any, source: str, experiment: str | None = None,
                   artifacts: bool = True) -> Outcome:
     """Import every active run of the MLflow store at ``source`` (a path or tracking URI)."""
+    uri = resolve_uri(source)  # before importing MLflow: a wrong path fails fast
+    target = safe_experiment(experiment) if experiment else None
     from mlflow.entities import ViewType
 
-    uri = resolve_uri(source)
-    target = safe_experiment(experiment) if experiment else None
     ingest = Ingest(store)
     parents: dict[str, str] = {}
     with client(uri) as mc:
