@@ -85,3 +85,24 @@ def test_bad_targets_are_refused(runs: dict[str, str], store_path: Path, tmp_pat
     (tmp_path / "papers" / "draft.tex").write_text("x")
     with pytest.raises(BadInput, match="not an MLflow store"):
         export_mlflow(Store(store_path), "digits", str(tmp_path / "papers"))
+
+
+def test_round_trip_through_sqlite_keeps_every_point(runs: dict[str, str], store_path: Path,
+                                                     tmp_path: Path) -> None:
+    from dii_hpc.interop.mlflow_import import import_mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    export_mlflow(Store(store_path), "digits", uri)
+    back = Store(tmp_path / "back")
+    out = import_mlflow(back, str(tmp_path / "mlflow.db"))  # a SQLite file given as a path
+    assert out.created == 2
+    original = Store(store_path)
+    by_origin = {r["tags"][RUN_TAG]: r for r in back.records("digits")}
+    for rid in runs.values():
+        copy = by_origin[rid]["run_id"]
+        for key in original.metric_keys(rid):
+            ours, again = original.metric_array(rid, key), back.metric_array(copy, key)
+            assert again[:, :2].tolist() == ours[:, :2].tolist()
+            assert abs(again[:, 2] - ours[:, 2]).max() < 1e-3  # MLflow keeps milliseconds
+    assert by_origin[runs["child"]]["parent_run"] == by_origin[runs["base"]]["run_id"]
+    assert by_origin[runs["base"]]["params"] == {"lr": 0.01, "opt.name": "adam"}

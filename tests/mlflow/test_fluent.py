@@ -137,3 +137,15 @@ def test_importing_it_loads_no_mlflow_and_nothing_heavy() -> None:
             "print(sorted(m for m in ('mlflow', 'torch', 'pandas', 'zarr') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_run_left_open_ends_finished_at_exit(store_path: Path, tmp_path: Path) -> None:
+    import os
+
+    script = tmp_path / "open.py"
+    script.write_text("import dii_hpc.mlflow as mlflow\nmlflow.set_experiment('left')\n"
+                      "mlflow.start_run()\nmlflow.log_metric('loss', 0.5, step=3)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=60)
+    [rec] = Store(store_path).records("left")
+    assert rec["status"] == "FINISHED" and rec["metrics"]["loss"]["step"] == 3
