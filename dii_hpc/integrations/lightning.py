@@ -62,7 +62,8 @@ def _logger_class() -> type:
 
         @property
         def version(self) -> str:
-            if rank_zero_only.rank == 0:
+            """The run id; asking for it never reopens a run that finalize ended."""
+            if self._run_id is None and rank_zero_only.rank == 0:
                 return self.experiment.id
             return self._run_id or ""
 
@@ -74,7 +75,7 @@ def _logger_class() -> type:
             if self._run is not None and not self._run.finished:
                 return self._run
             from dii_hpc.tracking.fluent import active_run
-            from dii_hpc.tracking.run import start_run
+            from dii_hpc.tracking.run import finish_at_exit, start_run
 
             outer = active_run() if self._run is None and self._run_id is None else None
             if outer is not None:
@@ -82,9 +83,12 @@ def _logger_class() -> type:
                 outer.log_params(dict(self._params or {}))
                 outer.set_tags(dict(self._tags or {}))
             else:
-                rid = self._run.id if self._run is not None else self._run_id
+                reopen = self._run is not None
+                rid = self._run.id if reopen else self._run_id
                 self._run = start_run(self._experiment_name, self._params, self._tags,
                                       store=self._store, run_id=rid)
+                if reopen:  # e.g. trainer.validate() after fit, which may never finalize
+                    finish_at_exit(self._run)
             self._run_id = self._run.id
             return self._run
 

@@ -59,7 +59,7 @@ def _callback_class() -> type:
             if self.run is not None and not self.run.finished:
                 return self.run
             from dii_hpc.tracking.fluent import active_run
-            from dii_hpc.tracking.run import start_run
+            from dii_hpc.tracking.run import finish_at_exit, start_run
 
             tags = {**({"name": args.run_name} if getattr(args, "run_name", None) else {}),
                     **(self._tags or {})}
@@ -68,8 +68,11 @@ def _callback_class() -> type:
                 self.run, self._owned = outer, False
                 outer.set_tags(tags)
             else:
-                rid = self.run.id if self.run is not None else self._run_id
+                reopen = self.run is not None
+                rid = self.run.id if reopen else self._run_id
                 self.run = start_run(self.experiment, tags=tags, store=self._store, run_id=rid)
+                if reopen:  # trainer.evaluate() after train: logs again, never ends it
+                    finish_at_exit(self.run)
             self.run.log_params({**_arguments(args, model), **(self._params or {})})
             return self.run
 

@@ -11,7 +11,6 @@ launcher's run. Runs left open end FINISHED at exit, as MLflow's do.
 from __future__ import annotations
 
 import os
-import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -128,7 +127,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
             exp = store.run(run_id)["experiment"]
         run = tracking.start_run(exp, tags=all_tags, store=store, run_id=run_id,
                                  parent_run=parent or os.environ.get("DII_HPC_RUN_ID") or None)
-        _end_at_exit(run)
+        tracking.finish_at_exit(run)  # MLflow ends runs left open FINISHED at exit
     active = ActiveRun(run, _info(run), end_run)
     _stack.append(active)
     return active
@@ -156,15 +155,6 @@ def _attach() -> Any:
     _state["attached"] = True
     _state["store"] = Store(os.environ.get("DII_HPC_STORE"))
     return tracked()
-
-
-def _end_at_exit(run: Any) -> None:
-    """MLflow ends runs left open FINISHED at exit; registered after the run's own hook, so
-    it runs first (threading's exit hooks go last-in first-out)."""
-    from dii_hpc.tracking.run import _on_exit
-
-    ref = weakref.ref(run)
-    _on_exit(lambda: (r := ref()) is not None and not r.finished and r.finish("FINISHED"))
 
 
 def _info(run: Any) -> RunInfo:

@@ -36,6 +36,10 @@ def _module() -> Any:
             x, y = batch
             self.log("val/loss", torch.nn.functional.mse_loss(self.net(x), y))
 
+        def test_step(self, batch: Any, _i: int) -> None:
+            x, y = batch
+            self.log("test/loss", torch.nn.functional.mse_loss(self.net(x), y))
+
         def configure_optimizers(self) -> Any:
             return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
@@ -60,7 +64,9 @@ def _fit(logger: Any, tmp_path: Path) -> Any:
     trainer = L.Trainer(max_epochs=2, logger=[logger, csv_logger], accelerator="cpu",
                         enable_progress_bar=False, enable_model_summary=False,
                         default_root_dir=str(tmp_path), log_every_n_steps=2)
-    trainer.fit(_module()(lr=0.05), _loader(0), _loader(1))
+    model = _module()(lr=0.05)
+    trainer.fit(model, _loader(0), _loader(1))
+    trainer.test(model, _loader(2), verbose=False)  # after fit: the same run, reopened
     return trainer, Path(csv_logger.log_dir) / "metrics.csv"
 
 
@@ -100,6 +106,9 @@ def test_two_epochs_land_in_a_run_point_for_point(store_path: Path, tmp_path: Pa
     assert list(arts) == [f"checkpoints/{best.name}"]
     assert Path(arts[f"checkpoints/{best.name}"]["path"]).read_bytes() == best.read_bytes()
     assert record["checkpoints"]["best"] == f"checkpoints/{best.name}"
+    from dii_hpc.tracking import active
+
+    assert record["attempts"] == 2 and active.top() is None  # test's finalize ended it again
 
 
 def test_under_an_open_run_the_logger_writes_into_it(store_path: Path, tmp_path: Path) -> None:

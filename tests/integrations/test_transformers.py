@@ -45,7 +45,8 @@ def test_a_few_steps_with_the_callback(offline: None, store_path: Path, tmp_path
     from dii_hpc.integrations.transformers import DiiCallback
     from dii_hpc.store.store import Store
 
-    trainer = _train(tmp_path, [DiiCallback("hf", tags={"task": "lm"})], report_to=[])
+    callback = DiiCallback("hf", tags={"task": "lm"})
+    trainer = _train(tmp_path, [callback], report_to=[])
     store = Store(store_path)
     [record] = store.records("hf")
     rid = record["run_id"]
@@ -78,6 +79,10 @@ def test_a_few_steps_with_the_callback(offline: None, store_path: Path, tmp_path
     assert all(bool((a == b).all()) for a, b in zip(reloaded.state_dict().values(),
                                                    trainer.model.state_dict().values(),
                                                    strict=True))
+    trainer.evaluate(metric_key_prefix="final")  # after train: the same run, reopened
+    assert callback.run.id == rid and not callback.run.finished  # (ended FINISHED at exit)
+    callback.run.finish()
+    assert store.metric_array(rid, "final_loss")[:, 0].tolist() == [6]
 
 
 def test_report_to_names_the_callback(offline: None, store_path: Path, tmp_path: Path,
