@@ -49,6 +49,14 @@ def _target(uri: str) -> str:
     return resolved
 
 
+def _artifact_root(uri: str, experiment: str) -> str | None:
+    """Beside a SQLite file, not MLflow's default ``./mlruns`` of whatever folder we run in."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///"):]).absolute()
+    return (db.parent / f"{db.stem}-artifacts" / experiment).as_uri()
+
+
 def export_mlflow(store: Any, experiment: str, uri: str, artifacts: bool = True) -> Exported:
     store.check_experiment_exists(experiment)
     target = _target(uri)  # before importing MLflow: a wrong target fails fast
@@ -57,7 +65,8 @@ def export_mlflow(store: Any, experiment: str, uri: str, artifacts: bool = True)
     out = Exported()
     with client(target) as mc:
         exp = mc.get_experiment_by_name(experiment)
-        exp_id = exp.experiment_id if exp else mc.create_experiment(experiment)
+        exp_id = exp.experiment_id if exp else mc.create_experiment(
+            experiment, artifact_location=_artifact_root(target, experiment))
         there = {r.data.tags[RUN_TAG]: r for r in paged(mc.search_runs, experiment_ids=[exp_id],
                                                         run_view_type=ViewType.ACTIVE_ONLY)
                  if RUN_TAG in r.data.tags}

@@ -16,7 +16,8 @@ from dii_hpc.store.store import Store
 
 
 @pytest.fixture()
-def runs(store_path: Path, tmp_path: Path) -> dict[str, str]:
+def runs(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # whatever MLflow writes relative to the cwd stays in tmp
     ids = {}
     model = tmp_path / "model.bin"
     model.write_bytes(b"\x00weights")
@@ -59,6 +60,7 @@ def test_runs_arrive_in_mlflow_point_by_point(runs: dict[str, str], store_path: 
     assert child.data.tags["mlflow.parentRunId"] == base.info.run_id
     got = Path(client.download_artifacts(base.info.run_id, "ckpt/model.bin", str(tmp_path)))
     assert got.read_bytes() == b"\x00weights"
+    assert list((tmp_path / "mlflow-artifacts" / "digits").rglob("model.bin"))  # beside the DB
 
 
 def test_a_second_export_sends_only_what_is_new(runs: dict[str, str], store_path: Path,
