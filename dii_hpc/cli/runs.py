@@ -1,4 +1,4 @@
-"""`dii-hpc runs list|show|compare`, `dii-hpc export`, `dii-hpc store compact`."""
+"""`dii-hpc runs list|show|compare|tag|note|archive`, `dii-hpc export`, `dii-hpc store ...`."""
 
 from __future__ import annotations
 
@@ -78,6 +78,46 @@ def compare_runs(
         raise BadInput("runs compare needs at least two run ids")
     store = _store()
     typer.echo(render_frame(compare_frame([store.run(r) for r in run_ids], all_params), fmt))
+
+
+@runs_app.command("tag")
+def tag_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    pairs: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE tags to set.")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Tag to remove.")] = None,
+) -> None:
+    """Set (or --remove) tags of a run; the report shows them."""
+    from dii_hpc.store.annotations import annotate, parse_tags
+
+    rec = annotate(_store(), run_id, tags=parse_tags(pairs or []), remove=remove)
+    typer.echo(f"{rec['run_id']}: " + (" ".join(f"{k}={v}" for k, v in rec["tags"].items())
+                                       or "no tags"))
+
+
+@runs_app.command("note")
+def note_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    text: Annotated[str, typer.Argument(help='The note ("" clears it).')],
+) -> None:
+    """Write a note on a run (shown on its page and in the experiment table)."""
+    from dii_hpc.store.annotations import annotate
+
+    rec = annotate(_store(), run_id, note=text)
+    typer.echo(f"{rec['run_id']}: " + ("note saved" if rec.get("note") else "note cleared"))
+
+
+@runs_app.command("archive")
+def archive_run(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids (or unique prefixes).")],
+    undo: Annotated[bool, typer.Option("--undo", help="Bring archived runs back.")] = False,
+) -> None:
+    """Archive runs: the report hides them unless "show archived" is ticked."""
+    from dii_hpc.store.annotations import annotate
+
+    store = _store()
+    for rid in run_ids:
+        rec = annotate(store, rid, archived=not undo)
+        typer.echo(f"{rec['run_id']}: {'restored' if undo else 'archived'}")
 
 
 @store_app.command("compact")
@@ -163,9 +203,23 @@ def check_cmd(
 
 def export(
     experiment: Annotated[str, typer.Argument(help="Experiment to export.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output .h5 file.")],
+    uri: Annotated[str | None, typer.Argument(help="With --to mlflow: the tracking URI.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Output .h5 file.")] = None,
+    to: Annotated[str, typer.Option("--to", help="hdf5 (default) or mlflow.")] = "hdf5",
 ) -> None:
-    """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc."""
+    """Write an experiment to one HDF5 file (h5py and pandas read it without dii-hpc), or
+    with --to mlflow into an MLflow tracking URI (e.g. sqlite:///mlflow.db)."""
+    from dii_hpc.errors import BadInput
+
+    if to == "mlflow":
+        from dii_hpc.cli.interop import export_to_mlflow
+
+        export_to_mlflow(experiment, uri)
+        return
+    if to != "hdf5":
+        raise BadInput(f"unknown --to {to!r}: expected hdf5 or mlflow")
+    if not out:
+        raise BadInput("export: give --out FILE.h5 (or --to mlflow URI)")
     from dii_hpc.store.export import export_experiment
 
     res = export_experiment(_store(), experiment, out)

@@ -327,6 +327,14 @@ def _on_exit(fn: Any) -> None:
         register(fn)
 
 
+def finish_at_exit(run: Run, status: str = "FINISHED") -> None:
+    """End ``run`` with ``status`` at exit if it is still open, before its own exit hook
+    (which would call it FAILED): MLflow's habit, kept by dii_hpc.mlflow and by integrations
+    that reopen a run after training ended (``trainer.evaluate`` / ``trainer.test``)."""
+    ref = weakref.ref(run)
+    _on_exit(lambda: (r := ref()) is not None and not r.finished and r.finish(status))
+
+
 def start_run(
     experiment: str,
     params: dict[str, Any] | None = None,
