@@ -14,9 +14,12 @@ dii_hpc, does not import Lightning.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import StoreLike
 
 _STATUS = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}
 
@@ -41,7 +44,7 @@ def _logger_class() -> type:
         """Log a Lightning Trainer's hyper-parameters, metrics and checkpoints to dii-hpc."""
 
         def __init__(self, experiment: str = "lightning", params: dict[str, Any] | None = None,
-                     tags: dict[str, Any] | None = None, *, store: Any = None,
+                     tags: dict[str, Any] | None = None, *, store: StoreLike = None,
                      run_id: str | None = None, log_checkpoints: bool | str = True,
                      prefix: str = "") -> None:
             super().__init__()

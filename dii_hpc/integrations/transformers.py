@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import StoreLike
 
 REPORT_TO = "dii-hpc"
 DEFAULT_EXPERIMENT = "transformers"
@@ -46,7 +49,7 @@ def _callback_class() -> type:
         """Send a Trainer's arguments, logs and final model to a dii-hpc run."""
 
         def __init__(self, experiment: str | None = None, params: dict[str, Any] | None = None,
-                     tags: dict[str, Any] | None = None, *, store: Any = None,
+                     tags: dict[str, Any] | None = None, *, store: StoreLike = None,
                      run_id: str | None = None, log_model: bool = True) -> None:
             self.experiment = experiment or os.environ.get("DII_HPC_EXPERIMENT",
                                                            DEFAULT_EXPERIMENT)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
 from dii_hpc.interop.mlflow_client import client, paged, resolve_uri
 from dii_hpc.mlflow._entities import TO_MLFLOW_STATUS, millis
 from dii_hpc.store.records import flatten
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 RUN_TAG = "dii_hpc.run_id"
 BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics (100 params, 100 tags) a call
@@ -57,7 +60,7 @@ def _artifact_root(uri: str, experiment: str) -> str | None:
     return (db.parent / f"{db.stem}-artifacts" / experiment).as_uri()
 
 
-def export_mlflow(store: Any, experiment: str, uri: str, artifacts: bool = True) -> Exported:
+def export_mlflow(store: Store, experiment: str, uri: str, artifacts: bool = True) -> Exported:
     store.check_experiment_exists(experiment)
     target = _target(uri)  # before importing MLflow: a wrong target fails fast
     from mlflow.entities import ViewType
@@ -77,7 +80,7 @@ def export_mlflow(store: Any, experiment: str, uri: str, artifacts: bool = True)
     return out
 
 
-def _one(mc: Any, store: Any, exp_id: str, record: dict[str, Any], old: Any,
+def _one(mc: Any, store: Store, exp_id: str, record: dict[str, Any], old: Any,
          ids: dict[str, str], artifacts: bool, out: Exported) -> None:
     rid = record["run_id"]
     status = TO_MLFLOW_STATUS.get(record.get("status") or "", "FINISHED")
@@ -109,7 +112,7 @@ def _one(mc: Any, store: Any, exp_id: str, record: dict[str, Any], old: Any,
     mc.set_terminated(mlflow_id, status, end_time=millis(record.get("end_time")))
 
 
-def _log(mc: Any, mlflow_id: str, store: Any, rid: str, params: dict[str, str],
+def _log(mc: Any, mlflow_id: str, store: Store, rid: str, params: dict[str, str],
          tags: dict[str, str], old: Any) -> int:
     from mlflow.entities import Metric, Param, RunTag
 
@@ -134,7 +137,7 @@ def _last_step(mc: Any, mlflow_id: str, key: str) -> int | None:
     return max((m.step for m in history), default=None)
 
 
-def _artifacts(mc: Any, mlflow_id: str, store: Any, rid: str, old: Any) -> int:
+def _artifacts(mc: Any, mlflow_id: str, store: Store, rid: str, old: Any) -> int:
     """Copy each artifact blob under its name into a folder, then upload the folder once."""
     import shutil
 

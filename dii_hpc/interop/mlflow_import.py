@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.interop.ingest import Incoming, Ingest, Outcome, safe_experiment
 from dii_hpc.interop.mlflow_client import client, paged, resolve_uri
 from dii_hpc.mlflow._entities import FROM_MLFLOW_STATUS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 PARENT_TAG = "mlflow.parentRunId"
 
@@ -35,7 +38,7 @@ def parse_param(text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
-def import_mlflow(store: Any, source: str, experiment: str | None = None,
+def import_mlflow(store: Store, source: str, experiment: str | None = None,
                   artifacts: bool = True) -> Outcome:
     """Import every active run of the MLflow store at ``source`` (a path or tracking URI)."""
     uri = resolve_uri(source)  # before importing MLflow: a wrong path fails fast

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
 from dii_hpc.interop.ingest import Incoming, Ingest, Outcome, safe_experiment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 EVENTS_GLOB = "events.out.tfevents.*"
 
@@ -41,7 +44,7 @@ def _is_timestamp(name: str) -> bool:
         return False
 
 
-def import_tensorboard(store: Any, logdir: str | os.PathLike[str],
+def import_tensorboard(store: Store, logdir: str | os.PathLike[str],
                        experiment: str | None = None) -> Outcome:
     """Import every run under ``logdir``; points already imported are not added again."""
     root = Path(logdir).expanduser().absolute()
