@@ -1,26 +1,31 @@
 """Aliases (``champion``, ``staging``): one small file each, moved by one atomic rename.
 
 A reader during any number of concurrent moves opens either the old file or the new one, so
-``models:/NAME@ALIAS`` always resolves to a complete version. The move itself is recorded in
+``models:/NAME@ALIAS`` always resolves to a complete version (GlusterFS's FUSE client may
+briefly call the name missing or stale during a rename: ``layout.read_settled`` looks again).
+The move itself is recorded in
 the model's event log (see ``events``), which is where the alias history comes from.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 from dii_hpc.registry import events, layout
-from dii_hpc.store.atomic import read_json, write_json
+from dii_hpc.store.atomic import write_json
+
+
+def _read(path: Path) -> int | None:
+    data = layout.read_settled(path)
+    return None if data is None else int(json.loads(data)["version"])
 
 
 def get(root: str | os.PathLike[str], name: str, alias: str) -> int | None:
     """The version ``alias`` points at, or None when no version holds it."""
-    path = layout.aliases_dir(root, name) / f"{layout.check_alias(alias)}.json"
-    try:
-        return int(read_json(path)["version"])
-    except FileNotFoundError:
-        return None
+    return _read(layout.aliases_dir(root, name) / f"{layout.check_alias(alias)}.json")
 
 
 def all_of(root: str | os.PathLike[str], name: str) -> dict[str, int]:
@@ -34,9 +39,11 @@ def all_of(root: str | os.PathLike[str], name: str) -> dict[str, int]:
         if ext != "json" or entry.name.startswith("."):
             continue
         try:
-            out[stem] = int(read_json(entry.path)["version"])
+            version = _read(Path(entry.path))
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        if version is not None:
+            out[stem] = version
     return out
 
 

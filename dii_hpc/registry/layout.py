@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 from dii_hpc.errors import BadInput
@@ -80,3 +82,23 @@ def who() -> dict[str, str]:
     except (KeyError, OSError):  # no passwd entry (some containers)
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
     return {"user": user, "host": socket.gethostname()}
+
+
+# A FUSE client of GlusterFS can answer ENOENT (its cached entry points at the inode a
+# concurrent rename just replaced) or ESTALE for a file that exists: look again before
+# concluding it is absent.
+_SETTLE_S = (0.001, 0.005, 0.02, 0.05)
+
+
+def read_settled(path: Path) -> bytes | None:
+    """The file's bytes, or None when it is really absent (checked a few times)."""
+    for pause in (*_SETTLE_S, None):
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.ESTALE):
+                raise
+            if pause is None:
+                return None
+            time.sleep(pause)
+    return None  # pragma: no cover - the loop returns

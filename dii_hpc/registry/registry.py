@@ -64,9 +64,11 @@ class Registry:
         record = versions.read(self.root, name, int(version))
         if record is None:
             known = versions.numbers(self.root, name)
+            if int(version) in known:
+                raise BadInput(f"models:/{name}/{version} is being written (its registration "
+                               "has not finished)")
             err = NotFound(f"version of model {name}:", str(version), [str(n) for n in known])
-            state = " (being written)" if int(version) in known else ""
-            err.args = (f"{err}{state}; versions: {', '.join(map(str, known)) or 'none'}",)
+            err.args = (f"{err}; versions: {', '.join(map(str, known)) or 'none'}",)
             raise err
         return record
 

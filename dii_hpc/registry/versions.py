@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from dii_hpc.registry import layout
@@ -61,10 +60,8 @@ def register(root: str | os.PathLike[str], name: str, record: dict[str, Any]) ->
 
 def read(root: str | os.PathLike[str], name: str, version: int) -> dict[str, Any] | None:
     """The version's record; None while it is being written (or absent)."""
-    path: Path = layout.version_file(root, name, version)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = layout.read_settled(layout.version_file(root, name, version))
+    if data is None:
         return None
     try:
         record = json.loads(data) if data else None
