@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dii_hpc.report import pages, parallel, resources, sections
+from dii_hpc.report import models, pages, parallel, resources, sections
 from dii_hpc.report.display import safe_name
 from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import make_env, write_text
@@ -123,8 +123,9 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
     result.runs = sum(len(v) for v in by_exp.values())
     known = {r.run_id for runs in by_exp.values() for r in runs}
     todo = _stale_runs(b, by_exp, result)
-    b.progress = Progress(sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1,
-                          enabled=progress)
+    saved_models = models.load(store) if not experiment else {}
+    b.progress = Progress(sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1
+                          + len(saved_models), enabled=progress)
     curves: dict[str, dict[str, Any]] = {}
     render = functools.partial(_render_run, b, known)
     for run_id, paths, small in parallel.map_runs(render, todo, b.workers):
@@ -136,8 +137,13 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
     for name, group in sections.monitors(everything).items():
         b.page(pages.monitor_path(name), [r.fingerprint for r in group], "monitor.html",
                lambda n=name, g=group: sections.monitor_context(n, g), result)
-    b.page("index.html", sections.index_context(by_exp), "index.html",
-           lambda: sections.index_context(by_exp), result)
+    by_id = {r.run_id: r for r in everything}
+    for name, model in saved_models.items():
+        linked = [by_id[r].fingerprint for r in models.linked_runs(model) if r in by_id]
+        b.page(pages.model_path(name), [model, linked], "model.html",
+               lambda n=name, m=model: models.context(n, m, by_id), result)
+    index = {**sections.index_context(by_exp), "models": models.index_rows(saved_models)}
+    b.page("index.html", index, "index.html", index, result)
     if not experiment:
         result.removed = _remove_stale(out_dir, b.written, b.new)
     _save_manifest(out_dir, b, experiment)
