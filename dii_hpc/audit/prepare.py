@@ -50,12 +50,25 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
     for key in ("model", "data"):
         if not cfg.get(key):
             raise BadInput(f"audit needs `{key}` (\"module:callable\") in the config or --{key}")
+    _pin_model(cfg)
     cfg.setdefault("experiment", "audit")
     cfg.setdefault("seed", 0)
     cfg.setdefault("n_samples", 200)
     if not isinstance(cfg["n_samples"], int) or cfg["n_samples"] < 1:
         raise ConfigError(f"n_samples={cfg['n_samples']!r} must be a positive integer")
     return cfg
+
+
+def _pin_model(cfg: dict[str, Any]) -> None:
+    """A registered model (models:/NAME@ALIAS) is audited as the version it holds now, and
+    its training run is the audit's parent unless the config names one."""
+    from dii_hpc.registry import uri
+
+    if uri.is_uri(cfg["model"]):
+        record = uri.resolve(cfg["model"], "model")
+        cfg["model"] = f"{uri.PREFIX}{record['name']}/{record['version']}"
+        if not cfg.get("parent_run"):
+            cfg["parent_run"] = record["run_id"]
 
 
 @dataclass
@@ -74,8 +87,9 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
     """Build model and data, check them against each other, pick the evaluation sample."""
     from dii_hpc.audit.protocols import Task, require
     from dii_hpc.audit.validate import check_arrays
+    from dii_hpc.registry import uri
 
-    model = refs.build(cfg["model"], "model")
+    model = uri.build(cfg["model"], "model")
     data = refs.build(cfg["data"], "data")
     # Other methods are checked per attack: a predict-only model can run black-box attacks.
     require(model, ("predict",), "every audit")

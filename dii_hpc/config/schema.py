@@ -36,6 +36,29 @@ class ClassSpec(_Strict):
         return v
 
 
+class LoaderSpec(_Strict):
+    """How a registered version of the model is loaded back: a factory taking ``weights=PATH``."""
+
+    factory: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_ref(cls, v: str) -> str:
+        return ClassSpec._class_ref(v)
+
+
+class ModelSpec(ClassSpec):
+    """A model to train; ``loader`` is what `dii-hpc models register` records by default."""
+
+    loader: str | LoaderSpec | None = None
+
+    @field_validator("loader")
+    @classmethod
+    def _loader_ref(cls, v: str | LoaderSpec | None) -> str | LoaderSpec | None:
+        return ClassSpec._class_ref(v) if isinstance(v, str) else v
+
+
 class Distribution(_Strict):
     """One random-search distribution; exactly one of the fields is set."""
 
@@ -122,7 +145,7 @@ class ExperimentConfig(_Strict):
     experiment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
     executor: str = "dii_hpc.launch.executor:Executor"
     kind: str = "train"
-    models: dict[str, ClassSpec] = Field(min_length=1)
+    models: dict[str, ModelSpec] = Field(min_length=1)
     datasets: dict[str, ClassSpec] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep = Field(default_factory=Sweep)

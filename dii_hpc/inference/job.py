@@ -171,6 +171,9 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
     with start_run(req.experiment, params=params, tags={"out": str(out)},
                            kind="inference", store=store, parent_run=req.from_run) as run:
         write_json(output.manifest_path(out), {**manifest, "runs": [*manifest.get("runs", []), run.id]})
+        from dii_hpc.registry import uri
+
+        uri.attach(manifest["model"]["model"], "deployment", run.id, store)  # a registered version
         run.set_manifest({"predictions": str(out / output.MANIFEST),
                           "weights_sha256": manifest["model"]["weights_sha256"],
                           "data": {d["path"]: d["sha256"] for d in manifest["data"]}})

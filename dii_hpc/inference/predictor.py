@@ -20,8 +20,6 @@ from dii_hpc.errors import BadInput
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
-WEIGHT_NAMES = ("model.pt", "weights.pt", "state_dict.pt", "model.pth")
-
 
 @runtime_checkable
 class Predictor(Protocol):
@@ -46,13 +44,20 @@ class ModelInfo:
 
 
 def normalise_spec(spec: str) -> str:
-    """`path/to/file.py:fn` is made absolute, so that array tasks started elsewhere find it."""
+    """`path/to/file.py:fn` is made absolute, so that array tasks started elsewhere find it;
+    `models:/NAME@ALIAS` becomes the version it holds now, so every shard runs the same one."""
+    from dii_hpc.registry import uri
+
+    if uri.is_uri(spec):
+        return uri.pin(spec, "--model")
     return refs.canonical(spec, "--model")
 
 
 def build(spec: str) -> Any:
     """Import and call the factory; any failure is BadInput carrying the model's own message."""
-    model = refs.build(normalise_spec(spec), "--model")
+    from dii_hpc.registry import uri
+
+    model = uri.build(normalise_spec(spec), "--model")
     if not (is_torch(model) or isinstance(model, Predictor)):
         raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
                        "need a torch.nn.Module or an object with predict(x)")
@@ -83,20 +88,10 @@ def state_sha256(model: Any) -> str | None:
 
 def weights_from_run(store: Store, run_id: str, artifact: str | None) -> tuple[str, str, str]:
     """(artifact name, blob path, sha256) of the weights file a training run logged."""
-    arts = store.artifacts(run_id)
-    if artifact is None:
-        named = [n for n in WEIGHT_NAMES if n in arts]
-        pts = [n for n in arts if n.endswith((".pt", ".pth"))]
-        choices = named or pts
-        if len(choices) != 1:
-            what = ", ".join(sorted(arts)) or "none"
-            raise BadInput(f"--from-run {run_id}: cannot tell which artifact holds the weights "
-                           f"(artifacts: {what}); name it with --artifact")
-        artifact = choices[0]
-    if artifact not in arts:
-        raise BadInput(f"--from-run {run_id}: no artifact {artifact!r} "
-                       f"(artifacts: {', '.join(sorted(arts)) or 'none'})")
-    return artifact, arts[artifact]["path"], arts[artifact]["sha256"]
+    from dii_hpc.registry.lineage import weights_artifact
+
+    name, meta = weights_artifact(store.artifacts(run_id), artifact, f"--from-run {run_id}")
+    return name, meta["path"], meta["sha256"]
 
 
 def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
@@ -126,10 +121,19 @@ def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
 def load(spec: str, store: Store | None = None, from_run: str | None = None,
          artifact: str | None = None) -> tuple[Any, ModelInfo]:
     """Build the model, load a run's weights when asked; returns (model, identity)."""
+    from dii_hpc.registry import uri
+
     spec = normalise_spec(spec)
     model = build(spec)
     info = ModelInfo(spec=spec)
-    if from_run:
+    if uri.is_uri(spec):  # the version's loader put its weights in; record whose they are
+        if from_run:
+            raise BadInput(f"--from-run {from_run}: {spec} is a registered version that "
+                           "brings its own weights; drop --from-run")
+        record = uri.resolve(spec, "--model", store)
+        info.model_run, info.artifact = record["run_id"], record["weights"]["artifact"]
+        info.weights_sha256 = record["weights"]["sha256"]
+    elif from_run:
         if store is None:
             from dii_hpc.store.store import Store
 

@@ -38,8 +38,12 @@ def monitor_path(name: str) -> str:
     return f"monitors/{display.safe_name(name)}.html"
 
 
+def model_path(name: str) -> str:
+    return f"models/{display.safe_name(name)}.html"
+
+
 PATHS = {"run_path": run_path, "experiment_path": experiment_path, "audit_path": audit_path,
-         "monitor_path": monitor_path}
+         "monitor_path": monitor_path, "model_path": model_path}
 
 
 def monitor_of(run: RunEntry) -> str:

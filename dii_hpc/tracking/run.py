@@ -234,6 +234,20 @@ class Run:
             self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
             self._save()
 
+    def log_input(self, name: str, data: Any, source: str | None = None) -> dict[str, Any]:
+        """Record a dataset the run read (a path, array, table or a mapping of them) under
+        run.json ``inputs``: content hash, shape/rows and source, which model lineage shows."""
+        from dii_hpc.tracking.inputs import describe
+
+        check_key(name, "input name")
+        entry = describe(data)
+        if source is not None:
+            entry["source"] = str(source)
+        with self._record_lock:
+            self.record.setdefault("inputs", {})[name] = entry
+            self._save()
+        return entry
+
     def _save(self) -> None:
         self.record["heartbeat"] = time.time()
         records.write_record(self.dir, self.record)
