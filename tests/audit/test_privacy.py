@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import privacy, stats
+from dii_hpc.audit import privacy, privacy_suite, stats
 
 OVERFIT = {"epochs": 150, "hidden": 256, "lr": 3e-3}
 REGULARISED = {"epochs": 20, "weight_decay": 1e-2}
@@ -38,8 +38,9 @@ def test_overfit_model_leaks_membership_more(noisy: dict[str, Any]) -> None:
     data = noisy["data"]
     aucs = {}
     for key in ("overfit", "regularised"):
-        out = privacy.run_suite(noisy[key], data.get_train_data(), data.get_test_data(), n=200,
-                                attacks=["mi_loss", "mi_confidence", "mi_gap", "mi_blackbox"])
+        out = privacy_suite.run_suite(noisy[key], data.get_train_data(), data.get_test_data(), n=200,
+                                      attacks=["mi_loss", "mi_confidence", "mi_gap",
+                                               "mi_blackbox"])
         aucs[key] = out["metrics"]["max_membership_auc"]
         roc = out["curves"]["roc"]
         assert roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
@@ -66,6 +67,8 @@ def test_grades_follow_documented_thresholds() -> None:
     assert stats.grade("privacy", 0.5) == "A" and stats.grade("privacy", 0.9) == "E"
     assert stats.grade("evasion", 0.85) == "A" and stats.grade("evasion", 0.1) == "E"
     assert stats.grade("poisoning", 0.3) == "C" and stats.grade("evasion", None) is None
+    assert stats.GRADE_THRESHOLDS["privacy"][0] == "membership_auc_lower_bound"
+    assert stats.GRADE_THRESHOLDS["poisoning"][0] == "attack_success_lift"
 
 
 def test_attribute_inference_through_the_cli(tmp_path: Path, store_path: Path,

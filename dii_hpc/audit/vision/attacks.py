@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc.audit.evasion import build, jsonable, parse_norm, seed_all
+from dii_hpc.audit.evasion import build, jsonable, parse_norm
 from dii_hpc.audit.protocols import Task
+from dii_hpc.audit.randomness import seed_all
 from dii_hpc.audit.vision import metrics
 from dii_hpc.errors import BadInput
 
