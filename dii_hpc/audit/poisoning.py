@@ -238,19 +238,20 @@ def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
     t0 = time.perf_counter()
     x, y = train
     n_cls, rng = int(model.nb_classes), np.random.default_rng(seed)
-    curve = []
+    curve, seeds = [], []
     for frac in fractions:
         yf = y.copy()
         idx = rng.choice(len(y), size=int(round(frac * len(y))), replace=False)
         yf[idx] = (yf[idx] + rng.integers(1, n_cls, size=len(idx))) % n_cls
-        victim = _retrain(model, x, yf, seed, "label_flip", float(frac))[0]
+        victim, fit_seed = _retrain(model, x, yf, seed, "label_flip", float(frac))
+        seeds.append(fit_seed)
         acc = float((np.argmax(victim.predict(test[0]), 1) == test[1]).mean())
         curve.append({"fraction": float(frac), "clean_accuracy": acc})
     drop = curve[0]["clean_accuracy"] - curve[-1]["clean_accuracy"]
     return {"name": "label_flip", "params": {"fractions": list(fractions), "seed": seed},
             "metrics": {"clean_accuracy": curve[0]["clean_accuracy"],
                         "accuracy_drop_at_max_flip": drop},
-            "curve": curve, "time_s": time.perf_counter() - t0, "intervals": {}}
+            "curve": curve, "time_s": time.perf_counter() - t0, "intervals": {}, "seeds": seeds}
 
 
 def run_suite(model: Any, train: tuple[np.ndarray, np.ndarray],
