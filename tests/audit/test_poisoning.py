@@ -75,7 +75,6 @@ def test_backdoor_baseline_when_the_trigger_alone_flips_the_model() -> None:
     """The clean model already sends every triggered input to the target: no lift, no
     blame on poisoning, and the trigger is flagged."""
     from dii_hpc.examples.tabular import breast_cancer_data
-
     from tests.audit.factories import trigger_flips
 
     data = breast_cancer_data()
