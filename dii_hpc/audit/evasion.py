@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit import stats
+from dii_hpc.audit import randomness, stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
 
@@ -37,7 +37,7 @@ def _defaults(name: str, span: float, d: int, native: bool) -> dict[str, Any]:
     eps = 0.1 * span
     eps2 = eps * float(np.sqrt(d))
     table: dict[str, dict[str, Any]] = {
-        "fgsm": {"norm": np.inf, "eps": eps, "eps_step": eps, "num_random_init": 0},
+        "fgsm": {"norm": np.inf, "eps": eps, "num_random_init": 0},  # one step: no eps_step
         "pgd": {"norm": np.inf, "eps": eps, "eps_step": eps / 4, "max_iter": 20,
                 "num_random_init": 1},
         "pgd_l2": {"norm": 2, "eps": eps2, "eps_step": eps2 / 4, "max_iter": 20,
@@ -137,19 +137,16 @@ def _takes(cls: Any, name: str) -> bool:
     return name in inspect.signature(cls.__init__).parameters
 
 
-def seed_all(seed: int) -> None:
-    """ART draws random inits from numpy's global RNG and torch's: seed both."""
-    import torch
+def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str,
+             ids: list[int] | None = None) -> np.ndarray:
+    """x_adv for (x, y), block by block under seeds derived from (seed, label, block) so
+    that any sharding gives the same numbers (`randomness`); `ids` picks a shard's blocks.
+    ART errors raised at generate time also become BadInput."""
+    def call(xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        return attack.generate(x=xb, y=yb)
 
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str) -> np.ndarray:
-    """x_adv for (x, y); ART errors raised at generate time also become BadInput."""
-    seed_all(seed)
     try:
-        return np.asarray(attack.generate(x=x, y=y), dtype=np.float32)
+        return randomness.generate_blocks(call, x, y, seed, label, ids).astype(np.float32)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from err
 
@@ -230,7 +227,8 @@ def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
     elapsed = time.perf_counter() - t0
     metrics, intervals, ok = score(model, x, y, x_adv)
     record = {"name": name, "params": jsonable(params), "metrics": metrics,
-              "intervals": intervals, "time_s": elapsed, "box": spec(name).box}
+              "intervals": intervals, "time_s": elapsed, "box": spec(name).box,
+              "seeds": randomness.block_seeds(seed, name, len(x))}
     return record, ok, x_adv
 
 

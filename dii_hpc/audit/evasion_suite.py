@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit import evasion, stats
+from dii_hpc.audit import evasion, sample_shards, stats
 from dii_hpc.audit.checkpoint import Checkpoint, cached
 from dii_hpc.audit.protocols import Task
 
@@ -117,13 +117,20 @@ def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:
             + [f"curve-{f}" for f in CURVE_FRACTIONS])
 
 
+def blocked(shard: str) -> bool:
+    """Every evasion shard is one blocked generation: any can be split by samples."""
+    return True
+
+
 def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
                   ck: Checkpoint, generator: Any = None
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One shard (`attack-<name>` or `curve-<fraction>`), computed or loaded from `ck`.
 
-    Shards are what a Slurm array task computes (`dii_hpc.audit.slurm_suite`)."""
+    Shards are what a Slurm array task computes (`dii_hpc.audit.slurm_suite`); a shard
+    split over tasks by samples finds its parts in `ck` (`sample_shards`)."""
     kind, _, arg = shard.partition("-")
+    generator = sample_shards.reader(ck, shard, generator)
 
     def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         record, ok, x_adv = evasion.run_named(model, x, y, arg, seed=seed, generator=generator)

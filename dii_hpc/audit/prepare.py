@@ -11,7 +11,8 @@ with `params` for it:
     attack: pgd                     # level II name, or an ART class path (level III)
     params: {eps: 0.2}
     n_samples: 200
-    seed: 0
+    seed: 0                         # every random draw derives from it (audit.randomness)
+    sample_shards: 1                # --executor slurm: split each attack's samples over k tasks
     parent_run: null                # training run id of the audited model
     fail_under: {robust_accuracy: 0.3}
 """
@@ -28,7 +29,8 @@ from dii_hpc.config import refs
 from dii_hpc.errors import BadInput, ConfigError
 
 KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
-        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks"}
+        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks",
+        "sample_shards"}
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -54,8 +56,10 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
     cfg.setdefault("experiment", "audit")
     cfg.setdefault("seed", 0)
     cfg.setdefault("n_samples", 200)
-    if not isinstance(cfg["n_samples"], int) or cfg["n_samples"] < 1:
-        raise ConfigError(f"n_samples={cfg['n_samples']!r} must be a positive integer")
+    for key in ("n_samples", "sample_shards"):
+        value = cfg.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{key}={value!r} must be a positive integer")
     return cfg
 
 

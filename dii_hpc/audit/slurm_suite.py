@@ -1,8 +1,10 @@
-"""`--executor slurm`: a level I evasion suite as one Slurm job array plus a merge step.
+"""`--executor slurm`: a level I evasion or privacy suite as one Slurm job array plus a merge.
 
 Each array task computes one shard (an attack, or one eps of the robustness curve) with
-`evasion_suite.compute_shard` and leaves it in the job's checkpoint directory; the merge
-step is the ordinary suite, which finds every shard done and only aggregates. Shards that
+`evasion_suite.compute_shard` / `privacy_suite.compute_shard` and leaves it in the job's
+checkpoint directory; with `sample_shards: k` in the config a shard is split by samples
+into k tasks (whole randomness blocks each, `sample_shards`). The merge step is the
+ordinary suite, which finds every shard (or its parts) done and only aggregates. Shards that
 already exist (an earlier, interrupted submission) are not resubmitted. The checkpoint
 lives under $DII_HPC_CACHE, which must be on the shared filesystem on a real cluster.
 Submission goes through submitit directly (the launch package owns `dii-hpc submit`).
@@ -17,14 +19,38 @@ from dii_hpc.errors import BadInput, SchedulerError
 
 
 def compute_shard(job: dict[str, Any], shard: str) -> str:
-    """Array task body: rebuild model and data, compute one shard into the checkpoint."""
-    from dii_hpc.audit import checkpoint, evasion_suite
+    """Array task body: rebuild model and data, compute one shard (or one sample part of
+    it, `sample_shards`) into the checkpoint."""
+    from dii_hpc.audit import checkpoint, sample_shards
     from dii_hpc.audit.prepare import prepare
 
     prep = prepare(job["cfg"])
-    evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, shard,
-                                checkpoint.for_job(job))
+    ck = checkpoint.for_job(job)
+    base, part = sample_shards.split(shard)
+    generator = None
+    if part is not None:  # only the part's blocks are kept; the shard's record is not
+        generator, ck = sample_shards.writer(ck, base, *part), checkpoint.Checkpoint(None)
+    if job["name"] == "privacy":
+        from dii_hpc.audit import privacy_suite
+
+        privacy_suite.compute_shard(prep.model, prep.train, prep.test, int(job["cfg"]["n_samples"]),
+                                    prep.seed, base, ck, generator)
+    else:
+        from dii_hpc.audit import evasion_suite
+
+        evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, base, ck, generator)
     return shard
+
+
+def task_keys(job: dict[str, Any], task: Any, done: list[str]) -> list[str]:
+    """The array's tasks: the suite's missing shards, each split into `sample_shards`
+    parts where its work can be split by samples."""
+    from dii_hpc.audit import evasion_suite, privacy_suite, sample_shards
+
+    suite = privacy_suite if job["name"] == "privacy" else evasion_suite
+    shards = suite.shard_keys(task, job["cfg"].get("attacks"))
+    parts = int(job["cfg"].get("sample_shards") or 1)
+    return sample_shards.plan(shards, parts, suite.blocked, done)
 
 
 def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
@@ -32,16 +58,16 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     """Submit the missing shards as one array, wait, then merge in this process."""
     import submitit
 
-    from dii_hpc.audit import checkpoint, engine, evasion_suite
+    from dii_hpc.audit import checkpoint, engine
     from dii_hpc.audit.protocols import Task
     from dii_hpc.config import refs
 
-    if job["level"] != "I" or job["name"] != "evasion":
-        raise BadInput("--executor slurm runs level I evasion suites (one task per shard)")
+    if job["level"] != "I" or job["name"] not in ("evasion", "privacy"):
+        raise BadInput("--executor slurm runs level I evasion and privacy suites "
+                       "(one task per shard)")
     ck = checkpoint.for_job(job)
     task = Task.parse(job["cfg"].get("task") or refs.build(job["cfg"]["model"], "model").task)
-    missing = [k for k in evasion_suite.shard_keys(task, job["cfg"].get("attacks"))
-               if k not in ck.done()]
+    missing = task_keys(job, task, ck.done())
     if missing:
         folder = ck.root.parent / f"{ck.root.name}-slurm"
         from dii_hpc.store.settings import private_dir

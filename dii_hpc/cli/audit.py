@@ -24,7 +24,7 @@ UnderOpt = Annotated[list[str] | None, typer.Option(
     "--fail-under", help="METRIC=VALUE: exit 1 when the metric is below VALUE.")]
 OverOpt = Annotated[list[str] | None, typer.Option(
     "--fail-over", help="METRIC=VALUE: exit 1 when the metric is above VALUE (e.g. auc).")]
-MpiOpt = Annotated[int, typer.Option("--mpi", help="Shard evasion attacks over N MPI ranks.")]
+MpiOpt = Annotated[int, typer.Option("--mpi", help="Shard evasion and privacy attacks over N MPI ranks.")]
 NoStoreOpt = Annotated[bool, typer.Option("--no-store", help="Do not record a run.")]
 ExpOpt = Annotated[str | None, typer.Option("--experiment", help="Experiment of the run.")]
 ParentOpt = Annotated[str | None, typer.Option("--parent-run", help="Training run audited.")]
@@ -72,7 +72,7 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
 
 
 _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate",
-          "clean_accuracy_drop", "auc", "balanced_accuracy", "tpr_at_1pct_fpr", "precision",
+          "baseline_attack_success_rate", "clean_accuracy_drop", "auc", "balanced_accuracy", "tpr_at_1pct_fpr", "precision",
           "recall", "clean_mae", "adv_mae", "accuracy_drop_at_max_flip")
 
 
