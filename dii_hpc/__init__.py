@@ -59,12 +59,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.tracking.run import Run, start_run
 
 
+_SUBMODULES = ("distributed",)  # `dii_hpc.distributed.env()` after a plain `import dii_hpc`
+
+
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"dii_hpc.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dii_hpc' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -28,7 +28,8 @@ from dii_hpc.config import refs
 from dii_hpc.errors import BadInput, ConfigError
 
 KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
-        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks"}
+        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks",
+        "resources", "setup"}  # resources/setup: the Slurm shards of `--executor slurm`
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -5,7 +5,8 @@ Each array task computes one shard (an attack, or one eps of the robustness curv
 step is the ordinary suite, which finds every shard done and only aggregates. Shards that
 already exist (an earlier, interrupted submission) are not resubmitted. The checkpoint
 lives under $DII_HPC_CACHE, which must be on the shared filesystem on a real cluster.
-Submission goes through submitit directly (the launch package owns `dii-hpc submit`).
+The array is built by launch.backend from the config's `resources:` and `setup:` (as for every
+job kind: the store variable, requeues, nodes, GPUs); a shard is one process (rank 0).
 """
 
 from __future__ import annotations
@@ -26,14 +27,36 @@ def compute_shard(job: dict[str, Any], shard: str) -> str:
     return shard
 
 
+def shard_resources(cfg: dict[str, Any], partition: str | None, timeout_min: int,
+                    n_shards: int) -> Any:
+    """The config's `resources:` (validated like a sweep's), --partition over it; by default
+    one hour and every shard at once."""
+    from pydantic import ValidationError
+
+    from dii_hpc.config.schema import Resources
+    from dii_hpc.errors import ConfigError
+
+    raw = dict(cfg.get("resources") or {})
+    raw.setdefault("time", str(timeout_min))
+    raw.setdefault("array_parallelism", max(1, n_shards))
+    if partition:
+        raw["partition"] = partition
+    try:
+        return Resources.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in ("resources", *first["loc"]))
+        raise ConfigError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from err
+
+
 def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
         examples_dir: str | None = None) -> dict[str, Any]:
     """Submit the missing shards as one array, wait, then merge in this process."""
-    import submitit
-
     from dii_hpc.audit import checkpoint, engine, evasion_suite
     from dii_hpc.audit.protocols import Task
     from dii_hpc.config import refs
+    from dii_hpc.launch import backend
+    from dii_hpc.store.store import Store
 
     if job["level"] != "I" or job["name"] != "evasion":
         raise BadInput("--executor slurm runs level I evasion suites (one task per shard)")
@@ -42,22 +65,13 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     missing = [k for k in evasion_suite.shard_keys(task, job["cfg"].get("attacks"))
                if k not in ck.done()]
     if missing:
-        folder = ck.root.parent / f"{ck.root.name}-slurm"
-        from dii_hpc.store.settings import private_dir
-
-        private_dir(folder)  # pickled payloads: owner-only
-        ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-        params: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": 1,
-                                  "slurm_array_parallelism": len(missing),
-                                  "name": f"dii-audit-{job['name']}"}
-        if partition:
-            params["slurm_partition"] = partition
-        ex.update_parameters(**params)
-        try:
-            jobs = ex.map_array(compute_shard, [job] * len(missing), missing)
-        except Exception as err:  # noqa: BLE001 - submitit wraps sbatch's own message
-            raise SchedulerError(f"sbatch refused the audit array: "
-                                 f"{str(err).strip().splitlines()[-1]}") from err
+        res = shard_resources(job["cfg"], partition, timeout_min, len(missing))
+        kind, conf = backend.choose("slurm")
+        spec = backend.job(kind, ck.root.parent / f"{ck.root.name}-slurm", res, Store().root,
+                           backend.job_name("audit", job["name"]),
+                           list(job["cfg"].get("setup") or []), conf=conf)
+        jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),
+                                    [job] * len(missing), missing, what="audit array")
         for j, shard in zip(jobs, missing, strict=True):
             try:
                 j.result()

@@ -133,7 +133,7 @@ def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: f
         fields["status"] = new
         if new in TERMINAL:
             fields["end_time"] = rec.get("end_time") or (sched or {}).get("end_time") or time.time()
-            fields["error"] = rec.get("error") or error
+            fields["error"] = rec.get("error") or _rank_error(store, rec) or error
         else:
             fields.update(end_time=None, error=None)
     if fields:
@@ -141,6 +141,15 @@ def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: f
     if new is None and sched is not None and sched.get("state") in ACTIVE:
         return sched["state"]  # live view (the running task owns its record)
     return new or rec.get("status", "")
+
+
+def _rank_error(store: Any, rec: dict[str, Any]) -> str | None:
+    """The failed rank's last error line, when a multi-rank job was killed because of it."""
+    if int((rec.get("launch") or {}).get("world_size") or 1) <= 1:
+        return None
+    from dii_hpc.tracking import ranks
+
+    return ranks.failure(store.run_dir(rec["run_id"]))
 
 
 def _row(rec: dict[str, Any], status: str, info: dict[str, Any],
