@@ -122,8 +122,9 @@ def run_command(task: CommandTask) -> int:
             finally:
                 sampler.stop()
                 _restore_signals(previous)
+    # A rank that failed ends the others (srun's kill): the run failed, for that rank's reason.
     error = ranks.failure(rdir) if multi and code else None
-    return _finish(store, task.run_id, code, samples, diff, error)
+    return _finish(store, task.run_id, code, samples, diff, error, "FAILED" if error else None)
 
 
 def _local_ranks(task: CommandTask, env: dict[str, str], logs: Path, err: Any) -> int:
@@ -186,7 +187,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
 
 
 def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
-            error: str | None = None) -> int:
+            error: str | None = None, status: str | None = None) -> int:
     from dii_hpc.tracking.run import start_run
 
     rec = store.run(run_id)
@@ -196,7 +197,9 @@ def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]],
     if diff:
         run.log_dict("git.diff.json", {"diff": diff})
     run.log_params({"exit_code": code})
-    if code == 0:
+    if status is not None:
+        run.finish(status, error)
+    elif code == 0:
         run.finish("FINISHED")
     elif code < 0 or code in (128 + signal.SIGTERM, 128 + signal.SIGINT):
         run.finish("KILLED", error or f"command ended by signal {abs(code) if code < 0 else code - 128}")

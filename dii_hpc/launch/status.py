@@ -112,6 +112,8 @@ def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True)
         status = rec.get("status", "")
         if rid in applied:
             status = applied[rid]
+            if status in TERMINAL and status != "FINISHED" and not rec.get("error"):
+                rec = {**rec, "error": store.run(rid).get("error")}  # what _apply just wrote
         elif status == "RUNNING" and (why := _writer_dead(rec)):
             status = "FAILED"
             store.update_run(rid, status=status, end_time=now, error=why)
