@@ -58,6 +58,8 @@ class DDPCNN:
             module.load_state_dict(self._state["model"])
             opt.load_state_dict(self._state["optimizer"])
             first = int(self._state["epoch"])
+        if first and dist.rank == 0 and run is not None:
+            run.log_metric("resumed_epoch", float(first))  # this attempt began from a checkpoint
         model = _wrap(module, dist)
         dataset = TensorDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr))
         sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank,
