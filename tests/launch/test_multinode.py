@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -167,3 +168,29 @@ def test_e_requests_beyond_the_partition_are_exit_2(cluster_nodes: list[str],
         proc = run_cli("run", "--executor", "slurm", *args, "-e", "bad", "--", "true", cwd=REPO)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
     assert not (shared_store / "experiments" / "bad").exists()
+
+
+def test_f_run_command_on_two_nodes_by_two_tasks(cluster_nodes: list[str], shared_store: Path,
+                                                 tmp_path: Path) -> None:
+    script = tmp_path / "cmd.py"
+    script.write_text("import os, time, dii_hpc\n"
+                      "r = int(os.environ['SLURM_PROCID'])\n"
+                      "e = dii_hpc.distributed.env()\n"
+                      "assert (e.rank, e.world_size) == (r, 4), e\n"
+                      "dii_hpc.log_metric('rank', r, step=0)\ntime.sleep(2)\n"
+                      "print(os.environ['SLURMD_NODENAME'], r)\n")
+    proc = run_cli("run", "--executor", "slurm", "--nodes", "2", "--tasks-per-node", "2",
+                   "--all-ranks", "--sys-metrics-s", "0.5", "--time", "5", "-e", "cmd4",
+                   "--wait", "--", sys.executable, str(script),
+                   cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    store = Store(shared_store)
+    (rec,) = store.records("cmd4")
+    nodes = rec["launch"]["nodes"]
+    assert rec["status"] == "FINISHED" and rec["launch"]["world_size"] == 4 and len(set(nodes)) == 2
+    keys = set(store.metric_keys(rec["run_id"]))
+    assert {f"rank{k}/rank" for k in range(4)} <= keys
+    assert {k.split("/")[1] for k in keys if k.startswith("sys/")} == set(nodes)
+    logs = store.run_dir(rec["run_id"]) / "logs"
+    printed = {(logs / f"rank{k}.out").read_text().split()[0] for k in range(4)}
+    assert printed == set(nodes)
