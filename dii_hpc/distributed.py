@@ -86,27 +86,47 @@ def _slurm(environ: Mapping[str, str]) -> DistEnv:
                                   or environ.get("SLURM_NODELIST", "")))
     first = nodes[0] if nodes else (environ.get("SLURMD_NODENAME") or "127.0.0.1")
     job_id = environ.get("SLURM_JOB_ID") or environ.get("SLURM_JOBID")
+    world = _int(environ, "SLURM_NTASKS", "SLURM_NPROCS", default=1)
     return DistEnv(
         rank=_int(environ, "SLURM_PROCID"), local_rank=_int(environ, "SLURM_LOCALID"),
-        world_size=_int(environ, "SLURM_NTASKS", "SLURM_NPROCS", default=1),
-        master_addr=environ.get("MASTER_ADDR") or node_address(first),
+        world_size=world,
+        # Only a real rendezvous needs an address that resolves (a lookup, maybe scontrol).
+        master_addr=environ.get("MASTER_ADDR") or (node_address(first) if world > 1 else first),
         master_port=_int(environ, "MASTER_PORT", default=derived_port(job_id)),
         node_rank=_int(environ, "SLURM_NODEID"), nodes=nodes, source="slurm")
+
+
+def _source(e: Mapping[str, str]) -> str:
+    """Who launched this process, in order of precedence (see the module docstring)."""
+    if "RANK" in e and "WORLD_SIZE" in e:
+        return "torchrun"
+    if "SLURM_PROCID" in e and ("SLURM_NTASKS" in e or "SLURM_NPROCS" in e):
+        return "slurm"
+    return "local" if "SUBMITIT_LOCAL_GLOBALID" in e else "single"
+
+
+def rank(environ: Mapping[str, str] | None = None) -> int:
+    """This process's global rank alone: what tracking asks at every run start (no lookup)."""
+    e = os.environ if environ is None else environ
+    name = {"torchrun": "RANK", "slurm": "SLURM_PROCID", "local": "SUBMITIT_LOCAL_GLOBALID"}
+    source = _source(e)
+    return _int(e, name[source]) if source in name else 0
 
 
 def env(environ: Mapping[str, str] | None = None) -> DistEnv:
     """This process's DistEnv (see the module docstring for where each field comes from)."""
     e = os.environ if environ is None else environ
-    if "RANK" in e and "WORLD_SIZE" in e:
+    source = _source(e)
+    if source == "torchrun":
         return DistEnv(
             rank=_int(e, "RANK"), local_rank=_int(e, "LOCAL_RANK"),
             world_size=_int(e, "WORLD_SIZE", default=1),
             master_addr=e.get("MASTER_ADDR") or "127.0.0.1",
             master_port=_int(e, "MASTER_PORT", default=DEFAULT_PORT),
             node_rank=_int(e, "GROUP_RANK", "NODE_RANK"), source="torchrun")
-    if "SLURM_PROCID" in e and ("SLURM_NTASKS" in e or "SLURM_NPROCS" in e):
+    if source == "slurm":
         return _slurm(e)
-    if "SUBMITIT_LOCAL_GLOBALID" in e:
+    if source == "local":
         return DistEnv(
             rank=_int(e, "SUBMITIT_LOCAL_GLOBALID"), local_rank=_int(e, "SUBMITIT_LOCAL_LOCALID"),
             world_size=_int(e, "SUBMITIT_LOCAL_NTASKS", default=1),

@@ -70,3 +70,50 @@ def test_init_process_group_single_process_is_a_no_op() -> None:
 
     assert init_process_group().world_size == 1 and not dist.is_initialized()
     destroy_process_group()
+
+
+def test_rank_alone_follows_the_same_precedence() -> None:
+    from dii_hpc.distributed import rank
+
+    cases = [{}, {"RANK": "2", "WORLD_SIZE": "4", "SLURM_PROCID": "1", "SLURM_NTASKS": "2"},
+             {"SLURM_PROCID": "1", "SLURM_NTASKS": "2"}, {"SUBMITIT_LOCAL_GLOBALID": "3"},
+             {"SLURM_PROCID": "1"}]  # no SLURM_NTASKS: not a task of a step
+    assert [rank(c) for c in cases] == [env(c).rank for c in cases] == [0, 2, 1, 3, 0]
+
+
+def test_one_task_needs_no_address_lookup() -> None:
+    e = env({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "no-such-host-x1"})
+    assert e.master_addr == "no-such-host-x1"
+
+
+GLOO = """
+import torch, torch.distributed as dist
+from dii_hpc import distributed
+e = distributed.init_process_group(timeout_s=60)
+t = torch.tensor([float(e.rank + 1)])
+dist.all_reduce(t)
+print(dist.get_backend(), e.rank, e.world_size, float(t))
+distributed.destroy_process_group()
+"""
+
+
+def test_two_processes_join_over_gloo_from_torchrun_variables() -> None:
+    pytest.importorskip("torch")
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", GLOO], env={**base, "RANK": str(r),
+                              "LOCAL_RANK": str(r)}, stdout=subprocess.PIPE, text=True)
+             for r in (0, 1)]
+    outs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs == [["gloo", "0", "2", "3.0"], ["gloo", "1", "2", "3.0"]]

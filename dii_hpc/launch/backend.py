@@ -218,6 +218,6 @@ class RankZero:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from dii_hpc import distributed
 
-        if distributed.env().rank != 0:
+        if distributed.rank() != 0:
             return None
         return self.fn(*args, **kwargs)

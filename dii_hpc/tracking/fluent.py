@@ -37,7 +37,7 @@ def _attach(run_id: str) -> Run | SilentRun:
     store = Store(os.environ.get("DII_HPC_STORE"))
     record = records.read_record(store.run_dir(run_id))
     all_ranks = bool((record.get("launch") or {}).get("all_ranks"))
-    rank = distributed.env().rank
+    rank = distributed.rank()
     if rank != 0:
         return start_run(record["experiment"], store=store, run_id=record["run_id"], rank=rank,
                          all_ranks=all_ranks)

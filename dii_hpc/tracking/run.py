@@ -346,7 +346,7 @@ def start_run(
     """
     st = store if isinstance(store, Store) else Store(store)
     st.ensure_writable()
-    rank = distributed.env().rank if rank is None else rank
+    rank = distributed.rank() if rank is None else rank
     if rank != 0:
         return _other_rank(st, experiment, run_id, rank, all_ranks, flush_interval)
     resumed = False
