@@ -1,6 +1,8 @@
 # The two set-up commands of the README.  Each installs what it needs first.
 PY ?= .venv/bin/python
 DII ?= .venv/bin/dii-hpc
+# The test bed: a 3-node Slurm cluster emulated on this host and a GlusterFS mount for the store.
+SHARED ?= /mnt/dii-shared
 
 .PHONY: quickstart test lint bench
 
@@ -10,8 +12,9 @@ quickstart:
 
 test:
 	bash scripts/install.sh --test
-	bash scripts/slurm-up.sh
-	$(PY) -m pytest -q
+	bash scripts/slurm-up.sh --nodes 3
+	bash scripts/sharedfs-up.sh $(SHARED)
+	DII_TEST_SHARED=$(SHARED) $(PY) -m pytest -q
 
 lint:
 	.venv/bin/ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc import _lazy
 from dii_hpc._version import __version__
 
 _LAZY = {
@@ -63,13 +64,4 @@ _SUBMODULES = ("distributed",)  # `dii_hpc.distributed.env()` after a plain `imp
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in _SUBMODULES:
-        return importlib.import_module(f"dii_hpc.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dii_hpc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _lazy.load(globals(), _LAZY, name, submodules=_SUBMODULES)

@@ -7,7 +7,7 @@
 # audit extra is already satisfied; an environment that has torch keeps its own.
 #
 #   scripts/install.sh            package + audit/mpi extras
-#   scripts/install.sh --test     + test tools and system packages (Slurm, MPI, Chromium)
+#   scripts/install.sh --test     + test tools and system packages (Slurm, GlusterFS, MPI, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +44,7 @@ apt_install() {
 if command -v dpkg >/dev/null 2>&1; then
   apt_install openmpi-bin libopenmpi-dev || true
   if [ $want_test = 1 ]; then
-    apt_install slurm-wlm slurmdbd munge mariadb-server chromium fonts-dejavu-core
+    apt_install slurm-wlm slurmdbd munge mariadb-server glusterfs-server glusterfs-client chromium fonts-dejavu-core
   fi
 fi
 

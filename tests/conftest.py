@@ -1,17 +1,72 @@
-"""Shared fixtures: every test gets its own store, and no test sees the developer's store."""
+"""Shared fixtures: every test gets its own store, and no test sees the developer's store.
+
+Tests that need something outside Python carry a marker and are skipped here, in one place,
+when it is missing: ``slurm`` (a cluster that answers ``scontrol ping``: scripts/slurm-up.sh),
+``mpi`` (openmpi's ``mpirun``), ``browser`` (Debian's chromium). Golden files are compared
+with `check_golden`.
+
+The test bed of `make test` (scripts/slurm-up.sh --nodes 3, scripts/sharedfs-up.sh) adds two:
+`cluster_nodes` (node1..node3 of the emulated cluster) and `shared_store` (a store on the
+GlusterFS mount named by $DII_TEST_SHARED); each skips when its part of the bed is not up.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DII = str(Path(sys.executable).with_name("dii-hpc"))
+SHARED_MOUNT = Path(os.environ.get("DII_TEST_SHARED", "/mnt/dii-shared"))
+TESTBED_NODES = ("node1", "node2", "node3")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+GOLDEN_UPDATE = "DII_HPC_UPDATE_GOLDEN"
+
+
+@functools.cache
+def slurm_up() -> bool:
+    """sbatch is installed and slurmctld answers (asked once per test session)."""
+    if shutil.which("sbatch") is None:
+        return False
+    try:
+        return subprocess.run(["scontrol", "ping"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+REQUIRES: dict[str, tuple[Callable[[], bool], str]] = {
+    "slurm": (slurm_up, "no Slurm cluster answers (scripts/slurm-up.sh)"),
+    "mpi": (lambda: shutil.which("mpirun") is not None, "needs openmpi's mpirun"),
+    "browser": (lambda: CHROMIUM is not None, "chromium is not installed"),
+}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, (available, reason) in REQUIRES.items():
+        if item.get_closest_marker(marker) is not None and not available():
+            pytest.skip(reason)
+
+
+def check_golden(path: Path, text: str) -> None:
+    """``text`` must equal the golden file; ``DII_HPC_UPDATE_GOLDEN=1`` rewrites it first.
+
+    Never in CI (``CI=true``): a regenerated golden file always matches, so CI would pass
+    whatever the code now prints. Update it locally and let the diff be reviewed.
+    """
+    if os.environ.get(GOLDEN_UPDATE) == "1":
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{GOLDEN_UPDATE}=1 is refused when CI=true: regenerate {path.name} "
+                        "locally and commit the reviewed diff", pytrace=False)
+        path.write_text(text)
+    assert text == path.read_text(), f"{path.name} differs (see {GOLDEN_UPDATE} in tests/conftest.py)"
 
 
 @pytest.fixture()
@@ -37,5 +92,46 @@ def tree_snapshot(path: Path) -> dict[str, int]:
     return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in sorted(path.rglob("*")) if p.is_file()}
 
 
-def have(cmd: str) -> bool:
-    return shutil.which(cmd) is not None
+def mount_type(path: Path) -> str:
+    """The filesystem type /proc/mounts gives for the mount point ``path`` ('' if none)."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return ""
+    types = [f[2] for f in (line.split() for line in lines) if len(f) > 2 and f[1] == str(path)]
+    return types[-1] if types else ""
+
+
+def _node_states() -> dict[str, str]:
+    if shutil.which("sinfo") is None:
+        return {}
+    try:
+        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line)
+
+
+@pytest.fixture(scope="session")
+def cluster_nodes() -> list[str]:
+    """node1..node3 of `scripts/slurm-up.sh --nodes 3`, each usable; skips on any other cluster."""
+    states = _node_states()
+    usable = [n for n in TESTBED_NODES if states.get(n, "").rstrip("*~#") in ("idle", "mix", "alloc")]
+    if len(usable) < len(TESTBED_NODES):
+        pytest.skip(f"needs the 3-node test cluster (scripts/slurm-up.sh --nodes 3); sinfo: {states}")
+    return usable
+
+
+@pytest.fixture()
+def shared_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh store folder on the GlusterFS mount, as $DII_HPC_STORE (use it instead of
+    store_path); removed afterwards.  Skips when the mount is not there."""
+    if mount_type(SHARED_MOUNT) != "fuse.glusterfs":
+        pytest.skip(f"needs the GlusterFS mount {SHARED_MOUNT} (scripts/sharedfs-up.sh)")
+    case = SHARED_MOUNT / "dii-tests" / uuid.uuid4().hex
+    path = case / "store"
+    monkeypatch.setenv("DII_HPC_STORE", str(path))
+    monkeypatch.delenv("DII_HPC_RUN_ID", raising=False)
+    yield path
+    shutil.rmtree(case, ignore_errors=True)

@@ -168,7 +168,7 @@ def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Pr
     check_budget(params, prep.model.clip_values, int(prep.x[0].size), path)
     attack = evasion.build(path, estimator_for(prep.model), params, path)
     t0 = time.perf_counter()
-    x_adv = (generator or evasion.generate)(attack, prep.x, prep.y, prep.seed, path)
+    x_adv = evasion.generate_shown(attack, prep.x, prep.y, prep.seed, path, generator=generator)
     metrics, intervals, _ = evasion.score(prep.model, prep.x, prep.y, x_adv)
     record = {"name": path, "params": evasion.jsonable(params), "metrics": metrics,
               "intervals": intervals, "time_s": time.perf_counter() - t0}

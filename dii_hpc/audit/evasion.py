@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc import progress
 from dii_hpc.audit import stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
@@ -153,6 +154,27 @@ def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str) -
         raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from err
 
 
+def generate_shown(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str, *,
+                   generator: Any = None, batch: int | None = None) -> np.ndarray:
+    """`generate` (or ``generator``) under a progress bar of samples.
+
+    With ``batch`` (an attack that treats every sample on its own: a deterministic one) and a
+    bar on screen, ART is called once per ``batch`` samples so that the bar moves per batch;
+    the adversarial examples are the same as from one call.
+    """
+    gen = generator or generate
+    with progress.bar(f"{label}: samples", len(x)) as bar:
+        if generator is not None or not batch or not bar.shown or len(x) <= batch:
+            x_adv = gen(attack, x, y, seed, label)
+            bar.advance(len(x))
+            return x_adv
+        parts = []
+        for lo in range(0, len(x), batch):
+            parts.append(generate(attack, x[lo:lo + batch], y[lo:lo + batch], seed, label))
+            bar.advance(len(parts[-1]))
+        return np.concatenate(parts)
+
+
 def score(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray,
           pred_clean: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, list[float]],
                                                        np.ndarray]:
@@ -203,7 +225,8 @@ def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
     estimator = estimator_for(model, native=name != "hsj")
     attack = build(spec(name).art_class, estimator, params, name)
     t0 = time.perf_counter()
-    x_adv = (generator or generate)(attack, x, y, seed, name)
+    x_adv = generate_shown(attack, x, y, seed, name, generator=generator,
+                           batch=int(params.get("batch_size") or 0) if spec(name).deterministic else None)
     elapsed = time.perf_counter() - t0
     metrics, intervals, ok = score(model, x, y, x_adv)
     record = {"name": name, "params": jsonable(params), "metrics": metrics,

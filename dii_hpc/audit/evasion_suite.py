@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc import progress
 from dii_hpc.audit import evasion, stats
 from dii_hpc.audit.checkpoint import Checkpoint, cached
 from dii_hpc.audit.protocols import Task
@@ -53,12 +54,14 @@ def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
     names = suite_attacks(task, attacks)
     ck = ck or Checkpoint(None)
     records, flags, advs = [], {}, {}
-    for name in names:
-        record, arrays = compute_shard(model, x, y, seed, f"attack-{name}", ck, generator)
-        records.append(record)
-        flags[name] = arrays["ok"].astype(bool)
-        advs[name] = (arrays["x_adv"], arrays["shown"].astype(int))
-    curve = robustness_curve(model, x, y, seed, generator, ck)
+    with progress.bar("evasion suite: attacks", len(names) + len(CURVE_FRACTIONS)) as bar:
+        for name in names:
+            record, arrays = compute_shard(model, x, y, seed, f"attack-{name}", ck, generator)
+            records.append(record)
+            flags[name] = arrays["ok"].astype(bool)
+            advs[name] = (arrays["x_adv"], arrays["shown"].astype(int))
+            bar.advance()
+        curve = robustness_curve(model, x, y, seed, generator, ck, bar)
     metrics = _summary_metrics(task, records, flags)
     score = _grade_score(task, metrics)
     sanity = sanity_flags(model, x, y, records, curve)
@@ -96,11 +99,16 @@ def _grade_score(task: Task, metrics: dict[str, Any]) -> float:
 
 
 def robustness_curve(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
-                     generator: Any = None, ck: Checkpoint | None = None
-                     ) -> list[dict[str, float]]:
+                     generator: Any = None, ck: Checkpoint | None = None,
+                     bar: progress.Bar | None = None) -> list[dict[str, float]]:
     """PGD (Linf) at growing eps: what accuracy (or RMSE) survives which budget."""
-    return [compute_shard(model, x, y, seed, f"curve-{frac}", ck or Checkpoint(None),
-                          generator)[0] for frac in CURVE_FRACTIONS]
+    bar = bar or progress.Bar()
+    curve = []
+    for frac in CURVE_FRACTIONS:
+        curve.append(compute_shard(model, x, y, seed, f"curve-{frac}", ck or Checkpoint(None),
+                                   generator)[0])
+        bar.advance()
+    return curve
 
 
 def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc import progress
 from dii_hpc.audit import stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
@@ -227,18 +228,24 @@ def run_suite(model: Any, train: tuple[np.ndarray, np.ndarray],
     and (tabular) the label-flip curve. Grade: success rate at the smallest fraction."""
     task = _check(model, "poisoning suite", ("predict", "fit"))
     records, victim = [], None
-    for frac in fractions:
-        record, victim = backdoor(model, train, test, frac, target, seed)
-        records.append(record)
-    if callable(getattr(model, "get_activations", None)):
-        for name in ("activation_defence", "spectral_signature"):
+    detectors = ("activation_defence", "spectral_signature") \
+        if callable(getattr(model, "get_activations", None)) else ()
+    steps = len(fractions) + len(detectors) + (task is Task.TABULAR_CLASSIFICATION)
+    with progress.bar("poisoning suite: attacks", steps) as bar:
+        for frac in fractions:
+            record, victim = backdoor(model, train, test, frac, target, seed)
+            records.append(record)
+            bar.advance()
+        for name in detectors:
             records.append(detect(name, model, train, fractions[-1], target, seed, victim))
+            bar.advance()
+        flip = label_flip(model, train, test, seed=seed) \
+            if task is Task.TABULAR_CLASSIFICATION else None
     curves: dict[str, Any] = {"backdoor": [{"fraction": r["metrics"]["fraction"],
                                             "attack_success_rate": r["metrics"]["attack_success_rate"],
                                             "clean_accuracy": r["metrics"]["clean_accuracy"]}
                                            for r in records if r["name"] == "backdoor"]}
-    if task is Task.TABULAR_CLASSIFICATION:
-        flip = label_flip(model, train, test, seed=seed)
+    if flip is not None:
         records.append(flip)
         curves["label_flip"] = flip["curve"]
     first, last = curves["backdoor"][0], records[len(fractions) - 1]["metrics"]

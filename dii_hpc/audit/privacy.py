@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc import progress
 from dii_hpc.audit import stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
@@ -200,12 +201,19 @@ def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
     full = REGRESSION_SUITE if task.is_regression else CLASSIFICATION_SUITE
     names = [a for a in full if not attacks or a in attacks]
     x, y, is_member = membership_sets(members, nonmembers, n, seed)
-    records = [run_attack(a, model, x, y, is_member, seed=seed) for a in names]
-    best = max(records, key=lambda r: r["metrics"]["auc"])
-    if task is Task.TABULAR_CLASSIFICATION and (not attacks or "attribute_inference" in attacks):
-        from dii_hpc.audit import attribute
+    with_attribute = task is Task.TABULAR_CLASSIFICATION and (
+        not attacks or "attribute_inference" in attacks)
+    records = []
+    with progress.bar("privacy suite: attacks", len(names) + with_attribute) as bar:
+        for a in names:
+            records.append(run_attack(a, model, x, y, is_member, seed=seed))
+            bar.advance()
+        best = max(records, key=lambda r: r["metrics"]["auc"])
+        if with_attribute:
+            from dii_hpc.audit import attribute
 
-        records.append(attribute.run(model, members, seed=seed))
+            records.append(attribute.run(model, members, seed=seed))
+            bar.advance()
     metrics = {"max_membership_auc": best["metrics"]["auc"],
                "max_advantage": max(r["metrics"].get("advantage", 0.0) for r in records),
                "max_tpr_at_1pct_fpr": max(r["metrics"].get("tpr_at_1pct_fpr", 0.0)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
 
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import StoreLike
+
 
 def persist(result: dict[str, Any], examples_dir: str | None = None,
-            store: Any = None) -> str:
+            store: StoreLike = None) -> str:
     """Store the audit as a run (kind "audit", linked to `parent_run`); returns its id."""
     from dii_hpc.tracking.run import start_run
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dii_hpc import progress
 from dii_hpc.errors import BadInput, SchedulerError
 
 
@@ -72,12 +73,14 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
                            list(job["cfg"].get("setup") or []), conf=conf)
         jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),
                                     [job] * len(missing), missing, what="audit array")
-        for j, shard in zip(jobs, missing, strict=True):
-            try:
-                j.result()
-            except Exception as err:  # noqa: BLE001 - a failed task, named with its shard
-                raise SchedulerError(f"audit array task {j.job_id} ({shard}) failed: "
-                                     f"{str(err).strip().splitlines()[-1]}") from err
+        with progress.bar("audit: array tasks", len(jobs)) as bar:
+            for j, shard in zip(jobs, missing, strict=True):
+                try:
+                    j.result()
+                except Exception as err:  # noqa: BLE001 - a failed task, named with its shard
+                    raise SchedulerError(f"audit array task {j.job_id} ({shard}) failed: "
+                                         f"{str(err).strip().splitlines()[-1]}") from err
+                bar.advance()
     result = engine.compute(job, examples_dir=examples_dir)
     result["slurm"] = {"array_tasks": len(missing),
                        "job_id": jobs[0].job_id.split("_")[0] if missing else None}

@@ -33,14 +33,18 @@ def grade(threat: str, score: float | None) -> str | None:
 
 
 def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> list[float]:
-    """Exact two-sided (1 - alpha) interval for a binomial rate; [0, 1] when n == 0."""
-    from scipy.stats import beta
+    """Exact two-sided (1 - alpha) interval for a binomial rate; [0, 1] when n == 0.
+
+    scipy's own Clopper-Pearson (``binomtest(...).proportion_ci(method="exact")``); it refuses
+    n == 0, where nothing is known about the rate.
+    """
+    from scipy.stats import binomtest
 
     if n == 0:
         return [0.0, 1.0]
-    lo = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
-    hi = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
-    return [lo, hi]
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=1 - alpha,
+                                                         method="exact")
+    return [float(ci.low), float(ci.high)]
 
 
 def rate_interval(flags: np.ndarray) -> list[float]:

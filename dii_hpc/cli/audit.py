@@ -53,32 +53,12 @@ def _params(items: list[str] | None) -> dict[str, Any]:
 
 def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str | None,
              under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
-    """Compute (in-process or over MPI), persist, write files, print, set the exit code."""
-    import tempfile
+    """Run the job (the audit package decides where), write files, print, set the exit code."""
+    from dii_hpc.audit import results, runner
+    from dii_hpc.cli.tables import cell
+    from dii_hpc.errors import CheckFailed
 
-    from dii_hpc.audit import engine, results
-    from dii_hpc.errors import BadInput, CheckFailed
-
-    cfg = job["cfg"]
-    floors = {**cfg.get("fail_under", {}), **results.parse_thresholds(under, "--fail-under")}
-    ceilings = {**cfg.get("fail_over", {}), **results.parse_thresholds(over, "--fail-over")}
-    with tempfile.TemporaryDirectory(prefix="dii-hpc-audit-") as examples:
-        if job.get("executor", "local") == "slurm":
-            from dii_hpc.audit import slurm_suite
-
-            result = slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples)
-        elif mpi > 1:
-            if _threat(job) != "evasion":
-                raise BadInput("--mpi shards evasion attacks only")
-            from dii_hpc.audit import mpi as mpimod
-
-            result = mpimod.run(mpi, job, examples_dir=examples)
-        else:
-            result = engine.compute(job, examples_dir=examples)
-        checks = results.breaches(result, floors, ceilings)
-        result["thresholds"] = checks
-        if not no_store:
-            result["run_id"] = results.persist(result, examples_dir=examples)
+    result, checks = runner.execute(job, mpi=mpi, under=under, over=over, persist=not no_store)
     if json_path:
         results.write_json(json_path, result)
     if junit:
@@ -87,8 +67,8 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
     failed = [c for c in checks if c["failed"]]
     if failed:
         c = failed[0]
-        raise CheckFailed(f"threshold breached: {c['metric']}={c['value']:.4g} {c['op']} "
-                          f"{c['limit']:g}")
+        raise CheckFailed(f"threshold breached: {c['metric']}={cell(c['value'])} {c['op']} "
+                          f"{cell(c['limit'], digits=6)}")
 
 
 _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate",
@@ -96,37 +76,34 @@ _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate"
           "recall", "clean_mae", "adv_mae", "accuracy_drop_at_max_flip")
 
 
-def _threat(job: dict[str, Any]) -> str:
-    from dii_hpc.audit import engine
-
-    name = str(job["name"])
-    if job["level"] == "I":
-        return name
-    if "." in name:
-        return job["cfg"].get("threat") or ("privacy" if ".inference." in name else "evasion")
-    return engine.threat_of(name)
-
-
 def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    from dii_hpc.cli.tables import cell, table
+
     name = result.get("suite") or result.get("attack")
     grade = f" grade {result['grade']}" if result.get("grade") else ""
     what = f"{name} suite" if result.get("suite") else name
     typer.echo(f"audit level {result['level']}: {result['threat']} {what} on {result['task']} "
                f"(n={result['n_samples']}){grade}")
+    rows = []
     for record in result.get("attacks", []):
         m = record["metrics"]
         keys = [k for k in _SHOWN if k in m] or [k for k, v in m.items() if isinstance(v, float)]
-        body = "  ".join(f"{k}={m[k]:.4g}" for k in keys[:4])
-        typer.echo(f"  {record['name']:<20} {body}")
+        rows.append((record["name"], "  ".join(f"{k}={cell(m[k])}" for k in keys[:4])))
+    if rows:
+        typer.echo(_indent(table(rows, min_widths=(20,), sep=" ")))
     for flag in result.get("sanity", []):
         if not flag["ok"]:
             typer.echo(f"  sanity: {flag['flag']}: {flag['detail']}")
     for c in checks:
-        typer.echo(f"  threshold {c['metric']} {c['value']:.4g} "
-                   f"{'FAILED' if c['failed'] else 'ok'} (limit {c['limit']:g})")
+        typer.echo(f"  threshold {c['metric']} {cell(c['value'])} "
+                   f"{'FAILED' if c['failed'] else 'ok'} (limit {cell(c['limit'], digits=6)})")
     typer.echo(result.get("summary", ""))
     if result.get("run_id"):
         typer.echo(f"run {result['run_id']}")
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
 
 
 @audit_app.command("suite")
@@ -200,22 +177,21 @@ def list_cmd() -> None:
     """Known suites and attacks, with what each does."""
     from dii_hpc.audit import evasion, poisoning, privacy
     from dii_hpc.audit.engine import SUITES
+    from dii_hpc.cli.tables import table
 
     typer.echo(f"suites: {', '.join(SUITES)}")
-    for s in evasion.ATTACKS.values():
-        typer.echo(f"  evasion    {s.name:<20} {s.box}-box  {s.doc}")
-    for name, doc in privacy.ATTACKS.items():
-        typer.echo(f"  privacy    {name:<20} {doc}")
-    for name, doc in poisoning.ATTACKS.items():
-        typer.echo(f"  poisoning  {name:<20} {doc}")
+    rows = [("evasion", s.name, f"{s.box}-box  {s.doc}") for s in evasion.ATTACKS.values()]
+    rows += [("privacy", name, doc) for name, doc in privacy.ATTACKS.items()]
+    rows += [("poisoning", name, doc) for name, doc in poisoning.ATTACKS.items()]
+    typer.echo(_indent(table(rows, min_widths=(10, 20), sep=" ")))
     from dii_hpc.audit.vision import attacks as vision
 
     typer.echo("for `task: object_detection | image_segmentation` models:")
-    for name, spec in vision.ATTACKS.items():
-        tasks = "/".join(t.value for t in spec["tasks"])
-        typer.echo(f"  evasion    {name:<20} {spec['doc']} [{tasks}]")
-    typer.echo("  poisoning  backdoor             trigger + relabel a fraction of the training set, "
-               "retrain, attack success [object_detection/image_segmentation]")
+    rows = [("evasion", name, f"{spec['doc']} [{'/'.join(t.value for t in spec['tasks'])}]")
+            for name, spec in vision.ATTACKS.items()]
+    rows.append(("poisoning", "backdoor", "trigger + relabel a fraction of the training set, "
+                 "retrain, attack success [object_detection/image_segmentation]"))
+    typer.echo(_indent(table(rows, min_widths=(10, 20), sep=" ")))
 
 
 def register(app: typer.Typer) -> None:

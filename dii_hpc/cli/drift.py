@@ -6,9 +6,12 @@ Only typer is imported here; the statistics load when a command runs.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 drift_app = typer.Typer(help="Drift checks: one-off comparisons, monitors, scheduled checks.",
                         no_args_is_help=True)
@@ -16,40 +19,31 @@ drift_app = typer.Typer(help="Drift checks: one-off comparisons, monitors, sched
 Opt = typer.Option
 
 
-def _options(config: str | None, **overrides: Any) -> Any:
-    from dii_hpc.drift.options import load_options, parse_test_overrides
-
-    overrides["tests"] = parse_test_overrides(overrides.pop("test") or [])
-    return load_options(config, overrides)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _verdict(flag: bool) -> str:
+    return "DRIFT" if flag else "ok"
 
 
 def _print(section: dict[str, Any], run_id: str | None) -> None:
     """A table a person reads in a cron mail: one line per feature, then the verdict."""
+    from dii_hpc.cli.tables import cell, table
+
     typer.echo(f"drift check: {section.get('current')} vs {section.get('reference')} "
                f"({section['n_current']} vs {section['n_reference']} rows, "
                f"{section['n_features']} features)")
-    rows = [("feature", "type", "test", "statistic", "p-value", "threshold", "drift")]
+    rows = []
     for name, f in section["features"].items():
-        p = f.get("p_adjusted", f["p_value"])
-        rows.append((name, f["type"], f["test"], _fmt(f["statistic"]), _fmt(p),
-                     _fmt(f["threshold"]), "DRIFT" if f["drift"] else "ok"))
+        rows.append((name, f["type"], f["test"], cell(f["statistic"]),
+                     cell(f.get("p_adjusted", f["p_value"])), cell(f["threshold"]),
+                     _verdict(f["drift"])))
     for key, part in (section.get("multivariate") or {}).items():
-        rows.append((f"[{key}]", "multivariate", part["test"], _fmt(part["statistic"]),
-                     _fmt(part["p_value"]), _fmt(part["threshold"]),
-                     "DRIFT" if part["drift"] else "ok"))
+        rows.append((f"[{key}]", "multivariate", part["test"], cell(part["statistic"]),
+                     cell(part["p_value"]), cell(part["threshold"]), _verdict(part["drift"])))
     if section.get("prediction"):
         f = section["prediction"]
-        rows.append(("[prediction]", f["type"], f["test"], _fmt(f["statistic"]),
-                     _fmt(f["p_value"]), _fmt(f["threshold"]), "DRIFT" if f["drift"] else "ok"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        rows.append(("[prediction]", f["type"], f["test"], cell(f["statistic"]),
+                     cell(f["p_value"]), cell(f["threshold"]), _verdict(f["drift"])))
+    typer.echo(table(rows, ("feature", "type", "test", "statistic", "p-value", "threshold",
+                            "drift")))
     if section.get("performance"):
         perf = section["performance"]
         typer.echo(f"performance ({perf['task']}): current {perf['current']} reference "
@@ -58,24 +52,6 @@ def _print(section: dict[str, Any], run_id: str | None) -> None:
     typer.echo(f"verdict: {verdict} ({section['n_drifted']}/{section['n_features']} features "
                f"drifted, share {section['share_drifted']:.2f}; rule {section['rule']})"
                + (f"; run {run_id}" if run_id else ""))
-
-
-def _audit(config: str, section: dict[str, Any], store: Any, run_id: str | None) -> None:
-    """Start the audit of `config` (`dii-hpc audit run`, a level-I config runs its suite) after a
-    drift alert, as a child of the drift run; its exit code is kept with the check."""
-    import os
-    import subprocess
-
-    from dii_hpc.drift.schedule import dii_hpc_command
-
-    cmd = [*dii_hpc_command(), "audit", "run", os.path.abspath(config)]
-    if run_id:
-        cmd += ["--parent-run", run_id]
-    typer.echo(f"drift found: starting audit: {' '.join(cmd)}")
-    code = subprocess.run(cmd, check=False).returncode
-    section["audit"] = {"config": config, "command": cmd, "exit_code": code}
-    if run_id:
-        store.update_run(run_id, drift={"audit": section["audit"]})
 
 
 @drift_app.command("check")
@@ -101,6 +77,8 @@ def check(
     no_store: Annotated[bool, Opt("--no-store", help="Do not record the check as a run.")] = False,
 ) -> None:
     """Compare a batch with a reference; exit 0 no drift, 1 drift, 2 bad input."""
+    from dii_hpc.drift import monitor as mon
+    from dii_hpc.drift import options
     from dii_hpc.errors import BadInput
 
     overrides = {"test": test, "categorical": categorical, "ignore": ignore,
@@ -120,34 +98,25 @@ def check(
             raise BadInput(f"--{'current' if reference else 'reference'} is missing")
         if labels:
             raise BadInput("--labels needs a monitor (its reference performance): use --monitor")
-        from dii_hpc.drift.monitor import check_files
-
-        section = check_files(reference, current, _options(config, **overrides))
+        section = mon.check_files(reference, current, options.from_command_line(config, overrides))
     else:
         if not (monitor and data):
             raise BadInput(f"--{'data' if monitor else 'monitor'} is missing")
-        from dii_hpc.drift.monitor import check_monitor
-
-        given = _given(overrides)
-        full = _options(config, **overrides).to_dict()
-        opts = full if config else {k: v for k, v in full.items() if k in given}
-        section = check_monitor(store, monitor, data, labels, opts)
+        section = mon.check_monitor(store, monitor, data, labels,
+                                    options.monitor_overrides(config, overrides))
     _finish(section, store, json_file, on_drift_audit, no_store)
 
 
-def _given(overrides: dict[str, Any]) -> set[str]:
-    """Option names the user set on the command line (a monitor keeps its own otherwise)."""
-    names = {k for k, v in overrides.items() if v not in (None, [], {}) and k != "test"}
-    return names | ({"tests"} if overrides.get("test") else set())
-
-
-def _finish(section: dict[str, Any], store: Any, json_file: str | None,
+def _finish(section: dict[str, Any], store: Store, json_file: str | None,
             on_drift_audit: str | None, no_store: bool) -> None:
+    from dii_hpc.drift import alert
     from dii_hpc.drift.monitor import record_check
 
     run_id = None if no_store else record_check(section, store)
     if section["drift"] and on_drift_audit:
-        _audit(on_drift_audit, section, store, run_id)
+        cmd = alert.audit_command(on_drift_audit, run_id)
+        typer.echo(f"drift found: starting audit: {' '.join(cmd)}")
+        alert.run_audit(on_drift_audit, cmd, section, store, run_id)
     section["run_id"] = run_id
     if json_file:
         from dii_hpc.store.atomic import dumps, write_bytes
@@ -187,11 +156,12 @@ def profile_cmd(
 ) -> None:
     """Save a reference profile as monitor NAME in the store."""
     from dii_hpc.drift.monitor import monitor_dir, profile
+    from dii_hpc.drift.options import from_command_line
     from dii_hpc.store.store import Store
 
     store = Store()
-    opt = _options(config, test=test, categorical=categorical, ignore=ignore,
-                   prediction_column=prediction_column)
+    opt = from_command_line(config, {"test": test, "categorical": categorical, "ignore": ignore,
+                                     "prediction_column": prediction_column})
     rec = profile(store, name, data, opt, model, labels)
     typer.echo(f"monitor {name}: {rec['n_rows']} reference rows from {rec['source']} "
                f"saved in {monitor_dir(store, name)}")
@@ -230,20 +200,17 @@ def schedule_cmd(
 @drift_app.command("history")
 def history_cmd(monitor: Annotated[str, typer.Argument(help="Monitor name.")]) -> None:
     """The monitor's past checks, oldest first: time, verdict, share of drifted features."""
-    from dii_hpc.drift.monitor import load_profile
+    from dii_hpc.cli.tables import cell, table
+    from dii_hpc.drift.monitor import history
     from dii_hpc.store.store import Store
 
-    store = Store()
-    load_profile(store, monitor)
-    runs = store.runs(experiment=monitor, kind="drift") if monitor in store.experiments() else None
-    if runs is None or runs.empty:
+    checks = history(Store(), monitor)
+    if not checks:
         typer.echo(f"monitor {monitor}: no checks yet")
         return
-    for _, r in runs.sort_values("start_time").iterrows():
-        when = str(r["start_time"])[:16]
-        share = r.get("metrics.share_drifted")
-        verdict = "DRIFT" if r.get("metrics.drift") == 1.0 else "ok"
-        typer.echo(f"{when}  {r['run_id']}  {verdict:5}  share_drifted={_fmt(share)}")
+    typer.echo(table([(str(c["start_time"])[:16], c["run_id"], _verdict(c["drift"]),
+                       f"share_drifted={cell(c['share_drifted'])}") for c in checks],
+                     min_widths=(0, 0, 5)))
 
 
 def register(app: typer.Typer) -> None:

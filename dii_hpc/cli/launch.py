@@ -15,37 +15,6 @@ def _store():  # noqa: ANN202 - imported lazily to keep --help fast
     return Store()
 
 
-def _wait_slurm(store, experiment: str, run_ids: list[str], poll_s: float = 5.0) -> list[dict]:  # noqa: ANN001
-    """Poll (one sacct per round) until every run of the submission has ended."""
-    import time
-
-    from dii_hpc.launch.status import reconcile
-    from dii_hpc.vocabulary import ACTIVE
-
-    wanted = set(run_ids)
-    ended_at = None
-    while True:
-        rows = [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
-        if not any(r["status"] in ACTIVE for r in rows):
-            # A task marks its run FINISHED a moment before Slurm ends the job; wait (bounded)
-            # for the accounting record so that --wait returns runs with their sacct fields.
-            ended_at = ended_at or time.time()
-            joined = all("state" in (store.run(r["run_id"]).get("slurm") or {}) for r in rows)
-            if joined or time.time() - ended_at > 120:
-                return rows
-        time.sleep(poll_s)
-
-
-def _check_outcome(rows: list[dict]) -> None:
-    bad = [r for r in rows if r["status"] != "FINISHED"]
-    if bad:
-        from dii_hpc.errors import InfraError
-
-        first = bad[0]
-        raise InfraError(f"{len(bad)} of {len(rows)} task(s) did not finish: run {first['run_id']} "
-                         f"{first['status']}{': ' + first['error'] if first['error'] else ''}")
-
-
 def submit(
     config: Annotated[str | None, typer.Argument(help="Experiment config (YAML).")] = None,
     executor: Annotated[str, typer.Option("--executor", help=EXEC_HELP)] = "auto",
@@ -55,19 +24,16 @@ def submit(
     from_run: Annotated[str | None, typer.Option("--from-run", help="Re-create the task of this run exactly.")] = None,
 ) -> None:
     """Expand a sweep and submit it as one job array (Slurm) or local processes."""
-    from dii_hpc.config import from_dict, load_config
+    from dii_hpc.cli.tables import status_summary, task_table
+    from dii_hpc.config import load_config
     from dii_hpc.errors import BadInput
+    from dii_hpc.launch import status as st
     from dii_hpc.launch import submit as sub
 
     store = _store()
     parent = None
     if from_run:
-        record = store.run(from_run)
-        raw = (record.get("manifest") or {}).get("config")
-        if not raw:
-            raise BadInput(f"run {record['run_id']} has no resolved config in its manifest")
-        loaded = from_dict(raw, set_, source=f"run {record['run_id']}")
-        parent = record["run_id"]
+        loaded, parent = sub.config_of_run(store, from_run, set_)
     elif config is None:
         raise BadInput("give a CONFIG file or --from-run RUN")
     else:
@@ -76,29 +42,20 @@ def submit(
     if dry_run:
         typer.echo(f"# executor: {res.executor}; {len(res.rows)} task(s); nothing submitted\n")
         typer.echo(res.script)
-        typer.echo(res.table)
+        typer.echo(task_table(res.rows))
         return
     where = (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
              else f"the {res.executor} executor")
     typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to {where} "
                f"(submission {res.submission_id})")
-    if res.executor == "debug":
-        sub.run_debug_jobs(res.submission_id)
-    elif res.executor == "local":
-        sub.wait_local(res.submission_id)
-    elif not wait:
+    if res.executor == "slurm" and not wait:
         typer.echo(f"next: dii-hpc status {res.experiment}   |   dii-hpc logs {res.run_ids[0]} "
                    f"--follow   |   dii-hpc cancel {res.experiment}")
         return
-    from dii_hpc.launch.status import reconcile, summary
-
-    if res.executor == "slurm":
-        rows = _wait_slurm(store, res.experiment, res.run_ids)
-    else:
-        wanted = set(res.run_ids)
-        rows = [r for r in reconcile(store, res.experiment) if r["run_id"] in wanted]
-    typer.echo(summary(rows))
-    _check_outcome(rows)
+    sub.finish_here(res.executor, res.submission_id)
+    rows = st.wait_ended(store, res.experiment, res.run_ids, poll=res.executor == "slurm")
+    typer.echo(status_summary(rows))
+    st.check_outcome(rows)
 
 
 def run(
@@ -147,9 +104,11 @@ def run(
         if not wait:
             typer.echo(f"next: dii-hpc status {experiment}   |   dii-hpc logs {run_id} --follow")
             return
-        rows = _wait_slurm(store, experiment, [run_id])
+        from dii_hpc.launch import status as st
+
+        rows = st.wait_ended(store, experiment, [run_id])
         typer.echo(f"run {run_id}: {rows[0]['status']}")
-        _check_outcome(rows)
+        st.check_outcome(rows)
         return
     code = runcmd.run_command(task)
     status = store.run(run_id)["status"]
@@ -163,7 +122,8 @@ def status(
     all_: Annotated[bool, typer.Option("--all", help="List every run, not only those that failed.")] = False,
 ) -> None:
     """Reconcile runs with the scheduler (one sacct call) and show where they stand."""
-    from dii_hpc.launch.status import reconcile, summary
+    from dii_hpc.cli.tables import status_lines, status_summary
+    from dii_hpc.launch.status import attention, reconcile
 
     store = _store()
     if experiment:
@@ -172,16 +132,12 @@ def status(
     if not rows:
         typer.echo("(no runs)")
         return
-    quiet = {"FINISHED", "PENDING", "RUNNING"}
-    shown = rows if all_ else [r for r in rows if r["status"] not in quiet]
-    for r in shown[:500]:
-        rss = f"{r['max_rss_mb']:.0f}MB" if isinstance(r["max_rss_mb"], (int, float)) else "-"
-        el = f"{r['elapsed_s']:.0f}s" if isinstance(r["elapsed_s"], (int, float)) else "-"
-        typer.echo(f"{r['run_id']}  {r['status']:<13} {r['job_id'] or '-':<12} {el:>7} {rss:>8}  "
-                   f"{r['error']}".rstrip())
+    shown = rows if all_ else attention(rows)
+    if shown:
+        typer.echo(status_lines(shown[:500]))
     if len(shown) > 500:
         typer.echo(f"... {len(shown) - 500} more")
-    typer.echo(summary(rows))
+    typer.echo(status_summary(rows))
 
 
 def logs(
@@ -220,7 +176,9 @@ def cancel(
     target: Annotated[str, typer.Argument(help="A run id or an experiment name.")],
 ) -> None:
     """Cancel the unfinished runs of an experiment, or one run (one scancel call)."""
-    out = __import__("dii_hpc.launch.lifecycle", fromlist=["cancel"]).cancel(_store(), target)
+    from dii_hpc.launch import lifecycle
+
+    out = lifecycle.cancel(_store(), target)
     typer.echo(f"cancelled {out['runs']} run(s) ({out['slurm_jobs']} Slurm job(s), "
                f"{out['local']} local process(es))")
 
@@ -243,10 +201,7 @@ def resubmit(
         typer.echo(f"{experiment}: nothing to resubmit")
         return
     for s in out["submissions"]:
-        if s["executor"] == "debug":
-            sub.run_debug_jobs(s["submission"])
-        elif s["executor"] == "local":
-            sub.wait_local(s["submission"])
+        sub.finish_here(s["executor"], s["submission"])
     typer.echo(f"resubmitted {out['runs']} run(s) of {experiment}")
 
 

@@ -19,11 +19,9 @@ predict_app = typer.Typer(
     invoke_without_command=True)
 
 
-def _fmt(v: Any) -> str:
-    return "-" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v))
-
-
 def _print(section: dict[str, Any]) -> None:
+    from dii_hpc.cli.tables import cell
+
     m = section["metrics"]
     where = section["executor"] + (f" array {section['array_job_id']}" if section["array_job_id"] else "")
     asked = section.get("shards_requested")
@@ -32,21 +30,26 @@ def _print(section: dict[str, Any]) -> None:
                f"{len(section['computed'])} computed, {len(section['skipped'])} already done "
                f"({where}) -> {section['out']}")
     if section["computed"]:
-        typer.echo(f"throughput {_fmt(m.get('rows_per_s'))} rows/s; batch latency ms "
-                   f"p50 {_fmt(m.get('latency_p50_ms'))} p95 {_fmt(m.get('latency_p95_ms'))} "
-                   f"p99 {_fmt(m.get('latency_p99_ms'))}; peak memory {_fmt(m.get('peak_rss_mb'))} MB"
-                   + (f"; GPU {_fmt(m['gpu_util_percent'])}%" if "gpu_util_percent" in m else ""))
+        fig = {k: cell(m.get(k), grouped=True) for k in
+               ("rows_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "peak_rss_mb")}
+        typer.echo(f"throughput {fig['rows_per_s']} rows/s; batch latency ms "
+                   f"p50 {fig['latency_p50_ms']} p95 {fig['latency_p95_ms']} "
+                   f"p99 {fig['latency_p99_ms']}; peak memory {fig['peak_rss_mb']} MB"
+                   + (f"; GPU {cell(m['gpu_util_percent'], grouped=True)}%"
+                      if "gpu_util_percent" in m else ""))
     _print_drift(section.get("last_drift"))
     typer.echo(f"run {section['run_id']}")
 
 
 def _print_drift(d: dict[str, Any] | None) -> None:
+    from dii_hpc.cli.tables import cell
+
     if not d:
         return
     typer.echo(f"monitor {d['monitor']}: {'DRIFT' if d['drift'] else 'no drift'} "
                f"(data {'drift' if d['data_drift'] else 'ok'}, predictions "
                f"{'drift' if d['prediction_drift'] else 'ok'}, share drifted "
-               f"{_fmt(d.get('share_drifted'))}); check run {d['run']}")
+               f"{cell(d.get('share_drifted'), grouped=True)}); check run {d['run']}")
 
 
 @predict_app.callback()
@@ -94,12 +97,13 @@ def score_cmd(
     monitor: Annotated[str | None, Opt("--monitor", help="Monitor whose trend gets the metrics (default: the job's).")] = None,
 ) -> None:
     """Accuracy/F1 or MAE/RMSE of stored predictions; added to the monitor's trend."""
+    from dii_hpc.cli.tables import cell
     from dii_hpc.errors import CheckFailed
     from dii_hpc.inference.drift_check import score
     from dii_hpc.store.store import Store
 
     res = score(Store(), out, labels, monitor)
-    metrics = ", ".join(f"{k} {v:.4g}" for k, v in res["metrics"].items())
+    metrics = ", ".join(f"{k} {cell(v)}" for k, v in res["metrics"].items())
     typer.echo(f"score: {res['rows']} rows ({res['task']}): {metrics}")
     _print_drift(res.get("last_drift"))
     perf = res.get("performance") or {}

@@ -16,6 +16,7 @@ def build(
         "--force", help="Re-render every page, ignoring the incremental manifest.")] = False,
 ) -> None:
     """Build a self-contained static site (opens from file://, no network) and print index.html."""
+    from dii_hpc.cli.runs import warn_damaged
     from dii_hpc.errors import StoreError
     from dii_hpc.report import build_site
     from dii_hpc.store.store import Store
@@ -26,8 +27,7 @@ def build(
     result = build_site(store, out=out, experiment=experiment or None, force=force)
     typer.echo(f"{result.rendered} page(s) rendered, {result.skipped} unchanged, "
                f"{result.runs} run(s), {result.seconds:.2f} s", err=True)
-    for run_id, why in result.damaged:
-        typer.echo(f"dii-hpc: warning: skipped damaged run {run_id}: {why}", err=True)
+    warn_damaged(result.damaged)
     typer.echo(str(result.index))
 
 

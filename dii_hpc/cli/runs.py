@@ -9,26 +9,16 @@ import typer
 runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
 store_app = typer.Typer(help="Maintain the store: compact, merge, gc, check.", no_args_is_help=True)
 
-FORMATS = ("table", "json", "csv")
-
-
 def _store():  # noqa: ANN202 - imported lazily to keep --help fast
     from dii_hpc.store.store import Store
 
     return Store()
 
 
-def _warn_damaged(store) -> None:  # noqa: ANN001
-    for rid, why in store.damaged:
+def warn_damaged(damaged: list[tuple[str, str]]) -> None:
+    """One warning line per run that could not be read (the listing goes on without it)."""
+    for rid, why in damaged:
         typer.echo(f"dii-hpc: warning: skipped damaged run {rid}: {why}", err=True)
-
-
-def _check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        from dii_hpc.errors import BadInput
-
-        raise BadInput(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return fmt
 
 
 @runs_app.command("list")
@@ -42,13 +32,13 @@ def list_runs(
     limit: Annotated[int | None, typer.Option("--limit", help="Show at most N runs.")] = None,
 ) -> None:
     """List runs with params and last metric values."""
-    from dii_hpc.cli.tables import render_runs
+    from dii_hpc.cli.tables import check_format, render_runs
     from dii_hpc.store.query import apply_filter, resolve_column
 
-    _check_format(fmt)
+    check_format(fmt)
     store = _store()
     df = store.runs(experiment=experiment, kind=kind)
-    _warn_damaged(store)
+    warn_damaged(store.damaged)
     if filter_:
         df = apply_filter(df, filter_)
     if sort and len(df):
@@ -65,9 +55,9 @@ def show_run(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Everything recorded about one run."""
-    from dii_hpc.cli.tables import render_record
+    from dii_hpc.cli.tables import check_format, render_record
 
-    _check_format(fmt)
+    check_format(fmt)
     store = _store()
     record = store.run(run_id)
     typer.echo(render_record(record, store.artifacts(record["run_id"]), fmt))
@@ -80,10 +70,10 @@ def compare_runs(
     all_params: Annotated[bool, typer.Option("--all", help="Also show params that are equal.")] = False,
 ) -> None:
     """Params that differ and metrics side by side."""
-    from dii_hpc.cli.tables import compare_frame, render_frame
+    from dii_hpc.cli.tables import check_format, compare_frame, render_frame
     from dii_hpc.errors import BadInput
 
-    _check_format(fmt)
+    check_format(fmt)
     if len(run_ids) < 2:
         raise BadInput("runs compare needs at least two run ids")
     store = _store()
@@ -100,8 +90,7 @@ def compact(
     store = _store()
     for exp in experiments or store.experiments():
         res = do_compact(store, exp)
-        for rid, why in res["damaged"]:
-            typer.echo(f"dii-hpc: warning: skipped damaged run {rid}: {why}", err=True)
+        warn_damaged(res["damaged"])
         typer.echo(f"{exp}: +{res['added']} runs, {res['total']} in summary ({res['seconds']:.2f} s)")
 
 

@@ -1,40 +1,81 @@
-"""Text renderings of runs for the terminal, and JSON/CSV for scripts (pure functions)."""
+"""The CLI's one table formatter: `cell` turns a value into text, `table` aligns columns, and
+`render_frame` gives the table / JSON / CSV forms that `runs list|compare` offer.
+
+Every command prints through these (runs, status, drift check, predict, audit, the dry-run
+task table), so a number, a missing value or a column looks the same everywhere.  Pure
+functions; pandas is only imported by the functions that build frames.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+FORMATS = ("table", "json", "csv")
 _TABLE_HIDE = ("tags.", "slurm.")
 
 
-def _fmt(value: Any) -> str:
+def cell(value: Any, *, digits: int = 4, none: str = "-", grouped: bool = False) -> str:
+    """One value as text: floats to ``digits`` significant digits (``grouped``: with thousands
+    separators), None and NaN as ``none``, timestamps to the second."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return none
     if isinstance(value, float):
-        return f"{value:.4g}"
-    if hasattr(value, "strftime"):
+        return f"{value:,.{digits}g}" if grouped else f"{value:.{digits}g}"
+    if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
 
-def render_frame(df: pd.DataFrame, fmt: str) -> str:
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None, *,
+          rule: bool = False, align: str = "", min_widths: Sequence[int] = (),
+          sep: str = "  ") -> str:
+    """Rows of cells (already text, or anything `str` takes) as aligned columns.
+
+    ``align`` has one letter per column, ``l`` (default) or ``r``; ``min_widths`` pads columns
+    to at least that width; ``rule`` puts dashes under the header. Lines end without spaces.
+    """
+    cells = ([[str(c) for c in header]] if header else []) + [[str(c) for c in r] for r in rows]
+    if not cells:
+        return ""
+    n = max(len(r) for r in cells)
+    widths = [max([len(r[i]) for r in cells if i < len(r)]
+                  + [min_widths[i] if i < len(min_widths) else 0]) for i in range(n)]
+
+    def line(row: list[str]) -> str:
+        return sep.join(c.rjust(w) if align[i:i + 1] == "r" else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=False))).rstrip()
+
+    lines = [line(r) for r in cells]
+    if rule and header:
+        lines.insert(1, sep.join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
+    if fmt not in formats:
+        from dii_hpc.errors import BadInput
+
+        raise BadInput(f"unknown --format {fmt!r}: expected one of {', '.join(formats)}")
+    return fmt
+
+
+def render_frame(df: pd.DataFrame, fmt: str, empty: str = "(no runs)") -> str:
+    """A DataFrame as a table (header and rule), JSON records or CSV."""
     if fmt == "json":
         return df.to_json(orient="records", date_format="iso", indent=1)
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if not len(df):
-        return "(no runs)"
-    cells = [[str(c) for c in df.columns]]
-    cells += [[_fmt(v) for v in row] for row in df.itertuples(index=False)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        return empty
+    return table([[cell(v) for v in row] for row in df.itertuples(index=False)],
+                 [str(c) for c in df.columns], rule=True)
 
 
 def render_runs(df: pd.DataFrame, fmt: str) -> str:
@@ -53,19 +94,17 @@ def render_record(record: dict[str, Any], artifacts: dict[str, Any], fmt: str) -
             lines.append(f"{key}: {record[key]}")
     for key in ("start_time", "end_time"):
         if record.get(key):
-            import datetime as dt
-
             stamp = dt.datetime.fromtimestamp(record[key], tz=dt.timezone.utc)
             lines.append(f"{key}: {stamp:%Y-%m-%d %H:%M:%S} UTC")
     for section in ("params", "tags"):
         if record.get(section):
             lines.append(f"{section}:")
-            lines += [f"  {k}: {_fmt(v)}" for k, v in record[section].items()]
+            lines += [f"  {k}: {cell(v)}" for k, v in record[section].items()]
     if record.get("metrics"):
         lines.append("metrics (last / min / max @ step, count):")
         for k, m in record["metrics"].items():
             lines.append(
-                f"  {k}: {_fmt(m.get('last'))} / {_fmt(m.get('min'))} / {_fmt(m.get('max'))}"
+                f"  {k}: {cell(m.get('last'))} / {cell(m.get('min'))} / {cell(m.get('max'))}"
                 f" @ {m.get('step')}, {m.get('count')}"
             )
     if artifacts:
@@ -102,3 +141,37 @@ def compare_frame(records: list[dict[str, Any]], all_params: bool = False) -> pd
             continue
         out.append({"field": key, **{r["run_id"]: v for r, v in zip(records, values, strict=True)}})
     return pd.DataFrame(out)
+
+
+def task_table(rows: list[dict[str, Any]], limit: int = 50) -> str:
+    """The task table of a submission (what `submit --dry-run` prints): one line per task."""
+    keys: list[str] = []
+    for row in rows[:limit]:
+        keys += [k for k in row["run_params"] if k not in keys]
+    lines = [[str(r["index"]), *(cell(r["run_params"].get(k), digits=6, none="") for k in keys)]
+             for r in rows[:limit]]
+    text = table(lines, ["task", *keys])
+    if len(rows) > limit:
+        text += f"\n... and {len(rows) - limit} more task(s)"
+    return text
+
+
+def status_lines(rows: list[dict[str, Any]]) -> str:
+    """Runs as `dii-hpc status` lists them: id, status, job, elapsed, peak memory, error."""
+    def num(value: Any, unit: str) -> str:
+        return f"{value:.0f}{unit}" if isinstance(value, (int, float)) else "-"
+
+    return table([[r["run_id"], r["status"], r["job_id"] or "-", num(r["elapsed_s"], "s"),
+                   num(r["max_rss_mb"], "MB"), r["error"]] for r in rows],
+                 align="lllrr", min_widths=(0, 12, 11, 7, 7))
+
+
+def status_summary(rows: list[dict[str, Any]]) -> str:
+    """'8 run(s): 6 FINISHED, 2 RUNNING' per experiment."""
+    by_exp: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = by_exp.setdefault(str(row["experiment"]), {})
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return "\n".join(
+        f"{exp}: {sum(c.values())} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
+        for exp, c in sorted(by_exp.items()))

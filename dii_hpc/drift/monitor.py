@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,16 +32,19 @@ from dii_hpc.drift.io import (
 from dii_hpc.drift.options import DriftOptions
 from dii_hpc.errors import BadInput, NotFound
 
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store, StoreLike
+
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
-def monitor_dir(store: Any, name: str) -> Path:
+def monitor_dir(store: Store, name: str) -> Path:
     from dii_hpc.store.names import check_experiment
 
     return Path(store.root) / "monitors" / check_experiment(name)
 
 
-def list_monitors(store: Any) -> list[str]:
+def list_monitors(store: Store) -> list[str]:
     root = Path(store.root) / "monitors"
     return sorted(p.parent.name for p in root.glob("*/profile.json")) if root.is_dir() else []
 
@@ -82,7 +85,7 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def profile(store: Any, name: str, data: str, opt: DriftOptions, model_spec: str | None = None,
+def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: str | None = None,
             labels: str | None = None) -> dict[str, Any]:
     """Save a reference profile for monitor `name`; returns the profile record."""
     from dii_hpc.store.atomic import dumps, write_bytes
@@ -127,7 +130,7 @@ def profile(store: Any, name: str, data: str, opt: DriftOptions, model_spec: str
     return record
 
 
-def load_profile(store: Any, name: str) -> dict[str, Any]:
+def load_profile(store: Store, name: str) -> dict[str, Any]:
     from dii_hpc.store.atomic import read_json
 
     path = monitor_dir(store, name) / "profile.json"
@@ -136,7 +139,18 @@ def load_profile(store: Any, name: str) -> dict[str, Any]:
     return read_json(path)
 
 
-def _extras(store: Any, name: str) -> dict[str, np.ndarray]:
+def history(store: Store, name: str) -> list[dict[str, Any]]:
+    """The monitor's past checks, oldest first: start time, run id, verdict, share drifted."""
+    load_profile(store, name)
+    if name not in store.experiments():
+        return []
+    runs = store.runs(experiment=name, kind="drift")
+    return [{"start_time": r["start_time"], "run_id": r["run_id"],
+             "drift": r.get("metrics.drift") == 1.0, "share_drifted": r.get("metrics.share_drifted")}
+            for _, r in runs.sort_values("start_time").iterrows()] if len(runs) else []
+
+
+def _extras(store: Store, name: str) -> dict[str, np.ndarray]:
     path = monitor_dir(store, name) / "extras.npz"
     if not path.is_file():
         return {}
@@ -144,7 +158,7 @@ def _extras(store: Any, name: str) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def check_monitor(store: Any, name: str, data: str, labels: str | None = None,
+def check_monitor(store: Store, name: str, data: str, labels: str | None = None,
                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Compare the newest batch matching `data` with monitor `name`'s reference: the drift section."""
     import pandas as pd
@@ -220,7 +234,7 @@ def check_files(reference: str, current: str, opt: DriftOptions) -> dict[str, An
     return section
 
 
-def record_check(section: dict[str, Any], store: Any = None) -> str:
+def record_check(section: dict[str, Any], store: StoreLike = None) -> str:
     """Store the check as a run of kind 'drift' (experiment = monitor name, or 'drift')."""
     from dii_hpc.tracking.run import start_run
 

@@ -123,3 +123,22 @@ def load_options(path: str | None, overrides: dict[str, Any]) -> DriftOptions:
         else:
             data[key] = value
     return DriftOptions.from_mapping(data, source=path or "options")
+
+
+def from_command_line(config: str | None, overrides: dict[str, Any]) -> DriftOptions:
+    """Options of a check: the YAML file's, then the command line's (``test``: FEATURE=TEST items)."""
+    given = dict(overrides)
+    given["tests"] = parse_test_overrides(given.pop("test", None) or [])
+    return load_options(config, given)
+
+
+def monitor_overrides(config: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """What a check of a monitor changes in the monitor's own options: every value of a YAML
+    file, else only the options the user set on the command line."""
+    full = from_command_line(config, overrides).to_dict()
+    if config:
+        return full
+    given = {k for k, v in overrides.items() if v not in (None, [], {}) and k != "test"}
+    if overrides.get("test"):
+        given.add("tests")
+    return {k: v for k, v in full.items() if k in given}

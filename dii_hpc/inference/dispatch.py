@@ -12,11 +12,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dii_hpc import progress
 from dii_hpc.errors import SchedulerError
 from dii_hpc.inference import output
 from dii_hpc.inference.shard import run_shard
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.launch.backend import Job
 
 
 @dataclass
@@ -38,14 +42,16 @@ def _one_line(err: BaseException) -> str:
     return (lines[0] if lines else type(err).__name__)[:300]
 
 
-def run_debug(out: Path, pending: list[int]) -> Outcome:
+def run_debug(out: Path, pending: list[int], bar: progress.Bar | None = None) -> Outcome:
     """Shards one after another in this process (the single-process reference run)."""
     res = Outcome()
+    bar = bar or progress.Bar()
     for i in pending:
         try:
             res.results[i] = run_shard(str(out), i)
         except Exception as err:  # noqa: BLE001 - a failed shard is reported, others go on
             res.errors[i] = f"{type(err).__name__}: {err}".splitlines()[0]
+        bar.advance()
     return res
 
 
@@ -71,7 +77,7 @@ def _collect(out: Path, jobs: list[Any], pending: list[int], res: Outcome,
 
 
 def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0.05,
-               max_s: float = 0.25) -> None:
+               max_s: float = 0.25, bar: progress.Bar | None = None, before: int = 0) -> None:
     """Wait until each local job has exited or written its shard's done marker.
 
     submitit's own ``result()`` sleeps a whole second between checks and waits for the
@@ -80,12 +86,18 @@ def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0
     """
     delay = first_s
     pairs = list(zip(jobs, shards, strict=True))
-    while not all(job.done() or output.done(out, i) is not None for job, i in pairs):
+    bar = bar or progress.Bar()
+    while True:
+        ended = sum(job.done() or output.done(out, i) is not None for job, i in pairs)
+        bar.update(completed=before + ended)
+        if ended == len(pairs):
+            return
         time.sleep(delay)
         delay = min(max_s, delay * 1.5)
 
 
-def run_local(out: Path, pending: list[int], job: Any, parallel: int) -> Outcome:
+def run_local(out: Path, pending: list[int], job: Job, parallel: int,
+              bar: progress.Bar | None = None) -> Outcome:
     """Local processes, ``parallel`` at a time (a laptop's "array")."""
     from dii_hpc.launch import backend
 
@@ -95,12 +107,13 @@ def run_local(out: Path, pending: list[int], job: Any, parallel: int) -> Outcome
         chunk = pending[a:a + parallel]
         jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(chunk), chunk,
                                     what="prediction array")
-        _wait_done(out, jobs, chunk)
+        _wait_done(out, jobs, chunk, bar=bar, before=a)
         _collect(out, jobs, chunk, res)
     return res
 
 
-def run_slurm(out: Path, pending: list[int], job: Any) -> Outcome:
+def run_slurm(out: Path, pending: list[int], job: Job,
+              bar: progress.Bar | None = None) -> Outcome:
     """One sbatch array for every pending shard; waits for it, cancels it on Ctrl-C."""
     from dii_hpc.launch import backend
 
@@ -109,10 +122,10 @@ def run_slurm(out: Path, pending: list[int], job: Any) -> Outcome:
                                 what="prediction array")
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
-        gone = _wait_slurm(out, jobs, pending, res.array or "")
+        gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar)
         return _collect(out, jobs, pending, res, frozenset(gone))
     except KeyboardInterrupt:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(SchedulerError, OSError):  # the interrupt is what to report
             from dii_hpc.slurm import commands
 
             commands.cancel([res.array] if res.array else [])
@@ -130,7 +143,7 @@ def _queued(array: str) -> set[str] | None:
 
 
 def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_s: float = 2.0,
-                grace: int = 3, check_s: float = 0.25) -> set[str]:
+                grace: int = 3, check_s: float = 0.25, bar: progress.Bar | None = None) -> set[str]:
     """Wait until every task is done; returns tasks that vanished from the queue unfinished.
 
     Done = the shard's marker is on disk (looked at every ``check_s`` while few shards are
@@ -159,18 +172,21 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
                     if absent[jid] >= grace:
                         gone.add(jid)
                         del remaining[jid]
+        if bar is not None:
+            bar.update(completed=len(shards) - len(remaining))
         if remaining:
             time.sleep(check_s)
     return gone
 
 
-def run(out: Path, pending: list[int], job: Any) -> Outcome:
+def run(out: Path, pending: list[int], job: Job) -> Outcome:
     """Dispatch a backend Job (debug | local | slurm) over the pending shards."""
     if not pending:
         return Outcome()
-    if job.kind == "debug":
-        return run_debug(out, pending)
-    if job.kind == "local":
-        parallel = job.resources.array_parallelism or os.cpu_count() or 1
-        return run_local(out, pending, job, parallel)
-    return run_slurm(out, pending, job)
+    with progress.bar("predict: shards", len(pending)) as bar:
+        if job.kind == "debug":
+            return run_debug(out, pending, bar)
+        if job.kind == "local":
+            parallel = job.resources.array_parallelism or os.cpu_count() or 1
+            return run_local(out, pending, job, parallel, bar)
+        return run_slurm(out, pending, job, bar)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dii_hpc.errors import BadInput
 from dii_hpc.inference import inputs, output
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 MONITOR_ROWS = 200_000  # most rows a drift check reads back from a job
 
@@ -34,7 +37,7 @@ def batch_path(out: Path) -> Path:
     return out / "monitor" / "batch.parquet"
 
 
-def _prediction_column(store: Any, monitor: str) -> str:
+def _prediction_column(store: Store, monitor: str) -> str:
     from dii_hpc.drift.monitor import load_profile
 
     return load_profile(store, monitor)["options"].get("prediction_column") or "prediction"
@@ -73,7 +76,7 @@ def write_batch(out: Path, manifest: dict[str, Any], pred_col: str) -> Path:
     return path
 
 
-def _check(store: Any, monitor: str, out: Path, manifest: dict[str, Any], labels: str | None,
+def _check(store: Store, monitor: str, out: Path, manifest: dict[str, Any], labels: str | None,
            extra: dict[str, Any]) -> tuple[dict[str, Any], str]:
     from dii_hpc.drift.monitor import check_monitor, record_check
 
@@ -95,7 +98,7 @@ def _summary(section: dict[str, Any], drift_run: str) -> dict[str, Any]:
             "performance": perf.get("current"), "performance_drift": perf.get("drift")}
 
 
-def check_after_job(store: Any, monitor: str, out: Path, manifest: dict[str, Any],
+def check_after_job(store: Store, monitor: str, out: Path, manifest: dict[str, Any],
                     inference_run: str) -> dict[str, Any]:
     """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift"."""
     pred_col = _prediction_column(store, monitor)
@@ -119,7 +122,7 @@ def _sampled_labels(out: Path, manifest: dict[str, Any], y: np.ndarray) -> str:
     return str(path)
 
 
-def score(store: Any, out_dir: str, labels: str, monitor: str | None = None) -> dict[str, Any]:
+def score(store: Store, out_dir: str, labels: str, monitor: str | None = None) -> dict[str, Any]:
     """Performance of stored predictions against labels; into the monitor's trend when there is one."""
     from dii_hpc.drift import performance as perf
     from dii_hpc.drift.io import read_labels

@@ -12,13 +12,17 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dii_hpc.errors import BadInput, InfraError
 from dii_hpc.inference import dispatch, inputs, output
 from dii_hpc.inference import predictor as mdl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.launch.backend import Job
+    from dii_hpc.store.store import Store
 
 ROWS_PER_SHARD = 250_000  # default shard size when --shards is not given
 # metric series kept in the store (the rest of the figures stay in the "inference" section)
@@ -84,7 +88,7 @@ def _probe_device(device: str, kind: str) -> str:
     return "cpu"
 
 
-def plan(req: PredictRequest, store: Any, kind: str) -> tuple[Any, dict[str, Any]]:
+def plan(req: PredictRequest, store: Store, kind: str) -> tuple[Any, dict[str, Any]]:
     """(model, new manifest): every check that can fail on the user's input happens here."""
     model, info = mdl.load(req.model, store, req.from_run, req.artifact)
     sources = inputs.resolve(req.data, Path(store.root) / "cache" / "inference-inputs.json")
@@ -135,14 +139,15 @@ def _log_shards(run: Any, outcome: dispatch.Outcome, n: int) -> None:
             run.log_metrics({"shard_errors": 0.0, "shard_rows_per_s": r["rows_per_s"]}, step=i)
 
 
-def _job(req: PredictRequest, store: Any, kind: str, folder: Path, conf: dict[str, str] | None) -> Any:
+def _job(req: PredictRequest, store: Store, kind: str, folder: Path,
+         conf: dict[str, str] | None) -> Job:
     from dii_hpc.launch import backend
 
     return backend.job(kind, folder, req.resources, store.root,
                        backend.job_name("predict", req.experiment), req.setup, conf=conf)
 
 
-def predict(req: PredictRequest, store: Any) -> dict[str, Any]:
+def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
     """Run (or finish) a prediction job; returns the run's "inference" section."""
     from dii_hpc.launch.backend import choose
     from dii_hpc.store.atomic import write_json

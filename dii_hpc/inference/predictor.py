@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from dii_hpc.config import refs
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 WEIGHT_NAMES = ("model.pt", "weights.pt", "state_dict.pt", "model.pth")
 
@@ -78,7 +81,7 @@ def state_sha256(model: Any) -> str | None:
     return h.hexdigest()
 
 
-def weights_from_run(store: Any, run_id: str, artifact: str | None) -> tuple[str, str, str]:
+def weights_from_run(store: Store, run_id: str, artifact: str | None) -> tuple[str, str, str]:
     """(artifact name, blob path, sha256) of the weights file a training run logged."""
     arts = store.artifacts(run_id)
     if artifact is None:
@@ -120,13 +123,17 @@ def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
         raise BadInput(f"{where}: weights do not fit the model: {str(err).splitlines()[0]}") from err
 
 
-def load(spec: str, store: Any = None, from_run: str | None = None,
+def load(spec: str, store: Store | None = None, from_run: str | None = None,
          artifact: str | None = None) -> tuple[Any, ModelInfo]:
     """Build the model, load a run's weights when asked; returns (model, identity)."""
     spec = normalise_spec(spec)
     model = build(spec)
     info = ModelInfo(spec=spec)
     if from_run:
+        if store is None:
+            from dii_hpc.store.store import Store
+
+            store = Store()  # $DII_HPC_STORE, as everywhere a store is not given
         store.run(from_run)  # NotFound with suggestions for a mistyped id
         info.model_run = from_run
         info.artifact, info.weights, info.weights_sha256 = weights_from_run(store, from_run, artifact)

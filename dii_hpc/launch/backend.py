@@ -171,7 +171,10 @@ def executor(job: Job) -> Any:
 
 
 def sbatch_text(job: Job, n_tasks: int = 1, python: str | None = None) -> str:
-    """The sbatch file submitit writes for this Job (an array when ``n_tasks`` > 1)."""
+    """The sbatch file submitit writes for this Job (an array when ``n_tasks`` > 1).
+
+    ``_make_sbatch_string`` is private to submitit; tests/launch/test_backend.py fails loudly
+    when a release renames it or stops taking the parameters passed here."""
     from submitit.slurm.slurm import _make_sbatch_string
 
     command = " ".join([shlex.quote(python or sys.executable), "-u -m submitit.core._submit",

@@ -14,16 +14,19 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.errors import BadInput, NotFound, SchedulerError
 from dii_hpc.launch.status import job_map
 from dii_hpc.vocabulary import ACTIVE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 RESUBMITTABLE = frozenset({"FAILED", "PREEMPTED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"})
 
 
-def select_runs(store: Any, target: str) -> list[dict[str, Any]]:
+def select_runs(store: Store, target: str) -> list[dict[str, Any]]:
     """An experiment name -> all its runs; else a run id (or unique prefix) -> that run."""
     if target in store.experiments():
         return store.records(target)
@@ -33,7 +36,7 @@ def select_runs(store: Any, target: str) -> list[dict[str, Any]]:
         raise NotFound("run or experiment", target, store.experiments()) from err
 
 
-def cancel(store: Any, target: str) -> dict[str, int]:
+def cancel(store: Store, target: str) -> dict[str, int]:
     """Cancel the active runs of an experiment or one run; PENDING ones end CANCELLED at once."""
     from dii_hpc.slurm import commands
 
@@ -67,7 +70,7 @@ def _kill_local(rec: dict[str, Any]) -> bool:
     return True
 
 
-def resubmit(store: Any, experiment: str, executor: str | None = None) -> dict[str, Any]:
+def resubmit(store: Store, experiment: str, executor: str | None = None) -> dict[str, Any]:
     """Re-run the failed / preempted / timed-out tasks of an experiment under the same run ids."""
     from dii_hpc.launch.status import reconcile
 
@@ -87,7 +90,7 @@ def resubmit(store: Any, experiment: str, executor: str | None = None) -> dict[s
     return {"runs": sum(len(t) for t in by_plan.values()), "submissions": out}
 
 
-def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
+def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
                    executor: str | None) -> dict[str, Any]:
     from dii_hpc.launch import backend
     from dii_hpc.launch import submit as sub
@@ -112,7 +115,7 @@ def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
             submitted += jobs
             job_ids += [str(j.job_id) for j in jobs]
     except BaseException:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(SchedulerError, OSError):  # the first failure is what to report
             from dii_hpc.slurm import commands
 
             commands.cancel(sorted({str(j.job_id).split("_")[0] for j in submitted}))
@@ -123,7 +126,7 @@ def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
     from dii_hpc.store.ids import new_run_id
 
     res = sub.SubmitResult(new_run_id(), plan["experiment"], kind,
-                           [plan["tasks"][i] for _, i in tasks], "", "",
+                           [plan["tasks"][i] for _, i in tasks], "",
                            run_ids=[rid for rid, _ in tasks], job_ids=job_ids,
                            plan_file=plan_file)
     res.arrays = sorted({j.split("_")[0] for j in job_ids})
@@ -133,7 +136,7 @@ def _resubmit_plan(store: Any, plan_file: Path, tasks: list[tuple[str, int]],
             "runs": res.run_ids}
 
 
-def log_paths(store: Any, run_id: str) -> dict[str, Path]:
+def log_paths(store: Store, run_id: str) -> dict[str, Path]:
     """stdout/stderr of a run: its logs/ folder, else the paths its launcher recorded."""
     rdir = store.run_dir(run_id)
     out: dict[str, Path] = {}
@@ -148,7 +151,7 @@ def log_paths(store: Any, run_id: str) -> dict[str, Path]:
     return out
 
 
-def follow(path: Path, store: Any, run_id: str, poll_s: float = 1.0) -> Iterator[str]:
+def follow(path: Path, store: Store, run_id: str, poll_s: float = 1.0) -> Iterator[str]:
     """Yield new text of ``path`` until the run ends (tail -f that knows when to stop)."""
     pos = 0
     while True:
@@ -166,7 +169,7 @@ def follow(path: Path, store: Any, run_id: str, poll_s: float = 1.0) -> Iterator
             time.sleep(poll_s)
 
 
-def resolve_logs(store: Any, run_id: str) -> dict[str, Path]:
+def resolve_logs(store: Store, run_id: str) -> dict[str, Path]:
     paths = log_paths(store, run_id)
     if not paths:
         raise BadInput(f"run {run_id} has no logs yet (status {store.run(run_id).get('status')})")

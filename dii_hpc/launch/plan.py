@@ -64,27 +64,3 @@ def chunks(n_tasks: int, max_array_size: int) -> list[range]:
     """Split task indexes into arrays whose indexes stay below MaxArraySize."""
     size = max(1, max_array_size if max_array_size > 0 else n_tasks)
     return [range(i, min(i + size, n_tasks)) for i in range(0, n_tasks, size)]
-
-
-def describe(rows: list[dict[str, Any]], limit: int = 50) -> str:
-    """The task table as aligned text (what --dry-run prints)."""
-    keys: list[str] = []
-    for row in rows[:limit]:
-        for k in row["run_params"]:
-            if k not in keys:
-                keys.append(k)
-    header = ["task", *keys]
-    lines = [[str(r["index"]), *(_fmt(r["run_params"].get(k)) for k in keys)] for r in rows[:limit]]
-    widths = [max(len(h), *(len(x[i]) for x in lines)) if lines else len(h)
-              for i, h in enumerate(header)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    if len(rows) > limit:
-        out.append(f"... and {len(rows) - limit} more task(s)")
-    return "\n".join(x.rstrip() for x in out)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)

@@ -15,7 +15,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc.errors import InfraError
+from dii_hpc.slurm.preempt import preempt_signal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 
 def last_error_line(path: Path, limit: int = 64 << 10) -> str | None:
@@ -30,7 +36,7 @@ def last_error_line(path: Path, limit: int = 64 << 10) -> str | None:
     return lines[-1][:500] if lines else None
 
 
-def _node_sampler(store: Any, run_id: str, interval: float) -> tuple[Any, Any]:
+def _node_sampler(store: Store, run_id: str, interval: float) -> tuple[Any, Any]:
     from dii_hpc import distributed
     from dii_hpc.launch.sysmetrics import SystemSampler
     from dii_hpc.store import records
@@ -71,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda s, _f: child.send_signal(s))
-        # Slurm's USR2 warning is absorbed, as for a one-rank command (its default kills).
-        signal.signal(signal.SIGUSR2, lambda _s, _f: None)
+        # Slurm's preempt warning is absorbed, as for a one-rank command (its default kills);
+        # a TERM preempt signal stays forwarded.
+        if preempt_signal() not in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(preempt_signal(), lambda _s, _f: None)
         code = child.wait()
         sys.stderr.flush()
         error = None
@@ -81,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             error = last_error_line(log) or f"exited with code {code}"
     if sampler is not None:
         sampler.stop()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(InfraError, OSError):  # the rank's own end state is what to report
             writer.finish()
     ranks.write_state(store.run_dir(run_id), dist.rank, "failed" if code else "done", error,
                       distributed.node_name())

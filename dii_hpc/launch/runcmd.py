@@ -24,9 +24,12 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.config.schema import Resources
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 
 @dataclass
@@ -162,17 +165,19 @@ def _local_ranks(task: CommandTask, env: dict[str, str], logs: Path, err: Any) -
 
 
 def _forward_signals(children: list[subprocess.Popen[bytes]]) -> dict[int, Any]:
-    """SIGTERM/SIGINT to us go to the children too; submitit's USR2 warning is absorbed here
+    """SIGTERM/SIGINT to us go to the children too; submitit's preempt warning is absorbed here
     (its default action would kill an unprepared command; Slurm still ends it at the limit)."""
+    from dii_hpc.slurm.preempt import preempt_signal
+
     previous: dict[int, Any] = {}
 
     def forward(sig: int, _frame: Any) -> None:
         for child in children:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # a child that already exited
                 child.send_signal(sig)
 
-    handlers = {signal.SIGTERM: forward, signal.SIGINT: forward,
-                signal.SIGUSR2: lambda s, _f: None}
+    handlers = {preempt_signal(): lambda s, _f: None,  # overridden below when it is TERM
+                signal.SIGTERM: forward, signal.SIGINT: forward}
     for sig, handler in handlers.items():
         try:
             previous[sig] = signal.signal(sig, handler)
@@ -186,7 +191,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
-def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
+def _finish(store: Store, run_id: str, code: int, samples: list[dict[str, float]], diff: str,
             error: str | None = None, status: str | None = None) -> int:
     from dii_hpc.tracking.run import start_run
 
@@ -208,13 +213,13 @@ def _finish(store: Any, run_id: str, code: int, samples: list[dict[str, float]],
     return code
 
 
-def create(store: Any, experiment: str, command: list[str], tags: dict[str, str] | None = None) -> str:
+def create(store: Store, experiment: str, command: list[str], tags: dict[str, str] | None = None) -> str:
     """The PENDING record of a command run (written before anything starts)."""
     return store.create_run(experiment, kind="train", params={"command": shlex.join(command)},
                             tags=tags or {}, status="PENDING")
 
 
-def submit_command(store: Any, experiment: str, command: list[str], resources: Resources,
+def submit_command(store: Store, experiment: str, command: list[str], resources: Resources,
                    setup: list[str], executor: str,
                    all_ranks: bool = False) -> tuple[str, str, str, Any]:
     """Create the run and start it: inline (local/debug) or as one Slurm job (launch.backend).
@@ -249,5 +254,5 @@ def submit_command(store: Any, experiment: str, command: list[str], resources: R
     return run_id, kind, str(sub.job_id), sub
 
 
-def logs_dir(store: Any, run_id: str) -> Path:
+def logs_dir(store: Store, run_id: str) -> Path:
     return store.run_dir(run_id) / "logs"

@@ -13,14 +13,17 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dii_hpc.vocabulary import ACTIVE, TERMINAL
+from dii_hpc.vocabulary import ACTIVE, FINISHED, TERMINAL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 VANISH_GRACE_S = 120.0  # accounting lags submission; a brand-new job may not be in sacct yet
 
 
-def job_map(store: Any) -> dict[str, dict[str, Any]]:
+def job_map(store: Store) -> dict[str, dict[str, Any]]:
     """run id -> {job_id, executor, submitted, submission, plan_file} (latest submission wins)."""
     from dii_hpc.store.atomic import read_json
 
@@ -81,7 +84,7 @@ def _writer_dead(record: dict[str, Any]) -> str | None:
     return f"the run never finished: {gone}" if gone else None
 
 
-def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True) -> list[dict[str, Any]]:
+def reconcile(store: Store, experiment: str | None = None, use_sacct: bool = True) -> list[dict[str, Any]]:
     """Update run records from the scheduler; return one display row per run."""
     from dii_hpc.slurm import commands
 
@@ -121,7 +124,7 @@ def reconcile(store: Any, experiment: str | None = None, use_sacct: bool = True)
     return rows
 
 
-def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
+def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
     new, error = decide(rec.get("status", ""), sched, age)
     if new is not None and new != rec.get("status"):
         # The record was read before the scheduler answered: the task may have ended since.
@@ -145,7 +148,7 @@ def _apply(store: Any, rec: dict[str, Any], sched: dict[str, Any] | None, age: f
     return new or rec.get("status", "")
 
 
-def _rank_error(store: Any, rec: dict[str, Any]) -> str | None:
+def _rank_error(store: Store, rec: dict[str, Any]) -> str | None:
     """The failed rank's last error line, when a multi-rank job was killed because of it."""
     if int((rec.get("launch") or {}).get("world_size") or 1) <= 1:
         return None
@@ -164,12 +167,42 @@ def _row(rec: dict[str, Any], status: str, info: dict[str, Any],
             "requeues": slurm.get("requeue_count"), "error": rec.get("error") or ""}
 
 
-def summary(rows: list[dict[str, Any]]) -> str:
-    """'8 runs: 6 FINISHED, 2 RUNNING' per experiment."""
-    by_exp: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts = by_exp.setdefault(str(row["experiment"]), {})
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return "\n".join(
-        f"{exp}: {sum(c.values())} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
-        for exp, c in sorted(by_exp.items()))
+def attention(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows worth a look: runs that are neither still going nor finished."""
+    settled = ACTIVE | {FINISHED}
+    return [r for r in rows if r["status"] not in settled]
+
+
+def wait_ended(store: Store, experiment: str, run_ids: list[str], *, poll: bool = True,
+               poll_s: float = 5.0, join_s: float = 120.0) -> list[dict[str, Any]]:
+    """The rows of ``run_ids`` once every one has ended; ``poll``: ask the scheduler (one
+    sacct per round) until then, else they have ended already (local and debug runs)."""
+    from dii_hpc import progress
+
+    wanted = set(run_ids)
+    if not poll:
+        return [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
+    ended_at = None
+    with progress.bar(f"{experiment}: tasks ended", len(wanted)) as bar:
+        while True:
+            rows = [r for r in reconcile(store, experiment) if r["run_id"] in wanted]
+            bar.update(completed=sum(r["status"] not in ACTIVE for r in rows))
+            if not any(r["status"] in ACTIVE for r in rows):
+                # A task marks its run FINISHED a moment before Slurm ends the job; wait
+                # (bounded) for the accounting record so that the rows carry sacct fields.
+                ended_at = ended_at or time.time()
+                joined = all("state" in (store.run(r["run_id"]).get("slurm") or {}) for r in rows)
+                if joined or time.time() - ended_at > join_s:
+                    return rows
+            time.sleep(poll_s)
+
+
+def check_outcome(rows: list[dict[str, Any]]) -> None:
+    """InfraError (exit 3) naming the first task that did not finish, if any."""
+    bad = [r for r in rows if r["status"] != FINISHED]
+    if bad:
+        from dii_hpc.errors import InfraError
+
+        first = bad[0]
+        raise InfraError(f"{len(bad)} of {len(rows)} task(s) did not finish: run {first['run_id']} "
+                         f"{first['status']}{': ' + first['error'] if first['error'] else ''}")

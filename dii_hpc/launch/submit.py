@@ -16,15 +16,19 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dii_hpc import progress
 from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig
-from dii_hpc.errors import InfraError
+from dii_hpc.errors import BadInput, InfraError, SchedulerError, StoreError
 from dii_hpc.launch import backend
 from dii_hpc.launch import plan as planning
 from dii_hpc.launch.task import TaskRef, TaskRunner
 from dii_hpc.store.bulk import compact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 EXECUTORS = backend.KINDS
 choose_executor = backend.choose  # the name the CLI and the other job kinds know
@@ -37,7 +41,6 @@ class SubmitResult:
     executor: str
     rows: list[dict[str, Any]]
     script: str
-    table: str
     run_ids: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     arrays: list[str] = field(default_factory=list)
@@ -67,16 +70,16 @@ def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any
     return job_ids
 
 
-def _rollback(store: Any, run_ids: list[str], jobs: list[Any], jobdir: Path) -> None:
+def _rollback(store: Store, run_ids: list[str], jobs: list[Any], jobdir: Path) -> None:
     """Undo a failed submission: cancel accepted arrays, drop PENDING records and the plan."""
     arrays = sorted({str(j.job_id).split("_")[0] for j in jobs})
     if arrays:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(SchedulerError, OSError):  # the first failure is what to report
             from dii_hpc.slurm import commands
 
             commands.cancel(arrays)
     for rid in run_ids:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(StoreError):  # already gone
             store.delete_run(rid)
     shutil.rmtree(jobdir, ignore_errors=True)
 
@@ -92,7 +95,7 @@ def _write_git(jobdir: Path, cwd: Path) -> dict[str, Any]:
     return git
 
 
-def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run: bool = False,
+def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_run: bool = False,
            parent_run: str | None = None) -> SubmitResult:
     """Plan, record and submit; see the module docstring for the guarantees."""
     from dii_hpc.slurm.scontrol import max_array_size
@@ -111,7 +114,7 @@ def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run:
     job = sweep_job(kind, config, store.root, jobdir / "submitit", slurm_conf)
     res = SubmitResult(sid, config.experiment, kind, rows,
                        backend.sbatch_text(job, min(len(rows), max_array)),
-                       planning.describe(rows), dry_run=dry_run)
+                       dry_run=dry_run)
     if dry_run:
         return res
     store.ensure_writable()
@@ -148,7 +151,7 @@ def submit(loaded: LoadedConfig, store: Any, executor: str = "auto", *, dry_run:
 _CURRENT_JOBS: dict[str, list[Any]] = {}
 
 
-def record_jobs(store: Any, res: SubmitResult, name: str | None = None) -> None:
+def record_jobs(store: Store, res: SubmitResult, name: str | None = None) -> None:
     """jobs/<submission>.json: executor, arrays, and run id -> job id (what status reads)."""
     store.write_jobs_record(name or res.submission_id, {
         "submission_id": res.submission_id, "experiment": res.experiment,
@@ -159,21 +162,48 @@ def record_jobs(store: Any, res: SubmitResult, name: str | None = None) -> None:
     })
 
 
+def config_of_run(store: Store, run_id: str, overrides: list[str] | None) -> tuple[LoadedConfig, str]:
+    """(the resolved config a run was started from, with ``overrides``; its full run id)."""
+    from dii_hpc.config import from_dict
+
+    record = store.run(run_id)
+    raw = (record.get("manifest") or {}).get("config")
+    if not raw:
+        raise BadInput(f"run {record['run_id']} has no resolved config in its manifest")
+    return from_dict(raw, overrides, source=f"run {record['run_id']}"), record["run_id"]
+
+
 def run_debug_jobs(sid: str) -> None:
     """DebugExecutor jobs run in this process when their result is asked for."""
-    for job in _CURRENT_JOBS.pop(sid, []):
-        with contextlib.suppress(Exception):
-            job.result()
+    jobs = _CURRENT_JOBS.pop(sid, [])
+    with progress.bar("tasks", len(jobs)) as bar:
+        for job in jobs:
+            with contextlib.suppress(Exception):  # the user's own error: its run says FAILED; run the rest
+                job.result()
+            bar.advance()
 
 
-def _wait_all(jobs: list[Any]) -> None:
+def _wait_all(jobs: list[Any], bar: progress.Bar | None = None) -> None:
     for job in jobs:
         try:
             job.wait()
         except Exception as err:  # noqa: BLE001
             raise InfraError(f"local task {job.job_id} failed to run: {err}") from err
+        if bar is not None:
+            bar.advance()
 
 
 def wait_local(sid: str) -> None:
     """Block until the local executor's processes of a submission have exited."""
-    _wait_all(_CURRENT_JOBS.pop(sid, []))
+    jobs = _CURRENT_JOBS.pop(sid, [])
+    with progress.bar("tasks", len(jobs)) as bar:
+        _wait_all(jobs, bar)
+
+
+def finish_here(executor: str, sid: str) -> None:
+    """What ends in this process: debug jobs run now, local processes are waited for
+    (Slurm jobs go on without us)."""
+    if executor == "debug":
+        run_debug_jobs(sid)
+    elif executor == "local":
+        wait_local(sid)

@@ -2,7 +2,8 @@
 
 The task reads its row of the plan (jobs/<submission>/plan.json), rebuilds its resolved config,
 resumes its PENDING run record, and lets the configured Executor do the work.  Preemption and
-time limits: submitit sends USR2 before the end; if every model of the task can
+time limits: submitit sends its preempt signal (USR2 unless ``$SUBMITIT_PREEMPT_SIGNAL``
+says otherwise) before the end; if every model of the task can
 ``checkpoint()``/``restore()``, their states travel in the requeued submission and the same run
 id continues; otherwise the signal only flushes metrics and Slurm ends the job (TIMEOUT).
 """
@@ -17,6 +18,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from dii_hpc.slurm.preempt import preempt_signal
 
 _CURRENT: dict[str, Any] = {}
 
@@ -41,7 +44,7 @@ class TaskRunner:
         self.catch = catch
 
     def __call__(self, ref: TaskRef) -> dict[str, Any]:
-        _guard_usr2()
+        _guard_preempt()
         if not self.catch:
             return execute(ref)
         try:
@@ -50,7 +53,7 @@ class TaskRunner:
             return {"error": f"{type(err).__name__}: {err}"}
 
     def checkpoint(self, ref: TaskRef) -> Any:
-        """Called by submitit on USR2: the same task again, carrying the models' states."""
+        """Called by submitit on its preempt signal: the same task again, with the models' states."""
         import submitit
 
         ex = _CURRENT.get("executor")
@@ -91,7 +94,9 @@ def seed_everything(seed: int | None) -> None:
 
 def _log_paths() -> dict[str, str]:
     """Where submitit sends this task's stdout/stderr (for `dii-hpc logs`)."""
-    with contextlib.suppress(Exception):
+    # RuntimeError: not inside a submitit job (a direct call); KeyError/ValueError:
+    # a submitit variable missing or malformed. Either way there is no log path to show.
+    with contextlib.suppress(RuntimeError, KeyError, ValueError):
         import submitit
 
         env = submitit.JobEnvironment()
@@ -202,23 +207,25 @@ def _end_ranks(run: Any, dist: Any, timeout_s: float = 300.0) -> None:
         raise InfraError(why)
 
 
-def _guard_usr2() -> None:
-    """From the task's first instant, USR2 goes through `_on_usr2` (submitit's stays behind it)."""
+def _guard_preempt() -> None:
+    """From the task's first instant, the preempt signal goes through `_on_preempt`
+    (submitit's handler stays behind it)."""
+    sig = preempt_signal()
     with contextlib.suppress(ValueError):  # not the main thread: leave handlers alone
-        previous = signal.getsignal(signal.SIGUSR2)
-        if previous is not _on_usr2:
-            _CURRENT["submitit_usr2"] = previous
-            signal.signal(signal.SIGUSR2, _on_usr2)
+        previous = signal.getsignal(sig)
+        if previous is not _on_preempt:
+            _CURRENT["submitit_handler"] = previous
+            signal.signal(sig, _on_preempt)
 
 
-def _on_usr2(signum: int, frame: Any) -> None:
+def _on_preempt(signum: int, frame: Any) -> None:
     """Checkpointable task: submitit checkpoints and requeues.  Otherwise only flush metrics
     and keep going: Slurm ends the job at its limit and the run shows TIMEOUT."""
     run = _CURRENT.get("run")
     if run is not None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # a signal handler: see tracking.signals._flush_all
             run.flush()
-    handler = _CURRENT.get("submitit_usr2")
+    handler = _CURRENT.get("submitit_handler")
     if _CURRENT.get("checkpointable") and callable(handler):
         handler(signum, frame)
 
@@ -267,7 +274,7 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     run = _start(plan, ref.index, raw, config, dist) if dist.rank == 0 else _join(plan, ref.index, config, dist)
     _CURRENT["run"] = run
     with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGUSR2, _on_usr2)  # start_run chained its own flush in front
+        signal.signal(preempt_signal(), _on_preempt)  # start_run chained its own flush in front
     sampler, node_writer = _sampler(run, plan, ref.index, config, dist)
     try:
         with run:
@@ -290,7 +297,7 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     finally:
         _stop(sampler, node_writer)
         with contextlib.suppress(ValueError, TypeError):
-            signal.signal(signal.SIGUSR2, _CURRENT.get("submitit_usr2") or signal.SIG_DFL)
+            signal.signal(preempt_signal(), _CURRENT.get("submitit_handler") or signal.SIG_DFL)
         _CURRENT.clear()
     if dist.rank != 0 and run.dir is not None:
         ranks.write_state(run.dir, dist.rank, "done", None, distributed.node_name())

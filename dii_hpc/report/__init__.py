@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.report.build import BuildResult
+    from dii_hpc.report.source import StoreReader
 
 
-def build_site(store: Any, out: Any = None, experiment: list[str] | None = None,
+def build_site(store: StoreReader, out: Any = None, experiment: list[str] | None = None,
                force: bool = False, progress: bool | None = None,
                workers: int | None = None) -> BuildResult:
     """Render ``store`` into a static site; see :mod:`dii_hpc.report.build`."""

@@ -17,11 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dii_hpc import progress as bars
 from dii_hpc.report import pages, parallel, resources, sections
 from dii_hpc.report.display import safe_name
-from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import make_env, write_text
-from dii_hpc.report.source import RunEntry, digest, experiments, histories, load_experiment
+from dii_hpc.report.source import (
+    RunEntry,
+    StoreReader,
+    digest,
+    experiments,
+    histories,
+    load_experiment,
+)
 
 STATE = ".dii-report"
 FORMAT = 1
@@ -46,7 +53,7 @@ class BuildResult:
 
 
 class _Builder:
-    def __init__(self, store: Any, out: Path, force: bool, progress: bool | None,
+    def __init__(self, store: StoreReader, out: Path, force: bool, progress: bool | None,
                  workers: int) -> None:
         self.store, self.out, self.force, self.progress_flag = store, out, force, progress
         self.workers = workers
@@ -57,7 +64,7 @@ class _Builder:
         same = self.written.pop("\0templates", None) == self.tfp
         self.old = self.written if same and not force else {}
         self.new: dict[str, str] = {}
-        self.progress: Progress | None = None
+        self.progress = bars.Bar()
 
     def key(self, inputs: Any) -> str:
         return digest([self.tfp, inputs])
@@ -83,8 +90,7 @@ class _Builder:
     def done(self, result: BuildResult, paths: list[str]) -> None:
         result.rendered += len(paths)
         result.pages.extend(paths)
-        if self.progress:
-            self.progress.update(len(paths))
+        self.progress.advance(len(paths))
 
 
 def _load_manifest(out: Path) -> dict[str, str]:
@@ -108,7 +114,7 @@ def _copy_static(out: Path) -> None:
                 shutil.copyfile(path, dest)
 
 
-def build_site(store: Any, out: str | Path | None = None, experiment: list[str] | None = None,
+def build_site(store: StoreReader, out: str | Path | None = None, experiment: list[str] | None = None,
                force: bool = False, progress: bool | None = None,
                workers: int | None = None) -> BuildResult:
     """Render ``store`` into ``out`` (default ``<store>/site``); see the module docstring."""
@@ -123,8 +129,19 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
     result.runs = sum(len(v) for v in by_exp.values())
     known = {r.run_id for runs in by_exp.values() for r in runs}
     todo = _stale_runs(b, by_exp, result)
-    b.progress = Progress(sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1,
-                          enabled=progress)
+    total = sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1
+    with bars.bar("report: pages", total, enabled=progress) as b.progress:
+        _render_all(b, by_exp, todo, known, result)
+    if not experiment:
+        result.removed = _remove_stale(out_dir, b.written, b.new)
+    _save_manifest(out_dir, b, experiment)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _render_all(b: _Builder, by_exp: dict[str, list[RunEntry]], todo: list[RunEntry],
+                known: set[str], result: BuildResult) -> None:
+    """Every stale run page (in forked workers), then experiment, monitor and index pages."""
     curves: dict[str, dict[str, Any]] = {}
     render = functools.partial(_render_run, b, known)
     for run_id, paths, small in parallel.map_runs(render, todo, b.workers):
@@ -138,13 +155,6 @@ def build_site(store: Any, out: str | Path | None = None, experiment: list[str] 
                lambda n=name, g=group: sections.monitor_context(n, g), result)
     b.page("index.html", sections.index_context(by_exp), "index.html",
            lambda: sections.index_context(by_exp), result)
-    if not experiment:
-        result.removed = _remove_stale(out_dir, b.written, b.new)
-    _save_manifest(out_dir, b, experiment)
-    if b.progress:
-        b.progress.close()
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def _run_pages_of(run: RunEntry) -> list[str]:

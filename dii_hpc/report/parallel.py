@@ -33,15 +33,20 @@ def default_workers() -> int:
 def _child_init() -> None:
     """Forget what a tracked run active in the parent (e.g. the quickstart's) installed.
 
-    Its SIGTERM/SIGUSR2 handlers flush and end *that* run, and it registers a
+    Its SIGTERM and preempt-signal handlers flush and end *that* run, and it registers a
     ``threading._register_atexit`` hook that multiprocessing runs when a worker exits
     (``threading._shutdown``): a forked worker would flush the parent's buffered metrics and
-    finish its run. Workers only render pages, so both are cleared in the child's copy.
+    finish its run. Workers only render pages, so both are cleared in the child's copy, and so
+    is a progress bar's redirection of stdout/stderr (the parent's display, and its lock).
     """
     import signal
+    import sys
     import threading
 
-    for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
+    from dii_hpc.slurm.preempt import preempt_signal
+
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    for sig in (signal.SIGTERM, preempt_signal(), signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     hooks = getattr(threading, "_threading_atexits", None)
     if isinstance(hooks, list):

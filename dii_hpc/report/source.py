@@ -12,10 +12,34 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 LOG_TAIL_BYTES = 32_768
 LOG_TAIL_LINES = 200
+
+
+class StoreReader(Protocol):
+    """The part of `dii_hpc.store.store.Store` a report reads (it never writes a run)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def experiments(self) -> list[str]: ...
+
+    def run_ids(self, experiment: str) -> list[str]: ...
+
+    def run(self, run_id: str) -> dict[str, Any]: ...
+
+    def run_dir(self, run_id: str) -> Path: ...
+
+    def artifacts(self, run_id: str) -> dict[str, dict[str, Any]]: ...
+
+    def metric_keys(self, run_id: str) -> list[str]: ...
+
+    def metric_array(self, run_id: str, key: str) -> np.ndarray: ...
 
 
 @dataclass
@@ -50,7 +74,7 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def experiments(store: Any, only: list[str] | None) -> list[str]:
+def experiments(store: StoreReader, only: list[str] | None) -> list[str]:
     names = list(store.experiments())
     if not only:
         return sorted(names)
@@ -62,23 +86,19 @@ def experiments(store: Any, only: list[str] | None) -> list[str]:
     return [n for n in sorted(names) if n in only]
 
 
-def run_ids(store: Any, experiment: str) -> list[str]:
-    if hasattr(store, "run_ids"):  # directory listing: no DataFrame for 1,000 runs
-        return list(store.run_ids(experiment))
-    frame = store.runs(experiment=experiment)
-    if frame is None or len(frame) == 0:
-        return []
-    return [str(r) for r in frame["run_id"].tolist()]
+def run_ids(store: StoreReader, experiment: str) -> list[str]:
+    """A directory listing, not `Store.runs`: no DataFrame for 1,000 runs."""
+    return list(store.run_ids(experiment))
 
 
-def _logs(store: Any, run_id: str) -> list[Path]:
+def _logs(store: StoreReader, run_id: str) -> list[Path]:
     folder = Path(store.run_dir(run_id)) / "logs"
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def load_run(store: Any, run_id: str) -> RunEntry:
+def load_run(store: StoreReader, run_id: str) -> RunEntry:
     """Read one run; its fingerprint covers run.json, the artifact index and log file stats."""
     record = store.run(run_id)
     artifacts = dict(store.artifacts(run_id) or {})
@@ -88,7 +108,7 @@ def load_run(store: Any, run_id: str) -> RunEntry:
     return RunEntry(run_id, record, artifacts, fp, logs)
 
 
-def load_experiment(store: Any, experiment: str,
+def load_experiment(store: StoreReader, experiment: str,
                     damaged: list[tuple[str, str]] | None = None) -> list[RunEntry]:
     """Every readable run of an experiment, oldest first; unreadable ones go to ``damaged``
     as (run id, reason) so that one torn record does not take the whole site down."""
@@ -106,29 +126,25 @@ def load_experiment(store: Any, experiment: str,
     return runs
 
 
-def histories(store: Any, run_id: str) -> dict[str, tuple[list[float], list[float]]]:
+def histories(store: StoreReader, run_id: str) -> dict[str, tuple[list[float], list[float]]]:
     """Every metric of a run as (steps, values) lists; unreadable metrics are skipped.
 
-    ``metric_array`` (a bare numpy array) is preferred over ``metric_history``: building a
-    DataFrame per metric was the largest cost of a 1,000-run build.
+    ``metric_array`` (a bare numpy array), not ``metric_history``: building a DataFrame per
+    metric was the largest cost of a 1,000-run build.
     """
+    import numpy as np
+
     from dii_hpc.errors import DiiError
 
     out: dict[str, tuple[list[float], list[float]]] = {}
     for key in store.metric_keys(run_id):
         try:
-            if hasattr(store, "metric_array"):
-                import numpy as np
-
-                data = store.metric_array(run_id, key)
-                steps = data[:, 0]  # a point logged without a step: use its position
-                steps = np.where(np.isfinite(steps), steps, np.arange(len(steps)))
-                out[key] = (steps.tolist(), data[:, 1].tolist())
-            else:
-                frame = store.metric_history(run_id, key)
-                out[key] = (frame["step"].tolist(), frame["value"].tolist())
+            data = store.metric_array(run_id, key)
         except DiiError:
             continue
+        steps = data[:, 0]  # a point logged without a step: use its position
+        steps = np.where(np.isfinite(steps), steps, np.arange(len(steps)))
+        out[key] = (steps.tolist(), data[:, 1].tolist())
     return out
 
 

@@ -8,9 +8,11 @@ the writing node cannot leave a renamed-but-empty file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +56,32 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_bytes(path, dumps(obj))
 
 
+#: Waits before re-opening a file that a rename is replacing (about 60 ms in all).
+SETTLE_S = (0.002, 0.008, 0.02, 0.03)
+
+
+def read_settled(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a file that writers replace by rename, read through a networked FS.
+
+    On GlusterFS (DHT link files) and NFS, an open racing a rename sometimes fails with ESTALE,
+    or ENOENT although the file exists before and after; a moment later the open succeeds.
+    Retry those a few times; a file whose folder is absent is missing at once.
+    """
+    for delay in (*SETTLE_S, None):
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as err:
+            transient = err.errno == errno.ESTALE or (
+                err.errno == errno.ENOENT and os.path.isdir(os.path.dirname(os.fspath(path)) or "."))
+            if delay is None or not transient:
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
-    with open(path, "rb") as fh:
-        return json.loads(fh.read())
+    return json.loads(read_settled(path))
 
 
 def create_exclusive(path: str | os.PathLike[str], data: bytes = b"") -> bool:

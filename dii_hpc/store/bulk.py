@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.store import records
 from dii_hpc.store.ids import new_run_id
 
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
-def create_runs(store: Any, experiment: str, kind: str, params: list[dict[str, Any]],
+
+def create_runs(store: Store, experiment: str, kind: str, params: list[dict[str, Any]],
                 tags: dict[str, Any], status: str = "PENDING") -> list[str]:
     """One run per params dict; returns the run ids in the same order."""
     if kind not in vocab.KINDS:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
+from dii_hpc.errors import BadInput, DamagedRun, DiiError, NotFound
 from dii_hpc.store.atomic import read_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,8 +26,6 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def parse_age(text: str) -> float:
     """'7d', '12h', '30m', '0s' -> seconds."""
-    from dii_hpc.errors import BadInput
-
     text = text.strip().lower()
     try:
         if text[-1] in _UNITS:
@@ -37,15 +36,22 @@ def parse_age(text: str) -> float:
 
 
 def referenced_blobs(store: Store) -> set[str]:
+    """Every blob some run's artifacts.json names.
+
+    A run deleted meanwhile references nothing; an index that cannot be read stops the
+    collection (DamagedRun): what it names is unknown, so no blob could be removed safely.
+    """
     refs: set[str] = set()
     for exp in store.experiments():
         for rid in store.run_ids(exp):
             path = store.experiment_dir(exp) / "runs" / rid / "artifacts.json"
-            if path.exists():
-                try:
-                    refs.update(meta["sha256"] for meta in read_json(path).values())
-                except (OSError, ValueError, KeyError, TypeError):
-                    continue
+            try:
+                refs.update(meta["sha256"] for meta in read_json(path).values())
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                raise DamagedRun(f"run {rid}: unreadable artifacts.json ({err}); gc removed "
+                                 "nothing (see `dii-hpc store check`)") from err
     return refs
 
 
@@ -69,8 +75,10 @@ def _runs_ended(store: Store, job_record: Path) -> bool:
         try:
             if store.run(rid).get("status") not in vocab.TERMINAL:
                 return False
-        except Exception:  # noqa: BLE001 - a deleted run no longer needs its job folder
+        except NotFound:  # a deleted run no longer needs its job folder
             continue
+        except DiiError:  # damaged or ambiguous: it may still be running, keep the folder
+            return False
     return True
 
 

@@ -245,6 +245,9 @@ class Store:
         return path
 
 
+# What entry points accept for "which store": a Store, a path, or None ($DII_HPC_STORE).
+StoreLike = Store | str | os.PathLike[str] | None
+
 _HISTORY_COLUMNS: list[Any] = []
 
 
@@ -253,7 +256,8 @@ def history_frame(data: Any) -> pd.DataFrame:
 
     pandas' public constructor costs ~140 us here (it infers, validates and builds the
     column index each time): half of reading a short history. ``_from_arrays`` with a
-    cached column index takes ~25 us; it is private, so any failure falls back.
+    cached column index takes ~25 us; it is private, so any failure falls back (and a test in
+    tests/store/test_store.py fails loudly when a pandas release changes it).
     """
     import pandas as pd
 

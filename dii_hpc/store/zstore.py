@@ -1,7 +1,7 @@
 """zarr v3 access for metric arrays: fsync'd atomic chunk writes and a fast reader.
 
-zarr's LocalStore already writes through temp+rename; on a shared filesystem we also fsync
-before the rename so that a node crash cannot publish an empty chunk. Reading: opening an
+Writes through zarr go through `dii_hpc.store.sharedfs` (LocalStore with an fsync before
+each rename, so that a node crash cannot publish an empty chunk). Reading: opening an
 array through zarr costs ~2-3 ms of async machinery per call, which dominates when a report
 or a comparison reads a thousand short histories. Metric arrays are always written by
 ``MetricWriter`` with one known layout (regular chunks, bytes+blosc codecs, "/" chunk keys),
@@ -18,39 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.store.atomic import read_settled
+
 CHUNK_ROWS = 8192
 COLUMNS = 3  # step, value, time
 
 
-def _put_fsync(path: Path, data: Any, exclusive: bool = False) -> int:
-    from dii_hpc.store.atomic import create_exclusive, write_bytes
-
-    view = bytes(data)
-    if exclusive:
-        if not create_exclusive(path, view):
-            raise FileExistsError(path)
-    else:
-        write_bytes(path, view)
-    return len(view)
-
-
 def shared_fs_store(root: str | os.PathLike[str], read_only: bool = False) -> Any:
-    """A zarr LocalStore whose every write is temp + fsync + rename."""
-    import asyncio
-
-    from zarr.storage import LocalStore
-
-    class SharedFSStore(LocalStore):
-        async def _set(self, key: str, value: Any, exclusive: bool = False) -> None:
-            if not self._is_open:
-                await self._open()
-            self._check_writable()
-            await asyncio.to_thread(_put_fsync, self.root / key, value.as_buffer_like(), exclusive)
-
-        def set_sync(self, key: str, value: Any) -> None:
-            self._ensure_open_sync()
-            self._check_writable()
-            _put_fsync(self.root / key, value.as_buffer_like())
+    """A zarr LocalStore whose every write is temp + fsync + rename (`store.sharedfs`)."""
+    from dii_hpc.store.sharedfs import SharedFSStore
 
     return SharedFSStore(root, read_only=read_only)
 
@@ -121,8 +97,7 @@ def chunk_codec(meta: dict[str, Any]) -> Any:
 def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
     """All rows of one metric array (n, 3), as a reader on another node would see them."""
     adir = os.fspath(array_dir)
-    with open(os.path.join(adir, "zarr.json"), "rb") as fh:
-        meta = json.loads(fh.read())
+    meta = json.loads(read_settled(os.path.join(adir, "zarr.json")))
     if not fast_layout(meta):
         return _read_with_zarr(Path(adir))
     rows, cols = meta["shape"]
@@ -142,9 +117,8 @@ def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_chunk(adir: str, i: int, crow: int, cols: int, codec: Any) -> np.ndarray | None:
-    try:
-        with open(os.path.join(adir, "c", str(i), "0"), "rb") as fh:
-            raw = fh.read()
+    try:  # chunks are written before the shape that covers them: missing = never written
+        raw = read_settled(os.path.join(adir, "c", str(i), "0"))
     except FileNotFoundError:
         return None
     if codec is not None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
 from dii_hpc.store.names import check_key
 
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
+
 
 class ArtifactsMixin:
-    store: Any
+    store: Store
     dir: Path
     writes_record: bool
     _record_lock: threading.RLock

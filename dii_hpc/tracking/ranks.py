@@ -17,9 +17,12 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.tracking import active
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
 
 RANKS_DIR = "ranks"
 
@@ -32,7 +35,7 @@ class SilentRun:
     owns_status = False
     key_prefix = ""
 
-    def __init__(self, store: Any, experiment: str, run_id: str, rank: int) -> None:
+    def __init__(self, store: Store, experiment: str, run_id: str, rank: int) -> None:
         self.store, self.experiment, self.id, self.rank = store, experiment, run_id, rank
         self.dir = store.experiment_dir(experiment) / "runs" / run_id if run_id else None
         self.record: dict[str, Any] = {"run_id": run_id, "experiment": experiment,

@@ -5,7 +5,7 @@
 costs the garbage collector nothing and turns into a numpy array without a per-point loop.
 A background thread turns the buffer into zarr appends when it grows past ``flush_points``
 or every ``flush_interval`` seconds, and the run flushes again at finish, at exit and on
-SIGTERM/SIGUSR2. The buffer is drained with slice + del and filled with one ``extend`` per
+SIGTERM and the preempt signal. The buffer is drained with slice + del and filled with one ``extend`` per
 point (each atomic under the GIL, and no buffer export is ever held), so the logging thread
 never takes a lock.
 """

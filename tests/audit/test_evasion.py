@@ -110,6 +110,7 @@ def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: A
     assert out["examples"] and all((tmp_path / n).is_file() for n in out["examples"])
 
 
+@pytest.mark.slow
 def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digits_eval: Any,
                                                   tmp_path: Path) -> None:
     """A suite that died after its first attack reruns only the missing shards."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.audit.conftest import DIGITS, cli
 
-pytestmark = pytest.mark.mpi
+pytestmark = pytest.mark.mpi  # skipped without mpirun: tests/conftest.py
 
 
-@pytest.mark.skipif(shutil.which("mpirun") is None, reason="needs openmpi's mpirun")
+@pytest.mark.slow
 @pytest.mark.parametrize("attack,params", [("fgsm", []),
                                            ("pgd", ["--param", "num_random_init=0"])])
 def test_mpi_two_ranks_equal_one(attack: str, params: list[str], tmp_path: Path,

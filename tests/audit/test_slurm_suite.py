@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.audit.conftest import cli
 
-
-def _slurm_up() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
 
 
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="needs the Slurm cluster")]
-
-
+@pytest.mark.slow
 def test_slurm_array_suite_equals_local(tmp_path: Path, store_path: Path,
                                         demo_cache: Path) -> None:
     from dii_hpc.examples.tabular import breast_cancer_model

@@ -5,7 +5,6 @@ scancelled) is recomputed alone by the rerun. Skipped when Slurm does not answer
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,21 +17,14 @@ from dii_hpc.inference import demo, output
 from tests.conftest import DII, run_cli
 from tests.inference.conftest import MODEL, plain_loop
 
-
-def _slurm_up() -> bool:
-    if shutil.which("sbatch") is None:
-        return False
-    return subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
-
-
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (scripts/slurm-up.sh)")]
+pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
 
 
 def _tasks(out: Path, n: int) -> list[str]:
     return [output.done(out, i)["task"] for i in range(n)]
 
 
+@pytest.mark.slow
 def test_200k_rows_in_8_shards_as_one_array(store_path: Path, tmp_path: Path) -> None:
     demo.write_data(tmp_path / "data", 200_000, files=3, fmt="parquet", seed=5)
     out = tmp_path / "preds"
@@ -76,6 +68,7 @@ def _array_of(name: str, timeout: float = 60) -> str:
     raise AssertionError(f"no job named {name} appeared")
 
 
+@pytest.mark.slow
 def test_scancelled_array_task_is_recomputed_alone(store_path: Path, tmp_path: Path) -> None:
     demo.write_data(tmp_path / "data", 8000, files=1, fmt="csv", seed=6)
     cfg = tmp_path / "predict.yaml"

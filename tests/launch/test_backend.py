@@ -6,7 +6,7 @@ a multi-rank `dii-hpc run` job; `DII_HPC_UPDATE_GOLDEN=1` rewrites them, never u
 
 from __future__ import annotations
 
-import os
+import inspect
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from dii_hpc.config.schema import Resources
 from dii_hpc.errors import BadInput
 from dii_hpc.launch import backend
+from tests.conftest import GOLDEN_UPDATE, check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 STORE = Path("/store")
@@ -22,10 +23,17 @@ PYTHON = "/opt/venv/bin/python"
 
 
 def _golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DII_HPC_UPDATE_GOLDEN") == "1" and os.environ.get("CI") != "true":
-        path.write_text(text)
-    assert text == path.read_text(), f"sbatch text differs from {path}"
+    check_golden(GOLDEN / name, text)
+
+
+def test_ci_refuses_to_regenerate_golden_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    golden = GOLDEN / "gpu.sbatch"
+    before = golden.read_bytes()
+    monkeypatch.setenv(GOLDEN_UPDATE, "1")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="refused when CI=true"):
+        check_golden(golden, "whatever the code prints now\n")
+    assert golden.read_bytes() == before
 
 
 def _job(res: Resources, *, name: str = "dii-digits", setup: tuple[str, ...] = (),
@@ -77,6 +85,25 @@ def test_printed_text_is_what_submitit_submits(tmp_path: Path) -> None:
     ex.parameters["map_count"] = 5  # what submitit sets for an array of 5
     assert backend.sbatch_text(job, 5) == ex._make_submission_file_text(ex._submitit_command_str, "u")
     assert ex.max_num_timeout == res.max_requeues
+
+
+def test_submitits_private_sbatch_writer_still_takes_what_we_pass(tmp_path: Path) -> None:
+    """Fails loudly when a submitit release renames or reshapes ``_make_sbatch_string``:
+    ``submit --dry-run`` shows its output as the exact sbatch file submitit would write."""
+    from submitit.slurm import slurm
+
+    assert hasattr(slurm, "_make_sbatch_string"), "submitit dropped _make_sbatch_string"
+    accepted = set(inspect.signature(slurm._make_sbatch_string).parameters)
+    res = Resources(partition="debug", account="lab", qos="normal", time="01:00:00", mem="2G",
+                    nodes=2, tasks_per_node=2, gpus_per_task=1, gres="gpu:2", exclusive=True,
+                    constraint="a100", array_parallelism=4, extra={"mail-type": "END"})
+    job = _job(res, folder=tmp_path / "submitit", setup=("module load x",))
+    passed = {"command", "folder", "map_count", *backend.slurm_parameters(job)}
+    assert passed <= accepted, f"_make_sbatch_string no longer takes {sorted(passed - accepted)}"
+    script = backend.sbatch_text(job, 8)
+    for line in ("#SBATCH --array=0-7%4", "#SBATCH --partition=debug", "#SBATCH --time=60",
+                 "#SBATCH --constraint=a100", "#SBATCH --nodes=2", "module load x"):
+        assert line in script, line
 
 
 def test_parameters_follow_resources() -> None:

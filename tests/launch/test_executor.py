@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dii_hpc.cli.tables import task_table
 from dii_hpc.config import from_dict
 from dii_hpc.errors import BadInput, ConfigError
 from dii_hpc.launch.executor import Executor, Unit
@@ -139,7 +140,7 @@ def test_executor_class_must_exist(store: Store) -> None:
 def test_dry_run_writes_nothing(store: Store) -> None:
     res = submit(from_dict(_config(sweep={"seeds": [1, 2, 3]})), store, "debug", dry_run=True)
     assert len(res.rows) == 3 and "#SBATCH --array=0-2%3" in res.script
-    assert "seed" in res.table.splitlines()[0] and not store.root.exists()
+    assert "seed" in task_table(res.rows).splitlines()[0] and not store.root.exists()
 
 
 def test_from_run_recreates_the_task(store: Store) -> None:

@@ -9,7 +9,6 @@ Skipped when Slurm does not answer.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -25,14 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIX = "tests.launch.fixtures.models"
 
 
-def _slurm_up() -> bool:
-    if shutil.which("sbatch") is None:
-        return False
-    return subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
-
-
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (scripts/slurm-up.sh)")]
+pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -96,6 +88,7 @@ resources: {{time: "5", array_parallelism: 4, sys_metrics_s: 0}}
         assert "#SBATCH --array=0-7%4" in script.read_text()
 
 
+@pytest.mark.slow
 def test_time_limit_ends_timeout_and_checkpointable_task_resumes(store_path: Path,
                                                                  tmp_path: Path) -> None:
     cfg = _write(tmp_path, f"""

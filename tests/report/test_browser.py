@@ -13,10 +13,9 @@ import pytest
 from dii_hpc.report import build_site
 from dii_hpc.report.pages import audit_path, experiment_path, monitor_path, run_path
 from dii_hpc.store.store import Store
-from tests.report.cdp import CHROMIUM, Browser
+from tests.report.cdp import Browser
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")]
+pytestmark = pytest.mark.browser  # skipped without chromium: tests/conftest.py
 
 # Any alert() / dialog means injected markup ran; record it instead of blocking the page.
 TRAP = "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"

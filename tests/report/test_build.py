@@ -176,21 +176,6 @@ def test_empty_store_builds_an_index(tmp_path: Path) -> None:
     assert "no experiments yet" in result.index.read_text()
 
 
-def test_cli_builds_into_store_site_by_default(demo, tmp_path: Path, capsys) -> None:
-    from dii_hpc.cli.app import main
-
-    store_dir = tmp_path / "store"
-    shutil.copytree(demo[0], store_dir)
-    assert main(["--store", str(store_dir), "report", "build"]) == 0
-    captured = capsys.readouterr()
-    assert captured.out.strip() == str((store_dir / "site" / "index.html").resolve())
-    assert "page(s) rendered" in captured.err
-    assert main(["--store", str(store_dir), "report", "build", "-e", "nope"]) == 2
-    assert "unknown experiment 'nope'" in capsys.readouterr().err
-    assert main(["--store", str(tmp_path / "typo"), "report", "build"]) == 2
-    assert "no store at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
-
-
 def test_forked_workers_write_the_same_site(demo, tmp_path: Path, monkeypatch) -> None:
     from dii_hpc.report import parallel
 
@@ -200,20 +185,6 @@ def test_forked_workers_write_the_same_site(demo, tmp_path: Path, monkeypatch) -
     assert sorted(serial.pages) == sorted(forked.pages)
     for rel in serial.pages:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
-
-
-def test_a_damaged_run_is_skipped_and_named(demo, tmp_path: Path, capsys) -> None:
-    from dii_hpc.cli.app import main
-
-    store_dir = tmp_path / "store"
-    shutil.copytree(demo[0], store_dir)
-    bad = demo[1]["train2"]
-    (Store(store_dir).run_dir(bad) / "run.json").write_text('{"run_id": ')   # torn write
-    assert main(["--store", str(store_dir), "report", "build", "--out", str(tmp_path / "o")]) == 0
-    err = capsys.readouterr().err
-    assert f"skipped damaged run {bad}" in err
-    assert not (tmp_path / "o" / run_path(bad)).exists()
-    assert (tmp_path / "o" / run_path(demo[1]["train1"])).is_file()
 
 
 def test_workers_leave_an_active_run_alone(demo, tmp_path: Path, monkeypatch) -> None:

@@ -1,12 +1,10 @@
-"""Small pieces of the report: charts, names, progress bar, resource lookup."""
+"""Small pieces of the report: charts, names, resource lookup."""
 
 from __future__ import annotations
 
-import io
 import math
 
 from dii_hpc.report import charts, display, resources
-from dii_hpc.report.progress import Progress
 from dii_hpc.report.render import script_json
 
 
@@ -45,20 +43,6 @@ def test_best_direction() -> None:
 def test_script_json_cannot_close_the_script_element() -> None:
     text = str(script_json({"n": "</script><script>alert(1)</script>", "v": math.nan}))
     assert "<" not in text and ">" not in text and "null" in text
-
-
-def test_progress_bar_only_on_a_terminal() -> None:
-    quiet = io.StringIO()
-    bar = Progress(10, stream=quiet)
-    bar.update(10)
-    bar.close()
-    assert quiet.getvalue() == ""
-    loud = io.StringIO()
-    bar = Progress(4, stream=loud, enabled=True)
-    for _ in range(4):
-        bar.update()
-    bar.close()
-    assert "4/4 pages" in loud.getvalue() and "#" * 30 in loud.getvalue()
 
 
 def test_resources_are_found() -> None:

@@ -155,6 +155,23 @@ def test_compacting_before_any_run_finished_then_again(store_path: Path) -> None
     assert store.runs("early")["status"].tolist() == ["FINISHED"]
 
 
+def test_pandas_private_from_arrays_is_still_what_history_frame_calls() -> None:
+    """history_frame falls back to the public constructor without a word (only slower):
+    this is where a pandas release that renames or reshapes ``_from_arrays`` shows."""
+    import inspect
+
+    import pandas as pd
+
+    assert hasattr(pd.DataFrame, "_from_arrays"), "pandas dropped DataFrame._from_arrays"
+    params = inspect.signature(pd.DataFrame._from_arrays).parameters
+    assert {"arrays", "columns", "index", "verify_integrity"} <= set(params), list(params)
+    arrays = [np.arange(3, dtype="int64"), np.ones(3), np.zeros(3)]
+    frame = pd.DataFrame._from_arrays(arrays, columns=pd.Index(["step", "value", "time"]),
+                                      index=pd.RangeIndex(3), verify_integrity=False)
+    assert list(frame.columns) == ["step", "value", "time"] and frame["step"].dtype == "int64"
+    assert frame["value"].tolist() == [1.0, 1.0, 1.0]
+
+
 @pytest.mark.parametrize("n", [0, 1, 250])
 def test_history_frame_equals_what_the_public_constructor_builds(n: int) -> None:
     import pandas as pd

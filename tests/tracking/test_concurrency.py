@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dii_hpc.store.store import Store
 
@@ -22,6 +23,7 @@ with dii_hpc.start_run("shared", params={"writer": i}) as run:
 """
 
 
+@pytest.mark.slow
 def test_32_concurrent_writers_lose_nothing(store_path: Path) -> None:
     env = {**os.environ, "DII_HPC_STORE": str(store_path), "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(i)], env=env) for i in range(32)]

@@ -42,14 +42,49 @@ def test_segmentation_gradient_matches_autograd() -> None:
                                est.loss_gradient(x, est.predict(x).argmax(1)))
 
 
-def test_art_attacks_accept_the_estimators(detector: Any, segmenter: Any) -> None:
+def test_art_attacks_accept_the_estimators(detector: Any, segmenter: Any, det_sample: Any,
+                                          seg_sample: Any) -> None:
+    """ART's own compatibility checks pass, and each attack moves the images within eps."""
     from art.attacks.evasion import DPatch, FastGradientMethod, ProjectedGradientDescentNumpy
 
-    for model in (detector, segmenter):
+    for model, (x, y) in ((detector, det_sample), (segmenter, seg_sample)):
         est = model.art_estimator()
-        FastGradientMethod(est, eps=0.1)
-        ProjectedGradientDescentNumpy(est, eps=0.1, eps_step=0.02, max_iter=2, verbose=False)
-    DPatch(detector.art_estimator(), patch_shape=(1, 8, 8), max_iter=1, verbose=False)
+        x, y = x[:2], y[:2]
+        for attack in (FastGradientMethod(est, eps=0.1),
+                       ProjectedGradientDescentNumpy(est, eps=0.1, eps_step=0.02, max_iter=2,
+                                                     verbose=False)):
+            assert attack.estimator is est
+            x_adv = attack.generate(x=x, y=y)
+            assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+            assert 0 < np.abs(x_adv - x).max() <= 0.1 + 1e-6
+            assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0  # the estimator's clip values
+    dpatch = DPatch(detector.art_estimator(), patch_shape=(1, 8, 8), max_iter=1, verbose=False)
+    patch = dpatch.generate(x=det_sample[0][:2])
+    assert patch.shape == (1, 8, 8) and np.isfinite(patch).all()
+
+
+def test_estimators_are_top_level_classes_that_pickle(segmenter: Any, seg_sample: Any) -> None:
+    """A process pool or an MPI rank can be sent an estimator; the copy computes the same."""
+    import pickle
+
+    import torch
+
+    from dii_hpc.audit.vision import estimators
+
+    est = segmenter.art_estimator()
+    x, masks = seg_sample[0][:2], seg_sample[1][:2]
+    back = pickle.loads(pickle.dumps(est))
+    assert type(back) is type(est) is estimators.TorchSegmentationEstimator
+    assert back.input_shape == est.input_shape and back.nb_classes == est.nb_classes
+    np.testing.assert_array_equal(back.loss_gradient(x, masks), est.loss_gradient(x, masks))
+
+    # the demo detector's module is a local class (not picklable); any picklable module is
+    det = estimators.detector_estimator(torch.nn.Conv2d(1, 2, 3), input_shape=(1, 32, 32),
+                                        nb_classes=4, attack_losses=("loss_heatmap",))
+    det_back = pickle.loads(pickle.dumps(det))
+    assert type(det_back) is estimators.TorchDetectorEstimator
+    assert det_back.attack_losses == ("loss_heatmap",) and det_back.input_shape == (1, 32, 32)
+    assert estimators.TorchDetectorEstimator.__qualname__ == "TorchDetectorEstimator"
 
 
 def test_detector_estimator_torchvision_contract(detector: Any, det_sample: Any) -> None:

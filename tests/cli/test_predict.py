@@ -1,4 +1,5 @@
-"""Bad input: one line, exit 2, naming what is wrong; nothing is submitted."""
+"""`dii-hpc predict` (cli/predict.py) on bad input: one line, exit 2, naming what is wrong;
+nothing is submitted."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bad input through the real CLI: one line, exit 2, nothing written."""
+"""`dii-hpc submit|run|status|resubmit` (cli/launch.py) through the real CLI: bad input is one
+line, exit 2, nothing written; local and debug submissions, dry runs, --from-run."""
 
 from __future__ import annotations
 

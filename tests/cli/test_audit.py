@@ -1,9 +1,11 @@
-"""The `dii-hpc audit` commands: exit codes, JSON, JUnit, stored runs, bad input."""
+"""The `dii-hpc audit` commands (cli/audit.py): exit codes, JSON, JUnit, stored runs, bad input;
+tabular and image models, and the vision configs the main engine hands to the vision one."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,19 @@ import pytest
 from tests.audit.conftest import DIGITS, cli
 
 REPO = Path(__file__).resolve().parents[2]
+DET = str(REPO / "configs/audit-detection.yaml")
+SEG = str(REPO / "configs/audit-segmentation.yaml")
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """Tiny vision convolutions run faster on one torch thread (as in tests/audit/vision/)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def test_fail_under_sets_exit_code_and_junit_parses(tmp_path: Path, store_path: Path,
@@ -112,3 +127,40 @@ def test_list_names_every_attack(capsys: Any) -> None:
     vision = out.split("image_segmentation` models:")[1]
     for name in ATTACKS:  # detection / segmentation attacks are listed too
         assert f" {name} " in vision
+
+
+def test_attack_pgd_on_detection_config(tmp_path: Path, store_path: Path, detector: Any,
+                                        capsys: Any, one_thread: None) -> None:
+    import dii_hpc
+
+    out = tmp_path / "r.json"
+    assert cli("audit", "attack", "pgd", "--config", DET, "--json", str(out)) == 0
+    result = json.loads(out.read_text())
+    m = result["metrics"]
+    assert result["task"] == "object_detection" and result["level"] == "II"
+    assert result["params"]["eps"] == 0.15 and m["adv_map_50"] <= 0.5 * m["clean_map_50"]
+    record = dii_hpc.Store(store_path).run(result["run_id"])
+    assert record["kind"] == "audit" and record["audit"]["metrics"] == m
+    assert "mAP@0.5 falls from" in capsys.readouterr().out
+
+
+def test_evasion_suite_on_segmentation_config_threshold(tmp_path: Path, store_path: Path,
+                                                        segmenter: Any, capsys: Any,
+                                                        one_thread: None) -> None:
+    junit = tmp_path / "j.xml"
+    code = cli("audit", "suite", "evasion", "--config", SEG, "--n-samples", "16",
+               "--fail-under", "relative_miou=0.9", "--junit", str(junit))
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("dii-hpc: error: threshold breached: relative_miou=")
+    assert junit.read_text().count("<testcase") == 4  # fgsm, pgd, patch, threshold
+
+
+def test_vision_bad_input_exit_2_one_line(store_path: Path, detector: Any, capsys: Any,
+                                          one_thread: None) -> None:
+    code = cli("audit", "attack", "fgsm", "--config", DET,
+               "--data", "tests.audit.vision.factories:boxes_outside")
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "outside the 32x32 image" in err[0]
+    assert not store_path.exists() or not list(store_path.rglob("run.json"))

@@ -1,4 +1,5 @@
-"""`dii-hpc drift ...` end to end, in process: exit codes, one-line errors, JSON, stored runs."""
+"""`dii-hpc drift ...` (cli/drift.py) end to end, in process: exit codes, one-line errors, JSON,
+stored runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Malformed input across the whole CLI: one line, exit 2, and the store left exactly as it was."""
+"""The root command (cli/app.py, errors mapped by cli/entry.py): fast --help and --version, and
+malformed input across the whole CLI: one line, exit 2, and the store left exactly as it was."""
 
 from __future__ import annotations
 
@@ -146,3 +147,17 @@ def test_malformed_input(label: str, args: list[str], files: dict[str, Path], po
 
 def test_there_are_at_least_fifty_cases() -> None:
     assert len(_cases()) >= 50
+
+
+def test_version_and_help_are_fast_and_import_nothing_heavy() -> None:
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout.startswith("dii-hpc ")
+    import subprocess
+    import sys
+
+    code = ("import sys; from dii_hpc.cli.app import app; "
+            "heavy = [m for m in ('torch', 'zarr', 'pandas', 'art', 'h5py', 'numpy') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    assert run_cli("--help").returncode == 0

@@ -1,0 +1,60 @@
+"""One audit job where the user asked it to run: in this process, over MPI ranks or as a Slurm
+array; then its thresholds are checked and it is persisted as a run (examples included).
+
+The CLI parses the options into a job {"cfg", "level", "name", "params", "executor",
+"partition"} and prints what `execute` returns; exit codes stay the CLI's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from dii_hpc.errors import BadInput
+
+
+def threat(job: dict[str, Any]) -> str:
+    """The threat a job assesses (a suite's name, or the attack's catalogue or class path)."""
+    from dii_hpc.audit import engine
+
+    name = str(job["name"])
+    if job["level"] == "I":
+        return name
+    if "." in name:
+        return job["cfg"].get("threat") or ("privacy" if ".inference." in name else "evasion")
+    return engine.threat_of(name)
+
+
+def _compute(job: dict[str, Any], mpi: int, examples: str) -> dict[str, Any]:
+    if job.get("executor", "local") == "slurm":
+        from dii_hpc.audit import slurm_suite
+
+        return slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples)
+    if mpi > 1:
+        if threat(job) != "evasion":
+            raise BadInput("--mpi shards evasion attacks only")
+        from dii_hpc.audit import mpi as mpimod
+
+        return mpimod.run(mpi, job, examples_dir=examples)
+    from dii_hpc.audit import engine
+
+    return engine.compute(job, examples_dir=examples)
+
+
+def execute(job: dict[str, Any], *, mpi: int = 1, under: list[str] | None = None,
+            over: list[str] | None = None, persist: bool = True
+            ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(result, threshold checks): the config's fail_under/fail_over, then ``under``/``over``
+    (METRIC=VALUE items) on top; with ``persist`` the result carries its new ``run_id``."""
+    from dii_hpc.audit import results
+
+    cfg = job["cfg"]
+    floors = {**cfg.get("fail_under", {}), **results.parse_thresholds(under, "--fail-under")}
+    ceilings = {**cfg.get("fail_over", {}), **results.parse_thresholds(over, "--fail-over")}
+    with tempfile.TemporaryDirectory(prefix="dii-hpc-audit-") as examples:
+        result = _compute(job, mpi, examples)
+        checks = results.breaches(result, floors, ceilings)
+        result["thresholds"] = checks
+        if persist:
+            result["run_id"] = results.persist(result, examples_dir=examples)
+    return result, checks
