@@ -63,5 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.tracking.run import Run, start_run
 
 
+_SUBMODULES = ("distributed",)  # `dii_hpc.distributed.env()` after a plain `import dii_hpc`
+
+
 def __getattr__(name: str) -> Any:
-    return _lazy.load(globals(), _LAZY, name)
+    return _lazy.load(globals(), _LAZY, name, submodules=_SUBMODULES)

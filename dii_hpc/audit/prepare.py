@@ -30,7 +30,7 @@ from dii_hpc.errors import BadInput, ConfigError
 
 KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
         "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks",
-        "sample_shards"}
+        "sample_shards", "resources", "setup"}  # resources/setup: the Slurm shards of `--executor slurm`
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

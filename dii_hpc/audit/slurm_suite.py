@@ -7,7 +7,8 @@ into k tasks (whole randomness blocks each, `sample_shards`). The merge step is 
 ordinary suite, which finds every shard (or its parts) done and only aggregates. Shards that
 already exist (an earlier, interrupted submission) are not resubmitted. The checkpoint
 lives under $DII_HPC_CACHE, which must be on the shared filesystem on a real cluster.
-Submission goes through submitit directly (the launch package owns `dii-hpc submit`).
+The array is built by launch.backend from the config's `resources:` and `setup:` (as for every
+job kind: the store variable, requeues, nodes, GPUs); a shard is one process (rank 0).
 """
 
 from __future__ import annotations
@@ -53,14 +54,36 @@ def task_keys(job: dict[str, Any], task: Any, done: list[str]) -> list[str]:
     return sample_shards.plan(shards, parts, suite.blocked, done)
 
 
+def shard_resources(cfg: dict[str, Any], partition: str | None, timeout_min: int,
+                    n_shards: int) -> Any:
+    """The config's `resources:` (validated like a sweep's), --partition over it; by default
+    one hour and every shard at once."""
+    from pydantic import ValidationError
+
+    from dii_hpc.config.schema import Resources
+    from dii_hpc.errors import ConfigError
+
+    raw = dict(cfg.get("resources") or {})
+    raw.setdefault("time", str(timeout_min))
+    raw.setdefault("array_parallelism", max(1, n_shards))
+    if partition:
+        raw["partition"] = partition
+    try:
+        return Resources.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in ("resources", *first["loc"]))
+        raise ConfigError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from err
+
+
 def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
         examples_dir: str | None = None) -> dict[str, Any]:
     """Submit the missing shards as one array, wait, then merge in this process."""
-    import submitit
-
     from dii_hpc.audit import checkpoint, engine
     from dii_hpc.audit.protocols import Task
     from dii_hpc.config import refs
+    from dii_hpc.launch import backend
+    from dii_hpc.store.store import Store
 
     if job["level"] != "I" or job["name"] not in ("evasion", "privacy"):
         raise BadInput("--executor slurm runs level I evasion and privacy suites "
@@ -69,22 +92,13 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     task = Task.parse(job["cfg"].get("task") or refs.build(job["cfg"]["model"], "model").task)
     missing = task_keys(job, task, ck.done())
     if missing:
-        folder = ck.root.parent / f"{ck.root.name}-slurm"
-        from dii_hpc.store.settings import private_dir
-
-        private_dir(folder)  # pickled payloads: owner-only
-        ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-        params: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": 1,
-                                  "slurm_array_parallelism": len(missing),
-                                  "name": f"dii-audit-{job['name']}"}
-        if partition:
-            params["slurm_partition"] = partition
-        ex.update_parameters(**params)
-        try:
-            jobs = ex.map_array(compute_shard, [job] * len(missing), missing)
-        except Exception as err:  # noqa: BLE001 - submitit wraps sbatch's own message
-            raise SchedulerError(f"sbatch refused the audit array: "
-                                 f"{str(err).strip().splitlines()[-1]}") from err
+        res = shard_resources(job["cfg"], partition, timeout_min, len(missing))
+        kind, conf = backend.choose("slurm")
+        spec = backend.job(kind, ck.root.parent / f"{ck.root.name}-slurm", res, Store().root,
+                           backend.job_name("audit", job["name"]),
+                           list(job["cfg"].get("setup") or []), conf=conf)
+        jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),
+                                    [job] * len(missing), missing, what="audit array")
         with progress.bar("audit: array tasks", len(jobs)) as bar:
             for j, shard in zip(jobs, missing, strict=True):
                 try:

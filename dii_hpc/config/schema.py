@@ -10,9 +10,11 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.config import refs
+from dii_hpc.slurm import gres as gresmod
 from dii_hpc.slurm import timespec
 
 _MEM = re.compile(r"^\d+(\.\d+)?[KMGT]?B?$", re.IGNORECASE)
@@ -109,15 +111,26 @@ class Sweep(_Strict):
 
 
 class Resources(_Strict):
-    """What each task asks Slurm for (and how the local executor sizes itself)."""
+    """What each task asks Slurm for (and how the local executor sizes itself).
+
+    A task is one job of ``nodes`` x ``tasks_per_node`` processes (ranks); ``gpus`` is per
+    node, ``gpus_per_task`` per rank (give one or the other), ``gres`` any typed generic
+    resource per node (``gpu:a100:2``), parsed so that it can be checked against the cluster.
+    """
 
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
     time: str = "00:30:00"
+    nodes: int = Field(default=1, ge=1)
+    tasks_per_node: int = 1
     cpus_per_task: int = Field(default=1, ge=1)
     mem: str | None = None
     gpus: int = Field(default=0, ge=0)
+    gpus_per_task: int = Field(default=0, ge=0)
+    gres: gresmod.Gres | None = None
+    constraint: str | None = None
+    exclusive: bool = False
     array_parallelism: int | None = Field(default=None, ge=1)
     signal_delay_s: int = Field(default=90, ge=1)  # warning before the limit; <= half of it
     max_requeues: int = Field(default=3, ge=0)
@@ -138,6 +151,52 @@ class Resources(_Strict):
             raise ValueError(f"{v!r} is not a memory size (e.g. 2G, 512M)")
         return v
 
+    @field_validator("tasks_per_node", mode="before")
+    @classmethod
+    def _tasks(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise PydanticCustomError("tasks_per_node", "{v} is below 1 (every node runs at "
+                                      "least one task)", {"v": v})
+        return v
+
+    @field_validator("gres", mode="before")
+    @classmethod
+    def _gres(cls, v: Any) -> Any:
+        if v is None or isinstance(v, gresmod.Gres):
+            return v
+        if isinstance(v, dict):
+            return gresmod.Gres(**v)
+        try:
+            return gresmod.parse(str(v))
+        except ValueError as err:
+            raise PydanticCustomError("gres", str(err)) from err
+
+    @model_validator(mode="after")
+    def _gpus_once(self) -> Resources:
+        if self.gpus and self.gpus_per_task:
+            raise PydanticCustomError("gpus", "give gpus (per node) or gpus_per_task, not both")
+        return self
+
+    @property
+    def world_size(self) -> int:
+        """How many processes (ranks) one task runs."""
+        return self.nodes * self.tasks_per_node
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs one node of the task needs (from gpus, gpus_per_task or a gpu gres)."""
+        if self.gpus:
+            return self.gpus
+        if self.gpus_per_task:
+            return self.gpus_per_task * self.tasks_per_node
+        return self.gres.count if self.gres is not None and self.gres.name == "gpu" else 0
+
+
+class Tracking(_Strict):
+    """How the ranks of a multi-process task log: rank 0 only, or every rank (`rank<k>/`)."""
+
+    all_ranks: bool = False
+
 
 class ExperimentConfig(_Strict):
     """The whole file; see configs/*.yaml for examples."""
@@ -150,6 +209,7 @@ class ExperimentConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep = Field(default_factory=Sweep)
     resources: Resources = Field(default_factory=Resources)
+    tracking: Tracking = Field(default_factory=Tracking)
     setup: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
 

@@ -92,28 +92,26 @@ def resubmit(store: Store, experiment: str, executor: str | None = None) -> dict
 
 def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
                    executor: str | None) -> dict[str, Any]:
+    from dii_hpc.launch import backend
     from dii_hpc.launch import submit as sub
     from dii_hpc.launch.task import TaskRef, TaskRunner, read_plan, task_config
     from dii_hpc.slurm.scontrol import max_array_size
 
     plan = read_plan(plan_file)
-    kind, slurm_conf = sub.choose_executor(executor or plan.get("executor") or "auto")
+    kind, slurm_conf = backend.choose(executor or plan.get("executor") or "auto")
     _, config = task_config(plan, tasks[0][1])
+    job = sub.sweep_job(kind, config, store.root, plan_file.parent / "submitit", slurm_conf)
     previous = {rid: store.run(rid) for rid, _ in tasks}
     for rid, _ in tasks:
         store.update_run(rid, status="PENDING", end_time=None, error=None)
-    params = sub.slurm_parameters(config, store.root, f"dii-{config.experiment}")
-    ex = sub._executor(kind, plan_file.parent / "submitit", config, params)
+    ex = backend.executor(job)
     submitted: list[Any] = []
     try:
         max_array = max_array_size(slurm_conf) if slurm_conf else len(tasks)
         job_ids: list[str] = []
         for start in range(0, len(tasks), max_array):
             refs = [TaskRef(str(plan_file), i) for _, i in tasks[start:start + max_array]]
-            try:
-                jobs = sub.quiet_map_array(ex, TaskRunner(catch=(kind == "debug")), refs)
-            except Exception as err:  # noqa: BLE001
-                raise SchedulerError(f"sbatch rejected the job array: {sub.slurm_message(err)}") from err
+            jobs = backend.submit_array(ex, TaskRunner(catch=(kind == "debug")), refs)
             submitted += jobs
             job_ids += [str(j.job_id) for j in jobs]
     except BaseException:
