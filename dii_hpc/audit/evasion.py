@@ -189,12 +189,20 @@ def _regression_metrics(y: np.ndarray, clean: np.ndarray, adv: np.ndarray) -> di
 
 def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
               overrides: dict[str, Any] | None = None, seed: int = 0,
-              generator: Any = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+              generator: Any = None, engine: str = "art"
+              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """One catalogue attack -> (attack record, per-sample robust flags, x_adv).
 
-    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here).
+    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here);
+    `engine="torch"` runs the attack in `dii_hpc.audit.torch_engine` instead of ART.
     """
     from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.torch_engine import catalogue
+
+    if catalogue.check_engine(engine) == "torch":
+        if generator is not None:
+            raise BadInput("--engine torch does not shard over --mpi; use --engine art")
+        return catalogue.run_named(model, x, y, name, overrides, seed)
 
     native = callable(getattr(model, "art_estimator", None))
     params = attack_params(name, model, overrides, native)
