@@ -79,7 +79,7 @@ def batches(n: int, size: int) -> Iterator[slice]:
 
 
 def _seed(seed: int, tag: str, index: int, extra: int) -> int:
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, TAGS[tag], int(index),
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, TAGS[tag], int(index) + 1,
                                        int(extra)]).generate_state(1, np.uint64)[0])
 
 
