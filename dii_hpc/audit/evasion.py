@@ -199,23 +199,27 @@ def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
     from dii_hpc.audit.adapter import estimator_for
     from dii_hpc.audit.torch_engine import catalogue
 
+    native = callable(getattr(model, "art_estimator", None))
     if catalogue.check_engine(engine) == "torch":
         if generator is not None:
             raise BadInput("--engine torch does not shard over --mpi; use --engine art")
-        return catalogue.run_named(model, x, y, name, overrides, seed)
-
-    native = callable(getattr(model, "art_estimator", None))
-    params = attack_params(name, model, overrides, native)
-    # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module as
-    # is; the numpy adapter casts to float32 (a decision-based attack only needs predict).
-    estimator = estimator_for(model, native=name != "hsj")
-    attack = build(spec(name).art_class, estimator, params, name)
-    t0 = time.perf_counter()
-    x_adv = (generator or generate)(attack, x, y, seed, name)
-    elapsed = time.perf_counter() - t0
+        catalogue.require(name)
+        params = attack_params(name, model, overrides, native=True)
+        x_adv, elapsed = catalogue.generate(model, x, y, name, params, seed)
+    else:
+        params = attack_params(name, model, overrides, native)
+        # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module
+        # as is; the numpy adapter casts to float32 (a decision-based attack only needs
+        # predict).
+        estimator = estimator_for(model, native=name != "hsj")
+        attack = build(spec(name).art_class, estimator, params, name)
+        t0 = time.perf_counter()
+        x_adv = (generator or generate)(attack, x, y, seed, name)
+        elapsed = time.perf_counter() - t0
     metrics, intervals, ok = score(model, x, y, x_adv)
     record = {"name": name, "params": jsonable(params), "metrics": metrics,
-              "intervals": intervals, "time_s": elapsed, "box": spec(name).box}
+              "intervals": intervals, "time_s": elapsed, "box": spec(name).box,
+              "engine": engine}
     return record, ok, x_adv
 
 

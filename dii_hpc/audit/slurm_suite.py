@@ -22,7 +22,7 @@ def compute_shard(job: dict[str, Any], shard: str) -> str:
 
     prep = prepare(job["cfg"])
     evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, shard,
-                                checkpoint.for_job(job))
+                                checkpoint.for_job(job), engine=job["cfg"].get("engine", "art"))
     return shard
 
 

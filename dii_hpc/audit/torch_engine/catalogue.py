@@ -1,8 +1,9 @@
 """`--engine torch` for the catalogue attacks: same names, defaults and record as ART's.
 
-Parameters come from `evasion.attack_params` (the range-scaled defaults and the user's
-overrides, validated once), so `audit attack pgd --engine torch` attacks with exactly the
-budget of `--engine art`; the record says which engine ran. Attacks without a torch
+`evasion.run_named(..., engine="torch")` takes its parameters from `evasion.attack_params`
+(the range-scaled defaults and the user's overrides, validated once) and calls `generate`,
+so `audit attack pgd --engine torch` attacks with exactly the budget of `--engine art`; the
+record says which engine ran. Attacks without a torch
 implementation (deepfool, square, hsj) stay on ART inside the suite and are refused at
 level II with a one-line message.
 """
@@ -51,14 +52,21 @@ def torch_params(name: str, fn: Any, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def generate(model: Any, x: np.ndarray, y: np.ndarray, name: str, params: dict[str, Any],
-             seed: int = 0, index: Any = None) -> tuple[np.ndarray, float]:
-    """(x_adv, seconds) of catalogue attack `name` on the torch engine."""
-    from dii_hpc.audit.torch_engine import target as tgt
-
+def require(name: str) -> None:
+    """One line naming the engine's attacks when `name` is not among them."""
     if not has_torch(name):
         raise BadInput(f"attack {name} has no torch engine implementation (torch engine: "
                        f"{', '.join(TORCH_ATTACKS)}); use --engine art")
+
+
+def generate(model: Any, x: np.ndarray, y: np.ndarray, name: str, params: dict[str, Any],
+             seed: int = 0, index: Any = None) -> tuple[np.ndarray, float]:
+    """(x_adv, seconds) of catalogue attack `name` on the torch engine.
+
+    `params` are `evasion.attack_params(name, ...)`: the budget of the ART engine."""
+    from dii_hpc.audit.torch_engine import target as tgt
+
+    require(name)
     target = tgt.of(model)
     fn = _functions()[name]
     kwargs = torch_params(name, fn, params)
@@ -68,23 +76,6 @@ def generate(model: Any, x: np.ndarray, y: np.ndarray, name: str, params: dict[s
     x_adv = fn(target, xt, yt, seed=seed, index=index, **kwargs)
     _sync(target)
     return x_adv.detach().cpu().numpy().astype(np.float32), time.perf_counter() - t0
-
-
-def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
-              overrides: dict[str, Any] | None = None, seed: int = 0
-              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """`evasion.run_named` on the torch engine: (record, per-sample robust flags, x_adv)."""
-    from dii_hpc.audit import evasion
-
-    if not has_torch(name):
-        generate(model, x, y, name, {})  # raises the one-line refusal
-    params = evasion.attack_params(name, model, overrides, native=True)
-    x_adv, elapsed = generate(model, x, y, name, params, seed)
-    metrics, intervals, ok = evasion.score(model, x, y, x_adv)
-    record = {"name": name, "params": evasion.jsonable(params), "metrics": metrics,
-              "intervals": intervals, "time_s": elapsed, "box": evasion.spec(name).box,
-              "engine": "torch"}
-    return record, ok, x_adv
 
 
 def _sync(target: Any) -> None:
