@@ -60,9 +60,9 @@ def _batch(target: Target, x: Any, y: Any, *, confidence: float, learning_rate: 
                 opt.zero_grad()
                 loss.backward()
             if abort_early and it % every == 0:
-                if float(loss) > prev * 0.9999:
+                if float(loss.detach()) > prev * 0.9999:
                     break
-                prev = float(loss)
+                prev = float(loss.detach())
             opt.step()
             win = margin <= 0 if confidence > 0 else margin < 0
             fooled |= win
