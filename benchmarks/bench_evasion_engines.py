@@ -8,9 +8,11 @@ numpy for ART, tensors on the device for the others), best of `--repeats` after 
   on a GPU up to 1% of the samples, cuDNN's kernels differ); torchattacks within 1% (it
   clamps to the ball before the box, ART and we after).
 - C&W L2, confidence 0, lr 0.01, one constant c = 1 (torchattacks has no binary search),
-  `--cw-steps` iterations, early abort as in Carlini's code. Tolerance: robust accuracy of
-  torchattacks within 1 point (the same Adam descent in tanh space), of ART within 10
-  points (ART descends with a line search instead); mean L2 of the successes is printed.
+  `--cw-steps` iterations. `--engine torch` runs ART's algorithm (line-searched descent),
+  so it must agree with ART within 2 points of robust accuracy and on >= 98% of samples
+  (C&W stops on the decision boundary, where a last-bit difference can flip a sample).
+  torchattacks' `CW` is another algorithm (Adam, fixed c, early abort): its robust accuracy
+  and mean L2 of the successes are printed beside, not checked.
 Models: `digits` (the trained demo CNN, 1x8x8, its test split) and `cifar` (a CIFAR-shaped
 CNN 3x32x32, fixed random weights, uniform inputs labelled with the model's own predictions,
 so clean accuracy is 100% and robust accuracy measures the attack alone).
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_section  # noqa: E402
 
 EPS, STEP = 8 / 255, 2 / 255
-PGD_TOL, CW_TOL, CW_ART_TOL = 0.01, 0.01, 0.10
+PGD_TOL, CW_ART_TOL = 0.01, 0.02
 
 
 def _cifar_cnn() -> Any:
@@ -141,11 +143,11 @@ def measure(attack: str, model: str, device: str, args: argparse.Namespace) -> d
                      "l2": float(l2[~ok].mean()) if (~ok).any() else 0.0}
     ref, ours = out["ART"], out["--engine torch"]
     agree = float((ref["ok"] == ours["ok"]).mean())
-    tol, art_tol = (PGD_TOL, PGD_TOL) if attack == "pgd" else (CW_TOL, CW_ART_TOL)
+    tol = PGD_TOL if attack == "pgd" else CW_ART_TOL
+    ta_ok = attack != "pgd" or abs(out["torchattacks"]["robust"] - ours["robust"]) <= tol
     out["agree"] = agree
-    out["same_numbers"] = (abs(ref["robust"] - ours["robust"]) <= art_tol
-                           and abs(out["torchattacks"]["robust"] - ours["robust"]) <= tol
-                           and (attack != "pgd" or agree >= 1 - PGD_TOL))
+    out["same_numbers"] = (abs(ref["robust"] - ours["robust"]) <= tol and agree >= 1 - tol
+                           and ta_ok)
     return out
 
 
@@ -194,8 +196,9 @@ def main() -> None:
         "C&W L2 c=1 lr 0.01 confidence 0.", "", *table, "",
         f"Same numbers: PGD robust accuracy within {PGD_TOL:.0%} across the three and ART = "
         f"torch per sample on >= {1 - PGD_TOL:.0%} of samples (bit-identical on the CPU); C&W "
-        f"within {CW_TOL:.0%} of torchattacks (same optimiser) and {CW_ART_TOL:.0%} of ART "
-        "(line search). Ratios > 1: `--engine torch` is faster."]))
+        f"(ART's algorithm in torch) within {CW_ART_TOL:.0%} of ART and on >= "
+        f"{1 - CW_ART_TOL:.0%} of samples; torchattacks' C&W is another algorithm (Adam, "
+        "fixed c, early abort), shown not checked. Ratios > 1: `--engine torch` is faster."]))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,8 @@ def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     name = result.get("suite") or result.get("attack")
     grade = f" grade {result['grade']}" if result.get("grade") else ""
     what = f"{name} suite" if result.get("suite") else name
+    if result.get("standard"):
+        what += f" --standard {result['standard']['name']}"
     typer.echo(f"audit level {result['level']}: {result['threat']} {what} on {result['task']} "
                f"(n={result['n_samples']}){grade}")
     for record in result.get("attacks", []):

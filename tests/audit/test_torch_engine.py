@@ -64,17 +64,18 @@ def test_torch_engine_equals_art(name: str, params: dict[str, Any], digits: Any,
     assert 0 < art_ok.sum() < len(ok) or name == "pgd_l2"  # the comparison is not vacuous
 
 
-def test_carlini_l2_fools_with_small_perturbations(digits: Any, small: Any) -> None:
+def test_carlini_l2_follows_art(digits: Any, small: Any) -> None:
+    """ART's C&W algorithm in torch: the same points up to float rounding.
+
+    C&W stops on the decision boundary, so a last-bit difference may flip one sample."""
     model, _ = digits
     x, y = small
-    rec, ok, adv = evasion.run_named(model, x[:16], y[:16], "cw",
-                                     {"max_iter": 50, "binary_search_steps": 4,
-                                      "learning_rate": 0.05, "initial_const": 1.0},
-                                     engine="torch")
-    assert rec["metrics"]["robust_accuracy"] <= 0.25
-    fooled = ~ok
-    assert np.linalg.norm((adv - x[:16]).reshape(16, -1), axis=1)[fooled].max() < 3.0
-    assert adv.min() >= 0.0 and adv.max() <= 1.0
+    art_rec, art_ok, art_adv = evasion.run_named(model, x, y, "cw", {"max_iter": 5})
+    rec, ok, adv = evasion.run_named(model, x, y, "cw", {"max_iter": 5}, engine="torch")
+    assert (ok == art_ok).mean() >= 0.95
+    assert abs(rec["metrics"]["robust_accuracy"] - art_rec["metrics"]["robust_accuracy"]) <= 2 / N
+    np.testing.assert_allclose(adv, art_adv, atol=1e-5)
+    assert rec["metrics"]["robust_accuracy"] < 0.5  # it does attack
 
 
 @pytest.mark.parametrize("norm", [np.inf, 2])

@@ -4,8 +4,8 @@ ART stays the reference engine and the one for every other model; this engine ru
 audited `nn.Module` itself (`target.Target`): batches live on the module's device, and no
 step goes through numpy. Two families:
 
-- ART-parity attacks (`pgd.fgsm`, `pgd.pgd`, `apgd_art.apgd`, `cw.carlini_l2`): the same
-  arithmetic as ART's implementations, so `--engine torch` gives ART's numbers on
+- ART-parity attacks (`pgd.fgsm`, `pgd.pgd`, `apgd_art.apgd`, `cw.carlini_l2`): ART's
+  algorithms with ART's arithmetic, so `--engine torch` gives ART's numbers on
   deterministic settings (no random init), only faster;
 - AutoAttack's attacks (`apgd.apgd` with CE / DLR / targeted DLR, `fab.fab_targeted`,
   `square.square`): the reference algorithms of fra31/auto-attack, which the standard
