@@ -6,8 +6,9 @@ accuracy may be an overestimate and says why:
   rerun as AutoAttack's version 'rand', with EOT; the flag says so);
 - outputs_are_probabilities: the model returns a distribution (softmax before the loss),
   which flattens cross-entropy gradients; attack the logits instead;
-- zero_gradients: samples whose DLR input gradient is all zero or vanishing (first-order
-  change of the loss over the eps ball below `VANISHING`): masked or shattered gradients;
+- zero_gradients: samples whose DLR input gradient (cross-entropy below 3 classes) is all
+  zero or vanishing (first-order change of the loss over the eps ball below `VANISHING`):
+  masked or shattered gradients;
 - black_box_beats_white_box: Square broke samples the white-box attacks could not;
 - non_monotone_curve: robust accuracy under APGD-CE does not fall as eps grows.
 Per-sample parts (gradients, curve flags) are computed per sample block and merged.
@@ -59,16 +60,22 @@ def probabilities(target: Any, x: Any) -> dict[str, Any]:
 
 def gradient_flags(target: Any, x: Any, y: Any, eps: float, norm: Any) -> tuple[np.ndarray,
                                                                                 np.ndarray]:
-    """Per sample: (DLR input gradient all zero, first-order change over the ball < VANISHING)."""
+    """Per sample: (input gradient all zero, first-order change over the ball < VANISHING).
+
+    The loss is DLR (scale-free: a confident logit does not flatten it), cross-entropy for
+    models with fewer than three classes, where DLR is not defined."""
     import torch
+    import torch.nn.functional as F
 
     from dii_hpc.audit.torch_engine.apgd import dlr
 
-    if len(x) == 0 or target.nb_classes < 3:
-        return np.zeros(len(x), bool), np.zeros(len(x), bool)
+    if len(x) == 0:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    loss = dlr if target.nb_classes >= 3 else \
+        (lambda z, t: F.cross_entropy(z, t, reduction="none"))
     xg = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        (g,) = torch.autograd.grad(dlr(target.logits(xg), y).sum(), [xg])
+        (g,) = torch.autograd.grad(loss(target.logits(xg), y).sum(), [xg])
     flat = g.reshape(len(g), -1)
     dual = flat.abs().sum(1) if norm in (np.inf, "inf") else flat.norm(dim=1)
     zero = (flat == 0).all(1)
@@ -80,8 +87,8 @@ def zero_gradients(zero: np.ndarray, vanishing: np.ndarray) -> dict[str, Any]:
     hit = bool(zero.any() or vanishing.any())
     return {"flag": "zero_gradients", "ok": not hit,
             "detail": f"{int(zero.sum())} of {len(zero)} samples ({zero.sum() / n:.1%}) have an "
-                      f"all-zero DLR input gradient, {int(vanishing.sum())} a vanishing one "
-                      f"(first-order change over the eps ball < {VANISHING:g})"}
+                      f"all-zero input gradient of the loss (DLR), {int(vanishing.sum())} a "
+                      f"vanishing one (first-order change over the eps ball < {VANISHING:g})"}
 
 
 def black_box(after: dict[str, float]) -> dict[str, Any] | None:
