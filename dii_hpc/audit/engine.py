@@ -69,7 +69,8 @@ def compute(job: dict[str, Any], generator: Any = None,
         result["resumed_shards"] = resumed
         ck.clear()
     elif level == "II":
-        result = _attack(job["name"], dict(job.get("params") or {}), prep, generator)
+        result = _attack(job["name"], dict(job.get("params") or {}), prep, generator,
+                         cfg.get("engine", "art"))
     else:
         result = _raw(job["name"], dict(job.get("params") or {}), cfg, prep, generator)
     result["level"] = level
@@ -87,10 +88,15 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
     subset = cfg.get("attacks")
-    if threat == "evasion":
+    if cfg.get("standard"):
+        from dii_hpc.audit import autoattack
+
+        out = autoattack.run(cfg, threat, prep, generator, examples_dir, ck)
+    elif threat == "evasion":
         out = evasion_suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
                                       attacks=subset, examples_dir=examples_dir,
-                                      generator=generator, ck=ck)
+                                      generator=generator, ck=ck,
+                                      engine=cfg.get("engine", "art"))
     elif threat == "privacy":
         from dii_hpc.audit import privacy_suite
 
@@ -100,17 +106,17 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
     else:
         out = poisoning.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
                                   target=int((cfg.get("params") or {}).get("target", 0)))
-    return {"threat": threat, "params": {}, **out}
+    return {"threat": threat, "params": out.pop("params", {}), **out}
 
 
 def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
-            generator: Any) -> dict[str, Any]:
+            generator: Any, engine: str = "art") -> dict[str, Any]:
     """Level II: one catalogue attack, partly fixed params, a per-method result."""
     threat = threat_of(name)
     curves: dict[str, Any] = {}
     if threat == "evasion":
         record, _, _ = evasion.run_named(prep.model, prep.x, prep.y, name, params,
-                                         seed=prep.seed, generator=generator)
+                                         seed=prep.seed, generator=generator, engine=engine)
         n = len(prep.x)
     elif name == "attribute_inference":
         from dii_hpc.audit import attribute

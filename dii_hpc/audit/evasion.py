@@ -208,27 +208,40 @@ def _regression_metrics(y: np.ndarray, clean: np.ndarray, adv: np.ndarray) -> di
 
 def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
               overrides: dict[str, Any] | None = None, seed: int = 0,
-              generator: Any = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+              generator: Any = None, engine: str = "art"
+              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """One catalogue attack -> (attack record, per-sample robust flags, x_adv).
 
-    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here).
+    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here);
+    `engine="torch"` runs the attack in `dii_hpc.audit.torch_engine` instead of ART.
     """
     from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.torch_engine import catalogue
 
     native = callable(getattr(model, "art_estimator", None))
-    params = attack_params(name, model, overrides, native)
-    # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module as
-    # is; the numpy adapter casts to float32 (a decision-based attack only needs predict).
-    estimator = estimator_for(model, native=name != "hsj")
-    attack = build(spec(name).art_class, estimator, params, name)
-    t0 = time.perf_counter()
-    x_adv = generate_shown(attack, x, y, seed, name, generator=generator,
-                           batch=int(params.get("batch_size") or 0) if spec(name).deterministic else None)
-    elapsed = time.perf_counter() - t0
+    if catalogue.check_engine(engine) == "torch":
+        if generator is not None:
+            raise BadInput("--engine torch does not shard over --mpi; use --engine art")
+        catalogue.require(name)
+        params = attack_params(name, model, overrides, native=True)
+        x_adv, elapsed = catalogue.generate(model, x, y, name, params, seed)
+        seeds: Any = {"scheme": "per-sample", "seed": seed}  # (seed, sample index): any split agrees
+    else:
+        params = attack_params(name, model, overrides, native)
+        # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module
+        # as is; the numpy adapter casts to float32 (a decision-based attack only needs
+        # predict).
+        estimator = estimator_for(model, native=name != "hsj")
+        attack = build(spec(name).art_class, estimator, params, name)
+        t0 = time.perf_counter()
+        x_adv = generate_shown(attack, x, y, seed, name, generator=generator,
+                               batch=int(params.get("batch_size") or 0) if spec(name).deterministic else None)
+        elapsed = time.perf_counter() - t0
+        seeds = randomness.block_seeds(seed, name, len(x))
     metrics, intervals, ok = score(model, x, y, x_adv)
     record = {"name": name, "params": jsonable(params), "metrics": metrics,
               "intervals": intervals, "time_s": elapsed, "box": spec(name).box,
-              "seeds": randomness.block_seeds(seed, name, len(x))}
+              "seeds": seeds, "engine": engine}
     return record, ok, x_adv
 
 

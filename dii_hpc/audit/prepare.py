@@ -9,7 +9,9 @@ with `params` for it:
     task: image_classification      # default: the model's own task
     threat: evasion                 # suite / level III threat
     attack: pgd                     # level II name, or an ART class path (level III)
-    params: {eps: 0.2}
+    params: {eps: 0.2}              # eps may be a fraction: 8/255
+    engine: art                     # art | torch (attacks written in torch, torch models)
+    standard: autoattack            # suite evasion: AutoAttack's standard (params: eps, norm)
     n_samples: 200
     seed: 0                         # every random draw derives from it (audit.randomness)
     sample_shards: 1                # --executor slurm: split each attack's samples over k tasks
@@ -30,7 +32,8 @@ from dii_hpc.errors import BadInput, ConfigError
 
 KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
         "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks",
-        "sample_shards", "resources", "setup"}  # resources/setup: the Slurm shards of `--executor slurm`
+        "sample_shards", "resources", "setup",  # resources/setup: the Slurm shards
+        "standard", "engine"}
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -39,7 +39,8 @@ def compute_shard(job: dict[str, Any], shard: str) -> str:
     else:
         from dii_hpc.audit import evasion_suite
 
-        evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, base, ck, generator)
+        evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, base, ck, generator,
+                                    engine=job["cfg"].get("engine", "art"))
     return shard
 
 
