@@ -21,6 +21,7 @@ _LAZY = {
     "log_artifact": "dii_hpc.tracking.fluent",
     "set_tags": "dii_hpc.tracking.fluent",
     "Store": "dii_hpc.store.store",
+    "Registry": "dii_hpc.registry.registry",
     "DiiError": "dii_hpc.errors",
     "Executor": "dii_hpc.launch.executor",
     "Model": "dii_hpc.launch.protocols",
@@ -38,6 +39,7 @@ __all__ = [
     "log_artifact",
     "set_tags",
     "Store",
+    "Registry",
     "DiiError",
     "Executor",
     "Model",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.errors import DiiError
     from dii_hpc.launch.executor import Executor
     from dii_hpc.launch.protocols import DatasetLoader, Model
+    from dii_hpc.registry.registry import Registry
     from dii_hpc.store.store import Store
     from dii_hpc.tracking.fluent import (
         active_run,
@@ -60,5 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.tracking.run import Run, start_run
 
 
+_SUBMODULES = ("distributed",)  # `dii_hpc.distributed.env()` after a plain `import dii_hpc`
+
+
 def __getattr__(name: str) -> Any:
-    return _lazy.load(globals(), _LAZY, name)
+    return _lazy.load(globals(), _LAZY, name, submodules=_SUBMODULES)

@@ -64,3 +64,10 @@ class DamagedRun(DiiError):
     """A run record or metric array cannot be read; listing skips it and reports it."""
 
     exit_code = 3
+
+
+class NotSupported(BadInput, AttributeError):
+    """A name of another project's API (e.g. ``mlflow.autolog``) that dii-hpc does not offer.
+
+    Also an AttributeError, so ``hasattr`` and ``getattr(module, name, default)`` keep working.
+    """

@@ -70,7 +70,7 @@
   }
   function applyFilter(table, input, shown) {
     var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (c) { return c.textContent.trim().toLowerCase(); });
-    var terms = parseFilter(input.value), total = 0, visible = 0;
+    var terms = parseFilter(input.value), total = 0, visible = 0, archived = 0;
     Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
       total++;
       var text = row.textContent.toLowerCase();
@@ -79,10 +79,16 @@
         var col = heads.indexOf(t.key);
         return col >= 0 && test(t.op, cellKey(row.cells[col]), t.val);
       });
+      if (ok && row.classList.contains("archived") && !showArchived()) { ok = false; archived++; }
       row.hidden = !ok;
       if (ok) visible++;
     });
-    if (shown) shown.textContent = visible + " of " + total + " runs shown";
+    if (shown) shown.textContent = visible + " of " + total + " runs shown" + (archived ? " (" + archived + " archived hidden)" : "");
+  }
+
+  function showArchived() {
+    var box = document.getElementById("show-archived");
+    return !!(box && box.checked);
   }
 
   /* ---------------------------------------------------------------- charts */
@@ -144,7 +150,7 @@
     var curveKeys = Object.keys(keys).sort();
     fillSelect(metricSel, curveKeys, data.primary);
     var initial = data.best ? [data.best] : [];
-    data.runs.forEach(function (r) { if (initial.length < 5 && initial.indexOf(r.id) < 0 && data.curves[r.id] && Object.keys(data.curves[r.id]).length) initial.push(r.id); });
+    data.runs.forEach(function (r) { if (initial.length < 5 && !r.a && initial.indexOf(r.id) < 0 && data.curves[r.id] && Object.keys(data.curves[r.id]).length) initial.push(r.id); });
     picks.forEach(function (p) { p.checked = initial.indexOf(p.value) >= 0; p.addEventListener("change", drawCurves); });
     metricSel.addEventListener("change", drawCurves);
     document.getElementById("select-none").addEventListener("click", function () { picks.forEach(function (p) { p.checked = false; }); drawCurves(); });
@@ -186,7 +192,7 @@
     mSel.addEventListener("change", drawScatter);
     function drawScatter() {
       var box = document.getElementById("scatter"), p = pSel.value, m = mSel.value;
-      var pts = data.runs.filter(function (r) { return r.p[p] !== undefined && r.p[p] !== null && r.m[m] !== null && r.m[m] !== undefined; });
+      var pts = data.runs.filter(function (r) { return (!r.a || showArchived()) && r.p[p] !== undefined && r.p[p] !== null && r.m[m] !== null && r.m[m] !== undefined; });
       if (!p || !m || !pts.length) { box.textContent = "no run has both a value of this param and of this metric"; return; }
       var numeric = pts.every(function (r) { return typeof r.p[p] === "number"; });
       var cats = null;
@@ -211,6 +217,7 @@
         f.svg.appendChild(a);
       });
     }
+    document.addEventListener("dii:archived", drawScatter);
     drawCurves();
     drawScatter();
   }
@@ -235,9 +242,15 @@
         timer = setTimeout(function () { applyFilter(runs, input, shown); }, 80);
       });
       applyFilter(runs, input, shown);
+      var arch = document.getElementById("show-archived");
+      if (arch) arch.addEventListener("change", function () {
+        applyFilter(runs, input, shown);
+        document.dispatchEvent(new CustomEvent("dii:archived"));
+      });
     }
     var blob = document.getElementById("experiment-data");
     if (blob) experimentPage(JSON.parse(blob.textContent));
   });
-  window.diiReport = { sortTable: sortTable, applyFilter: applyFilter };
+  window.diiReport = { sortTable: sortTable, applyFilter: applyFilter, showArchived: showArchived,
+    el: el, frame: frame, fmt: fmt, fillSelect: fillSelect };
 })();

@@ -149,9 +149,13 @@ def test_library_code_never_imports_the_facade() -> None:
 
 
 @pytest.mark.parametrize("low,high", [("store", "tracking"), ("store", "slurm"), ("store", "audit"),
-                                      ("store", "report"), ("report", "audit"), ("report", "launch")])
+                                      ("store", "report"), ("report", "audit"), ("report", "launch"),
+                                      ("registry", "audit"), ("registry", "drift"),
+                                      ("registry", "inference"), ("config", "registry"),
+                                      ("store", "registry")])
 def test_layers_point_one_way(low: str, high: str) -> None:
-    """`store` knows nothing of Slurm, audits or HTML; `report` only renders saved results."""
+    """`store` knows nothing of Slurm, audits or HTML; `report` only renders saved results;
+    the registry reads audit and drift results from the store without importing those packages."""
     edges, _ = _graph()
     up = _packages(edges)
     assert f"dii_hpc.{high}" not in up[f"dii_hpc.{low}"]

@@ -27,8 +27,8 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
         AttributeInferenceBlackBox,
     )
 
+    from dii_hpc.audit import randomness
     from dii_hpc.audit.adapter import estimator_for
-    from dii_hpc.audit.evasion import seed_all
 
     params = dict(params or {})
     task = Task.parse(model.task)
@@ -44,21 +44,22 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
     if params:
         raise BadInput(f"attack attribute_inference: unknown parameter(s) {', '.join(params)}")
     t0 = time.perf_counter()
-    seed_all(seed)
+    call_seed = randomness.derive(seed, "attribute_inference")
     order = np.random.default_rng(seed).permutation(len(x))
     known, target = x[order[: len(x) // 2]], x[order[len(x) // 2:]]
     est = estimator_for(model)
     hidden = np.delete(target, feature, axis=1)
     pred = np.argmax(est.predict(target), axis=1).reshape(-1, 1).astype(np.float32)
-    try:
-        attack = AttributeInferenceBlackBox(est, attack_model_type=kind, attack_feature=feature,
-                                            is_continuous=True)
-        attack.fit(known)
-        inferred = np.asarray(attack.infer(hidden, pred=pred)).reshape(-1)
-        base = AttributeInferenceBaseline(attack_model_type=kind, attack_feature=feature,
-                                          is_continuous=True)
-        base.fit(known)
-        baseline = np.asarray(base.infer(hidden)).reshape(-1)
+    try:  # ART's forests draw from numpy's global generator: seeded around the calls
+        with randomness.seeded(call_seed):
+            attack = AttributeInferenceBlackBox(est, attack_model_type=kind,
+                                                attack_feature=feature, is_continuous=True)
+            attack.fit(known)
+            inferred = np.asarray(attack.infer(hidden, pred=pred)).reshape(-1)
+            base = AttributeInferenceBaseline(attack_model_type=kind, attack_feature=feature,
+                                              is_continuous=True)
+            base.fit(known)
+            baseline = np.asarray(base.infer(hidden)).reshape(-1)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack attribute_inference: ART rejected the parameters: {err}") from err
     truth = target[:, feature]
@@ -70,4 +71,5 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
                "model_leakage": (mae_base - mae) / max(mae_base, 1e-12)}
     return {"name": "attribute_inference",
             "params": {"feature": feature, "attack_model_type": kind, "seed": seed},
-            "metrics": metrics, "intervals": {}, "time_s": time.perf_counter() - t0}
+            "metrics": metrics, "intervals": {}, "time_s": time.perf_counter() - t0,
+            "seeds": [call_seed]}

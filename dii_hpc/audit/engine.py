@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.audit import evasion, poisoning, privacy
+from dii_hpc.audit import evasion, poisoning, privacy, randomness
 from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.audit.validate import pop_number
 from dii_hpc.errors import BadInput
@@ -70,13 +70,15 @@ def compute(job: dict[str, Any], generator: Any = None,
         result["resumed_shards"] = resumed
         ck.clear()
     elif level == "II":
-        result = _attack(job["name"], dict(job.get("params") or {}), prep, generator)
+        result = _attack(job["name"], dict(job.get("params") or {}), prep, generator,
+                         cfg.get("engine", "art"))
     else:
         result = _raw(job["name"], dict(job.get("params") or {}), cfg, prep, generator)
     result["level"] = level
     result["config"] = {**cfg, "level": level, ("suite" if level == "I" else "attack"):
                         job["name"], "params": result.get("params", job.get("params"))}
-    result["manifest"] = cfgmod.manifest(cfg, prep)
+    result["manifest"] = cfgmod.manifest(cfg, prep) | {
+        "randomness": randomness.manifest(prep.seed, result.get("attacks") or [])}
     return result
 
 
@@ -87,27 +89,35 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
     subset = cfg.get("attacks")
-    if threat == "evasion":
+    if cfg.get("standard"):
+        from dii_hpc.audit import autoattack
+
+        out = autoattack.run(cfg, threat, prep, generator, examples_dir, ck)
+    elif threat == "evasion":
         out = evasion_suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
                                       attacks=subset, examples_dir=examples_dir,
-                                      generator=generator, ck=ck)
+                                      generator=generator, ck=ck,
+                                      engine=cfg.get("engine", "art"))
     elif threat == "privacy":
-        out = privacy.run_suite(prep.model, prep.train, prep.test, n=int(cfg["n_samples"]),
-                                seed=prep.seed, attacks=subset)
+        from dii_hpc.audit import privacy_suite
+
+        out = privacy_suite.run_suite(prep.model, prep.train, prep.test,
+                                      n=int(cfg["n_samples"]), seed=prep.seed, attacks=subset,
+                                      generator=generator, ck=ck)
     else:
         out = poisoning.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
                                   target=int((cfg.get("params") or {}).get("target", 0)))
-    return {"threat": threat, "params": {}, **out}
+    return {"threat": threat, "params": out.pop("params", {}), **out}
 
 
 def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
-            generator: Any) -> dict[str, Any]:
+            generator: Any, engine: str = "art") -> dict[str, Any]:
     """Level II: one catalogue attack, partly fixed params, a per-method result."""
     threat = threat_of(name)
     curves: dict[str, Any] = {}
     if threat == "evasion":
         record, _, _ = evasion.run_named(prep.model, prep.x, prep.y, name, params,
-                                         seed=prep.seed, generator=generator)
+                                         seed=prep.seed, generator=generator, engine=engine)
         n = len(prep.x)
     elif name == "attribute_inference":
         from dii_hpc.audit import attribute
@@ -116,7 +126,8 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
     elif threat == "privacy":
         n_each = pop_number(params, "n_samples", len(prep.x), name, int)
         x, y, member = privacy.membership_sets(prep.train, prep.test, n_each, prep.seed)
-        record = privacy.run_attack(name, prep.model, x, y, member, params, prep.seed)
+        record = privacy.run_attack(name, prep.model, x, y, member, params, prep.seed,
+                                    generator)
         curves["roc"], n = record.pop("roc"), len(x)
     else:
         record, n = _poisoning(name, params, prep), len(prep.train[0])
@@ -172,7 +183,8 @@ def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Pr
     x_adv = evasion.generate_shown(attack, prep.x, prep.y, prep.seed, path, generator=generator)
     metrics, intervals, _ = evasion.score(prep.model, prep.x, prep.y, x_adv)
     record = {"name": path, "params": evasion.jsonable(params), "metrics": metrics,
-              "intervals": intervals, "time_s": time.perf_counter() - t0}
+              "intervals": intervals, "time_s": time.perf_counter() - t0,
+              "seeds": randomness.block_seeds(prep.seed, path, len(prep.x))}
     return {"threat": "evasion", "task": _task(prep), "attack": path, "grade": None,
             "summary": _one_line(path, metrics), "metrics": metrics,
             "params": record["params"], "attacks": [record], "curves": {}, "sanity": [],
@@ -189,20 +201,25 @@ def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) ->
     from dii_hpc.audit.adapter import estimator_for
 
     x, y, member = privacy.membership_sets(prep.train, prep.test, len(prep.x), prep.seed)
-    fit, held = privacy._halves(member, prep.seed)
+    fit, held = privacy.halves(member, prep.seed)
+    seed = randomness.derive(prep.seed, path)
     t0 = time.perf_counter()
     attack = evasion.build(path, estimator_for(prep.model), params, path)
     try:
-        if callable(getattr(attack, "fit", None)):
-            attack.fit(x[fit & member], y[fit & member], x[fit & ~member], y[fit & ~member])
-        prob = np.asarray(attack.infer(x[held], y[held], probabilities=True), dtype=float)
+        with randomness.seeded(seed):
+            if callable(getattr(attack, "fit", None)):
+                attack.fit(x[fit & member], y[fit & member], x[fit & ~member], y[fit & ~member])
+            prob = np.asarray(attack.infer(x[held], y[held], probabilities=True),
+                              dtype=np.float64)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack {path}: ART failed: {str(err).splitlines()[0]}") from err
     score = prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
     roc = stats.roc_summary(member[held], score)
     metrics = {k: roc[k] for k in ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")}
+    metrics |= {"n_members": int(member[held].sum()), "n_non_members": int((~member[held]).sum())}
     record = {"name": path, "params": evasion.jsonable(params), "metrics": metrics,
-              "intervals": {}, "time_s": time.perf_counter() - t0}
+              "intervals": {"auc": stats.auc_interval(member[held], score, seed)},
+              "time_s": time.perf_counter() - t0, "seeds": [seed]}
     return {"threat": "privacy", "task": _task(prep), "attack": path, "grade": None,
             "summary": _one_line(path, metrics), "metrics": metrics, "params": record["params"],
             "attacks": [record], "curves": {"roc": {k: roc[k] for k in ("fpr", "tpr", "auc")}},

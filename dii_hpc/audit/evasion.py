@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit import stats
+from dii_hpc.audit import randomness, stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
 
@@ -37,7 +37,7 @@ def _defaults(name: str, span: float, d: int, native: bool) -> dict[str, Any]:
     eps = 0.1 * span
     eps2 = eps * float(np.sqrt(d))
     table: dict[str, dict[str, Any]] = {
-        "fgsm": {"norm": np.inf, "eps": eps, "eps_step": eps, "num_random_init": 0},
+        "fgsm": {"norm": np.inf, "eps": eps, "num_random_init": 0},  # one step: no eps_step
         "pgd": {"norm": np.inf, "eps": eps, "eps_step": eps / 4, "max_iter": 20,
                 "num_random_init": 1},
         "pgd_l2": {"norm": 2, "eps": eps2, "eps_step": eps2 / 4, "max_iter": 20,
@@ -119,11 +119,15 @@ def attack_params(name: str, model: Any, overrides: dict[str, Any] | None,
 def check_numbers(name: str, defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """``overrides`` with numbers where the default is a number (YAML reads ``1e-2`` as text);
     one that is no number (``-p eps=abc``) is one line now, not a TypeError deep inside ART.
-    ``norm`` has its own parser (`parse_norm`)."""
+    ``norm`` and the budgets (fractions such as 8/255) have their own parsers (`parse_norm`,
+    `validate.parse_eps`)."""
+    from dii_hpc.audit.validate import BUDGETS
+
     out = dict(overrides)
     for key, value in overrides.items():
         default = defaults.get(key)
-        if key == "norm" or isinstance(default, bool) or not isinstance(default, (int, float)):
+        if key == "norm" or key in BUDGETS or isinstance(default, bool) or \
+                not isinstance(default, (int, float)):
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             continue
@@ -157,19 +161,16 @@ def _takes(cls: Any, name: str) -> bool:
     return name in inspect.signature(cls.__init__).parameters
 
 
-def seed_all(seed: int) -> None:
-    """ART draws random inits from numpy's global RNG and torch's: seed both."""
-    import torch
+def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str,
+             ids: list[int] | None = None) -> np.ndarray:
+    """x_adv for (x, y), block by block under seeds derived from (seed, label, block) so
+    that any sharding gives the same numbers (`randomness`); `ids` picks a shard's blocks.
+    ART errors raised at generate time also become BadInput."""
+    def call(xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        return attack.generate(x=xb, y=yb)
 
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str) -> np.ndarray:
-    """x_adv for (x, y); ART errors raised at generate time also become BadInput."""
-    seed_all(seed)
     try:
-        return np.asarray(attack.generate(x=x, y=y), dtype=np.float32)
+        return randomness.generate_blocks(call, x, y, seed, label, ids).astype(np.float32)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack {label}: ART failed: {str(err).splitlines()[0]}") from err
 
@@ -231,26 +232,40 @@ def _regression_metrics(y: np.ndarray, clean: np.ndarray, adv: np.ndarray) -> di
 
 def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
               overrides: dict[str, Any] | None = None, seed: int = 0,
-              generator: Any = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+              generator: Any = None, engine: str = "art"
+              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """One catalogue attack -> (attack record, per-sample robust flags, x_adv).
 
-    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here).
+    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here);
+    `engine="torch"` runs the attack in `dii_hpc.audit.torch_engine` instead of ART.
     """
     from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.torch_engine import catalogue
 
     native = callable(getattr(model, "art_estimator", None))
-    params = attack_params(name, model, overrides, native)
-    # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module as
-    # is; the numpy adapter casts to float32 (a decision-based attack only needs predict).
-    estimator = estimator_for(model, native=name != "hsj")
-    attack = build(spec(name).art_class, estimator, params, name)
-    t0 = time.perf_counter()
-    x_adv = generate_shown(attack, x, y, seed, name, generator=generator,
-                           batch=int(params.get("batch_size") or 0) if spec(name).deterministic else None)
-    elapsed = time.perf_counter() - t0
+    if catalogue.check_engine(engine) == "torch":
+        if generator is not None:
+            raise BadInput("--engine torch does not shard over --mpi; use --engine art")
+        catalogue.require(name)
+        params = attack_params(name, model, overrides, native=True)
+        x_adv, elapsed = catalogue.generate(model, x, y, name, params, seed)
+        seeds: Any = {"scheme": "per-sample", "seed": seed}  # (seed, sample index): any split agrees
+    else:
+        params = attack_params(name, model, overrides, native)
+        # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module
+        # as is; the numpy adapter casts to float32 (a decision-based attack only needs
+        # predict).
+        estimator = estimator_for(model, native=name != "hsj")
+        attack = build(spec(name).art_class, estimator, params, name)
+        t0 = time.perf_counter()
+        x_adv = generate_shown(attack, x, y, seed, name, generator=generator,
+                               batch=int(params.get("batch_size") or 0) if spec(name).deterministic else None)
+        elapsed = time.perf_counter() - t0
+        seeds = randomness.block_seeds(seed, name, len(x))
     metrics, intervals, ok = score(model, x, y, x_adv)
     record = {"name": name, "params": jsonable(params), "metrics": metrics,
-              "intervals": intervals, "time_s": elapsed, "box": spec(name).box}
+              "intervals": intervals, "time_s": elapsed, "box": spec(name).box,
+              "seeds": seeds, "engine": engine}
     return record, ok, x_adv
 
 

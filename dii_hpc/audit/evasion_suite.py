@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit import evasion, stats
+from dii_hpc.audit import evasion, sample_shards, stats
 from dii_hpc.audit.checkpoint import Checkpoint, cached
 from dii_hpc.audit.protocols import Task
 
@@ -46,22 +46,25 @@ def suite_attacks(task: Task, subset: list[str] | None = None) -> tuple[str, ...
 
 def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
               attacks: list[str] | None = None, examples_dir: str | None = None,
-              generator: Any = None, ck: Checkpoint | None = None) -> dict[str, Any]:
+              generator: Any = None, ck: Checkpoint | None = None,
+              engine: str = "art") -> dict[str, Any]:
     """Run the suite on (x, y) and return the audit section (without config/level keys).
 
-    Each attack and each curve point is a shard kept in `ck`, so a rerun resumes."""
+    Each attack and each curve point is a shard kept in `ck`, so a rerun resumes.
+    `engine="torch"` runs the attacks the torch engine has in torch, the others in ART."""
     task = Task.parse(model.task)
     names = suite_attacks(task, attacks)
     ck = ck or Checkpoint(None)
     records, flags, advs = [], {}, {}
     with progress.bar("evasion suite: attacks", len(names) + len(CURVE_FRACTIONS)) as bar:
         for name in names:
-            record, arrays = compute_shard(model, x, y, seed, f"attack-{name}", ck, generator)
+            record, arrays = compute_shard(model, x, y, seed, f"attack-{name}", ck, generator,
+                                           engine)
             records.append(record)
             flags[name] = arrays["ok"].astype(bool)
             advs[name] = (arrays["x_adv"], arrays["shown"].astype(int))
             bar.advance()
-        curve = robustness_curve(model, x, y, seed, generator, ck, bar)
+        curve = robustness_curve(model, x, y, seed, generator, ck, bar, engine)
     metrics = _summary_metrics(task, records, flags)
     score = _grade_score(task, metrics)
     sanity = sanity_flags(model, x, y, records, curve)
@@ -100,13 +103,13 @@ def _grade_score(task: Task, metrics: dict[str, Any]) -> float:
 
 def robustness_curve(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
                      generator: Any = None, ck: Checkpoint | None = None,
-                     bar: progress.Bar | None = None) -> list[dict[str, float]]:
+                     bar: progress.Bar | None = None, engine: str = "art") -> list[dict[str, float]]:
     """PGD (Linf) at growing eps: what accuracy (or RMSE) survives which budget."""
     bar = bar or progress.Bar()
     curve = []
     for frac in CURVE_FRACTIONS:
         curve.append(compute_shard(model, x, y, seed, f"curve-{frac}", ck or Checkpoint(None),
-                                   generator)[0])
+                                   generator, engine)[0])
         bar.advance()
     return curve
 
@@ -117,16 +120,29 @@ def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:
             + [f"curve-{f}" for f in CURVE_FRACTIONS])
 
 
+def blocked(shard: str) -> bool:
+    """Every evasion shard is one blocked generation: any can be split by samples."""
+    return True
+
+
 def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
-                  ck: Checkpoint, generator: Any = None
+                  ck: Checkpoint, generator: Any = None, engine: str = "art"
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One shard (`attack-<name>` or `curve-<fraction>`), computed or loaded from `ck`.
 
-    Shards are what a Slurm array task computes (`dii_hpc.audit.slurm_suite`)."""
+    Shards are what a Slurm array task computes (`dii_hpc.audit.slurm_suite`); a shard
+    split over tasks by samples finds its parts in `ck` (`sample_shards`)."""
+    from dii_hpc.audit.torch_engine.catalogue import has_torch
+
     kind, _, arg = shard.partition("-")
+    generator = sample_shards.reader(ck, shard, generator)
+
+    def on(name: str) -> str:  # attacks the torch engine lacks stay on ART
+        return engine if has_torch(name) else "art"
 
     def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        record, ok, x_adv = evasion.run_named(model, x, y, arg, seed=seed, generator=generator)
+        record, ok, x_adv = evasion.run_named(model, x, y, arg, seed=seed, generator=generator,
+                                              engine=on(arg))
         shown = np.r_[np.flatnonzero(~ok), np.flatnonzero(ok)][:4]  # successes first
         return record, {"ok": ok, "x_adv": x_adv[shown], "shown": shown}
 
@@ -134,7 +150,7 @@ def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: st
         eps = float(arg) * float(model.clip_values[1] - model.clip_values[0])
         key = "adv_rmse" if Task.parse(model.task).is_regression else "robust_accuracy"
         record, _, _ = evasion.run_named(model, x, y, "pgd", {"eps": eps, "eps_step": eps / 4},
-                                         seed=seed, generator=generator)
+                                         seed=seed, generator=generator, engine=on("pgd"))
         return {"eps": eps, key: record["metrics"][key]}, {}
 
     return cached(ck, shard, attack if kind == "attack" else curve_point)

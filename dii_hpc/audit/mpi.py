@@ -1,10 +1,11 @@
-"""`--mpi N`: shard the evaluation set of evasion attacks over N MPI ranks (mpi4py).
+"""`--mpi N`: shard the evaluation set of evasion (and label-only) attacks over N MPI ranks.
 
 The CLI process starts `mpirun -n N python -m dii_hpc.audit.mpi JOB OUT`; every rank builds
 the same model and data (deterministic), generates adversarial examples for its contiguous
-shard, and all-gathers the shards, so scoring sees exactly the single-process x_adv for
-deterministic attacks (FGSM, PGD without random init, DeepFool, CW). Random-init attacks
-draw their noise per shard, so their numbers match in distribution only. Rank 0 writes
+run of randomness blocks (`dii_hpc.audit.randomness`: each block has its own seed derived
+from the audit seed) and all-gathers them, so scoring sees exactly the single-process
+x_adv for every attack, random starts included. The privacy suite's label-only attack
+shards the same way; its other attacks are cheap and run on every rank. Rank 0 writes
 the result; the parent persists it (ranks never touch the store).
 """
 
@@ -52,16 +53,15 @@ def run(n: int, job: dict[str, Any], examples_dir: str | None = None,
 
 
 def sharded_generator(comm: Any) -> Any:
-    """A drop-in for `evasion.generate` that splits x over ranks and all-gathers x_adv."""
+    """A drop-in for `evasion.generate`: each rank generates its own contiguous run of
+    randomness blocks and all ranks all-gather them (in rank order = block order)."""
     import numpy as np
 
-    from dii_hpc.audit import evasion
+    from dii_hpc.audit import evasion, randomness
 
     def generate(attack: Any, x: Any, y: Any, seed: int, label: str) -> Any:
-        bounds = np.linspace(0, len(x), comm.Get_size() + 1).astype(int)
-        lo, hi = bounds[comm.Get_rank()], bounds[comm.Get_rank() + 1]
-        part = (evasion.generate(attack, x[lo:hi], y[lo:hi], seed, label) if hi > lo
-                else np.zeros((0, *x.shape[1:]), np.float32))
+        ids = randomness.owned(len(x), comm.Get_rank(), comm.Get_size())
+        part = evasion.generate(attack, x, y, seed, label, ids)
         return np.concatenate(comm.allgather(part)).astype(np.float32)
 
     return generate

@@ -5,8 +5,11 @@ Triggers, per task: a bright 3x3 checker patch in the bottom-right corner (image
 sawtooth over the last 10% of the series (time series), the first 3 features set to the
 top of their range (tabular). Poisoned samples are taken from non-target classes,
 triggered and relabelled to `target` (ART's PoisoningAttackBackdoor does the stamping).
-Clean-accuracy loss is measured against the audited model; detection scores ART's
-ActivationDefence and SpectralSignatureDefense against the known poison mask.
+Clean-accuracy loss is measured against the audited model, and so is the trigger's own
+effect: the clean model's rate on the same triggered inputs (`baseline_attack_success_rate`)
+is subtracted from the success rate (`attack_success_lift`, which the grade uses). Detection
+scores ART's ActivationDefence and SpectralSignatureDefense against the known poison mask.
+Every retraining and ART call runs under a seed derived from the audit's (`randomness`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit import stats
+from dii_hpc.audit import randomness, stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
 
@@ -32,6 +35,7 @@ ATTACKS = {
 }
 SUITE_FRACTIONS = (0.01, 0.05, 0.1)
 FLIP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
+TRIGGER_BASELINE_MAX = 0.25  # a clean model this fooled by the trigger alone is flagged
 
 
 def trigger_for(model: Any) -> Any:
@@ -97,22 +101,46 @@ def backdoor(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.nd
     _check(model, "backdoor", ("predict", "fit"))
     t0 = time.perf_counter()
     xp, yp, _ = poison(model, *train, fraction, target, seed)
+    victim, fit_seed = _retrain(model, xp, yp, seed, "backdoor", fraction)
+    metrics, intervals = _backdoor_metrics(model, victim, test, target)
+    record = {"name": "backdoor", "params": {"fraction": fraction, "target": target, "seed": seed},
+              "metrics": {"fraction": fraction, **metrics}, "time_s": time.perf_counter() - t0,
+              "intervals": intervals, "seeds": [fit_seed]}
+    return record, victim
+
+
+def _retrain(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
+             *keys: str | float) -> tuple[Any, int]:
+    """A retrained copy (the audited model is left as is); a `fit` that draws from the
+    global generators (shuffling, initialisation) draws under a seed derived from `keys`."""
+    fit_seed = randomness.derive(seed, *keys)
     victim = copy.deepcopy(model)
-    victim.fit(xp, yp)
+    with randomness.seeded(fit_seed):
+        victim.fit(x, y)
+    return victim, fit_seed
+
+
+def _backdoor_metrics(model: Any, victim: Any, test: tuple[np.ndarray, np.ndarray],
+                      target: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Clean accuracy of both models and the success on triggered non-target test inputs,
+    beside the *clean* model's rate on the same inputs: the trigger's own effect, which
+    the poisoning cannot take credit for (`attack_success_lift` is the difference)."""
     x_te, y_te = test
     base_ok = np.argmax(model.predict(x_te), 1) == y_te
     clean_ok = np.argmax(victim.predict(x_te), 1) == y_te
-    others = y_te != target
-    hit = np.argmax(victim.predict(trigger_for(model)(x_te[others])), 1) == target
-    metrics = {"fraction": fraction, "baseline_clean_accuracy": float(base_ok.mean()),
+    triggered = trigger_for(model)(x_te[y_te != target])
+    base_hit = np.argmax(model.predict(triggered), 1) == target
+    hit = np.argmax(victim.predict(triggered), 1) == target
+    metrics = {"baseline_clean_accuracy": float(base_ok.mean()),
                "clean_accuracy": float(clean_ok.mean()),
                "clean_accuracy_drop": float(base_ok.mean() - clean_ok.mean()),
-               "attack_success_rate": float(hit.mean())}
-    record = {"name": "backdoor", "params": {"fraction": fraction, "target": target, "seed": seed},
-              "metrics": metrics, "time_s": time.perf_counter() - t0,
-              "intervals": {"clean_accuracy": stats.rate_interval(clean_ok),
-                            "attack_success_rate": stats.rate_interval(hit)}}
-    return record, victim
+               "attack_success_rate": float(hit.mean()),
+               "baseline_attack_success_rate": float(base_hit.mean()),
+               "attack_success_lift": float(hit.mean() - base_hit.mean())}
+    intervals = {"clean_accuracy": stats.rate_interval(clean_ok),
+                 "attack_success_rate": stats.rate_interval(hit),
+                 "baseline_attack_success_rate": stats.rate_interval(base_hit)}
+    return metrics, intervals
 
 
 def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
@@ -123,7 +151,6 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
     from art.attacks.poisoning import PoisoningAttackBackdoor, PoisoningAttackCleanLabelBackdoor
 
     from dii_hpc.audit.adapter import estimator_for
-    from dii_hpc.audit.evasion import seed_all
 
     task = _check(model, "clean_label_backdoor", ("predict", "fit", "get_grad"))
     if task is not Task.IMAGE_CLASSIFICATION:
@@ -132,57 +159,52 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
     span = float(model.clip_values[1] - model.clip_values[0])
     eps = 0.2 * span if eps is None else float(eps)
     n_cls = int(model.nb_classes)
-    seed_all(seed)
+    poison_seed = randomness.derive(seed, "clean_label_backdoor", fraction)
     try:
         attack = PoisoningAttackCleanLabelBackdoor(
             PoisoningAttackBackdoor(trigger_for(model)), estimator_for(model),
             target=np.eye(n_cls)[target], pp_poison=fraction, norm=np.inf, eps=eps,
             eps_step=eps / 4, max_iter=20)
-        xp, _ = attack.poison(train[0], np.eye(n_cls)[train[1]])
+        with randomness.seeded(poison_seed):  # ART picks the samples and PGD starts
+            xp, _ = attack.poison(train[0], np.eye(n_cls)[train[1]])
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack clean_label_backdoor: ART rejected the parameters: {err}") from err
-    victim = copy.deepcopy(model)
-    victim.fit(xp.astype(np.float32), train[1])
-    x_te, y_te = test
-    base_ok = np.argmax(model.predict(x_te), 1) == y_te
-    clean_ok = np.argmax(victim.predict(x_te), 1) == y_te
-    others = y_te != target
-    hit = np.argmax(victim.predict(trigger_for(model)(x_te[others])), 1) == target
+    victim, fit_seed = _retrain(model, xp.astype(np.float32), train[1], seed,
+                                "clean_label_backdoor", "fit", fraction)
+    metrics, intervals = _backdoor_metrics(model, victim, test, target)
     changed = int(np.any((xp != train[0]).reshape(len(xp), -1), axis=1).sum())
     return {"name": "clean_label_backdoor",
             "params": {"fraction": fraction, "target": target, "seed": seed, "eps": eps},
-            "metrics": {"poisoned": changed, "baseline_clean_accuracy": float(base_ok.mean()),
-                        "clean_accuracy": float(clean_ok.mean()),
-                        "clean_accuracy_drop": float(base_ok.mean() - clean_ok.mean()),
-                        "attack_success_rate": float(hit.mean())},
-            "intervals": {"attack_success_rate": stats.rate_interval(hit)},
-            "time_s": time.perf_counter() - t0}
+            "metrics": {"poisoned": changed, **metrics}, "intervals": intervals,
+            "time_s": time.perf_counter() - t0, "seeds": [poison_seed, fit_seed]}
 
 
 def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction: float = 0.1,
            target: int = 0, seed: int = 0, victim: Any = None,
            params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Poison the set, retrain (unless `victim` given), run ART's detector, score it."""
-    from art.defences.detector.poison import ActivationDefence, SpectralSignatureDefense
+    from art.defences.detector.poison import SpectralSignatureDefense
 
     from dii_hpc.audit.adapter import estimator_for
 
     _check(model, name, ("predict", "fit", "get_activations"))
     t0 = time.perf_counter()
     xp, yp, is_poison = poison(model, *train, fraction, target, seed)
-    if victim is None:
-        victim = copy.deepcopy(model)
-        victim.fit(xp, yp)
+    if victim is None:  # the same retrained model as `backdoor` at this fraction
+        victim = _retrain(model, xp, yp, seed, "backdoor", fraction)[0]
     est = estimator_for(victim, native=False)
     onehot = np.eye(int(model.nb_classes))[yp]
     kw = dict(params or {})
+    call_seed = randomness.derive(seed, name, fraction)
     try:
-        if name == "activation_defence":
-            kw = {"nb_clusters": 2, "nb_dims": 10, "reduce": "PCA", **kw}
-            _, is_clean = ActivationDefence(est, xp, onehot).detect_poison(**kw)
-        else:
-            kw = {"batch_size": 128, "eps_multiplier": 1.5, "expected_pp_poison": fraction, **kw}
-            _, is_clean = SpectralSignatureDefense(est, xp, onehot, **kw).detect_poison()
+        with randomness.seeded(call_seed):
+            if name == "activation_defence":
+                kw = {"nb_clusters": 2, "nb_dims": 10, "reduce": "PCA", **kw}
+                _, is_clean = _activation_defence(est, xp, onehot, call_seed).detect_poison(**kw)
+            else:
+                kw = {"batch_size": 128, "eps_multiplier": 1.5, "expected_pp_poison": fraction,
+                      **kw}
+                _, is_clean = SpectralSignatureDefense(est, xp, onehot, **kw).detect_poison()
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack {name}: ART rejected the parameters: {err}") from err
     flagged = np.asarray(is_clean) == 0
@@ -192,9 +214,21 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
                "flagged": int(flagged.sum()), "poisoned": int(is_poison.sum())}
     return {"name": name, "params": {"fraction": fraction, "target": target, "seed": seed,
                                      **{k: v for k, v in kw.items() if np.isscalar(v)}},
-            "metrics": metrics, "time_s": time.perf_counter() - t0,
+            "metrics": metrics, "time_s": time.perf_counter() - t0, "seeds": [call_seed],
             "intervals": {"recall": stats.rate_interval(flagged[is_poison]),
                           "precision": stats.rate_interval(is_poison[flagged])}}
+
+
+def _activation_defence(est: Any, x: np.ndarray, onehot: np.ndarray, seed: int) -> Any:
+    """ART's ActivationDefence with its MiniBatchKMeans seeded (ART leaves random_state
+    None); `detect_poison` keeps this clusterer while nb_clusters stays 2."""
+    from art.defences.detector.poison import ActivationDefence
+    from sklearn.cluster import MiniBatchKMeans
+
+    defence = ActivationDefence(est, x, onehot)
+    defence.nb_clusters = 2
+    defence.clusterer = MiniBatchKMeans(n_clusters=2, random_state=seed)
+    return defence
 
 
 def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
@@ -205,27 +239,28 @@ def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
     t0 = time.perf_counter()
     x, y = train
     n_cls, rng = int(model.nb_classes), np.random.default_rng(seed)
-    curve = []
+    curve, seeds = [], []
     for frac in fractions:
         yf = y.copy()
         idx = rng.choice(len(y), size=int(round(frac * len(y))), replace=False)
         yf[idx] = (yf[idx] + rng.integers(1, n_cls, size=len(idx))) % n_cls
-        victim = copy.deepcopy(model)
-        victim.fit(x, yf)
+        victim, fit_seed = _retrain(model, x, yf, seed, "label_flip", float(frac))
+        seeds.append(fit_seed)
         acc = float((np.argmax(victim.predict(test[0]), 1) == test[1]).mean())
         curve.append({"fraction": float(frac), "clean_accuracy": acc})
     drop = curve[0]["clean_accuracy"] - curve[-1]["clean_accuracy"]
     return {"name": "label_flip", "params": {"fractions": list(fractions), "seed": seed},
             "metrics": {"clean_accuracy": curve[0]["clean_accuracy"],
                         "accuracy_drop_at_max_flip": drop},
-            "curve": curve, "time_s": time.perf_counter() - t0, "intervals": {}}
+            "curve": curve, "time_s": time.perf_counter() - t0, "intervals": {}, "seeds": seeds}
 
 
 def run_suite(model: Any, train: tuple[np.ndarray, np.ndarray],
               test: tuple[np.ndarray, np.ndarray], *, target: int = 0,
               seed: int = 0, fractions: tuple[float, ...] = SUITE_FRACTIONS) -> dict[str, Any]:
     """Level I poisoning: backdoor at each fraction, both detectors at the largest one,
-    and (tabular) the label-flip curve. Grade: success rate at the smallest fraction."""
+    and (tabular) the label-flip curve. Grade: the success rate's lift over the clean
+    model's (same triggered inputs) at the smallest fraction."""
     task = _check(model, "poisoning suite", ("predict", "fit"))
     records, victim = [], None
     detectors = ("activation_defence", "spectral_signature") \
@@ -241,23 +276,43 @@ def run_suite(model: Any, train: tuple[np.ndarray, np.ndarray],
             bar.advance()
         flip = label_flip(model, train, test, seed=seed) \
             if task is Task.TABULAR_CLASSIFICATION else None
-    curves: dict[str, Any] = {"backdoor": [{"fraction": r["metrics"]["fraction"],
-                                            "attack_success_rate": r["metrics"]["attack_success_rate"],
-                                            "clean_accuracy": r["metrics"]["clean_accuracy"]}
+    shown = ("fraction", "attack_success_rate", "baseline_attack_success_rate", "clean_accuracy")
+    curves: dict[str, Any] = {"backdoor": [{k: r["metrics"][k] for k in shown}
                                            for r in records if r["name"] == "backdoor"]}
     if flip is not None:
         records.append(flip)
         curves["label_flip"] = flip["curve"]
-    first, last = curves["backdoor"][0], records[len(fractions) - 1]["metrics"]
-    letter = stats.grade("poisoning", first["attack_success_rate"])
-    metrics = {"attack_success_rate": first["attack_success_rate"],
+    first = records[0]["metrics"]
+    last = records[len(fractions) - 1]["metrics"]
+    letter = stats.grade("poisoning", first["attack_success_lift"])
+    metrics = {"attack_success_lift": first["attack_success_lift"],
+               "attack_success_rate": first["attack_success_rate"],
+               "baseline_attack_success_rate": first["baseline_attack_success_rate"],
                "attack_success_rate_max_fraction": last["attack_success_rate"],
+               "attack_success_lift_max_fraction": last["attack_success_lift"],
                "clean_accuracy": last["baseline_clean_accuracy"],
                "max_clean_accuracy_drop": max(r["metrics"]["clean_accuracy_drop"]
                                               for r in records if r["name"] == "backdoor")}
     return {"task": task.value, "suite": "poisoning", "grade": letter,
-            "summary": f"A backdoor in {first['fraction']:.0%} of the training set succeeds on "
-                       f"{first['attack_success_rate']:.1%} of triggered inputs "
-                       f"({last['attack_success_rate']:.1%} at {fractions[-1]:.0%}; grade {letter}).",
-            "metrics": metrics, "attacks": records, "curves": curves, "sanity": [],
+            "summary": _sentence(first, last, fractions, target, letter),
+            "metrics": metrics, "attacks": records, "curves": curves,
+            "sanity": [_trigger_flag(first["baseline_attack_success_rate"], target)],
             "examples": [], "n_samples": int(len(train[0]))}
+
+
+def _sentence(first: dict[str, Any], last: dict[str, Any], fractions: tuple[float, ...],
+              target: int, letter: str | None) -> str:
+    return (f"A backdoor in {first['fraction']:.0%} of the training set sends "
+            f"{first['attack_success_rate']:.1%} of triggered inputs to class {target}; the "
+            f"clean model already sends {first['baseline_attack_success_rate']:.1%}, so the "
+            f"poisoning adds {first['attack_success_lift']:+.1%} "
+            f"({last['attack_success_lift']:+.1%} at {fractions[-1]:.0%}; grade {letter}).")
+
+
+def _trigger_flag(baseline: float, target: int) -> dict[str, Any]:
+    """A trigger that flips the clean model by itself measures the trigger, not poisoning."""
+    return {"flag": "trigger_alone_flips_clean_model", "ok": baseline <= TRIGGER_BASELINE_MAX,
+            "detail": f"the un-poisoned model sends {baseline:.1%} of triggered non-target "
+                      f"test inputs to class {target} (flagged above "
+                      f"{TRIGGER_BASELINE_MAX:.0%}: the success rate owes that much to the "
+                      "trigger alone)"}

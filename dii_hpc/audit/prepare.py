@@ -9,9 +9,12 @@ with `params` for it:
     task: image_classification      # default: the model's own task
     threat: evasion                 # suite / level III threat
     attack: pgd                     # level II name, or an ART class path (level III)
-    params: {eps: 0.2}
+    params: {eps: 0.2}              # eps may be a fraction: 8/255
+    engine: art                     # art | torch (attacks written in torch, torch models)
+    standard: autoattack            # suite evasion: AutoAttack's standard (params: eps, norm)
     n_samples: 200
-    seed: 0
+    seed: 0                         # every random draw derives from it (audit.randomness)
+    sample_shards: 1                # --executor slurm: split each attack's samples over k tasks
     parent_run: null                # training run id of the audited model
     fail_under: {robust_accuracy: 0.3}
 """
@@ -29,7 +32,9 @@ from dii_hpc.config import refs
 from dii_hpc.errors import BadInput, ConfigError
 
 KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
-        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks"}
+        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks",
+        "sample_shards", "resources", "setup",  # resources/setup: the Slurm shards
+        "standard", "engine"}
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -55,11 +60,14 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
     for key in ("model", "data"):
         if not cfg.get(key):
             raise BadInput(f"audit needs `{key}` (\"module:callable\") in the config or --{key}")
+    _pin_model(cfg)
     cfg.setdefault("experiment", "audit")
     cfg.setdefault("seed", 0)
     cfg.setdefault("n_samples", 200)
-    if not isinstance(cfg["n_samples"], int) or cfg["n_samples"] < 1:
-        raise ConfigError(f"--n-samples {cfg['n_samples']}: must be a positive integer")
+    for key in ("n_samples", "sample_shards"):  # also the --n-samples / -p overrides
+        value = cfg.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{key}={value!r} must be a positive integer")
     return cfg
 
 
@@ -72,12 +80,13 @@ def check_values(raw: dict[str, Any], path: str, lines: dict[Any, int]) -> None:
         line = lines.get(key) or lines.get(key[:1])
         raise ConfigError(f"{path}:{line}: {'.'.join(map(str, key))}: {text}")
 
-    for key in ("seed", "n_samples"):
+    for key in ("seed", "n_samples", "sample_shards"):
         value = raw.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             fail((key,), f"{value!r} is not an integer")
-    if raw.get("n_samples") is not None and raw["n_samples"] < 1:
-        fail(("n_samples",), f"{raw['n_samples']!r} must be a positive integer")
+    for key in ("n_samples", "sample_shards"):
+        if raw.get(key) is not None and raw[key] < 1:
+            fail((key,), f"{raw[key]!r} must be a positive integer")
     for key in ("fail_under", "fail_over"):
         bounds = raw.get(key)
         if bounds is None:
@@ -93,6 +102,18 @@ def search(cfg: dict[str, Any]) -> list[str]:
     """Where the config's "module:callable" references are looked for after sys.path: the
     config file's folder (recorded by `load`, so that Slurm and MPI ranks look there too)."""
     return [cfg["config_dir"]] if cfg.get("config_dir") else []
+
+
+def _pin_model(cfg: dict[str, Any]) -> None:
+    """A registered model (models:/NAME@ALIAS) is audited as the version it holds now, and
+    its training run is the audit's parent unless the config names one."""
+    from dii_hpc.registry import uri
+
+    if uri.is_uri(cfg["model"]):
+        record = uri.resolve(cfg["model"], "model")
+        cfg["model"] = f"{uri.PREFIX}{record['name']}/{record['version']}"
+        if not cfg.get("parent_run"):
+            cfg["parent_run"] = record["run_id"]
 
 
 @dataclass
@@ -111,8 +132,9 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
     """Build model and data, check them against each other, pick the evaluation sample."""
     from dii_hpc.audit.protocols import Task, require
     from dii_hpc.audit.validate import check_arrays
+    from dii_hpc.registry import uri
 
-    model = refs.build(cfg["model"], "model", search=search(cfg))
+    model = uri.build(cfg["model"], "model", search=search(cfg))
     data = refs.build(cfg["data"], "data", search=search(cfg))
     # Other methods are checked per attack: a predict-only model can run black-box attacks.
     require(model, ("predict",), "every audit")

@@ -1,13 +1,21 @@
-"""Privacy: membership inference (levels I/II) with ROC, AUC and TPR at low FPR.
+"""Privacy: membership inference attacks (levels I/II) with ROC, AUC and TPR at low FPR.
 
 Members are a sample of the training split, non-members an equal-sized sample of the test
 split (equal sizes: 0.5 balanced accuracy is a coin flip). Attacks:
-- mi_loss / mi_confidence: threshold on the per-sample loss / true-class probability;
+- mi_loss / mi_confidence: threshold on the per-sample loss / true-class log-probability,
+  both in float64 (float32 losses of well-fit samples tie at exactly 0, which zeroes the
+  TPR at low FPR);
 - mi_gap: ART's rule-based attack ("member iff correctly classified"); its balanced
   accuracy is exactly 0.5 + (train_acc - test_acc) / 2;
 - mi_blackbox: ART's trained attack model, fitted on one half, scored on the other;
-- mi_label_only: ART's decision-boundary attack (HopSkipJump distances), label access only.
-Grade: the best AUC over attacks (`stats.GRADE_THRESHOLDS["privacy"]`).
+- mi_label_only: the decision-boundary distance of ART's LabelOnlyDecisionBoundary (an
+  untargeted HopSkipJump per sample, 0 when misclassified) as the membership score, on
+  every sample: ART's `infer(probabilities=True)` is a sigmoid of that distance, so the
+  ROC is the same, and skipping ART's calibration half doubles the samples scored.
+Every record carries its sample sizes (`n_members`, `n_non_members`) and a 95% interval
+for its AUC: a stratified percentile bootstrap (`stats.auc_interval`, 1000 resamples
+under a seed derived from the audit's), so a figure from 20 samples shows its width.
+The suite and its grade live in `privacy_suite`.
 """
 
 from __future__ import annotations
@@ -17,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc import progress
-from dii_hpc.audit import stats
+from dii_hpc.audit import randomness, stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
 
@@ -27,12 +34,15 @@ ATTACKS = {
     "mi_confidence": "true-class confidence threshold",
     "mi_gap": "rule-based gap attack: member iff correctly classified (ART)",
     "mi_blackbox": "trained black-box attack model on predictions + labels (ART)",
-    "mi_label_only": "label-only decision-boundary distance (ART, HopSkipJump)",
+    "mi_label_only": "label-only decision-boundary distance (ART, HopSkipJump); cost: about "
+                     "90 model queries per sample, on up to 500 members + 500 non-members",
     "attribute_inference": "hidden tabular feature from the others + the model (ART)",
 }
 CLASSIFICATION_SUITE = ("mi_loss", "mi_confidence", "mi_gap", "mi_blackbox", "mi_label_only")
 REGRESSION_SUITE = ("mi_loss", "mi_blackbox")
-LABEL_ONLY_MAX = 20  # per side: HopSkipJump per sample is the costly part
+LABEL_ONLY_MAX = 500  # per side: ~90 HopSkipJump queries per sample is the costly part
+LABEL_ONLY_HSJ = {"norm": 2, "max_iter": 3, "max_eval": 100, "init_eval": 10, "init_size": 20,
+                  "batch_size": 128}
 
 
 def membership_sets(members: tuple[np.ndarray, np.ndarray],
@@ -49,8 +59,12 @@ def membership_sets(members: tuple[np.ndarray, np.ndarray],
 
 
 def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
-               params: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
-    """One membership attack -> attack record with metrics, intervals and the ROC."""
+               params: dict[str, Any] | None = None, seed: int = 0,
+               generator: Any = None) -> dict[str, Any]:
+    """One membership attack -> attack record with metrics, intervals and the ROC.
+
+    `generator` replaces `evasion.generate` for the label-only attack's HopSkipJump (MPI
+    ranks shard it); every other ART call runs under `randomness.seeded`."""
     if name not in ATTACKS or name == "attribute_inference":
         raise BadInput(f"unknown membership attack {name!r}; known: "
                        f"{', '.join(a for a in ATTACKS if a.startswith('mi_'))}")
@@ -60,14 +74,21 @@ def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: n
                        f"{', '.join(REGRESSION_SUITE)}")
     require(model, ("predict", "get_loss"), f"attack {name}")
     params = dict(params or {})
+    call_seed = randomness.derive(seed, name)
     t0 = time.perf_counter()
-    np.random.seed(seed)
     if name == "mi_gap":
-        record = _gap(model, x, y, is_member)
+        record = _gap(model, x, y, is_member, call_seed)
+        seeds = [call_seed]
+    elif name == "mi_label_only":
+        eval_member, score, seeds = _label_only_score(model, x, y, is_member, params, seed,
+                                                      generator)
+        record = _threshold_record(eval_member, score, call_seed)
     else:
-        eval_member, score = _SCORERS[name](model, x, y, is_member, params, seed)
-        record = _threshold_record(eval_member, score)
-    record.update(name=name, params=params, time_s=time.perf_counter() - t0)
+        with randomness.seeded(call_seed):
+            eval_member, score = _SCORERS[name](model, x, y, is_member, params, seed)
+        record = _threshold_record(eval_member, score, call_seed)
+        seeds = [call_seed]
+    record.update(name=name, params=params, time_s=time.perf_counter() - t0, seeds=seeds)
     return record
 
 
@@ -78,7 +99,7 @@ def _loss_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
 
 def _confidence_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                       params: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    return is_member, softmax(model.predict(x))[np.arange(len(y)), y]
+    return is_member, true_class_log_prob(model.predict(x), y)
 
 
 def _blackbox_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
@@ -87,9 +108,9 @@ def _blackbox_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndar
     from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
 
     from dii_hpc.audit.adapter import estimator_for
-    from dii_hpc.audit.evasion import seed_all
 
-    seed_all(seed)
+    # ART offers no random_state: its forest draws from numpy's global generator, which
+    # run_attack's `randomness.seeded` fixes (a supplied attack_model changes ART's path).
     kw = {"attack_model_type": "rf", **params}
     if Task.parse(model.task).is_regression:
         kw.setdefault("input_type", "loss")
@@ -97,39 +118,35 @@ def _blackbox_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndar
         attack = MembershipInferenceBlackBox(estimator_for(model), **kw)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack mi_blackbox: ART rejected the parameters: {err}") from err
-    fit, held = _halves(is_member, seed)
+    fit, held = halves(is_member, seed)
     m, o = fit & is_member, fit & ~is_member
     attack.fit(x[m], y[m], x[o], y[o])
     prob = attack.infer(x[held], y[held], probabilities=True)
-    prob = np.asarray(prob)
+    prob = np.asarray(prob, dtype=np.float64)
     return is_member[held], prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
 
 
 def _label_only_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
-                      params: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """ART's boundary-distance attack, calibrated on one half and scored on the other."""
-    from art.attacks.inference.membership_inference import LabelOnlyDecisionBoundary
-
+                      params: dict[str, Any], seed: int, generator: Any = None
+                      ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """HopSkipJump boundary distance per sample (0 when misclassified), as ART's
+    LabelOnlyDecisionBoundary measures it, on up to LABEL_ONLY_MAX samples per side."""
+    from dii_hpc.audit import evasion
     from dii_hpc.audit.adapter import estimator_for
-    from dii_hpc.audit.evasion import seed_all
 
-    hsj = {"norm": 2, "max_iter": 3, "max_eval": 100, "init_eval": 10, "init_size": 20,
-           "verbose": False, **params}
     keep = _cap(is_member, LABEL_ONLY_MAX, seed)
     x, y, is_member = x[keep], y[keep], is_member[keep]
-    seed_all(seed)
-    attack = LabelOnlyDecisionBoundary(estimator_for(model, native=False))
-    fit, held = _halves(is_member, seed)
-    m, o = fit & is_member, fit & ~is_member
-    try:
-        attack.calibrate_distance_threshold(x[m], y[m], x[o], y[o], **hsj)
-        prob = np.asarray(attack.infer(x[held], y[held], probabilities=True, **hsj))
-    except (ValueError, TypeError) as err:
-        raise BadInput(f"attack mi_label_only: ART rejected the parameters: {err}") from err
-    return is_member[held], prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
+    # float64 queries reach the numpy adapter, which casts them (see evasion.run_named).
+    attack = evasion.build("art.attacks.evasion.HopSkipJump", estimator_for(model, native=False),
+                           {**LABEL_ONLY_HSJ, **params}, "mi_label_only")
+    x_adv = (generator or evasion.generate)(attack, x, y, seed, "mi_label_only")
+    distance = np.linalg.norm((x_adv.astype(np.float64) - x).reshape(len(x), -1), axis=1)
+    distance[np.argmax(model.predict(x), axis=1) != y] = 0.0
+    return is_member, distance, randomness.block_seeds(seed, "mi_label_only", len(x))
 
 
-def _gap(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray) -> dict[str, Any]:
+def _gap(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+         seed: int) -> dict[str, Any]:
     """ART's rule-based attack; reports train/test accuracy so the identity can be checked."""
     from art.attacks.inference.membership_inference import MembershipInferenceBlackBoxRuleBased
 
@@ -142,31 +159,40 @@ def _gap(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray) -> dic
                "advantage": float(tpr - fpr), "tpr": float(tpr), "fpr": float(fpr),
                "train_accuracy": float(correct[is_member].mean()),
                "test_accuracy": float(correct[~is_member].mean()),
-               "auc": stats.balanced_accuracy(is_member, guess)}
+               "auc": stats.balanced_accuracy(is_member, guess)} | _sizes(is_member)
+    # the AUC of a 0/1 score is its balanced accuracy: the bootstrap applies unchanged
     return {"metrics": metrics,
             "intervals": {"tpr": stats.rate_interval(guess[is_member]),
-                          "fpr": stats.rate_interval(guess[~is_member])},
+                          "fpr": stats.rate_interval(guess[~is_member]),
+                          "auc": stats.auc_interval(is_member, guess.astype(float), seed)},
             "roc": {"fpr": [0.0, float(fpr), 1.0], "tpr": [0.0, float(tpr), 1.0],
                     "auc": metrics["auc"]}}
 
 
-def _threshold_record(is_member: np.ndarray, score: np.ndarray) -> dict[str, Any]:
-    """AUC, best-threshold advantage/balanced accuracy and low-FPR TPRs from scores."""
+def _threshold_record(is_member: np.ndarray, score: np.ndarray, seed: int) -> dict[str, Any]:
+    """AUC with its bootstrap interval, the best threshold's TPR/FPR/advantage and the
+    low-FPR TPRs from scores (higher = member)."""
     roc = stats.roc_summary(is_member, score)
     fpr, tpr = np.asarray(roc["fpr"]), np.asarray(roc["tpr"])
     adv = float((tpr - fpr).max()) if len(fpr) else 0.0
     k = int(np.argmax(tpr - fpr)) if len(fpr) else 0
     n_in, n_out = int(is_member.sum()), int((~is_member).sum())
     metrics = {"auc": roc["auc"], "advantage": adv, "balanced_accuracy": 0.5 + adv / 2,
+               "tpr": float(tpr[k]), "fpr": float(fpr[k]),
                "tpr_at_1pct_fpr": roc["tpr_at_1pct_fpr"],
-               "tpr_at_0.1pct_fpr": roc["tpr_at_0.1pct_fpr"]}
-    intervals = {"tpr": stats.clopper_pearson(round(tpr[k] * n_in), n_in),
+               "tpr_at_0.1pct_fpr": roc["tpr_at_0.1pct_fpr"]} | _sizes(is_member)
+    intervals = {"auc": stats.auc_interval(is_member, score, seed),
+                 "tpr": stats.clopper_pearson(round(tpr[k] * n_in), n_in),
                  "fpr": stats.clopper_pearson(round(fpr[k] * n_out), n_out)}
     return {"metrics": metrics, "intervals": intervals,
             "roc": {"fpr": roc["fpr"], "tpr": roc["tpr"], "auc": roc["auc"]}}
 
 
-def _halves(is_member: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _sizes(is_member: np.ndarray) -> dict[str, int]:
+    return {"n_members": int(is_member.sum()), "n_non_members": int((~is_member).sum())}
+
+
+def halves(is_member: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split, stratified by membership, into fit and held-out halves."""
     rng = np.random.default_rng(seed + 1)
     fit = np.zeros(len(is_member), bool)
@@ -189,48 +215,18 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def true_class_log_prob(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log softmax(z)[y] in float64 without saturating: -log(1 + sum_j!=y e^(z_j - z_y)).
+
+    The probability itself rounds to 1.0 for confident samples, which ties them all."""
+    from scipy.special import logsumexp
+
+    z = np.asarray(z, dtype=np.float64)
+    rows = np.arange(len(y))
+    others = z - z[rows, y][:, None]
+    others[rows, y] = -np.inf
+    return -np.logaddexp(0.0, logsumexp(others, axis=1))
+
+
 _SCORERS = {"mi_loss": _loss_score, "mi_confidence": _confidence_score,
-            "mi_blackbox": _blackbox_score, "mi_label_only": _label_only_score}
-
-
-def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
-              nonmembers: tuple[np.ndarray, np.ndarray], *, n: int = 200,
-              seed: int = 0, attacks: list[str] | None = None) -> dict[str, Any]:
-    """Level I privacy: every membership attack of the task's suite, graded by max AUC."""
-    task = Task.parse(model.task)
-    full = REGRESSION_SUITE if task.is_regression else CLASSIFICATION_SUITE
-    names = [a for a in full if not attacks or a in attacks]
-    x, y, is_member = membership_sets(members, nonmembers, n, seed)
-    with_attribute = task is Task.TABULAR_CLASSIFICATION and (
-        not attacks or "attribute_inference" in attacks)
-    records = []
-    with progress.bar("privacy suite: attacks", len(names) + with_attribute) as bar:
-        for a in names:
-            records.append(run_attack(a, model, x, y, is_member, seed=seed))
-            bar.advance()
-        best = max(records, key=lambda r: r["metrics"]["auc"])
-        if with_attribute:
-            from dii_hpc.audit import attribute
-
-            records.append(attribute.run(model, members, seed=seed))
-            bar.advance()
-    metrics = {"max_membership_auc": best["metrics"]["auc"],
-               "max_advantage": max(r["metrics"].get("advantage", 0.0) for r in records),
-               "max_tpr_at_1pct_fpr": max(r["metrics"].get("tpr_at_1pct_fpr", 0.0)
-                                          for r in records)}
-    if records[-1]["name"] == "attribute_inference":
-        metrics["attribute_model_leakage"] = records[-1]["metrics"]["model_leakage"]
-    if not task.is_regression:
-        correct = np.argmax(model.predict(x), axis=1) == y
-        metrics |= {"train_accuracy": float(correct[is_member].mean()),
-                    "test_accuracy": float(correct[~is_member].mean())}
-    letter = stats.grade("privacy", metrics["max_membership_auc"])
-    k = int(is_member.sum())
-    sanity = [{"flag": "enough_samples_for_low_fpr", "ok": k >= 1000,
-               "detail": f"{k} non-members: TPR at 0.1% FPR needs >= 1000 to be meaningful"}]
-    return {"task": task.value, "suite": "privacy", "grade": letter,
-            "summary": f"The strongest membership attack ({best['name']}) reaches AUC "
-                       f"{best['metrics']['auc']:.3f} (grade {letter}).",
-            "metrics": metrics, "attacks": records,
-            "curves": {"roc": best["roc"]}, "sanity": sanity, "examples": [],
-            "n_samples": int(len(x))}
+            "mi_blackbox": _blackbox_score}

@@ -43,6 +43,9 @@ def persist(result: dict[str, Any], examples_dir: str | None = None,
         section = {k: v for k, v in result.items() if k != "manifest"}
         section["run_id"] = run.id
         run.set_section("audit", clean_json(section))
+        from dii_hpc.registry import uri
+
+        uri.attach(cfg.get("model"), "audit", run.id, run.store)  # an audit of a registered version
         return run.id
 
 
@@ -123,33 +126,17 @@ def breaches(result: dict[str, Any], under: dict[str, float],
 
 def write_junit(path: str, result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     """JUnit XML: one testcase per attack and per threshold, failures where breached."""
-    import xml.etree.ElementTree as ET
+    from dii_hpc import junit
+    from dii_hpc.store.atomic import dumps
 
     name = result.get("suite") or result.get("attack")
     cls = f"dii_hpc.audit.{result['threat']}"
-    suite = ET.Element("testsuite", name=f"dii-hpc audit {name}")
-    cases = 0
-    failures = 0
-    for record in result.get("attacks", []):
-        case = ET.SubElement(suite, "testcase", classname=cls, name=str(record["name"]),
-                             time=f"{float(record.get('time_s', 0.0)):.3f}")
-        ET.SubElement(case, "system-out").text = json.dumps(clean_json(record["metrics"]))
-        cases += 1
+    cases = [junit.Case(str(record["name"]), cls, float(record.get("time_s", 0.0)),
+                        output=dumps(record["metrics"], indent=None).decode())
+             for record in result.get("attacks", [])]
     for check in checks:
-        case = ET.SubElement(suite, "testcase", classname=cls,
-                             name=f"{check['metric']} {'>=' if check['op'] == '<' else '<='} "
-                                  f"{check['limit']:g}", time="0")
-        cases += 1
-        if check["failed"]:
-            failures += 1
-            msg = f"{check['metric']}={check['value']!r} {check['op']} {check['limit']!r}"  # exact
-            ET.SubElement(case, "failure", message=msg, type="threshold").text = msg
-    suite.set("tests", str(cases))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    root = ET.Element("testsuites")
-    root.append(suite)
-    from dii_hpc.store.atomic import write_bytes
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
+        msg = f"{check['metric']}={check['value']!r} {check['op']} {check['limit']!r}"  # exact
+        cases.append(junit.Case(f"{check['metric']} {'>=' if check['op'] == '<' else '<='} "
+                                f"{check['limit']:g}", cls,
+                                failure=msg if check["failed"] else None))
+    junit.write(path, f"dii-hpc audit {name}", cases)

@@ -31,8 +31,8 @@ def _compute(job: dict[str, Any], mpi: int, examples: str) -> dict[str, Any]:
 
         return slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples)
     if mpi > 1:
-        if threat(job) != "evasion":
-            raise BadInput("--mpi shards evasion attacks only")
+        if threat(job) not in ("evasion", "privacy"):
+            raise BadInput("--mpi shards evasion and privacy attacks only")
         from dii_hpc.audit import mpi as mpimod
 
         return mpimod.run(mpi, job, examples_dir=examples)

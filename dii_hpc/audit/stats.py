@@ -12,12 +12,14 @@ import numpy as np
 
 # threat -> (score name, thresholds for A, B, C, D; worse than the last is E, direction).
 # evasion: robust accuracy relative to clean accuracy at the suite's reference eps (higher
-#          is better); privacy: the best membership AUC over attacks (lower is better);
-# poisoning: backdoor attack success rate at the smallest poison fraction (lower is better).
+#          is better); privacy: the highest lower bound of the attacks' 95% AUC intervals
+#          (lower is better; a small sample cannot decide the grade by chance); poisoning:
+#          backdoor success rate minus the clean model's success rate on the same triggered
+#          inputs, at the smallest poison fraction (lower is better).
 GRADE_THRESHOLDS: dict[str, tuple[str, tuple[float, float, float, float], str]] = {
     "evasion": ("relative_robust_accuracy", (0.8, 0.6, 0.4, 0.2), "higher"),
-    "privacy": ("max_membership_auc", (0.55, 0.6, 0.7, 0.8), "lower"),
-    "poisoning": ("attack_success_rate", (0.1, 0.25, 0.5, 0.75), "lower"),
+    "privacy": ("membership_auc_lower_bound", (0.55, 0.6, 0.7, 0.8), "lower"),
+    "poisoning": ("attack_success_lift", (0.1, 0.25, 0.5, 0.75), "lower"),
 }
 
 
@@ -68,6 +70,37 @@ def roc_summary(is_member: np.ndarray, score: np.ndarray, max_points: int = 200)
         "fpr": [float(v) for v in fpr[keep]],
         "tpr": [float(v) for v in tpr[keep]],
     }
+
+
+def auc_interval(is_member: np.ndarray, score: np.ndarray, seed: int,
+                 level: float = 0.95, n_resamples: int = 1000) -> list[float]:
+    """Percentile bootstrap interval for the ROC AUC, members and non-members resampled
+    separately (the design fixes both counts); `seed` makes it reproducible.
+
+    Chosen over DeLong because it needs no normal approximation, which fails exactly where
+    it matters here: few samples and AUCs near 1. [0, 1] when a side is empty."""
+    import warnings
+
+    from scipy.stats import bootstrap, mannwhitneyu
+
+    is_member = np.asarray(is_member).astype(bool)
+    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0, posinf=1e300,
+                          neginf=-1e300)
+    inside, outside = score[is_member], score[~is_member]
+    if not len(inside) or not len(outside):
+        return [0.0, 1.0]
+
+    def auc(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        # Mann-Whitney U / (n1 n2), ties counted 1/2: exactly sklearn's roc_auc_score
+        u = mannwhitneyu(a, b, axis=axis, method="asymptotic").statistic
+        return u / (a.shape[axis] * b.shape[axis])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant score: the interval is one point
+        res = bootstrap((inside, outside), auc, n_resamples=n_resamples, confidence_level=level,
+                        method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+    lo, hi = res.confidence_interval
+    return [float(np.nan_to_num(lo, nan=0.5)), float(np.nan_to_num(hi, nan=0.5))]
 
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:

@@ -70,6 +70,10 @@ def _check_labels(model: Any, y: np.ndarray, where: str) -> np.ndarray:
     return y
 
 
+#: The budget parameters: numbers or fractions ("8/255"), read by `parse_eps` in `check_budget`.
+BUDGETS = ("eps", "eps_step")
+
+
 def check_budget(params: dict[str, Any], clip_values: tuple[float, float],
                  n_features: int, attack: str) -> None:
     """eps/eps_step must be positive and within the data's value range (per norm)."""
@@ -78,10 +82,34 @@ def check_budget(params: dict[str, Any], clip_values: tuple[float, float],
     limit = span if norm in (np.inf, "inf") else span * float(np.sqrt(n_features))
     if norm == 1:
         limit = span * n_features
-    for key in ("eps", "eps_step"):
+    for key in BUDGETS:
         if key not in params or params[key] is None:
             continue
-        value = float(params[key])
+        value = params[key] = parse_eps(params[key], f"attack {attack}: {key}")
         if not 0 < value <= limit:
             raise BadInput(f"attack {attack}: {key}={value:g} is outside (0, {limit:g}], the "
                            f"data's range for norm {norm} (clip_values {list(clip_values)})")
+
+
+def parse_eps(value: Any, key: str = "eps") -> float:
+    """A budget as a number or a fraction ("8/255", the field's way to write Linf eps).
+
+    The one parser behind every eps option (`--eps`, `--param eps=...`, config `params`)."""
+    import math
+    import re
+    from fractions import Fraction
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        match = re.fullmatch(r"([0-9.eE+-]+)\s*/\s*([0-9.eE+-]+)", text)
+        try:
+            number = (float(Fraction(match[1]) / Fraction(match[2])) if match
+                      else float(text))
+        except (ValueError, ZeroDivisionError) as err:
+            raise BadInput(f"{key}={value!r} is not a number or a fraction such as "
+                           "8/255") from err
+    if not math.isfinite(number):
+        raise BadInput(f"{key}={value!r} is not a finite number")
+    return number

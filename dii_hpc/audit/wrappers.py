@@ -63,14 +63,20 @@ class TorchModelWrapper:
             return torch.nn.MSELoss(reduction="none")
         return torch.nn.CrossEntropyLoss(reduction="none")
 
+    def _device(self) -> Any:
+        """Where the module lives (a CUDA module is audited on its GPU)."""
+        param = next(iter(self.module.parameters()), None)
+        return param.device if param is not None else "cpu"
+
     def _tensors(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[Any, Any]:
         import torch
 
-        xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        device = self._device()
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32)).to(device)
         if y is None:
             return xt, None
         dtype = torch.float32 if self.task.is_regression else torch.long
-        return xt, torch.as_tensor(np.asarray(y)).to(dtype)
+        return xt, torch.as_tensor(np.asarray(y)).to(device=device, dtype=dtype)
 
     def _forward(self, xt: Any) -> Any:
         out = self.module(xt)
@@ -82,21 +88,22 @@ class TorchModelWrapper:
         outs = []
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
-                outs.append(self._forward(self._tensors(x[i:i + batch_size])[0]).numpy())
+                outs.append(self._forward(self._tensors(x[i:i + batch_size])[0]).cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0,))
 
     def get_loss(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         import torch
 
         xt, yt = self._tensors(x, y)
-        with torch.no_grad():
-            return self._loss_fn()(self._forward(xt), yt).numpy()
+        with torch.no_grad():  # float64: float32 losses of well-fit samples tie at exactly 0
+            out = self._forward(xt).double()
+            return self._loss_fn()(out, yt.double() if self.task.is_regression else yt).cpu().numpy()
 
     def get_grad(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         xt, yt = self._tensors(x, y)
         xt.requires_grad_(True)
         self._loss_fn()(self._forward(xt), yt).sum().backward()
-        return xt.grad.numpy()
+        return xt.grad.cpu().numpy()
 
     def get_class_grad(self, x: np.ndarray, label: np.ndarray) -> np.ndarray:
         """d logit[label] / d x per sample (what Carlini-Wagner and DeepFool use)."""
@@ -104,8 +111,9 @@ class TorchModelWrapper:
 
         xt = self._tensors(x)[0].requires_grad_(True)
         out = self._forward(xt)
-        out.gather(1, torch.as_tensor(np.asarray(label)).long().view(-1, 1)).sum().backward()
-        return xt.grad.numpy()
+        index = torch.as_tensor(np.asarray(label)).long().view(-1, 1).to(out.device)
+        out.gather(1, index).sum().backward()
+        return xt.grad.cpu().numpy()
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
         """Retrain from scratch (poisoning audits): same recipe, different data."""
@@ -128,7 +136,7 @@ class TorchModelWrapper:
                     self.module(self._tensors(x[i:i + batch_size])[0])
         finally:
             handle.remove()
-        return torch.cat(grabbed).reshape(len(x), -1).numpy()
+        return torch.cat(grabbed).reshape(len(x), -1).cpu().numpy()
 
     def _feature_module(self) -> Any:
         if self.feature_layer:

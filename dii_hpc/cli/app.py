@@ -13,7 +13,18 @@ from typing import Annotated
 import typer
 
 from dii_hpc._version import __version__
-from dii_hpc.cli import audit, drift, entry, launch, predict, quickstart, report, runs
+from dii_hpc.cli import (
+    audit,
+    drift,
+    entry,
+    interop,
+    launch,
+    models,
+    predict,
+    quickstart,
+    report,
+    runs,
+)
 
 app = typer.Typer(
     name="dii-hpc",
@@ -48,7 +59,7 @@ def _root(
         os.environ["DII_HPC_STORE"] = os.path.abspath(store)
 
 
-for _module in (runs, launch, audit, drift, predict, report, quickstart):
+for _module in (runs, launch, audit, drift, predict, models, report, quickstart, interop):
     _module.register(app)
 
 

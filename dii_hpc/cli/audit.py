@@ -24,10 +24,12 @@ UnderOpt = Annotated[list[str] | None, typer.Option(
     "--fail-under", help="METRIC=VALUE: exit 1 when the metric is below VALUE.")]
 OverOpt = Annotated[list[str] | None, typer.Option(
     "--fail-over", help="METRIC=VALUE: exit 1 when the metric is above VALUE (e.g. auc).")]
-MpiOpt = Annotated[int, typer.Option("--mpi", help="Shard evasion attacks over N MPI ranks.")]
+MpiOpt = Annotated[int, typer.Option("--mpi", help="Shard evasion and privacy attacks over N MPI ranks.")]
 NoStoreOpt = Annotated[bool, typer.Option("--no-store", help="Do not record a run.")]
 ExpOpt = Annotated[str | None, typer.Option("--experiment", help="Experiment of the run.")]
 ParentOpt = Annotated[str | None, typer.Option("--parent-run", help="Training run audited.")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="art (default) | torch: attacks written in torch, for torch models.")]
 
 
 def _overrides(model: str | None, data: str | None, n: int | None, seed: int | None,
@@ -80,7 +82,7 @@ def breach_message(check: dict[str, Any]) -> str:
 
 
 _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate",
-          "clean_accuracy_drop", "auc", "balanced_accuracy", "tpr_at_1pct_fpr", "precision",
+          "baseline_attack_success_rate", "clean_accuracy_drop", "auc", "balanced_accuracy", "tpr_at_1pct_fpr", "precision",
           "recall", "clean_mae", "adv_mae", "accuracy_drop_at_max_flip")
 
 
@@ -92,6 +94,8 @@ def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     what = f"{name} suite" if result.get("suite") else name
     if result.get("suite") and name == result.get("threat"):
         what = "suite"  # "evasion suite", not "evasion evasion suite"
+    if result.get("standard"):
+        what += f" --standard {result['standard']['name']}"
     typer.echo(f"audit level {result['level']}: {result['threat']} {what} on {result['task']} "
                f"(n={result['n_samples']}){grade}")
     rows = []
@@ -117,6 +121,42 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
+def _standard_options(standard: str | None, eps: str | None, norm: str | None,
+                      engine: str | None, executor: str, mpi: int) -> dict[str, Any]:
+    """--standard/--eps/--norm/--engine checked before anything loads (exit 2, one line)."""
+    from dii_hpc.audit.autoattack import STANDARDS
+    from dii_hpc.audit.evasion import parse_norm
+    from dii_hpc.audit.torch_engine.catalogue import check_engine
+    from dii_hpc.audit.validate import parse_eps
+    from dii_hpc.errors import BadInput
+
+    if engine is not None:
+        check_engine(engine)
+    if standard is None and (eps is not None or norm is not None):
+        raise BadInput("--eps and --norm set the budget of --standard (the suite's own "
+                       "budget is fixed); add --standard autoattack")
+    if standard is not None and standard not in STANDARDS:
+        raise BadInput(f"--standard {standard!r}: known standards: {', '.join(STANDARDS)}")
+    if eps is not None:
+        parse_eps(eps, "--eps")
+    if norm is not None:
+        parse_norm(norm)
+    if (standard or engine == "torch") and (mpi > 1 or executor != "local"):
+        what = f"--standard {standard}" if standard else "--engine torch"
+        raise BadInput(f"{what} runs in-process for now: drop --mpi/--executor slurm")
+    params = {k: v for k, v in (("eps", eps), ("norm", norm)) if v is not None}
+    return {"standard": standard, "engine": engine, "params": params}
+
+
+def _with_standard(cfg: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key in ("standard", "engine"):
+        if extra[key] is not None:
+            cfg[key] = extra[key]
+    if extra["params"]:
+        cfg["params"] = {**(cfg.get("params") or {}), **extra["params"]}
+    return cfg
+
+
 @audit_app.command("suite")
 def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | poisoning")],
               config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = None,
@@ -128,7 +168,15 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
                   "--executor", help="local | slurm (evasion: one array task per shard).")
               ] = "local",
               partition: Annotated[str | None, typer.Option(
-                  "--partition", help="Slurm partition for --executor slurm.")] = None) -> None:
+                  "--partition", help="Slurm partition for --executor slurm.")] = None,
+              standard: Annotated[str | None, typer.Option(
+                  "--standard", help="evasion: autoattack (AutoAttack's standard, RobustBench)."
+              )] = None,
+              eps: Annotated[str | None, typer.Option(
+                  "--eps", help="--standard budget, a number or a fraction (8/255).")] = None,
+              norm: Annotated[str | None, typer.Option(
+                  "--norm", help="--standard norm: inf (default) or 2.")] = None,
+              engine: EngineOpt = None) -> None:
     """Level I: the fixed suite of one threat, graded, with intervals and sanity flags."""
     from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import SUITES
@@ -136,7 +184,9 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
 
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
+    extra = _standard_options(standard, eps, norm, engine, executor, mpi)
     cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
+    cfg = _with_standard(cfg, extra)
     if executor not in ("local", "slurm"):
         raise BadInput(f"--executor {executor!r}: expected local or slurm")
     _execute({"cfg": cfg, "level": "I", "name": threat, "executor": executor,
@@ -152,13 +202,15 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
                n_samples: NOpt = None, seed: SeedOpt = None, json: JsonOpt = None,
                junit: JunitOpt = None, fail_under: UnderOpt = None, fail_over: OverOpt = None,
                mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
-               parent_run: ParentOpt = None) -> None:
+               parent_run: ParentOpt = None, engine: EngineOpt = None) -> None:
     """Level II: one attack, range-scaled defaults, thresholds, JUnit for CI."""
     from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import threat_of
 
     threat_of(name)
-    cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
+    extra = _standard_options(None, None, None, engine, "local", mpi)
+    cfg = _with_standard(cfgmod.load(config, _overrides(model, data, n_samples, seed,
+                                                        experiment, parent_run)), extra)
     params = {**(cfg.get("params") or {}), **_params(param)}
     _execute({"cfg": cfg, "level": "II", "name": name, "params": params}, mpi=mpi,
              json_path=json, junit=junit, under=fail_under, over=fail_over, no_store=no_store)
@@ -186,8 +238,9 @@ def run_cmd(config: Annotated[str, typer.Argument(help="Audit YAML config.")],
 @audit_app.command("list")
 def list_cmd() -> None:
     """Known suites and attacks, with what each does."""
-    from dii_hpc.audit import evasion, poisoning, privacy
+    from dii_hpc.audit import autoattack, evasion, poisoning, privacy
     from dii_hpc.audit.engine import SUITES
+    from dii_hpc.audit.torch_engine.catalogue import TORCH_ATTACKS
     from dii_hpc.cli.tables import table
 
     typer.echo(f"suites: {', '.join(SUITES)}")
@@ -195,6 +248,13 @@ def list_cmd() -> None:
     rows += [("privacy", name, doc) for name, doc in privacy.ATTACKS.items()]
     rows += [("poisoning", name, doc) for name, doc in poisoning.ATTACKS.items()]
     typer.echo(_indent(table(rows, min_widths=(10, 20), sep=" ")))
+    typer.echo(f"engines (--engine): art (every attack), torch ({', '.join(TORCH_ATTACKS)}; "
+               "torch models)")
+    typer.echo(f"standards (suite evasion --standard NAME): autoattack = {autoattack.NAME} "
+               f"v{autoattack.VERSION}, {autoattack.REFERENCE}; in this order on the samples "
+               "still robust:")
+    for line in autoattack.listing():
+        typer.echo(f"    {line}")
     from dii_hpc.audit.vision import attacks as vision
 
     typer.echo("for `task: object_detection | image_segmentation` models:")

@@ -85,7 +85,14 @@ def run(
     time_: Annotated[str, typer.Option("--time", help="Slurm time limit, e.g. 00:30:00.")] = "00:30:00",
     cpus_per_task: Annotated[int, typer.Option("--cpus-per-task")] = 1,
     mem: Annotated[str | None, typer.Option("--mem", help="e.g. 2G")] = None,
-    gpus: Annotated[int, typer.Option("--gpus")] = 0,
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs per node.")] = 0,
+    nodes: Annotated[int, typer.Option("--nodes", help="Nodes; the command runs on every rank through srun.")] = 1,
+    tasks_per_node: Annotated[int, typer.Option("--tasks-per-node", help="Ranks per node.")] = 1,
+    gpus_per_task: Annotated[int, typer.Option("--gpus-per-task", help="GPUs per rank.")] = 0,
+    gres: Annotated[str | None, typer.Option("--gres", help="Generic resource per node, e.g. gpu:a100:2.")] = None,
+    constraint: Annotated[str | None, typer.Option("--constraint", help="Slurm node features, e.g. 'a100&ib'.")] = None,
+    exclusive: Annotated[bool, typer.Option("--exclusive", help="Whole nodes, shared with no other job.")] = False,
+    all_ranks: Annotated[bool, typer.Option("--all-ranks", help="Every rank logs metrics (keys rank<k>/...), not only rank 0.")] = False,
     setup: Annotated[list[str] | None, typer.Option("--setup", help="Shell line run before (repeatable).")] = None,
     sys_metrics_s: Annotated[float, typer.Option("--sys-metrics-s", help="System metrics every N s (0: off).")] = 10.0,
     wait: Annotated[bool, typer.Option("--wait", help="On Slurm, block until the job ends.")] = False,
@@ -101,7 +108,9 @@ def run(
     if not command:
         raise BadInput("nothing to run: give the command after --")
     given = {"partition": partition, "time": time_, "cpus_per_task": cpus_per_task, "mem": mem,
-             "gpus": gpus, "sys_metrics_s": sys_metrics_s}
+             "gpus": gpus, "sys_metrics_s": sys_metrics_s, "nodes": nodes,
+             "tasks_per_node": tasks_per_node, "gpus_per_task": gpus_per_task, "gres": gres,
+             "constraint": constraint, "exclusive": exclusive}
     try:
         res = Resources(**given)
     except ValidationError as err:
@@ -109,7 +118,7 @@ def run(
         raise BadInput(explain(err, Resources, options=options)) from err
     store = _store(existing=False)
     run_id, kind, job_id, task = runcmd.submit_command(store, experiment, command, res,
-                                                      list(setup or []), executor)
+                                                      list(setup or []), executor, all_ranks)
     if kind == "slurm":
         typer.echo(f"run {run_id}: Slurm job {job_id}")
         if not wait:

@@ -1,15 +1,21 @@
 """`dii-hpc quickstart`: the whole platform once, on the embedded default, ending in a report.
 
-Every step goes through the same commands a user types (submit, audit suite, drift
-profile/check, report build), so the quickstart is also a smoke test of the real paths.
+Every step goes through the same commands a user types (submit, models register, audit suite,
+drift profile/check, models promote, report build), so the quickstart is also a smoke test of
+the real paths.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import Store
+
+MODEL = "quickstart-digits-cnn"
 
 
 def _config_file(name: str) -> Path:
@@ -73,7 +79,8 @@ def quickstart(
     out: Annotated[str | None, typer.Option("--out", "-o", help="Report folder (default <store>/site).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per sweep task.")] = 8,
 ) -> None:
-    """Train a small sweep locally, audit the best model, check drift, build the report."""
+    """Train a small sweep locally, register and audit the best model, check drift, promote the
+    model through configs/policy.yaml, build the report."""
     import yaml
 
     from dii_hpc.store.store import Store
@@ -84,36 +91,47 @@ def quickstart(
     work.mkdir(exist_ok=True)
     typer.echo(f"store: {store.root}", err=True)
 
-    _step("1/4 train: 2 x 2 sweep of the digits CNN on the local executor")
+    _step("1/5 train: 2 x 2 sweep of the digits CNN on the local executor")
     _invoke(ctx, ["submit", str(_config_file("quickstart.yaml")), "--executor", "local", "--wait",
              "--set", f"params.epochs={epochs}"])
     best = _best_run("quickstart-digits")
-    weights = next(a["path"] for n, a in store.artifacts(best["run_id"]).items() if n.endswith(".pt"))
-    width = best["params"].get("models.cnn.params.width") or best["params"].get("width") or 8
 
-    _step(f"2/4 audit: level-I evasion suite of the best run {best['run_id']}")
+    _step(f"2/5 register: the best run {best['run_id']} as the next version of {MODEL}")
+    _invoke(ctx, ["models", "register", best["run_id"], "--name", MODEL,
+                  "--description", f"best val_acc of the quickstart sweep ({epochs} epochs)"])
+    uri = _latest_version(store, best["run_id"])
+
+    _step(f"3/5 audit: level-I evasion suite of {uri}")
     audit_cfg = work / "audit.yaml"
     audit_cfg.write_text(yaml.safe_dump({
-        "experiment": "quickstart-audit",
-        "model": {"factory": "dii_hpc.examples.digits:digits_model",
-                  "params": {"weights": weights, "width": int(width)}},
-        "data": "dii_hpc.examples.digits:digits_data",
-        "n_samples": 100, "seed": 0, "parent_run": best["run_id"]}))
+        "experiment": "quickstart-audit", "model": uri,
+        "data": "dii_hpc.examples.digits:digits_data", "n_samples": 100, "seed": 0}))
     _invoke(ctx, ["audit", "suite", "evasion", "--config", str(audit_cfg),
              "--json", str(work / "audit.json")])
 
-    _step("3/4 drift: profile a monitor, check clean and shifted batches")
+    _step(f"4/5 drift and trust: profile a monitor, check a clean batch, promote {uri}, check a "
+          "shifted batch")
     ref, clean, shifted = _drift_data(work)
     _invoke(ctx, ["drift", "profile", "--data", str(ref), "--name", "digits-pixels"])
     _invoke(ctx, ["drift", "check", "--monitor", "digits-pixels", "--data", str(clean)], ok=(0, 1))
+    _invoke(ctx, ["models", "promote", MODEL, uri.rsplit("/", 1)[1], "--to", "champion",
+                  "--policy", str(_config_file("policy.yaml"))])
     _invoke(ctx, ["drift", "check", "--monitor", "digits-pixels", "--data", str(shifted),
              "--json", str(work / "drift.json")], ok=(0, 1))
 
-    _step("4/4 report: static site")
+    _step("5/5 report: static site")
     args = ["report", "build"] + (["--out", out] if out else [])
     _invoke(ctx, args)
     typer.secho("\nOpen the report: the index.html printed above (file:// works; no network needed).",
                 err=True)
+
+
+def _latest_version(store: Store, run_id: str) -> str:
+    """models:/MODEL/N of the version just registered from ``run_id``."""
+    from dii_hpc.registry.registry import Registry
+
+    mine = [v for v in Registry(store).versions(MODEL) if v["run_id"] == run_id]
+    return f"models:/{MODEL}/{mine[-1]['version']}"
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""`dii-hpc runs list|show|compare`, `dii-hpc export`, `dii-hpc store compact`."""
+"""`dii-hpc runs list|show|compare|tag|note|archive`, `dii-hpc export`, `dii-hpc store ...`."""
 
 from __future__ import annotations
 
@@ -88,6 +88,46 @@ def compare_runs(
     typer.echo(render_frame(frame, fmt))
 
 
+@runs_app.command("tag")
+def tag_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    pairs: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE tags to set.")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Tag to remove.")] = None,
+) -> None:
+    """Set (or --remove) tags of a run; the report shows them."""
+    from dii_hpc.store.annotations import annotate, parse_tags
+
+    rec = annotate(_store(), run_id, tags=parse_tags(pairs or []), remove=remove)
+    typer.echo(f"{rec['run_id']}: " + (" ".join(f"{k}={v}" for k, v in rec["tags"].items())
+                                       or "no tags"))
+
+
+@runs_app.command("note")
+def note_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    text: Annotated[str, typer.Argument(help='The note ("" clears it).')],
+) -> None:
+    """Write a note on a run (shown on its page and in the experiment table)."""
+    from dii_hpc.store.annotations import annotate
+
+    rec = annotate(_store(), run_id, note=text)
+    typer.echo(f"{rec['run_id']}: " + ("note saved" if rec.get("note") else "note cleared"))
+
+
+@runs_app.command("archive")
+def archive_run(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids (or unique prefixes).")],
+    undo: Annotated[bool, typer.Option("--undo", help="Bring archived runs back.")] = False,
+) -> None:
+    """Archive runs: the report hides them unless "show archived" is ticked."""
+    from dii_hpc.store.annotations import annotate
+
+    store = _store()
+    for rid in run_ids:
+        rec = annotate(store, rid, archived=not undo)
+        typer.echo(f"{rec['run_id']}: {'restored' if undo else 'archived'}")
+
+
 @store_app.command("compact")
 def compact(
     experiments: Annotated[list[str] | None, typer.Argument(help="Experiments (default: all).")] = None,
@@ -172,21 +212,36 @@ def check_cmd(
 
 def export(
     experiment: Annotated[str, typer.Argument(help="Experiment to export.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output .h5 file.")],
+    uri: Annotated[str | None, typer.Argument(help="With --to mlflow: the tracking URI.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Output .h5 file.")] = None,
+    to: Annotated[str, typer.Option("--to", help="hdf5 (default) or mlflow.")] = "hdf5",
 ) -> None:
-    """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc.
+    """Write an experiment to one HDF5 file that h5py and pandas read without dii-hpc, or
+    with --to mlflow into an MLflow tracking URI (e.g. sqlite:///mlflow.db).
 
     h5py reads /runs/<run_id> (attributes, metrics/<key> tables); pandas.read_hdf(FILE,
-    "runs_table") reads one row per run when PyTables is installed (pip install tables)."""
+    "runs_table") reads one row per run."""
     from dii_hpc.cli.paths import output_file
+    from dii_hpc.errors import BadInput
+
+    if to not in ("hdf5", "mlflow"):
+        raise BadInput(f"unknown --to {to!r}: expected hdf5 or mlflow")
+    if to == "hdf5" and not out:
+        raise BadInput("export: give --out FILE.h5 (or --to mlflow URI)")
+    if to == "mlflow" and not uri:
+        raise BadInput("export --to mlflow: give the tracking URI, e.g. sqlite:///mlflow.db")
+    store = _store()
+    if to == "mlflow":
+        from dii_hpc.cli.interop import export_to_mlflow
+
+        export_to_mlflow(store, experiment, uri)
+        return
     from dii_hpc.store.export import export_experiment
 
-    store = _store()
     output_file(out, "--out")
     res = export_experiment(store, experiment, out)
-    table = (f"; pandas.read_hdf({out!r}, 'runs_table') lists the runs" if res["runs_table"] else
-             "; h5py only (install PyTables, pip install tables, for a pandas.read_hdf runs table)")
-    typer.echo(f"wrote {out}: {res['runs']} runs, {res['series']} metric series{table}")
+    typer.echo(f"wrote {out}: {res['runs']} runs, {res['series']} metric series; "
+               f"pandas.read_hdf({out!r}, 'runs_table') lists the runs")
 
 
 def register(app: typer.Typer) -> None:

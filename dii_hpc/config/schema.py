@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.config import refs
+from dii_hpc.slurm import gres as gresmod
 from dii_hpc.slurm import timespec
 
 _MEM = re.compile(r"^\d+(\.\d+)?[KMGT]?B?$", re.IGNORECASE)
@@ -34,6 +35,29 @@ class ClassSpec(_Strict):
         if not refs.is_ref(v):
             raise ValueError(f"{v!r} is not a 'module:Class' reference")
         return v
+
+
+class LoaderSpec(_Strict):
+    """How a registered version of the model is loaded back: a factory taking ``weights=PATH``."""
+
+    factory: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_ref(cls, v: str) -> str:
+        return ClassSpec._class_ref(v)
+
+
+class ModelSpec(ClassSpec):
+    """A model to train; ``loader`` is what `dii-hpc models register` records by default."""
+
+    loader: str | LoaderSpec | None = None
+
+    @field_validator("loader")
+    @classmethod
+    def _loader_ref(cls, v: str | LoaderSpec | None) -> str | LoaderSpec | None:
+        return ClassSpec._class_ref(v) if isinstance(v, str) else v
 
 
 class Distribution(_Strict):
@@ -86,15 +110,26 @@ class Sweep(_Strict):
 
 
 class Resources(_Strict):
-    """What each task asks Slurm for (and how the local executor sizes itself)."""
+    """What each task asks Slurm for (and how the local executor sizes itself).
+
+    A task is one job of ``nodes`` x ``tasks_per_node`` processes (ranks); ``gpus`` is per
+    node, ``gpus_per_task`` per rank (give one or the other), ``gres`` any typed generic
+    resource per node (``gpu:a100:2``), parsed so that it can be checked against the cluster.
+    """
 
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
     time: str = "00:30:00"
+    nodes: int = Field(default=1, ge=1)
+    tasks_per_node: int = 1
     cpus_per_task: int = Field(default=1, ge=1)
     mem: str | None = None
     gpus: int = Field(default=0, ge=0)
+    gpus_per_task: int = Field(default=0, ge=0)
+    gres: gresmod.Gres | None = None
+    constraint: str | None = None
+    exclusive: bool = False
     array_parallelism: int | None = Field(default=None, ge=1)
     signal_delay_s: int = Field(default=90, ge=1)  # warning before the limit; <= half of it
     max_requeues: int = Field(default=3, ge=0)
@@ -115,6 +150,51 @@ class Resources(_Strict):
             raise ValueError(f"{v!r} is not a memory size (e.g. 2G, 512M)")
         return v
 
+    @field_validator("tasks_per_node", mode="before")
+    @classmethod
+    def _tasks(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise ValueError(f"{v!r} must be at least 1 (every node runs at least one task)")
+        return v
+
+    @field_validator("gres", mode="before")
+    @classmethod
+    def _gres(cls, v: Any) -> Any:
+        if v is None or isinstance(v, gresmod.Gres):
+            return v
+        if isinstance(v, dict):
+            return gresmod.Gres(**v)
+        try:
+            return gresmod.parse(str(v))
+        except ValueError as err:
+            raise ValueError(str(err)) from err
+
+    @model_validator(mode="after")
+    def _gpus_once(self) -> Resources:
+        if self.gpus and self.gpus_per_task:
+            raise ValueError("give gpus (per node) or gpus_per_task, not both")
+        return self
+
+    @property
+    def world_size(self) -> int:
+        """How many processes (ranks) one task runs."""
+        return self.nodes * self.tasks_per_node
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs one node of the task needs (from gpus, gpus_per_task or a gpu gres)."""
+        if self.gpus:
+            return self.gpus
+        if self.gpus_per_task:
+            return self.gpus_per_task * self.tasks_per_node
+        return self.gres.count if self.gres is not None and self.gres.name == "gpu" else 0
+
+
+class Tracking(_Strict):
+    """How the ranks of a multi-process task log: rank 0 only, or every rank (`rank<k>/`)."""
+
+    all_ranks: bool = False
+
 
 class ExperimentConfig(_Strict):
     """The whole file; see configs/*.yaml for examples."""
@@ -123,11 +203,12 @@ class ExperimentConfig(_Strict):
         "letters, digits, _ . -; starting with a letter or digit; at most 128 characters"))
     executor: str = "dii_hpc.launch.executor:Executor"
     kind: str = "train"
-    models: dict[str, ClassSpec] = Field(min_length=1)
+    models: dict[str, ModelSpec] = Field(min_length=1)
     datasets: dict[str, ClassSpec] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep = Field(default_factory=Sweep)
     resources: Resources = Field(default_factory=Resources)
+    tracking: Tracking = Field(default_factory=Tracking)
     setup: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
 

@@ -8,12 +8,14 @@ takes no arguments and returns either a torch module or any object implementing 
 from __future__ import annotations
 
 import sys
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from dii_hpc.config import refs
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.store import StoreLike
 
 
 @runtime_checkable
@@ -23,9 +25,16 @@ class Embedder(Protocol):
     def embed(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def load_model(spec: str, key: str = "--model") -> Any:
-    """Build the model of a `module:callable` reference and check it can give embeddings."""
-    model = refs.build(spec, key)
+def load_model(spec: str, key: str = "--model", store: StoreLike = None) -> Any:
+    """Build the model of a `module:callable` reference (or a registered `models:/...`
+    version) and check it can give embeddings; an audit wrapper is seen through to its
+    torch module."""
+    from dii_hpc.registry import uri
+
+    model = uri.build(spec, key, store=store)
+    inner = getattr(model, "module", None)
+    if not isinstance(model, Embedder) and _is_torch(inner):
+        model = inner
     if not (_is_torch(model) or isinstance(model, Embedder)):
         raise BadInput(f"{key} {spec!r}: returned {type(model).__name__}, "
                        "need a torch.nn.Module or an object with embed(x)")

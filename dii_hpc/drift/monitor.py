@@ -88,11 +88,14 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: str | None = None,
             labels: str | None = None) -> dict[str, Any]:
     """Save a reference profile for monitor `name`; returns the profile record."""
+    from dii_hpc.registry import uri
     from dii_hpc.store.atomic import dumps, write_bytes
 
     folder = monitor_dir(store, name)
     path = resolve_path(data)
-    model = mdl.load_model(model_spec) if model_spec else None
+    if uri.is_uri(model_spec):  # the reference embeddings belong to one version: pin it
+        model_spec = uri.pin(str(model_spec), "--model", store)
+    model = mdl.load_model(model_spec, store=store) if model_spec else None
     table = _is_table(path)
     if not table and model is None:
         raise BadInput(f"{path}: arrays with more than 2 dimensions need --model")
@@ -165,7 +168,7 @@ def check_monitor(store: Store, name: str, data: str, labels: str | None = None,
 
     prof = load_profile(store, name)
     opt = DriftOptions.from_mapping({**prof["options"], **(overrides or {})}, f"monitor {name}")
-    model = mdl.load_model(prof["model"]) if prof.get("model") else None
+    model = mdl.load_model(prof["model"], store=store) if prof.get("model") else None
     extras = _extras(store, name)
     path = resolve_path(data)
     if prof["kind"] == "table":

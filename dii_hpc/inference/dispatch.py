@@ -1,7 +1,8 @@
 """Running the pending shards: in this process (debug), as local processes, or as ONE Slurm array.
 
-Executor choice and sbatch parameters come from the launch package (`dii-hpc submit` semantics:
-auto = Slurm when it answers), so a predict job asks Slurm for resources exactly as a sweep does.
+Executor choice, sbatch parameters and the executor itself come from launch.backend (`dii-hpc
+submit` semantics: auto = Slurm when it answers), so a predict job asks Slurm for resources
+exactly as a sweep does.  A shard is one process: in a multi-rank shard job rank 0 computes it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc import progress
 from dii_hpc.errors import SchedulerError
 from dii_hpc.inference import output
 from dii_hpc.inference.shard import run_shard
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.launch.backend import Job
 
 
 @dataclass
@@ -92,38 +96,30 @@ def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0
         delay = min(max_s, delay * 1.5)
 
 
-def run_local(out: Path, pending: list[int], folder: Path, parallel: int, timeout_min: int,
+def run_local(out: Path, pending: list[int], job: Job, parallel: int,
               bar: progress.Bar | None = None) -> Outcome:
     """Local processes, ``parallel`` at a time (a laptop's "array")."""
-    import submitit
+    from dii_hpc.launch import backend
 
-    from dii_hpc.store.settings import private_dir
-
-    ex = submitit.LocalExecutor(private_dir(folder))
-    ex.update_parameters(timeout_min=timeout_min)
+    ex = backend.executor(job)
     res = Outcome()
     for a in range(0, len(pending), parallel):
         chunk = pending[a:a + parallel]
-        jobs = ex.map_array(run_shard, [str(out)] * len(chunk), chunk)
+        jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(chunk), chunk,
+                                    what="prediction array")
         _wait_done(out, jobs, chunk, bar=bar, before=a)
         _collect(out, jobs, chunk, res)
     return res
 
 
-def run_slurm(out: Path, pending: list[int], folder: Path, params: dict[str, Any],
-              max_requeues: int, bar: progress.Bar | None = None) -> Outcome:
+def run_slurm(out: Path, pending: list[int], job: Job,
+              bar: progress.Bar | None = None) -> Outcome:
     """One sbatch array for every pending shard; waits for it, cancels it on Ctrl-C."""
-    import submitit
+    from dii_hpc.launch import backend
 
-    from dii_hpc.launch.submit import slurm_message
-    from dii_hpc.store.settings import private_dir
-
-    ex = submitit.SlurmExecutor(private_dir(folder), max_num_timeout=max_requeues)
-    ex.update_parameters(**params)
-    try:
-        jobs = ex.map_array(run_shard, [str(out)] * len(pending), pending)
-    except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
-        raise SchedulerError(f"sbatch rejected the prediction array: {slurm_message(err)}") from err
+    ex = backend.executor(job)
+    jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(pending), pending,
+                                what="prediction array")
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     try:
         gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar)
@@ -183,17 +179,14 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
     return gone
 
 
-def run(kind: str, out: Path, pending: list[int], folder: Path, res_cfg: Any,
-        params: dict[str, Any]) -> Outcome:
-    """Dispatch to the executor ``kind`` (debug | local | slurm)."""
+def run(out: Path, pending: list[int], job: Job) -> Outcome:
+    """Dispatch a backend Job (debug | local | slurm) over the pending shards."""
     if not pending:
         return Outcome()
     with progress.bar("predict: shards", len(pending)) as bar:
-        if kind == "debug":
+        if job.kind == "debug":
             return run_debug(out, pending, bar)
-        if kind == "local":
-            from dii_hpc.slurm import timespec
-
-            parallel = res_cfg.array_parallelism or os.cpu_count() or 1
-            return run_local(out, pending, folder, parallel, timespec.minutes(res_cfg.time), bar)
-        return run_slurm(out, pending, folder, params, res_cfg.max_requeues, bar)
+        if job.kind == "local":
+            parallel = job.resources.array_parallelism or os.cpu_count() or 1
+            return run_local(out, pending, job, parallel, bar)
+        return run_slurm(out, pending, job, bar)

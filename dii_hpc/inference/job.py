@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from dii_hpc.inference import dispatch, inputs, output
 from dii_hpc.inference import predictor as mdl
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.launch.backend import Job
     from dii_hpc.store.store import Store
 
 ROWS_PER_SHARD = 250_000  # default shard size when --shards is not given
@@ -140,17 +141,17 @@ def _log_shards(run: Any, outcome: dispatch.Outcome, n: int) -> None:
             run.log_metrics({"shard_errors": 0.0, "shard_rows_per_s": r["rows_per_s"]}, step=i)
 
 
-def _slurm_params(req: PredictRequest, store: Store, kind: str) -> dict[str, Any]:
-    if kind != "slurm":
-        return {}
-    from dii_hpc.launch.submit import resource_parameters
+def _job(req: PredictRequest, store: Store, kind: str, folder: Path,
+         conf: dict[str, str] | None) -> Job:
+    from dii_hpc.launch import backend
 
-    return resource_parameters(req.resources, req.setup, store.root, f"dii-predict-{req.experiment}")
+    return backend.job(kind, folder, req.resources, store.root,
+                       backend.job_name("predict", req.experiment), req.setup, conf=conf)
 
 
 def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
     """Run (or finish) a prediction job; returns the run's "inference" section."""
-    from dii_hpc.launch.submit import choose_executor
+    from dii_hpc.launch.backend import choose
     from dii_hpc.store.atomic import write_json
     from dii_hpc.tracking.run import start_run
 
@@ -158,11 +159,12 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
         from dii_hpc.config.schema import Resources
 
         req.resources = Resources()
-    kind = "debug" if req.executor == "debug" else choose_executor(req.executor)[0]
+    kind, conf = ("debug", None) if req.executor == "debug" else choose(req.executor)
     if req.monitor:
         from dii_hpc.drift.monitor import load_profile
 
         load_profile(store, req.monitor)  # an unknown monitor is refused before the job
+    job = _job(req, store, kind, store.jobs_dir, conf)  # a request Slurm cannot hold: before the run
     _model, new = plan(req, store, kind)
     out = Path(req.out).expanduser().resolve()
     manifest, created = output.prepare(out, new)
@@ -173,12 +175,14 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
     with start_run(req.experiment, params=params, tags={"out": str(out)},
                            kind="inference", store=store, parent_run=req.from_run) as run:
         write_json(output.manifest_path(out), {**manifest, "runs": [*manifest.get("runs", []), run.id]})
+        from dii_hpc.registry import uri
+
+        uri.attach(manifest["model"]["model"], "deployment", run.id, store)  # a registered version
         run.set_manifest({"predictions": str(out / output.MANIFEST),
                           "weights_sha256": manifest["model"]["weights_sha256"],
                           "data": {d["path"]: d["sha256"] for d in manifest["data"]}})
         t0 = time.perf_counter()
-        outcome = dispatch.run(kind, out, pending, run.dir / "logs", req.resources,
-                               _slurm_params(req, store, kind))
+        outcome = dispatch.run(out, pending, replace(job, folder=run.dir / "logs"))
         wall = time.perf_counter() - t0
         metrics = _aggregate(outcome, manifest, wall)
         run.log_metrics({k: v for k, v in metrics.items() if k in LOGGED}, step=0)

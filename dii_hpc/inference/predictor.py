@@ -22,8 +22,6 @@ from dii_hpc.errors import BadInput
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
-WEIGHT_NAMES = ("model.pt", "weights.pt", "state_dict.pt", "model.pth")
-
 
 @runtime_checkable
 class Predictor(Protocol):
@@ -49,14 +47,21 @@ class ModelInfo:
 
 def normalise_spec(spec: str, search: Sequence[str] = ()) -> str:
     """`path/to/file.py:fn` is made absolute (relative to the config's folder, the first of
-    ``search``, else the current one), so that array tasks started elsewhere find it."""
+    ``search``, else the current one), so that array tasks started elsewhere find it;
+    `models:/NAME@ALIAS` becomes the version it holds now, so every shard runs the same one."""
+    from dii_hpc.registry import uri
+
+    if uri.is_uri(spec):
+        return uri.pin(spec, "--model")
     return refs.canonical(spec, "--model", base=Path(search[0]) if search else None)
 
 
 def build(spec: str, search: Sequence[str] = ()) -> Any:
     """Import and call the factory; any failure is BadInput carrying the model's own message.
     ``search``: folders to find its module in after sys.path (the predict config's)."""
-    model = refs.build(normalise_spec(spec, search), "--model", search=search)
+    from dii_hpc.registry import uri
+
+    model = uri.build(normalise_spec(spec, search), "--model", search=search)
     if not (is_torch(model) or isinstance(model, Predictor)):
         raise BadInput(f"--model {spec!r}: returned {type(model).__name__}, "
                        "need a torch.nn.Module or an object with predict(x)")
@@ -87,20 +92,10 @@ def state_sha256(model: Any) -> str | None:
 
 def weights_from_run(store: Store, run_id: str, artifact: str | None) -> tuple[str, str, str]:
     """(artifact name, blob path, sha256) of the weights file a training run logged."""
-    arts = store.artifacts(run_id)
-    if artifact is None:
-        named = [n for n in WEIGHT_NAMES if n in arts]
-        pts = [n for n in arts if n.endswith((".pt", ".pth"))]
-        choices = named or pts
-        if len(choices) != 1:
-            what = ", ".join(sorted(arts)) or "none"
-            raise BadInput(f"--from-run {run_id}: cannot tell which artifact holds the weights "
-                           f"(artifacts: {what}); name it with --artifact")
-        artifact = choices[0]
-    if artifact not in arts:
-        raise BadInput(f"--from-run {run_id}: no artifact {artifact!r} "
-                       f"(artifacts: {', '.join(sorted(arts)) or 'none'})")
-    return artifact, arts[artifact]["path"], arts[artifact]["sha256"]
+    from dii_hpc.registry.lineage import weights_artifact
+
+    name, meta = weights_artifact(store.artifacts(run_id), artifact, f"--from-run {run_id}")
+    return name, meta["path"], meta["sha256"]
 
 
 def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
@@ -130,10 +125,19 @@ def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
 def load(spec: str, store: Store | None = None, from_run: str | None = None,
          artifact: str | None = None, search: Sequence[str] = ()) -> tuple[Any, ModelInfo]:
     """Build the model, load a run's weights when asked; returns (model, identity)."""
+    from dii_hpc.registry import uri
+
     spec = normalise_spec(spec, search)
     model = build(spec, search)
     info = ModelInfo(spec=spec)
-    if from_run:
+    if uri.is_uri(spec):  # the version's loader put its weights in; record whose they are
+        if from_run:
+            raise BadInput(f"--from-run {from_run}: {spec} is a registered version that "
+                           "brings its own weights; drop --from-run")
+        record = uri.resolve(spec, "--model", store)
+        info.model_run, info.artifact = record["run_id"], record["weights"]["artifact"]
+        info.weights_sha256 = record["weights"]["sha256"]
+    elif from_run:
         if store is None:
             from dii_hpc.store.store import Store
 

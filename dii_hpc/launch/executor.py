@@ -104,7 +104,20 @@ class Executor:
                            f"dataset; override run_unit for unit {unit.to_dict()}")
         model = self.make_model(unit.models[0])
         args = (self.load_dataset(unit.datasets[0]),) if unit.datasets else ()
+        for name, data in zip(unit.datasets, args, strict=False):
+            self.record_input(run, name, data)
         return model.train_function(*args, run=run, **params)
+
+    def record_input(self, run: Any, name: str, data: Any) -> None:
+        """Lineage: the dataset's content hash, shape and source (its reference) on the run."""
+        if run is None or not callable(getattr(run, "log_input", None)):
+            return
+        spec = self.config.datasets.get(name)
+        source = None
+        if spec is not None:
+            args = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
+            source = f"{spec.class_}({args})"
+        run.log_input(name, data, source=source)
 
     def save_result(self, run: Any, result: Any) -> None:
         """Numbers -> metrics, paths of existing files -> artifacts, the rest -> `result`."""

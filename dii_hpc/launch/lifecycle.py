@@ -116,15 +116,16 @@ def restore_attempt(store: Store, rec: dict[str, Any]) -> None:
 
 def _resubmit_command(store: Store, experiment: str, rid: str, spec: dict[str, Any],
                       executor: str | None) -> tuple[str, str, str, Any]:
-    from dii_hpc.launch import runcmd
-    from dii_hpc.launch import submit as sub
+    """A `dii-hpc run` command again, through launch.backend like its first attempt."""
+    from dii_hpc.launch import backend, runcmd
 
     previous = store.run(rid)
     recorded = (job_map(store).get(rid) or {}).get("executor")
-    kind, _ = sub.choose_executor(executor or recorded or "auto")
+    kind, conf = backend.choose(executor or recorded or "auto")
+    job = runcmd.command_job(store, experiment, spec, kind, conf)
     retire_attempt(store, previous)
     try:
-        return (rid, *runcmd.launch(store, experiment, rid, spec, kind))
+        return (rid, *runcmd.launch(store, experiment, rid, spec, job))
     except BaseException:
         restore_attempt(store, previous)
         raise
@@ -132,28 +133,26 @@ def _resubmit_command(store: Store, experiment: str, rid: str, spec: dict[str, A
 
 def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
                    executor: str | None) -> dict[str, Any]:
+    from dii_hpc.launch import backend
     from dii_hpc.launch import submit as sub
     from dii_hpc.launch.task import TaskRef, TaskRunner, read_plan, task_config
     from dii_hpc.slurm.scontrol import max_array_size
 
     plan = read_plan(plan_file)
-    kind, slurm_conf = sub.choose_executor(executor or plan.get("executor") or "auto")
+    kind, slurm_conf = backend.choose(executor or plan.get("executor") or "auto")
     _, config = task_config(plan, tasks[0][1])
+    job = sub.sweep_job(kind, config, store.root, plan_file.parent / "submitit", slurm_conf)
     previous = {rid: store.run(rid) for rid, _ in tasks}
     for rec in previous.values():
         retire_attempt(store, rec)
-    params = sub.slurm_parameters(config, store.root, f"dii-{config.experiment}")
-    ex = sub._executor(kind, plan_file.parent / "submitit", config, params)
+    ex = backend.executor(job)
     submitted: list[Any] = []
     try:
         max_array = max_array_size(slurm_conf) if slurm_conf else len(tasks)
         job_ids: list[str] = []
         for start in range(0, len(tasks), max_array):
             refs = [TaskRef(str(plan_file), i) for _, i in tasks[start:start + max_array]]
-            try:
-                jobs = sub.quiet_map_array(ex, TaskRunner(catch=(kind == "debug")), refs)
-            except Exception as err:  # noqa: BLE001
-                raise SchedulerError(f"sbatch rejected the job array: {sub.slurm_message(err)}") from err
+            jobs = backend.submit_array(ex, TaskRunner(catch=(kind == "debug")), refs)
             submitted += jobs
             job_ids += [str(j.job_id) for j in jobs]
     except BaseException:

@@ -21,11 +21,14 @@ ENV_ALLOW = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTH
              "CUBLAS_WORKSPACE_CONFIG", "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID",
              "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION", "SLURM_JOB_NODELIST",
              "SLURM_CPUS_PER_TASK", "SLURM_MEM_PER_NODE", "SLURM_RESTART_COUNT",
+             "SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_PER_TASK", "GPU_DEVICE_ORDINAL",
              "SLURM_CLUSTER_NAME", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV", "LANG", "TZ")
 _SECRET = re.compile(r"TOKEN|SECRET|PASSW|PASSWD|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 SLURM_IDS = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
              "array_task_id": "SLURM_ARRAY_TASK_ID", "partition": "SLURM_JOB_PARTITION",
-             "restart_count": "SLURM_RESTART_COUNT", "node_list": "SLURM_JOB_NODELIST"}
+             "restart_count": "SLURM_RESTART_COUNT", "node_list": "SLURM_JOB_NODELIST",
+             "nodes": "SLURM_JOB_NUM_NODES", "ntasks": "SLURM_NTASKS",
+             "gpus": "SLURM_JOB_GPUS", "step_gpus": "SLURM_STEP_GPUS"}  # the GPU allocation
 
 
 def _git(args: list[str], cwd: Path) -> str | None:

@@ -13,7 +13,7 @@ from dii_hpc.config import LoadedConfig, check_keys, expand, refs
 from dii_hpc.config.sweep import key_path
 from dii_hpc.errors import ConfigError
 
-UNSWEEPABLE = ("experiment", "executor", "kind", "resources", "setup", "sweep", "tags")
+UNSWEEPABLE = ("experiment", "executor", "kind", "resources", "tracking", "setup", "sweep", "tags")
 
 
 def check_sweepable(loaded: LoadedConfig) -> None:

@@ -115,6 +115,8 @@ def reconcile(store: Store, experiment: str | None = None, use_sacct: bool = Tru
         status = rec.get("status", "")
         if rid in applied:
             status = applied[rid]
+            if status in TERMINAL and status != "FINISHED" and not rec.get("error"):
+                rec = {**rec, "error": store.run(rid).get("error")}  # what _apply just wrote
         elif status == "RUNNING" and (why := _writer_dead(rec)):
             status = "FAILED"
             store.update_run(rid, status=status, end_time=now, error=why)
@@ -136,7 +138,7 @@ def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age:
         fields["status"] = new
         if new in TERMINAL:
             fields["end_time"] = rec.get("end_time") or (sched or {}).get("end_time") or time.time()
-            fields["error"] = rec.get("error") or error
+            fields["error"] = rec.get("error") or _rank_error(store, rec) or error
         else:
             fields.update(end_time=None, error=None)
     if fields:
@@ -144,6 +146,15 @@ def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age:
     if new is None and sched is not None and sched.get("state") in ACTIVE:
         return sched["state"]  # live view (the running task owns its record)
     return new or rec.get("status", "")
+
+
+def _rank_error(store: Store, rec: dict[str, Any]) -> str | None:
+    """The failed rank's last error line, when a multi-rank job was killed because of it."""
+    if int((rec.get("launch") or {}).get("world_size") or 1) <= 1:
+        return None
+    from dii_hpc.tracking import ranks
+
+    return ranks.failure(store.run_dir(rec["run_id"]))
 
 
 def _row(rec: dict[str, Any], status: str, info: dict[str, Any],

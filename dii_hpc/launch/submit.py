@@ -1,19 +1,18 @@
-"""`dii-hpc submit`: expand, record PENDING runs, submit ONE job array per sweep via submitit.
+"""`dii-hpc submit`: expand, record PENDING runs, submit ONE job array per sweep (launch.backend).
 
 Order matters for "nothing half-submitted": records and the plan are written first (a task that
 starts must find them), then the arrays go to Slurm; if any submission fails, arrays already
 accepted are cancelled and every record of this submission is removed before the error
 surfaces.  Scheduler calls: one `scontrol show config` (MaxArraySize, and whether Slurm
-answers) and one sbatch per array.
+answers), one `sinfo` when the tasks ask for several nodes or GPUs, and one sbatch per array.
+Each element of an array is one task: a job of resources.nodes x tasks_per_node ranks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc import progress
 from dii_hpc.config import LoadedConfig
-from dii_hpc.config.schema import ExperimentConfig, Resources
+from dii_hpc.config.schema import ExperimentConfig
 from dii_hpc.errors import BadInput, InfraError, SchedulerError, StoreError
+from dii_hpc.launch import backend
 from dii_hpc.launch import plan as planning
 from dii_hpc.launch.task import TaskRef, TaskRunner
-from dii_hpc.slurm import timespec
 from dii_hpc.store.bulk import compact
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
-EXECUTORS = ("auto", "local", "slurm", "debug")
+EXECUTORS = backend.KINDS
+choose_executor = backend.choose  # the name the CLI and the other job kinds know
 
 
 @dataclass
@@ -48,104 +48,11 @@ class SubmitResult:
     dry_run: bool = False
 
 
-def choose_executor(kind: str) -> tuple[str, dict[str, str] | None]:
-    """auto = Slurm when `scontrol show config` answers (one call, also gives MaxArraySize)."""
-    from dii_hpc.slurm import commands
-
-    if kind not in EXECUTORS:
-        raise BadInput(f"--executor {kind}: expected one of {', '.join(EXECUTORS)}")
-    if kind in ("auto", "slurm"):
-        if shutil.which("sbatch") is None:
-            if kind == "slurm":
-                raise SchedulerError("--executor slurm: sbatch not found on this host")
-            return "local", None
-        try:
-            return "slurm", commands.show_config()
-        except SchedulerError:
-            if kind == "slurm":
-                raise
-            return "local", None
-    return kind, None
-
-
-def slurm_parameters(config: ExperimentConfig, store_root: Path, name: str) -> dict[str, Any]:
-    """submitit SlurmExecutor parameters from the config's `resources:` and `setup:`."""
-    return resource_parameters(config.resources, config.setup, store_root, name)
-
-
-def resource_parameters(res: Resources, setup: list[str], store_root: Path,
-                        name: str) -> dict[str, Any]:
-    """submitit SlurmExecutor parameters from a `resources:` section and setup lines."""
-    minutes = timespec.minutes(res.time)
-    params: dict[str, Any] = {
-        "job_name": name, "time": minutes, "cpus_per_task": res.cpus_per_task,
-        # A warning due before the job even starts would kill it at once: keep it within
-        # the second half of the time limit.
-        "signal_delay_s": max(1, min(res.signal_delay_s, minutes * 30)),
-        "setup": [*setup, f"export DII_HPC_STORE={shlex.quote(str(store_root))}"],
-    }
-    optional = {"partition": res.partition, "account": res.account, "qos": res.qos,
-                "mem": res.mem, "gpus_per_node": res.gpus or None,
-                "array_parallelism": res.array_parallelism}
-    params.update({k: v for k, v in optional.items() if v is not None})
-    if res.extra:
-        params["additional_parameters"] = dict(res.extra)
-    return params
-
-
-def sbatch_script(params: dict[str, Any], folder: Path, n_tasks: int) -> str:
-    """The exact sbatch file submitit writes for an array of ``n_tasks``.
-
-    ``_make_sbatch_string`` is private to submitit; tests/launch/test_submit.py fails loudly
-    when a release renames it or stops taking the parameters passed here."""
-    from submitit.slurm.slurm import _make_sbatch_string
-
-    command = f"{sys.executable} -u -m submitit.core._submit {folder}"
-    kwargs = dict(params)
-    if n_tasks > 1:
-        kwargs["map_count"] = n_tasks
-    return _make_sbatch_string(command=command, folder=folder, **kwargs)
-
-
-def _executor(kind: str, folder: Path, config: ExperimentConfig, params: dict[str, Any]) -> Any:
-    return make_submitit(kind, folder, config.resources, params)
-
-
-def make_submitit(kind: str, folder: Path, res: Resources, params: dict[str, Any]) -> Any:
-    """The submitit executor for a kind: SlurmExecutor, LocalExecutor or DebugExecutor."""
-    import submitit
-
-    from dii_hpc.store.settings import private_dir
-
-    private_dir(folder)  # submitit pickles the payload here: owner-only
-
-    if kind == "slurm":
-        ex = submitit.SlurmExecutor(folder, max_num_timeout=res.max_requeues)
-        ex.update_parameters(**params)
-        return ex
-    if kind == "local":
-        ex = submitit.LocalExecutor(folder)
-        ex.update_parameters(timeout_min=timespec.minutes(res.time), signal_delay_s=res.signal_delay_s)
-        return ex
-    return submitit.DebugExecutor(folder)
-
-
-def slurm_message(err: BaseException) -> str:
-    """Slurm's own words from a failed sbatch, on one line ('a; b' for several errors)."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    errors = [ln.split("error:", 1)[1].strip() for ln in lines if ln.startswith("sbatch: error:")]
-    return "; ".join(dict.fromkeys(errors)) or (lines[-1] if lines else repr(err))
-
-
-def quiet_map_array(ex: Any, fn: Any, refs: list[Any]) -> list[Any]:
-    """map_array with submitit's echo of sbatch's stderr kept off the terminal.
-
-    The same text reaches the user once, in the one-line SchedulerError."""
-    import contextlib
-    import io
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        return ex.map_array(fn, refs)
+def sweep_job(kind: str, config: ExperimentConfig, store_root: Path, folder: Path,
+              conf: dict[str, str] | None = None) -> backend.Job:
+    """The backend Job of a sweep's arrays: the config's resources and setup lines."""
+    return backend.job(kind, folder, config.resources, store_root,
+                       backend.job_name("sweep", config.experiment), config.setup, conf=conf)
 
 
 def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any]],
@@ -157,10 +64,7 @@ def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any
         refs = [TaskRef(str(plan_file), i) for i in chunk]
         if kind == "local" and submitted:
             _wait_all(submitted)  # local "arrays" run one chunk of processes at a time
-        try:
-            jobs = quiet_map_array(ex, runner, refs)
-        except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
-            raise SchedulerError(f"sbatch rejected the job array: {slurm_message(err)}") from err
+        jobs = backend.submit_array(ex, runner, refs)
         submitted.extend(jobs)
         job_ids += [str(j.job_id) for j in jobs]
     return job_ids
@@ -207,9 +111,9 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
         max_array = config.resources.array_parallelism or os.cpu_count() or 1
     sid = new_run_id()
     jobdir = store.jobs_dir / sid
-    params = slurm_parameters(config, store.root, f"dii-{config.experiment}")
+    job = sweep_job(kind, config, store.root, jobdir / "submitit", slurm_conf)
     res = SubmitResult(sid, config.experiment, kind, rows,
-                       sbatch_script(params, jobdir / "submitit", min(len(rows), max_array)),
+                       backend.sbatch_text(job, min(len(rows), max_array)),
                        dry_run=dry_run)
     if dry_run:
         return res
@@ -234,7 +138,7 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
             "git": {k: v for k, v in git.items() if k != "diff"},
             "git_diff_file": str(jobdir / "git.diff") if git.get("diff") else None,
             "tasks": rows, "created": time.time()}))
-        ex = _executor(kind, jobdir / "submitit", config, params)
+        ex = backend.executor(job)
         res.job_ids = _submit_arrays(ex, kind, res.plan_file, rows, max_array, submitted)
     except BaseException:
         _rollback(store, res.run_ids, submitted, jobdir)

@@ -1,38 +1,55 @@
-"""Background sampler of system metrics (sys/cpu_percent, sys/rss_mb, sys/gpu_*) into a run.
+"""Background sampler of system metrics (sys/cpu_percent, sys/rss_mb, sys/gpu*) into a run.
 
 It runs in a daemon thread and only calls ``log_metrics`` (an in-memory append), so the
-training loop never waits on it.  GPU figures come from nvidia-smi when it exists.
+training loop never waits on it.  A task of several nodes samples each node under
+``sys/<node>/``.  GPU figures come from NVML (`nvidia-ml-py`, imported when a GPU sample is
+first taken): a machine without the library or the driver gives none, and no error.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import subprocess
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
+_NVML: dict[str, Any] = {}
 
-def _gpu_sample() -> dict[str, float]:
-    if shutil.which("nvidia-smi") is None:
-        return {}
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
-             "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
+
+def _nvml() -> Any:
+    """pynvml, initialised once per process; None without the library or a driver."""
+    if "lib" not in _NVML:
+        _NVML["lib"] = None
+        with contextlib.suppress(Exception):  # ImportError, NVMLError_LibraryNotFound, ...
+            import pynvml
+
+            pynvml.nvmlInit()
+            _NVML["lib"] = pynvml
+    return _NVML["lib"]
+
+
+def _visible(count: int) -> list[int]:
+    """NVML indices of the GPUs this task may use (CUDA_VISIBLE_DEVICES when it lists them)."""
+    raw = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if raw is None:
+        return list(range(count))
+    wanted = [int(x) for x in raw.split(",") if x.strip().isdigit()]
+    return [i for i in wanted if i < count]
+
+
+def _gpu_sample(prefix: str = "sys/") -> dict[str, float]:
+    nv = _nvml()
+    if nv is None:
         return {}
     sample: dict[str, float] = {}
-    for i, line in enumerate(out.strip().splitlines()):
-        try:
-            util, mem = (float(x) for x in line.split(","))
-        except ValueError:
-            continue
-        sample[f"sys/gpu{i}_util_percent"] = util
-        sample[f"sys/gpu{i}_mem_mb"] = mem
+    try:
+        for i in _visible(nv.nvmlDeviceGetCount()):
+            handle = nv.nvmlDeviceGetHandleByIndex(i)
+            sample[f"{prefix}gpu{i}_util_percent"] = float(nv.nvmlDeviceGetUtilizationRates(handle).gpu)
+            sample[f"{prefix}gpu{i}_mem_mb"] = nv.nvmlDeviceGetMemoryInfo(handle).used / 2**20
+    except Exception:  # noqa: BLE001 - a GPU that vanished or refuses: no figures, no error
+        return sample
     return sample
 
 
@@ -40,10 +57,10 @@ class SystemSampler:
     """Sample a process tree every ``interval_s``; ``log(metrics, step)`` receives the values."""
 
     def __init__(self, log: Callable[[dict[str, float], int], Any], interval_s: float = 10.0,
-                 pid: int | None = None, gpu: bool = True) -> None:
+                 pid: int | None = None, gpu: bool = True, prefix: str = "sys/") -> None:
         import psutil
 
-        self._log, self.interval_s, self._gpu = log, float(interval_s), gpu
+        self._log, self.interval_s, self._gpu, self.prefix = log, float(interval_s), gpu, prefix
         self._proc = psutil.Process(pid)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,9 +79,9 @@ class SystemSampler:
                 rss += p.memory_info().rss
             except psutil.Error:
                 continue
-        out = {"sys/cpu_percent": cpu, "sys/rss_mb": rss / 2**20}
+        out = {f"{self.prefix}cpu_percent": cpu, f"{self.prefix}rss_mb": rss / 2**20}
         if self._gpu:
-            out.update(_gpu_sample())
+            out.update(_gpu_sample(self.prefix))
         return out
 
     def _loop(self) -> None:

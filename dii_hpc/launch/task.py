@@ -94,7 +94,7 @@ def seed_everything(seed: int | None) -> None:
 
 def _log_paths() -> dict[str, str]:
     """Where submitit sends this task's stdout/stderr (for `dii-hpc logs`)."""
-    # RuntimeError: not a submitit job (sbatch/array.sbatch.j2's worker); KeyError/ValueError:
+    # RuntimeError: not inside a submitit job (a direct call); KeyError/ValueError:
     # a submitit variable missing or malformed. Either way there is no log path to show.
     with contextlib.suppress(RuntimeError, KeyError, ValueError):
         import submitit
@@ -104,25 +104,33 @@ def _log_paths() -> dict[str, str]:
     return {}
 
 
-def _link_logs(run_dir: Path, paths: dict[str, str]) -> None:
+def _link_logs(run_dir: Path, paths: dict[str, str], rank: int, world_size: int) -> None:
+    """logs/stdout.log, stderr.log (rank 0) and logs/rank<k>.out/.err (every rank of a
+    multi-rank task) link submitit's per-task files; each rank links only its own."""
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    for name, target in paths.items():
-        link = logs / f"{name}.log"
-        with contextlib.suppress(OSError):
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(target)
+    names = {"stdout": "stdout.log", "stderr": "stderr.log"} if rank == 0 else {}
+    multi = {"stdout": f"rank{rank}.out", "stderr": f"rank{rank}.err"} if world_size > 1 else {}
+    for stream, target in paths.items():
+        for name in (names.get(stream), multi.get(stream)):
+            if not name:
+                continue
+            link = logs / name
+            with contextlib.suppress(OSError):
+                if link.is_symlink() or link.exists():
+                    link.unlink()
+                link.symlink_to(target)
 
 
-def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -> Any:
+def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, dist: Any) -> Any:
+    """Rank 0: resume the task's run and record where and how wide it runs."""
     from dii_hpc.launch.manifest import runtime_manifest
     from dii_hpc.store.store import Store
     from dii_hpc.tracking.run import start_run
 
     spec = plan["tasks"][index]
     run = start_run(config.experiment, run_id=spec["run_id"], kind=config.kind,
-                    store=Store(plan["store"]))
+                    store=Store(plan["store"]), rank=0, all_ranks=config.tracking.all_ranks)
     manifest = runtime_manifest()
     run.set_manifest({**manifest, "config": raw, "seed": spec.get("seed"),
                       "git": {k: v for k, v in plan.get("git", {}).items() if k != "diff"},
@@ -132,9 +140,11 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -
     if diff and Path(diff).is_file():
         run.log_artifact(diff, name="git.diff")
     paths = _log_paths()
-    _link_logs(run.dir, paths)
+    _link_logs(run.dir, paths, 0, dist.world_size)
     run.set_section("launch", {"executor": plan.get("executor"), "host": manifest["host"],
-                               "pid": os.getpid(), **paths})
+                               "pid": os.getpid(), "world_size": dist.world_size,
+                               "nodes": list(dist.nodes) or [manifest["host"]],
+                               "all_ranks": config.tracking.all_ranks, **paths})
     ids = dict(manifest["slurm"])
     if ids.get("array_job_id") and ids.get("array_task_id"):
         ids["raw_job_id"] = ids.get("job_id")
@@ -142,6 +152,59 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any) -
     if ids:
         run.set_section("slurm", {**(run.record.get("slurm") or {}), **ids})
     return run
+
+
+def _join(plan: dict[str, Any], index: int, config: Any, dist: Any) -> Any:
+    """Rank k > 0: the same run, silent or (tracking.all_ranks) writing rank<k>/ keys."""
+    from dii_hpc.store.store import Store
+    from dii_hpc.tracking.run import start_run
+
+    run = start_run(config.experiment, run_id=plan["tasks"][index]["run_id"], kind=config.kind,
+                    store=Store(plan["store"]), rank=dist.rank, all_ranks=config.tracking.all_ranks)
+    if run.dir is not None:
+        _link_logs(run.dir, _log_paths(), dist.rank, dist.world_size)
+    return run
+
+
+def _sampler(run: Any, plan: dict[str, Any], index: int, config: Any, dist: Any) -> tuple[Any, Any]:
+    """System metrics: into the run (one process), or per node under sys/<node>/ from each
+    node's local rank 0, through a writer of its own arrays (it writes no record)."""
+    from dii_hpc import distributed
+    from dii_hpc.launch.sysmetrics import SystemSampler
+
+    interval = config.resources.sys_metrics_s
+    if dist.world_size == 1:
+        return SystemSampler(lambda m, _step: run.log_metrics(m), interval).start(), None
+    if dist.local_rank != 0 or interval <= 0:
+        return SystemSampler(lambda m, _s: None, 0).start(), None
+    from dii_hpc.store import records
+    from dii_hpc.store.store import Store
+    from dii_hpc.tracking.run import Run
+
+    store = Store(plan["store"])
+    rid = plan["tasks"][index]["run_id"]
+    writer = Run(store, records.read_record(store.run_dir(rid)), resumed=True,
+                 owns_status=False, writes_record=False)
+    # Every rank on this node: the tasks srun started are siblings under one slurmstepd.
+    pid = os.getppid() if os.environ.get("SLURM_STEP_ID") else None
+    sampler = SystemSampler(lambda m, _s: writer.log_metrics(m), interval, pid=pid,
+                            prefix=f"sys/{distributed.node_name()}/").start()
+    return sampler, writer
+
+
+def _end_ranks(run: Any, dist: Any, timeout_s: float = 300.0) -> None:
+    """Rank 0, its part done: wait for the other ranks' states, fold their arrays into the
+    summary, and end FAILED (naming the rank) when one of them failed."""
+    from dii_hpc.errors import InfraError
+    from dii_hpc.tracking import ranks
+
+    states = ranks.wait_for(run.dir, range(1, dist.world_size), timeout_s)
+    run.refresh_summary()
+    failed = sorted(r for r, s in states.items() if s.get("state") == "failed")
+    if failed:
+        why = ranks.failure(run.dir) or f"rank {failed[0]} failed"
+        run.finish("FAILED", why)
+        raise InfraError(why)
 
 
 def _guard_preempt() -> None:
@@ -184,16 +247,26 @@ def limit_threads(cpus: int | None) -> None:
         sys.modules["torch"].set_num_threads(n)
 
 
+def _last_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[-1] if text else ''}".rstrip(": ")[:500]
+
+
 def execute(ref: TaskRef) -> dict[str, Any]:
-    """Run row ``ref.index`` of the plan; returns the run's last metric values."""
+    """Run row ``ref.index`` of the plan on this rank; returns the run's last metric values.
+
+    Every rank of a multi-rank task gets here (submitit starts nodes x tasks_per_node
+    processes) and calls the unit's ``train_function``; rank 0 owns the run."""
+    from dii_hpc import distributed
     from dii_hpc.config import refs
     from dii_hpc.launch.executor import Unit
-    from dii_hpc.launch.sysmetrics import SystemSampler
+    from dii_hpc.tracking import ranks
 
     plan = read_plan(ref.plan_file)
     spec = plan["tasks"][ref.index]
     raw, config = task_config(plan, ref.index)
     limit_threads(config.resources.cpus_per_task)
+    dist = distributed.env()
     search = [plan["config_dir"]] if plan.get("config_dir") else []  # beside the config
     ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor",
                       search=search)(config, restore_states=ref.restore)
@@ -201,24 +274,40 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     unit = Unit.from_dict(spec["unit"])
     _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False, run=None)
     seed_everything(spec.get("seed"))
-    run = _start(plan, ref.index, raw, config)
+    run = _start(plan, ref.index, raw, config, dist) if dist.rank == 0 else _join(plan, ref.index, config, dist)
     _CURRENT["run"] = run
     with contextlib.suppress(ValueError):
         signal.signal(preempt_signal(), _on_preempt)  # start_run chained its own flush in front
-    sampler = SystemSampler(lambda m, _step: run.log_metrics(m),
-                            config.resources.sys_metrics_s).start()
+    sampler, node_writer = _sampler(run, plan, ref.index, config, dist)
     try:
         with run:
             try:
                 result = ex.run_unit(unit, run, dict(config.params))
-                ex.save_result(run, result)
+                if dist.rank == 0:
+                    ex.save_result(run, result)
+                    if dist.world_size > 1:
+                        _stop(sampler, node_writer)
+                        _end_ranks(run, dist)
             except SystemExit:
                 if _CURRENT.get("requeued"):
                     run.finish("PENDING", "requeued after its warning signal; will resume")
                 raise
+            except BaseException as err:
+                if dist.rank != 0:
+                    ranks.write_state(run.dir, dist.rank, "failed", _last_line(err),
+                                      distributed.node_name())
+                raise
     finally:
-        sampler.stop()
+        _stop(sampler, node_writer)
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(preempt_signal(), _CURRENT.get("submitit_handler") or signal.SIG_DFL)
         _CURRENT.clear()
+    if dist.rank != 0 and run.dir is not None:
+        ranks.write_state(run.dir, dist.rank, "done", None, distributed.node_name())
     return {k: v.get("last") for k, v in run.record.get("metrics", {}).items()}
+
+
+def _stop(sampler: Any, writer: Any) -> None:
+    sampler.stop()
+    if writer is not None and not writer.finished:
+        writer.finish()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc import progress as bars
-from dii_hpc.report import pages, parallel, resources, sections
+from dii_hpc.report import models, pages, parallel, resources, sections
 from dii_hpc.report.display import safe_name
 from dii_hpc.report.render import make_env, write_text
 from dii_hpc.report.source import (
@@ -129,9 +129,10 @@ def build_site(store: StoreReader, out: str | Path | None = None, experiment: li
     result.runs = sum(len(v) for v in by_exp.values())
     known = {r.run_id for runs in by_exp.values() for r in runs}
     todo = _stale_runs(b, by_exp, result)
-    total = sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1
+    saved_models = models.load(store) if not experiment else {}
+    total = sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1 + len(saved_models)
     with bars.bar("report: pages", total, enabled=progress) as b.progress:
-        _render_all(b, by_exp, todo, known, result)
+        _render_all(b, by_exp, todo, known, result, saved_models)
     if not experiment:
         result.removed = _remove_stale(out_dir, b.written, b.new)
     _save_manifest(out_dir, b, experiment)
@@ -140,8 +141,8 @@ def build_site(store: StoreReader, out: str | Path | None = None, experiment: li
 
 
 def _render_all(b: _Builder, by_exp: dict[str, list[RunEntry]], todo: list[RunEntry],
-                known: set[str], result: BuildResult) -> None:
-    """Every stale run page (in forked workers), then experiment, monitor and index pages."""
+                known: set[str], result: BuildResult, saved_models: dict[str, Any]) -> None:
+    """Every stale run page (in forked workers), then experiment, monitor, model and index pages."""
     curves: dict[str, dict[str, Any]] = {}
     render = functools.partial(_render_run, b, known)
     for run_id, paths, small in parallel.map_runs(render, todo, b.workers):
@@ -153,8 +154,13 @@ def _render_all(b: _Builder, by_exp: dict[str, list[RunEntry]], todo: list[RunEn
     for name, group in sections.monitors(everything).items():
         b.page(pages.monitor_path(name), [r.fingerprint for r in group], "monitor.html",
                lambda n=name, g=group: sections.monitor_context(n, g), result)
-    b.page("index.html", sections.index_context(by_exp), "index.html",
-           lambda: sections.index_context(by_exp), result)
+    by_id = {r.run_id: r for r in everything}
+    for name, model in saved_models.items():
+        linked = [by_id[r].fingerprint for r in models.linked_runs(model) if r in by_id]
+        b.page(pages.model_path(name), [model, linked], "model.html",
+               lambda n=name, m=model: models.context(n, m, by_id), result)
+    index = {**sections.index_context(by_exp), "models": models.index_rows(saved_models)}
+    b.page("index.html", index, "index.html", index, result)
 
 
 def _run_pages_of(run: RunEntry) -> list[str]:

@@ -47,6 +47,20 @@ def display_name(record: dict[str, Any]) -> str:
     return str(record.get("run_id", ""))
 
 
+_SYSTEM_TAG = re.compile(r"^(name|run_name|launcher|monitor)$|^(mlflow|import|dii_hpc)\.")
+
+
+def note(record: dict[str, Any]) -> str | None:
+    """The note of ``dii-hpc runs note`` (or an imported MLflow run's description)."""
+    text = record.get("note") or (record.get("tags") or {}).get("mlflow.note.content")
+    return str(text) if text else None
+
+
+def user_tags(record: dict[str, Any]) -> dict[str, str]:
+    """Tags people set (``runs tag``, their code), without the ones tools set for themselves."""
+    return {k: str(v) for k, v in (record.get("tags") or {}).items() if not _SYSTEM_TAG.search(k)}
+
+
 def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

@@ -11,6 +11,7 @@ from typing import Any
 
 from dii_hpc.report import display
 from dii_hpc.report.charts import Series, downsample, line_chart
+from dii_hpc.report.groups import groups_context, is_archived
 from dii_hpc.report.source import RunEntry, log_tail
 
 MAX_PARAM_COLS = 40
@@ -37,8 +38,12 @@ def monitor_path(name: str) -> str:
     return f"monitors/{display.safe_name(name)}.html"
 
 
+def model_path(name: str) -> str:
+    return f"models/{display.safe_name(name)}.html"
+
+
 PATHS = {"run_path": run_path, "experiment_path": experiment_path, "audit_path": audit_path,
-         "monitor_path": monitor_path}
+         "monitor_path": monitor_path, "model_path": model_path}
 
 
 def monitor_of(run: RunEntry) -> str:
@@ -117,7 +122,8 @@ def run_context(run: RunEntry, histories: dict[str, tuple[list, list]],
         "manifest_flat": {k: v for k, v in manifest.items() if not isinstance(v, (dict, list))},
         "manifest_nested": {k: v for k, v in manifest.items() if isinstance(v, (dict, list))},
         "sections": sections, "monitor": monitor_of(run) if run.kind == "drift" else None,
-        "parent": parent, "parent_known": parent in known,
+        "parent": parent, "parent_known": parent in known, "note": display.note(record),
+        "archived": is_archived(run),
     }
 
 
@@ -143,7 +149,7 @@ def _logs(run: RunEntry) -> list[dict[str, Any]]:
 
 _CORE = {"run_id", "experiment", "kind", "status", "params", "tags", "start_time", "end_time",
          "error", "metrics", "manifest", "slurm", "parent_run", "duration_s", "created_time",
-         "attempts"}
+         "attempts", "note", "archived"}
 
 
 # --------------------------------------------------------------------------- experiment
@@ -166,7 +172,7 @@ def experiment_context(name: str, runs: list[RunEntry],
     pkeys = _columns(runs, "params", MAX_PARAM_COLS)
     mkeys = _columns(runs, "metrics", MAX_METRIC_COLS)
     primary = display.primary_metric(mkeys)
-    best = display.best_run(runs, primary)
+    best = display.best_run([r for r in runs if not is_archived(r)], primary)
     rows, data_runs = [], []
     for run in reversed(runs):  # newest first
         rec = run.record
@@ -179,18 +185,22 @@ def experiment_context(name: str, runs: list[RunEntry],
             "duration": display.duration(rec), "resources": display.resources(rec),
             "params": {k: _cell(params.get(k)) for k in pkeys}, "last": last,
             "best": {k: display.best_value(mets.get(k) or {}, k) for k in mkeys},
-            "is_best": run.run_id == best,
+            "is_best": run.run_id == best, "note": display.note(rec),
+            "tags": display.user_tags(rec), "archived": is_archived(run),
         })
         data_runs.append({"id": run.run_id, "n": rows[-1]["name"],
                           "h": "../" + run_path(run.run_id),  # relative to experiments/
-                          "p": {k: _cell(params[k]) for k in pkeys if k in params}, "m": last})
+                          "p": {k: _cell(params[k]) for k in pkeys if k in params}, "m": last,
+                          **({"a": 1} if rows[-1]["archived"] else {})})
+    grouped = groups_context(runs, mkeys, curves)
     return {
+        "seed_groups": grouped["seed_groups"], "n_archived": sum(r["archived"] for r in rows),
         "name": name, "rows": rows, "param_keys": pkeys, "metric_keys": mkeys,
         "primary": primary, "best": best, "counts": display.status_counts(runs),
         "data": {"runs": data_runs, "metrics": mkeys, "params": pkeys, "primary": primary,
                  "best": best, "lower": {k: display.lower_is_better(k) for k in mkeys},
                  "scatter": _scatter_param(runs, pkeys),
-                 "curves": curves},
+                 "curves": curves, "groups": grouped["groups_data"]},
     }
 
 

@@ -3,7 +3,7 @@
 submitit asks sbatch for ``--signal=<NAME>@<delay>`` and installs its checkpoint/requeue
 handler on that signal; NAME comes from ``$SUBMITIT_PREEMPT_SIGNAL`` (default ``USR2``;
 NCCL may take USR1), read once when submitit is imported. Every handler dii-hpc installs
-and every sbatch template it renders asks this module, so that all of them watch the signal
+asks this module, so that all of them watch the signal
 submitit's job will actually receive.
 """
 

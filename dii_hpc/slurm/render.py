@@ -1,7 +1,8 @@
-"""Render the editable sbatch templates of sbatch/*.j2 (pure: text in, text out).
+"""Render the editable templates of sbatch/*.j2 (pure: text in, text out).
 
-Sites that must wrap sbatch themselves edit these templates; everything a template needs comes
-in as plain values, so the output is byte-for-byte reproducible and golden-file tested.
+What remains here are the drift monitors' scrontab / crontab entries (`drift schedule`); job
+scripts come from submitit alone (see launch/backend.py for why).  Everything a template needs
+comes in as plain values, so the output is byte-for-byte reproducible.
 """
 
 from __future__ import annotations
@@ -47,40 +48,3 @@ def render(template: str, directory: Path | None = None, **context: Any) -> str:
         raise BadInput(f"sbatch template {template!r} not found in {directory}") from err
     except jinja2.UndefinedError as err:
         raise BadInput(f"sbatch template {template}: {err.message}") from err
-
-
-def array_context(
-    *, experiment: str, n_tasks: int, plan_file: str, store: str, log_dir: str, python: str,
-    resources: dict[str, Any], setup: list[str] | None = None, first: int = 0,
-    preempt_signal: str | None = None,
-) -> dict[str, Any]:
-    """The values array.sbatch.j2 needs, from a config's `resources:` section.
-
-    ``preempt_signal`` (a name without SIG) defaults to submitit's, see `dii_hpc.slurm.preempt`.
-    """
-    from dii_hpc.slurm.preempt import preempt_signal_name
-
-    parallel = int(resources.get("array_parallelism") or n_tasks)
-    return {
-        "experiment": experiment,
-        "job_name": resources.get("job_name") or f"dii-{experiment}",
-        "n_tasks": n_tasks,
-        "partition": resources.get("partition"),
-        "account": resources.get("account"),
-        "qos": resources.get("qos"),
-        "time": resources.get("time", "00:30:00"),
-        "cpus_per_task": resources.get("cpus_per_task", 1),
-        "mem": resources.get("mem"),
-        "gpus": resources.get("gpus", 0),
-        "array_first": first,
-        "array_last": first + n_tasks - 1,
-        "array_parallelism": max(1, min(parallel, n_tasks)),
-        "signal_delay_s": resources.get("signal_delay_s", 90),
-        "preempt_signal": preempt_signal or preempt_signal_name(),
-        "log_dir": log_dir,
-        "extra": dict(resources.get("extra") or {}),
-        "setup": list(setup or []),
-        "store": store,
-        "python": python,
-        "plan_file": plan_file,
-    }

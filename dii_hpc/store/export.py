@@ -2,9 +2,9 @@
 
 Layout: ``/runs/<run_id>`` groups with attributes (status, kind, times, ``params.*``,
 ``tags.*``; a field that is None has no attribute) and ``metrics/<key>`` datasets of a compound
-dtype (step, value, time), which ``pandas.DataFrame(f[path][()])`` reads as-is.  When PyTables
-(``pip install tables``) is installed, ``/runs_table`` also holds one row per run (the
-``runs list`` columns and ``error``; lists and dicts as JSON text) in pandas' own format:
+dtype (step, value, time), which ``pandas.DataFrame(f[path][()])`` reads as-is.
+``/runs_table`` holds one row per run (the ``runs list`` columns and ``error``; lists and
+dicts as JSON text) in pandas' own format (PyTables, a core dependency):
 ``pandas.read_hdf(FILE, "runs_table")``.  Written to a temp file and renamed.
 """
 
@@ -34,12 +34,6 @@ def _set(attrs: Any, key: str, value: Any) -> None:
     """An attribute, or none for None: HDF5 attributes have no null, and "null" is a string."""
     if value is not None:
         attrs[key] = _attr(value)
-
-
-def has_pytables() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tables") is not None
 
 
 def _write_runs_table(store: Store, experiment: str, records: list[dict[str, Any]], path: Path) -> None:
@@ -94,12 +88,11 @@ def export_experiment(store: Store, experiment: str, out: str | os.PathLike[str]
                     grp.create_dataset(f"metrics/{key}", data=table)
                     n_series += 1
             h5.flush()
-        if has_pytables():
-            _write_runs_table(store, experiment, records, tmp)
+        _write_runs_table(store, experiment, records, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return {"runs": len(records), "series": n_series, "runs_table": has_pytables()}
+    return {"runs": len(records), "series": n_series}

@@ -12,7 +12,6 @@ never takes a lock.
 
 from __future__ import annotations
 
-import atexit
 import os
 import socket
 import struct
@@ -22,11 +21,14 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from dii_hpc import distributed
 from dii_hpc.errors import BadInput, InfraError
 from dii_hpc.store import records
 from dii_hpc.store.names import check_key
 from dii_hpc.store.store import Store
-from dii_hpc.tracking import active, signals
+from dii_hpc.tracking import active, ranks, signals
+from dii_hpc.tracking.artifacts import ArtifactsMixin
+from dii_hpc.tracking.exits import on_exit
 from dii_hpc.tracking.values import to_float, to_step
 
 FLUSH_INTERVAL_S = 10.0
@@ -44,7 +46,7 @@ def _point_dtype() -> Any:
     return np.dtype([(name, "<" + code) for name, code in _POINT_FIELDS])
 
 
-class Run:
+class Run(ArtifactsMixin):
     """One run of an experiment, open for writing by this process (the run's single writer)."""
 
     log_metric: Any  # bound per instance to a closure (see _make_logger)
@@ -58,6 +60,8 @@ class Run:
         owns_status: bool = True,
         flush_interval: float = FLUSH_INTERVAL_S,
         flush_points: int = FLUSH_POINTS,
+        key_prefix: str = "",
+        writes_record: bool = True,
     ) -> None:
         from dii_hpc.store.metrics import MetricWriter
 
@@ -66,7 +70,11 @@ class Run:
         self.id: str = record["run_id"]
         self.experiment: str = record["experiment"]
         self.dir: Path = store.experiment_dir(self.experiment) / "runs" / self.id
-        self.owns_status = owns_status
+        # Another process of the same task (a rank, a node's sampler) writes only its own
+        # arrays, under key_prefix; run.json and artifacts.json stay rank 0's alone.
+        self.key_prefix = key_prefix
+        self.writes_record = writes_record
+        self.owns_status = owns_status and writes_record
         self.finished = False
         self._pid = os.getpid()  # a forked child inherits this object but is not its writer
         self._writer = MetricWriter(self.dir)
@@ -92,7 +100,7 @@ class Run:
         self._thread.start()
         signals.register(self.flush)
         ref = weakref.ref(self)  # a finished run must not be kept alive by the exit hook
-        _on_exit(lambda: (run := ref()) is not None and run._at_exit())
+        on_exit(lambda: (run := ref()) is not None and run._at_exit())
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment!r}, status={self.status!r})"
@@ -143,15 +151,16 @@ class Run:
     def _register_key(self, key: str) -> int:
         if self._stop.is_set():
             raise BadInput(f"run {self.id} has ended; cannot log {key!r}")
-        check_key(key)
+        stored = self.key_prefix + key
+        check_key(stored)
         for other in (*self._keys, *self._writer.stored_keys()):
-            if other.startswith(key + "/") or key.startswith(other + "/"):
-                raise BadInput(f"metric key {key!r} conflicts with {other!r}: a key cannot also "
+            if other.startswith(stored + "/") or stored.startswith(other + "/"):
+                raise BadInput(f"metric key {stored!r} conflicts with {other!r}: a key cannot also "
                                "be the folder of other keys (use e.g. 'loss/train' and 'loss/val')")
         with self._record_lock:
             if key not in self._key_ids:
                 self._key_ids[key] = len(self._keys)
-                self._keys.append(key)
+                self._keys.append(stored)
         return self._key_ids[key]
 
     def _background(self, interval: float) -> None:
@@ -204,7 +213,8 @@ class Run:
                 for kid in present:
                     self._writer.append(self._keys[kid], rows if len(present) == 1 else rows[kids == kid])
                 with self._record_lock:
-                    self.record["metrics"] = {k: dict(v) for k, v in self._writer.summary.items()}
+                    self.record["metrics"] = {**self.record.get("metrics", {}), **{
+                        k: dict(v) for k, v in self._writer.summary.items()}}
                     self._save()
 
     # ------------------------------------------------------------- params, tags
@@ -234,37 +244,39 @@ class Run:
             self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
             self._save()
 
+    def log_input(self, name: str, data: Any, source: str | None = None) -> dict[str, Any]:
+        """Record a dataset the run read (a path, array, table or a mapping of them) under
+        run.json ``inputs``: content hash, shape/rows and source, which model lineage shows."""
+        from dii_hpc.tracking.inputs import describe
+
+        check_key(name, "input name")
+        entry = describe(data)
+        if source is not None:
+            entry["source"] = str(source)
+        with self._record_lock:
+            self.record.setdefault("inputs", {})[name] = entry
+            self._save()
+        return entry
+
     def _save(self) -> None:
+        if not self.writes_record:
+            return
         self.record["heartbeat"] = time.time()
         records.write_record(self.dir, self.record)
 
-    # ---------------------------------------------------------------- artifacts
-    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> str:
-        """Store a file content-addressed under blobs/ and name it in this run; returns sha256."""
-        from dii_hpc.store.blobs import put_file
+    def refresh_summary(self) -> None:
+        """Fold the arrays other processes of the task wrote (ranks, node samplers) into
+        run.json's metric summary; rank 0 calls it once they have all flushed."""
+        from dii_hpc.store.metrics import metric_keys, read_history, summarize
 
-        src = Path(path)
-        if not src.is_file():
-            raise BadInput(f"artifact path {str(path)!r} does not exist or is not a file")
-        return self._add_artifact(name or src.name, *put_file(self.store.root, src))
-
-    def log_dict(self, name: str, obj: Any) -> str:
-        """Store ``obj`` as a JSON artifact (e.g. a full audit result)."""
-        from dii_hpc.store.atomic import dumps
-        from dii_hpc.store.blobs import put_bytes
-
-        return self._add_artifact(name, *put_bytes(self.store.root, dumps(obj)))
-
-    def _add_artifact(self, name: str, sha: str, size: int) -> str:
-        from dii_hpc.store.atomic import read_json, write_json
-
-        check_key(name, "artifact name")
+        self.flush()
+        own = set(self._keys)  # what this process logged; everything else is re-read
         with self._record_lock:
-            path = self.dir / "artifacts.json"
-            arts = read_json(path) if path.exists() else {}
-            arts[name] = {"sha256": sha, "size": size}
-            write_json(path, arts)
-        return sha
+            for key in metric_keys(self.dir):
+                data = read_history(self.dir, key) if key not in own else None
+                if data is not None and data.shape[0]:
+                    self.record.setdefault("metrics", {})[key] = summarize(data)
+            self._save()
 
     # -------------------------------------------------------------------- end
     def finish(self, status: str = "FINISHED", error: str | None = None) -> None:
@@ -311,22 +323,6 @@ class Run:
             self.finish("FAILED", f"{exc_type.__name__}: {summary}".rstrip(": "))
 
 
-def _on_exit(fn: Any) -> None:
-    """Run ``fn`` at interpreter exit while thread pools still accept work.
-
-    zarr writes through asyncio + a thread pool, and plain ``atexit`` callbacks run after
-    those pools refused new work; threading's exit hooks run before them (last registered
-    first), so a flush there still reaches the disk.
-    """
-    import zarr  # noqa: F401 - import now: importing during shutdown is refused
-
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:  # pragma: no cover - CPython < 3.9 or another implementation
-        atexit.register(fn)
-    else:
-        register(fn)
-
-
 def start_run(
     experiment: str,
     params: dict[str, Any] | None = None,
@@ -338,10 +334,19 @@ def start_run(
     parent_run: str | None = None,
     flush_interval: float = FLUSH_INTERVAL_S,
     flush_points: int = FLUSH_POINTS,
-) -> Run:
-    """Open a run for writing: new, or the existing ``run_id`` resumed (e.g. after requeue)."""
+    all_ranks: bool = False,
+    rank: int | None = None,
+) -> Run | ranks.SilentRun:
+    """Open a run for writing: new, or the existing ``run_id`` resumed (e.g. after requeue).
+
+    One run per task, not per rank: on ranks above 0 (``rank``, else `distributed.env()`)
+    the run is rank 0's, logging does nothing, or with ``all_ranks`` goes to `rank<k>/` keys.
+    """
     st = store if isinstance(store, Store) else Store(store)
     st.ensure_writable()
+    rank = distributed.rank() if rank is None else rank
+    if rank != 0:
+        return _other_rank(st, experiment, run_id, rank, all_ranks, flush_interval)
     resumed = False
     if run_id is not None and _exists(st, experiment, run_id):
         record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
@@ -358,8 +363,24 @@ def start_run(
     record["start_time"] = record.get("start_time") or time.time()
     if parent_run:
         record["parent_run"] = parent_run
-    run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points)
+    run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points,
+              key_prefix="rank0/" if all_ranks else "")
     run._save()
+    active.push(run)
+    return run
+
+
+def _other_rank(st: Store, experiment: str, run_id: str | None, rank: int, all_ranks: bool,
+                flush_interval: float) -> Run | ranks.SilentRun:
+    """Rank k > 0: rank 0's run seen silently, or (all_ranks) a writer of its own arrays."""
+    if not all_ranks:
+        return ranks.SilentRun(st, experiment, run_id or "", rank)
+    if run_id is None or not _exists(st, experiment, run_id):
+        raise BadInput(f"rank {rank}: all_ranks=True needs the id of the task's existing run "
+                       "(run_id=..., or launch through dii-hpc)")
+    record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
+    run = Run(st, record, resumed=True, owns_status=False, flush_interval=flush_interval,
+              key_prefix=f"rank{rank}/", writes_record=False)
     active.push(run)
     return run
 

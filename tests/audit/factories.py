@@ -60,3 +60,35 @@ class PredictOnly:
 
 def predict_only() -> PredictOnly:
     return PredictOnly()
+
+
+class TriggerFlips:
+    """A tabular classifier that answers class 0 whenever the backdoor trigger (the first
+    3 features at the top of the range) is present: poisoning has nothing left to add."""
+
+    task = "tabular_classification"
+    nb_classes = 2
+    clip_values = (0.0, 1.0)
+
+    def __init__(self, n_features: int) -> None:
+        self.input_shape = (n_features,)
+        self.clf: Any = None
+
+    def fit(self, x: Any, y: Any) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self.clf = LogisticRegression(max_iter=1000).fit(x, y)
+
+    def predict(self, x: Any) -> Any:
+        logits = np.log(self.clf.predict_proba(x) + 1e-12)
+        logits[(np.asarray(x)[:, :3] >= self.clip_values[1]).all(axis=1)] = [0.0, -50.0]
+        return logits
+
+
+def trigger_flips() -> TriggerFlips:
+    from dii_hpc.examples.tabular import breast_cancer_data
+
+    x, y = breast_cancer_data().get_train_data()
+    model = TriggerFlips(x.shape[1])
+    model.fit(x, y)
+    return model

@@ -29,10 +29,13 @@ def test_pgd_breaks_undefended_digits_cnn(digits: tuple[Any, Any], digits_eval: 
 
 
 def test_numbers_equal_art_called_directly(digits: tuple[Any, Any], digits_eval: Any) -> None:
-    """Same estimator, parameters and seed: identical adversarial examples and accuracy."""
+    """Same estimator, parameters and seeds (ART called per 128-sample block, each block
+    seeded as `randomness` documents): identical adversarial examples and accuracy."""
     import torch
     from art.attacks.evasion import ProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
+
+    from dii_hpc.audit import randomness
 
     model, _ = digits
     x, y = digits_eval
@@ -41,10 +44,14 @@ def test_numbers_equal_art_called_directly(digits: tuple[Any, Any], digits_eval:
 
     clf = PyTorchClassifier(model=model.module, loss=torch.nn.CrossEntropyLoss(),
                             input_shape=(1, 8, 8), nb_classes=10, clip_values=(0.0, 1.0))
-    np.random.seed(7)
-    torch.manual_seed(7)
     attack = ProjectedGradientDescent(clf, norm=np.inf, batch_size=128, verbose=False, **params)
-    theirs = attack.generate(x=x, y=y)
+    parts = []
+    for b, lo in enumerate(range(0, len(x), 128)):
+        np.random.seed(randomness.derive(7, "pgd", b))
+        torch.manual_seed(randomness.derive(7, "pgd", b))
+        parts.append(attack.generate(x=x[lo:lo + 128], y=y[lo:lo + 128]))
+    theirs = np.concatenate(parts)
+    assert record["seeds"] == [randomness.derive(7, "pgd", b) for b in range(len(parts))]
     direct = float((clf.predict(theirs).argmax(1) == y).mean())
     np.testing.assert_array_equal(ours, theirs.astype(np.float32))
     assert record["metrics"]["robust_accuracy"] == direct

@@ -23,6 +23,8 @@ def test_backdoor_at_ten_percent_on_digits(backdoored: tuple[dict[str, Any], Any
     record, victim = backdoored
     m = record["metrics"]
     assert m["attack_success_rate"] >= 0.9
+    assert m["attack_success_lift"] == m["attack_success_rate"] - m["baseline_attack_success_rate"]
+    assert m["baseline_attack_success_rate"] <= 0.25  # the clean CNN mostly ignores the patch
     assert m["clean_accuracy_drop"] <= 0.05
     assert victim is not digits[0]  # the audited model was not retrained in place
     assert m["baseline_clean_accuracy"] == pytest.approx(
@@ -67,3 +69,22 @@ def test_clean_label_backdoor_keeps_labels(digits: tuple[Any, Any]) -> None:
     m = record["metrics"]
     assert 0 < m["poisoned"] <= int(0.3 * (data.y_train == 0).sum())
     assert 0.0 <= m["attack_success_rate"] <= 1.0 and m["clean_accuracy"] > 0.85
+
+
+def test_backdoor_baseline_when_the_trigger_alone_flips_the_model() -> None:
+    """The clean model already sends every triggered input to the target: no lift, no
+    blame on poisoning, and the trigger is flagged."""
+    from dii_hpc.examples.tabular import breast_cancer_data
+    from tests.audit.factories import trigger_flips
+
+    data = breast_cancer_data()
+    out = poisoning.run_suite(trigger_flips(), data.get_train_data(), data.get_test_data(),
+                              target=0, fractions=(0.05,))
+    m = out["metrics"]
+    assert m["attack_success_rate"] == m["baseline_attack_success_rate"] == 1.0
+    assert m["attack_success_lift"] == 0.0 and out["grade"] == "A"
+    flag = {f["flag"]: f for f in out["sanity"]}["trigger_alone_flips_clean_model"]
+    assert not flag["ok"] and "100.0%" in flag["detail"]
+    assert "clean model already sends 100.0%" in out["summary"]
+    curve = out["curves"]["backdoor"][0]
+    assert curve["baseline_attack_success_rate"] == 1.0

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import privacy, stats
+from dii_hpc.audit import privacy, privacy_suite, stats
 
 OVERFIT = {"epochs": 150, "hidden": 256, "lr": 3e-3}
 REGULARISED = {"epochs": 20, "weight_decay": 1e-2}
@@ -38,8 +38,9 @@ def test_overfit_model_leaks_membership_more(noisy: dict[str, Any]) -> None:
     data = noisy["data"]
     aucs = {}
     for key in ("overfit", "regularised"):
-        out = privacy.run_suite(noisy[key], data.get_train_data(), data.get_test_data(), n=200,
-                                attacks=["mi_loss", "mi_confidence", "mi_gap", "mi_blackbox"])
+        out = privacy_suite.run_suite(noisy[key], data.get_train_data(), data.get_test_data(), n=200,
+                                      attacks=["mi_loss", "mi_confidence", "mi_gap",
+                                               "mi_blackbox"])
         aucs[key] = out["metrics"]["max_membership_auc"]
         roc = out["curves"]["roc"]
         assert roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
@@ -66,6 +67,8 @@ def test_grades_follow_documented_thresholds() -> None:
     assert stats.grade("privacy", 0.5) == "A" and stats.grade("privacy", 0.9) == "E"
     assert stats.grade("evasion", 0.85) == "A" and stats.grade("evasion", 0.1) == "E"
     assert stats.grade("poisoning", 0.3) == "C" and stats.grade("evasion", None) is None
+    assert stats.GRADE_THRESHOLDS["privacy"][0] == "membership_auc_lower_bound"
+    assert stats.GRADE_THRESHOLDS["poisoning"][0] == "attack_success_lift"
 
 
 def test_attribute_inference_through_the_cli(tmp_path: Path, store_path: Path,
@@ -85,3 +88,85 @@ def test_attribute_inference_through_the_cli(tmp_path: Path, store_path: Path,
                "dii_hpc.examples.tabular:breast_cancer_model", "--data",
                "dii_hpc.examples.tabular:breast_cancer_data", "-p", "feature=99",
                "--no-store") == 2
+
+
+@pytest.mark.slow
+def test_grade_orders_overfit_below_regularised_across_seeds(noisy: dict[str, Any]) -> None:
+    """The full suite, label-only attack included, on five seeds: the overfit model's
+    evidence of leakage (AUC lower bound) and grade are worse every time."""
+    data = noisy["data"]
+    for seed in range(5):
+        out = {key: privacy_suite.run_suite(noisy[key], data.get_train_data(),
+                                            data.get_test_data(), n=100, seed=seed,
+                                            attacks=list(privacy.CLASSIFICATION_SUITE))
+               for key in ("overfit", "regularised")}
+        lower = {k: o["metrics"]["membership_auc_lower_bound"] for k, o in out.items()}
+        assert lower["overfit"] > lower["regularised"] + 0.1, (seed, lower)
+        assert "ABCDE".index(out["overfit"]["grade"]) > "ABCDE".index(out["regularised"]["grade"])
+
+
+def test_small_samples_cannot_decide_the_grade() -> None:
+    """10 + 10 samples with a point AUC of 0.68 (the label-only case of the issue): the
+    interval reaches below a coin flip, so the lower bound grades A."""
+    member = np.r_[np.ones(10, bool), np.zeros(10, bool)]
+    score = np.r_[np.arange(10) + 2.0, np.arange(10)].astype(float)  # AUC 0.68 with ties
+    assert stats.roc_summary(member, score)["auc"] == pytest.approx(0.68)
+    lo, hi = stats.auc_interval(member, score, seed=0)
+    assert lo < 0.55 < 0.68 < hi and stats.grade("privacy", lo) == "A"
+    assert stats.auc_interval(member, score, seed=0) == [lo, hi]  # seeded: reproducible
+    wide = np.r_[np.ones(500, bool), np.zeros(500, bool)]
+    rng = np.random.default_rng(0)
+    lo_big, hi_big = stats.auc_interval(wide, rng.normal(size=1000) + 0.66 * wide, seed=0)
+    assert hi_big - lo_big < (hi - lo) / 3
+
+
+def test_records_carry_sample_sizes_intervals_and_values(noisy: dict[str, Any]) -> None:
+    data = noisy["data"]
+    x, y, member = privacy.membership_sets(data.get_train_data(), data.get_test_data(), 60, 0)
+    for name in ("mi_loss", "mi_gap", "mi_blackbox"):
+        record = privacy.run_attack(name, noisy["overfit"], x, y, member)
+        m, iv = record["metrics"], record["intervals"]
+        expected = 30 if name == "mi_blackbox" else 60  # the attack model fits on one half
+        assert m["n_members"] == m["n_non_members"] == expected
+        assert iv["auc"][0] <= m["auc"] <= iv["auc"][1]
+        for key in ("tpr", "fpr"):  # every interval has its value beside it
+            assert iv[key][0] <= m[key] <= iv[key][1]
+
+
+def test_membership_scores_in_float64_do_not_tie_at_zero(noisy: dict[str, Any]) -> None:
+    """Float32 losses of well-fit training samples are exactly 0 and tie; float64 keeps
+    them apart, which is what TPR at low FPR is made of."""
+    import torch
+
+    model, data = noisy["overfit"], noisy["data"]
+    x, y, member = privacy.membership_sets(data.get_train_data(), data.get_test_data(), 200, 0)
+    loss = model.get_loss(x, y)
+    with torch.no_grad():
+        out = model.module(torch.as_tensor(x, dtype=torch.float32))
+        loss32 = torch.nn.functional.cross_entropy(out, torch.as_tensor(y), reduction="none")
+    assert loss.dtype == np.float64 and (loss32.numpy() == 0).sum() >= 10
+    assert (loss == 0).sum() <= 1
+    record = privacy.run_attack("mi_loss", model, x, y, member)
+    assert record["metrics"]["tpr_at_1pct_fpr"] == stats.roc_summary(member, -loss)[
+        "tpr_at_1pct_fpr"] > stats.roc_summary(member, -loss32.numpy())["tpr_at_1pct_fpr"]
+    conf = privacy.true_class_log_prob(model.predict(x), y)
+    assert (conf == 0).sum() <= 1 and np.isfinite(conf).all()
+
+
+def test_label_only_score_ranks_as_arts_label_only_attack(noisy: dict[str, Any]) -> None:
+    """Our boundary distance and ART's LabelOnlyDecisionBoundary probabilities (a sigmoid
+    of the same distance), with the same seed, give the same ROC."""
+    from art.attacks.inference.membership_inference import LabelOnlyDecisionBoundary
+
+    from dii_hpc.audit import randomness
+    from dii_hpc.audit.adapter import estimator_for
+
+    model, data = noisy["regularised"], noisy["data"]  # small and quick to query
+    x, y, member = privacy.membership_sets(data.get_train_data(), data.get_test_data(), 30, 0)
+    record = privacy.run_attack("mi_label_only", model, x, y, member, seed=0)
+    art = LabelOnlyDecisionBoundary(estimator_for(model, native=False), distance_threshold_tau=0.5)
+    with randomness.seeded(randomness.derive(0, "mi_label_only", 0)):  # one 60-sample block
+        prob = art.infer(x, y, probabilities=True, verbose=False, **privacy.LABEL_ONLY_HSJ)
+    theirs = stats.roc_summary(member, prob[:, 1])
+    assert record["metrics"]["auc"] == pytest.approx(theirs["auc"], abs=1e-12)
+    assert record["metrics"]["n_members"] == 30

@@ -46,6 +46,7 @@ def test_fail_under_sets_exit_code_and_junit_parses(tmp_path: Path, store_path: 
     assert result["attack"] == "fgsm" and result["n_samples"] == 100
     assert {"clean_accuracy", "robust_accuracy"} <= set(result["metrics"])
     assert result["params"]["eps"] == pytest.approx(0.1)
+    assert "eps_step" not in result["params"]  # one step: FGSM has no step size to record
 
 
 def test_audit_is_stored_as_a_run_with_section_and_manifest(tmp_path: Path, store_path: Path,
@@ -122,6 +123,8 @@ def test_list_names_every_attack(capsys: Any) -> None:
     out = capsys.readouterr().out
     for name in ("pgd", "square", "mi_gap", "mi_label_only", "backdoor", "spectral_signature"):
         assert name in out
+    label_only = next(line for line in out.splitlines() if " mi_label_only " in line)
+    assert "90 model queries per sample" in label_only and "500 members" in label_only
     from dii_hpc.audit.vision.attacks import ATTACKS
 
     vision = out.split("image_segmentation` models:")[1]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dii_hpc.registry.registry import Registry
 from dii_hpc.store.store import Store
 from tests.conftest import run_cli
 
@@ -23,7 +24,13 @@ def test_quickstart_ends_with_a_report_of_every_kind_of_run(store_path: Path) ->
     audit = Store(store_path).run(df[df["kind"] == "audit"]["run_id"].iloc[0])
     assert audit["parent_run"] in set(df[df["kind"] == "train"]["run_id"])
     assert audit["audit"]["grade"] in set("ABCDE")
+    reg = Registry(store_path)  # the best run registered, audited as that version, promoted
+    (version,) = reg.versions("quickstart-digits-cnn")
+    assert version["run_id"] == audit["parent_run"] and version["aliases"] == ["champion"]
+    assert reg.version("quickstart-digits-cnn", 1)["audits"] == [audit["run_id"]]
+    assert [d["passed"] for d in reg.version("quickstart-digits-cnn", 1)["decisions"]] == [True]
     drifted = [Store(store_path).run(r)["drift"]["drift"] for r in df[df["kind"] == "drift"]["run_id"]]
     assert sorted(drifted) == [False, True]  # the clean batch passes, the brightened one drifts
     html = index.read_text()
     assert "quickstart-digits" in html and "digits-pixels" in html
+    assert (index.parent / "models" / "quickstart-digits-cnn.html").is_file()

@@ -1,9 +1,7 @@
-"""Resubmission keeps run ids; the plain-sbatch worker runs a plan row; cancel of local runs."""
+"""Resubmission keeps run ids and continues their metrics."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,6 @@ import pytest
 from dii_hpc.config import from_dict
 from dii_hpc.launch.lifecycle import resubmit
 from dii_hpc.launch.submit import run_debug_jobs, submit
-from dii_hpc.slurm.render import array_context, render
 from dii_hpc.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,25 +36,6 @@ def test_resubmit_failed_reuses_run_ids(store: Store, tmp_path: Path) -> None:
     assert rec["status"] == "FINISHED" and rec["attempts"] == 2 and rec["error"] is None
     assert store.runs("flaky").shape[0] == 1
     assert resubmit(store, "flaky", "debug")["runs"] == 0
-
-
-def test_worker_runs_a_plan_row_like_the_sbatch_template(store: Store) -> None:
-    raw = {"experiment": "plain", "resources": {"sys_metrics_s": 0},
-           "models": {"q": {"class": f"{FIX}:Quadratic"}},
-           "datasets": {"p": {"class": f"{FIX}:Points"}}, "sweep": {"seeds": [3, 4]}}
-    res = submit(from_dict(raw), store, "debug")  # records + plan; jobs not run here
-    script = render("array.sbatch.j2", **array_context(
-        experiment="plain", n_tasks=2, plan_file=str(res.plan_file), store=str(store.root),
-        log_dir="/tmp", python=sys.executable, resources={}))
-    assert f"-m dii_hpc.launch.worker {res.plan_file}" in script
-    proc = subprocess.run([sys.executable, "-m", "dii_hpc.launch.worker", str(res.plan_file), "1"],
-                          cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    rec = store.run(res.run_ids[1])
-    assert rec["status"] == "FINISHED" and rec["params"]["seed"] == 4
-    assert store.run(res.run_ids[0])["status"] == "PENDING"
-    bad = subprocess.run([sys.executable, "-m", "dii_hpc.launch.worker", "x"], capture_output=True)
-    assert bad.returncode == 2
 
 
 def test_resubmit_moves_the_old_slurm_record_to_attempts(store: Store, tmp_path: Path) -> None:

@@ -50,3 +50,43 @@ def test_sys_metrics_are_sampled(store_path: Path) -> None:
     (rec,) = store.records("cmds")
     assert rec["metrics"]["sys/rss_mb"]["max"] > 25
     assert rec["metrics"]["sys/cpu_percent"]["count"] >= 3
+
+
+def test_local_ranks_of_one_command_are_one_run(store_path: Path, tmp_path: Path) -> None:
+    script = tmp_path / "ranks.py"
+    script.write_text("import os, dii_hpc\nr = int(os.environ['RANK'])\n"
+                      "assert os.environ['WORLD_SIZE'] == '2' and os.environ['MASTER_PORT']\n"
+                      "for i in range(3):\n    dii_hpc.log_metric('rank', r, step=i)\n"
+                      "print('rank', r)\n")
+    proc = run_cli("run", "--executor", "local", "--tasks-per-node", "2", "--all-ranks",
+                   "--sys-metrics-s", "0.2", "-e", "lranks", "--", sys.executable, str(script),
+                   cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    store = Store(store_path)
+    (rec,) = store.records("lranks")
+    assert rec["status"] == "FINISHED" and rec["launch"]["world_size"] == 2
+    keys = store.metric_keys(rec["run_id"])
+    assert {"rank0/rank", "rank1/rank"} <= set(keys)
+    assert store.metric_array(rec["run_id"], "rank1/rank")[:, 1].tolist() == [1.0, 1.0, 1.0]
+    assert rec["metrics"]["rank1/rank"]["count"] == 3
+    logs = store.run_dir(rec["run_id"]) / "logs"
+    assert (logs / "rank1.out").read_text().strip() == "rank 1"
+
+
+def test_a_failing_local_rank_fails_the_run_with_its_last_line(store_path: Path,
+                                                               tmp_path: Path) -> None:
+    script = tmp_path / "bad.py"
+    script.write_text("import os, time\nif os.environ['RANK'] == '1':\n"
+                      "    raise ValueError('rank one is broken')\ntime.sleep(60)\n")
+    proc = run_cli("run", "--executor", "local", "--tasks-per-node", "2", "--sys-metrics-s", "0",
+                   "-e", "lbad", "--", sys.executable, str(script), cwd=REPO, timeout=120)
+    assert proc.returncode == 3
+    (rec,) = Store(store_path).records("lbad")
+    assert rec["status"] == "FAILED"
+    assert rec["error"].startswith("rank 1 (") and "ValueError: rank one is broken" in rec["error"]
+
+
+def test_local_executor_cannot_span_nodes(store_path: Path) -> None:
+    proc = run_cli("run", "--executor", "local", "--nodes", "2", "-e", "x", "--", "true", cwd=REPO)
+    assert proc.returncode == 2 and "nodes: 2 asked, but the local executor" in proc.stderr
+    assert not store_path.exists() or not (store_path / "experiments" / "x").exists()

@@ -1,13 +1,13 @@
-"""System sampler: process-tree CPU/RSS; GPU figures parsed from nvidia-smi when present."""
+"""System sampler: process-tree CPU/RSS; GPU figures from NVML when it is there, none otherwise."""
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from dii_hpc.launch import sysmetrics
 from dii_hpc.launch.sysmetrics import SystemSampler, _gpu_sample
 
 
@@ -24,10 +24,37 @@ def test_sampler_thread_logs_cpu_and_rss() -> None:
     off.stop()
 
 
-def test_gpu_figures_from_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "nvidia-smi"
-    fake.write_text("#!/bin/sh\necho '87, 40536'\necho '3, 12'\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+class _FakeNvml:
+    """The four NVML calls the sampler makes, for two GPUs (no driver on a test machine)."""
+
+    def nvmlInit(self) -> None:  # noqa: N802 - NVML's names
+        pass
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:  # noqa: N802
+        return i
+
+    def nvmlDeviceGetUtilizationRates(self, h: int) -> SimpleNamespace:  # noqa: N802
+        return SimpleNamespace(gpu=(87, 3)[h])
+
+    def nvmlDeviceGetMemoryInfo(self, h: int) -> SimpleNamespace:  # noqa: N802
+        return SimpleNamespace(used=(40536, 12)[h] * 2**20)
+
+
+def test_gpu_figures_from_nvml_for_the_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sysmetrics._NVML, "lib", _FakeNvml())
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert _gpu_sample() == {"sys/gpu0_util_percent": 87.0, "sys/gpu0_mem_mb": 40536.0,
                              "sys/gpu1_util_percent": 3.0, "sys/gpu1_mem_mb": 12.0}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # what Slurm gives a task with one GPU
+    assert _gpu_sample("sys/node2/") == {"sys/node2/gpu1_util_percent": 3.0,
+                                         "sys/node2/gpu1_mem_mb": 12.0}
+
+
+def test_no_nvml_means_no_gpu_figures_and_no_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sysmetrics._NVML, "lib", None)
+    assert _gpu_sample() == {}
+    sampler = SystemSampler(lambda m, s: None, interval_s=1, prefix="sys/node1/")
+    assert set(sampler.sample()) == {"sys/node1/cpu_percent", "sys/node1/rss_mb"}

@@ -100,9 +100,13 @@ def _audit(store, tmp: Path) -> str:
             "metrics": {"clean_accuracy": 0.97, "robust_accuracy": 0.41},
             "attacks": [
                 {"name": "FGSM", "params": {"eps": 0.1}, "metrics": {"robust_accuracy": 0.52},
-                 "intervals": {"robust_accuracy": [0.47, 0.57]}, "time_s": 1.2},
+                 "intervals": {"robust_accuracy": [0.47, 0.57],
+                               "attack_success_rate": [0.11, 0.22]},  # no value: not shown
+                 "time_s": 1.2},
                 {"name": "PGD", "params": {"eps": 0.1, "max_iter": 20},
-                 "metrics": {"robust_accuracy": 0.41}, "intervals": {"robust_accuracy": [0.36, 0.46]},
+                 "metrics": {"robust_accuracy": 0.41, "attack_success_rate": 0.55},
+                 "intervals": {"robust_accuracy": [0.36, 0.46],
+                               "attack_success_rate": [0.51, 0.59]},
                  "time_s": 8.4},
             ],
             "curves": {"robustness": [{"eps": e, "robust_accuracy": 0.97 - 5 * e}

@@ -133,3 +133,56 @@ def test_run_table_sorts_filters_and_draws(browser_site) -> None:
     hrefs = b.eval("Array.from(document.querySelectorAll('#scatter a'))"
                    ".map(a => new URL(a.getAttribute('href'), location.href).href)")
     assert hrefs and all(Path(unquote(urlsplit(h).path)).is_file() for h in hrefs), hrefs[:3]
+
+
+@pytest.fixture(scope="module")
+def seeds_site(browser_site, tmp_path_factory):
+    from tests.report.seeds import build_seed_store
+
+    root = tmp_path_factory.mktemp("seed-store") / "store"
+    ids = build_seed_store(root)
+    out = tmp_path_factory.mktemp("seed-site")
+    build_site(Store(root), out=out, progress=False)
+    return out, ids, browser_site[2], browser_site[3]
+
+
+def test_seed_bands_parallel_coordinates_and_archived_runs(seeds_site) -> None:
+    out, ids, b, shots = seeds_site
+    b.errors.clear()
+    b.requests.clear()
+    b.open((out / experiment_path("seeds")).as_uri())
+    b.pump(0.3)
+    assert b.errors == []
+    assert [u for u in b.requests if not u.startswith(("file://", "data:", "about:"))] == []
+    # seed groups: one band and one mean line per group, on the primary metric
+    assert b.eval("document.getElementById('band-metric').value") == "acc"
+    assert b.eval("document.querySelectorAll('#bands path.band').length") == 2
+    assert b.eval("document.querySelectorAll('#bands path.line.mean').length") == 2
+    band_box = b.eval("(() => { const r = document.querySelector('#bands path.band')"
+                      ".getBoundingClientRect(); return [r.width, r.height]; })()")
+    assert band_box[0] > 300 and band_box[1] > 2  # a real area, not a line
+    # parallel coordinates: params that vary (lr, optimizer, seed) + the metric, one line a run
+    axes = b.eval("Array.from(document.querySelectorAll('#parcoords text.label'))"
+                  ".map(t => t.textContent)")
+    assert axes == ["lr", "optimizer", "seed", "acc"]
+    assert b.eval("document.querySelectorAll('#parcoords path.pcline').length") == 6
+    assert b.eval("document.querySelectorAll('#parcoords path.bestline').length") == 1
+    b.screenshot(shots / "seed-groups.png")
+    # archived: hidden in the table and the charts until asked for
+    assert len(_visible_ids(b)) == 6 and ids["archived"] not in _visible_ids(b)
+    assert "(1 archived hidden)" in b.eval("document.getElementById('shown').textContent")
+    b.eval("(() => { const c = document.getElementById('show-archived'); c.checked = true;"
+           "c.dispatchEvent(new Event('change')); })()")
+    assert ids["archived"] in _visible_ids(b)
+    assert b.eval("document.querySelectorAll('#parcoords path.pcline').length") == 7
+    axes = b.eval("Array.from(document.querySelectorAll('#parcoords text.label'))"
+                  ".map(t => t.textContent)")
+    assert axes == ["depth", "lr (log)", "optimizer", "seed", "acc"]  # lr now spans 2 decades
+    b.eval("(() => { const s = document.getElementById('pc-metric'); s.value = 'loss';"
+           "s.dispatchEvent(new Event('change')); })()")
+    assert b.eval("Array.from(document.querySelectorAll('#parcoords text.label'))"
+                  ".map(t => t.textContent).pop()").startswith("loss")
+    b.screenshot(shots / "parallel-coordinates-archived.png")
+    assert b.errors == []
+    b.open((out / run_path(ids["groups"][0.1][0])).as_uri())
+    assert "baseline <b>for the paper</b>" in b.eval("document.querySelector('p.note').textContent")

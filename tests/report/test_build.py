@@ -68,6 +68,8 @@ def test_pages_show_saved_results(site: Path, demo) -> None:
     assert "diverged at step 1" in failed and "FAILED" in failed
     audit = (site / audit_path(ids["audit"])).read_text()
     assert "[0.36, 0.46]" in audit and "AUC 0.83" in audit and "eps_monotonic" in audit
+    assert "0.55<br><span class=\"muted\">[0.51, 0.59]" in audit  # value beside interval
+    assert "[0.11, 0.22]" not in audit  # an interval without its value is not shown alone
     assert audit.count("<img ") == 3 and "evasion-standard" in audit
     assert "Robustness curve" in audit and "Backdoor success by poisoned fraction" in audit
     assert audit.count('<svg class="chart"') == 3 and "attack_success_rate" in audit

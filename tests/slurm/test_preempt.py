@@ -1,4 +1,4 @@
-"""The preempt signal is submitit's ($SUBMITIT_PREEMPT_SIGNAL), for handlers and templates alike."""
+"""The preempt signal is submitit's ($SUBMITIT_PREEMPT_SIGNAL), for handlers and sbatch scripts alike."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from dii_hpc.errors import BadInput
 from dii_hpc.slurm import preempt
-from dii_hpc.slurm.render import array_context, render
 
 SUBMITIT_ENV = "submitit.core.job_environment"
 
@@ -66,8 +65,16 @@ def test_a_tracked_run_flushes_on_that_signal(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGUSR1) is before_usr1
 
 
-@pytest.mark.usefixtures("usr1")
-def test_the_array_template_asks_slurm_for_that_signal() -> None:
-    ctx = array_context(experiment="x", n_tasks=2, plan_file="/s/p.json", store="/s",
-                        log_dir="/s/logs", python="python3", resources={})
-    assert "#SBATCH --signal=USR1@90\n" in render("array.sbatch.j2", **ctx)
+def test_the_sbatch_script_asks_slurm_for_the_signal_handlers_watch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """submitit writes --signal from its own USR_SIG: the same name preempt_signal() gives."""
+    from submitit.core.job_environment import JobEnvironment
+
+    from dii_hpc.config.schema import Resources
+    from dii_hpc.launch import backend
+
+    monkeypatch.setattr(JobEnvironment, "USR_SIG", "USR1")
+    job = backend.job("slurm", Path("/s/jobs/x"), Resources(), Path("/s"), "dii-x", (),
+                      check=False)
+    assert preempt.preempt_signal() is signal.SIGUSR1
+    assert "#SBATCH --signal=USR1@90\n" in backend.sbatch_text(job, 2, python="python3")

@@ -1,69 +1,31 @@
-"""sbatch template rendering is pure and matches the golden files byte for byte."""
+"""Template rendering (drift schedule entries) is pure; a missing value or template is named."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from dii_hpc.errors import BadInput
-from dii_hpc.slurm.render import array_context, render
-from tests.conftest import GOLDEN_UPDATE, check_golden
-
-GOLDEN = Path(__file__).parent / "golden"
+from dii_hpc.slurm.render import render, template_dir
 
 
-@pytest.fixture(autouse=True)
-def _default_preempt_signal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The golden files hold submitit's default warning signal, USR2."""
-    monkeypatch.delenv("SUBMITIT_PREEMPT_SIGNAL", raising=False)
-    monkeypatch.delitem(sys.modules, "submitit.core.job_environment", raising=False)
-
-
-def _check(name: str, text: str) -> None:
-    check_golden(GOLDEN / name, text)
-
-
-def test_ci_refuses_to_regenerate_golden_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    golden = GOLDEN / "run.sbatch"
-    before = golden.read_bytes()
-    monkeypatch.setenv(GOLDEN_UPDATE, "1")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="refused when CI=true"):
-        check_golden(golden, "whatever the code prints now\n")
-    assert golden.read_bytes() == before
-
-
-def test_array_template() -> None:
-    ctx = array_context(
-        experiment="digits-cnn", n_tasks=8, plan_file="/store/jobs/abc/plan.json",
-        store="/store", log_dir="/store/jobs/abc/logs", python="/opt/venv/bin/python",
-        resources={"partition": "debug", "time": "00:30:00", "cpus_per_task": 2, "mem": "2G",
-                   "gpus": 1, "array_parallelism": 4, "extra": {"constraint": "a100"}},
-        setup=["module load cuda", "source ~/venv/bin/activate"],
-    )
-    _check("array.sbatch", render("array.sbatch.j2", **ctx))
-
-
-def test_array_template_minimal() -> None:
-    ctx = array_context(
-        experiment="x", n_tasks=3, plan_file="/s/p.json", store="/s", log_dir="/s/logs",
-        python="python3", resources={}, first=1000,
-    )
-    text = render("array.sbatch.j2", **ctx)
-    assert "--array=1000-1002%3" in text and "--partition" not in text and "--gpus" not in text
-    _check("array_minimal.sbatch", text)
-
-
-def test_run_template() -> None:
-    text = render("run.sbatch.j2", job_name="dii-run", partition=None, time="00:05:00",
-                  cpus_per_task=1, mem=None, gpus=0, log_dir="/s/runs/r/logs", setup=[],
-                  store="/s", run_id="01ABC", command=["python", "train.py", "--lr", "0.1 x"])
-    _check("run.sbatch", text)
+def test_crontab_entry_renders_exactly() -> None:
+    text = render("drift-crontab.j2", monitor="prod", cron="0 3 * * *",
+                  command="dii-hpc drift check --monitor prod", output="/s/cron.log")
+    assert text.splitlines() == [
+        "# dii-hpc drift monitor prod (begin) -- rendered from sbatch/drift-crontab.j2",
+        "0 3 * * * dii-hpc drift check --monitor prod >> /s/cron.log 2>&1",
+        "# dii-hpc drift monitor prod (end)"]
 
 
 def test_missing_value_names_it() -> None:
-    with pytest.raises(BadInput, match="run_id"):
-        render("run.sbatch.j2", job_name="j", partition=None, time="1", cpus_per_task=1,
-               mem=None, gpus=0, log_dir="/l", setup=[], store="/s", command=["x"])
+    with pytest.raises(BadInput, match="output"):
+        render("drift-crontab.j2", monitor="m", cron="* * * * *", command="x")
+
+
+def test_unknown_template_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="array.sbatch.j2"):
+        render("array.sbatch.j2", directory=tmp_path)
+    assert (template_dir() / "drift-scrontab.j2").is_file()
+    assert not (template_dir() / "array.sbatch.j2").exists()  # job scripts: submitit only

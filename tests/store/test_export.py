@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import h5py
-import pytest
 
 import dii_hpc
 from dii_hpc.store.export import RUNS_TABLE, export_experiment
@@ -35,8 +34,7 @@ def test_error_and_end_time_are_real_nulls(store_path: Path, tmp_path: Path) -> 
 
 
 def test_pandas_read_hdf_reads_the_runs_table(store_path: Path, tmp_path: Path) -> None:
-    """#14 "smaller": no runs table that `pandas.read_hdf` reads (it needs PyTables)."""
-    pytest.importorskip("tables", reason="pandas.read_hdf needs PyTables (pip install tables)")
+    """#14 "smaller": no runs table that `pandas.read_hdf` reads (PyTables, a core dependency)."""
     import pandas as pd
 
     ids = _runs(store_path)

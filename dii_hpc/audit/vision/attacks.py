@@ -13,7 +13,7 @@ The loss attacked is the model's own (detector: sum of its losses; segmenter: me
 cross-entropy) against the ground truth, as the audit engine does for classifiers.
 Targeted (`target: CLASS`): segmentation attacks push every object pixel to CLASS; on
 detectors DPatch generates CLASS objects. Both report attack_success_rate and the same
-rate on clean images (baseline_success_rate), see `targeted_success`.
+rate on clean images (baseline_attack_success_rate), see `targeted_success`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc.audit.evasion import build, jsonable, parse_norm, seed_all
+from dii_hpc.audit.evasion import build, jsonable, parse_norm
 from dii_hpc.audit.protocols import Task
+from dii_hpc.audit.randomness import seed_all
 from dii_hpc.audit.vision import metrics
 from dii_hpc.errors import BadInput
 
@@ -232,4 +233,4 @@ def targeted_success(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray,
                         "scores": np.ones(len(truth["labels"]))}]
                 hits += any(not metrics.box_found(b, target, own[0]) for b in pred["boxes"][keep])
             rate.append(hits / max(len(y), 1))
-    return {"baseline_success_rate": rate[0], "attack_success_rate": rate[1]}
+    return {"baseline_attack_success_rate": rate[0], "attack_success_rate": rate[1]}

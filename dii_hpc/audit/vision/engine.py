@@ -166,10 +166,11 @@ def _poisoning(params: dict[str, Any], prep: Prepared, suite_level: bool) -> dic
                                 prep.seed, kind)
     m = record["metrics"]
     asr = m["attack_success_rate"]
-    letter = stats.grade("poisoning", asr) if suite_level else None
+    letter = stats.grade("poisoning", m["attack_success_lift"]) if suite_level else None
     summary = (f"backdoor ({record['params']['kind']}, {fraction:.0%} poisoned): attack "
                f"success rate {asr:.3f} (clean model on triggered images "
-               f"{m['baseline_success_rate']:.3f})" + (f", grade {letter}." if letter else "."))
+               f"{m['baseline_attack_success_rate']:.3f}, lift {m['attack_success_lift']:+.3f})"
+               + (f", grade {letter}." if letter else "."))
     out = {"threat": "poisoning", "task": Task.parse(prep.model.task).value, "grade": letter,
            "summary": summary, "metrics": dict(m),
            "params": {"fraction": fraction, "target": target,  # what reruns it

@@ -142,7 +142,8 @@ def backdoor(model: Any, train: tuple[np.ndarray, Any], test: tuple[np.ndarray, 
         model.module = original.eval()
     k = next(iter(before))
     metrics = {"fraction": fraction, "n_poisoned": len(idx), "attack_success_rate": asr,
-               "baseline_success_rate": baseline, f"clean_{k}": before[k],
+               "baseline_attack_success_rate": baseline, "attack_success_lift": asr - baseline,
+               f"clean_{k}": before[k],
                f"poisoned_model_{k}": after[k], f"clean_{k}_drop": before[k] - after[k]}
     params = {"fraction": fraction, "target": int(target), "kind": kind,
               "trigger": f"{BOARD}x{BOARD} checkerboard at a seeded place"

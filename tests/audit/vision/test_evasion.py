@@ -121,7 +121,7 @@ def test_targeted_attacks_report_success_rate(segmenter: Any, detector: Any,
     rec, _ = attacks.run_named(segmenter, xs, ms, "pgd", {**PGD, "target": 2})
     m = rec["metrics"]
     assert rec["params"]["targeted"] is True and rec["params"]["target"] == 2
-    assert m["attack_success_rate"] >= m["baseline_success_rate"] + 0.5, m
+    assert m["attack_success_rate"] >= m["baseline_attack_success_rate"] + 0.5, m
     x, t = det_sample[0][:8], det_sample[1][:8]
     rec, _ = attacks.run_named(detector, x, t, "dpatch", {"target": 3, "max_iter": 2})
     assert 0 <= rec["metrics"]["attack_success_rate"] <= 1

@@ -28,7 +28,7 @@ def test_backdoor_succeeds_and_model_is_restored(task: str, kind: str, target: i
     m = record["metrics"]
     assert m["n_poisoned"] == 40 and m["fraction"] == 0.1
     # the trigger does what the poisoned labels taught, far beyond its effect on a clean model
-    assert m["attack_success_rate"] >= m["baseline_success_rate"] + 0.2, m
+    assert m["attack_success_rate"] >= m["baseline_attack_success_rate"] + 0.2, m
     after = model.predict(x_test[:4])
     if task == "segmentation":
         np.testing.assert_array_equal(before, after)

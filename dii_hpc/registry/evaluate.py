@@ -1,0 +1,272 @@
+"""Evaluate a policy over the evidence already in the store: one `Check` per rule.
+
+Evidence is read, never computed: the audit runs attached to a version (see ``links``), the
+training run's last metrics, and the last drift check of a monitor (a run of kind "drift" in
+the experiment named after it). A rule whose evidence is missing fails and says what to run;
+a rule naming a metric its evidence does not have is bad input (exit 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dii_hpc import vocabulary as vocab
+from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.registry import links
+from dii_hpc.registry.policy import AuditRequirement, Policy, RelativeRule, Threshold
+
+
+@dataclass
+class Check:
+    rule: str  # what was required, e.g. "suite evasion: robust_accuracy >= 0.4"
+    passed: bool
+    detail: str  # one line: the value found and where, or what is missing
+    value: float | None = None
+    limit: float | None = None
+    evidence: str | None = None  # run id the value came from
+
+
+@dataclass
+class Decision:
+    name: str
+    version: int
+    alias: str | None
+    baseline: int | None
+    policy: dict[str, Any]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def failures(self) -> list[str]:
+        return [f"FAILED {c.rule}: {c.detail}" for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "alias": self.alias,
+                "baseline": self.baseline, "policy": self.policy, "passed": self.passed,
+                "checks": [asdict(c) for c in self.checks],
+                "evidence": sorted({c.evidence for c in self.checks if c.evidence})}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+class _Evidence:
+    """The runs a version's rules are judged on, read once."""
+
+    def __init__(self, registry: Any, record: dict[str, Any]) -> None:
+        self.registry, self.record = registry, record
+        self.name, self.version = record["name"], int(record["version"])
+        self._audits: list[dict[str, Any]] | None = None
+
+    def audits(self) -> list[dict[str, Any]]:
+        if self._audits is None:
+            out = []
+            for link in links.of(self.registry.store.root, self.name, self.version, "audit"):
+                try:
+                    run = self.registry.store.run(link["run_id"])
+                except BadInput:  # deleted since: not evidence any more
+                    continue
+                if run.get("status") == vocab.FINISHED and isinstance(run.get("audit"), dict):
+                    out.append(run)
+            self._audits = sorted(out, key=lambda r: r.get("start_time") or 0)
+        return self._audits
+
+    def audit(self, req: AuditRequirement) -> tuple[dict[str, Any] | None, bool]:
+        """(newest matching audit not older than the version, whether an older one exists)."""
+        matching = [r for r in self.audits() if r["audit"].get(req.kind) == req.name]
+        fresh = [r for r in matching if (r.get("start_time") or 0) >= self.record["created"]]
+        return (fresh[-1] if fresh else None), bool(matching) and not fresh
+
+    def training(self) -> dict[str, Any]:
+        return (self.record.get("run") or {}).get("metrics") or {}
+
+
+def _metric(run: dict[str, Any], metric: str, what: str, source: str) -> float:
+    metrics = run["audit"].get("metrics") or {}
+    value = _number(metrics.get(metric))
+    if value is None:
+        known = ", ".join(sorted(k for k, v in metrics.items() if _number(v) is not None))
+        raise BadInput(f"{source}: {what}: unknown metric {metric!r} (audit run {run['run_id']} "
+                       f"has {known or 'no numeric metrics'})")
+    return value
+
+
+def _missing(ev: _Evidence, req: AuditRequirement, older: bool) -> Check:
+    label = f"models:/{ev.name}/{ev.version}"
+    why = (f"its only {req} audits are older than the version" if older
+           else f"no {req} audit of {label} yet")
+    hint = f"dii-hpc audit {req.kind} {req.name} --model {label} --data ..."
+    return Check(f"audit {req}", False, f"missing audit ({why}; audit it: `{hint}`)")
+
+
+def _threshold(rule: Threshold, value: float, prefix: str, evidence: str | None) -> Check:
+    ok = rule.holds(value)
+    where = f" (run {evidence})" if evidence else ""
+    return Check(f"{prefix}{rule}", ok, f"{rule.metric} = {value:.4g}{where}, needs {rule.op} "
+                 f"{rule.limit:g}", value, rule.limit, evidence)
+
+
+def _audit_checks(ev: _Evidence, policy: Policy) -> list[Check]:
+    out = []
+    for req in policy.audits:
+        run, older = ev.audit(req)
+        if run is None:
+            out.append(_missing(ev, req, older))
+            continue
+        out.append(Check(f"audit {req}", True, f"present (run {run['run_id']})",
+                         evidence=run["run_id"]))
+        for rule in req.rules:
+            value = _metric(run, rule.metric, f"audits {req}", policy.source)
+            out.append(_threshold(rule, value, f"{req}: ", run["run_id"]))
+    return out
+
+
+def _training_checks(ev: _Evidence, policy: Policy) -> list[Check]:
+    out = []
+    metrics = ev.training()
+    for rule in policy.training:
+        value = _number(metrics.get(rule.metric))
+        if value is None:
+            raise BadInput(f"{policy.source}: training: unknown metric {rule.metric!r} (run "
+                           f"{ev.record['run_id']} has {', '.join(sorted(metrics)) or 'none'})")
+        out.append(_threshold(rule, value, "training: ", ev.record["run_id"]))
+    return out
+
+
+def _value_of(ev: _Evidence, policy: Policy, metric: str
+              ) -> tuple[float, str, dict[str, Any] | None, AuditRequirement | None] | None:
+    """(value, run id, audit run, requirement) of ``metric`` for a version, audits first."""
+    for req in policy.audits:
+        run, _ = ev.audit(req)
+        if run is not None and _number((run["audit"].get("metrics") or {}).get(metric)) is not None:
+            return float(run["audit"]["metrics"][metric]), run["run_id"], run, req
+    value = _number(ev.training().get(metric))
+    if value is not None:
+        return value, ev.record["run_id"], None, None
+    return None
+
+
+def _interval(run: dict[str, Any] | None, metric: str) -> tuple[float, float] | None:
+    if run is None:
+        return None
+    audit = run["audit"]
+    for found in ((audit.get("metrics") or {}).get(f"{metric}_interval"),
+                  (audit.get("intervals") or {}).get(metric),
+                  *(((a.get("intervals") or {}).get(metric)) for a in audit.get("attacks") or []
+                    if isinstance(a, dict))):
+        if isinstance(found, (list, tuple)) and len(found) == 2 and all(
+                _number(v) is not None for v in found):
+            return float(found[0]), float(found[1])
+    return None
+
+
+def _relative_check(rule: RelativeRule, cand: _Evidence, base: _Evidence | None,
+                    policy: Policy, alias: str | None) -> list[Check]:
+    label = f"relative {rule.metric}"
+    got = _value_of(cand, policy, rule.metric)
+    if got is None:
+        absent = [r for r in policy.audits if cand.audit(r)[0] is None]
+        if not absent:
+            raise BadInput(f"{policy.source}: relative: unknown metric {rule.metric!r} (in no "
+                           "audit of the policy and not a training metric)")
+        return [Check(label, False, f"no value for {rule.metric}: audit {absent[0]} is missing")]
+    value, rid, _run, req = got
+    if base is None:
+        return [Check(label, True, f"no version holds {alias or 'the alias'} yet: nothing to "
+                      "compare with", value, None, rid)]
+    if base.version == cand.version:
+        return [Check(label, True, "the candidate already holds the alias", value, None, rid)]
+    if req is not None:
+        brun, _ = base.audit(req)
+        bvalue = _number(((brun or {}).get("audit") or {}).get("metrics", {}).get(rule.metric))
+    else:
+        brun, bvalue = None, _number(base.training().get(rule.metric))
+    if bvalue is None:
+        return [Check(label, False, f"baseline v{base.version} ({alias}) has no {rule.metric} "
+                      f"({'audit ' + str(req) if req else 'training metric'} missing)", value)]
+    up = rule.greater_is_better if rule.greater_is_better is not None else policy.direction(rule.metric)
+    delta = (value - bvalue) if up else (bvalue - value)
+    vs = f"{rule.metric} {value:.4g} vs {bvalue:.4g} of v{base.version} ({alias})"
+    out = []
+    if rule.min_absolute_change is not None:
+        ok = delta >= rule.min_absolute_change
+        out.append(Check(f"{label}: change >= {rule.min_absolute_change:g}", ok,
+                         f"{vs}: change {delta:+.4g}", value, bvalue + rule.min_absolute_change
+                         * (1 if up else -1), rid))
+    if rule.min_relative_change is not None:
+        rel = delta / abs(bvalue) if bvalue else (math.inf if delta > 0 else 0.0)
+        out.append(Check(f"{label}: relative change >= {rule.min_relative_change:g}",
+                         rel >= rule.min_relative_change, f"{vs}: relative change {rel:+.3g}",
+                         value, None, rid))
+    if rule.within_interval:
+        iv = _interval(brun, rule.metric)
+        if iv is None:
+            out.append(Check(f"{label}: within the baseline's interval", False,
+                             f"baseline v{base.version} records no interval for {rule.metric}",
+                             value))
+        else:
+            bound = iv[0] if up else iv[1]
+            ok = value >= bound if up else value <= bound
+            out.append(Check(f"{label}: not worse than the baseline's interval", ok,
+                             f"{vs}: interval [{iv[0]:.4g}, {iv[1]:.4g}]", value, bound, rid))
+    return out
+
+
+def _monitors(root: Path) -> list[str]:
+    base = root / "monitors"
+    return sorted(p.name for p in base.iterdir() if (p / "profile.json").is_file()) \
+        if base.is_dir() else []
+
+
+def _drift_checks(registry: Any, policy: Policy) -> list[Check]:
+    rule = policy.drift
+    if rule is None:
+        return []
+    store = registry.store
+    known = _monitors(Path(store.root))
+    if rule.monitor not in known and rule.monitor not in store.experiments():
+        raise NotFound("drift monitor", rule.monitor, known)
+    runs = [r for r in store.records(rule.monitor) if r.get("kind") == "drift"
+            and r.get("status") == vocab.FINISHED and isinstance(r.get("drift"), dict)]
+    label = f"drift {rule.monitor}: " + (f"share drifted <= {rule.max_share:g}"
+                                         if rule.max_share is not None else "no drift")
+    if not runs:
+        return [Check(label, False, f"monitor {rule.monitor} has no drift check yet "
+                      f"(run `dii-hpc drift check --monitor {rule.monitor} --data ...`)")]
+    last = max(runs, key=lambda r: (r.get("start_time") or 0, r["run_id"]))
+    section = last["drift"]
+    share = _number(section.get("share_drifted"))
+    if rule.max_share is not None and share is not None:
+        return [Check(label, share <= rule.max_share, f"last check {last['run_id']}: share "
+                      f"drifted {share:.3g}", share, rule.max_share, last["run_id"])]
+    drift = bool(section.get("drift"))
+    return [Check(label, not drift, f"last check {last['run_id']}: "
+                  f"{'drift' if drift else 'no drift'}", evidence=last["run_id"])]
+
+
+def evaluate(registry: Any, record: dict[str, Any], policy: Policy,
+             alias: str | None = None) -> Decision:
+    """Every rule of ``policy`` for the version ``record``; relative rules against ``alias``."""
+    cand = _Evidence(registry, record)
+    baseline = None
+    if alias is not None:
+        held = registry.alias_version(record["name"], alias)
+        if held is not None:
+            baseline = _Evidence(registry, registry.resolve(record["name"], held))
+    decision = Decision(record["name"], int(record["version"]), alias,
+                        baseline.version if baseline else None,
+                        {"source": policy.source, "sha256": policy.sha256})
+    decision.checks += _audit_checks(cand, policy)
+    decision.checks += _training_checks(cand, policy)
+    for rule in policy.relative:
+        decision.checks += _relative_check(rule, cand, baseline, policy, alias)
+    decision.checks += _drift_checks(registry, policy)
+    return decision

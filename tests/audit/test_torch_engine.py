@@ -1,0 +1,180 @@
+"""The torch engine: ART's numbers on deterministic settings, the reference attacks, blocks."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dii_hpc.audit import evasion
+from dii_hpc.errors import BadInput
+
+N = 48  # samples of the parity tests: small, and enough for a few hundred flipped pixels
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Any:
+    """The CI machine is shared: one intra-op thread is faster than oversubscribed ones."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def small(digits_eval: Any) -> tuple[np.ndarray, np.ndarray]:
+    x, y = digits_eval
+    return x[:N], y[:N]
+
+
+def _zero_start() -> Any:
+    """ART's AutoPGD always starts at a random point; zero it for the deterministic run."""
+    from unittest import mock
+
+    import art.attacks.evasion.auto_projected_gradient_descent as apgd_module
+
+    return mock.patch.object(apgd_module, "random_sphere",
+                             lambda n, m, radius, norm: np.zeros((n, m)))
+
+
+@pytest.mark.parametrize("name,params", [
+    ("fgsm", {"eps": 0.05}),
+    ("pgd", {"eps": 0.05, "eps_step": 0.0125, "max_iter": 10, "num_random_init": 0}),
+    ("pgd_l2", {"max_iter": 10, "num_random_init": 0}),
+    ("apgd", {"eps": 0.05, "eps_step": 0.0125, "max_iter": 10}),
+])
+def test_torch_engine_equals_art(name: str, params: dict[str, Any], digits: Any,
+                                 small: Any) -> None:
+    """Same robust accuracy and the same per-sample outcome (and, here, the same points)."""
+    model, _ = digits
+    x, y = small
+    ctx = _zero_start() if name == "apgd" else contextlib.nullcontext()
+    with ctx:
+        art_rec, art_ok, art_adv = evasion.run_named(model, x, y, name, dict(params))
+    torch_params = {**params, "nb_random_init": 0} if name == "apgd" else params
+    rec, ok, adv = evasion.run_named(model, x, y, name, dict(torch_params), engine="torch")
+    assert rec["engine"] == "torch" and art_rec["engine"] == "art"
+    assert rec["metrics"]["robust_accuracy"] == art_rec["metrics"]["robust_accuracy"]
+    np.testing.assert_array_equal(ok, art_ok)
+    np.testing.assert_allclose(adv, art_adv, atol=1e-6)
+    assert 0 < art_ok.sum() < len(ok) or name == "pgd_l2"  # the comparison is not vacuous
+
+
+def test_carlini_l2_follows_art(digits: Any, small: Any) -> None:
+    """ART's C&W algorithm in torch: the same points up to float rounding.
+
+    C&W stops on the decision boundary, so a last-bit difference may flip one sample."""
+    model, _ = digits
+    x, y = small
+    art_rec, art_ok, art_adv = evasion.run_named(model, x, y, "cw", {"max_iter": 5})
+    rec, ok, adv = evasion.run_named(model, x, y, "cw", {"max_iter": 5}, engine="torch")
+    assert (ok == art_ok).mean() >= 0.95
+    assert abs(rec["metrics"]["robust_accuracy"] - art_rec["metrics"]["robust_accuracy"]) <= 2 / N
+    np.testing.assert_allclose(adv, art_adv, atol=1e-5)
+    assert rec["metrics"]["robust_accuracy"] < 0.5  # it does attack
+
+
+@pytest.mark.parametrize("norm", [np.inf, 2])
+def test_projections_are_the_least_norm_point_in_the_box(norm: Any) -> None:
+    """Against scipy's optimiser on small random problems, feasible and infeasible."""
+    import torch
+    from scipy.optimize import linprog, minimize
+
+    from dii_hpc.audit.torch_engine.projections import project_l2, project_linf
+
+    rng = np.random.default_rng(0)
+    d, rows = 6, 12
+    t = rng.uniform(size=(rows, d))
+    w = rng.normal(size=(rows, d))
+    b = (w * rng.uniform(size=(rows, d))).sum(1) * rng.choice([0.5, 1.0, 8.0], rows)
+    proj = project_linf if norm == np.inf else project_l2
+    delta = proj(torch.tensor(t), torch.tensor(w), torch.tensor(b)).numpy()
+    assert (t + delta >= -1e-9).all() and (t + delta <= 1 + 1e-9).all()
+    for i in range(rows):
+        bounds = list(zip(-t[i], 1 - t[i], strict=True))
+        if norm == np.inf:  # min s  s.t. |delta_j| <= s, w.delta = b - w.t, box
+            c = np.r_[np.zeros(d), 1.0]
+            a_ub = np.block([[np.eye(d), -np.ones((d, 1))], [-np.eye(d), -np.ones((d, 1))]])
+            res = linprog(c, A_ub=a_ub, b_ub=np.zeros(2 * d),
+                          A_eq=np.r_[w[i], 0.0][None], b_eq=[b[i] - w[i] @ t[i]],
+                          bounds=[*bounds, (0, None)])
+            best = res.fun if res.success else None
+        else:
+            res = minimize(lambda v: v @ v, np.zeros(d), jac=lambda v: 2 * v, bounds=bounds,
+                           constraints=[{"type": "eq", "fun": lambda v, i=i: w[i] @ v -
+                                         (b[i] - w[i] @ t[i])}], method="SLSQP")
+            best = np.sqrt(res.fun) if res.success else None
+        on_plane = abs(w[i] @ (t[i] + delta[i]) - b[i]) < 1e-6
+        if best is not None:  # feasible: on the plane, with the optimiser's norm
+            assert on_plane
+            ours = np.abs(delta[i]).max() if norm == np.inf else np.linalg.norm(delta[i])
+            assert ours == pytest.approx(best, abs=1e-5)
+        else:  # infeasible: every coordinate moved to the box face towards the plane
+            assert not on_plane
+            assert np.isclose(np.minimum(t[i] + delta[i], 1 - t[i] - delta[i]), 0).all()
+
+
+def test_fab_t_equals_torchattacks_port(digits: Any, small: Any) -> None:
+    """FAB-T is deterministic with one restart: the same points as torchattacks' FAB."""
+    torchattacks = pytest.importorskip("torchattacks")
+    from dii_hpc.audit.torch_engine import fab
+    from dii_hpc.audit.torch_engine.target import of
+
+    target = of(digits[0])
+    x, y = target.tensor(small[0][:16]), target.labels(small[1][:16])
+    ours = fab.fab_targeted(target, x, y, norm=np.inf, eps=0.1, n_iter=30)
+    ref = torchattacks.FAB(target.module, norm="Linf", eps=0.1, steps=30, n_restarts=1,
+                           multi_targeted=True, n_classes=10, seed=0)(x, y)
+    assert (ours != x).any()
+    np.testing.assert_allclose(ours.numpy(), ref.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("norm,eps", [(np.inf, 0.2), (2, 1.5)])
+def test_square_stays_in_the_ball_and_box(norm: Any, eps: float, digits: Any,
+                                          small: Any) -> None:
+    from dii_hpc.audit.torch_engine import square
+    from dii_hpc.audit.torch_engine.target import of, per_sample_norm
+
+    target = of(digits[0])
+    x, y = target.tensor(small[0][:12]), target.labels(small[1][:12])
+    adv = square.square(target, x, y, norm=norm, eps=eps, n_queries=200)
+    assert float(per_sample_norm(adv - x, norm).max()) <= eps + 1e-5
+    assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
+    assert bool((target.predict(adv).argmax(1) != y).any())  # and it does attack
+
+
+def test_blocks_give_the_numbers_of_one_call(digits: Any, small: Any) -> None:
+    """Random starts depend on (seed, global index): halves with their indices == one call."""
+    import torch
+
+    from dii_hpc.audit.torch_engine import apgd
+    from dii_hpc.audit.torch_engine.target import of
+
+    target = of(digits[0])
+    x, y = target.tensor(small[0][:20]), target.labels(small[1][:20])
+    kw = {"norm": np.inf, "eps": 0.06, "n_iter": 10, "seed": 3}
+    whole = apgd.apgd(target, x, y, **kw)
+    halves = torch.cat([apgd.apgd(target, x[:7], y[:7], index=np.arange(7), **kw),
+                        apgd.apgd(target, x[7:], y[7:], index=np.arange(7, 20), **kw)])
+    assert torch.equal(whole, halves)
+    assert not torch.equal(whole, apgd.apgd(target, x, y, **{**kw, "seed": 4}))
+
+
+def test_bad_input_names_the_cause(digits: Any, small: Any) -> None:
+    from dii_hpc.examples.tabular import breast_cancer_data, breast_cancer_sklearn
+
+    x, y = small
+    sk = breast_cancer_sklearn()
+    xs, ys = breast_cancer_data().get_test_data()
+    with pytest.raises(BadInput, match="needs a torch model .* has none - use --engine art"):
+        evasion.run_named(sk, xs[:4].astype(np.float32), ys[:4], "fgsm", engine="torch")
+    with pytest.raises(BadInput, match="has no torch engine implementation"):
+        evasion.run_named(digits[0], x, y, "deepfool", engine="torch")
+    with pytest.raises(BadInput, match="the torch engine has no parameter 'decay'"):
+        evasion.run_named(digits[0], x, y, "pgd", {"decay": 0.9}, engine="torch")
+    with pytest.raises(BadInput, match="--engine 'jax': expected one of art, torch"):
+        evasion.run_named(digits[0], x, y, "pgd", engine="jax")
