@@ -165,6 +165,15 @@ def init_process_group(backend: str | None = None, timeout_s: float = 600.0,
     return e
 
 
+def device() -> Any:
+    """This rank's torch device: its own GPU (``local_rank`` modulo the GPUs it sees), else CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", env().local_rank % max(1, torch.cuda.device_count()))
+
+
 def destroy_process_group() -> None:
     """Leave the group (when one is up); safe to call from every rank, or without a group."""
     import torch.distributed as dist

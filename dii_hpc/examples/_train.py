@@ -31,7 +31,7 @@ def save_state(module: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
-    torch.save(module.state_dict(), tmp)
+    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)  # loads anywhere
     os.replace(tmp, path)
     return path
 
@@ -84,13 +84,13 @@ def fit(module: Any, x: np.ndarray, y: np.ndarray, *, regression: bool = False,
 
 
 def evaluate(module: Any, x: np.ndarray, y: np.ndarray, *,
-             regression: bool = False) -> dict[str, float]:
-    """val_loss and val_acc (classification) or val_mae (regression)."""
+             regression: bool = False, device: Any = "cpu") -> dict[str, float]:
+    """val_loss and val_acc (classification) or val_mae (regression), computed on the CPU."""
     import torch
 
     module.eval()
     with torch.no_grad():
-        out = module(torch.as_tensor(np.asarray(x, dtype=np.float32)))
+        out = module(torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)).cpu()
         if regression:
             yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
             pred = out.reshape(-1)

@@ -31,7 +31,7 @@ class DDPCNN:
         if not self._live:
             return self._state
         module = self._live["module"]
-        return {"model": {k: v.detach().clone() for k, v in _inner(module).state_dict().items()},
+        return {"model": {k: v.detach().cpu().clone() for k, v in _inner(module).state_dict().items()},
                 "optimizer": self._live["optimizer"].state_dict(), "epoch": self._live["epoch"]}
 
     def restore(self, state: dict[str, Any] | None) -> None:
@@ -49,18 +49,19 @@ class DDPCNN:
         from dii_hpc import distributed
 
         dist = distributed.init_process_group()
+        dev = distributed.device()
         x_tr, y_tr, x_te, y_te = _train.split(data)
         torch.manual_seed(seed)
-        module = build_cnn(self.width)
+        module = build_cnn(self.width).to(dev)
         opt = torch.optim.Adam(module.parameters(), lr=lr)
         first = 0
         if self._state:
-            module.load_state_dict(self._state["model"])
+            module.load_state_dict({k: v.to(dev) for k, v in self._state["model"].items()})
             opt.load_state_dict(self._state["optimizer"])
             first = int(self._state["epoch"])
         if first and dist.rank == 0 and run is not None:
             run.log_metric("resumed_epoch", float(first))  # this attempt began from a checkpoint
-        model = _wrap(module, dist)
+        model = _wrap(module, dist, dev)
         dataset = TensorDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr))
         sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank,
                                      shuffle=True, seed=seed)
@@ -74,6 +75,7 @@ class DDPCNN:
             model.train()
             total, seen = 0.0, 0
             for xb, yb in loader:
+                xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
                 opt.zero_grad()
                 loss = loss_fn(model(xb), yb)
                 loss.backward()
@@ -82,7 +84,7 @@ class DDPCNN:
             self._live["epoch"] = epoch + 1
             if dist.rank == 0:
                 last = {"train_loss": total / max(1, seen),
-                        **_train.evaluate(_inner(model), x_te, y_te)}
+                        **_train.evaluate(_inner(model), x_te, y_te, device=dev)}
                 if run is not None:
                     run.log_metrics(last, step=epoch)
             if pause_s:
@@ -97,18 +99,18 @@ class DDPCNN:
         if dist.rank != 0:
             return {}
         if not last:  # resumed after the last epoch: evaluate what was restored
-            last = _train.evaluate(_inner(model), *_test(run))
+            last = _train.evaluate(_inner(model), *_test(run), device=next(_inner(model).parameters()).device)
         path = _train.save_state(_inner(model), _train.out_path(run, "model.pt", out_dir))
         return {"val_acc": last["val_acc"], "val_loss": last["val_loss"], "model": str(path)}
 
 
-def _wrap(module: Any, dist: Any) -> Any:
+def _wrap(module: Any, dist: Any, dev: Any) -> Any:
     """DDP across the ranks (gradients averaged every step); the module itself when alone."""
     if not dist.distributed:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module)
+    return DistributedDataParallel(module, device_ids=[dev.index] if dev.type == "cuda" else None)
 
 
 def _inner(model: Any) -> Any:

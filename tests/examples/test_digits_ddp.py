@@ -30,6 +30,9 @@ class _Log:
         if step == self.at and self.model is not None:
             self.state = self.model.checkpoint()
 
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        self.single = {**getattr(self, "single", {}), key: value}
+
 
 def test_two_local_ranks_train_like_one_process(store_path: Path, tmp_path: Path) -> None:
     alone = DDPCNN().train_function(Digits().get_dataset(), None, out_dir=str(tmp_path), **PARAMS)
@@ -62,4 +65,5 @@ def test_checkpoint_resumes_at_the_next_epoch(tmp_path: Path) -> None:
     second = _Log()
     out = again.train_function(data, second, out_dir=str(tmp_path), **{**PARAMS, "epochs": 3})
     assert second.steps == [2] and out["val_acc"] > 0.5
+    assert second.single == {"resumed_epoch": 2.0} and not hasattr(first, "single")
     assert np.isfinite(out["val_loss"])
