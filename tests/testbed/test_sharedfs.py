@@ -96,8 +96,11 @@ def test_an_atomic_replace_is_never_seen_torn_by_a_second_process(shared_store: 
 @pytest.mark.slurm
 @pytest.mark.multinode
 def test_runs_written_on_three_nodes_read_back_here(cluster_nodes: list[str], shared_store: Path) -> None:
+    # Three independent writers, not the ranks of one task (those share one run, see
+    # tests/launch/test_multinode.py): each process says it is the rank-0 writer of its own run.
     code = ("import os, dii_hpc\n"
-            "with dii_hpc.start_run('nodes', params={'node': os.environ['SLURMD_NODENAME']}) as run:\n"
+            "with dii_hpc.start_run('nodes', params={'node': os.environ['SLURMD_NODENAME']},\n"
+            "                       rank=0) as run:\n"
             "    run.log_metrics({'rank': int(os.environ['SLURM_PROCID'])}, step=0)\n")
     out = subprocess.run(["srun", "--quiet", "-t", "2", "-N3", "-n3", "--ntasks-per-node=1",
                           sys.executable, "-c", code], capture_output=True, text=True,
