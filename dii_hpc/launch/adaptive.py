@@ -130,6 +130,20 @@ def cancel_targets(store: Store, experiment: str) -> tuple[list[str], list[int]]
             [int(w["job_id"]) for w in live if w["executor"] == "local"])
 
 
+def interrupt(pids: list[int]) -> int:
+    """Stop local workers: SIGINT to submitit's local controller (its job id), which hands it
+    to the worker (KeyboardInterrupt: the trial's run ends KILLED) and kills it a second
+    later; SIGTERM would be bypassed by submitit's handler in the worker."""
+    import signal
+
+    stopped = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+            stopped += 1
+    return stopped
+
+
 def missing(store: Store, experiment: str) -> tuple[Path, list[int]] | None:
     """The workers `dii-hpc resubmit` starts again: (the latest plan, its worker indexes that
     are gone), as many as trials remain and no live worker covers; None without a study."""

@@ -47,14 +47,13 @@ def cancel(store: Store, target: str) -> dict[str, int]:
         from dii_hpc.launch import adaptive
 
         slurm_ids, pids = adaptive.cancel_targets(store, target)
-        local += sum(_kill_local({"launch": {"host": socket.gethostname(), "pid": p}})
-                     for p in pids)
+        local += adaptive.interrupt(pids)
     for rec in runs:
         info = jobs.get(rec["run_id"], {})
         job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
         if (info.get("executor") or ("slurm" if job_id else "")) == "slurm" and job_id:
             slurm_ids.append(str(job_id))
-        elif _kill_local(rec):
+        elif "trial" not in rec and _kill_local(rec):  # a trial's worker was stopped above
             local += 1
         if rec.get("status") == "PENDING":
             pending.append(rec["run_id"])

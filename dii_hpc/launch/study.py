@@ -295,6 +295,7 @@ def recover(study: Any, store: Store, me: dict[str, str] | None = None) -> list[
         if why:
             study._storage.set_trial_user_attr(t._trial_id, "lost", why)
             _tell(study, t.number, state=TrialState.FAIL)
+            _end_dead_run(store, t.user_attrs.get("run_id"), why)
             recovered.append(t.number)
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs.get("retry_of") for t in trials}
@@ -302,6 +303,19 @@ def recover(study: Any, store: Store, me: dict[str, str] | None = None) -> list[
         if t.state == TrialState.FAIL and "lost" in t.user_attrs and t.number not in retried:
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
     return recovered
+
+
+def _end_dead_run(store: Store, run_id: str | None, why: str) -> None:
+    """A lost trial's run still RUNNING (its writer died with the worker) ends FAILED, as
+    `dii-hpc status` would end it."""
+    from dii_hpc.vocabulary import ACTIVE
+
+    if not run_id:
+        return
+    with contextlib.suppress(NotFound):
+        if store.run(run_id).get("status") in ACTIVE:
+            store.update_run(run_id, status="FAILED", end_time=time.time(),
+                             error=f"the run never finished: trial {why}")
 
 
 def _tell(study: Any, number: int, **kwargs: Any) -> None:

@@ -214,15 +214,16 @@ def run_trial(w: Worker, trial: Any) -> None:
         with run:
             try:
                 stop = _body(w, trial, run, config)
+            except (KeyboardInterrupt, SystemExit) as err:
+                run.finish("KILLED", f"its worker stopped ({type(err).__name__}); the trial "
+                           "is asked again")
+                raise
             except Exception as err:
                 line = _last_line(err)
                 trial.set_user_attr("error", line)
                 run.set_section("trial", {**run.record.get("trial", {}), "state": "FAIL",
                                           "error": line})
                 raise
-    except (KeyboardInterrupt, SystemExit):
-        run.finish("KILLED", "its worker stopped; the trial is asked again")
-        raise
     except Exception:  # noqa: BLE001 - the user's failure is this trial's result; go on
         studymod._tell(w.study, trial.number, state=TrialState.FAIL)
     w.ran.append(trial.number)
