@@ -73,14 +73,14 @@ def timed(phases: dict[str, list[float]], name: str, fn: Any) -> Any:
 
 def in_process(root: Path, trials: int, trial_s: float) -> dict[str, float]:
     """One worker in this process; each phase timed by wrapping the module functions."""
+    import bench_optimize as me  # the module the config names (this file may run as __main__)
+
     from dii_hpc.config import from_dict
     from dii_hpc.launch import study as studymod
     from dii_hpc.launch import submit as sub
     from dii_hpc.launch import trials as trialsmod
     from dii_hpc.launch.task import TaskRef
     from dii_hpc.store.store import Store
-
-    import bench_optimize as me  # the module the config names (this file may run as __main__)
 
     store = Store(root)
     res = sub.submit(from_dict(config(trials, 1, trial_s, "bench-optimize")), store, "debug")
