@@ -150,7 +150,8 @@ def on_slurm(tmp: Path, trials: int, workers: int, trial_s: float, naive: int) -
     per_job = []
     for _ in range(naive):
         t1 = time.perf_counter()
-        out = subprocess.run(["sbatch", "--parsable", "--wrap", f"sleep {trial_s}"],
+        out = subprocess.run(["sbatch", "--parsable", "--output=/dev/null",
+                              "--wrap", f"sleep {trial_s}"],
                              capture_output=True, text=True, check=True)
         _wait_job(out.stdout.strip().split(";")[0])
         per_job.append(time.perf_counter() - t1)
