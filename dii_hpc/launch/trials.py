@@ -172,7 +172,8 @@ def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
     if run.record.get("slurm"):  # the job is the worker's, shared by its trials (launch.status)
         run.set_section("slurm", {**run.record["slurm"], "worker": w.me["worker"]})
     section = {"number": trial.number, "metric": w.spec["metric"],
-               "direction": w.spec["direction"], "worker": w.me["worker"]}
+               "direction": w.spec["direction"], "worker": w.me["worker"],
+               "space": {k: next(iter(e)) for k, e in w.spec["space"].items()}}
     if "retry_of" in trial.user_attrs:
         section["retry_of"] = trial.user_attrs["retry_of"]
     run.set_section("trial", section)
