@@ -83,20 +83,83 @@ def work(ref: TaskRef) -> dict[str, Any]:
 
     worker = start(task.read_plan(ref.plan_file), ref.index)
     task._CURRENT.update(executor=_Requeue(), checkpointable=True, requeued=False, run=None)
+    before = _set_handler(signal.SIGTERM, _on_sigterm)
     try:
         while True:
-            state, trial = claim(worker)
+            with _held() as got:
+                state, trial = claim(worker)
+            if got:  # a signal came while the claim lock was held: act on it now
+                _abandon(worker, trial, got)
             if state == "done":
                 break
             if state == "wait":
                 time.sleep(LINGER_POLL_S)
                 continue
-            run_trial(worker, trial)
+            try:
+                run_trial(worker, trial)
+            except (KeyboardInterrupt, SystemExit):
+                _stopping()
+                _abandon(worker, trial, [])
+                raise
     finally:
+        _set_handler(signal.SIGTERM, before)
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(_preempt(), task._CURRENT.get("submitit_handler") or signal.SIG_DFL)
         task._CURRENT.clear()
     return {"worker": ref.index, "trials": worker.ran}
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """scancel, or the end of a preempted job: the kill follows in KillWait seconds, so stop
+    now (the trial's run ends KILLED, its trial is asked again) rather than begin another
+    trial (submitit's own handler would let the worker go on)."""
+    raise SystemExit(128 + signum)
+
+
+def _stopping() -> None:
+    """On the way out: a second SIGTERM (a requeue sends one after the warning) must not cut
+    short the run's end record; Slurm's KILL comes KillWait seconds later anyway."""
+    _set_handler(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _set_handler(sig: int, handler: Any) -> Any:
+    """Install ``handler``; the previous one (None off the main thread: nothing changed)."""
+    try:
+        return signal.signal(sig, handler)
+    except (ValueError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def _held() -> Any:
+    """Hold SIGTERM and the preempt signal while the claim lock is held: an exit inside
+    Optuna's lock wait would release another worker's lock (optuna's acquire releases on any
+    exception).  Yields the list of signals that came meanwhile."""
+    got: list[int] = []
+    sigs = {signal.SIGTERM, _preempt()}
+    old = {sig: _set_handler(sig, lambda n, _f: got.append(n)) for sig in sigs}
+    try:
+        yield got
+    finally:
+        for sig, handler in old.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _abandon(w: Worker, trial: Any, signals: list[int]) -> None:
+    """The worker stops: its trial (if still running) is failed as lost at once, so the next
+    claim by any worker asks it again; then the held ``signals`` are delivered."""
+    from optuna.trial import TrialState
+
+    if trial is not None:
+        with contextlib.suppress(Exception):  # on the way out: best effort, recovery covers it
+            frozen = w.study._storage.get_trial(trial._trial_id)
+            if frozen.state == TrialState.RUNNING:
+                w.study._storage.set_trial_user_attr(trial._trial_id, "lost",
+                                                     "its worker stopped")
+                studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+    for sig in signals:
+        os.kill(os.getpid(), sig)  # the handlers now in place act on it
 
 
 def start(plan: dict[str, Any], index: int) -> Worker:
@@ -216,6 +279,7 @@ def run_trial(w: Worker, trial: Any) -> None:
             try:
                 stop = _body(w, trial, run, config)
             except (KeyboardInterrupt, SystemExit) as err:
+                _stopping()
                 run.finish("KILLED", f"its worker stopped ({type(err).__name__}); the trial "
                            "is asked again")
                 raise
