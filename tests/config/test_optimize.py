@@ -95,3 +95,14 @@ def test_submit_refuses_in_one_line_exit_2(tmp_path: Path, store_path: Path) -> 
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "parallel: 12 is above n_trials: 8" in proc.stderr
     assert not store_path.exists() or not list(store_path.rglob("run.json"))
+
+
+def test_shipped_optimize_config_plans_its_workers(store_path: Path) -> None:
+    from dii_hpc.config import load_config
+    from dii_hpc.launch.submit import submit
+    from dii_hpc.store.store import Store
+
+    loaded = load_config(Path(__file__).resolve().parents[2] / "configs" / "optimize.yaml")
+    res = submit(loaded, Store(store_path), "local", dry_run=True)
+    assert [row["worker"] for row in res.rows] == [0, 1, 2, 3]
+    assert res.rows[0]["run_params"]["model"] == "cnn"
