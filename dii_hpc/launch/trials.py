@@ -92,6 +92,8 @@ def work(ref: TaskRef) -> dict[str, Any]:
                 _abandon(worker, trial, got)
             if state == "done":
                 break
+            # Requeued at its time limit only with a trial in hand: a lingering worker just ends.
+            task._CURRENT["checkpointable"] = state == "trial"
             if state == "wait":
                 time.sleep(LINGER_POLL_S)
                 continue
