@@ -24,6 +24,7 @@ from dii_hpc.cli import (
     quickstart,
     report,
     runs,
+    sweep,
 )
 
 app = typer.Typer(
@@ -59,7 +60,7 @@ def _root(
         os.environ["DII_HPC_STORE"] = os.path.abspath(store)
 
 
-for _module in (runs, launch, audit, drift, predict, models, report, quickstart, interop):
+for _module in (runs, launch, sweep, audit, drift, predict, models, report, quickstart, interop):
     _module.register(app)
 
 

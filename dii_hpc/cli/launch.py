@@ -48,6 +48,11 @@ def submit(
         typer.echo(res.script)
         typer.echo(task_table(res.rows))
         return
+    if res.rows and "worker" in res.rows[0]:  # an adaptive sweep (sweep.optimize)
+        from dii_hpc.cli.sweep import after_submit
+
+        after_submit(store, res, wait)
+        return
     where = (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
              else f"the {res.executor} executor")
     typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to {where} "
@@ -221,15 +226,18 @@ def resubmit(
         raise BadInput("say which tasks to resubmit: --failed")
     store = _store()
     out = lifecycle.resubmit(store, experiment, executor)
-    if not out["runs"]:
+    if not out["runs"] and not out.get("workers"):
         typer.echo(f"{experiment}: nothing to resubmit")
         return
     for s in out["submissions"]:
         sub.finish_here(s["executor"], s["submission"])
-    for _rid, kind, _job, task in out["commands"]:
+    for _rid, kind, _job, task in out.get("commands", []):
         if kind != "slurm":  # `dii-hpc run` on the local executor runs here, as it did at first
             task()
-    typer.echo(f"resubmitted {out['runs']} run(s) of {experiment}")
+    if out.get("workers"):
+        typer.echo(f"restarted {out['workers']} worker(s) of the study of {experiment}")
+    if out["runs"]:
+        typer.echo(f"resubmitted {out['runs']} run(s) of {experiment}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,8 +6,9 @@ One model per YAML section, all `extra="forbid"`, so a typo such as `modles:` or
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -85,13 +86,119 @@ class RandomSweep(_Strict):
     params: dict[str, Distribution]
 
 
+SPACE_KINDS = ("log_uniform", "uniform", "int", "choice")
+
+
+class SpaceEntry(_Strict):
+    """One dimension of an adaptive sweep's search space; exactly one field is set.
+
+    A mapping of its own (``lr: {log_uniform: [1e-4, 1e-1]}``) rather than Distribution, whose
+    names (``loguniform``, ``randint``) are random search's: Optuna samples these, so they are
+    checked here in its terms (bounds low first, log bounds above zero) before anything runs.
+    """
+
+    uniform: tuple[float, float] | None = None
+    log_uniform: tuple[float, float] | None = None
+    int_: tuple[int, int] | None = Field(default=None, alias="int")
+    choice: list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise PydanticCustomError("space", "give one of {kinds}, e.g. {{log_uniform: [1e-4, "
+                                      "1e-1]}}", {"kinds": ", ".join(SPACE_KINDS)})
+        unknown = [k for k in v if k not in SPACE_KINDS]
+        if unknown or len(v) != 1:
+            what = f"unknown distribution {unknown[0]!r}" if unknown else "give exactly one"
+            raise PydanticCustomError("space", "{what} (give one of {kinds})",
+                                      {"what": what, "kinds": ", ".join(SPACE_KINDS)})
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SpaceEntry:
+        kind, value = self.kind
+        if kind == "choice":
+            if not value:
+                raise PydanticCustomError("space", "choice needs at least one value")
+            bad = [c for c in value if c is not None and not isinstance(c, (bool, int, float, str))]
+            if bad:
+                raise PydanticCustomError("space", "choice values must be numbers, strings, "
+                                          "booleans or null; got {bad!r}", {"bad": bad[0]})
+            return self
+        lo, hi = value
+        if not lo < hi:
+            raise PydanticCustomError("space", "{kind} bounds [{lo}, {hi}] are the wrong way "
+                                      "round (give [low, high], low < high)",
+                                      {"kind": kind, "lo": lo, "hi": hi})
+        if kind == "log_uniform" and lo <= 0:
+            raise PydanticCustomError("space", "log_uniform bounds must be > 0, got [{lo}, {hi}]",
+                                      {"lo": lo, "hi": hi})
+        return self
+
+    @property
+    def kind(self) -> tuple[str, Any]:
+        """(the distribution's name as users write it, its bounds or choices)."""
+        for name, field in (("uniform", "uniform"), ("log_uniform", "log_uniform"),
+                            ("int", "int_"), ("choice", "choice")):
+            if getattr(self, field) is not None:
+                return name, getattr(self, field)
+        raise AssertionError("validated SpaceEntry without a distribution")  # pragma: no cover
+
+    def grid_values(self) -> list[Any] | None:
+        """The values a grid walks (choices, or every integer of an int range); None for floats."""
+        kind, value = self.kind
+        if kind == "choice":
+            return list(value)
+        if kind == "int":
+            return list(range(value[0], value[1] + 1))
+        return None
+
+
+class Optimize(_Strict):
+    """An adaptive sweep: Optuna asks `n_trials` points of `space`, `parallel` workers run them.
+
+    ``metric`` is the key the train_function logs (or returns); its last value is the trial's
+    objective, and with a pruner each logged value is reported to the trial.
+    """
+
+    metric: str = Field(min_length=1)
+    direction: Literal["maximize", "minimize"]
+    n_trials: int = Field(ge=1)
+    parallel: int = Field(default=1, ge=1)
+    sampler: Literal["tpe", "random", "cmaes", "grid"] = "tpe"
+    pruner: Literal["none", "median", "asha", "hyperband"] = "none"
+    seed: int = 0
+    space: dict[str, SpaceEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Optimize:
+        if self.parallel > self.n_trials:
+            raise PydanticCustomError("optimize", "parallel: {p} is above n_trials: {n} (a worker "
+                                      "would have no trial to run)",
+                                      {"p": self.parallel, "n": self.n_trials})
+        if self.sampler == "grid":
+            floats = [k for k, e in self.space.items() if e.grid_values() is None]
+            if floats:
+                raise PydanticCustomError("optimize", "sampler grid walks choice and int entries "
+                                          "only; space.{key} is {kind}",
+                                          {"key": floats[0], "kind": self.space[floats[0]].kind[0]})
+            size = math.prod(len(e.grid_values() or []) for e in self.space.values())
+            if self.n_trials > size:
+                raise PydanticCustomError("optimize", "n_trials: {n} is above the {size} points "
+                                          "of the grid", {"n": self.n_trials, "size": size})
+        return self
+
+
 class Sweep(_Strict):
-    """grid (cartesian product), zip (lists walked together), random (n draws), seeds."""
+    """grid (cartesian product), zip (lists walked together), random (n draws), seeds;
+    or optimize (an adaptive sweep, on its own)."""
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     zip: dict[str, list[Any]] = Field(default_factory=dict)
     random: RandomSweep | None = None
     seeds: list[int] = Field(default_factory=list)
+    optimize: Optimize | None = None
 
     @field_validator("grid", "zip")
     @classmethod
@@ -106,6 +213,15 @@ class Sweep(_Strict):
         lengths = {k: len(v) for k, v in self.zip.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"zip lists differ in length: {lengths}")
+        return self
+
+    @model_validator(mode="after")
+    def _optimize_alone(self) -> Sweep:
+        others = [k for k in ("grid", "zip", "random", "seeds") if getattr(self, k)]
+        if self.optimize is not None and others:
+            raise PydanticCustomError("optimize", "optimize cannot be combined with {others}: "
+                                      "put those values in optimize.space (choice)",
+                                      {"others": ", ".join(others)})
         return self
 
 

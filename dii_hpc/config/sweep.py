@@ -36,7 +36,8 @@ def check_keys(raw: dict[str, Any], sweep: Sweep, source: str = "<dict>",
                lines: dict[yamlio.KeyPath, int] | None = None) -> None:
     """Every swept key must name an existing config entry; the error names the key and line."""
     sections = {"grid": sweep.grid, "zip": sweep.zip,
-                "random.params": sweep.random.params if sweep.random else {}}
+                "random.params": sweep.random.params if sweep.random else {},
+                "optimize.space": sweep.optimize.space if sweep.optimize else {}}
     for section, keys in sections.items():
         for key in keys:
             node: Any = raw

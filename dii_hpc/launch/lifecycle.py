@@ -43,12 +43,17 @@ def cancel(store: Store, target: str) -> dict[str, int]:
     runs = [r for r in select_runs(store, target) if r.get("status") in ACTIVE]
     jobs = job_map(store)
     slurm_ids, local, pending = [], 0, []
+    if target in store.experiments():  # an adaptive sweep's workers (between trials too)
+        from dii_hpc.launch import adaptive
+
+        slurm_ids, pids = adaptive.cancel_targets(store, target)
+        local += adaptive.interrupt(pids)
     for rec in runs:
         info = jobs.get(rec["run_id"], {})
         job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
         if (info.get("executor") or ("slurm" if job_id else "")) == "slurm" and job_id:
             slurm_ids.append(str(job_id))
-        elif _kill_local(rec):
+        elif "trial" not in rec and _kill_local(rec):  # a trial's worker was stopped above
             local += 1
         if rec.get("status") == "PENDING":
             pending.append(rec["run_id"])
@@ -76,11 +81,15 @@ def resubmit(store: Store, experiment: str, executor: str | None = None) -> dict
 
     Returns {"runs": n, "submissions": [...], "commands": [(run id, kind, job id, task)]}: a
     command on the local or debug executor is to be run by the caller (``task()``)."""
-    from dii_hpc.launch import runcmd
+    from dii_hpc.launch import adaptive, runcmd
     from dii_hpc.launch.status import reconcile
 
     store.check_experiment_exists(experiment)
     reconcile(store, experiment)
+    gone = adaptive.missing(store, experiment)  # None: not an adaptive sweep
+    if gone is not None:
+        subs = [_resubmit_plan(store, gone[0], [], executor, workers=gone[1])] if gone[1] else []
+        return {"runs": 0, "workers": len(gone[1]), "submissions": subs}
     jobs = job_map(store)
     by_plan: dict[str, list[tuple[str, int]]] = {}
     commands: list[tuple[str, dict[str, Any]]] = []
@@ -132,17 +141,19 @@ def _resubmit_command(store: Store, experiment: str, rid: str, spec: dict[str, A
 
 
 def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
-                   executor: str | None) -> dict[str, Any]:
+                   executor: str | None, workers: list[int] | None = None) -> dict[str, Any]:
+    """Tasks of a plan again under their run ids; or ``workers``: a study's worker rows."""
     from dii_hpc.launch import backend
     from dii_hpc.launch import submit as sub
-    from dii_hpc.launch.task import TaskRef, TaskRunner, read_plan, task_config
+    from dii_hpc.launch.task import TaskRef, read_plan, task_config
     from dii_hpc.slurm.scontrol import max_array_size
 
     plan = read_plan(plan_file)
     kind, slurm_conf = backend.choose(executor or plan.get("executor") or "auto")
+    tasks = tasks or [("", i) for i in workers or []]
     _, config = task_config(plan, tasks[0][1])
     job = sub.sweep_job(kind, config, store.root, plan_file.parent / "submitit", slurm_conf)
-    previous = {rid: store.run(rid) for rid, _ in tasks}
+    previous = {rid: store.run(rid) for rid, _ in tasks if rid}
     for rec in previous.values():
         retire_attempt(store, rec)
     ex = backend.executor(job)
@@ -152,7 +163,8 @@ def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
         job_ids: list[str] = []
         for start in range(0, len(tasks), max_array):
             refs = [TaskRef(str(plan_file), i) for _, i in tasks[start:start + max_array]]
-            jobs = backend.submit_array(ex, TaskRunner(catch=(kind == "debug")), refs)
+            jobs = backend.submit_array(ex, sub.runner_for([plan["tasks"][i] for _, i in tasks],
+                                                           kind), refs)
             submitted += jobs
             job_ids += [str(j.job_id) for j in jobs]
     except BaseException:
@@ -167,8 +179,7 @@ def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
 
     res = sub.SubmitResult(new_run_id(), plan["experiment"], kind,
                            [plan["tasks"][i] for _, i in tasks], "",
-                           run_ids=[rid for rid, _ in tasks], job_ids=job_ids,
-                           plan_file=plan_file)
+                           run_ids=list(previous), job_ids=job_ids, plan_file=plan_file)
     res.arrays = sorted({j.split("_")[0] for j in job_ids})
     sub.record_jobs(store, res)
     sub._CURRENT_JOBS[res.submission_id] = submitted

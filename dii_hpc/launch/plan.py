@@ -19,7 +19,8 @@ UNSWEEPABLE = ("experiment", "executor", "kind", "resources", "tracking", "setup
 def check_sweepable(loaded: LoadedConfig) -> None:
     """Keys that change the job itself (resources, setup...) cannot vary inside one array."""
     sweep = loaded.config.sweep
-    keys = [*sweep.grid, *sweep.zip, *(sweep.random.params if sweep.random else {})]
+    keys = [*sweep.grid, *sweep.zip, *(sweep.random.params if sweep.random else {}),
+            *(sweep.optimize.space if sweep.optimize else {})]
     for key in keys:
         if key_path(key)[0] in UNSWEEPABLE:
             raise ConfigError(f"{loaded.source}: sweep key {key}: {key_path(key)[0]} cannot be "
@@ -36,30 +37,59 @@ def make_executor(loaded: LoadedConfig) -> Any:
     return ex
 
 
+def point_params(base_params: dict[str, Any], values: dict[str, Any], seed: int | None,
+                 unit_params: dict[str, Any]) -> dict[str, Any]:
+    """The params a run of one point records: params.* set, the unit's names, then the other
+    swept paths by their full key."""
+    params = dict(base_params)
+    extra: dict[str, Any] = {}
+    for key, value in values.items():
+        path = key_path(key)
+        if path[0] == "params" and len(path) == 2:
+            params[path[1]] = value
+        else:
+            extra[key] = value
+    if seed is not None:
+        params["seed"] = seed
+    return {**params, **unit_params, **extra}
+
+
 def task_table(loaded: LoadedConfig, executor: Any) -> list[dict[str, Any]]:
-    """One row per (sweep point, unit): values, seed, unit and the run's recorded params."""
+    """One row per (sweep point, unit): values, seed, unit and the run's recorded params.
+
+    An adaptive sweep (`sweep.optimize`) has one row per worker instead: its points are
+    asked of the study while it runs (`launch.trials`)."""
     check_keys(loaded.raw, loaded.config.sweep, loaded.source, loaded.lines)
     check_sweepable(loaded)
-    base_params = dict(loaded.config.params)
+    if loaded.config.sweep.optimize is not None:
+        return worker_table(loaded, executor)
     rows: list[dict[str, Any]] = []
     for point in expand(loaded.config.sweep):
-        params = dict(base_params)
-        extra: dict[str, Any] = {}
-        for key, value in point.values.items():
-            path = key_path(key)
-            if path[0] == "params" and len(path) == 2:
-                params[path[1]] = value
-            else:
-                extra[key] = value
-        if point.seed is not None:
-            params["seed"] = point.seed
         for unit in executor.units():
             rows.append({
                 "index": len(rows), "values": point.values, "seed": point.seed,
                 "unit": unit.to_dict(),
-                "run_params": {**params, **executor.unit_params(unit), **extra},
+                "run_params": point_params(loaded.config.params, point.values, point.seed,
+                                           executor.unit_params(unit)),
             })
     return rows
+
+
+def worker_table(loaded: LoadedConfig, executor: Any) -> list[dict[str, Any]]:
+    """`parallel` rows, one per worker of the study; every trial is one run of one unit."""
+    config = loaded.config
+    units = executor.units()
+    if len(units) != 1:
+        raise ConfigError(f"{loaded.source}: sweep.optimize tunes one model on at most one "
+                          f"dataset; the config makes {len(units)} units "
+                          f"({', '.join(str(u.to_dict()) for u in units[:3])})")
+    if config.resources.world_size > 1:
+        raise ConfigError(f"{loaded.source}: sweep.optimize runs one process per trial; "
+                          f"resources asks for {config.resources.world_size} ranks per task")
+    unit = units[0]
+    params = {**config.params, **executor.unit_params(unit)}
+    return [{"index": k, "worker": k, "values": {}, "seed": None, "unit": unit.to_dict(),
+             "run_params": params} for k in range(config.sweep.optimize.parallel)]
 
 
 def chunks(n_tasks: int, max_array_size: int) -> list[range]:

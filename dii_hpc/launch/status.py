@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from dii_hpc.vocabulary import ACTIVE, FINISHED, TERMINAL
+from dii_hpc.vocabulary import ACTIVE, SUCCESSFUL, TERMINAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -96,8 +96,10 @@ def reconcile(store: Store, experiment: str | None = None, use_sacct: bool = Tru
         job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
         executor = info.get("executor") or ("slurm" if job_id else None)
         joined = "state" in (rec.get("slurm") or {})
-        if executor == "slurm" and job_id and (rec.get("status") in ACTIVE or not joined
-                                               or rec.get("status") == "KILLED"):
+        # A study worker's job runs many trials: its end decides only a trial still active.
+        shared = "worker" in (rec.get("slurm") or {})
+        if executor == "slurm" and job_id and (rec.get("status") in ACTIVE or (not shared and (
+                not joined or rec.get("status") == "KILLED"))):
             wanted[rec["run_id"]] = str(job_id)
     sched = commands.query_jobs(list(wanted.values()), use_sacct=use_sacct) if wanted else {}
     now, rows = time.time(), []
@@ -169,7 +171,7 @@ def _row(rec: dict[str, Any], status: str, info: dict[str, Any],
 
 def attention(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows worth a look: runs that are neither still going nor finished."""
-    settled = ACTIVE | {FINISHED}
+    settled = ACTIVE | SUCCESSFUL
     return [r for r in rows if r["status"] not in settled]
 
 
@@ -198,8 +200,9 @@ def wait_ended(store: Store, experiment: str, run_ids: list[str], *, poll: bool 
 
 
 def check_outcome(rows: list[dict[str, Any]]) -> None:
-    """InfraError (exit 3) naming the first task that did not finish, if any."""
-    bad = [r for r in rows if r["status"] != FINISHED]
+    """InfraError (exit 3) naming the first task that did not finish, if any (a pruned
+    trial did what it was told)."""
+    bad = [r for r in rows if r["status"] not in SUCCESSFUL]
     if bad:
         from dii_hpc.errors import InfraError
 

@@ -22,7 +22,7 @@ from dii_hpc import progress
 from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig
 from dii_hpc.errors import BadInput, InfraError, SchedulerError, StoreError
-from dii_hpc.launch import backend
+from dii_hpc.launch import adaptive, backend
 from dii_hpc.launch import plan as planning
 from dii_hpc.launch.task import TaskRef, TaskRunner
 from dii_hpc.store.bulk import compact
@@ -55,10 +55,19 @@ def sweep_job(kind: str, config: ExperimentConfig, store_root: Path, folder: Pat
                        backend.job_name("sweep", config.experiment), config.setup, conf=conf)
 
 
+def runner_for(rows: list[dict[str, Any]], kind: str) -> TaskRunner:
+    """The callable of a plan's tasks: a study's workers (`launch.trials`) or sweep tasks."""
+    if rows and "worker" in rows[0]:
+        from dii_hpc.launch.trials import WorkerRunner
+
+        return WorkerRunner(catch=(kind == "debug"))
+    return TaskRunner(catch=(kind == "debug"))
+
+
 def _submit_arrays(ex: Any, kind: str, plan_file: Path, rows: list[dict[str, Any]],
                    max_array: int, submitted: list[Any]) -> list[str]:
     """One map_array per chunk; returns each task's job id ('123_4', or a local id)."""
-    runner = TaskRunner(catch=(kind == "debug"))
+    runner = runner_for(rows, kind)
     job_ids: list[str] = []
     for chunk in planning.chunks(len(rows), max_array):
         refs = [TaskRef(str(plan_file), i) for i in chunk]
@@ -107,8 +116,9 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
     rows = planning.task_table(loaded, ex_design)
     kind, slurm_conf = choose_executor(executor)
     max_array = max_array_size(slurm_conf) if slurm_conf is not None else len(rows)
-    if kind == "local":
-        max_array = config.resources.array_parallelism or os.cpu_count() or 1
+    if kind == "local":  # a study's workers all start: `parallel` is their concurrency
+        max_array = config.resources.array_parallelism or (
+            len(rows) if config.sweep.optimize else os.cpu_count() or 1)
     sid = new_run_id()
     jobdir = store.jobs_dir / sid
     job = sweep_job(kind, config, store.root, jobdir / "submitit", slurm_conf)
@@ -119,15 +129,13 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
         return res
     store.ensure_writable()
     submitted: list[Any] = []
+    undo_study = None
     try:
-        res.run_ids = store.create_runs(
-            config.experiment, [row["run_params"] for row in rows], kind=config.kind,
-            tags={**config.tags, "submission": sid})
-        for row, rid in zip(rows, res.run_ids, strict=True):
-            row["run_id"] = rid
-        if parent_run:
-            for rid in res.run_ids:
-                store.update_run(rid, parent_run=parent_run)
+        if config.sweep.optimize is not None:  # workers; their trials make the runs
+            n_workers, undo_study = adaptive.prepare(store, config, sid)
+            rows = res.rows = rows[:n_workers]
+        else:
+            _create_runs(store, res, config, rows, parent_run)
         res.plan_file = jobdir / "plan.json"
         source = Path(loaded.source).resolve().parent if Path(loaded.source).exists() else Path.cwd()
         git = _write_git(jobdir, source)
@@ -142,6 +150,8 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
         res.job_ids = _submit_arrays(ex, kind, res.plan_file, rows, max_array, submitted)
     except BaseException:
         _rollback(store, res.run_ids, submitted, jobdir)
+        if undo_study is not None:
+            undo_study()
         raise
     res.arrays = sorted({j.split("_")[0] for j in res.job_ids}, key=lambda x: (len(x), x))
     record_jobs(store, res)
@@ -149,16 +159,34 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
     return res
 
 
+def _create_runs(store: Store, res: SubmitResult, config: ExperimentConfig,
+                 rows: list[dict[str, Any]], parent_run: str | None) -> None:
+    """The PENDING records of a sweep's tasks (written before any task can start)."""
+    res.run_ids = store.create_runs(
+        config.experiment, [row["run_params"] for row in rows], kind=config.kind,
+        tags={**config.tags, "submission": res.submission_id})
+    for row, rid in zip(rows, res.run_ids, strict=True):
+        row["run_id"] = rid
+    if parent_run:
+        for rid in res.run_ids:
+            store.update_run(rid, parent_run=parent_run)
+
+
 _CURRENT_JOBS: dict[str, list[Any]] = {}
 
 
 def record_jobs(store: Store, res: SubmitResult, name: str | None = None) -> None:
-    """jobs/<submission>.json: executor, arrays, and run id -> job id (what status reads)."""
+    """jobs/<submission>.json: executor, arrays, and run id -> job id (what status reads);
+    an adaptive sweep's workers (no run of their own) as worker index -> job id."""
+    workers = {str(row["index"]): jid for row, jid in zip(res.rows, res.job_ids, strict=True)
+               if "worker" in row}
     store.write_jobs_record(name or res.submission_id, {
         "submission_id": res.submission_id, "experiment": res.experiment,
         "executor": res.executor, "plan_file": str(res.plan_file), "arrays": res.arrays,
-        "runs": dict(zip(res.run_ids, res.job_ids, strict=True)),
-        "tasks": {rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)},
+        "runs": dict(zip(res.run_ids, res.job_ids, strict=True)) if not workers else {},
+        "tasks": {rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)}
+        if not workers else {},
+        **({"workers": workers} if workers else {}),
         "submitted": time.time(), "host": os.uname().nodename,
     })
 

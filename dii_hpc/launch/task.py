@@ -122,14 +122,16 @@ def _link_logs(run_dir: Path, paths: dict[str, str], rank: int, world_size: int)
                 link.symlink_to(target)
 
 
-def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, dist: Any) -> Any:
-    """Rank 0: resume the task's run and record where and how wide it runs."""
+def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, dist: Any,
+           run_id: str | None = None) -> Any:
+    """Rank 0: resume the task's run (or ``run_id``: a study worker's trial) and record
+    where and how wide it runs."""
     from dii_hpc.launch.manifest import runtime_manifest
     from dii_hpc.store.store import Store
     from dii_hpc.tracking.run import start_run
 
     spec = plan["tasks"][index]
-    run = start_run(config.experiment, run_id=spec["run_id"], kind=config.kind,
+    run = start_run(config.experiment, run_id=run_id or spec["run_id"], kind=config.kind,
                     store=Store(plan["store"]), rank=0, all_ranks=config.tracking.all_ranks)
     manifest = runtime_manifest()
     run.set_manifest({**manifest, "config": raw, "seed": spec.get("seed"),

@@ -25,6 +25,7 @@ class Series:
     x: Sequence[Number]
     y: Sequence[Number]
     marks: Sequence[bool] = field(default_factory=list)  # points drawn as flagged (e.g. drift)
+    line: bool = True  # False: points only (a scatter, e.g. one value per trial)
 
 
 _NUMERIC = (int, float)
@@ -166,8 +167,10 @@ def line_chart(
                    f'x2="{fr.px(fr.xr[1]):.1f}" y2="{fr.py(fr.yr[1]):.1f}"/>')
     for i, (s, pts) in enumerate(zip(series, clean, strict=True)):
         cls = f"s{i % 10}"
-        out.append(f'<path class="line {cls}" d="{_path(fr, pts)}"><title>{escape(s.label)}</title></path>')
-        if points or s.marks:
+        if s.line:
+            out.append(f'<path class="line {cls}" d="{_path(fr, pts)}"><title>{escape(s.label)}'
+                       "</title></path>")
+        if points or s.marks or not s.line:
             out += _points(fr, s, cls)
     out.append("</svg>")
     legend = "".join(f'<span class="key s{i % 10}">{escape(s.label)}</span>'

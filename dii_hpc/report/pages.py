@@ -13,6 +13,7 @@ from dii_hpc.report import display
 from dii_hpc.report.charts import Series, downsample, line_chart
 from dii_hpc.report.groups import groups_context, is_archived
 from dii_hpc.report.source import RunEntry, log_tail
+from dii_hpc.report.study import study_context
 
 MAX_PARAM_COLS = 40
 MAX_METRIC_COLS = 12
@@ -171,7 +172,8 @@ def experiment_context(name: str, runs: list[RunEntry],
                        curves: dict[str, dict[str, list]]) -> dict[str, Any]:
     pkeys = _columns(runs, "params", MAX_PARAM_COLS)
     mkeys = _columns(runs, "metrics", MAX_METRIC_COLS)
-    primary = display.primary_metric(mkeys)
+    study = study_context(runs)
+    primary = study["metric"] if study and study["metric"] in mkeys else display.primary_metric(mkeys)
     best = display.best_run([r for r in runs if not is_archived(r)], primary)
     rows, data_runs = [], []
     for run in reversed(runs):  # newest first
@@ -194,6 +196,7 @@ def experiment_context(name: str, runs: list[RunEntry],
                           **({"a": 1} if rows[-1]["archived"] else {})})
     grouped = groups_context(runs, mkeys, curves)
     return {
+        "study": study,
         "seed_groups": grouped["seed_groups"], "n_archived": sum(r["archived"] for r in rows),
         "name": name, "rows": rows, "param_keys": pkeys, "metric_keys": mkeys,
         "primary": primary, "best": best, "counts": display.status_counts(runs),

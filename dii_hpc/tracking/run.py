@@ -83,6 +83,7 @@ class Run(ArtifactsMixin):
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
         self._fast_ids: dict[str, int] = {}  # what the hot path may use; emptied to divert it
+        self._watchers: dict[str, Any] = {}  # key -> callback(value, step): never on the hot path
         self._buf = bytearray()  # packed _RECORDs
         self._flush_lock = threading.Lock()
         self._record_lock = threading.RLock()
@@ -146,7 +147,24 @@ class Run(ArtifactsMixin):
         if len(self._buf) >= self._cap_bytes:
             self.flush()  # the flush thread fell far behind (a stalled filesystem): back-pressure
         self._buf.extend(_RECORD.pack(kid, step, value, time.time()))
-        self._fast_ids[key] = kid
+        watcher = self._watchers.get(key)
+        if watcher is None:
+            self._fast_ids[key] = kid
+        else:
+            watcher(value, None if step == AUTO_STEP else step)
+
+    def on_metric(self, key: str, callback: Any) -> None:
+        """Call ``callback(value, step)`` after each point of ``key`` is buffered (None: stop).
+
+        A watched key is kept out of ``_fast_ids``, so only its own points take the slow path;
+        every other key stays one ``pack``.  An adaptive sweep reports its metric to the
+        trial's pruner this way; whatever the callback raises reaches the caller of log_metric.
+        """
+        if callback is None:
+            self._watchers.pop(key, None)
+            return
+        self._watchers[key] = callback
+        self._fast_ids.pop(key, None)
 
     def _register_key(self, key: str) -> int:
         if self._stop.is_set():

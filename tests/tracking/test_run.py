@@ -256,3 +256,29 @@ def test_the_packed_record_and_its_numpy_view_agree() -> None:
     assert dtype.itemsize == run_module._RECORD.size == 28
     rec = np.frombuffer(run_module._RECORD.pack(3, 7, 0.5, 1.7e9), dtype=dtype)[0]
     assert (int(rec["key"]), int(rec["step"]), float(rec["value"]), float(rec["time"])) == (3, 7, 0.5, 1.7e9)
+
+
+def test_on_metric_sees_only_its_key_and_its_raise_reaches_the_caller(store_path: Path) -> None:
+    seen: list[tuple[float, int | None]] = []
+
+    class Stop(Exception):
+        pass
+
+    def watch(value: float, step: int | None) -> None:
+        seen.append((value, step))
+        if value > 3:
+            raise Stop
+
+    with dii_hpc.start_run("e") as run:
+        run.log_metric("acc", 0.5, step=0)  # on the fast path before it is watched
+        run.on_metric("acc", watch)
+        for i in range(3):
+            run.log_metric("loss", 1.0 / (i + 1), step=i)
+            run.log_metric("acc", float(i + 1), step=i + 1)
+        with pytest.raises(Stop):
+            run.log_metric("acc", 3.5)
+        run.on_metric("acc", None)
+        run.log_metric("acc", 9.0)  # no longer watched
+    assert seen == [(1.0, 1), (2.0, 2), (3.0, 3), (3.5, None)]
+    steps = Store().metric_array(run.id, "acc")[:, 0].tolist()
+    assert steps == [0, 1, 2, 3, 4, 5]  # the point that raised is stored

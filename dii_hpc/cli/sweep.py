@@ -1,0 +1,117 @@
+"""`dii-hpc sweep show EXP`: an adaptive sweep's study; and what `submit` says for one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+sweep_app = typer.Typer(help="Adaptive sweeps (sweep.optimize): the study of an experiment.",
+                        no_args_is_help=True)
+TRIALS_SHOWN = 200
+
+
+def _store():  # noqa: ANN202 - imported lazily to keep --help fast
+    from dii_hpc.store.store import Store
+
+    return Store()
+
+
+@sweep_app.command("show")
+def show(
+    experiment: Annotated[str, typer.Argument(help="Experiment submitted with sweep.optimize.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    sort: Annotated[str, typer.Option("--sort", help="Trials by: number or value (best first).")] = "number",
+) -> None:
+    """Trials, best params, the optimisation history and Optuna's param importances."""
+    import json
+
+    from dii_hpc.cli.tables import check_format
+    from dii_hpc.errors import BadInput
+    from dii_hpc.launch import studyview
+
+    check_format(fmt, ("table", "json"))
+    if sort not in ("number", "value"):
+        raise BadInput(f"--sort {sort}: expected number or value")
+    out = studyview.summary(_store(), experiment)
+    if fmt == "json":
+        typer.echo(json.dumps(out, indent=2, default=str))
+    else:
+        typer.echo(render(out, sort))
+    if out["error"]:
+        raise BadInput(out["error"])
+
+
+def render(out: dict[str, Any], sort: str = "number") -> str:
+    """The study as text: a header, the best trial, the trials table, the importances."""
+    from dii_hpc.cli.tables import cell, table
+
+    c = out["counts"]
+    lines = [f"study of {out['experiment']}: {out['direction']} {out['metric']}, sampler "
+             f"{out['sampler']}, pruner {out['pruner']}; {c['done']} of {out['n_trials']} "
+             f"trials done ({c['complete']} complete, {c['pruned']} pruned, {c['failed']} "
+             f"failed), {c['running']} running, {c['lost']} lost and asked again"]
+    best = out["best"]
+    if best:
+        params = ", ".join(f"{k}={cell(v)}" for k, v in best["params"].items())
+        lines.append(f"best: trial {best['number']} (run {best['run_id']}) {out['metric']} = "
+                     f"{cell(best['value'])}: {params}")
+    rows = list(out["trials"])
+    if sort == "value":
+        sign = -1 if out["direction"] == "maximize" else 1
+        rows.sort(key=lambda r: (r["value"] is None, sign * (r["value"] or 0.0)))
+    keys = list(out["space"])
+    body = [[r["number"], r["state"], cell(r["value"]), cell(r["best_so_far"]),
+             *[cell(r["params"].get(k)) for k in keys], r["run_status"] or "-",
+             r["run_id"] or "-", _note(r)] for r in rows[:TRIALS_SHOWN]]
+    lines.append(table(body, ["trial", "state", out["metric"], "best so far", *keys, "run",
+                              "run id", "note"], rule=True, align="rlrr" + "r" * len(keys)))
+    if len(rows) > TRIALS_SHOWN:
+        lines.append(f"... {len(rows) - TRIALS_SHOWN} more (--format json has them all)")
+    imp = out["importances"]
+    if imp:
+        lines.append("param importances (Optuna, fANOVA): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in imp.items()))
+    return "\n".join(lines)
+
+
+def _note(row: dict[str, Any]) -> str:
+    if row["lost"]:
+        return f"lost: {row['lost']}"
+    if row["retry_of"] is not None:
+        return f"retry of trial {row['retry_of']}"
+    if row["pruned_at"] is not None:
+        return f"pruned at step {row['pruned_at']}"
+    return row["error"] or ""
+
+
+def after_submit(store: Any, res: Any, wait: bool) -> None:
+    """`dii-hpc submit` of an adaptive sweep: its workers, then (local, or --wait) the study."""
+    from dii_hpc.cli.tables import status_summary
+    from dii_hpc.launch import adaptive, status
+    from dii_hpc.launch import submit as sub
+    from dii_hpc.launch.study import read_spec
+
+    spec = read_spec(store, res.experiment) or {}
+    where = (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
+             else f"the {res.executor} executor")
+    typer.echo(f"submitted {len(res.job_ids)} worker(s) for the study of {res.experiment} "
+               f"({spec.get('n_trials')} trials) to {where} (submission {res.submission_id})")
+    if res.executor == "slurm" and not wait:
+        typer.echo(f"next: dii-hpc sweep show {res.experiment}   |   dii-hpc status "
+                   f"{res.experiment}   |   dii-hpc cancel {res.experiment}")
+        return
+    sub.finish_here(res.executor, res.submission_id)
+    if res.executor == "slurm":
+        adaptive.wait(store, res.experiment, res.job_ids, res.executor)
+    trial_runs = {r["run_id"] for r in store.records(res.experiment)
+                  if "trial" in (r.get("tags") or {})}
+    rows = [r for r in status.reconcile(store, res.experiment) if r["run_id"] in trial_runs]
+    if rows:
+        typer.echo(status_summary(rows))
+    done = adaptive.outcome(store, res.experiment)
+    typer.echo(f"{done['done']} trial(s) done; dii-hpc sweep show {res.experiment}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sweep_app, name="sweep")

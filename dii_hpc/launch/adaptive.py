@@ -1,0 +1,196 @@
+"""The login-node side of an adaptive sweep: prepare the study at submit, find, restart,
+cancel and wait for its workers.
+
+A study's workers are the rows of its plans (``worker`` k); which job runs which worker is in
+``jobs/<submission>.json`` under ``workers`` (index -> job id), next to the usual ``runs``
+(empty: trial runs are made by the workers).  A worker is alive while its Slurm job is
+pending or running (one query for all), or, locally, while its process (submitit's local job
+id is the pid) exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc.errors import BadInput, InfraError
+from dii_hpc.launch import study as studymod
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.config.schema import ExperimentConfig
+    from dii_hpc.store.store import Store
+
+VANISH_GRACE_S = 120.0  # a job just submitted may not be in sacct yet
+
+
+def remaining(store: Store, experiment: str, spec: dict[str, Any]) -> int:
+    """Trials still to ask (after recovering those of dead workers), 0 for a new study."""
+    if not (studymod.study_dir(store, experiment) / studymod.JOURNAL_FILE).exists():
+        return int(spec["n_trials"])
+    study = studymod.open_study(store, experiment, spec)
+    with studymod.claim_lock(store, experiment):
+        studymod.recover(study, store)
+        return studymod.tally(study.get_trials(deepcopy=False)).remaining(int(spec["n_trials"]))
+
+
+def prepare(store: Store, config: ExperimentConfig, submission: str) -> tuple[int, Any]:
+    """Write (or check and extend) the study of ``config``; (workers to start, undo)."""
+    spec = studymod.spec_of(config.sweep.optimize)
+    studymod.make_sampler(spec, 0)  # Optuna (and cmaes) present: refused here, not on a node
+    experiment = config.experiment
+    sdir = studymod.study_dir(store, experiment)
+    before = studymod.read_spec(store, experiment)
+    if before is not None:
+        key = studymod.same_study(before, spec)
+        if key:
+            raise BadInput(f"sweep.optimize.{key}: experiment {experiment} already has a study "
+                           f"with {key} {before.get(key)!r}; name another experiment for a new one")
+    todo = remaining(store, experiment, spec)
+    if todo <= 0:
+        raise BadInput(f"sweep.optimize.n_trials: the study of {experiment} has its "
+                       f"{spec['n_trials']} trials; raise n_trials to run more")
+    subs = [*(before or {}).get("submissions", []), submission]
+    studymod.write_spec(store, experiment, {**spec, "experiment": experiment,
+                                            "submissions": subs, "updated": time.time()})
+    studymod.open_study(store, experiment, spec, create=True)
+
+    def undo() -> None:
+        if before is None:
+            shutil.rmtree(sdir, ignore_errors=True)
+        else:
+            studymod.write_spec(store, experiment, before)
+
+    return min(int(spec["parallel"]), todo), undo
+
+
+# ------------------------------------------------------------------------------- workers
+def workers(store: Store, experiment: str) -> list[dict[str, Any]]:
+    """Every worker job of the experiment's study, oldest submission first."""
+    from dii_hpc.store.atomic import read_json
+
+    out = []
+    paths = sorted(store.jobs_dir.glob("*.json")) if store.jobs_dir.is_dir() else []
+    for path in paths:
+        with contextlib.suppress(OSError, ValueError):
+            rec = read_json(path)
+            if rec.get("experiment") != experiment or not rec.get("workers"):
+                continue
+            for index, job_id in rec["workers"].items():
+                out.append({"index": int(index), "job_id": str(job_id),
+                            "executor": rec.get("executor"), "plan_file": rec.get("plan_file"),
+                            "submitted": rec.get("submitted", 0), "host": rec.get("host")})
+    return sorted(out, key=lambda w: w["submitted"])
+
+
+def alive(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workers whose job is pending or running (one scheduler query for all)."""
+    from dii_hpc.vocabulary import ACTIVE
+
+    slurm = [w for w in found if w["executor"] == "slurm"]
+    states: dict[str, Any] = {}
+    if slurm:
+        from dii_hpc.slurm import commands
+
+        states = commands.query_jobs([w["job_id"] for w in slurm])
+    now, out = time.time(), []
+    for w in found:
+        if w["executor"] == "slurm":
+            state = (states.get(w["job_id"]) or {}).get("state")
+            if state in ACTIVE or (state is None and now - w["submitted"] < VANISH_GRACE_S):
+                out.append(w)
+        elif w["executor"] == "local" and _pid_alive(w):
+            out.append(w)
+    return out
+
+
+def _pid_alive(w: dict[str, Any]) -> bool:
+    import socket
+
+    if w.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(w["job_id"]), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cancel_targets(store: Store, experiment: str) -> tuple[list[str], list[int]]:
+    """(Slurm job ids, local pids) of the study's live workers, for `dii-hpc cancel`."""
+    if studymod.read_spec(store, experiment) is None:
+        return [], []
+    live = alive(workers(store, experiment))
+    return ([w["job_id"] for w in live if w["executor"] == "slurm"],
+            [int(w["job_id"]) for w in live if w["executor"] == "local"])
+
+
+def interrupt(pids: list[int]) -> int:
+    """Stop local workers: SIGINT to submitit's local controller (its job id), which hands it
+    to the worker (KeyboardInterrupt: the trial's run ends KILLED) and kills it a second
+    later; SIGTERM would be bypassed by submitit's handler in the worker."""
+    import signal
+
+    stopped = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+            stopped += 1
+    return stopped
+
+
+def missing(store: Store, experiment: str) -> tuple[Path, list[int]] | None:
+    """The workers `dii-hpc resubmit` starts again: (the latest plan, its worker indexes that
+    are gone), as many as trials remain and no live worker covers; None without a study."""
+    from dii_hpc.launch.task import read_plan
+
+    spec = studymod.read_spec(store, experiment)
+    if spec is None:
+        return None
+    found = workers(store, experiment)
+    if not found:
+        return None
+    live = alive(found)
+    need = min(int(spec["parallel"]), remaining(store, experiment, spec)) - len(live)
+    plan_file = Path(found[-1]["plan_file"])  # the latest plan: its config, its worker keys
+    if need <= 0:
+        return plan_file, []
+    busy = {w["index"] for w in live if w["plan_file"] == str(plan_file)}
+    free = [row["index"] for row in read_plan(plan_file)["tasks"] if row["index"] not in busy]
+    return plan_file, free[:need]
+
+
+def wait(store: Store, experiment: str, job_ids: list[str], executor: str,
+         poll_s: float = 5.0) -> None:
+    """Block until the given worker jobs have ended (Slurm: one query per round)."""
+    from dii_hpc import progress
+
+    mine = [w for w in workers(store, experiment) if w["job_id"] in set(job_ids)]
+    with progress.bar(f"{experiment}: workers ended", len(mine)) as bar:
+        while True:
+            live = alive(mine)
+            bar.update(completed=len(mine) - len(live))
+            if not live:
+                return
+            time.sleep(poll_s)
+
+
+def outcome(store: Store, experiment: str) -> dict[str, Any]:
+    """After the workers ended: BadInput for a stopped study, InfraError for trials left."""
+    spec = studymod.read_spec(store, experiment) or {}
+    study = studymod.open_study(store, experiment, spec)
+    error = study.user_attrs.get("error")
+    if error:
+        raise BadInput(error)
+    counts = studymod.tally(study.get_trials(deepcopy=False))
+    n = int(spec["n_trials"])
+    if counts.done < n:
+        raise InfraError(f"study of {experiment}: {counts.done} of {n} trials done and no "
+                         f"worker left; dii-hpc resubmit {experiment} --failed restarts them")
+    return {"done": counts.done, "complete": counts.complete, "pruned": counts.pruned,
+            "failed": counts.failed, "lost": counts.lost}

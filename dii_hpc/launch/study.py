@@ -1,0 +1,340 @@
+"""The study of an adaptive sweep, kept in the store: no server, the journal is a file.
+
+Layout: ``<store>/experiments/<exp>/study/`` holds ``study.json`` (the `sweep.optimize` spec
+the study was made with, written atomically), ``journal.log`` (Optuna's JournalStorage over
+a JournalFileBackend) and the lock files.  The lock is Optuna's `JournalFileOpenLock`
+(``O_CREAT|O_EXCL``, which NFSv3+, Lustre and GlusterFS honour, as the model registry relies
+on; the symlink lock worked on the GlusterFS test bed too, but O_EXCL is the one both this
+module and the registry stand on).  A lock whose holder died is broken after its grace period.
+
+Workers take a second lock of the same kind, ``claim.lock``, around "recover, count, ask":
+that is what keeps `n_trials` exact with many workers (two workers cannot both see 23 of 24
+trials taken and both ask) and what makes re-asking a lost trial happen once.
+
+Optuna is an optional extra (``dii-hpc[optuna]``): it is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dii_hpc.errors import BadInput, NotFound
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.config.schema import Optimize
+    from dii_hpc.store.store import Store
+
+STUDY_DIR = "study"
+SPEC_FILE = "study.json"
+JOURNAL_FILE = "journal.log"
+LOCK_GRACE_S = 30  # a lock not released for this long is taken to be a dead holder's
+ASK_GRACE_S = 120.0  # a trial asked this long ago with no run yet: its worker died in between
+#: What must match for a later submission to continue a study (n_trials, parallel may change).
+IDENTITY = ("metric", "direction", "sampler", "pruner", "seed", "space")
+
+
+def optuna_module() -> Any:
+    """Optuna, or the one line that says how to get it."""
+    try:
+        import optuna
+    except ImportError as err:
+        raise BadInput("sweep.optimize needs Optuna: pip install 'dii-hpc[optuna]'") from err
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is too chatty
+    return optuna
+
+
+def study_dir(store: Store, experiment: str) -> Path:
+    return store.experiment_dir(experiment) / STUDY_DIR
+
+
+def spec_of(optimize: Optimize) -> dict[str, Any]:
+    """The JSON form of `sweep.optimize` (space entries as the user writes them)."""
+    import json
+
+    out = optimize.model_dump(by_alias=True, exclude={"space"})
+    out["space"] = {key: dict([entry.kind]) for key, entry in optimize.space.items()}
+    return json.loads(json.dumps(out))  # as study.json reads back: lists, not tuples
+
+
+def read_spec(store: Store, experiment: str) -> dict[str, Any] | None:
+    from dii_hpc.store.atomic import read_json
+
+    path = study_dir(store, experiment) / SPEC_FILE
+    return read_json(path) if path.exists() else None
+
+
+def write_spec(store: Store, experiment: str, spec: dict[str, Any]) -> None:
+    from dii_hpc.store.atomic import write_json
+
+    write_json(study_dir(store, experiment) / SPEC_FILE, spec)
+
+
+def same_study(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """The first key on which two specs differ in a way that makes them two studies."""
+    return next((k for k in IDENTITY if a.get(k) != b.get(k)), None)
+
+
+def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Optuna distributions of a spec's space: the same ones for every worker and every ask."""
+    dist = optuna_module().distributions
+    out: dict[str, Any] = {}
+    for key, entry in space.items():
+        ((kind, value),) = entry.items()
+        if kind == "choice":
+            out[key] = dist.CategoricalDistribution(list(value))
+        elif kind == "int":
+            out[key] = dist.IntDistribution(int(value[0]), int(value[1]))
+        else:
+            out[key] = dist.FloatDistribution(float(value[0]), float(value[1]),
+                                              log=kind == "log_uniform")
+    return out
+
+
+def grid_space(space: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for key, entry in space.items():
+        ((kind, value),) = entry.items()
+        out[key] = list(value) if kind == "choice" else list(range(value[0], value[1] + 1))
+    return out
+
+
+def make_sampler(spec: dict[str, Any], seed: int) -> Any:
+    """The spec's sampler, seeded per worker (the same seed everywhere would have every
+    worker draw the same startup points).
+
+    TPE: the constant liar (with several workers it keeps running trials from being proposed
+    again), multivariate (models the params jointly), and a random start of a quarter of the
+    budget between 4 and Optuna's 10: with the few dozen trials a cluster study affords, 10
+    random trials of 24 would leave TPE little to work with."""
+    samplers = optuna_module().samplers
+    name = spec["sampler"]
+    if name == "tpe":
+        import warnings
+
+        startup = min(10, max(4, int(spec.get("n_trials", 40)) // 4))
+        with warnings.catch_warnings():  # both options are "experimental" in Optuna's words
+            warnings.simplefilter("ignore", optuna_module().exceptions.ExperimentalWarning)
+            return samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True,
+                                       n_startup_trials=startup)
+    if name == "random":
+        return samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return samplers.GridSampler(grid_space(spec["space"]), seed=seed)
+    try:
+        import cmaes  # noqa: F401 - Optuna's CmaEsSampler needs it
+    except ImportError as err:
+        raise BadInput("sweep.optimize.sampler: cmaes needs the cmaes package: "
+                       "pip install 'dii-hpc[optuna]'") from err
+    return samplers.CmaEsSampler(seed=seed)
+
+
+def make_pruner(spec: dict[str, Any]) -> Any:
+    pruners = optuna_module().pruners
+    return {"none": pruners.NopPruner, "median": pruners.MedianPruner,
+            "asha": pruners.SuccessiveHalvingPruner,
+            "hyperband": pruners.HyperbandPruner}[spec["pruner"]]()
+
+
+def worker_seed(spec: dict[str, Any], worker: int, started: int) -> int:
+    """A sampler seed from the study's seed, the worker and how many trials it found
+    (a restarted worker must not replay its first draws)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(spec.get("seed", 0)), worker, started])
+               .generate_state(1)[0])
+
+
+def _lock(path: Path) -> Any:
+    from optuna.storages.journal import JournalFileOpenLock
+
+    return JournalFileOpenLock(str(path), grace_period=LOCK_GRACE_S)
+
+
+def storage(sdir: Path) -> Any:
+    """Optuna's journal storage on the shared filesystem, with the O_EXCL lock."""
+    optuna = optuna_module()
+    from optuna.storages.journal import JournalFileBackend
+
+    sdir.mkdir(parents=True, exist_ok=True)
+    journal = str(sdir / JOURNAL_FILE)
+    return optuna.storages.JournalStorage(JournalFileBackend(journal, lock_obj=_lock(Path(journal))))
+
+
+def open_study(store: Store, experiment: str, spec: dict[str, Any], *, seed: int | None = None,
+               create: bool = False) -> Any:
+    """The experiment's study (made on the first call with ``create``)."""
+    optuna = optuna_module()
+    sdir = study_dir(store, experiment)
+    if not create and not (sdir / JOURNAL_FILE).exists():
+        raise NotFound("study of experiment", experiment, [])
+    sampler = make_sampler(spec, spec.get("seed", 0) if seed is None else seed)
+    return optuna.create_study(storage=storage(sdir), study_name=experiment, sampler=sampler,
+                               pruner=make_pruner(spec), direction=spec["direction"],
+                               load_if_exists=True)
+
+
+@contextlib.contextmanager
+def claim_lock(store: Store, experiment: str) -> Iterator[None]:
+    """Held around recover + count + ask: see the module docstring."""
+    lock = _lock(study_dir(store, experiment) / "claim")
+    lock.acquire()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(RuntimeError):  # broken as stale by another: it is gone anyway
+            lock.release()
+
+
+# ----------------------------------------------------------------------------- bookkeeping
+@dataclass
+class Tally:
+    """Trials by what they mean for the budget of `n_trials`."""
+
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0  # the train_function failed: a result, counted
+    lost: int = 0  # the worker died or was requeued: asked again, not counted
+    running: int = 0
+    waiting: int = 0  # enqueued (lost trials asked again) and not yet picked up
+
+    @property
+    def done(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+    def remaining(self, n_trials: int) -> int:
+        """Trials still to ask (the waiting ones are asked first, within the budget)."""
+        return max(0, n_trials - self.done - self.running - self.waiting) + self.waiting
+
+
+def tally(trials: list[Any]) -> Tally:
+    from optuna.trial import TrialState
+
+    out = Tally()
+    for t in trials:
+        if t.state == TrialState.COMPLETE:
+            out.complete += 1
+        elif t.state == TrialState.PRUNED:
+            out.pruned += 1
+        elif t.state == TrialState.FAIL:
+            if "lost" in t.user_attrs:
+                out.lost += 1
+            else:
+                out.failed += 1
+        elif t.state == TrialState.RUNNING:
+            out.running += 1
+        elif t.state == TrialState.WAITING:
+            out.waiting += 1
+    return out
+
+
+def lost_reason(trial: Any, store: Store, me: dict[str, str] | None = None,
+                now: float | None = None) -> str | None:
+    """Why a RUNNING trial will never be told (its worker is gone), or None while it may be.
+
+    ``me``: the asking worker's key and token; a trial of the same worker key with another
+    token was left by this worker's previous life (killed, requeued, resubmitted)."""
+    from dii_hpc.store.records import writer_gone
+    from dii_hpc.vocabulary import ACTIVE, SUCCESSFUL
+
+    attrs = trial.user_attrs
+    if me and attrs.get("worker") == me["worker"] and attrs.get("token") != me["token"]:
+        return "its worker was restarted"
+    now = now or time.time()
+    age = now - trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+    rid = attrs.get("run_id")
+    if not rid:
+        return "its worker died before starting its run" if age > ASK_GRACE_S else None
+    try:
+        record = store.run(rid)
+    except NotFound:
+        return f"its run {rid} is gone" if age > ASK_GRACE_S else None
+    status = record.get("status")
+    if status in SUCCESSFUL:
+        return None  # ended well; its worker died before telling: `settle` tells it
+    if status not in ACTIVE:
+        return f"its run {rid} ended {status}: {record.get('error') or 'no error recorded'}"
+    gone = writer_gone(record, now=now)
+    if gone:
+        return f"its run {rid}: {gone}"
+    if status == "PENDING" and age > ASK_GRACE_S:
+        return f"its run {rid} never started"
+    return None
+
+
+def settle(study: Any, trial: Any, store: Store) -> bool:
+    """Tell a RUNNING trial whose run has ended as a result (its worker died after the run,
+    before the tell) from its run: its value, PRUNED, or the user's failure.  True when told."""
+    from optuna.trial import TrialState
+
+    rid = trial.user_attrs.get("run_id")
+    if not rid:
+        return False
+    with contextlib.suppress(NotFound):
+        record = store.run(rid)
+        section = record.get("trial") or {}
+        if record.get("status") == "PRUNED":
+            _tell(study, trial.number, state=TrialState.PRUNED)
+            return True
+        value = ((record.get("metrics") or {}).get(section.get("metric") or "") or {}).get("last")
+        if record.get("status") == "FINISHED" and _finite(value):
+            _tell(study, trial.number, values=float(value))
+            return True
+        if record.get("status") == "FAILED" and "error" in trial.user_attrs:
+            _tell(study, trial.number, state=TrialState.FAIL)  # the user's failure, not lost
+            return True
+    return False
+
+
+def recover(study: Any, store: Store, me: dict[str, str] | None = None) -> list[int]:
+    """Under the claim lock: fail the trials whose worker is gone (user attr ``lost``), and
+    enqueue the params of every lost trial that has no retry yet (``retry_of``), once."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    recovered = []
+    for t in trials:
+        if t.state != TrialState.RUNNING or settle(study, t, store):
+            continue
+        why = lost_reason(t, store, me)
+        if why:
+            study._storage.set_trial_user_attr(t._trial_id, "lost", why)
+            _tell(study, t.number, state=TrialState.FAIL)
+            _end_dead_run(store, t.user_attrs.get("run_id"), why)
+            recovered.append(t.number)
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for t in trials:
+        if t.state == TrialState.FAIL and "lost" in t.user_attrs and t.number not in retried:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            _end_dead_run(store, t.user_attrs.get("run_id"), t.user_attrs["lost"], dead_only=True)
+    return recovered
+
+
+def _end_dead_run(store: Store, run_id: str | None, why: str, dead_only: bool = False) -> None:
+    """A lost trial's run still RUNNING (its writer died with the worker) ends FAILED, as
+    `dii-hpc status` would end it (``dead_only``: only once its writer is evidently gone)."""
+    from dii_hpc.store.records import writer_gone
+    from dii_hpc.vocabulary import ACTIVE
+
+    if not run_id:
+        return
+    with contextlib.suppress(NotFound):
+        record = store.run(run_id)
+        if record.get("status") in ACTIVE and (not dead_only or writer_gone(record)):
+            store.update_run(run_id, status="FAILED", end_time=time.time(),
+                             error=f"the run never finished: trial {why}")
+
+
+def _tell(study: Any, number: int, **kwargs: Any) -> None:
+    """study.tell, where a trial told meanwhile by another worker is not an error."""
+    study.tell(number, skip_if_finished=True, **kwargs)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

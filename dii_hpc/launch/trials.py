@@ -1,0 +1,348 @@
+"""A worker of an adaptive sweep: one array task (or local process) that runs trials.
+
+The loop: under the study's claim lock, recover trials whose worker is gone, then ask the
+study for a trial while fewer than `n_trials` are done or running; outside the lock, run it
+as a tracked run of its own (run id kept as the trial's user attr ``run_id``; the run gets a
+``trial`` section), tell the result, and go again.  A worker with nothing left to ask stays
+while other workers' trials run, so a trial lost with its worker (killed, requeued, node
+gone) is asked again by a live worker instead of waiting for `dii-hpc resubmit`.
+
+Pruning: the sweep's metric is watched on the run (`Run.on_metric`, off the hot path of every
+other key); each logged value is reported to the trial, and a prune raises `TrialPruned` out
+of the user's `log_metric` call: the run ends PRUNED, the trial is told PRUNED.
+
+Preemption and time limits: the worker always asks submitit to requeue it (same task, no
+state); the interrupted trial's run ends KILLED, and the worker's next life (same worker key,
+new token) finds it and has it asked again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dii_hpc.errors import BadInput
+from dii_hpc.launch import study as studymod
+from dii_hpc.launch.task import TaskRef, TaskRunner
+
+LINGER_POLL_S = 2.0  # how often an idle worker looks again while others' trials run
+
+
+@dataclass
+class Worker:
+    """What one worker knows: its plan row, the study and the unit it trains."""
+
+    plan: dict[str, Any]
+    index: int
+    store: Any
+    spec: dict[str, Any]
+    study: Any
+    executor: Any
+    unit: Any
+    me: dict[str, str]
+    dists: dict[str, Any] = field(default_factory=dict)
+    ran: list[int] = field(default_factory=list)
+
+    @property
+    def experiment(self) -> str:
+        return self.plan["experiment"]
+
+
+class WorkerRunner(TaskRunner):
+    """What submitit pickles for a worker task: `work` instead of `task.execute` (the
+    checkpoint protocol is TaskRunner's: see `_Requeue`)."""
+
+    def __call__(self, ref: TaskRef) -> dict[str, Any]:
+        from dii_hpc.launch import task
+
+        task._guard_preempt()
+        if not self.catch:
+            return work(ref)
+        try:
+            return work(ref)
+        except Exception as err:  # noqa: BLE001 - debug executor: see TaskRunner
+            return {"error": f"{type(err).__name__}: {err}"}
+
+
+class _Requeue:
+    """Stands in for the Executor in `task._CURRENT`: on the preempt signal submitit requeues
+    the worker as it is (its trials live in the study, not in a checkpoint)."""
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {}
+
+
+def work(ref: TaskRef) -> dict[str, Any]:
+    """The body of worker task ``ref.index`` (a plan row with ``worker``)."""
+    from dii_hpc.launch import task
+
+    worker = start(task.read_plan(ref.plan_file), ref.index)
+    task._CURRENT.update(executor=_Requeue(), checkpointable=True, requeued=False, run=None)
+    before = _set_handler(signal.SIGTERM, _on_sigterm)
+    try:
+        while True:
+            with _held() as got:
+                state, trial = claim(worker)
+            if got:  # a signal came while the claim lock was held: act on it now
+                _abandon(worker, trial, got)
+            if state == "done":
+                break
+            # Requeued at its time limit only with a trial in hand: a lingering worker just ends.
+            task._CURRENT["checkpointable"] = state == "trial"
+            if state == "wait":
+                time.sleep(LINGER_POLL_S)
+                continue
+            try:
+                run_trial(worker, trial)
+            except (KeyboardInterrupt, SystemExit):
+                _stopping()
+                _abandon(worker, trial, [])
+                raise
+    finally:
+        _set_handler(signal.SIGTERM, before)
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(_preempt(), task._CURRENT.get("submitit_handler") or signal.SIG_DFL)
+        task._CURRENT.clear()
+    return {"worker": ref.index, "trials": worker.ran}
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """scancel, or the end of a preempted job: the kill follows in KillWait seconds, so stop
+    now (the trial's run ends KILLED, its trial is asked again) rather than begin another
+    trial (submitit's own handler would let the worker go on)."""
+    raise SystemExit(128 + signum)
+
+
+def _stopping() -> None:
+    """On the way out: a second SIGTERM (a requeue sends one after the warning) must not cut
+    short the run's end record; Slurm's KILL comes KillWait seconds later anyway."""
+    _set_handler(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _set_handler(sig: int, handler: Any) -> Any:
+    """Install ``handler``; the previous one (None off the main thread: nothing changed)."""
+    try:
+        return signal.signal(sig, handler)
+    except (ValueError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def _held() -> Any:
+    """Hold SIGTERM and the preempt signal while the claim lock is held: an exit inside
+    Optuna's lock wait would release another worker's lock (optuna's acquire releases on any
+    exception).  Yields the list of signals that came meanwhile."""
+    got: list[int] = []
+    sigs = {signal.SIGTERM, _preempt()}
+    old = {sig: _set_handler(sig, lambda n, _f: got.append(n)) for sig in sigs}
+    try:
+        yield got
+    finally:
+        for sig, handler in old.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _abandon(w: Worker, trial: Any, signals: list[int]) -> None:
+    """The worker stops: its trial (if still running) is failed as lost at once, so the next
+    claim by any worker asks it again; then the held ``signals`` are delivered."""
+    from optuna.trial import TrialState
+
+    if trial is not None:
+        with contextlib.suppress(Exception):  # on the way out: best effort, recovery covers it
+            frozen = w.study._storage.get_trial(trial._trial_id)
+            if frozen.state == TrialState.RUNNING:
+                w.study._storage.set_trial_user_attr(trial._trial_id, "lost",
+                                                     "its worker stopped")
+                studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+    for sig in signals:
+        os.kill(os.getpid(), sig)  # the handlers now in place act on it
+
+
+def start(plan: dict[str, Any], index: int) -> Worker:
+    """Open the study and the Executor for worker ``index`` of the plan."""
+    from dii_hpc.config import refs
+    from dii_hpc.launch.executor import Unit
+    from dii_hpc.launch.task import limit_threads, task_config
+    from dii_hpc.store.store import Store
+
+    store = Store(plan["store"])
+    spec = studymod.read_spec(store, plan["experiment"])
+    if spec is None:
+        raise BadInput(f"experiment {plan['experiment']} has no study (study/study.json)")
+    _, config = task_config(plan, index)
+    limit_threads(config.resources.cpus_per_task)
+    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor")(config)
+    probe = studymod.open_study(store, plan["experiment"], spec)
+    seed = studymod.worker_seed(spec, index, len(probe.get_trials(deepcopy=False)))
+    me = {"worker": f"{plan['submission_id']}/{index}", "token": f"{socket.gethostname()}:{os.getpid()}"}
+    return Worker(plan, index, store, spec, studymod.open_study(store, plan["experiment"], spec,
+                                                                seed=seed),
+                  ex, Unit.from_dict(plan["tasks"][index]["unit"]), me,
+                  studymod.distributions(spec["space"]))
+
+
+def claim(w: Worker) -> tuple[str, Any]:
+    """("trial", trial) | ("wait", None) while others' trials run | ("done", None)."""
+    with studymod.claim_lock(w.store, w.experiment):
+        studymod.recover(w.study, w.store, w.me)
+        if w.study.user_attrs.get("error"):
+            return "done", None  # a bad-input stop: every trial would fail the same way
+        spec = studymod.read_spec(w.store, w.experiment) or w.spec  # n_trials may have grown
+        counts = studymod.tally(w.study.get_trials(deepcopy=False))
+        if counts.remaining(int(spec["n_trials"])) <= 0:
+            return ("wait", None) if counts.running else ("done", None)
+        trial = w.study.ask(w.dists)
+        trial.set_user_attr("worker", w.me["worker"])
+        trial.set_user_attr("token", w.me["token"])
+    return "trial", trial
+
+
+def _preempt() -> int:
+    from dii_hpc.slurm.preempt import preempt_signal
+
+    return preempt_signal()
+
+
+def _trial_config(w: Worker, trial: Any) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """The trial's resolved raw config, its validated config and the params its run records."""
+    from dii_hpc.config import SweepPoint, apply_point, from_dict
+    from dii_hpc.launch.plan import point_params
+
+    values = dict(trial.params)
+    raw = apply_point(w.plan["config"], SweepPoint(values, None))
+    config = from_dict(raw, source=f"{w.plan.get('source', 'plan')} trial {trial.number}").config
+    base = (w.plan["config"].get("params") or {})
+    return raw, config, point_params(base, values, None, w.executor.unit_params(w.unit))
+
+
+def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
+              params: dict[str, Any]) -> Any:
+    """The trial's run: created PENDING (its id recorded on the trial first), then started
+    like any task's run (manifest, logs, launch and slurm sections)."""
+    from dii_hpc import distributed
+    from dii_hpc.launch import task
+    from dii_hpc.store.ids import new_run_id
+
+    rid = new_run_id()
+    trial.set_user_attr("run_id", rid)
+    tags = {**config.tags, "submission": w.plan["submission_id"], "trial": str(trial.number)}
+    w.store.create_run(config.experiment, config.kind, params, tags, status="PENDING", run_id=rid)
+    run = task._start(w.plan, w.index, raw, config, distributed.env(), run_id=rid)
+    if run.record.get("slurm"):  # the job is the worker's, shared by its trials (launch.status)
+        run.set_section("slurm", {**run.record["slurm"], "worker": w.me["worker"]})
+    section = {"number": trial.number, "metric": w.spec["metric"],
+               "direction": w.spec["direction"], "worker": w.me["worker"],
+               "space": {k: next(iter(e)) for k, e in w.spec["space"].items()}}
+    if "retry_of" in trial.user_attrs:
+        section["retry_of"] = trial.user_attrs["retry_of"]
+    run.set_section("trial", section)
+    task._CURRENT["run"] = run
+    with contextlib.suppress(ValueError):
+        signal.signal(_preempt(), task._on_preempt)  # start_run chained its own flush in front
+    return run
+
+
+def _reporter(trial: Any, metric: str) -> Any:
+    """The watcher of the sweep's metric: report each value, prune when the pruner says so."""
+    from optuna import TrialPruned
+
+    auto = {"step": 0}
+
+    def report(value: float, step: int | None) -> None:
+        at = auto["step"] if step is None else step
+        auto["step"] = at + 1
+        trial.report(value, at)
+        if trial.should_prune():
+            raise TrialPruned(f"pruned at step {at} ({metric} = {value:.6g})")
+
+    return report
+
+
+def run_trial(w: Worker, trial: Any) -> None:
+    """Run one trial as a tracked run and tell the study how it ended.
+
+    The run ends first and the trial is told after (a worker dying in between leaves a run
+    that `study.settle` tells from); a failure's ``error`` attr is set before its run ends."""
+    from optuna.trial import TrialState
+
+    from dii_hpc.launch.task import _last_line
+
+    raw, config, params = _trial_config(w, trial)
+    run = _open_run(w, trial, raw, config, params)
+    stop = None
+    try:
+        with run:
+            try:
+                stop = _body(w, trial, run, config)
+            except (KeyboardInterrupt, SystemExit) as err:
+                _stopping()
+                run.finish("KILLED", f"its worker stopped ({type(err).__name__}); the trial "
+                           "is asked again")
+                raise
+            except Exception as err:
+                line = _last_line(err)
+                trial.set_user_attr("error", line)
+                run.set_section("trial", {**run.record.get("trial", {}), "state": "FAIL",
+                                          "error": line})
+                raise
+    except Exception:  # noqa: BLE001 - the user's failure is this trial's result; go on
+        studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+    w.ran.append(trial.number)
+    if stop:
+        raise BadInput(stop)
+
+
+def _body(w: Worker, trial: Any, run: Any, config: Any) -> str | None:
+    """Train, then end the run and tell the trial; the one-line stop reason, if any."""
+    from optuna import TrialPruned
+
+    metric, pruned, result = w.spec["metric"], None, None
+    if w.spec["pruner"] != "none":
+        run.on_metric(metric, _reporter(trial, metric))
+    try:
+        result = w.executor.run_unit(w.unit, run, dict(config.params))
+    except TrialPruned as err:
+        pruned = str(err)
+    finally:
+        run.on_metric(metric, None)
+    if pruned is None:
+        w.executor.save_result(run, result)
+    run.flush()
+    value = (run.record.get("metrics", {}).get(metric) or {}).get("last")
+    return _end(w, trial, run, value, pruned)
+
+
+def _end(w: Worker, trial: Any, run: Any, value: Any, pruned: str | None) -> str | None:
+    """The run's end state, then the trial's (see `study.settle`); a stop reason or None."""
+    from optuna.trial import TrialState
+
+    section = dict(run.record.get("trial", {}))
+    if pruned is not None:
+        run.set_section("trial", {**section, "state": "PRUNED", "value": value,
+                                  "pruned": pruned})
+        run.finish("PRUNED", pruned)
+        studymod._tell(w.study, trial.number, state=TrialState.PRUNED)
+        return None
+    if not studymod._finite(value):
+        logged = ", ".join(sorted(run.record.get("metrics", {}))) or "none"
+        never = value is None
+        why = (f"sweep.optimize.metric: {w.spec['metric']!r} was never logged by the "
+               f"train_function (logged: {logged})" if never else
+               f"sweep.optimize.metric: {w.spec['metric']!r} ended {value}, not a number")
+        trial.set_user_attr("error", why)
+        if never:
+            w.study.set_user_attr("error", why)  # every trial would end the same way: stop
+        run.set_section("trial", {**section, "state": "FAIL", "error": why})
+        run.finish("FAILED", why)
+        studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+        return why if never else None
+    run.set_section("trial", {**section, "state": "COMPLETE", "value": float(value)})
+    run.finish("FINISHED")
+    studymod._tell(w.study, trial.number, values=float(value))
+    return None
