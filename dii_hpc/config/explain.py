@@ -67,6 +67,10 @@ def explain(err: ValidationError, model: type[BaseModel], *, source: str | None 
     return f"{where}{yamlio.dotted(path)}: {text}{extra}"
 
 
+# Error types the schema raises itself (PydanticCustomError): worded for users already.
+OWN_KINDS = ("space", "optimize")
+
+
 def describe(error: dict[str, Any], model: type[BaseModel], path: tuple[Any, ...]) -> tuple[str, str]:
     """(the value as shown before the problem, or "", the problem) of one pydantic error."""
     kind, value = error["type"], error.get("input")
@@ -75,6 +79,8 @@ def describe(error: dict[str, Any], model: type[BaseModel], path: tuple[Any, ...
         return "", "unknown key" + (f"; did you mean {close}?" if close else "")
     if kind == "missing":
         return "", "required key is missing"
+    if kind in OWN_KINDS:  # the schema's own PydanticCustomError: its message is ours
+        return "", str(error["msg"])
     if kind in ("value_error", "assertion_error"):
         msg = str((error.get("ctx") or {}).get("error") or error["msg"])
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
