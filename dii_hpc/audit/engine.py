@@ -71,7 +71,7 @@ def compute(job: dict[str, Any], generator: Any = None,
         ck.clear()
     elif level == "II":
         result = _attack(job["name"], dict(job.get("params") or {}), prep, generator,
-                         cfg.get("engine", "art"))
+                         cfg.get("engine", "art"), cfg)
     else:
         result = _raw(job["name"], dict(job.get("params") or {}), cfg, prep, generator)
     result["level"] = level
@@ -103,7 +103,7 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
 
         out = privacy_suite.run_suite(prep.model, prep.train, prep.test,
                                       n=int(cfg["n_samples"]), seed=prep.seed, attacks=subset,
-                                      generator=generator, ck=ck)
+                                      generator=generator, ck=ck, cfg=cfg)
     else:
         out = poisoning.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
                                   target=int((cfg.get("params") or {}).get("target", 0)))
@@ -111,9 +111,14 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
 
 
 def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
-            generator: Any, engine: str = "art") -> dict[str, Any]:
+            generator: Any, engine: str = "art", cfg: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
     """Level II: one catalogue attack, partly fixed params, a per-method result."""
     threat = threat_of(name)
+    if name in privacy.REFERENCE_ATTACKS:  # LiRA, RMIA, dp_canary: reference models
+        from dii_hpc.audit import reference_attacks
+
+        return reference_attacks.result(name, params, prep, cfg or {})
     curves: dict[str, Any] = {}
     if threat == "evasion":
         record, _, _ = evasion.run_named(prep.model, prep.x, prep.y, name, params,
@@ -171,7 +176,7 @@ def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Pr
     from dii_hpc.audit.validate import check_budget
 
     if "." not in path:
-        return _attack(path, params, prep, generator) | {"grade": None}
+        return _attack(path, params, prep, generator, cfg=cfg) | {"grade": None}
     threat = cfg.get("threat") or ("privacy" if ".inference." in path else "evasion")
     if threat != "evasion":
         return _raw_membership(path, params, prep)

@@ -37,7 +37,16 @@ ATTACKS = {
     "mi_label_only": "label-only decision-boundary distance (ART, HopSkipJump); cost: about "
                      "90 model queries per sample, on up to 500 members + 500 non-members",
     "attribute_inference": "hidden tabular feature from the others + the model (ART)",
+    "lira": "LiRA (Carlini et al. 2022): per-record Gaussian likelihood ratio over N reference "
+            "models retrained with model.fit on random halves of the population; online or "
+            "offline, per-example or fixed variance (params n_reference=16, mode, variance)",
+    "rmia": "RMIA (Zarifzadeh et al. 2024, as ML Privacy Meter): the record's likelihood ratio "
+            "against the population's, same reference models (params n_reference=16, mode, "
+            "offline_a, gamma)",
+    "dp_canary": "epsilon lower bound at a stated delta from mislabelled canaries inserted into "
+                 "one training run (Steinke et al. 2023; params n_canaries, delta=1e-5)",
 }
+REFERENCE_ATTACKS = ("lira", "rmia", "dp_canary")  # reference_attacks.py runs them
 CLASSIFICATION_SUITE = ("mi_loss", "mi_confidence", "mi_gap", "mi_blackbox", "mi_label_only")
 REGRESSION_SUITE = ("mi_loss", "mi_blackbox")
 LABEL_ONLY_MAX = 500  # per side: ~90 HopSkipJump queries per sample is the costly part
@@ -65,9 +74,10 @@ def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: n
 
     `generator` replaces `evasion.generate` for the label-only attack's HopSkipJump (MPI
     ranks shard it); every other ART call runs under `randomness.seeded`."""
-    if name not in ATTACKS or name == "attribute_inference":
+    if name not in ATTACKS or name == "attribute_inference" or name in REFERENCE_ATTACKS:
         raise BadInput(f"unknown membership attack {name!r}; known: "
-                       f"{', '.join(a for a in ATTACKS if a.startswith('mi_'))}")
+                       f"{', '.join(a for a in ATTACKS if a.startswith('mi_'))} (reference-model "
+                       f"attacks: dii_hpc.audit.reference_attacks)")
     task = Task.parse(model.task)
     if task.is_regression and name not in REGRESSION_SUITE:
         raise BadInput(f"attack {name} needs a classifier; on regressors use "

@@ -22,18 +22,25 @@ from dii_hpc.audit.protocols import Task
 SMALL_SAMPLE = 50  # per side: below this an attack's AUC interval is wider than +-0.1
 
 
-def suite_attacks(task: Task, attacks: list[str] | None = None) -> list[str]:
-    """The suite's attacks for `task` (`attacks` may only drop some)."""
+def suite_attacks(task: Task, attacks: list[str] | None = None,
+                  retrainable: bool = False) -> list[str]:
+    """The suite's attacks for `task` (`attacks` may only drop some); LiRA and RMIA when
+    the model can be retrained (`fit`: their reference models) and classifies."""
     full = list(privacy.REGRESSION_SUITE if task.is_regression
                 else privacy.CLASSIFICATION_SUITE)
+    if retrainable and task.is_classification:
+        from dii_hpc.audit.reference_attacks import SUITE
+
+        full += list(SUITE)
     if task is Task.TABULAR_CLASSIFICATION:
         full.append("attribute_inference")
     return [a for a in full if not attacks or a in attacks]
 
 
-def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:
+def shard_keys(task: Task, attacks: list[str] | None = None,
+               retrainable: bool = False) -> list[str]:
     """The suite's independent shards: one per attack."""
-    return [f"attack-{a}" for a in suite_attacks(task, attacks)]
+    return [f"attack-{a}" for a in suite_attacks(task, attacks, retrainable)]
 
 
 def blocked(shard: str) -> bool:
@@ -43,13 +50,20 @@ def blocked(shard: str) -> bool:
 
 def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
                   nonmembers: tuple[np.ndarray, np.ndarray], n: int, seed: int, shard: str,
-                  ck: Checkpoint, generator: Any = None) -> dict[str, Any]:
+                  ck: Checkpoint, generator: Any = None,
+                  cfg: dict[str, Any] | None = None) -> dict[str, Any]:
     """One attack's record (`attack-<name>`), computed or loaded from `ck` (the label-only
-    attack's HopSkipJump may have been split over tasks by samples: `sample_shards`)."""
+    attack's HopSkipJump may have been split over tasks by samples: `sample_shards`;
+    LiRA/RMIA need the config: their reference models are keyed by its trainer)."""
     name = shard.partition("-")[2]
     generator = sample_shards.reader(ck, shard, generator)
 
     def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if name in privacy.REFERENCE_ATTACKS:
+            from dii_hpc.audit import reference_attacks
+
+            return reference_attacks.suite_record(name, model, members, nonmembers, n, seed,
+                                                  cfg or {}), {}
         if name == "attribute_inference":
             from dii_hpc.audit import attribute
 
@@ -64,15 +78,19 @@ def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
 def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
               nonmembers: tuple[np.ndarray, np.ndarray], *, n: int = 200, seed: int = 0,
               attacks: list[str] | None = None, generator: Any = None,
-              ck: Checkpoint | None = None) -> dict[str, Any]:
-    """Run the suite and return the audit section (without config/level keys)."""
+              ck: Checkpoint | None = None, cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the suite and return the audit section (without config/level keys); LiRA and
+    RMIA join when `cfg` (the audit config: their trainer's key) is given and the model
+    has `fit`."""
     task = Task.parse(model.task)
     ck = ck or Checkpoint(None)
-    keys = shard_keys(task, attacks)
+    retrain = cfg is not None and callable(getattr(model, "fit", None))
+    keys = shard_keys(task, attacks, retrain)
     records = []
     with progress.bar("privacy suite: attacks", len(keys)) as bar:
         for key in keys:
-            records.append(compute_shard(model, members, nonmembers, n, seed, key, ck, generator))
+            records.append(compute_shard(model, members, nonmembers, n, seed, key, ck, generator,
+                                         cfg))
             bar.advance()
     membership = [r for r in records if r["name"] != "attribute_inference"]
     best = max(membership, key=lambda r: (_lower(r), r["metrics"]["auc"]))
@@ -91,8 +109,20 @@ def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
     letter = stats.grade("privacy", metrics["membership_auc_lower_bound"])
     return {"task": task.value, "suite": "privacy", "grade": letter,
             "summary": _sentence(best, letter), "metrics": metrics, "attacks": records,
-            "curves": {"roc": best["roc"]}, "sanity": _sanity(membership, int(is_member.sum())),
+            "curves": {"roc": best["roc"]},
+            "sanity": _sanity(membership, int(is_member.sum())) + _reference_flag(task, model, retrain),
             "examples": [], "n_samples": int(len(x))}
+
+
+def _reference_flag(task: Task, model: Any, retrain: bool) -> list[dict[str, Any]]:
+    """Say when the field's standard attacks (LiRA, RMIA) could not run, and why."""
+    if retrain or not task.is_classification:
+        return []
+    why = ("run_suite was given no audit config (cfg), which keys their reference models"
+           if callable(getattr(model, "fit", None)) else
+           "their reference models are retrained with model.fit(x, y), which this model "
+           "does not implement")
+    return [{"flag": "reference_attacks", "ok": False, "detail": f"LiRA and RMIA skipped: {why}"}]
 
 
 def _lower(record: dict[str, Any]) -> float:

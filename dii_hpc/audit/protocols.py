@@ -70,6 +70,17 @@ class AuditModel(Protocol):
 
 
 @runtime_checkable
+class RetrainableModel(AuditModel, Protocol):
+    """A model whose training recipe can run again on other data: poisoning retrains it on
+    poisoned data, LiRA/RMIA train their reference models with it, `dp_canary` its canary
+    run. `fit` retrains from scratch (not fine-tunes) in place; `TorchModelWrapper` gets it
+    from its `trainer`."""
+
+    def fit(self, x: Any, y: Any) -> None:
+        """Train from scratch on (x, y) with the model's own hyper-parameters."""
+
+
+@runtime_checkable
 class AuditDataset(Protocol):
     """Train (members, poisoning base) and test (evaluation) splits as numpy arrays."""
 

@@ -26,7 +26,19 @@ def threat(job: dict[str, Any]) -> str:
 
 
 def _compute(job: dict[str, Any], mpi: int, examples: str) -> dict[str, Any]:
-    if job.get("executor", "local") == "slurm":
+    from dii_hpc.audit import reference_training
+
+    # reference models first, where the job runs (--executor slurm: one array), so that
+    # MPI ranks and suite shards only score
+    training = reference_training.prepare(job, job.get("executor", "local"), job.get("partition"))
+    result = _dispatch(job, mpi, examples, reference_training.handles(job))
+    if training:
+        result["reference_training"] = training
+    return result
+
+
+def _dispatch(job: dict[str, Any], mpi: int, examples: str, scoring_only: bool) -> dict[str, Any]:
+    if job.get("executor", "local") == "slurm" and not scoring_only:
         from dii_hpc.audit import slurm_suite
 
         return slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples)

@@ -35,7 +35,7 @@ def compute_shard(job: dict[str, Any], shard: str) -> str:
         from dii_hpc.audit import privacy_suite
 
         privacy_suite.compute_shard(prep.model, prep.train, prep.test, int(job["cfg"]["n_samples"]),
-                                    prep.seed, base, ck, generator)
+                                    prep.seed, base, ck, generator, job["cfg"])
     else:
         from dii_hpc.audit import evasion_suite
 
@@ -51,6 +51,11 @@ def task_keys(job: dict[str, Any], task: Any, done: list[str]) -> list[str]:
 
     suite = privacy_suite if job["name"] == "privacy" else evasion_suite
     shards = suite.shard_keys(task, job["cfg"].get("attacks"))
+    if job["name"] == "privacy":  # LiRA/RMIA when the model has fit (models trained before)
+        from dii_hpc.registry import uri
+
+        shards = privacy_suite.shard_keys(task, job["cfg"].get("attacks"), callable(
+            getattr(uri.build(job["cfg"]["model"], "model"), "fit", None)))
     parts = int(job["cfg"].get("sample_shards") or 1)
     return sample_shards.plan(shards, parts, suite.blocked, done)
 

@@ -116,3 +116,49 @@ def balanced_accuracy(is_member: np.ndarray, predicted: np.ndarray) -> float:
     tpr = predicted[is_member].mean() if is_member.any() else 0.0
     tnr = (~predicted[~is_member]).mean() if (~is_member).any() else 0.0
     return float((tpr + tnr) / 2)
+
+
+LOW_FPR = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
+
+
+def low_fpr(is_member: np.ndarray, score: np.ndarray) -> dict[str, dict[str, Any]]:
+    """TPR at 1%, 0.1% and 0% FPR (the regime that matters for membership), each with the
+    Clopper-Pearson interval of its member count and the FPR reached there with its own.
+
+    Where the two intervals overlap the attack is not shown to beat a coin that says
+    "member" at that rate; with n non-members an FPR below 1/n is only resolved to
+    [0, ~3.7/n], which is why 0% FPR carries the interval of the FPR beside it."""
+    from sklearn.metrics import roc_curve
+
+    is_member = np.asarray(is_member).astype(bool)
+    n_in, n_out = int(is_member.sum()), int((~is_member).sum())
+    fpr, tpr, _ = roc_curve(is_member.astype(int), _finite(score))
+    out = {}
+    for name, target in LOW_FPR.items():
+        ok = fpr <= target + 1e-12
+        k = int(np.argmax(np.where(ok, tpr, -1.0)))
+        tp, fp = round(tpr[k] * n_in), round(fpr[k] * n_out)
+        out[name] = {"target_fpr": target, "tpr": float(tpr[k]), "fpr": float(fpr[k]),
+                     "tpr_interval": clopper_pearson(tp, n_in),
+                     "fpr_interval": clopper_pearson(fp, n_out)}
+    return out
+
+
+def log_roc(is_member: np.ndarray, score: np.ndarray, points: int = 120) -> dict[str, Any]:
+    """The ROC thinned on a log grid of FPR (what a log-log plot needs: the points near
+    FPR 1/n, which an evenly thinned curve drops), starting at the smallest FPR reached."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    is_member = np.asarray(is_member).astype(int)
+    fpr, tpr, _ = roc_curve(is_member, _finite(score))
+    n_out = max(int((is_member == 0).sum()), 1)
+    grid = np.unique(np.r_[np.logspace(np.log10(1.0 / n_out), 0.0, points), fpr[fpr > 0][:1]])
+    best = np.maximum.accumulate(tpr)
+    at = np.searchsorted(fpr, grid + 1e-12, side="right") - 1
+    return {"fpr": [float(v) for v in grid], "tpr": [float(best[i]) for i in at],
+            "auc": float(roc_auc_score(is_member, _finite(score))), "axes": "log"}
+
+
+def _finite(score: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0, posinf=1e300,
+                         neginf=-1e300)

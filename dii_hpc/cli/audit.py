@@ -83,7 +83,8 @@ def breach_message(check: dict[str, Any]) -> str:
 
 _SHOWN = ("fraction", "clean_accuracy", "robust_accuracy", "attack_success_rate",
           "baseline_attack_success_rate", "clean_accuracy_drop", "auc", "balanced_accuracy", "tpr_at_1pct_fpr", "precision",
-          "recall", "clean_mae", "adv_mae", "accuracy_drop_at_max_flip")
+          "recall", "clean_mae", "adv_mae", "accuracy_drop_at_max_flip", "epsilon_lower_bound",
+          "tpr_at_0.1pct_fpr", "baseline_auc", "correct_guesses")
 
 
 def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
@@ -202,17 +203,30 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
                n_samples: NOpt = None, seed: SeedOpt = None, json: JsonOpt = None,
                junit: JunitOpt = None, fail_under: UnderOpt = None, fail_over: OverOpt = None,
                mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
-               parent_run: ParentOpt = None, engine: EngineOpt = None) -> None:
+               parent_run: ParentOpt = None, engine: EngineOpt = None,
+               executor: Annotated[str, typer.Option(
+                   "--executor", help="local | slurm (lira, rmia, dp_canary: reference models "
+                   "as one array).")] = "local",
+               partition: Annotated[str | None, typer.Option(
+                   "--partition", help="Slurm partition for --executor slurm.")] = None) -> None:
     """Level II: one attack, range-scaled defaults, thresholds, JUnit for CI."""
     from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import threat_of
+    from dii_hpc.audit.privacy import REFERENCE_ATTACKS
+    from dii_hpc.errors import BadInput
 
     threat_of(name)
+    if executor not in ("local", "slurm"):
+        raise BadInput(f"--executor {executor!r}: expected local or slurm")
+    if executor == "slurm" and name not in REFERENCE_ATTACKS:
+        raise BadInput(f"--executor slurm: attack {name} runs in-process; the array trains "
+                       f"the reference models of {', '.join(REFERENCE_ATTACKS)}")
     extra = _standard_options(None, None, None, engine, "local", mpi)
     cfg = _with_standard(cfgmod.load(config, _overrides(model, data, n_samples, seed,
                                                         experiment, parent_run)), extra)
     params = {**(cfg.get("params") or {}), **_params(param)}
-    _execute({"cfg": cfg, "level": "II", "name": name, "params": params}, mpi=mpi,
+    _execute({"cfg": cfg, "level": "II", "name": name, "params": params, "executor": executor,
+              "partition": partition}, mpi=mpi,
              json_path=json, junit=junit, under=fail_under, over=fail_over, no_store=no_store)
 
 

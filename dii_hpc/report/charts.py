@@ -101,14 +101,15 @@ class _Frame:
         return self.h - self.bottom - (y - self.yr[0]) / (self.yr[1] - self.yr[0]) * span
 
 
-def _axes(fr: _Frame, xlabel: str, ylabel: str, xfmt: Callable[[float], str]) -> list[str]:
+def _axes(fr: _Frame, xlabel: str, ylabel: str, xfmt: Callable[[float], str],
+          yfmt: Callable[[float], str] = fmt_tick) -> list[str]:
     out = [f'<rect class="plot" x="{fr.left}" y="{fr.top}" width="{fr.w - fr.left - fr.right}" '
            f'height="{fr.h - fr.top - fr.bottom}"/>']
     for t in nice_ticks(*fr.yr):
         y = fr.py(t)
         out.append(f'<line class="grid" x1="{fr.left}" x2="{fr.w - fr.right}" y1="{y:.1f}" y2="{y:.1f}"/>'
                    f'<text class="tick" x="{fr.left - 4}" y="{y + 3:.1f}" text-anchor="end">'
-                   f"{fmt_tick(t)}</text>")  # our own digits: nothing to escape
+                   f"{escape(yfmt(t))}</text>")
     for t in nice_ticks(*fr.xr, target=5):
         x = fr.px(t)
         out.append(f'<line class="grid" y1="{fr.top}" y2="{fr.h - fr.bottom}" x1="{x:.1f}" x2="{x:.1f}"/>'
@@ -151,6 +152,7 @@ def line_chart(
     yrange: tuple[float, float] | None = None,
     diagonal: bool = False,
     points: bool = False,
+    yfmt: Callable[[float], str] = fmt_tick,
 ) -> Markup:
     """An SVG line chart; an empty ``<p>`` when there is no finite point to draw."""
     clean = [_clean(s) for s in series]
@@ -161,7 +163,7 @@ def line_chart(
     fr = _Frame(width, height, xrange or _bounds(xs), yrange or _bounds(ys, 0.05))
     out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
            f'role="img" aria-label="{escape(ylabel)} vs {escape(xlabel)}">']
-    out += _axes(fr, xlabel, ylabel, xfmt)
+    out += _axes(fr, xlabel, ylabel, xfmt, yfmt)
     if diagonal:
         out.append(f'<line class="diag" x1="{fr.px(fr.xr[0]):.1f}" y1="{fr.py(fr.yr[0]):.1f}" '
                    f'x2="{fr.px(fr.xr[1]):.1f}" y2="{fr.py(fr.yr[1]):.1f}"/>')
@@ -189,3 +191,24 @@ def _points(fr: _Frame, s: Series, cls: str) -> list[str]:
             out.append(f'<circle class="{kind} {cls}" cx="{fr.px(x):.1f}" cy="{fr.py(y):.1f}" r="3.5">'
                        f"<title>{escape(fmt_tick(y))}</title></circle>")
     return out
+
+
+def _decade(t: float) -> str:
+    """Tick label of a log10 axis: the power of ten at whole decades, nothing between."""
+    return f"{10 ** round(t):g}" if abs(t - round(t)) < 1e-9 else ""
+
+
+def loglog_chart(series: Sequence[Series], *, floor: float, xlabel: str = "", ylabel: str = "",
+                 width: int = 360, height: int = 300) -> Markup:
+    """Both axes log10 from ``floor`` to 1 (an ROC where low FPR matters: the membership
+    literature's standard plot); points below ``floor`` are drawn at it, the diagonal is
+    the coin flip."""
+    lo = math.log10(floor)
+
+    def log(values: Sequence[Number]) -> list[float]:
+        return [math.log10(max(float(v), floor)) if finite(v) else math.nan for v in values]
+
+    logged = [Series(s.label, log(s.x), log(s.y)) for s in series]
+    return line_chart(logged, xlabel=xlabel, ylabel=ylabel, width=width, height=height,
+                      xrange=(lo, 0.0), yrange=(lo, 0.0), diagonal=True, xfmt=_decade,
+                      yfmt=_decade)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dii_hpc.report import display
-from dii_hpc.report.charts import Series, line_chart
+from dii_hpc.report.charts import Series, line_chart, loglog_chart
 from dii_hpc.report.pages import monitor_of
 from dii_hpc.report.source import RunEntry
 
@@ -52,15 +53,36 @@ def _curve_charts(curves: dict[str, Any]) -> list[dict[str, Any]]:
     return charts
 
 
+def _roc_series(roc: dict[str, Any]) -> list[Series]:
+    """The attack's ROC and, when saved beside it, its baseline's (the loss attack)."""
+    out = []
+    for curve, name in ((roc, "ROC"), (roc.get("baseline"), None)):
+        if not isinstance(curve, dict) or not curve.get("fpr"):
+            continue
+        auc = display.fmt_num(display.number(curve.get("auc")))
+        label = name or f"baseline {curve.get('name', '')}".strip()
+        out.append(Series(f"{label} (AUC {auc})" if auc else label, curve.get("fpr") or [],
+                          curve.get("tpr") or []))
+    return out
+
+
 def _roc(curves: dict[str, Any]) -> Any:
     roc = curves.get("roc")
     if not isinstance(roc, dict) or not roc.get("fpr"):
         return None
-    auc = display.fmt_num(display.number(roc.get("auc")))
-    label = f"ROC (AUC {auc})" if auc else "ROC"
-    return line_chart([Series(label, roc.get("fpr") or [], roc.get("tpr") or [])],
-                      xlabel="false positive rate", ylabel="true positive rate",
+    return line_chart(_roc_series(roc), xlabel="false positive rate", ylabel="true positive rate",
                       xrange=(0.0, 1.0), yrange=(0.0, 1.0), diagonal=True, width=360, height=300)
+
+
+def _roc_loglog(curves: dict[str, Any]) -> Any:
+    """The ROC on log-log axes, for curves saved on a log grid of FPR (`axes: log`)."""
+    roc = curves.get("roc")
+    if not isinstance(roc, dict) or roc.get("axes") != "log" or not roc.get("fpr"):
+        return None
+    xs = [v for v in roc["fpr"] if display.number(v) is not None and v > 0]
+    floor = 10 ** math.floor(math.log10(min(xs))) if xs else 1e-3
+    return loglog_chart(_roc_series(roc), floor=floor, xlabel="false positive rate (log)",
+                        ylabel="true positive rate (log)")
 
 
 def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -78,6 +100,8 @@ def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, A
         "audit": audit, "attacks": attacks, "examples": examples,
         "attack_metrics": _union([a.get("metrics") or {} for a in attacks]),
         "curve_charts": _curve_charts(curves), "roc_svg": _roc(curves),
+        "roc_loglog_svg": _roc_loglog(curves),
+        "exposed": [(a["name"], a["exposed"]) for a in attacks if a.get("exposed")],
         "roc_auc": (curves.get("roc") or {}).get("auc") if isinstance(curves.get("roc"), dict)
         else None,
     }

@@ -18,7 +18,10 @@ TABULAR = {"model": {"factory": "dii_hpc.examples.tabular:breast_cancer_model",
 IMAGES = {"model": {"factory": "dii_hpc.examples.digits:digits_model", "params": {"epochs": 2}},
           "data": "dii_hpc.examples.digits:digits_data"}
 IMAGES_ONLY = {"square", "clean_label_backdoor"}
-PARAMS = {"label_flip": {"fractions": [0.0, 0.3]}, "clean_label_backdoor": {"fraction": 0.2}}
+PARAMS = {"label_flip": {"fractions": [0.0, 0.3]}, "clean_label_backdoor": {"fraction": 0.2},
+          "lira": {"n_reference": 4}, "rmia": {"n_reference": 4},
+          "dp_canary": {"n_canaries": 60}}
+SUITE_PARAMS = {"privacy": {"n_reference": 4}}  # LiRA and RMIA join: the models have fit
 ATTACKS = [*evasion.ATTACKS, *privacy.ATTACKS, *poisoning.ATTACKS]
 
 
@@ -36,8 +39,10 @@ def _twice(job: dict[str, Any]) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("suite", engine.SUITES)
-def test_suite_twice_with_one_seed_is_identical(suite: str, demo_cache: Any) -> None:
-    first, second = _twice({"cfg": {**TABULAR, "n_samples": 40, "seed": 3}, "level": "I",
+def test_suite_twice_with_one_seed_is_identical(suite: str, demo_cache: Any,
+                                                store_path: Any) -> None:
+    first, second = _twice({"cfg": {**TABULAR, "n_samples": 40, "seed": 3,
+                                    "params": SUITE_PARAMS.get(suite)}, "level": "I",
                             "name": suite})
     assert first == second
     assert first["grade"] in tuple("ABCDE") and first["attacks"]
@@ -45,7 +50,8 @@ def test_suite_twice_with_one_seed_is_identical(suite: str, demo_cache: Any) -> 
 
 
 @pytest.mark.parametrize("name", ATTACKS)
-def test_attack_twice_with_one_seed_is_identical(name: str, demo_cache: Any) -> None:
+def test_attack_twice_with_one_seed_is_identical(name: str, demo_cache: Any,
+                                                 store_path: Any) -> None:
     data = IMAGES if name in IMAGES_ONLY else TABULAR
     first, second = _twice({"cfg": {**data, "n_samples": 40, "seed": 3}, "level": "II",
                             "name": name, "params": dict(PARAMS.get(name, {}))})

@@ -45,7 +45,7 @@ def test_two_sample_shards_per_attack_equal_one_process(suite: str, n: int, tmp_
     cfg = tmp_path / "a.yaml"
     cfg.write_text("model: dii_hpc.examples.digits:digits_model\n"
                    f"data: dii_hpc.examples.digits:digits_data\nn_samples: {n}\n"
-                   "sample_shards: 2\n")
+                   "sample_shards: 2\nparams: {n_reference: 4}\n")
     out = {}
     for executor in ("local", "slurm"):
         path = tmp_path / f"{executor}.json"
@@ -53,7 +53,7 @@ def test_two_sample_shards_per_attack_equal_one_process(suite: str, n: int, tmp_
                    "--json", str(path), "--no-store") == 0
         out[executor] = json.loads(path.read_text())
     mod = evasion_suite if suite == "evasion" else privacy_suite
-    shards = mod.shard_keys(Task.IMAGE_CLASSIFICATION)
+    shards = mod.shard_keys(Task.IMAGE_CLASSIFICATION, retrainable=True)
     split = sum(2 if mod.blocked(k) else 1 for k in shards)
     assert out["slurm"]["slurm"]["array_tasks"] == split > len(shards)
     for key in ("metrics", "curves", "grade"):

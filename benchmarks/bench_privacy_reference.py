@@ -1,0 +1,155 @@
+"""Reference models for LiRA/RMIA: training them as one array vs one after another, and
+the scoring time per 10,000 records.
+
+1. Training: the 16 reference models of `dii-hpc audit attack lira` (the noisy tabular
+   MLP that memorises, `--epochs` per model) (a) one after another in this process (what
+   `--executor local` does, and what a user's own loop would do), (b) as one array of
+   local processes through `launch.backend` (submitit's local executor, every task at
+   once), (c) as one Slurm array (`--executor slurm`) when a cluster answers. Each run
+   starts from an empty store; wall clock of `reference_training.prepare`, and whether
+   every way gives the same model outputs bit for bit (a model's numbers are a function of
+   the audit seed, wherever it trains). One torch thread per model (OMP_NUM_THREADS=1): a
+   task's fair share of one core, as a Slurm task with cpus_per_task: 1 gets.
+2. Scoring: LiRA (online with fixed and per-example variance, offline) and RMIA on
+   synthetic outputs of 16 models x 10 classes, from raw outputs to scores, per 10,000
+   records (best of 3), and at 10x the records to show it stays linear.
+Writes reports/benchmarks_privacy_reference.md.
+
+    .venv/bin/python benchmarks/bench_privacy_reference.py [--n-reference 16] [--epochs 150]
+        [--records 10000] [--no-slurm] [--no-report]
+    .venv/bin/python benchmarks/bench_privacy_reference.py --tiny     # a check that it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch loads, here and in the tasks
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_of, write_section  # noqa: E402
+
+RECIPE = {"hidden": 128, "lr": 3e-3, "batch_size": 128}
+
+
+def _job(n: int, epochs: int) -> dict[str, Any]:
+    return {"cfg": {"model": {"factory": "dii_hpc.examples.tabular:noisy_model",
+                              "params": {**RECIPE, "epochs": epochs}},
+                    "data": "dii_hpc.examples.tabular:noisy_data", "seed": 0, "n_samples": 200,
+                    "experiment": "bench-reference", "resources": {"time": "30"}},
+            "level": "II", "name": "lira", "params": {"n_reference": n}}
+
+
+def train(executor: str, n: int, epochs: int, root: Path) -> tuple[float, np.ndarray]:
+    """Wall seconds to train the plan's models from an empty store, and their outputs."""
+    from dii_hpc.audit import reference_attacks, reference_training
+    from dii_hpc.audit.prepare import prepare
+
+    store = root / f"store-{executor}"
+    os.environ["DII_HPC_STORE"] = str(store)
+    job = _job(n, epochs)
+    t0 = time.perf_counter()
+    info = reference_training.prepare(job, executor)
+    wall = time.perf_counter() - t0
+    assert info is not None and info["trained"] == n, info
+    prep = prepare(job["cfg"])
+    plan = reference_attacks.request_plan({"set": "halves", "n_reference": n}, job["cfg"], prep)
+    return wall, plan.outputs()
+
+
+def scoring(n_models: int, records: int) -> dict[str, float]:
+    """Seconds per call of each scorer on `records` records (raw outputs to scores)."""
+    from dii_hpc.audit import lira, reference_models, rmia
+
+    rng = np.random.default_rng(0)
+    classes = 10
+    y = rng.integers(0, classes, records)
+    ref_out = rng.normal(size=(n_models, records, classes))
+    target_out = rng.normal(size=(records, classes))
+    keep = reference_models.halves(n_models, records, 0)
+    audited = np.arange(records)
+
+    def run_lira(mode: str, fixed: bool) -> Any:
+        return lambda: lira.scores(lira.scaled_logit(target_out, y), lira.scaled_logit(ref_out, y),
+                                   keep, mode=mode, fixed=fixed)
+
+    def run_rmia(mode: str) -> Any:
+        return lambda: rmia.scores(rmia.log_prob(target_out, y), rmia.log_prob(ref_out, y), keep,
+                                   audited, mode=mode)
+
+    cases = {"LiRA online, fixed variance": run_lira("online", True),
+             "LiRA online, per-example variance": run_lira("online", False),
+             "LiRA offline": run_lira("offline", True),
+             "RMIA online": run_rmia("online"), "RMIA offline": run_rmia("offline")}
+    return {name: best_of(fn, 3) for name, fn in cases.items()}
+
+
+def slurm_answers() -> bool:
+    from dii_hpc.errors import DiiError
+    from dii_hpc.launch import backend
+
+    try:
+        return backend.choose("auto")[0] == "slurm"
+    except DiiError:
+        return False
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-reference", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=150)
+    ap.add_argument("--records", type=int, default=10_000)
+    ap.add_argument("--no-slurm", action="store_true")
+    ap.add_argument("--tiny", action="store_true", help="2 models, 3 epochs, 1,000 records")
+    ap.add_argument("--no-report", action="store_true")
+    args = ap.parse_args()
+    if args.tiny:
+        args.n_reference, args.epochs, args.records = 2, 3, 1000
+    n, lines = args.n_reference, []
+    os.environ.setdefault("DII_HPC_CACHE", tempfile.mkdtemp(prefix="dii-bench-cache-"))
+    import torch
+
+    torch.set_num_threads(1)
+    from dii_hpc.examples.tabular import noisy_model
+
+    noisy_model(**RECIPE, epochs=args.epochs)  # the target, once (every task loads it)
+    executors = ["local", "processes"] + ([] if args.no_slurm or not slurm_answers()
+                                          else ["slurm"])
+    with tempfile.TemporaryDirectory(prefix="dii-bench-ref-", dir=os.getcwd()) as tmp:
+        runs = {e: train(e, n, args.epochs, Path(tmp)) for e in executors}
+    seq = runs["local"][0]
+    what = {"local": "one after another in this process (--executor local)",
+            "processes": "one array of local processes (launch.backend, local executor)",
+            "slurm": "one Slurm array (--executor slurm)"}
+    lines += [f"## Reference models: {n} LiRA models (noisy tabular MLP, {args.epochs} epochs, "
+              f"one torch thread each), {os.cpu_count()} cores", "",
+              "| how | wall s | s per model | speed-up vs sequential | outputs identical |",
+              "|---|---:|---:|---:|---|"]
+    for e, (wall, out) in runs.items():
+        same = "yes" if np.array_equal(out, runs["local"][1]) else "NO"
+        lines.append(f"| {what[e]} | {wall:.1f} | {wall / n:.2f} | {seq / wall:.2f}x | {same} |")
+    if "slurm" not in runs:
+        lines.append("\n(no Slurm cluster answered: the Slurm array row is missing)")
+    lines += ["", f"## Scoring: {n} reference models x 10 classes, raw outputs to scores "
+              "(float64, vectorised), best of 3", "",
+              f"| scorer | {args.records:,} records ms | ms per 10,000 | "
+              f"{10 * args.records:,} records ms |", "|---|---:|---:|---:|"]
+    small, big = scoring(n, args.records), scoring(n, 10 * args.records)
+    for name, s in small.items():
+        lines.append(f"| {name} | {s * 1e3:.1f} | {s * 1e3 * 10_000 / args.records:.1f} | "
+                     f"{big[name] * 1e3:.1f} |")
+    print("\n".join(lines))
+    if not args.no_report:
+        print(f"wrote {write_section('privacy_reference', lines)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Where a job's reference models are trained, before the job computes (`prepare`).
+
+The runner calls `prepare` for every audit job; for LiRA, RMIA, `dp_canary` and the level I
+privacy suite of a model with `fit` it builds the job's plans (`reference_attacks`) and
+trains the models that are not in the store yet:
+- `--executor slurm`: ONE job array through `launch.backend` (the config's `resources:`
+  and `setup:` as for every job: GPUs per task, partition, time), a task per missing model;
+- "processes": the same array on this host (submitit's local executor);
+- local (the default): one after another in this process.
+The job then finds every model in the store and only scores, so MPI ranks and suite array
+shards never train, and a second audit of another target with the same population and
+recipe submits nothing. A task that finds its model complete (an earlier array that was
+interrupted, requeued or resubmitted) skips it: the array resumes per model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dii_hpc import progress
+from dii_hpc.audit import reference_attacks as ra
+from dii_hpc.audit import reference_models
+from dii_hpc.audit.protocols import Task
+from dii_hpc.errors import SchedulerError
+
+EXECUTORS = ("local", "processes", "slurm")
+
+
+def handles(job: dict[str, Any]) -> bool:
+    """Level II/III jobs of the reference attacks (their own work is scoring, in process)."""
+    return job["level"] != "I" and str(job["name"]) in ra.NAMES
+
+
+def requests(job: dict[str, Any], prep: Any) -> list[dict[str, Any]]:
+    """The reference-model plans a job needs (none for most jobs); bad parameters, a model
+    without `fit` and a population too small are refused here, before any submission."""
+    from dii_hpc.audit import privacy_suite
+
+    cfg, name = job["cfg"], str(job["name"])
+    if job["level"] == "I":
+        task = Task.parse(prep.model.task)
+        wanted = privacy_suite.suite_attacks(task, cfg.get("attacks"), ra.retrainable(prep.model))
+        if name != "privacy" or not set(wanted) & set(ra.SUITE):
+            return []
+        return [{"set": "halves", "n_reference": ra.suite_n_reference(cfg), "name": "lira"}]
+    params = ra.check_params(name, dict(job.get("params") or {}))
+    ra.require_fit(prep.model, name, int(params.get("n_reference", 1)))
+    if name == "dp_canary":
+        return [{"set": "canaries", "n_canaries": ra.canary_count(params, len(prep.test[0]))}]
+    return [{"set": "halves", "n_reference": int(params["n_reference"]), "name": name}]
+
+
+def prepare(job: dict[str, Any], executor: str = "local",
+            partition: str | None = None) -> dict[str, Any] | None:
+    """Train the job's missing reference models where it runs; what was trained, reused
+    and submitted (None when the job needs no reference models)."""
+    if not (handles(job) or (job["level"] == "I" and job["name"] == "privacy")):
+        return None
+    from dii_hpc.audit.prepare import prepare as build
+
+    prep = build(job["cfg"])
+    wanted = requests(job, prep)
+    if not wanted:
+        return None
+    t0 = time.perf_counter()
+    plans = [ra.request_plan(r, job["cfg"], prep) for r in wanted]
+    todo = [(job["cfg"], r, i) for r, p in zip(wanted, plans, strict=True) for i in p.missing()]
+    job_id = None
+    if executor == "local":
+        for p in plans:
+            reference_models.train_inline(prep.model, p)
+    else:
+        job_id = run_array(train_task, todo, job["cfg"],
+                           "local" if executor == "processes" else executor, partition)
+    total = sum(len(p.keys) for p in plans)
+    return {"models": total, "trained": len(todo), "reused": total - len(todo),
+            "executor": executor, "job_id": job_id, "folder": str(plans[0].root),
+            "time_s": time.perf_counter() - t0}
+
+
+def train_task(cfg: dict[str, Any], request: dict[str, Any], index: int) -> str:
+    """Array task body: rebuild model and data, train model `index` of the plan."""
+    from dii_hpc.audit.prepare import prepare as build
+
+    prep = build(cfg)
+    p = ra.request_plan(request, cfg, prep)
+    reference_models.train_one(prep.model, p, index, in_place=True)
+    return p.keys[index]
+
+
+def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], cfg: dict[str, Any],
+              kind: str, partition: str | None = None, timeout_min: int = 60) -> str | None:
+    """One job array (kind slurm, or local processes) through launch.backend, a task per
+    args tuple; waits for every task and returns the array's job id."""
+    from dii_hpc.audit.slurm_suite import shard_resources
+    from dii_hpc.launch import backend
+    from dii_hpc.store.store import Store
+
+    if not args:
+        return None
+    res = shard_resources(cfg, partition, timeout_min, len(args))
+    kind, conf = backend.choose(kind)
+    digest = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
+    spec = backend.job(kind, reference_models.cache_root() / "_submissions" / digest[:16], res,
+                       Store().root, backend.job_name("reference", cfg.get("experiment", "audit")),
+                       list(cfg.get("setup") or []), conf=conf)
+    jobs = backend.submit_array(backend.executor(spec), backend.RankZero(task),
+                                *zip(*args, strict=True), what="reference-model array")
+    with progress.bar("reference models: array tasks", len(jobs)) as bar:
+        for j in jobs:
+            try:
+                j.result()
+            except Exception as err:  # noqa: BLE001 - a failed task, named with its id
+                raise SchedulerError(f"reference-model array task {j.job_id} failed: "
+                                     f"{str(err).strip().splitlines()[-1]}") from err
+            bar.advance()
+    return str(jobs[0].job_id).split("_")[0]
