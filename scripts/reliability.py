@@ -8,7 +8,13 @@
    after the last flush are missing, and `dii-hpc status` shows those runs FAILED.
 3. A requeue storm: running array tasks are requeued 3 times each; every run finishes
    once with no duplicated steps.
-Needs `bash scripts/slurm-up.sh` first (parts 1 and 3).
+4. (#14) SIGTERM twice, a millisecond apart, to writers with a large buffer (the second lands
+   in the flush): none hangs, every run KILLED, every logged point stored.
+5. (#14) Ctrl-C (SIGINT to the process group) of `dii-hpc run --executor local -- python
+   sleepy.py`: the launcher and the group both signal the child; every point it logged is stored.
+6. (#14) `dii-hpc cancel` of `dii-hpc run --executor slurm -- python sleepy.py`: the run ends
+   CANCELLED by itself with every point logged before the cancel stored.
+Needs `bash scripts/slurm-up.sh` first (parts 1, 3 and 6).
 """
 
 from __future__ import annotations
@@ -182,12 +188,125 @@ def part_requeue(tasks: int, points: int) -> list[str]:
             f"{min(attempts)}-{max(attempts)} | - | scripts/reliability.py part 3 |"]
 
 
+_BIG_BUFFER = """
+import dii_hpc, time
+with dii_hpc.start_run("double", flush_interval=3600, flush_points=10**8) as run:
+    for s in range(300_000):
+        run.log_metric("x", float(s), step=s)
+    print(run.id, flush=True)
+    time.sleep(120)
+"""
+SLEEPY = REPO / "tests" / "launch" / "fixtures" / "sleepy.py"
+
+
+def _logged(path: Path) -> list[int]:
+    """Steps sleepy.py says it logged (its first line is its pid)."""
+    lines = path.read_text().split("\n")[:-1] if path.exists() else []
+    return [int(x) for x in lines[1:]]
+
+
+def _stored(store, rid: str) -> set[int]:  # noqa: ANN001
+    return set(store.metric_array(rid, "x")[:, 0].astype(int).tolist()) if "x" in store.metric_keys(rid) else set()
+
+
+def _signal_row(what: str, trials: int, hung: int, ends: list[str], want: str, logged: int,
+                lost: int, wall: float, part: int) -> str:
+    return (f"| {what} ({trials} trials) | {hung} hung, {ends.count(want)}/{trials} {want}, "
+            f"{logged - lost}/{logged} logged points stored ({lost} lost) | {wall:.0f} s | "
+            f"scripts/reliability.py part {part} |")
+
+
+def part_double_sigterm(trials: int) -> list[str]:
+    import dii_hpc
+
+    root = tempfile.mkdtemp(prefix="rel-double-")
+    env = {**os.environ, "DII_HPC_STORE": root}
+    hung, ends, lost, t0 = 0, [], 0, time.time()
+    for _ in range(trials):
+        proc = subprocess.Popen([sys.executable, "-c", _BIG_BUFFER], stdout=subprocess.PIPE, text=True, env=env)
+        rid = proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.001)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            hung += 1
+            proc.kill()
+        store = dii_hpc.Store(root)
+        ends.append(store.run(rid)["status"])
+        lost += 300_000 - len(_stored(store, rid))
+    return [_signal_row("SIGTERM twice 1 ms apart, the second inside the flush of 300,000 points",
+                        trials, hung, ends, "KILLED", 300_000 * trials, lost, time.time() - t0, 4)]
+
+
+def _sleepy(root: str, experiment: str, executor: str, progress: Path) -> subprocess.Popen:
+    return subprocess.Popen([DII, "--store", root, "run", "--executor", executor, "-e", experiment,
+                             "--sys-metrics-s", "0", *(["--time", "5"] if executor == "slurm" else []),
+                             "--", sys.executable, str(SLEEPY), str(progress)], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait_logged(progress: Path, n: int, limit_s: float = 240) -> list[int]:
+    deadline = time.time() + limit_s
+    while len(_logged(progress)) < n and time.time() < deadline:
+        time.sleep(0.05)
+    return _logged(progress)
+
+
+def part_ctrl_c_group(trials: int) -> list[str]:
+    import dii_hpc
+
+    root, hung, ends, logged, lost, t0 = tempfile.mkdtemp(prefix="rel-ctrlc-"), 0, [], 0, 0, time.time()
+    for i in range(trials):
+        progress = Path(root) / f"progress{i}.txt"
+        proc = _sleepy(root, f"ctrlc{i}", "local", progress)
+        steps = _wait_logged(progress, 5 + i % 20)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            hung += 1
+            os.killpg(proc.pid, signal.SIGKILL)
+        store = dii_hpc.Store(root)
+        (rec,) = store.records(f"ctrlc{i}")
+        ends.append(rec["status"])
+        logged += len(steps)
+        lost += len(set(steps) - _stored(store, rec["run_id"]))
+    return [_signal_row("Ctrl-C (SIGINT to the group) of `dii-hpc run --executor local -- python "
+                        "sleepy.py`", trials, hung, ends, "KILLED", logged, lost, time.time() - t0, 5)]
+
+
+def part_cancel_slurm(trials: int) -> list[str]:
+    import dii_hpc
+
+    root, hung, ends, logged, lost, t0 = tempfile.mkdtemp(prefix="rel-cancel-"), 0, [], 0, 0, time.time()
+    for i in range(trials):
+        progress = Path(root) / f"progress{i}.txt"
+        assert _sleepy(root, f"cancel{i}", "slurm", progress).wait(timeout=120) == 0
+        store = dii_hpc.Store(root)
+        (rec,) = store.records(f"cancel{i}")
+        steps = _wait_logged(progress, 10 + i % 20)
+        subprocess.run([DII, "--store", root, "cancel", rec["run_id"]], capture_output=True, check=True)
+        deadline = time.time() + 60
+        while store.run(rec["run_id"])["status"] == "RUNNING" and time.time() < deadline:
+            time.sleep(0.2)
+        end = store.run(rec["run_id"])["status"]
+        hung += end == "RUNNING"
+        ends.append(end)
+        logged += len(steps)
+        lost += len(set(steps) - _stored(store, rec["run_id"]))
+    return [_signal_row("`dii-hpc cancel` of `dii-hpc run --executor slurm -- python sleepy.py`",
+                        trials, hung, ends, "CANCELLED", logged, lost, time.time() - t0, 6)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=64)
     ap.add_argument("--points", type=int, default=20_000)
     ap.add_argument("--kills", type=int, default=100)
-    ap.add_argument("--parts", default="1,2,3")
+    ap.add_argument("--signals", type=int, default=20, help="trials of each signal part (4-6)")
+    ap.add_argument("--parts", default="1,2,3,4,5,6")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     rows = []
@@ -200,6 +319,10 @@ def main() -> None:
     if "3" in parts:
         rows += part_requeue(8, 2_000)
         print(rows[-1], flush=True)
+    for part, fn in (("4", part_double_sigterm), ("5", part_ctrl_c_group), ("6", part_cancel_slurm)):
+        if part in parts:
+            rows += fn(args.signals)
+            print(rows[-1], flush=True)
     sys.path.insert(0, str(REPO / "benchmarks"))
     from _common import machine
 

@@ -36,32 +36,58 @@ def select_runs(store: Store, target: str) -> list[dict[str, Any]]:
         raise NotFound("run or experiment", target, store.experiments()) from err
 
 
-def cancel(store: Store, target: str) -> dict[str, int]:
-    """Cancel the active runs of an experiment or one run; PENDING ones end CANCELLED at once."""
+CANCEL_GRACE_S = 30.0  # how long a signalled Slurm run may take to flush and end itself
+
+
+def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[str, int]:
+    """Cancel the active runs of an experiment or one run; PENDING ones end CANCELLED at once.
+
+    A running run is asked to stop the way it handles (tracking.signals): its cancel is noted
+    in its folder, then it gets SIGTERM (a local launcher, or every step of its Slurm job:
+    ``scancel --signal=TERM``), flushes, and ends itself CANCELLED with every point stored.
+    The Slurm jobs are then cancelled for good (one scancel) once their runs have ended, or
+    after ``grace_s``; Slurm's own KillWait then applies to whatever still runs."""
     from dii_hpc.slurm import commands
+    from dii_hpc.store import records
 
     runs = [r for r in select_runs(store, target) if r.get("status") in ACTIVE]
     jobs = job_map(store)
-    slurm_ids, local, pending = [], 0, []
+    slurm_ids, signalled, local, pending = [], {}, 0, []
     if target in store.experiments():  # an adaptive sweep's workers (between trials too)
         from dii_hpc.launch import adaptive
 
         slurm_ids, pids = adaptive.cancel_targets(store, target)
         local += adaptive.interrupt(pids)
     for rec in runs:
+        records.request_cancel(store.run_dir(rec["run_id"]))
         info = jobs.get(rec["run_id"], {})
         job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
         if (info.get("executor") or ("slurm" if job_id else "")) == "slurm" and job_id:
             slurm_ids.append(str(job_id))
+            if rec.get("status") == "RUNNING":
+                signalled[rec["run_id"]] = str(job_id)
         elif "trial" not in rec and _kill_local(rec):  # a trial's worker was stopped above
             local += 1
         if rec.get("status") == "PENDING":
             pending.append(rec["run_id"])
+    if signalled:
+        with contextlib.suppress(SchedulerError):  # a job that ended meanwhile; scancel below
+            commands.cancel(sorted(set(signalled.values())), signal="TERM")
+        _wait_ended(store, list(signalled), grace_s)
     if slurm_ids:
         commands.cancel(slurm_ids)
     for rid in pending:
         store.update_run(rid, status="CANCELLED", end_time=time.time(), error="cancelled by user")
     return {"runs": len(runs), "slurm_jobs": len(slurm_ids), "local": local}
+
+
+def _wait_ended(store: Store, run_ids: list[str], timeout_s: float, poll_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s
+    left = set(run_ids)
+    while left and time.monotonic() < deadline:
+        left = {rid for rid in left if store.run(rid).get("status") in ACTIVE}
+        if left:
+            time.sleep(poll_s)
 
 
 def _kill_local(rec: dict[str, Any]) -> bool:
@@ -110,6 +136,9 @@ def resubmit(store: Store, experiment: str, executor: str | None = None) -> dict
 def retire_attempt(store: Store, rec: dict[str, Any]) -> None:
     """Make an ended run PENDING again; its Slurm record moves to ``slurm_attempts`` so that the
     new attempt's record replaces it (None is replaced, where a dict would be merged into)."""
+    from dii_hpc.store import records
+
+    records.clear_cancel(store.run_dir(rec["run_id"]))  # started again: no longer cancelled
     fields: dict[str, Any] = {"status": "PENDING", "end_time": None, "error": None}
     if rec.get("slurm"):
         fields.update(slurm=None, slurm_attempts=[*(rec.get("slurm_attempts") or []), rec["slurm"]])

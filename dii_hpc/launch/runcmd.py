@@ -114,7 +114,8 @@ def run_command(task: CommandTask) -> int:
         else:
             cmd = srun_command(task, logs) if multi else task.command
             try:
-                child = subprocess.Popen(cmd, cwd=task.cwd, env=env, stdout=out, stderr=err)
+                child = subprocess.Popen(cmd, cwd=task.cwd, env=env, stdout=out, stderr=err,
+                                         preexec_fn=die_with_parent())
             except OSError as exc:
                 err.write(f"dii-hpc run: cannot start {cmd[0]!r}: {exc}\n".encode())
                 return _finish(store, task.run_id, 127, samples, diff, f"cannot start: {exc}")
@@ -147,7 +148,7 @@ def _local_ranks(task: CommandTask, env: dict[str, str], logs: Path, err: Any) -
         with open(logs / f"rank{r}.out", "ab") as o, open(logs / f"rank{r}.err", "ab") as e:
             children.append(subprocess.Popen(
                 [sys.executable, "-m", "dii_hpc.launch.rank", "--", *task.command],
-                cwd=task.cwd, env=renv, stdout=o, stderr=e))
+                cwd=task.cwd, env=renv, stdout=o, stderr=e, preexec_fn=die_with_parent()))
     previous = _forward_signals(children)
     try:
         code = 0
@@ -163,6 +164,28 @@ def _local_ranks(task: CommandTask, env: dict[str, str], logs: Path, err: Any) -
         return code or next((c.returncode for c in children if c.returncode), 0)
     finally:
         _restore_signals(previous)
+
+
+def die_with_parent() -> Any:
+    """A ``preexec_fn`` that makes the child get SIGTERM when this launcher dies, even by
+    ``kill -9`` (Linux's PR_SET_PDEATHSIG): a command never outlives `dii-hpc run`, and its
+    run's SIGTERM handler still stores every point.  None where prctl does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up now, not in the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the launcher died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def _forward_signals(children: list[subprocess.Popen[bytes]]) -> dict[int, Any]:

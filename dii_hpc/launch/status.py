@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from dii_hpc.vocabulary import ACTIVE, SUCCESSFUL, TERMINAL
+from dii_hpc.vocabulary import ACTIVE, CANCELLED, SUCCESSFUL, TERMINAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -49,6 +49,8 @@ def decide(run_status: str, sched: dict[str, Any] | None, age_s: float) -> tuple
             return "FAILED", "the scheduler no longer knows this job and the run never finished"
         return None, None
     state = sched.get("state", "")
+    if run_status == CANCELLED:
+        return None, None  # the run ended itself after `dii-hpc cancel`, whatever its exit code
     if state not in TERMINAL:
         if run_status in TERMINAL and state == "PENDING" and sched.get("requeue_count", 0):
             return "PENDING", None  # requeued after its checkpoint: it will resume

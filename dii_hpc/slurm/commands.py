@@ -71,7 +71,8 @@ def query_jobs(job_ids: list[str], use_sacct: bool = True) -> dict[str, dict[str
     return {k: v for k, v in found.items() if k.split("_")[0] in wanted}
 
 
-def cancel(job_ids: list[str]) -> None:
-    """One scancel for all the given jobs / array tasks."""
+def cancel(job_ids: list[str], signal: str | None = None) -> None:
+    """One scancel for all the given jobs / array tasks; with ``signal`` (e.g. "TERM") only
+    that signal, to every step of each job (not its batch shell), which goes on running."""
     if job_ids:
-        run(["scancel", *sorted(set(job_ids))])
+        run(["scancel", *([f"--signal={signal}"] if signal else []), *sorted(set(job_ids))])

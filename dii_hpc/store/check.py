@@ -44,6 +44,10 @@ def _check_record(rdir: Path, exp: str) -> list[Problem]:
         return [Problem("error", str(rdir / records.RUN_FILE), "run_id/experiment do not match its path")]
     if rec["status"] not in vocab.STATUSES:
         return [Problem("error", str(rdir / records.RUN_FILE), f"unknown status {rec['status']!r}")]
+    gone = records.writer_gone(rec)
+    if gone:  # it will never end by itself: `dii-hpc status` ends it FAILED
+        return [Problem("error", str(rdir / records.RUN_FILE),
+                        f"run {rec['run_id']} is left RUNNING but its writer is gone ({gone})")]
     return []
 
 

@@ -41,6 +41,9 @@ def check_key(key: str, what: str = "metric key") -> str:
                 f"invalid {what} {shown(key)}: segment {shown(seg)} is empty, hidden, '..' or has "
                 "characters outside letters, digits and _ . - + = @ : , % space"
             )
+        if seg.lower() in STORE_FILES:
+            raise BadInput(f"invalid {what} {shown(key)}: segment {shown(seg)} is the name of one "
+                           "of the store's own files (zarr.json)")
         if len(seg.encode()) > MAX_SEGMENT_BYTES:
             raise BadInput(f"invalid {what} {shown(key)}: segment {shown(seg)} is "
                            f"{len(seg.encode())} bytes in UTF-8; at most {MAX_SEGMENT_BYTES} "
@@ -49,6 +52,9 @@ def check_key(key: str, what: str = "metric key") -> str:
 
 
 MAX_KEY = 250
+#: File names zarr keeps beside the arrays (compared lower-case: a case-insensitive filesystem
+#: would take ``ZARR.JSON`` for the group's own metadata and the run's end would crash).
+STORE_FILES = frozenset({"zarr.json"})
 MAX_SEGMENT_BYTES = 255  # NAME_MAX: each segment is a folder name
 
 

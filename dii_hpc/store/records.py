@@ -117,3 +117,22 @@ def writer_gone(record: dict[str, Any], now: float | None = None, host: str | No
     if silent > max(60.0, 6 * interval):
         return f"no heartbeat from the writer for {silent:.0f} s"
     return None
+
+
+CANCEL_FILE = "cancel.json"
+
+
+def request_cancel(run_dir: Path) -> None:
+    """Note that the user cancelled this run (`dii-hpc cancel`), before the signal is sent:
+    the run's writer, stopped by that signal, then ends it CANCELLED instead of KILLED.  A
+    file of its own, since run.json is its writer's alone while the run runs."""
+    write_json(run_dir / CANCEL_FILE, {"time": time.time()})
+
+
+def cancel_requested(run_dir: Path) -> bool:
+    return (run_dir / CANCEL_FILE).exists()
+
+
+def clear_cancel(run_dir: Path) -> None:
+    """A run started again (`resubmit`) is no longer cancelled."""
+    (run_dir / CANCEL_FILE).unlink(missing_ok=True)

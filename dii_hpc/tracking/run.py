@@ -5,7 +5,7 @@
 costs the garbage collector nothing and turns into a numpy array without a per-point loop.
 A background thread turns the buffer into zarr appends when it grows past ``flush_points``
 or every ``flush_interval`` seconds, and the run flushes again at finish, at exit and on
-SIGTERM and the preempt signal. The buffer is drained with slice + del and filled with one ``extend`` per
+SIGTERM, SIGINT and the preempt signal (tracking.signals). The buffer is drained with slice + del and filled with one ``extend`` per
 point (each atomic under the GIL, and no buffer export is ever held), so the logging thread
 never takes a lock.
 """
@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc import distributed
-from dii_hpc.errors import BadInput, InfraError
+from dii_hpc import vocabulary as vocab
+from dii_hpc.errors import BadInput
 from dii_hpc.store import records
 from dii_hpc.store.names import check_key
 from dii_hpc.store.store import Store
 from dii_hpc.tracking import active, ranks, signals
 from dii_hpc.tracking.artifacts import ArtifactsMixin
+from dii_hpc.tracking.ending import EndingMixin
 from dii_hpc.tracking.exits import on_exit
 from dii_hpc.tracking.values import to_float, to_step
 
@@ -46,7 +48,7 @@ def _point_dtype() -> Any:
     return np.dtype([(name, "<" + code) for name, code in _POINT_FIELDS])
 
 
-class Run(ArtifactsMixin):
+class Run(ArtifactsMixin, EndingMixin):
     """One run of an experiment, open for writing by this process (the run's single writer)."""
 
     log_metric: Any  # bound per instance to a closure (see _make_logger)
@@ -99,7 +101,7 @@ class Run(ArtifactsMixin):
             name=f"dii-hpc-flush-{self.id[-6:]}",
         )
         self._thread.start()
-        signals.register(self.flush)
+        signals.register(self)
         ref = weakref.ref(self)  # a finished run must not be kept alive by the exit hook
         on_exit(lambda: (run := ref()) is not None and run._at_exit())
 
@@ -212,7 +214,7 @@ class Run(ArtifactsMixin):
 
         if os.getpid() != self._pid:
             return
-        with self._flush_lock:
+        with signals.flushing(), self._flush_lock:
             n = len(self._buf)
             if not n and heartbeat and self.owns_status:
                 with self._record_lock:
@@ -276,11 +278,16 @@ class Run(ArtifactsMixin):
             self._save()
         return entry
 
-    def _save(self) -> None:
+    def _save(self, sets_status: bool = False) -> None:
+        """Rewrite run.json (and its heartbeat); unless this write ``sets_status``, an end
+        someone else recorded meanwhile is kept (`EndingMixin._keep_ended`)."""
         if not self.writes_record:
             return
+        if not sets_status and vocab.is_active(self.record.get("status")):
+            self._keep_ended()
         self.record["heartbeat"] = time.time()
-        records.write_record(self.dir, self.record)
+        records.write_record(self.dir, self.record,
+                             was_terminal=not sets_status and vocab.is_terminal(self.record.get("status")))
 
     def refresh_summary(self) -> None:
         """Fold the arrays other processes of the task wrote (ranks, node samplers) into
@@ -295,50 +302,6 @@ class Run(ArtifactsMixin):
                 if data is not None and data.shape[0]:
                     self.record.setdefault("metrics", {})[key] = summarize(data)
             self._save()
-
-    # -------------------------------------------------------------------- end
-    def finish(self, status: str = "FINISHED", error: str | None = None) -> None:
-        """Flush everything, then record the end state (once; later calls do nothing)."""
-        if self.finished:
-            return
-        self._fast_ids.clear()  # logging after the end now raises instead of being dropped
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=60)
-        self.flush()
-        self.finished = True
-        signals.unregister(self.flush)
-        active.forget(self)
-        if self.owns_status:
-            with self._record_lock:
-                self.record.update(status=status, end_time=time.time(), error=error)
-                self._save()
-        if self._flush_error is not None:
-            err, self._flush_error = self._flush_error, None
-            raise InfraError(f"run {self.id}: writing metrics failed: {err}") from err
-
-    def _at_exit(self) -> None:
-        if os.getpid() != self._pid:
-            return  # exit of a forked child (multiprocessing worker): the parent owns the run
-        if not self.finished and not self._stop.is_set():
-            self.finish("FAILED" if self.owns_status else "FINISHED", "process exited without ending the run")
-
-    def __enter__(self) -> Run:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc_type is None:
-            self.finish("FINISHED")
-        elif issubclass(exc_type, KeyboardInterrupt) or (
-            issubclass(exc_type, SystemExit) and getattr(exc, "code", 0) not in (0, None)
-        ):
-            self.finish("KILLED", f"{exc_type.__name__}: {exc}".strip())
-        elif issubclass(exc_type, SystemExit):
-            self.finish("FINISHED")
-        else:
-            summary = str(exc).splitlines()[0] if str(exc) else ""
-            self.finish("FAILED", f"{exc_type.__name__}: {summary}".rstrip(": "))
 
 
 def start_run(
@@ -383,7 +346,7 @@ def start_run(
         record["parent_run"] = parent_run
     run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points,
               key_prefix="rank0/" if all_ranks else "")
-    run._save()
+    run._save(sets_status=True)
     active.push(run)
     return run
 

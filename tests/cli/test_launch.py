@@ -3,6 +3,7 @@ line, exit 2, nothing written; local and debug submissions, dry runs, --from-run
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -170,3 +171,42 @@ def test_status_has_a_header(store_path: Path, tmp_path: Path) -> None:
     lines = run_cli("status", "cmds").stdout.splitlines()
     assert lines[0].split() == ["run_id", "status", "job", "elapsed", "max_rss", "error"]
     assert lines[1].startswith("---") and "FAILED" in lines[2]
+
+
+def test_ctrl_c_of_a_local_submit_wait_keeps_every_point_and_ends_killed(store_path: Path,
+                                                                         tmp_path: Path) -> None:
+    """#14 item 2: Ctrl-C (SIGINT to the group) of `submit slow.yaml --executor local --wait`:
+    both runs were FAILED "the local process died...", 7 points printed, 0 stored each."""
+    import os
+    import signal
+    import subprocess
+
+    from dii_hpc.store.store import Store
+    from tests.conftest import DII
+    from tests.launch.fixtures import progress
+
+    marks = tmp_path / "progress"
+    marks.mkdir()
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text("experiment: slow\nmodels:\n  t: {class: 'tests.launch.fixtures.models:Ticker', "
+                   f"params: {{progress: '{marks}'}}}}\nsweep: {{seeds: [0, 1]}}\n"
+                   "resources: {sys_metrics_s: 0}\n")
+    proc = subprocess.Popen([DII, "submit", str(cfg), "--executor", "local", "--wait"], cwd=REPO,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        files = progress.wait_until(lambda: len(list(marks.glob("*.txt"))) == 2 and
+                                    list(marks.glob("*.txt")), 120, "both tasks to log")
+        for path in files:
+            progress.wait_for(path, 7, alive=lambda: proc.poll() is None)
+        logged = {path.stem: progress.steps(path) for path in files}
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert run_cli("status", "slow", cwd=REPO).returncode == 0
+    store = Store(store_path)
+    for rid, steps in logged.items():
+        assert store.run(rid)["status"] == "KILLED", store.run(rid)
+        progress.assert_stored(store, rid, "tick", steps)

@@ -53,3 +53,27 @@ def test_resubmit_moves_the_old_slurm_record_to_attempts(store: Store, tmp_path:
     rec = store.run(rid)
     assert rec["status"] == "FINISHED" and rec["slurm_attempts"] == [old]
     assert (rec.get("slurm") or {}).get("job_id") != "81" and "state" not in (rec.get("slurm") or {})
+
+
+def test_cancel_of_a_local_run_ends_it_cancelled_with_its_points(store: Store, tmp_path: Path) -> None:
+    """#14 item 3, the local half: `dii-hpc cancel RUN` ends a local `dii-hpc run` CANCELLED
+    (it was KILLED, as any SIGTERM), every point logged before the cancel stored."""
+    import subprocess
+    import sys
+
+    from tests.conftest import DII, run_cli
+    from tests.launch.fixtures import progress
+
+    marks = tmp_path / "progress.txt"
+    proc = subprocess.Popen([DII, "run", "--executor", "local", "-e", "cancel-local",
+                             "--sys-metrics-s", "0", "--", sys.executable,
+                             str(REPO / "tests" / "launch" / "fixtures" / "sleepy.py"), str(marks)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logged = progress.wait_for(marks, 6, alive=lambda: proc.poll() is None)[1:]
+    (rec,) = store.records("cancel-local")
+    res = run_cli("cancel", rec["run_id"], cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    proc.communicate(timeout=60)
+    rec = store.run(rec["run_id"])
+    assert rec["status"] == "CANCELLED" and "cancel" in rec["error"]
+    progress.assert_stored(store, rec["run_id"], "x", logged)

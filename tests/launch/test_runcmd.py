@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
 from dii_hpc.store.store import Store
-from tests.conftest import run_cli
+from tests.conftest import DII, run_cli
+from tests.launch.fixtures import progress as progress_steps
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,3 +98,66 @@ def test_local_executor_cannot_span_nodes(store_path: Path) -> None:
     proc = run_cli("run", "--executor", "local", "--nodes", "2", "-e", "x", "--", "true", cwd=REPO)
     assert proc.returncode == 2 and "nodes: 2 asked, but the local executor" in proc.stderr
     assert not store_path.exists() or not (store_path / "experiments" / "x").exists()
+
+
+SLEEPY = REPO / "tests" / "launch" / "fixtures" / "sleepy.py"
+
+
+def _sleepy_run(tmp_path: Path, experiment: str) -> tuple[subprocess.Popen[str], Path]:
+    """`dii-hpc run --executor local -- python sleepy.py` in a process group of its own (a
+    terminal's foreground job): its first line of progress is the script's pid."""
+    progress = tmp_path / "progress.txt"
+    proc = subprocess.Popen([DII, "run", "--executor", "local", "-e", experiment,
+                             "--sys-metrics-s", "0", "--", sys.executable, str(SLEEPY),
+                             str(progress)], cwd=REPO, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    return proc, progress
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_group_of_a_local_run_keeps_every_point(store_path: Path, tmp_path: Path,
+                                                                sig: int) -> None:
+    """#14 items 1-2: `killpg(SIGTERM)` reaches the child twice (forwarded + group) and hung
+    it for 655 s; Ctrl-C (SIGINT to the group) stored 0 of 4 printed points."""
+    proc, progress = _sleepy_run(tmp_path, "group")
+    logged = progress_steps.wait_for(progress, 8, alive=lambda: proc.poll() is None)[1:]
+    os.killpg(proc.pid, sig)
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"{signal.Signals(sig).name} to the group hung the run")
+    store = Store(store_path)
+    (rec,) = store.records("group")
+    assert rec["status"] == "KILLED", rec
+    progress_steps.assert_stored(store, rec["run_id"], "x", logged)
+
+
+def test_kill_9_of_a_local_run_takes_its_child_and_status_stays_failed(store_path: Path,
+                                                                       tmp_path: Path) -> None:
+    """#14 item 4: `kill -9` of `dii-hpc run` orphaned the child; `status` said FAILED, then
+    the child's heartbeat made the run RUNNING again."""
+    proc, progress = _sleepy_run(tmp_path, "orphan")
+    lines = progress_steps.wait_for(progress, 3, alive=lambda: proc.poll() is None)
+    child = lines[0]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+    def child_gone() -> bool:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    try:
+        progress_steps.wait_until(child_gone, 30, "the child to die with its parent")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    assert run_cli("status", "orphan", cwd=REPO).returncode == 0
+    store = Store(store_path)
+    (rec,) = store.records("orphan")
+    assert rec["status"] == "FAILED"
+    time.sleep(1.5)
+    assert store.run(rec["run_id"])["status"] == "FAILED"

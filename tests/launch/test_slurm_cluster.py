@@ -132,6 +132,50 @@ resources: {{time: "5", sys_metrics_s: 0}}
     assert store.run(first["run_id"])["slurm"]["slurm_state"].startswith("CANCELLED")
 
 
+def _cancel_and_check(store: Store, run_id: str, marks: Path, key: str, pid_line: bool) -> None:
+    """`dii-hpc cancel RUN` once the run has logged a few points: the run itself ends CANCELLED
+    (no `status` call needed) with every point logged before the cancel stored."""
+    from tests.launch.fixtures import progress
+
+    logged = progress.wait_for(marks, 12, timeout=240)[1 if pid_line else 0:]
+    res = run_cli("cancel", run_id, cwd=REPO)
+    assert res.returncode == 0 and "1 Slurm job" in res.stdout, res.stderr
+    progress.wait_until(lambda: store.run(run_id)["status"] != "RUNNING", 30,
+                        "the cancelled run to end itself")
+    rec = store.run(run_id)
+    assert rec["status"] == "CANCELLED" and "cancel" in rec["error"], rec
+    progress.assert_stored(store, run_id, key, logged)
+
+
+def test_cancel_of_a_command_run_on_slurm_keeps_its_points(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 3: `dii-hpc cancel` of `dii-hpc run --executor slurm -- python sleepy.py`: 25
+    points printed, 20 stored; the step ran until Slurm's SIGKILL, RUNNING until `status`."""
+    marks = tmp_path / "progress.txt"
+    proc = run_cli("run", "--executor", "slurm", "--time", "5", "-e", "cancel-cmd", "--",
+                   sys.executable, str(REPO / "tests" / "launch" / "fixtures" / "sleepy.py"),
+                   str(marks), cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    store = Store(store_path)
+    (rec,) = store.records("cancel-cmd")
+    _cancel_and_check(store, rec["run_id"], marks, "x", pid_line=True)
+
+
+def test_cancel_of_a_submitted_task_keeps_its_points(store_path: Path, tmp_path: Path) -> None:
+    """#14 item 3: points a `submit` task logged after SIGTERM were lost (submitit ignores
+    SIGTERM until Slurm's SIGKILL); the task now flushes and ends CANCELLED itself."""
+    marks = tmp_path / "progress"
+    marks.mkdir()
+    cfg = _write(tmp_path, f"""
+experiment: cancel-task
+models: {{t: {{class: "{FIX}:Ticker", params: {{progress: "{marks}"}}}}}}
+resources: {{time: "5", sys_metrics_s: 0}}
+""")
+    assert run_cli("submit", str(cfg), cwd=REPO).returncode == 0
+    store = Store(store_path)
+    (rec,) = store.records("cancel-task")
+    _cancel_and_check(store, rec["run_id"], marks / f"{rec['run_id']}.txt", "tick", pid_line=False)
+
+
 def test_run_command_on_slurm_tracks_metrics_and_logs(store_path: Path, tmp_path: Path) -> None:
     script = tmp_path / "script.py"
     script.write_text("import dii_hpc\nfor i in range(5):\n    dii_hpc.log_metric('loss', 1.0 / (i + 1), step=i)\n"

@@ -137,3 +137,20 @@ def test_submission_folders_with_pickles_are_owner_only(store_path: Path, tmp_pa
     folders = [p for p in (store_path / "jobs").rglob("submitit") if p.is_dir()]
     assert folders and all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in folders)
     assert not [p for p in check(Store()) if "pickled" in p.message]
+
+
+def test_check_finds_a_run_stuck_running_without_its_writer(store_path: Path) -> None:
+    """#14 item 5: a run left RUNNING by a writer that died gave `store check` 0 errors."""
+    import subprocess
+    import sys
+
+    code = ("import dii_hpc, os\nrun = dii_hpc.start_run('stuck')\nrun.log_metric('x', 1.0)\n"
+            "run.flush()\nprint(run.id, flush=True)\nos._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    rid = out.stdout.strip()
+    store = Store()
+    assert store.run(rid)["status"] == "RUNNING"
+    stuck = [str(p) for p in check(store, permissions=False) if p.severity == "error"]
+    assert len(stuck) == 1 and rid in stuck[0] and "RUNNING" in stuck[0] and "gone" in stuck[0]
+    res = run_cli("store", "check")
+    assert res.returncode == 1 and rid in res.stdout

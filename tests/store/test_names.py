@@ -46,3 +46,17 @@ def test_a_long_key_says_it_is_too_long_without_echoing_it_whole() -> None:
         check_key("")
     with pytest.raises(BadInput, match="bytes in UTF-8; at most 255"):
         check_key("损" * 90)   # 90 characters, 270 bytes: more than a file name may hold
+
+
+@pytest.mark.parametrize("key", ["zarr.json", "q/zarr.json", "a/zarr.json/b", "ZARR.JSON", "x/Zarr.Json"])
+def test_keys_named_like_the_stores_own_files_are_refused(key: str) -> None:
+    """#14 item 5: `zarr.json` was accepted, then crashed at run end (the run stayed RUNNING)."""
+    with pytest.raises(BadInput) as err:
+        check_key(key)
+    assert "zarr.json" in str(err.value).lower() and "the store's own" in str(err.value)
+    assert str(err.value).count("\n") == 0
+
+
+@pytest.mark.parametrize("key", ["c", "c/d", "x/c/0", "zarr", "json", "zarr.json2", "my.zarr.json"])
+def test_names_close_to_the_stores_files_are_fine(key: str) -> None:
+    assert check_key(key) == key

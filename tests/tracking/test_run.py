@@ -282,3 +282,62 @@ def test_on_metric_sees_only_its_key_and_its_raise_reaches_the_caller(store_path
     assert seen == [(1.0, 1), (2.0, 2), (3.0, 3), (3.5, None)]
     steps = Store().metric_array(run.id, "acc")[:, 0].tolist()
     assert steps == [0, 1, 2, 3, 4, 5]  # the point that raised is stored
+
+
+def test_a_key_named_like_the_stores_files_is_refused_up_front(store_path: Path) -> None:
+    """#14 item 5: `zarr.json` was accepted, then the run stayed RUNNING and other keys were lost."""
+    with dii_hpc.start_run("z") as run:
+        run.log_metric("ok", 1.0, step=0)
+        for key in ("zarr.json", "q/zarr.json"):
+            with pytest.raises(BadInput, match="zarr.json"):
+                run.log_metric(key, 1.0, step=0)
+        run.log_metric("q/ok", 2.0, step=0)
+    store = Store()
+    assert store.run(run.id)["status"] == "FINISHED"
+    assert store.metric_keys(run.id) == ["ok", "q/ok"]
+
+
+def test_a_flush_that_fails_at_the_end_still_ends_the_run(store_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from dii_hpc.errors import InfraError
+    from dii_hpc.store import metrics
+
+    run = dii_hpc.start_run("z", flush_interval=3600)
+    run.log_metric("x", 1.0, step=0)
+
+    def broken(self, key, block):  # noqa: ANN001, ANN202 - a disk that refuses the write
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(metrics.MetricWriter, "append", broken)
+    with pytest.raises(InfraError, match="No space left"):
+        run.finish()
+    rec = Store().run(run.id)
+    assert rec["status"] == "FAILED" and "No space left" in rec["error"]
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_a_heartbeat_never_reopens_a_run_that_status_ended(store_path: Path, attached: bool) -> None:
+    """#14 item 4: `status` marked an orphaned run FAILED, then its writer's heartbeat made it
+    RUNNING again.  The writer (owner, or a process attached to a launcher's run) keeps the
+    ended status; a later point is still stored."""
+    from dii_hpc.store import records
+    from dii_hpc.tracking.run import Run
+
+    store = Store()
+    if attached:
+        rid = store.create_run("hb", status="RUNNING")
+        run = Run(store, records.read_record(store.run_dir(rid)), resumed=True, owns_status=False,
+                  flush_interval=3600)
+    else:
+        run = dii_hpc.start_run("hb", flush_interval=3600)
+    run.log_metric("x", 1.0, step=0)
+    run.flush()
+    store.update_run(run.id, status="FAILED", end_time=time.time(), error="writer gone")
+    run.log_metric("x", 2.0, step=1)
+    run.flush()
+    run.flush(heartbeat=True)
+    rec = store.run(run.id)
+    assert rec["status"] == "FAILED" and rec["error"] == "writer gone"
+    assert rec["metrics"]["x"]["count"] == 2
+    run.finish("FINISHED") if attached else None
+    assert store.metric_history(run.id, "x")["value"].tolist() == [1.0, 2.0]
