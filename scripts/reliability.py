@@ -1,6 +1,12 @@
 """Reliability figures of issue 9, on the real cluster; writes reports/reliability.md.
 
     .venv/bin/python scripts/reliability.py [--tasks 64] [--points 20000] [--kills 100]
+        [--root /mnt/dii-shared/reliability --setup "GlusterFS store, 3-node Slurm"]
+
+Every store is made under --root (default: the system's temp folder, a local disk); pointing
+it at a GlusterFS mount (`scripts/sharedfs-up.sh`) with `slurm-up.sh --nodes 3` reruns the
+same trials on a networked store with array tasks spread over the nodes. Each setup is its
+own section of reports/reliability.md: a rerun replaces its own section and keeps the others.
 
 1. N array tasks write P points x 3 keys each into one experiment while `store compact`
    and `report build` run in a loop: every point must be there exactly once.
@@ -34,6 +40,15 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DII = str(Path(sys.executable).with_name("dii-hpc"))
+ROOT: str | None = None  # --root: the folder every trial's store is made in (None: temp)
+
+
+def _nodes(rows: list[dict]) -> str:
+    """The Slurm nodes the runs ran on, from their sacct records (`node1, node2, node3`)."""
+    from dii_hpc.slurm.nodelist import expand
+
+    names = {n for r in rows for n in expand((r.get("slurm") or {}).get("node_list") or "")}
+    return ", ".join(sorted(names)) or "?"
 
 
 def _config(experiment: str, tasks: int, points: int, seconds: float, time_limit: str) -> dict:
@@ -90,7 +105,7 @@ def part_concurrent(tasks: int, points: int) -> list[str]:
     from dii_hpc.report import build_site
     from dii_hpc.store.summary import compact
 
-    store = dii_hpc.Store(tempfile.mkdtemp(prefix="rel-store-"))
+    store = dii_hpc.Store(tempfile.mkdtemp(prefix="rel-store-", dir=ROOT))
     res = _submit(store, _config("concurrent", tasks, points, 5.0, "00:10:00"))
     stop, side = threading.Event(), {"compact": 0, "report": 0, "errors": []}
 
@@ -117,7 +132,7 @@ def part_concurrent(tasks: int, points: int) -> list[str]:
     listed = len(store.runs("concurrent"))
     return [f"| {tasks} array tasks x {points:,} points x 3 keys, compact + report build "
             f"looping ({side['compact']} compactions, {side['report']} builds, "
-            f"{len(side['errors'])} errors) | {finished}/{tasks} FINISHED, {complete}/{tasks} "
+            f"{len(side['errors'])} errors; tasks ran on {_nodes(rows)}) | {finished}/{tasks} FINISHED, {complete}/{tasks} "
             f"complete, {missing} missing, {dupes} duplicated, {listed} listed after compact "
             f"| {time.time() - t0:.0f} s | scripts/reliability.py part 1 |"]
 
@@ -139,7 +154,7 @@ with dii_hpc.start_run("victims", flush_points=500, flush_interval=3600) as run:
 def part_sigkill(kills: int) -> list[str]:
     import dii_hpc
 
-    root = tempfile.mkdtemp(prefix="rel-kill-")
+    root = tempfile.mkdtemp(prefix="rel-kill-", dir=ROOT)
     env = {**os.environ, "DII_HPC_STORE": root}
     rng = random.Random(0)
     lost_ok = readable = 0
@@ -169,7 +184,7 @@ def part_sigkill(kills: int) -> list[str]:
 
 def part_requeue(tasks: int, points: int) -> list[str]:
     import dii_hpc
-    store = dii_hpc.Store(tempfile.mkdtemp(prefix="rel-requeue-"))
+    store = dii_hpc.Store(tempfile.mkdtemp(prefix="rel-requeue-", dir=ROOT))
     res = _submit(store, _config("requeue", tasks, points, 40.0, "00:10:00"))
     jobs = list(dict.fromkeys(res.job_ids))
     requeued = 0
@@ -219,7 +234,7 @@ def _signal_row(what: str, trials: int, hung: int, ends: list[str], want: str, l
 def part_double_sigterm(trials: int) -> list[str]:
     import dii_hpc
 
-    root = tempfile.mkdtemp(prefix="rel-double-")
+    root = tempfile.mkdtemp(prefix="rel-double-", dir=ROOT)
     env = {**os.environ, "DII_HPC_STORE": root}
     hung, ends, lost, t0 = 0, [], 0, time.time()
     for _ in range(trials):
@@ -257,7 +272,7 @@ def _wait_logged(progress: Path, n: int, limit_s: float = 240) -> list[int]:
 def part_ctrl_c_group(trials: int) -> list[str]:
     import dii_hpc
 
-    root, hung, ends, logged, lost, t0 = tempfile.mkdtemp(prefix="rel-ctrlc-"), 0, [], 0, 0, time.time()
+    root, hung, ends, logged, lost, t0 = tempfile.mkdtemp(prefix="rel-ctrlc-", dir=ROOT), 0, [], 0, 0, time.time()
     for i in range(trials):
         progress = Path(root) / f"progress{i}.txt"
         proc = _sleepy(root, f"ctrlc{i}", "local", progress)
@@ -280,7 +295,7 @@ def part_ctrl_c_group(trials: int) -> list[str]:
 def part_cancel_slurm(trials: int) -> list[str]:
     import dii_hpc
 
-    root, hung, ends, logged, lost, t0 = tempfile.mkdtemp(prefix="rel-cancel-"), 0, [], 0, 0, time.time()
+    root, hung, ends, logged, lost, t0 = tempfile.mkdtemp(prefix="rel-cancel-", dir=ROOT), 0, [], 0, 0, time.time()
     for i in range(trials):
         progress = Path(root) / f"progress{i}.txt"
         assert _sleepy(root, f"cancel{i}", "slurm", progress).wait(timeout=120) == 0
@@ -300,6 +315,13 @@ def part_cancel_slurm(trials: int) -> list[str]:
                         trials, hung, ends, "CANCELLED", logged, lost, time.time() - t0, 6)]
 
 
+def merge_section(text: str, setup: str, section: str) -> str:
+    """reports/reliability.md with the `## setup` section replaced (or added), others kept."""
+    head, *sections = text.split("\n## ")
+    kept = [f"## {body}".rstrip() for body in sections if body.split("\n", 1)[0].strip() != setup]
+    return "\n\n".join(["# Reliability", *kept, section.rstrip()]) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=64)
@@ -307,7 +329,14 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=100)
     ap.add_argument("--signals", type=int, default=20, help="trials of each signal part (4-6)")
     ap.add_argument("--parts", default="1,2,3,4,5,6")
+    ap.add_argument("--root", default=None, help="folder for the trials' stores (a shared mount)")
+    ap.add_argument("--setup", default="Local disk, single-node Slurm",
+                    help="the section of reports/reliability.md this run replaces")
     args = ap.parse_args()
+    global ROOT
+    if args.root:
+        Path(args.root).mkdir(parents=True, exist_ok=True)
+        ROOT = args.root
     parts = set(args.parts.split(","))
     rows = []
     if "1" in parts:
@@ -327,10 +356,11 @@ def main() -> None:
     from _common import machine
 
     out = REPO / "reports" / "reliability.md"
-    out.write_text("\n".join([
-        "# Reliability", "", f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{machine()}, real single-node Slurm (scripts/slurm-up.sh).", "",
-        "| trial | outcome | wall time | source |", "|---|---|---|---|", *rows, ""]))
+    section = "\n".join([
+        f"## {args.setup}", "", f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+        f"on {machine()}; stores under `{ROOT or tempfile.gettempdir()}`.", "",
+        "| trial | outcome | wall time | source |", "|---|---|---|---|", *rows, ""])
+    out.write_text(merge_section(out.read_text() if out.exists() else "", args.setup, section))
     print("wrote", out)
 
 

@@ -53,13 +53,14 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
     runs = [r for r in select_runs(store, target) if r.get("status") in ACTIVE]
     jobs = job_map(store)
     slurm_ids, signalled, local, pending = [], {}, 0, []
+    for rec in runs:  # noted before any signal, so that each run ends CANCELLED, not KILLED
+        records.request_cancel(store.run_dir(rec["run_id"]))
     if target in store.experiments():  # an adaptive sweep's workers (between trials too)
         from dii_hpc.launch import adaptive
 
         slurm_ids, pids = adaptive.cancel_targets(store, target)
         local += adaptive.interrupt(pids)
     for rec in runs:
-        records.request_cancel(store.run_dir(rec["run_id"]))
         info = jobs.get(rec["run_id"], {})
         job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
         if (info.get("executor") or ("slurm" if job_id else "")) == "slurm" and job_id:
