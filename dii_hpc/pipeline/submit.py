@@ -52,13 +52,15 @@ def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
         raise BadInput(f"--executor {executor}: expected one of {', '.join(EXECUTORS)}")
     pipeline = spec.load(path)
     checks.check(pipeline)
-    order = graph.order({n: s.needs for n, s in pipeline.stages.items()})
+    needs = {n: s.needs for n, s in pipeline.stages.items()}
+    order = graph.order(needs)
     kind, conf = backend.choose(executor)
     code = cache.code_version(Path(path).resolve().parent)
     store.ensure_writable()
     record = {"id": new_run_id(), "name": pipeline.name, "source": str(Path(path).resolve()),
               "executor": kind, "store": str(store.root), "spec": pipeline.to_dict(),
-              "order": order, "keys": cache.keys(pipeline.stages, order, code), "code": code,
+              "order": order, "depths": graph.depths(needs),
+              "keys": cache.keys(pipeline.stages, order, code), "code": code,
               "created": time.time(), "host": os.uname().nodename, "submissions": []}
     return launch(store, record, order, conf)
 
