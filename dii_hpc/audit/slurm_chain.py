@@ -48,14 +48,14 @@ def task_count(job: dict[str, Any]) -> int:
     from dii_hpc.audit.protocols import Task
 
     tasks = [Task.parse(job["cfg"]["task"])] if job["cfg"].get("task") else list(Task)
-    sizes = []
+    sizes, errors = [], []
     for task in tasks:
         try:
             sizes.append(len(_plan(job, task)))
-        except BadInput:  # a task the suite does not cover, or attacks it lacks
-            continue
+        except BadInput as err:  # a task the suite does not cover, or attacks it lacks
+            errors.append(err)
     if not sizes:
-        raise BadInput(f"suite {job['name']}: no shard to compute for this config")
+        raise errors[0]
     return max(sizes)
 
 
