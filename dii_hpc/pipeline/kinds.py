@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -274,8 +275,12 @@ def report(ctx: Context) -> Outcome:
 def command(ctx: Context) -> Outcome:
     value = ctx.stage.value
     argv = shlex.split(ctx.fill(value)) if isinstance(value, str) else [ctx.fill(v) for v in value]
+    # `python` and `dii-hpc` are those of the environment running the stage (the job's
+    # login PATH may start with another Python).
+    bindir = os.path.dirname(sys.executable)
     env = {**os.environ, "DII_HPC_STORE": str(ctx.store.root), "DII_HPC_PIPELINE": ctx.pipeline_id,
-           "DII_HPC_STAGE": ctx.stage.name}
+           "DII_HPC_STAGE": ctx.stage.name,
+           "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
     env.pop("DII_HPC_RUN_ID", None)
     try:
         code = subprocess.run(argv, env=env, check=False).returncode

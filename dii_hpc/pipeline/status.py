@@ -144,10 +144,16 @@ def _view(record: dict[str, Any], recs: dict[str, dict[str, Any]]) -> dict[str, 
                         "kind": rec.get("kind"), "runs": rec.get("runs") or [],
                         "outputs": rec.get("outputs") or {}, "dependency": rec.get("dependency"),
                         "reused_from": rec.get("reused_from")}
-    states = [s["state"] for s in stages.values()]
     return {"id": record["id"], "name": record["name"], "executor": record["executor"],
             "created": record.get("created"), "source": record.get("source"),
-            "state": combine(states), "stages": stages}
+            "state": overall([s["state"] for s in stages.values()]), "stages": stages}
+
+
+def overall(states: list[str]) -> str:
+    """A pipeline's state: RUNNING (PENDING) while a stage still moves, then its stages'."""
+    if any(s in vocab.ACTIVE for s in states):
+        return vocab.PENDING if all(s == vocab.PENDING for s in states) else vocab.RUNNING
+    return combine(states)
 
 
 def cancel(store: Store, pipeline_id: str) -> list[str]:

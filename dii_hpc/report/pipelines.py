@@ -46,9 +46,12 @@ def _state(rec: dict[str, Any]) -> str:
 
 
 def overall(stages: dict[str, dict[str, Any]]) -> str:
+    """As `pipeline status` says it: under way while a stage moves, then the first failure."""
     states = [_state(r) for r in stages.values()]
-    for word in ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "KILLED", "CANCELLED",
-                 "RUNNING", "PENDING"):
+    if any(s in ("PENDING", "RUNNING") for s in states):
+        return "PENDING" if all(s == "PENDING" for s in states) else "RUNNING"
+    for word in ("FAILED", "OUT_OF_MEMORY", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "KILLED",
+                 "CANCELLED"):
         if word in states:
             return word
     return "FINISHED"
