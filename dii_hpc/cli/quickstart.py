@@ -58,7 +58,7 @@ def _drift_data(work: Path) -> tuple[Path, Path, Path]:
     """Digits pixels as tables: reference = train split, then the test split clean and brightened."""
     from dii_hpc.examples.digits import drift_tables
 
-    ref, clean, shifted = (Path(p) for p in drift_tables(str(work)))
+    ref, clean, shifted = (Path(p) for p in drift_tables(str(work))[:3])
     return ref, clean, shifted
 
 

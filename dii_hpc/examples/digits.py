@@ -123,7 +123,8 @@ def digits_model(weights: str | None = None, n_train: int | None = None, **param
 def drift_tables(folder: str) -> list[str]:
     """Digits pixels as CSV tables for drift monitors: reference.csv (the train split),
     current-clean.csv (the test split) and current-shifted.csv (its middle rows brightened,
-    a sensor/gain change). Used by the quickstart and configs/pipeline-digits.yaml."""
+    a sensor/gain change); and current-images.npz, the test split as the CNN's input
+    (x: n x 1 x 8 x 8) for `predict`. Used by the quickstart and configs/pipeline-digits.yaml."""
     from pathlib import Path
 
     import pandas as pd
@@ -140,6 +141,8 @@ def drift_tables(folder: str) -> list[str]:
     paths = [out / "reference.csv", out / "current-clean.csv", out / "current-shifted.csv"]
     for frame, path in zip((ref, cur, shifted), paths, strict=True):
         frame.to_csv(path, index=False)
+    paths.append(out / "current-images.npz")
+    np.savez(paths[-1], x=d["x_test"])
     return [str(p) for p in paths]
 
 
