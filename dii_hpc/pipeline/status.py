@@ -60,7 +60,7 @@ def _error_of(sched: dict[str, dict[str, Any]], job_ids: list[str]) -> str | Non
 def status(store: Store, pipeline_id: str) -> dict[str, Any]:
     """{"id", "name", "executor", "state", "stages": {NAME: {state, jobs, reused, ...}}}."""
     from dii_hpc.pipeline import stage as stagemod
-    from dii_hpc.pipeline.kinds import Context
+    from dii_hpc.pipeline.kinds import Context, sweep_outcome
 
     record = state.read_pipeline(store.root, pipeline_id)
     pid, root = record["id"], store.root
@@ -83,8 +83,11 @@ def status(store: Store, pipeline_id: str) -> dict[str, Any]:
             stagemod.settle_array(ctx, name, record["keys"][name])
             recs[name] = state.read_stage(root, pid, name)
         elif jobs_state in vocab.UNSUCCESSFUL and jobs_state != vocab.CANCELLED:
+            why = rec.get("error") or _error_of(sched, rec["jobs"])
+            if pipeline.stages[name].kind == "sweep":  # the failed run's own error
+                why = sweep_outcome(store, rec.get("outputs") or {})[1] or why
             recs[name] = state.write_stage(root, pid, name, state=jobs_state, end_time=time.time(),
-                                           error=rec.get("error") or _error_of(sched, rec["jobs"]))
+                                           error=why)
         elif jobs_state in (vocab.CANCELLED, vocab.RUNNING):
             recs[name] = {**rec, "state": jobs_state}  # CANCELLED: written below, with why
     _cancel_dependents(store, record, pipeline, recs, sched)
