@@ -67,9 +67,12 @@ def _resources(stage: Stage) -> None:
 
 
 def _sweep(pipeline: Pipeline, stage: Stage) -> None:
+    """As `dii-hpc submit` checks it: the config, its classes, the task table."""
+    from dii_hpc.launch import plan
     from dii_hpc.pipeline import kinds
 
-    kinds.load_sweep(stage)
+    loaded = kinds.load_sweep(stage)
+    plan.task_table(loaded, plan.make_executor(loaded))
 
 
 def _select(pipeline: Pipeline, stage: Stage) -> None:

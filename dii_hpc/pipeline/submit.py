@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,12 @@ def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
               "order": order, "depths": graph.depths(needs),
               "keys": cache.keys(pipeline.stages, order, code), "code": code,
               "created": time.time(), "host": os.uname().nodename, "submissions": []}
-    return launch(store, record, order, conf)
+    try:
+        return launch(store, record, order, conf)
+    except BaseException:  # nothing half-submitted: launch cancelled what it queued
+        if kind == "slurm":  # (a local run keeps what it did before an interrupt)
+            shutil.rmtree(state.folder(store.root, record["id"]), ignore_errors=True)
+        raise
 
 
 def resume(store: Store, pipeline_id: str, stage_states: dict[str, str]) -> Submitted:
@@ -113,13 +119,26 @@ def launch(store: Store, record: dict[str, Any], todo: list[str],
                 arrays[name] = array
             out.stages[name] = state.read_stage(store.root, record["id"], name)
     except BaseException:
-        if submitted:
-            with contextlib.suppress(SchedulerError, OSError):
-                from dii_hpc.slurm import commands
-
-                commands.cancel(submitted)
+        if record["executor"] == "slurm":
+            _rollback(store, submitted, [r for r in out.stages.values()
+                                         if r.get("kind") == "sweep" and not r.get("reused")])
         raise
     return out
+
+
+def _rollback(store: Store, jobs: list[str], sweeps: list[dict[str, Any]]) -> None:
+    """Cancel what this call queued and drop the PENDING runs of the sweeps it submitted."""
+    from dii_hpc.errors import StoreError
+
+    if jobs:
+        with contextlib.suppress(SchedulerError, OSError):  # the first failure is what to report
+            from dii_hpc.slurm import commands
+
+            commands.cancel(jobs)
+    for record in sweeps:
+        for rid in (record.get("outputs") or {}).get("runs") or []:
+            with contextlib.suppress(StoreError):
+                store.delete_run(rid)
 
 
 def _reuse(store: Store, record: dict[str, Any], name: str, hit: dict[str, Any]) -> dict[str, Any]:

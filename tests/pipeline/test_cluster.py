@@ -20,7 +20,7 @@ from tests.conftest import run_cli
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 
-pytestmark = [pytest.mark.slurm, pytest.mark.multinode, pytest.mark.sharedfs, pytest.mark.slow]
+pytestmark = pytest.mark.slurm
 
 
 def _pipeline(tmp_path: Path, policy: Path, name: str = "p.yaml") -> Path:
@@ -82,6 +82,9 @@ def _queued() -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
+@pytest.mark.multinode
+@pytest.mark.sharedfs
+@pytest.mark.slow
 def test_lifecycle_pipeline_on_the_cluster(cluster_nodes: list[str], shared_store: Path,
                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DII_HPC_CACHE", str(shared_store.parent / "cache"))  # shards: shared
@@ -137,3 +140,27 @@ def test_lifecycle_pipeline_on_the_cluster(cluster_nodes: list[str], shared_stor
     assert view["stages"]["promote"]["error"].startswith("needs gate, which FAILED: models:/digits/1")
     assert rule in view["stages"]["promote"]["error"]
     assert reg.alias_version("digits", "champion") == 1  # nothing moved
+
+
+@pytest.mark.slurm
+def test_a_refused_stage_leaves_nothing_queued_or_recorded(store_path: Path, tmp_path: Path) -> None:
+    """The stage after the sweep asks for a partition Slurm does not have: exit 3 in Slurm's
+    words, the sweep's array cancelled, its runs and the pipeline's records gone."""
+    from tests.pipeline.conftest import sweep_config
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(json.dumps({**sweep_config(), "resources": {"extra": {"hold": True}}}))
+    path = tmp_path / "p.yaml"
+    path.write_text(json.dumps({"pipeline": "refused", "stages": {
+        "train": {"sweep": str(sweep)},
+        "site": {"report": {}, "needs": ["train"], "resources": {"partition": "nope"}}}}))
+    before = set(_queued())
+    proc = run_cli("pipeline", "submit", str(path), "--executor", "slurm", cwd=REPO)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("dii-hpc: error: sbatch rejected the stage site job: ")
+    assert "partition" in proc.stderr.lower() and proc.stderr.count("\n") == 1
+    time.sleep(1)
+    assert set(_queued()) <= before  # the held array was cancelled
+    store = Store(store_path)
+    assert "pl-train" not in store.experiments() or not store.records("pl-train")
+    assert not list((store_path / "pipelines").glob("*/pipeline.json"))
