@@ -2,8 +2,8 @@
 
 A key is the sha256 of: the stage's kind and config (as written, placeholders unfilled), the
 content hash of every file it names (config files, policies, data, a command's scripts), the
-keys of the stages it needs, and the code version (dii-hpc's version, the git commit of the
-pipeline file's repository and the hash of its uncommitted diff). Files under ``{work}`` are
+keys of the stages it needs, and the code version (dii-hpc's version, the Python sources of
+the pipeline file's git repository: committed blobs and the uncommitted diff). Files under ``{work}`` are
 made by other stages: their keys stand for them.
 
 The outcome of a stage that FINISHED is kept under its key (`save`); at the next submit a
@@ -25,13 +25,20 @@ from dii_hpc.pipeline.spec import PLACEHOLDERS, Stage
 
 
 def code_version(cwd: str | Path) -> dict[str, Any]:
-    """What the stages' code is: dii-hpc's version, the git commit and uncommitted diff."""
+    """What the stages' code is: dii-hpc's version, and the Python sources of the git
+    repository holding the pipeline file (committed blobs + uncommitted diff), so that a
+    commit touching only docs or configs (configs count by content anyway) reruns nothing."""
     from dii_hpc._version import __version__
-    from dii_hpc.launch.manifest import git_info
+    from dii_hpc.launch.manifest import git_output
 
-    git = git_info(cwd)
-    diff = git.get("diff") or ""
-    return {"dii_hpc": __version__, "commit": git.get("commit"), "dirty": bool(git.get("dirty")),
+    def git(*args: str) -> str | None:
+        return git_output(list(args), cwd)
+
+    tree = git("ls-tree", "-r", "HEAD", "--", "*.py")
+    if tree is None:
+        return {"dii_hpc": __version__, "sources": None, "diff_sha256": None}
+    diff = git("diff", "HEAD", "--", "*.py") or ""
+    return {"dii_hpc": __version__, "sources": hashlib.sha256(tree.encode()).hexdigest(),
             "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None}
 
 

@@ -62,6 +62,7 @@ def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
               "executor": kind, "store": str(store.root), "spec": pipeline.to_dict(),
               "order": order, "depths": graph.depths(needs),
               "keys": cache.keys(pipeline.stages, order, code), "code": code,
+              "git": _git(Path(path).resolve().parent),
               "created": time.time(), "host": os.uname().nodename, "submissions": []}
     try:
         return launch(store, record, order, conf)
@@ -69,6 +70,12 @@ def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
         if kind == "slurm":  # (a local run keeps what it did before an interrupt)
             shutil.rmtree(state.folder(store.root, record["id"]), ignore_errors=True)
         raise
+
+
+def _git(cwd: Path) -> dict[str, Any]:
+    from dii_hpc.launch.manifest import git_info
+
+    return {k: v for k, v in git_info(cwd).items() if k in ("commit", "dirty", "branch")}
 
 
 def resume(store: Store, pipeline_id: str, stage_states: dict[str, str]) -> Submitted:

@@ -130,7 +130,7 @@ def context(pid: str, pipeline: dict[str, Any], known: set[str]) -> dict[str, An
                      "outputs": json.dumps(outputs, default=str, sort_keys=True)[:300]})
     return {"id": pid, "name": record["name"], "created": record.get("created"),
             "source": record.get("source"), "executor": record.get("executor"),
-            "code": record.get("code") or {}, "state": overall(stages), "stages": rows,
+            "git": record.get("git") or {}, "state": overall(stages), "stages": rows,
             "graph": graph_svg(record, stages, {}), "models": sorted(
                 {str(r["model"]).split("/")[1] for r in rows if r["model"]})}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from dii_hpc.pipeline import cache, graph, spec
 from tests.pipeline.conftest import lifecycle
 
-CODE = {"dii_hpc": "1", "commit": "abc", "dirty": False, "diff_sha256": None}
+CODE = {"dii_hpc": "1", "sources": "abc", "diff_sha256": None}
 
 
 def _keys(obj: dict, tmp_path: Path, code: dict = CODE) -> dict[str, str]:
@@ -63,6 +63,7 @@ def test_outcomes_are_kept_by_key(tmp_path: Path) -> None:
     assert cache.lookup(tmp_path, "k" * 64)["outputs"] == {"run_id": "r"}
 
 
-def test_code_version_of_this_checkout() -> None:
+def test_code_version_of_this_checkout(tmp_path: Path) -> None:
     code = cache.code_version(Path(__file__).parent)
-    assert code["commit"] and len(code["commit"]) == 40 and code["dii_hpc"]
+    assert len(code["sources"]) == 64 and code["dii_hpc"]
+    assert cache.code_version(tmp_path)["sources"] is None  # not a git repository
