@@ -81,6 +81,22 @@ def shard_resources(cfg: dict[str, Any], partition: str | None, timeout_min: int
         raise ConfigError(f"resources.{explain(err, Resources)}") from err
 
 
+def array_job(job: dict[str, Any], n_tasks: int, partition: str | None = None,
+              timeout_min: int = 60, dependency: str | None = None,
+              conf: dict[str, str] | None = None) -> Any:
+    """The backend Job of a suite's shard array (also the merge job's, in `slurm_chain`)."""
+    from dii_hpc.audit import checkpoint
+    from dii_hpc.launch import backend
+    from dii_hpc.store.store import Store
+
+    ck = checkpoint.for_job(job)
+    res = shard_resources(job["cfg"], partition, timeout_min, n_tasks)
+    kind, conf = ("slurm", conf) if conf is not None else backend.choose("slurm")
+    return backend.job(kind, ck.root.parent / f"{ck.root.name}-slurm", res, Store().root,
+                       backend.job_name("audit", job["name"]),
+                       list(job["cfg"].get("setup") or []), conf=conf, dependency=dependency)
+
+
 def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
         examples_dir: str | None = None) -> dict[str, Any]:
     """Submit the missing shards as one array, wait, then merge in this process."""
@@ -89,7 +105,6 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     from dii_hpc.audit.protocols import Task
     from dii_hpc.launch import backend
     from dii_hpc.registry import uri
-    from dii_hpc.store.store import Store
 
     if job["level"] != "I" or job["name"] not in ("evasion", "privacy"):
         raise BadInput("--executor slurm runs level I evasion and privacy suites "
@@ -99,11 +114,7 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     task = Task.parse(cfg.get("task") or uri.build(cfg["model"], "model", search=cfgmod.search(cfg)).task)
     missing = task_keys(job, task, ck.done())
     if missing:
-        res = shard_resources(job["cfg"], partition, timeout_min, len(missing))
-        kind, conf = backend.choose("slurm")
-        spec = backend.job(kind, ck.root.parent / f"{ck.root.name}-slurm", res, Store().root,
-                           backend.job_name("audit", job["name"]),
-                           list(job["cfg"].get("setup") or []), conf=conf)
+        spec = array_job(job, len(missing), partition, timeout_min)
         jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),
                                     [job] * len(missing), missing, what="audit array")
         with progress.bar("audit: array tasks", len(jobs)) as bar:

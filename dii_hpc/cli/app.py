@@ -20,6 +20,7 @@ from dii_hpc.cli import (
     interop,
     launch,
     models,
+    pipeline,
     predict,
     quickstart,
     report,
@@ -60,7 +61,8 @@ def _root(
         os.environ["DII_HPC_STORE"] = os.path.abspath(store)
 
 
-for _module in (runs, launch, sweep, audit, drift, predict, models, report, quickstart, interop):
+for _module in (runs, launch, sweep, audit, drift, predict, models, pipeline, report,
+                quickstart, interop):
     _module.register(app)
 
 

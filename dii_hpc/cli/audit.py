@@ -177,7 +177,10 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
                   "--eps", help="--standard budget, a number or a fraction (8/255).")] = None,
               norm: Annotated[str | None, typer.Option(
                   "--norm", help="--standard norm: inf (default) or 2.")] = None,
-              engine: EngineOpt = None) -> None:
+              engine: EngineOpt = None,
+              wait: Annotated[bool, typer.Option(
+                  "--wait/--no-wait", help="--executor slurm: --no-wait queues the shard array "
+                  "and a dependent merge job, then returns.")] = True) -> None:
     """Level I: the fixed suite of one threat, graded, with intervals and sanity flags."""
     from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import SUITES
@@ -190,9 +193,30 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
     cfg = _with_standard(cfg, extra)
     if executor not in ("local", "slurm"):
         raise BadInput(f"--executor {executor!r}: expected local or slurm")
+    if not wait:
+        _queue({"cfg": cfg, "level": "I", "name": threat, "executor": executor}, partition,
+               json, junit, fail_under, fail_over, no_store)
+        return
     _execute({"cfg": cfg, "level": "I", "name": threat, "executor": executor,
               "partition": partition}, mpi=mpi, json_path=json, junit=junit,
              under=fail_under, over=fail_over, no_store=no_store)
+
+
+def _queue(job: dict[str, Any], partition: str | None, json_path: str | None,
+           junit: str | None, under: list[str] | None, over: list[str] | None,
+           no_store: bool) -> None:
+    """--no-wait: the shard array and its merge job are queued; nothing waits here."""
+    from dii_hpc.audit import slurm_chain
+    from dii_hpc.errors import BadInput
+
+    if job["executor"] != "slurm" or json_path or junit or no_store:
+        raise BadInput("--no-wait goes with --executor slurm, and the result is a run "
+                       "(drop --json, --junit, --no-store)")
+    out = slurm_chain.submit(job, partition=partition, under=under, over=over)
+    array = f"array {out['array']} ({out['tasks']} shard task(s)), " if out["array"] else ""
+    typer.echo(f"audit {job['name']} suite queued: {array}merge job {out['merge']} "
+               f"(afterok); its run lands in experiment {job['cfg']['experiment']}")
+    typer.echo(f"next: dii-hpc status {job['cfg']['experiment']}")
 
 
 @audit_app.command("attack")

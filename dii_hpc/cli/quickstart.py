@@ -56,22 +56,10 @@ def _best_run(experiment: str) -> dict[str, Any]:
 
 def _drift_data(work: Path) -> tuple[Path, Path, Path]:
     """Digits pixels as tables: reference = train split, then the test split clean and brightened."""
-    import numpy as np
-    import pandas as pd
+    from dii_hpc.examples.digits import drift_tables
 
-    from dii_hpc.examples.digits import Digits
-
-    d = Digits().get_dataset()
-    cols = [f"px{i:02d}" for i in range(64)]
-    ref = pd.DataFrame(d["x_train"].reshape(len(d["x_train"]), -1), columns=cols)
-    cur = pd.DataFrame(d["x_test"].reshape(len(d["x_test"]), -1), columns=cols)
-    shifted = cur.copy()
-    bright = cols[16:48]  # the middle rows of the image get brighter: a sensor/gain change
-    shifted[bright] = np.clip(shifted[bright] * 1.6 + 0.15, 0, 1)
-    paths = work / "reference.csv", work / "current-clean.csv", work / "current-shifted.csv"
-    for frame, path in zip((ref, cur, shifted), paths, strict=True):
-        frame.to_csv(path, index=False)
-    return paths
+    ref, clean, shifted = (Path(p) for p in drift_tables(str(work))[:3])
+    return ref, clean, shifted
 
 
 def quickstart(

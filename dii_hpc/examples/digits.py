@@ -118,3 +118,37 @@ def digits_model(weights: str | None = None, n_train: int | None = None, **param
     return TorchModelWrapper(module, task="image_classification", input_shape=(1, 8, 8),
                              nb_classes=10, clip_values=(0.0, 1.0), trainer=trainer,
                              weights_path=path)
+
+
+def drift_tables(folder: str) -> list[str]:
+    """Digits pixels as CSV tables for drift monitors: reference.csv (the train split),
+    current-clean.csv (the test split) and current-shifted.csv (its middle rows brightened,
+    a sensor/gain change); and current-images.npz, the test split as the CNN's input
+    (x: n x 1 x 8 x 8) for `predict`. Used by the quickstart and configs/pipeline-digits.yaml."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    d = Digits().get_dataset()
+    cols = [f"px{i:02d}" for i in range(64)]
+    ref = pd.DataFrame(d["x_train"].reshape(len(d["x_train"]), -1), columns=cols)
+    cur = pd.DataFrame(d["x_test"].reshape(len(d["x_test"]), -1), columns=cols)
+    shifted = cur.copy()
+    bright = cols[16:48]
+    shifted[bright] = np.clip(shifted[bright] * 1.6 + 0.15, 0, 1)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "reference.csv", out / "current-clean.csv", out / "current-shifted.csv"]
+    for frame, path in zip((ref, cur, shifted), paths, strict=True):
+        frame.to_csv(path, index=False)
+    paths.append(out / "current-images.npz")
+    np.savez(paths[-1], x=d["x_test"])
+    return [str(p) for p in paths]
+
+
+if __name__ == "__main__":  # python -m dii_hpc.examples.digits drift-tables FOLDER
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "drift-tables":
+        sys.exit("usage: python -m dii_hpc.examples.digits drift-tables FOLDER")
+    print("\n".join(drift_tables(sys.argv[2])))

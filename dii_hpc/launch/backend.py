@@ -46,6 +46,10 @@ class Job:
     setup: tuple[str, ...] = ()
     use_srun: bool = True  # False: the job body starts its ranks itself (`dii-hpc run`)
     conf: dict[str, str] | None = field(default=None, compare=False)  # scontrol show config
+    # Slurm --dependency (e.g. "afterok:12:13", "aftercorr:14"); a job whose dependency can
+    # never be satisfied is cancelled by Slurm (--kill-on-invalid-dep). Ignored off Slurm:
+    # the local executor runs dependent work in order itself (pipelines).
+    dependency: str | None = None
 
 
 def choose(kind: str) -> tuple[str, dict[str, str] | None]:
@@ -75,9 +79,10 @@ def job_name(what: str, experiment: str) -> str:
 
 def job(kind: str, folder: Path, resources: Resources, store_root: Path, name: str,
         setup: list[str] | tuple[str, ...] = (), *, conf: dict[str, str] | None = None,
-        use_srun: bool = True, check: bool = True) -> Job:
+        use_srun: bool = True, check: bool = True, dependency: str | None = None) -> Job:
     """A Job for executor ``kind``; a request the target cannot hold is BadInput here."""
-    out = Job(kind, Path(folder), resources, Path(store_root), name, tuple(setup), use_srun, conf)
+    out = Job(kind, Path(folder), resources, Path(store_root), name, tuple(setup), use_srun, conf,
+              dependency or None)
     if check:
         check_fits(out)
     return out
@@ -132,8 +137,12 @@ def slurm_parameters(job: Job) -> dict[str, Any]:
         params["srun_args"] = ["--kill-on-bad-exit=1"]
     if not job.use_srun:
         params["use_srun"] = False
-    if res.extra:
-        params["additional_parameters"] = dict(res.extra)
+    extra = dict(res.extra or {})
+    if job.dependency:
+        params["dependency"] = job.dependency
+        extra.setdefault("kill-on-invalid-dep", "yes")  # a failed need cancels, never strands
+    if extra:
+        params["additional_parameters"] = extra
     return params
 
 

@@ -41,6 +41,11 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout
 
 
+def git_output(args: list[str], cwd: str | Path = ".") -> str | None:
+    """stdout of `git ARGS` in ``cwd``, None when git fails or is absent."""
+    return _git(args, Path(cwd).resolve())
+
+
 def git_info(cwd: str | Path = ".") -> dict[str, Any]:
     """{commit, dirty, branch, diff} of the repository containing ``cwd`` (empty if none)."""
     cwd = Path(cwd).resolve()

@@ -49,10 +49,11 @@ class SubmitResult:
 
 
 def sweep_job(kind: str, config: ExperimentConfig, store_root: Path, folder: Path,
-              conf: dict[str, str] | None = None) -> backend.Job:
+              conf: dict[str, str] | None = None, dependency: str | None = None) -> backend.Job:
     """The backend Job of a sweep's arrays: the config's resources and setup lines."""
     return backend.job(kind, folder, config.resources, store_root,
-                       backend.job_name("sweep", config.experiment), config.setup, conf=conf)
+                       backend.job_name("sweep", config.experiment), config.setup, conf=conf,
+                       dependency=dependency)
 
 
 def runner_for(rows: list[dict[str, Any]], kind: str) -> TaskRunner:
@@ -105,8 +106,12 @@ def _write_git(jobdir: Path, cwd: Path) -> dict[str, Any]:
 
 
 def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_run: bool = False,
-           parent_run: str | None = None) -> SubmitResult:
-    """Plan, record and submit; see the module docstring for the guarantees."""
+           parent_run: str | None = None, dependency: str | None = None,
+           slurm_conf: dict[str, str] | None = None) -> SubmitResult:
+    """Plan, record and submit; see the module docstring for the guarantees.
+
+    ``dependency`` (Slurm --dependency) holds the arrays until other jobs end (pipelines);
+    ``slurm_conf``: a `scontrol show config` the caller already has (executor "slurm")."""
     from dii_hpc.slurm.scontrol import max_array_size
     from dii_hpc.store.atomic import write_bytes
     from dii_hpc.store.ids import new_run_id
@@ -114,14 +119,17 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
     config = loaded.config
     ex_design = planning.make_executor(loaded)
     rows = planning.task_table(loaded, ex_design)
-    kind, slurm_conf = choose_executor(executor)
+    if slurm_conf is not None and executor == "slurm":
+        kind = "slurm"
+    else:
+        kind, slurm_conf = choose_executor(executor)
     max_array = max_array_size(slurm_conf) if slurm_conf is not None else len(rows)
     if kind == "local":  # a study's workers all start: `parallel` is their concurrency
         max_array = config.resources.array_parallelism or (
             len(rows) if config.sweep.optimize else os.cpu_count() or 1)
     sid = new_run_id()
     jobdir = store.jobs_dir / sid
-    job = sweep_job(kind, config, store.root, jobdir / "submitit", slurm_conf)
+    job = sweep_job(kind, config, store.root, jobdir / "submitit", slurm_conf, dependency)
     res = SubmitResult(sid, config.experiment, kind, rows,
                        backend.sbatch_text(job, min(len(rows), max_array)),
                        dry_run=dry_run)

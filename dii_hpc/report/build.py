@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc import progress as bars
-from dii_hpc.report import models, pages, parallel, resources, sections
+from dii_hpc.report import models, pages, parallel, pipelines, resources, sections
 from dii_hpc.report.display import safe_name
 from dii_hpc.report.render import make_env, write_text
 from dii_hpc.report.source import (
@@ -130,9 +130,11 @@ def build_site(store: StoreReader, out: str | Path | None = None, experiment: li
     known = {r.run_id for runs in by_exp.values() for r in runs}
     todo = _stale_runs(b, by_exp, result)
     saved_models = models.load(store) if not experiment else {}
-    total = sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1 + len(saved_models)
+    saved_pipelines = pipelines.load(store.root) if not experiment else {}
+    total = (sum(len(_run_pages_of(r)) for r in todo) + len(by_exp) + 1 + len(saved_models)
+             + len(saved_pipelines))
     with bars.bar("report: pages", total, enabled=progress) as b.progress:
-        _render_all(b, by_exp, todo, known, result, saved_models)
+        _render_all(b, by_exp, todo, known, result, saved_models, saved_pipelines)
     if not experiment:
         result.removed = _remove_stale(out_dir, b.written, b.new)
     _save_manifest(out_dir, b, experiment)
@@ -141,8 +143,10 @@ def build_site(store: StoreReader, out: str | Path | None = None, experiment: li
 
 
 def _render_all(b: _Builder, by_exp: dict[str, list[RunEntry]], todo: list[RunEntry],
-                known: set[str], result: BuildResult, saved_models: dict[str, Any]) -> None:
-    """Every stale run page (in forked workers), then experiment, monitor, model and index pages."""
+                known: set[str], result: BuildResult, saved_models: dict[str, Any],
+                saved_pipelines: dict[str, Any]) -> None:
+    """Every stale run page (in forked workers), then experiment, monitor, model, pipeline
+    and index pages."""
     curves: dict[str, dict[str, Any]] = {}
     render = functools.partial(_render_run, b, known)
     for run_id, paths, small in parallel.map_runs(render, todo, b.workers):
@@ -159,7 +163,11 @@ def _render_all(b: _Builder, by_exp: dict[str, list[RunEntry]], todo: list[RunEn
         linked = [by_id[r].fingerprint for r in models.linked_runs(model) if r in by_id]
         b.page(pages.model_path(name), [model, linked], "model.html",
                lambda n=name, m=model: models.context(n, m, by_id), result)
-    index = {**sections.index_context(by_exp), "models": models.index_rows(saved_models)}
+    for pid, saved in saved_pipelines.items():
+        b.page(pages.pipeline_path(pid), pipelines.fingerprint(saved, known),
+               "pipeline.html", lambda i=pid, p=saved: pipelines.context(i, p, known), result)
+    index = {**sections.index_context(by_exp), "models": models.index_rows(saved_models),
+             "pipelines": pipelines.index_rows(saved_pipelines)}
     b.page("index.html", index, "index.html", index, result)
 
 

@@ -43,8 +43,12 @@ def model_path(name: str) -> str:
     return f"models/{display.safe_name(name)}.html"
 
 
+def pipeline_path(pipeline_id: str) -> str:
+    return f"pipelines/{display.safe_name(pipeline_id)}.html"
+
+
 PATHS = {"run_path": run_path, "experiment_path": experiment_path, "audit_path": audit_path,
-         "monitor_path": monitor_path, "model_path": model_path}
+         "monitor_path": monitor_path, "model_path": model_path, "pipeline_path": pipeline_path}
 
 
 def monitor_of(run: RunEntry) -> str:

@@ -145,3 +145,16 @@ def test_rank_zero_runs_the_shard_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert shard(7) is None and calls == []
     monkeypatch.setenv("RANK", "0")
     assert shard(7) == 7 and calls == [7]
+
+
+def test_a_dependency_holds_the_job_and_a_failed_need_cancels_it() -> None:
+    res = Resources(time="00:10:00", extra={"mail-type": "END"})
+    job = backend.job("slurm", FOLDER, res, STORE, "dii-x", dependency="afterok:12:13", check=False)
+    text = backend.sbatch_text(job, python=PYTHON)
+    for line in ("#SBATCH --dependency=afterok:12:13", "#SBATCH --kill-on-invalid-dep=yes",
+                 "#SBATCH --mail-type=END"):
+        assert line in text, line
+    plain = backend.sbatch_text(_job(res), python=PYTHON)
+    assert "--dependency" not in plain and "kill-on-invalid-dep" not in plain
+    local = backend.job("local", FOLDER, res, STORE, "x", dependency="afterok:1")
+    assert "dependency" not in backend.local_parameters(local)  # the local caller orders work

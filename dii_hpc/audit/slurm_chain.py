@@ -1,0 +1,123 @@
+"""A level I suite on Slurm as a chain: the shard array, then a tiny dependent merge job.
+
+`slurm_suite.run` (what `audit suite --executor slurm` does by default) waits in the
+submitting process for the array and merges there; on a login node that process is what
+dies with the SSH session. Here nothing waits: `submit` queues the shard array and a merge
+job that Slurm holds with `--dependency=afterok:<array>`; the merge is the ordinary suite,
+which finds every shard done, aggregates, checks the thresholds and records the audit run.
+
+Pipelines (`dii_hpc.pipeline`) build the same chain before the model exists (it comes from
+an upstream stage): their array has `task_count` tasks and task i computes `task_at(job, i)`,
+the i-th key of the suite's full plan for the model's real task (tasks past its end have
+nothing to do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dii_hpc.errors import BadInput, CheckFailed
+
+SHARDED = ("evasion", "privacy")
+
+
+def check(job: dict[str, Any]) -> None:
+    """Only level I evasion and privacy suites split into shards (one task per shard)."""
+    if job["level"] != "I" or job["name"] not in SHARDED:
+        raise BadInput("--executor slurm runs level I evasion and privacy suites "
+                       "(one task per shard)")
+
+
+def _suite(job: dict[str, Any]) -> Any:
+    from dii_hpc.audit import evasion_suite, privacy_suite
+
+    return privacy_suite if job["name"] == "privacy" else evasion_suite
+
+
+def _plan(job: dict[str, Any], task: Any) -> list[str]:
+    from dii_hpc.audit import sample_shards
+
+    suite = _suite(job)
+    shards = suite.shard_keys(task, job["cfg"].get("attacks"))
+    return sample_shards.plan(shards, int(job["cfg"].get("sample_shards") or 1), suite.blocked, [])
+
+
+def task_count(job: dict[str, Any]) -> int:
+    """Array size covering the suite's plan for any task the model may turn out to have
+    (its config's `task:` when given)."""
+    from dii_hpc.audit.protocols import Task
+
+    tasks = [Task.parse(job["cfg"]["task"])] if job["cfg"].get("task") else list(Task)
+    sizes, errors = [], []
+    for task in tasks:
+        try:
+            sizes.append(len(_plan(job, task)))
+        except BadInput as err:  # a task the suite does not cover, or attacks it lacks
+            errors.append(err)
+    if not sizes:
+        raise errors[0]
+    return max(sizes)
+
+
+def task_at(job: dict[str, Any], index: int) -> str | None:
+    """The index-th task key of the suite's plan for the model's own task, or None."""
+    from dii_hpc.audit.protocols import Task
+    from dii_hpc.registry import uri
+
+    task = Task.parse(job["cfg"].get("task") or uri.build(job["cfg"]["model"], "model").task)
+    plan = _plan(job, task)
+    return plan[index] if index < len(plan) else None
+
+
+def compute_at(job: dict[str, Any], index: int) -> str | None:
+    """Array task body (pipelines): compute task ``index`` of the plan into the checkpoint."""
+    from dii_hpc.audit import checkpoint, slurm_suite
+
+    key = task_at(job, index)
+    if key is None or key in checkpoint.for_job(job).done():
+        return None
+    return slurm_suite.compute_shard(job, key)
+
+
+def merge(job: dict[str, Any], under: list[str] | None = None,
+          over: list[str] | None = None) -> dict[str, Any]:
+    """The merge job's body: the suite in this process (every shard is done), thresholds,
+    the audit run; a breached threshold fails the job (CheckFailed)."""
+    from dii_hpc.audit import runner
+
+    result, checks = runner.execute({**job, "executor": "local"}, under=under, over=over)
+    failed = [c for c in checks if c["failed"]]
+    if failed:
+        c = failed[0]
+        raise CheckFailed(f"audit run {result.get('run_id')}: threshold breached: "
+                          f"{c['metric']}={c['value']:.4g} {c['op']} {c['limit']:g}")
+    return {"run_id": result.get("run_id"), "grade": result.get("grade"),
+            "summary": result.get("summary")}
+
+
+def submit(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
+           under: list[str] | None = None, over: list[str] | None = None) -> dict[str, Any]:
+    """Queue the missing shards as one array and the merge job after it; return at once.
+
+    {"array": job id or None (every shard already done), "tasks": n, "merge": job id}."""
+    from dii_hpc.audit import checkpoint, slurm_suite
+    from dii_hpc.audit.protocols import Task
+    from dii_hpc.launch import backend
+    from dii_hpc.registry import uri
+
+    check(job)
+    task = Task.parse(job["cfg"].get("task") or uri.build(job["cfg"]["model"], "model").task)
+    missing = slurm_suite.task_keys(job, task, checkpoint.for_job(job).done())
+    kind, conf = backend.choose("slurm")
+    array = None
+    if missing:
+        spec = slurm_suite.array_job(job, len(missing), partition, timeout_min, conf=conf)
+        jobs = backend.submit_array(backend.executor(spec),
+                                    backend.RankZero(slurm_suite.compute_shard),
+                                    [job] * len(missing), missing, what="audit array")
+        array = str(jobs[0].job_id).split("_")[0]
+    spec = slurm_suite.array_job(job, 1, partition, timeout_min, conf=conf,
+                                 dependency=f"afterok:{array}" if array else None)
+    merged = backend.submit_one(backend.executor(spec), backend.RankZero(merge), job, under, over,
+                                what="audit merge job")
+    return {"array": array, "tasks": len(missing), "merge": str(merged.job_id)}

@@ -1,0 +1,114 @@
+"""Stage keys: a stage whose inputs did not change is reused, not run again (as DVC does).
+
+A key is the sha256 of: the stage's kind and config (as written, placeholders unfilled), the
+content hash of every file it names (config files, policies, data, a command's scripts), the
+keys of the stages it needs, and the code version (dii-hpc's version, the Python sources of
+the pipeline file's git repository: committed blobs and the uncommitted diff). Files under ``{work}`` are
+made by other stages: their keys stand for them.
+
+The outcome of a stage that FINISHED is kept under its key (`save`); at the next submit a
+stage is reused when its key has an outcome and every stage it needs is reused too (a stage
+run again may have made different outputs, so what needs it runs again as well).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from dii_hpc.pipeline import state
+from dii_hpc.pipeline.spec import PLACEHOLDERS, Stage
+
+
+def code_version(cwd: str | Path) -> dict[str, Any]:
+    """What the stages' code is: dii-hpc's version, and the Python sources of the git
+    repository holding the pipeline file (committed blobs + uncommitted diff), so that a
+    commit touching only docs or configs (configs count by content anyway) reruns nothing."""
+    from dii_hpc._version import __version__
+    from dii_hpc.launch.manifest import git_output
+
+    def git(*args: str) -> str | None:
+        return git_output(list(args), cwd)
+
+    tree = git("ls-tree", "-r", "HEAD", "--", "*.py")
+    if tree is None:
+        return {"dii_hpc": __version__, "sources": None, "diff_sha256": None}
+    diff = git("diff", "HEAD", "--", "*.py") or ""
+    return {"dii_hpc": __version__, "sources": hashlib.sha256(tree.encode()).hexdigest(),
+            "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        try:
+            return [value, *shlex.split(value)] if " " in value else [value]
+        except ValueError:
+            return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _digest_path(path: Path) -> str:
+    from dii_hpc.store.blobs import file_sha256
+
+    if path.is_file():
+        return file_sha256(path)[0]
+    listing = sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+                     for p in path.rglob("*") if p.is_file())
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+
+
+def file_hashes(stage: Stage) -> dict[str, str]:
+    """Content hash of every existing file or folder the stage's config names."""
+    out = {}
+    for text in _strings([stage.value, stage.options]):
+        if any(p in text for p in PLACEHOLDERS) or len(text) > 4096 or "\n" in text:
+            continue
+        path = Path(text)
+        if path.is_absolute() and path.exists() and path != Path(os.sep):
+            out[text] = _digest_path(path)
+    return out
+
+
+def stage_key(stage: Stage, need_keys: dict[str, str], code: dict[str, Any]) -> str:
+    body = {"kind": stage.kind, "value": stage.value, "options": stage.options,
+            "files": file_hashes(stage), "needs": {n: need_keys[n] for n in stage.needs},
+            "code": code}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def keys(stages: dict[str, Stage], order: list[str], code: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in order:
+        out[name] = stage_key(stages[name], out, code)
+    return out
+
+
+def _path(store_root: str | Path, key: str) -> Path:
+    return state.root(store_root) / "cache" / f"{key}.json"
+
+
+def lookup(store_root: str | Path, key: str) -> dict[str, Any] | None:
+    """The outcome saved under ``key`` (None when the stage never finished)."""
+    from dii_hpc.store.atomic import read_json
+
+    path = _path(store_root, key)
+    if not path.is_file():
+        return None
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def save(store_root: str | Path, key: str, outcome: dict[str, Any]) -> None:
+    from dii_hpc.store.atomic import write_json
+
+    write_json(_path(store_root, key), outcome)
