@@ -33,7 +33,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
      "stage note: needs unknown stage 'bset' (did you mean best?); stages: train, best, gate, "
      "promote, note, site"),
     (lambda s: s["train"].update(set={"resources.cpus": 2}),
-     "stage train: SWEEP:1: resources.cpus: unknown key"),
+     "stage train: --set resources.cpus=2: resources.cpus: unknown key"),
     (lambda s: s["gate"]["gate"].update(to="Champ ion"), "stage gate: "),
     (lambda s: s["site"].update(report={"outdir": "x"}),
      "stage site: p.yaml:1: report.outdir: unknown key; known keys: out"),
