@@ -10,8 +10,9 @@ not (a randomised model runs AutoAttack's version 'rand', few classes shorten AP
 
 The samples are processed in blocks of `BLOCK` (AutoAttack's batch size); `run_block` is a
 pure function of one block and the global sample indices, and every random draw depends on
-(seed, sample index) only, so blocks may run anywhere (Slurm array tasks) and `merge` gives
-the numbers of one process. Finished blocks are kept in the suite's checkpoint.
+(seed, sample index) only, so blocks may run anywhere and `merge` gives the numbers of one
+process. Finished blocks are kept in the suite's checkpoint under `block_keys`; with
+`--executor slurm` each block is an array task (`slurm_suite`, `compute_block`).
 """
 
 from __future__ import annotations
@@ -193,11 +194,8 @@ def merge(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *,
-             seed: int = 0, ck: Any = None, examples_dir: str | None = None) -> dict[str, Any]:
-    """The standard on (x, y): the level I evasion result section (see `report.summarise`)."""
-    from dii_hpc.audit import autoattack_report as report
-    from dii_hpc.audit.checkpoint import Checkpoint, cached
+def setup(model: Any, x: np.ndarray, params: dict[str, Any]) -> tuple[Plan, Any, list[Any]]:
+    """(plan, torch target, first sanity flags): a randomised model gets version 'rand'."""
     from dii_hpc.audit.torch_engine.target import of
 
     p = plan(model, params)
@@ -208,40 +206,67 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *
         p = plan(model, params, variant="rand")
         first[0]["detail"] += ("; reran as AutoAttack's version 'rand' (APGD-CE and APGD-DLR "
                                "with EOT over 20 gradient samples)")
+    return p, target, first
+
+
+def block_keys(variant: str, n: int) -> list[str]:
+    """The checkpoint keys of the blocks of n samples (a Slurm array task each)."""
+    return [f"autoattack-{variant}-{start}" for start in range(0, n, BLOCK)]
+
+
+def compute_block(target: Any, x: np.ndarray, y: np.ndarray, p: Plan, seed: int, key: str,
+                  ck: Any) -> dict[str, Any]:
+    """The block `key` (`block_keys`) of (x, y), computed or loaded from the checkpoint;
+    a few of its adversarial examples are kept for the report."""
+    from dii_hpc.audit.checkpoint import cached
+
+    start = int(key.rsplit("-", 1)[1])
+    stop = min(start + BLOCK, len(x))
+
+    def block() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        out = run_block(target, x[start:stop], y[start:stop], np.arange(start, stop), p, seed)
+        shown = np.flatnonzero(out["fooled_by"] >= 0)[:4]
+        arrays = {k: v for k, v in out.items() if k not in ("times", "x_adv")}
+        return {"times": out["times"]}, arrays | {"x_adv": out["x_adv"][shown],
+                                                  "shown": shown + start}
+
+    record, arrays = cached(ck, key, block)
+    return {**arrays, "times": record["times"]}
+
+
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *,
+             seed: int = 0, ck: Any = None, examples_dir: str | None = None) -> dict[str, Any]:
+    """The standard on (x, y): the level I evasion result section (see `report.summarise`)."""
+    from dii_hpc.audit import autoattack_report as report
+    from dii_hpc.audit.checkpoint import Checkpoint
+
+    p, target, first = setup(model, x, params)
     ck = ck or Checkpoint(None)
-    blocks = []
-    for start in range(0, len(x), BLOCK):
-        stop = min(start + BLOCK, len(x))
-
-        def block(start: int = start, stop: int = stop) -> tuple[dict[str, Any],
-                                                                 dict[str, np.ndarray]]:
-            out = run_block(target, x[start:stop], y[start:stop], np.arange(start, stop), p,
-                            seed)
-            shown = np.flatnonzero(out["fooled_by"] >= 0)[:4]
-            arrays = {k: v for k, v in out.items() if k not in ("times", "x_adv")}
-            return {"times": out["times"]}, arrays | {"x_adv": out["x_adv"][shown],
-                                                      "shown": shown + start}
-
-        record, arrays = cached(ck, f"autoattack-{p.variant}-{start}", block)
-        blocks.append({**arrays, "times": record["times"]})
+    blocks = [compute_block(target, x, y, p, seed, key, ck)
+              for key in block_keys(p.variant, len(x))]
     merged = merge(blocks)
     shown = np.concatenate([b["shown"] for b in blocks])[:4].astype(int)
     x_adv = np.concatenate([b["x_adv"] for b in blocks])[:4]
     return report.summarise(model, x, y, p, merged, first, shown, x_adv, examples_dir, CURVE)
 
 
-def run(cfg: dict[str, Any], threat: str, prep: Any, generator: Any,
-        examples_dir: str | None, ck: Any) -> dict[str, Any]:
-    """The engine's entry for `suite: evasion` with `standard: autoattack`."""
+def check(cfg: dict[str, Any], threat: str, generator: Any = None) -> None:
+    """`standard:` applies to the evasion suite on the torch engine, one process or Slurm."""
     name = cfg.get("standard")
     if name not in STANDARDS:
         raise BadInput(f"--standard {name!r}: known standards: {', '.join(STANDARDS)}")
     if threat != "evasion":
         raise BadInput(f"--standard {name} applies to `suite evasion`, not {threat}")
     if generator is not None:
-        raise BadInput(f"--standard {name} does not shard over --mpi")
+        raise BadInput(f"--standard {name} does not shard over --mpi; use --executor slurm")
     if cfg.get("engine", "torch") != "torch":
         raise BadInput(f"--standard {name} runs on the torch engine; drop --engine "
                        f"{cfg.get('engine')}")
+
+
+def run(cfg: dict[str, Any], threat: str, prep: Any, generator: Any,
+        examples_dir: str | None, ck: Any) -> dict[str, Any]:
+    """The engine's entry for `suite: evasion` with `standard: autoattack`."""
+    check(cfg, threat, generator)
     return evaluate(prep.model, prep.x, prep.y, dict(cfg.get("params") or {}), seed=prep.seed,
                     ck=ck, examples_dir=examples_dir)

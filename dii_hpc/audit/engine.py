@@ -105,9 +105,16 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
                                       n=int(cfg["n_samples"]), seed=prep.seed, attacks=subset,
                                       generator=generator, ck=ck, cfg=cfg)
     else:
-        out = poisoning.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
-                                  target=int((cfg.get("params") or {}).get("target", 0)))
+        from dii_hpc.audit import poisoning_suite
+
+        out = poisoning_suite.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
+                                        target=poison_target(cfg), ck=ck)
     return {"threat": threat, "params": out.pop("params", {}), **out}
+
+
+def poison_target(cfg: dict[str, Any]) -> int:
+    """The poisoning suite's target class (`params: {target: k}`, default 0)."""
+    return int((cfg.get("params") or {}).get("target", 0))
 
 
 def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,

@@ -120,9 +120,19 @@ def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:
             + [f"curve-{f}" for f in CURVE_FRACTIONS])
 
 
-def blocked(shard: str) -> bool:
-    """Every evasion shard is one blocked generation: any can be split by samples."""
-    return True
+def shard_engine(shard: str, engine: str = "art") -> str:
+    """The engine a shard runs on: attacks the torch engine lacks stay on ART (the curve
+    is PGD's)."""
+    from dii_hpc.audit.torch_engine.catalogue import has_torch
+
+    kind, _, arg = shard.partition("-")
+    return engine if has_torch(arg if kind == "attack" else "pgd") else "art"
+
+
+def blocked(shard: str, engine: str = "art") -> bool:
+    """A shard on ART is one blocked generation, so it can be split by samples; a torch
+    engine shard runs whole (one array task, on that task's device)."""
+    return shard_engine(shard, engine) == "art"
 
 
 def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
@@ -132,17 +142,13 @@ def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: st
 
     Shards are what a Slurm array task computes (`dii_hpc.audit.slurm_suite`); a shard
     split over tasks by samples finds its parts in `ck` (`sample_shards`)."""
-    from dii_hpc.audit.torch_engine.catalogue import has_torch
-
     kind, _, arg = shard.partition("-")
     generator = sample_shards.reader(ck, shard, generator)
-
-    def on(name: str) -> str:  # attacks the torch engine lacks stay on ART
-        return engine if has_torch(name) else "art"
+    on = shard_engine(shard, engine)
 
     def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         record, ok, x_adv = evasion.run_named(model, x, y, arg, seed=seed, generator=generator,
-                                              engine=on(arg))
+                                              engine=on)
         shown = np.r_[np.flatnonzero(~ok), np.flatnonzero(ok)][:4]  # successes first
         return record, {"ok": ok, "x_adv": x_adv[shown], "shown": shown}
 
@@ -150,7 +156,7 @@ def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: st
         eps = float(arg) * float(model.clip_values[1] - model.clip_values[0])
         key = "adv_rmse" if Task.parse(model.task).is_regression else "robust_accuracy"
         record, _, _ = evasion.run_named(model, x, y, "pgd", {"eps": eps, "eps_step": eps / 4},
-                                         seed=seed, generator=generator, engine=on("pgd"))
+                                         seed=seed, generator=generator, engine=on)
         return {"eps": eps, key: record["metrics"][key]}, {}
 
     return cached(ck, shard, attack if kind == "attack" else curve_point)

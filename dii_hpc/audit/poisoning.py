@@ -10,6 +10,7 @@ effect: the clean model's rate on the same triggered inputs (`baseline_attack_su
 is subtracted from the success rate (`attack_success_lift`, which the grade uses). Detection
 scores ART's ActivationDefence and SpectralSignatureDefense against the known poison mask.
 Every retraining and ART call runs under a seed derived from the audit's (`randomness`).
+The level I suite, shard by shard, is `poisoning_suite`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc import progress
 from dii_hpc.audit import randomness, stats
 from dii_hpc.audit.protocols import Task, require
 from dii_hpc.errors import BadInput
@@ -33,9 +33,7 @@ ATTACKS = {
     "clean_label_backdoor": "ART clean-label backdoor: PGD-hardened target-class images "
                             "+ trigger, labels untouched (images)",
 }
-SUITE_FRACTIONS = (0.01, 0.05, 0.1)
 FLIP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
-TRIGGER_BASELINE_MAX = 0.25  # a clean model this fooled by the trigger alone is flagged
 
 
 def trigger_for(model: Any) -> Any:
@@ -86,7 +84,7 @@ def poison(model: Any, x: np.ndarray, y: np.ndarray, fraction: float, target: in
     return x_out, y_out, mask
 
 
-def _check(model: Any, name: str, needs: tuple[str, ...]) -> Task:
+def check(model: Any, name: str, needs: tuple[str, ...]) -> Task:
     task = Task.parse(model.task)
     if not task.is_classification or trigger_for(model) is None:
         raise BadInput(f"attack {name} supports image, time-series and tabular classification, "
@@ -98,7 +96,7 @@ def _check(model: Any, name: str, needs: tuple[str, ...]) -> Task:
 def backdoor(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
              fraction: float = 0.1, target: int = 0, seed: int = 0) -> tuple[dict[str, Any], Any]:
     """Retrain on a poisoned copy; (record, poisoned model) with clean acc and success rate."""
-    _check(model, "backdoor", ("predict", "fit"))
+    check(model, "backdoor", ("predict", "fit"))
     t0 = time.perf_counter()
     xp, yp, _ = poison(model, *train, fraction, target, seed)
     victim, fit_seed = _retrain(model, xp, yp, seed, "backdoor", fraction)
@@ -152,7 +150,7 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
 
     from dii_hpc.audit.adapter import estimator_for
 
-    task = _check(model, "clean_label_backdoor", ("predict", "fit", "get_grad"))
+    task = check(model, "clean_label_backdoor", ("predict", "fit", "get_grad"))
     if task is not Task.IMAGE_CLASSIFICATION:
         raise BadInput(f"attack clean_label_backdoor works on images, not {task.value}")
     t0 = time.perf_counter()
@@ -187,7 +185,7 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
 
     from dii_hpc.audit.adapter import estimator_for
 
-    _check(model, name, ("predict", "fit", "get_activations"))
+    check(model, name, ("predict", "fit", "get_activations"))
     t0 = time.perf_counter()
     xp, yp, is_poison = poison(model, *train, fraction, target, seed)
     if victim is None:  # the same retrained model as `backdoor` at this fraction
@@ -235,7 +233,7 @@ def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
                test: tuple[np.ndarray, np.ndarray], fractions: tuple[float, ...] = FLIP_FRACTIONS,
                seed: int = 0) -> dict[str, Any]:
     """Clean test accuracy after retraining with a growing share of flipped labels."""
-    _check(model, "label_flip", ("predict", "fit"))
+    check(model, "label_flip", ("predict", "fit"))
     t0 = time.perf_counter()
     x, y = train
     n_cls, rng = int(model.nb_classes), np.random.default_rng(seed)
@@ -253,66 +251,3 @@ def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
             "metrics": {"clean_accuracy": curve[0]["clean_accuracy"],
                         "accuracy_drop_at_max_flip": drop},
             "curve": curve, "time_s": time.perf_counter() - t0, "intervals": {}, "seeds": seeds}
-
-
-def run_suite(model: Any, train: tuple[np.ndarray, np.ndarray],
-              test: tuple[np.ndarray, np.ndarray], *, target: int = 0,
-              seed: int = 0, fractions: tuple[float, ...] = SUITE_FRACTIONS) -> dict[str, Any]:
-    """Level I poisoning: backdoor at each fraction, both detectors at the largest one,
-    and (tabular) the label-flip curve. Grade: the success rate's lift over the clean
-    model's (same triggered inputs) at the smallest fraction."""
-    task = _check(model, "poisoning suite", ("predict", "fit"))
-    records, victim = [], None
-    detectors = ("activation_defence", "spectral_signature") \
-        if callable(getattr(model, "get_activations", None)) else ()
-    steps = len(fractions) + len(detectors) + (task is Task.TABULAR_CLASSIFICATION)
-    with progress.bar("poisoning suite: attacks", steps) as bar:
-        for frac in fractions:
-            record, victim = backdoor(model, train, test, frac, target, seed)
-            records.append(record)
-            bar.advance()
-        for name in detectors:
-            records.append(detect(name, model, train, fractions[-1], target, seed, victim))
-            bar.advance()
-        flip = label_flip(model, train, test, seed=seed) \
-            if task is Task.TABULAR_CLASSIFICATION else None
-    shown = ("fraction", "attack_success_rate", "baseline_attack_success_rate", "clean_accuracy")
-    curves: dict[str, Any] = {"backdoor": [{k: r["metrics"][k] for k in shown}
-                                           for r in records if r["name"] == "backdoor"]}
-    if flip is not None:
-        records.append(flip)
-        curves["label_flip"] = flip["curve"]
-    first = records[0]["metrics"]
-    last = records[len(fractions) - 1]["metrics"]
-    letter = stats.grade("poisoning", first["attack_success_lift"])
-    metrics = {"attack_success_lift": first["attack_success_lift"],
-               "attack_success_rate": first["attack_success_rate"],
-               "baseline_attack_success_rate": first["baseline_attack_success_rate"],
-               "attack_success_rate_max_fraction": last["attack_success_rate"],
-               "attack_success_lift_max_fraction": last["attack_success_lift"],
-               "clean_accuracy": last["baseline_clean_accuracy"],
-               "max_clean_accuracy_drop": max(r["metrics"]["clean_accuracy_drop"]
-                                              for r in records if r["name"] == "backdoor")}
-    return {"task": task.value, "suite": "poisoning", "grade": letter,
-            "summary": _sentence(first, last, fractions, target, letter),
-            "metrics": metrics, "attacks": records, "curves": curves,
-            "sanity": [_trigger_flag(first["baseline_attack_success_rate"], target)],
-            "examples": [], "n_samples": int(len(train[0]))}
-
-
-def _sentence(first: dict[str, Any], last: dict[str, Any], fractions: tuple[float, ...],
-              target: int, letter: str | None) -> str:
-    return (f"A backdoor in {first['fraction']:.0%} of the training set sends "
-            f"{first['attack_success_rate']:.1%} of triggered inputs to class {target}; the "
-            f"clean model already sends {first['baseline_attack_success_rate']:.1%}, so the "
-            f"poisoning adds {first['attack_success_lift']:+.1%} "
-            f"({last['attack_success_lift']:+.1%} at {fractions[-1]:.0%}; grade {letter}).")
-
-
-def _trigger_flag(baseline: float, target: int) -> dict[str, Any]:
-    """A trigger that flips the clean model by itself measures the trigger, not poisoning."""
-    return {"flag": "trigger_alone_flips_clean_model", "ok": baseline <= TRIGGER_BASELINE_MAX,
-            "detail": f"the un-poisoned model sends {baseline:.1%} of triggered non-target "
-                      f"test inputs to class {target} (flagged above "
-                      f"{TRIGGER_BASELINE_MAX:.0%}: the success rate owes that much to the "
-                      "trigger alone)"}

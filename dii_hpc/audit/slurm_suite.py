@@ -1,9 +1,13 @@
-"""`--executor slurm`: a level I evasion or privacy suite as one Slurm job array plus a merge.
+"""`--executor slurm`: a level I suite (evasion, privacy, poisoning) as one Slurm job array
+plus a merge.
 
-Each array task computes one shard (an attack, or one eps of the robustness curve) with
-`evasion_suite.compute_shard` / `privacy_suite.compute_shard` and leaves it in the job's
-checkpoint directory; with `sample_shards: k` in the config a shard is split by samples
-into k tasks (whole randomness blocks each, `sample_shards`). The merge step is the
+Each array task computes one shard into the job's checkpoint: an attack or one eps of the
+robustness curve (`evasion_suite.compute_shard`), a privacy attack (`privacy_suite`), one
+poison fraction or the label-flip curve (`poisoning_suite`), or one block of samples of
+AutoAttack's standard (`autoattack.compute_block`). With `sample_shards: k` in the config an
+ART shard is split by samples into k tasks (whole randomness blocks each, `sample_shards`).
+Torch engine shards (`--engine torch`, `--standard`) run on the task's device: its GPU when
+Slurm gave it one (CUDA_VISIBLE_DEVICES from the GRES), else the CPU. The merge step is the
 ordinary suite, which finds every shard (or its parts) done and only aggregates. Shards that
 already exist (an earlier, interrupted submission) are not resubmitted. The checkpoint
 lives under $DII_HPC_CACHE, which must be on the shared filesystem on a real cluster.
@@ -13,20 +17,49 @@ job kind: the store variable, requeues, nodes, GPUs); a shard is one process (ra
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dii_hpc import progress
 from dii_hpc.errors import BadInput, SchedulerError
 
+SUITES = ("evasion", "privacy", "poisoning")
 
-def compute_shard(job: dict[str, Any], shard: str) -> str:
+
+def compute_shard(job: dict[str, Any], shard: str) -> dict[str, Any]:
     """Array task body: rebuild model and data, compute one shard (or one sample part of
-    it, `sample_shards`) into the checkpoint."""
-    from dii_hpc.audit import checkpoint, sample_shards
+    it, `sample_shards`) into the checkpoint; say where it ran."""
+    from dii_hpc.audit import checkpoint
     from dii_hpc.audit.prepare import prepare
 
-    prep = prepare(job["cfg"])
+    cfg = job["cfg"]
+    prep = prepare(cfg)
     ck = checkpoint.for_job(job)
+    if cfg.get("standard"):
+        from dii_hpc.audit import autoattack
+        from dii_hpc.audit.torch_engine.target import of
+
+        on_task_device(prep.model)
+        p = autoattack.plan(prep.model, dict(cfg.get("params") or {}), shard.split("-")[1])
+        autoattack.compute_block(of(prep.model, "--standard autoattack"), prep.x, prep.y, p,
+                                 prep.seed, shard, ck)
+    elif job["name"] == "poisoning":
+        from dii_hpc.audit import poisoning_suite
+        from dii_hpc.audit.engine import poison_target
+
+        poisoning_suite.compute_shard(prep.model, prep.train, prep.test, prep.seed,
+                                      poison_target(cfg), shard, ck)
+    else:
+        _sample_shard(job, prep, shard, ck)
+    return {"shard": shard, "device": _device_of(prep.model),
+            "node": os.environ.get("SLURMD_NODENAME"),
+            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+def _sample_shard(job: dict[str, Any], prep: Any, shard: str, ck: Any) -> None:
+    """An evasion or privacy shard, or one sample part of it."""
+    from dii_hpc.audit import checkpoint, sample_shards
+
     base, part = sample_shards.split(shard)
     generator = None
     if part is not None:  # only the part's blocks are kept; the shard's record is not
@@ -36,28 +69,61 @@ def compute_shard(job: dict[str, Any], shard: str) -> str:
 
         privacy_suite.compute_shard(prep.model, prep.train, prep.test, int(job["cfg"]["n_samples"]),
                                     prep.seed, base, ck, generator, job["cfg"])
-    else:
-        from dii_hpc.audit import evasion_suite
+        return
+    from dii_hpc.audit import evasion_suite
 
-        evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, base, ck, generator,
-                                    engine=job["cfg"].get("engine", "art"))
-    return shard
+    engine = job["cfg"].get("engine", "art")
+    if evasion_suite.shard_engine(base, engine) == "torch":
+        on_task_device(prep.model)
+    evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, base, ck, generator,
+                                engine=engine)
+
+
+def on_task_device(model: Any) -> None:
+    """A torch model's module moved to this task's device (`distributed.device`: the GPU
+    Slurm's GRES left visible, else the CPU); the torch engine attacks it there."""
+    from dii_hpc.distributed import device
+
+    module = getattr(model, "module", None)
+    if callable(getattr(module, "to", None)):
+        module.to(device())
+
+
+def _device_of(model: Any) -> str:
+    params = getattr(getattr(model, "module", None), "parameters", None)
+    param = next(iter(params()), None) if callable(params) else None
+    return str(param.device) if param is not None else "cpu"
 
 
 def task_keys(job: dict[str, Any], task: Any, done: list[str]) -> list[str]:
     """The array's tasks: the suite's missing shards, each split into `sample_shards`
     parts where its work can be split by samples."""
     from dii_hpc.audit import evasion_suite, privacy_suite, sample_shards
+    from dii_hpc.audit.prepare import search
+    from dii_hpc.registry import uri
 
-    suite = privacy_suite if job["name"] == "privacy" else evasion_suite
-    shards = suite.shard_keys(task, job["cfg"].get("attacks"))
+    cfg = job["cfg"]
+    if cfg.get("standard"):  # AutoAttack's blocks; the variant needs the model
+        from dii_hpc.audit import autoattack
+        from dii_hpc.audit.prepare import prepare
+
+        prep = prepare(cfg)
+        p = autoattack.setup(prep.model, prep.x, dict(cfg.get("params") or {}))[0]
+        return [k for k in autoattack.block_keys(p.variant, len(prep.x)) if k not in done]
+    if job["name"] == "poisoning":
+        from dii_hpc.audit import poisoning, poisoning_suite
+
+        model = uri.build(cfg["model"], "model", search=search(cfg))
+        poisoning.check(model, "poisoning suite", ("predict", "fit"))
+        return [k for k in poisoning_suite.shard_keys(task) if k not in done]
+    parts = int(cfg.get("sample_shards") or 1)
     if job["name"] == "privacy":  # LiRA/RMIA when the model has fit (models trained before)
-        from dii_hpc.registry import uri
-
-        shards = privacy_suite.shard_keys(task, job["cfg"].get("attacks"), callable(
-            getattr(uri.build(job["cfg"]["model"], "model"), "fit", None)))
-    parts = int(job["cfg"].get("sample_shards") or 1)
-    return sample_shards.plan(shards, parts, suite.blocked, done)
+        shards = privacy_suite.shard_keys(task, cfg.get("attacks"), callable(
+            getattr(uri.build(cfg["model"], "model"), "fit", None)))
+        return sample_shards.plan(shards, parts, privacy_suite.blocked, done)
+    engine = cfg.get("engine", "art")
+    return sample_shards.plan(evasion_suite.shard_keys(task, cfg.get("attacks")), parts,
+                              lambda shard: evasion_suite.blocked(shard, engine), done)
 
 
 def shard_resources(cfg: dict[str, Any], partition: str | None, timeout_min: int,
@@ -106,13 +172,17 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
     from dii_hpc.launch import backend
     from dii_hpc.registry import uri
 
-    if job["level"] != "I" or job["name"] not in ("evasion", "privacy"):
-        raise BadInput("--executor slurm runs level I evasion and privacy suites "
-                       "(one task per shard)")
-    ck = checkpoint.for_job(job)
+    if job["level"] != "I" or job["name"] not in SUITES:
+        raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SUITES)}), "
+                       "one array task per shard")
     cfg = job["cfg"]
+    if cfg.get("standard"):
+        from dii_hpc.audit import autoattack
+
+        autoattack.check(cfg, job["name"])
+    ck = checkpoint.for_job(job)
     task = Task.parse(cfg.get("task") or uri.build(cfg["model"], "model", search=cfgmod.search(cfg)).task)
-    missing = task_keys(job, task, ck.done())
+    missing, tasks = task_keys(job, task, ck.done()), []
     if missing:
         spec = array_job(job, len(missing), partition, timeout_min)
         jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),
@@ -120,12 +190,13 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
         with progress.bar("audit: array tasks", len(jobs)) as bar:
             for j, shard in zip(jobs, missing, strict=True):
                 try:
-                    j.result()
+                    tasks.append(j.result())
                 except Exception as err:  # noqa: BLE001 - a failed task, named with its shard
                     raise SchedulerError(f"audit array task {j.job_id} ({shard}) failed: "
                                          f"{str(err).strip().splitlines()[-1]}") from err
                 bar.advance()
     result = engine.compute(job, examples_dir=examples_dir)
     result["slurm"] = {"array_tasks": len(missing),
-                       "job_id": jobs[0].job_id.split("_")[0] if missing else None}
+                       "job_id": jobs[0].job_id.split("_")[0] if missing else None,
+                       "tasks": tasks}  # shard, device, node, gpus of each task
     return result

@@ -123,7 +123,7 @@ def _indent(text: str) -> str:
 
 
 def _standard_options(standard: str | None, eps: str | None, norm: str | None,
-                      engine: str | None, executor: str, mpi: int) -> dict[str, Any]:
+                      engine: str | None, mpi: int) -> dict[str, Any]:
     """--standard/--eps/--norm/--engine checked before anything loads (exit 2, one line)."""
     from dii_hpc.audit.autoattack import STANDARDS
     from dii_hpc.audit.evasion import parse_norm
@@ -142,9 +142,10 @@ def _standard_options(standard: str | None, eps: str | None, norm: str | None,
         parse_eps(eps, "--eps")
     if norm is not None:
         parse_norm(norm)
-    if (standard or engine == "torch") and (mpi > 1 or executor != "local"):
+    if (standard or engine == "torch") and mpi > 1:
         what = f"--standard {standard}" if standard else "--engine torch"
-        raise BadInput(f"{what} runs in-process for now: drop --mpi/--executor slurm")
+        raise BadInput(f"{what} does not shard over --mpi; use --executor slurm "
+                       "(one array task per shard, on its GPU)")
     params = {k: v for k, v in (("eps", eps), ("norm", norm)) if v is not None}
     return {"standard": standard, "engine": engine, "params": params}
 
@@ -166,7 +167,8 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
               mpi: MpiOpt = 1, no_store: NoStoreOpt = False, experiment: ExpOpt = None,
               parent_run: ParentOpt = None,
               executor: Annotated[str, typer.Option(
-                  "--executor", help="local | slurm (evasion: one array task per shard).")
+                  "--executor", help="local | slurm: one array task per shard (an attack, a curve "
+                  "point, a poison fraction, a block of --standard samples).")
               ] = "local",
               partition: Annotated[str | None, typer.Option(
                   "--partition", help="Slurm partition for --executor slurm.")] = None,
@@ -188,9 +190,13 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
 
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
-    extra = _standard_options(standard, eps, norm, engine, executor, mpi)
+    extra = _standard_options(standard, eps, norm, engine, mpi)
     cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
     cfg = _with_standard(cfg, extra)
+    if cfg.get("standard"):  # before reference models or an array are submitted
+        from dii_hpc.audit.autoattack import check
+
+        check(cfg, threat)
     if executor not in ("local", "slurm"):
         raise BadInput(f"--executor {executor!r}: expected local or slurm")
     if not wait:
@@ -245,7 +251,7 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
     if executor == "slurm" and name not in REFERENCE_ATTACKS:
         raise BadInput(f"--executor slurm: attack {name} runs in-process; the array trains "
                        f"the reference models of {', '.join(REFERENCE_ATTACKS)}")
-    extra = _standard_options(None, None, None, engine, "local", mpi)
+    extra = _standard_options(None, None, None, engine, mpi)
     cfg = _with_standard(cfgmod.load(config, _overrides(model, data, n_samples, seed,
                                                         experiment, parent_run)), extra)
     params = {**(cfg.get("params") or {}), **_params(param)}

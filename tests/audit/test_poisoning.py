@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import poisoning
+from dii_hpc.audit import poisoning, poisoning_suite
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +78,8 @@ def test_backdoor_baseline_when_the_trigger_alone_flips_the_model() -> None:
     from tests.audit.factories import trigger_flips
 
     data = breast_cancer_data()
-    out = poisoning.run_suite(trigger_flips(), data.get_train_data(), data.get_test_data(),
-                              target=0, fractions=(0.05,))
+    out = poisoning_suite.run_suite(trigger_flips(), data.get_train_data(),
+                                    data.get_test_data(), target=0, fractions=(0.05,))
     m = out["metrics"]
     assert m["attack_success_rate"] == m["baseline_attack_success_rate"] == 1.0
     assert m["attack_success_lift"] == 0.0 and out["grade"] == "A"

@@ -49,9 +49,13 @@ def one_thread() -> Any:
     (["suite", "evasion", *DIGITS, "--standard", "autoattack", "--norm", "1"],
      "norm 1 is not inf or 2"),
     (["suite", "evasion", *DIGITS, "--standard", "autoattack", "--mpi", "2"],
-     "--standard autoattack runs in-process for now"),
+     "--standard autoattack does not shard over --mpi; use --executor slurm"),
+    (["suite", "evasion", *DIGITS, "--engine", "torch", "--mpi", "2"],
+     "--engine torch does not shard over --mpi; use --executor slurm"),
     (["suite", "privacy", *DIGITS, "--standard", "autoattack"],
      "--standard autoattack applies to `suite evasion`"),
+    (["suite", "poisoning", *DIGITS, "--standard", "autoattack", "--executor", "slurm"],
+     "--standard autoattack applies to `suite evasion`, not poisoning"),
 ])
 def test_bad_input_is_one_line_exit_two(args: list[str], message: str, store_path: Path,
                                         digits: Any, capsys: Any) -> None:  # noqa: F811
