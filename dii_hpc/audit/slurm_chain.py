@@ -18,28 +18,35 @@ from typing import Any
 
 from dii_hpc.errors import BadInput, CheckFailed
 
-SHARDED = ("evasion", "privacy")
-
 
 def check(job: dict[str, Any]) -> None:
-    """Only level I evasion and privacy suites split into shards (one task per shard)."""
-    if job["level"] != "I" or job["name"] not in SHARDED:
-        raise BadInput("--executor slurm runs level I evasion and privacy suites "
-                       "(one task per shard)")
+    """The level I suites split into shards (`slurm_suite.SUITES`); AutoAttack's standard
+    only waits in the submitting process (its blocks depend on the model's output)."""
+    from dii_hpc.audit.slurm_suite import SUITES
 
-
-def _suite(job: dict[str, Any]) -> Any:
-    from dii_hpc.audit import evasion_suite, privacy_suite
-
-    return privacy_suite if job["name"] == "privacy" else evasion_suite
+    if job["level"] != "I" or job["name"] not in SUITES:
+        raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SUITES)}), "
+                       "one array task per shard")
+    if job["cfg"].get("standard"):
+        raise BadInput("--standard runs its blocks as an array the submitting process waits "
+                       "for: drop --no-wait (and use it outside pipelines)")
 
 
 def _plan(job: dict[str, Any], task: Any) -> list[str]:
-    from dii_hpc.audit import sample_shards
+    """The most task keys the suite can have for ``task`` (privacy: with LiRA and RMIA, in
+    case the model turns out to have fit), before the model exists."""
+    from dii_hpc.audit import evasion_suite, poisoning_suite, privacy_suite, sample_shards
 
-    suite = _suite(job)
-    shards = suite.shard_keys(task, job["cfg"].get("attacks"))
-    return sample_shards.plan(shards, int(job["cfg"].get("sample_shards") or 1), suite.blocked, [])
+    cfg = job["cfg"]
+    parts = int(cfg.get("sample_shards") or 1)
+    if job["name"] == "poisoning":
+        return poisoning_suite.shard_keys(task)
+    if job["name"] == "privacy":
+        return sample_shards.plan(privacy_suite.shard_keys(task, cfg.get("attacks"), True), parts,
+                                  privacy_suite.blocked, [])
+    engine = cfg.get("engine", "art")
+    return sample_shards.plan(evasion_suite.shard_keys(task, cfg.get("attacks")), parts,
+                              lambda shard: evasion_suite.blocked(shard, engine), [])
 
 
 def task_count(job: dict[str, Any]) -> int:
@@ -61,11 +68,12 @@ def task_count(job: dict[str, Any]) -> int:
 
 def task_at(job: dict[str, Any], index: int) -> str | None:
     """The index-th task key of the suite's plan for the model's own task, or None."""
+    from dii_hpc.audit import slurm_suite
     from dii_hpc.audit.protocols import Task
     from dii_hpc.registry import uri
 
     task = Task.parse(job["cfg"].get("task") or uri.build(job["cfg"]["model"], "model").task)
-    plan = _plan(job, task)
+    plan = slurm_suite.task_keys(job, task, [])  # the model's own plan: at most task_count
     return plan[index] if index < len(plan) else None
 
 
