@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from dii_hpc.audit.slurm_suite import SUITES as SHARDED  # the suites split into shards
 from dii_hpc.errors import BadInput, CheckFailed
 
 
 def check(job: dict[str, Any]) -> None:
-    """The level I suites split into shards (`slurm_suite.SUITES`); AutoAttack's standard
-    only waits in the submitting process (its blocks depend on the model's output)."""
-    from dii_hpc.audit.slurm_suite import SUITES
-
-    if job["level"] != "I" or job["name"] not in SUITES:
-        raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SUITES)}), "
+    """The level I suites split into shards (`SHARDED`); AutoAttack's standard only waits
+    in the submitting process (its blocks depend on the model's output)."""
+    if job["level"] != "I" or job["name"] not in SHARDED:
+        raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SHARDED)}), "
                        "one array task per shard")
     if job["cfg"].get("standard"):
         raise BadInput("--standard runs its blocks as an array the submitting process waits "

@@ -268,8 +268,8 @@ def report(ctx: Context) -> Outcome:
     from dii_hpc.report.build import build_site
 
     out = ctx.stage.value.get("out")
-    # The page of this pipeline shows this stage as done (a failed build is recorded after).
-    state.write_stage(ctx.store.root, ctx.pipeline_id, ctx.stage.name, state=vocab.FINISHED)
+    # The stage is not marked FINISHED before the build: a waiter would see it done with no
+    # outputs yet. The page it renders shows it RUNNING ("states as last recorded").
     result = build_site(ctx.store, out=ctx.fill(str(out)) if out else None, progress=False)
     return {"index": str(result.index), "rendered": result.rendered}, []
 

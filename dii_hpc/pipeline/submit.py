@@ -228,8 +228,7 @@ def _tasks(stage: Stage) -> int:
 
         job = kinds.audit_job(stage, None)
         cfg = job["cfg"]
-        if job["name"] in slurm_chain.SHARDED and not cfg.get("standard") \
-                and cfg.get("engine", "art") == "art":
+        if job["name"] in slurm_chain.SHARDED and not cfg.get("standard"):
             return slurm_chain.task_count(job)
     return 0
 

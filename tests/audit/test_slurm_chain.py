@@ -22,8 +22,10 @@ def test_task_count_covers_the_widest_task_and_the_config_task() -> None:
     assert slurm_chain.task_count(_job({"suite": "evasion", "attacks": ["fgsm", "pgd"]})) == 8
     assert slurm_chain.task_count(_job({"suite": "evasion"})) == 14  # 8 attacks + 6 curve eps
     assert slurm_chain.task_count(_job({"suite": "evasion", "task": "tabular_regression"})) == 8
-    assert slurm_chain.task_count(_job({"suite": "privacy"})) == 6  # tabular: + attribute inference
-    assert slurm_chain.task_count(_job({"suite": "privacy", "sample_shards": 2})) == 7
+    # tabular: + attribute inference; + LiRA and RMIA in case the model turns out to have fit
+    assert slurm_chain.task_count(_job({"suite": "privacy"})) == 8
+    assert slurm_chain.task_count(_job({"suite": "privacy", "sample_shards": 2})) == 9
+    assert slurm_chain.task_count(_job({"suite": "poisoning"})) == 4  # 3 fractions + label flip
 
 
 @pytest.mark.slurm
