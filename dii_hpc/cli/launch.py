@@ -11,6 +11,7 @@ import typer
 EXEC_HELP = "auto (Slurm when sbatch answers, else local), local, slurm or debug (in-process)."
 
 
+
 def _store(existing: bool = True):  # noqa: ANN202 - imported lazily to keep --help fast
     """The store of --store; ``existing``: it must be there (a typo is not an empty store)."""
     from dii_hpc.store.store import Store
@@ -28,7 +29,7 @@ def submit(
     from_run: Annotated[str | None, typer.Option("--from-run", help="Re-create the task of this run exactly.")] = None,
 ) -> None:
     """Expand a sweep and submit it as one job array (Slurm) or local processes."""
-    from dii_hpc.cli.tables import status_summary, task_table
+    from dii_hpc.cli.tables import status_summary, submitted_to, task_table
     from dii_hpc.config import load_config
     from dii_hpc.errors import BadInput
     from dii_hpc.launch import status as st
@@ -53,9 +54,7 @@ def submit(
 
         after_submit(store, res, wait)
         return
-    where = (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
-             else f"the {res.executor} executor")
-    typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to {where} "
+    typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to {submitted_to(res)} "
                f"(submission {res.submission_id})")
     if res.executor == "slurm" and not wait:
         typer.echo(f"next: dii-hpc status {res.experiment}   |   dii-hpc logs {res.run_ids[0]} "

@@ -87,16 +87,14 @@ def _note(row: dict[str, Any]) -> str:
 
 def after_submit(store: Any, res: Any, wait: bool) -> None:
     """`dii-hpc submit` of an adaptive sweep: its workers, then (local, or --wait) the study."""
-    from dii_hpc.cli.tables import status_summary
+    from dii_hpc.cli.tables import status_summary, submitted_to
     from dii_hpc.launch import adaptive, status
     from dii_hpc.launch import submit as sub
     from dii_hpc.launch.study import read_spec
 
     spec = read_spec(store, res.experiment) or {}
-    where = (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
-             else f"the {res.executor} executor")
     typer.echo(f"submitted {len(res.job_ids)} worker(s) for the study of {res.experiment} "
-               f"({spec.get('n_trials')} trials) to {where} (submission {res.submission_id})")
+               f"({spec.get('n_trials')} trials) to {submitted_to(res)} (submission {res.submission_id})")
     if res.executor == "slurm" and not wait:
         typer.echo(f"next: dii-hpc sweep show {res.experiment}   |   dii-hpc status "
                    f"{res.experiment}   |   dii-hpc cancel {res.experiment}")

@@ -216,3 +216,9 @@ def status_summary(rows: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{exp}: {sum(c.values())} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
         for exp, c in sorted(by_exp.items()))
+
+
+def submitted_to(res: Any) -> str:
+    """Where a submission went (its arrays, or the executor), as the submit lines say it."""
+    return (f"Slurm array(s) {', '.join(res.arrays)}" if res.executor == "slurm"
+            else f"the {res.executor} executor")
