@@ -14,7 +14,9 @@ between two bytecodes, possibly inside a flush.  So:
 - a stop signal that arrives while the main thread flushes (a flush of its own, or the one a
   handler started) is noted and acted on once that flush has returned: no re-entrant flush,
   no KeyboardInterrupt half-way through writing the buffer;
-- while a run ends (its final flush, `ending`), further stop signals are absorbed;
+- while a run ends (its final flush, `ending`), further stop signals are absorbed; the
+  first SIGTERM of a process whose run was ending by itself is acted on once that end is
+  written (an Optuna worker between two trials must stop, not begin another);
 - a copy of the signal just acted on (within ``DUPLICATE_S``) is absorbed: a group's signal
   reaches a `dii-hpc run` child twice, directly and forwarded by the launcher.
 """
@@ -90,7 +92,9 @@ def ending() -> Iterator[None]:
     finally:
         _state["ending"] -= 1
         if not _state["ending"]:
-            _state["pending"] = None
+            sig, _state["pending"] = _state["pending"], None
+            if sig is not None and not _state["depth"]:
+                _act(sig, None)  # a SIGTERM that came while a run ended normally: stop now
 
 
 def _flush_all() -> None:
@@ -115,7 +119,13 @@ def _on_stop(signum: int, frame: Any) -> None:
     if _state["received"] is None:
         _state["received"] = signum
     last, when = _state["acted"]
-    if _state["ending"] or (last == signum and time.monotonic() - when < DUPLICATE_S):
+    if last == signum and time.monotonic() - when < DUPLICATE_S:
+        return
+    if _state["ending"]:
+        # Absorbed, unless it is a SIGTERM and none was acted on yet: then the process was
+        # asked to stop while a run ended by itself, and it stops once that end is written.
+        if signum == signal.SIGTERM and last is None:
+            _state["pending"] = _state["pending"] or signum
         return
     if _state["depth"]:
         _state["pending"] = _state["pending"] or signum

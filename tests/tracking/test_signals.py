@@ -164,3 +164,27 @@ def test_the_preempt_signal_flushes_and_the_run_goes_on(store_path: Path, tmp_pa
     assert proc.wait(timeout=60) == 0
     assert store.run(rid)["status"] == "FINISHED"
     assert store.metric_history(rid, "x")["step"].tolist() == list(range(301))
+
+
+_ENDS_BY_ITSELF = """
+run = dii_hpc.start_run("sig", flush_interval=3600, flush_points=10**7)
+for s in range(50):
+    run.log_metric("x", float(s), step=s)
+print(run.id, flush=True)
+run.finish()  # the SIGTERM lands in this end's flush
+print("went on", flush=True)
+"""
+
+
+def test_a_sigterm_while_a_run_ends_by_itself_stops_the_process_after_the_end(
+        store_path: Path) -> None:
+    """Seen on the cluster: an Optuna worker's SIGTERM (scancel) landed while its trial's
+    run was ending and was absorbed, so the worker began another trial until Slurm's KILL."""
+    proc = _child(_ENDS_BY_ITSELF, store_path, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    rid = out.splitlines()[0].strip()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "went on" not in out  # it stopped as asked, once the end was written
+    rec = Store(store_path).run(rid)
+    assert rec["status"] == "FINISHED"  # the run had ended by itself: that end stands
+    assert Store(store_path).metric_history(rid, "x")["step"].tolist() == list(range(50))
