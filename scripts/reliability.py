@@ -132,7 +132,7 @@ def part_concurrent(tasks: int, points: int) -> list[str]:
     listed = len(store.runs("concurrent"))
     return [f"| {tasks} array tasks x {points:,} points x 3 keys, compact + report build "
             f"looping ({side['compact']} compactions, {side['report']} builds, "
-            f"{len(side['errors'])} errors; tasks ran on {_nodes(rows)}) | {finished}/{tasks} FINISHED, {complete}/{tasks} "
+            f"{len(side['errors'])} errors; tasks ran on {_nodes(store.records('concurrent'))}) | {finished}/{tasks} FINISHED, {complete}/{tasks} "
             f"complete, {missing} missing, {dupes} duplicated, {listed} listed after compact "
             f"| {time.time() - t0:.0f} s | scripts/reliability.py part 1 |"]
 
