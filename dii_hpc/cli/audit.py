@@ -38,20 +38,6 @@ def _overrides(model: str | None, data: str | None, n: int | None, seed: int | N
             "experiment": experiment, "parent_run": parent}
 
 
-def _params(items: list[str] | None) -> dict[str, Any]:
-    """--param k=v, values parsed as YAML scalars (0.1 -> float, true -> bool, inf stays str)."""
-    import yaml
-
-    from dii_hpc.errors import BadInput
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise BadInput(f"--param {item!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
 
 def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str | None,
              under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
@@ -254,7 +240,9 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
     extra = _standard_options(None, None, None, engine, mpi)
     cfg = _with_standard(cfgmod.load(config, _overrides(model, data, n_samples, seed,
                                                         experiment, parent_run)), extra)
-    params = {**(cfg.get("params") or {}), **_params(param)}
+    from dii_hpc.cli.options import key_values
+
+    params = {**(cfg.get("params") or {}), **key_values(param)}
     _execute({"cfg": cfg, "level": "II", "name": name, "params": params, "executor": executor,
               "partition": partition}, mpi=mpi,
              json_path=json, junit=junit, under=fail_under, over=fail_over, no_store=no_store)

@@ -54,19 +54,6 @@ def _catalog() -> dict[str, Any]:
     return {"suite": list(SUITES), "attack": list(known_attacks())}
 
 
-def _params(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from dii_hpc.errors import BadInput
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise BadInput(f"--param {item!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
 
 @models_app.command("register")
 def register_cmd(
@@ -78,8 +65,10 @@ def register_cmd(
     description: Annotated[str | None, typer.Option("--description", help="Free text kept with the version.")] = None,
 ) -> None:
     """Create the next version of NAME from a training run, with its lineage."""
+    from dii_hpc.cli.options import key_values
+
     record = _registry().register(run_id, name, artifact=artifact, loader=loader,
-                                  loader_params=_params(param), description=description)
+                                  loader_params=key_values(param), description=description)
     code = record.get("code") or {}
     where = f" at {code['commit'][:10]}{' (dirty)' if code.get('dirty') else ''}" if code else ""
     typer.echo(f"registered models:/{name}/{record['version']} from run {record['run_id']}{where}, "

@@ -9,20 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.audit.conftest import demo_cache  # noqa: F401 - the same session-wide cache
+
 SHARED_MOUNT = Path("/mnt/dii-shared")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Demo weights trained once per session (DII_HPC_TEST_CACHE shares them across sessions)."""
-    path = Path(os.environ.get("DII_HPC_TEST_CACHE") or tmp_path_factory.mktemp("dii-cache"))
-    old = os.environ.get("DII_HPC_CACHE")
-    os.environ["DII_HPC_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DII_HPC_CACHE", None)
-    else:
-        os.environ["DII_HPC_CACHE"] = old
 
 
 @pytest.fixture(params=["local", "shared"])
