@@ -65,7 +65,7 @@ def test_local_ranks_of_one_command_are_one_run(store_path: Path, tmp_path: Path
     script.write_text("import os, dii_hpc\nr = int(os.environ['RANK'])\n"
                       "assert os.environ['WORLD_SIZE'] == '2' and os.environ['MASTER_PORT']\n"
                       "for i in range(3):\n    dii_hpc.log_metric('rank', r, step=i)\n"
-                      "print('rank', r)\n")
+                      "import time; time.sleep(0.6)\nprint('rank', r)\n")  # > one sys sample
     proc = run_cli("run", "--executor", "local", "--tasks-per-node", "2", "--all-ranks",
                    "--sys-metrics-s", "0.2", "-e", "lranks", "--", sys.executable, str(script),
                    cwd=REPO)
@@ -76,7 +76,8 @@ def test_local_ranks_of_one_command_are_one_run(store_path: Path, tmp_path: Path
     keys = store.metric_keys(rec["run_id"])
     assert {"rank0/rank", "rank1/rank"} <= set(keys)
     assert store.metric_array(rec["run_id"], "rank1/rank")[:, 1].tolist() == [1.0, 1.0, 1.0]
-    assert rec["metrics"]["rank1/rank"]["count"] == 3
+    assert rec["metrics"]["rank1/rank"]["count"] == 3  # rank 1's summary, whenever it flushed
+    assert any(k.startswith("sys/") for k in rec["metrics"])  # the node sampler's too
     logs = store.run_dir(rec["run_id"]) / "logs"
     assert (logs / "rank1.out").read_text().strip() == "rank 1"
 
