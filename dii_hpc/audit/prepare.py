@@ -156,7 +156,7 @@ def prepare(cfg: dict[str, Any]) -> Prepared:
 
 def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
     """What it takes to reproduce: weights and data hashes, library versions, seed."""
-    import importlib.metadata as md
+    from dii_hpc import packages
 
     def sha(*arrays: np.ndarray) -> str:
         h = hashlib.sha256()
@@ -164,12 +164,8 @@ def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
-    versions = {}
-    for pkg in ("adversarial-robustness-toolbox", "torch", "numpy", "scikit-learn", "dii-hpc"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            continue
+    versions = packages.versions(("adversarial-robustness-toolbox", "torch", "numpy",
+                                  "scikit-learn", "dii-hpc"))
     weights = getattr(prep.model, "weights_path", None)
     out = {"data_sha256": sha(*prep.train, *prep.test), "versions": versions,
            "seed": prep.seed, "model": refs.display(cfg["model"]), "data": refs.display(cfg["data"])}

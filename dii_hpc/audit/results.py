@@ -38,11 +38,10 @@ def persist(result: dict[str, Any], examples_dir: str | None = None,
         for name_ in result.get("examples", []):
             if examples_dir and (Path(examples_dir) / name_).is_file():
                 run.log_artifact(Path(examples_dir) / name_, name=name_)
-        run.set_manifest(result.get("manifest", {}))
         run.log_dict("audit.json", clean_json(result))
         section = {k: v for k, v in result.items() if k != "manifest"}
         section["run_id"] = run.id
-        run.set_section("audit", clean_json(section))
+        run.set_sections({"audit": clean_json(section)}, result.get("manifest", {}))
         from dii_hpc.registry import uri
 
         uri.attach(cfg.get("model"), "audit", run.id, run.store)  # an audit of a registered version

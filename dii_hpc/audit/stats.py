@@ -37,16 +37,19 @@ def grade(threat: str, score: float | None) -> str | None:
 def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> list[float]:
     """Exact two-sided (1 - alpha) interval for a binomial rate; [0, 1] when n == 0.
 
-    scipy's own Clopper-Pearson (``binomtest(...).proportion_ci(method="exact")``); it refuses
-    n == 0, where nothing is known about the rate.
+    The Clopper-Pearson bounds are beta quantiles, taken from scipy's inverse regularized
+    incomplete beta function: the same interval as scipy's
+    ``binomtest(...).proportion_ci(method="exact")`` (to 1e-11), which finds it by root
+    search at ~2 ms an interval, where an evasion score needs three per attack.
     """
-    from scipy.stats import binomtest
+    from scipy.special import betaincinv
 
+    k, n = int(successes), int(n)
     if n == 0:
         return [0.0, 1.0]
-    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=1 - alpha,
-                                                         method="exact")
-    return [float(ci.low), float(ci.high)]
+    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
+    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+    return [lo, hi]
 
 
 def rate_interval(flags: np.ndarray) -> list[float]:

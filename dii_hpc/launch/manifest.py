@@ -6,7 +6,6 @@ secret), so a manifest can be shared without leaking tokens or passwords.
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import re
@@ -60,23 +59,10 @@ def git_info(cwd: str | Path = ".") -> dict[str, Any]:
             "diff": diff or ""}
 
 
-@functools.cache
-def _versions() -> tuple[tuple[str, str], ...]:
-    """Read once per process: a study's worker starts a run per trial, and the metadata
-    scan (~60 ms) would be most of a trial's bookkeeping."""
-    from importlib import metadata
-
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return tuple(out.items())
-
-
 def package_versions() -> dict[str, str]:
-    return dict(_versions())
+    from dii_hpc.packages import versions
+
+    return versions(PACKAGES)
 
 
 def allowed_env(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +48,28 @@ def _templates() -> dict[str, bytes]:
     return _TEMPLATES
 
 
-def create_metric_files(root: Path, key: str) -> None:
-    """The metadata of a new, empty array ``key`` under the group ``root`` (and any missing groups)."""
+def create_metric_groups(root: Path, key: str, known: set[Path] | None = None) -> None:
+    """The zarr.json of every group above array ``key`` that is missing (``known``: groups
+    this writer already made, so that a new key costs no stat on a networked store)."""
     parts = key.split("/")
     for depth in range(len(parts)):
         meta = root.joinpath(*parts[:depth]) / "zarr.json"
+        if known is not None and meta in known:
+            continue
         if not meta.exists():
             write_bytes(meta, _templates()["group"])
+        if known is not None:
+            known.add(meta)
+
+
+def create_metric_files(root: Path, key: str) -> None:
+    """The metadata of a new, empty array ``key`` under the group ``root`` (and any missing groups)."""
+    create_metric_groups(root, key)
     write_bytes(root / key / "zarr.json", _templates()["array"])
 
 
 def _pool() -> ThreadPoolExecutor:
-    """Chunk writes of one big flush overlap their fsyncs (created on first multi-chunk append)."""
+    """Chunk writes of one big flush overlap their fsyncs (created on first multi-file append)."""
     pid = os.getpid()
     if pid not in _POOL:
         _POOL.clear()
@@ -65,14 +77,42 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[pid]
 
 
-class ChunkAppender:
-    """The single writer's view of one metric array: its row count and last partial chunk."""
+def _run_all(writes: list[Callable[[], None]]) -> None:
+    """Run independent file writes, in the pool when there are several (each fsync waits on
+    the disk or the network, so they overlap)."""
+    if len(writes) == 1:
+        writes[0]()
+    elif writes:
+        list(_pool().map(lambda write: write(), writes))
 
-    def __init__(self, array_dir: str | os.PathLike[str], rows: int) -> None:
+
+def append_all(pairs: list[tuple[ChunkAppender, np.ndarray]]) -> None:
+    """Append a block to each of several arrays, their writes overlapped: every chunk of
+    every array first, then each array's zarr.json (so no reader sees a row not on disk)."""
+    pairs = [(app, block) for app, block in pairs if block.shape[0]]
+    fast = [(app, block) for app, block in pairs if app._zarr is None]
+    for app, block in pairs:
+        if app._zarr is not None:
+            app._append_zarr(block)
+    staged = [(app, block, app._chunks(block)) for app, block in fast]
+    _run_all([partial(app._write_chunk, index, rows)
+              for app, _, jobs in staged for index, rows in jobs])
+    for app, block, jobs in staged:
+        app._advance(block, jobs[-1][1])
+    _run_all([app._publish for app, _, _ in staged])
+
+
+class ChunkAppender:
+    """The single writer's view of one metric array: its row count and last partial chunk.
+
+    ``new=True``: an array not on disk yet; its zarr.json is written by the first append,
+    after its first chunk (one metadata write instead of two, and never an empty array)."""
+
+    def __init__(self, array_dir: str | os.PathLike[str], rows: int, *, new: bool = False) -> None:
         self.dir = Path(array_dir)
         self.rows = int(rows)
-        with open(self.dir / "zarr.json", "rb") as fh:
-            self._meta = json.loads(fh.read())
+        raw = _templates()["array"] if new else (self.dir / "zarr.json").read_bytes()
+        self._meta = json.loads(raw)
         self._zarr: Any = None
         if not fast_layout(self._meta):
             self._zarr = open_with_zarr(self.dir, mode="r+")
@@ -80,7 +120,7 @@ class ChunkAppender:
         self._crow = int(self._meta["chunk_grid"]["configuration"]["chunk_shape"][0])
         self._cols = int(self._meta["shape"][1])
         self._codec = chunk_codec(self._meta)
-        self._tail = self._read_tail()
+        self._tail = np.empty((0, self._cols)) if new else self._read_tail()
 
     def _read_tail(self) -> np.ndarray:
         """Rows already stored in the partial last chunk (they are rewritten with the new rows)."""
@@ -94,31 +134,31 @@ class ChunkAppender:
         return block[:keep].copy()
 
     def append(self, block: np.ndarray) -> None:
-        if self._zarr is not None:
-            self._zarr.resize((self.rows + block.shape[0], block.shape[1]))
-            self._zarr[self.rows:] = block
-            self.rows += block.shape[0]
-            return
-        first = self.rows // self._crow
-        jobs = list(enumerate(self._pieces(block), start=first))
-        if len(jobs) == 1:
-            self._write_chunk(*jobs[0])
-        else:
-            list(_pool().map(lambda job: self._write_chunk(*job), jobs))
-        self.rows += block.shape[0]
-        last = jobs[-1][1]
-        self._tail = last.copy() if last.shape[0] < self._crow else last[:0]
-        self._meta["shape"] = [self.rows, self._cols]
-        write_bytes(self.dir / "zarr.json", json.dumps(self._meta, indent=2).encode())
+        append_all([(self, block)])
 
-    def _pieces(self, block: np.ndarray) -> list[np.ndarray]:
-        """The rows of each chunk the append touches: views of ``block`` except the first."""
+    def _append_zarr(self, block: np.ndarray) -> None:
+        self._zarr.resize((self.rows + block.shape[0], block.shape[1]))
+        self._zarr[self.rows:] = block
+        self.rows += block.shape[0]
+
+    def _chunks(self, block: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(chunk index, rows) of each chunk the append touches: views of ``block`` except
+        the first, which re-encodes the stored partial chunk with the new rows."""
         pieces, pos = [], 0
         if self._tail.shape[0]:
             pos = min(self._crow - self._tail.shape[0], block.shape[0])
             pieces.append(np.concatenate((self._tail, block[:pos])))
         pieces += [block[i : i + self._crow] for i in range(pos, block.shape[0], self._crow)]
-        return pieces
+        return list(enumerate(pieces, start=self.rows // self._crow))
+
+    def _advance(self, block: np.ndarray, last: np.ndarray) -> None:
+        """The chunks are on disk: take the new rows and partial tail as this array's state."""
+        self.rows += block.shape[0]
+        self._tail = last.copy() if last.shape[0] < self._crow else last[:0]
+        self._meta["shape"] = [self.rows, self._cols]
+
+    def _publish(self) -> None:
+        write_bytes(self.dir / "zarr.json", json.dumps(self._meta, indent=2).encode())
 
     def _write_chunk(self, index: int, rows: np.ndarray) -> None:
         full = np.ascontiguousarray(rows, dtype="<f8")
@@ -127,4 +167,3 @@ class ChunkAppender:
             full[: rows.shape[0]] = rows
         data = full.data if self._codec is None else self._codec.encode(full)
         write_bytes(self.dir / "c" / str(index) / "0", data)
-

@@ -80,6 +80,7 @@ class MetricWriter:
         self._last_step: dict[str, int] = {}
         self._watermark: dict[str, int] = {}
         self.summary: dict[str, dict[str, Any]] = {}
+        self._groups: set[Path] = set()  # group zarr.json files known to exist
 
     def resume(self) -> None:
         """Load what a previous attempt stored so steps continue and are never duplicated."""
@@ -98,29 +99,39 @@ class MetricWriter:
         app = self._appenders.get(key)
         if app is not None:
             return app
-        from dii_hpc.store.appender import ChunkAppender, create_metric_files
+        from dii_hpc.store.appender import ChunkAppender, create_metric_groups
 
-        if key not in self._rows:
-            create_metric_files(self.root, key)
+        new = key not in self._rows
+        if new:
+            create_metric_groups(self.root, key, self._groups)
             self._rows[key] = 0
-        app = self._appenders[key] = ChunkAppender(self.root / key, self._rows[key])
+        app = self._appenders[key] = ChunkAppender(self.root / key, self._rows[key], new=new)
         return app
 
     def append(self, key: str, block: np.ndarray) -> int:
         """Append one key's rows (step, value, time; NaN step: auto); returns how many were stored."""
+        return self.append_many({key: block})[key]
+
+    def append_many(self, blocks: dict[str, np.ndarray]) -> dict[str, int]:
+        """`append` for several keys at once, their file writes overlapped (`append_all`):
+        a flush of many keys waits for one round of fsyncs, not one per key."""
+        from dii_hpc.store.appender import append_all
+
+        kept = {key: self._new_rows(key, block) for key, block in blocks.items()}
+        pairs = [(self._appender(key), block) for key, block in kept.items() if block.shape[0]]
+        append_all(pairs)
+        for key, block in kept.items():
+            if block.shape[0]:
+                steps = block[:, 0]
+                self._rows[key] = self._appenders[key].rows
+                self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
+                self.summary[key] = summarize(block, self.summary.get(key))
+        return {key: int(block.shape[0]) for key, block in kept.items()}
+
+    def _new_rows(self, key: str, block: np.ndarray) -> np.ndarray:
+        """``block`` with auto steps resolved, less the steps a previous attempt stored."""
         block[:, 0] = _resolve_steps(block[:, 0], self._last_step.get(key, -1))
-        steps = block[:, 0]
         mark = self._watermark.get(key)
         if mark is not None:
-            keep = steps > mark
-            if not keep.all():
-                block = block[keep]
-                steps = block[:, 0]
-        if steps.size == 0:
-            return 0
-        app = self._appender(key)
-        app.append(block)
-        self._rows[key] = app.rows
-        self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
-        self.summary[key] = summarize(block, self.summary.get(key))
-        return int(block.shape[0])
+            block = block[block[:, 0] > mark]
+        return block

@@ -38,7 +38,7 @@ class EndingMixin:
     _flush_error: BaseException | None
 
     if TYPE_CHECKING:  # pragma: no cover - Run's own
-        def flush(self, heartbeat: bool = False) -> None: ...
+        def flush(self, heartbeat: bool = False, *, save: bool = True) -> None: ...
         def _save(self, sets_status: bool = False) -> None: ...
 
     def cancel_requested(self) -> bool:
@@ -59,8 +59,8 @@ class EndingMixin:
             if self._thread is not threading.current_thread():
                 self._thread.join(timeout=60)
             failure: BaseException | None = None
-            try:
-                self.flush()
+            try:  # the end state's write below publishes the summary too
+                self.flush(save=not self.owns_status)
             except Exception as err:  # noqa: BLE001 - recorded in the end state, raised below
                 failure = err
             failure, self._flush_error = failure or self._flush_error, None

@@ -59,7 +59,7 @@ class SilentRun:
     def _ignore(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    log_params = log_param = set_tags = set_section = set_manifest = _ignore
+    log_params = log_param = set_tags = set_section = set_sections = set_manifest = _ignore
     flush = refresh_summary = _ignore
 
     def log_artifact(self, path: Any, name: str | None = None) -> str:

@@ -204,11 +204,13 @@ class Run(ArtifactsMixin, EndingMixin):
             except BaseException as err:  # noqa: BLE001 - surfaced at the next finish
                 self._flush_error = err
 
-    def flush(self, heartbeat: bool = False) -> None:
+    def flush(self, heartbeat: bool = False, *, save: bool = True) -> None:
         """Write buffered points and the run record; safe from any thread or signal handler.
 
         With ``heartbeat`` (the background thread) the record is rewritten even when no
         point arrived, so ``dii-hpc status`` can tell a silent writer from a dead one.
+        ``save=False``: the points only, their summary kept in memory for the caller's own
+        record write (`finish` writes the end state next: one run.json write, not two).
         """
         import numpy as np
 
@@ -230,12 +232,13 @@ class Run(ArtifactsMixin, EndingMixin):
                 rows[:, 2] = block["time"]
                 kids = block["key"]
                 present = np.flatnonzero(np.bincount(kids)).tolist()
-                for kid in present:
-                    self._writer.append(self._keys[kid], rows if len(present) == 1 else rows[kids == kid])
+                self._writer.append_many({self._keys[kid]: rows if len(present) == 1
+                                          else rows[kids == kid] for kid in present})
                 with self._record_lock:
                     self.record["metrics"] = {**self.record.get("metrics", {}), **{
                         k: dict(v) for k, v in self._writer.summary.items()}}
-                    self._save()
+                    if save:
+                        self._save()
 
     # ------------------------------------------------------------- params, tags
     def log_params(self, params: dict[str, Any]) -> None:
@@ -253,16 +256,23 @@ class Run(ArtifactsMixin, EndingMixin):
 
     def set_section(self, name: str, value: Any) -> None:
         """Store a kind-specific result (``audit``, ``drift``, ``inference``) in run.json."""
-        if name in ("run_id", "experiment", "status", "metrics", "params", "tags"):
-            raise BadInput(f"section name {name!r} is reserved")
+        self.set_sections({name: value})
+
+    def set_sections(self, sections: dict[str, Any], manifest: dict[str, Any] | None = None
+                     ) -> None:
+        """Several sections (and ``manifest`` entries, merged as `set_manifest` does) in one
+        run.json write: a result of many parts is published whole, and written once."""
+        reserved = {"run_id", "experiment", "status", "metrics", "params", "tags", "manifest"}
+        if bad := sorted(reserved & set(sections)):
+            raise BadInput(f"section name {bad[0]!r} is reserved")
         with self._record_lock:
-            self.record[name] = value
+            self.record.update(sections)
+            if manifest:
+                self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
             self._save()
 
     def set_manifest(self, manifest: dict[str, Any]) -> None:
-        with self._record_lock:
-            self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
-            self._save()
+        self.set_sections({}, manifest)
 
     def log_input(self, name: str, data: Any, source: str | None = None) -> dict[str, Any]:
         """Record a dataset the run read (a path, array, table or a mapping of them) under

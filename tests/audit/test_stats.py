@@ -1,4 +1,4 @@
-"""The audit statistics: scipy's Clopper-Pearson gives the intervals the suites always gave."""
+"""The audit statistics: Clopper-Pearson equals scipy's exact interval and the beta quantiles."""
 
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ def test_clopper_pearson_equals_the_beta_quantiles(n: int, confidence: float) ->
         got = stats.clopper_pearson(k, n, alpha)
         np.testing.assert_allclose(got, _beta_quantiles(k, n, alpha), rtol=0, atol=1e-11)
         assert 0.0 <= got[0] <= k / n <= got[1] <= 1.0
+
+
+@pytest.mark.parametrize("n", [1, 7, 50, 333, 5000])
+def test_clopper_pearson_equals_scipys_exact_interval(n: int) -> None:
+    from scipy.stats import binomtest
+
+    for k in sorted({0, 1, n // 3, n - 1, n}):
+        for confidence in (0.9, 0.95, 0.999):
+            ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+            np.testing.assert_allclose(stats.clopper_pearson(k, n, 1 - confidence),
+                                       [ci.low, ci.high], rtol=0, atol=1e-11)
 
 
 def test_interval_edges() -> None:

@@ -305,10 +305,10 @@ def test_a_flush_that_fails_at_the_end_still_ends_the_run(store_path: Path,
     run = dii_hpc.start_run("z", flush_interval=3600)
     run.log_metric("x", 1.0, step=0)
 
-    def broken(self, key, block):  # noqa: ANN001, ANN202 - a disk that refuses the write
+    def broken(self, blocks):  # noqa: ANN001, ANN202 - a disk that refuses the write
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(metrics.MetricWriter, "append", broken)
+    monkeypatch.setattr(metrics.MetricWriter, "append_many", broken)
     with pytest.raises(InfraError, match="No space left"):
         run.finish()
     rec = Store().run(run.id)

@@ -23,14 +23,14 @@ from dii_hpc.store.store import Store
 _SIGNAL_IN_FLUSH = """
 import os, signal, sys, time
 from dii_hpc.store import metrics
-original = metrics.MetricWriter.append
-def append(self, key, block):
+original = metrics.MetricWriter.append_many
+def append_many(self, blocks):
     if not getattr(metrics, "signalled", False):
         metrics.signalled = True
         os.kill(os.getpid(), {sig})
         time.sleep(0.05)  # the handler runs now, inside the flush
-    return original(self, key, block)
-metrics.MetricWriter.append = append
+    return original(self, blocks)
+metrics.MetricWriter.append_many = append_many
 import dii_hpc
 """
 

@@ -182,14 +182,10 @@ def _poisoning(params: dict[str, Any], prep: Prepared, suite_level: bool) -> dic
 
 def manifest(cfg: dict[str, Any], prep: Prepared) -> dict[str, Any]:
     """What it takes to reproduce: weights and data hashes, library versions, seed."""
-    import importlib.metadata as md
+    from dii_hpc import packages
 
-    versions = {}
-    for pkg in ("adversarial-robustness-toolbox", "torch", "numpy", "pycocotools", "dii-hpc"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            continue
+    versions = packages.versions(("adversarial-robustness-toolbox", "torch", "numpy",
+                                  "pycocotools", "dii-hpc"))
     out = {"data_sha256": prep.data_sha256, "versions": versions, "seed": prep.seed,
            "model": refs.display(cfg["model"]), "data": refs.display(cfg["data"])}
     weights = getattr(prep.model, "weights_path", None)
