@@ -161,7 +161,10 @@ def merge_cmd(
     dst: Annotated[str, typer.Argument(help="Store to copy into.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be copied.")] = False,
 ) -> None:
-    """Merge SRC into DST (e.g. two clusters' stores) without duplicating runs or blobs."""
+    """Merge SRC into DST (e.g. two clusters' stores) without duplicating runs or blobs;
+    registered models by content (a version number taken here by another model is renumbered)."""
+    from dii_hpc.registry.layout import MODELS_DIR
+    from dii_hpc.registry.merge import merge_models
     from dii_hpc.store.merge import merge
     from dii_hpc.store.store import Store
 
@@ -170,11 +173,13 @@ def merge_cmd(
         from dii_hpc.errors import StoreError
 
         raise StoreError(f"source store {src_store.root} does not exist")
-    res = merge(src_store, Store(dst), dry_run=dry_run)
+    res = merge(src_store, Store(dst), dry_run=dry_run, mergers={MODELS_DIR: merge_models})
     verb = "would copy" if dry_run else "copied"
     folders = "".join(f", {n} files in {name}/" for name, n in res["folders"].items())
     typer.echo(f"{verb} {res['runs_copied']} runs, updated {res['runs_updated']}, "
                f"skipped {res['runs_skipped']} already present, {res['blobs_copied']} blobs{folders}")
+    for note in res["notes"]:
+        typer.echo(note)
 
 
 @store_app.command("gc")
@@ -182,10 +187,13 @@ def gc_cmd(
     older_than: Annotated[str, typer.Option("--older-than", help="Only what is older, e.g. 7d, 12h.")] = "7d",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed.")] = False,
 ) -> None:
-    """Remove unreferenced blobs and job folders of ended submissions."""
+    """Remove unreferenced blobs (neither a run's artifact nor a registered model's weights)
+    and job folders of ended submissions."""
+    from dii_hpc.registry.versions import referenced_blobs
     from dii_hpc.store.gc import gc, parse_age
 
-    res = gc(_store(), parse_age(older_than), dry_run=dry_run)
+    store = _store()
+    res = gc(store, parse_age(older_than), dry_run=dry_run, keep=referenced_blobs(store.root))
     verb = "would remove" if dry_run else "removed"
     for sha in res["blobs"]:
         typer.echo(f"{verb} blob {sha}")

@@ -33,29 +33,39 @@ def numbers(root: str | os.PathLike[str], name: str) -> list[int]:
     return sorted(out)
 
 
-def allocate(root: str | os.PathLike[str], name: str) -> int:
-    """Claim the next free version number (1, 2, ...); concurrent callers get distinct ones."""
+def claim(root: str | os.PathLike[str], name: str, number: int) -> bool:
+    """Claim version ``number`` (an exclusive create of its placeholder); False if taken."""
     folder = layout.versions_dir(root, name)
     folder.mkdir(parents=True, exist_ok=True)
-    claim = json.dumps({_PLACEHOLDER_KEY: True, "pid": os.getpid(), **layout.who(),
-                        "time": time.time()}).encode()
+    placeholder = json.dumps({_PLACEHOLDER_KEY: True, "pid": os.getpid(), **layout.who(),
+                              "time": time.time()}).encode()
+    return create_exclusive(folder / f"{int(number)}.json", placeholder)
+
+
+def allocate(root: str | os.PathLike[str], name: str) -> int:
+    """Claim the next free version number (1, 2, ...); concurrent callers get distinct ones."""
     candidate = max(numbers(root, name), default=0) + 1
-    while not create_exclusive(folder / f"{candidate}.json", claim):
+    while not claim(root, name, candidate):
         candidate += 1
     return candidate
 
 
-def register(root: str | os.PathLike[str], name: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Store ``record`` as the next version of ``name``; returns it with its ``version``."""
-    version = allocate(root, name)
+def fill(root: str | os.PathLike[str], name: str, version: int,
+         record: dict[str, Any]) -> dict[str, Any]:
+    """Write the content of a claimed ``version``; returns it with its name and number."""
     path = layout.version_file(root, name, version)
-    full = {"name": name, "version": version, **record}
+    full = {"name": name, "version": int(version), **record}
     try:
         write_bytes(path, dumps(full))
     except BaseException:
         path.unlink(missing_ok=True)  # give the number back rather than leave a dead claim
         raise
     return full
+
+
+def register(root: str | os.PathLike[str], name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Store ``record`` as the next version of ``name``; returns it with its ``version``."""
+    return fill(root, name, allocate(root, name), record)
 
 
 def read(root: str | os.PathLike[str], name: str, version: int) -> dict[str, Any] | None:
@@ -79,4 +89,16 @@ def complete(root: str | os.PathLike[str], name: str) -> list[dict[str, Any]]:
         record = read(root, name, n)
         if record is not None:
             out.append(record)
+    return out
+
+
+def referenced_blobs(root: str | os.PathLike[str]) -> set[str]:
+    """The weights blob of every complete version of every model: what `store gc` keeps even
+    when no run names it any more (its run logged a newer artifact under the same name)."""
+    out = set()
+    for name in layout.model_names(root):
+        for record in complete(root, name):
+            sha = (record.get("weights") or {}).get("sha256")
+            if sha:
+                out.add(str(sha))
     return out

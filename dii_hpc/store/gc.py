@@ -3,7 +3,9 @@
 Job folders hold submitit's pickled payloads and per-task logs; once every run of a
 submission has ended and the folder is older than the cut-off, nothing reads it again.
 Blobs are only removed when no run's artifacts.json names them and they are older than the
-cut-off too, so a blob written a moment before its artifacts.json is never lost.
+cut-off too, so a blob written a moment before its artifacts.json is never lost.  Other
+holders of blobs (the model registry's versions) pass theirs as ``keep``: the store knows
+nothing of them, and a run that logs a new `model.pt` no longer names the one registered.
 """
 
 from __future__ import annotations
@@ -82,10 +84,12 @@ def _runs_ended(store: Store, job_record: Path) -> bool:
     return True
 
 
-def gc(store: Store, older_than: float, dry_run: bool = False) -> dict[str, Any]:
+def gc(store: Store, older_than: float, dry_run: bool = False,
+       keep: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Remove what nothing references (see the module doc); ``keep``: more blobs in use."""
     cutoff = time.time() - older_than
     removed_blobs, freed = [], 0
-    refs = referenced_blobs(store)
+    refs = referenced_blobs(store) | set(keep)
     base = store.root / "blobs" / "sha256"
     for path in sorted(base.glob("*/*")) if base.is_dir() else []:
         sha = path.parent.name + path.name

@@ -7,7 +7,9 @@ Each run directory is copied under a temporary name and renamed into place.
 
 Every other top-level folder (drift ``monitors/``, registry ``models/``, whatever a later
 version adds) is merged file by file: a file missing in the destination is copied, one in both
-is replaced only by a newer source copy.  Left behind on purpose: ``site/`` and ``cache/``
+is replaced only by a newer source copy.  A folder whose files mean more than their bytes (the
+registry's numbered versions) is merged by the ``mergers`` its owner passes instead, which
+use that same file rule for whatever they do not know.  Left behind on purpose: ``site/`` and ``cache/``
 (derived, rebuilt from the runs), ``jobs/`` (submission records whose job ids mean nothing to
 the destination's scheduler), the store's own settings file and hidden temporaries.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +47,15 @@ def _copy_tree(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
 
 
-def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, Any]:
+#: (source folder, destination folder, dry run, the plain-file rule) -> (files written, notes)
+FolderMerger = Callable[[Path, Path, bool, Callable[[Path, Path], bool]], tuple[int, list[str]]]
+
+
+def merge(src: Store, dst: Store, dry_run: bool = False,
+          mergers: Mapping[str, FolderMerger] | None = None) -> dict[str, Any]:
     """Bring every run, blob and store folder of ``src`` into ``dst``; returns what was (or would
-    be) copied: run and blob counts, and ``folders``: {top-level folder: files copied}."""
+    be) copied: run and blob counts, ``folders``: {top-level folder: files copied}, and
+    ``notes`` from the ``mergers`` (top-level folder name -> its own merge)."""
     from dii_hpc.store.summary import compact
 
     if src.root == dst.root:
@@ -64,7 +73,7 @@ def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, Any]:
             if action != "runs_skipped":
                 touched.add(exp)
     stats["blobs_copied"] = _merge_blobs(src.root, dst.root, dry_run)
-    stats["folders"] = _merge_folders(src.root, dst.root, dry_run)
+    stats["folders"], stats["notes"] = _merge_folders(src.root, dst.root, dry_run, mergers or {})
     if not dry_run:
         for exp in sorted(touched):
             if (dst.experiment_dir(exp) / "summary.parquet").exists():
@@ -120,18 +129,28 @@ def _merge_blobs(src_root: Path, dst_root: Path, dry_run: bool) -> int:
 NOT_MERGED = frozenset({"experiments", "blobs", "site", "cache", "jobs"})  # see the module doc
 
 
-def _merge_folders(src_root: Path, dst_root: Path, dry_run: bool) -> dict[str, int]:
+def _merge_folders(src_root: Path, dst_root: Path, dry_run: bool,
+                   mergers: Mapping[str, FolderMerger]) -> tuple[dict[str, int], list[str]]:
     copied: dict[str, int] = {}
+    notes: list[str] = []
+
+    def copy(path: Path, target: Path) -> bool:
+        return _merge_file(path, target, dry_run)
+
     for top in sorted(src_root.iterdir()):
         if top.name in NOT_MERGED or top.name.startswith(".") or not top.is_dir() or top.is_symlink():
             continue
-        n = sum(_merge_file(path, dst_root / path.relative_to(src_root), dry_run)
-                for path in sorted(top.rglob("*"))
-                if path.is_file() and not path.is_symlink()
-                and not any(part.startswith(".") for part in path.relative_to(top).parts))
+        if top.name in mergers:
+            n, more = mergers[top.name](top, dst_root / top.name, dry_run, copy)
+            notes += more
+        else:
+            n = sum(copy(path, dst_root / path.relative_to(src_root))
+                    for path in sorted(top.rglob("*"))
+                    if path.is_file() and not path.is_symlink()
+                    and not any(part.startswith(".") for part in path.relative_to(top).parts))
         if n:
             copied[top.name] = n
-    return copied
+    return copied, notes
 
 
 def _merge_file(path: Path, target: Path, dry_run: bool) -> bool:
@@ -142,5 +161,7 @@ def _merge_file(path: Path, target: Path, dry_run: bool) -> bool:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         shutil.copy2(path, tmp)
+        with open(tmp, "rb+") as fh:  # on disk before the rename publishes it
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     return True

@@ -82,3 +82,26 @@ def test_a_run_without_the_named_artifact_is_refused(store_path: Path, train_run
 def test_model_names_that_would_break_a_uri_are_refused(name: str) -> None:
     with pytest.raises(BadInput, match="invalid model name"):
         layout.check_name(name)
+
+
+def test_store_gc_keeps_the_weights_of_a_registered_version(store_path: Path) -> None:
+    """v1 is registered from a run that later logs a newer model.pt: no run names v1's
+    weights any more, and `store gc` must still keep them (the registry does)."""
+    from dii_hpc.registry.uri import weights_file
+    from dii_hpc.store.blobs import blob_path
+    from dii_hpc.store.gc import gc
+    from dii_hpc.tracking.run import start_run
+    from tests.conftest import run_cli
+
+    store = Store(store_path)
+    rid = make_training_run(store, weights=b"\x01first weights")
+    v1 = Registry(store).register(rid, "kept", loader=LOADER)
+    with start_run("train", run_id=rid, store=store) as run:  # training goes on
+        (run.dir / "model.pt").write_bytes(b"\x02second weights")
+        run.log_artifact(run.dir / "model.pt", name="model.pt")
+    sha = v1["weights"]["sha256"]
+    assert gc(store, 0.0, dry_run=True)["blobs"] == [sha]  # no run names it now
+    proc = run_cli("store", "gc", "--older-than", "0s")
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 0 blobs" in proc.stdout and blob_path(store_path, sha).is_file(), proc.stdout
+    assert Path(weights_file(v1, store_path)).read_bytes() == b"\x01first weights"

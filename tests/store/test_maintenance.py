@@ -34,7 +34,7 @@ def test_merge_two_stores_without_duplicates(tmp_path: Path) -> None:
     ids_b = _runs(b, "exp", 2, art) + _runs(b, "other", 1)
     first = merge(Store(a), Store(b))
     assert first == {"runs_copied": 3, "runs_updated": 0, "runs_skipped": 0, "blobs_copied": 0,
-                     "folders": {}}
+                     "folders": {}, "notes": []}
     again = merge(Store(a), Store(b))
     assert again["runs_copied"] == 0 and again["runs_skipped"] == 3
     merged = Store(b).runs()
