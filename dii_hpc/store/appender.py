@@ -48,23 +48,23 @@ def _templates() -> dict[str, bytes]:
     return _TEMPLATES
 
 
-def create_metric_groups(root: Path, key: str, known: set[Path] | None = None) -> None:
-    """The zarr.json of every group above array ``key`` that is missing (``known``: groups
-    this writer already made, so that a new key costs no stat on a networked store)."""
-    parts = key.split("/")
-    for depth in range(len(parts)):
-        meta = root.joinpath(*parts[:depth]) / "zarr.json"
-        if known is not None and meta in known:
-            continue
-        if not meta.exists():
-            write_bytes(meta, _templates()["group"])
-        if known is not None:
-            known.add(meta)
+def create_metric_groups(root: Path, keys: list[str], known: set[Path] | None = None) -> None:
+    """The zarr.json of every missing group above the arrays ``keys`` (written together, their
+    fsyncs overlapped); ``known``: groups this writer already made, so that a new key costs
+    no stat on a networked store."""
+    metas: set[Path] = set()
+    for key in keys:
+        parts = key.split("/")
+        metas.update(root.joinpath(*parts[:depth]) / "zarr.json" for depth in range(len(parts)))
+    known = set() if known is None else known
+    missing = sorted(m for m in metas - known if not m.exists())
+    _run_all([partial(write_bytes, meta, _templates()["group"]) for meta in missing])
+    known.update(metas)
 
 
 def create_metric_files(root: Path, key: str) -> None:
     """The metadata of a new, empty array ``key`` under the group ``root`` (and any missing groups)."""
-    create_metric_groups(root, key)
+    create_metric_groups(root, [key])
     write_bytes(root / key / "zarr.json", _templates()["array"])
 
 

@@ -103,7 +103,7 @@ class MetricWriter:
 
         new = key not in self._rows
         if new:
-            create_metric_groups(self.root, key, self._groups)
+            create_metric_groups(self.root, [key], self._groups)
             self._rows[key] = 0
         app = self._appenders[key] = ChunkAppender(self.root / key, self._rows[key], new=new)
         return app
@@ -115,9 +115,11 @@ class MetricWriter:
     def append_many(self, blocks: dict[str, np.ndarray]) -> dict[str, int]:
         """`append` for several keys at once, their file writes overlapped (`append_all`):
         a flush of many keys waits for one round of fsyncs, not one per key."""
-        from dii_hpc.store.appender import append_all
+        from dii_hpc.store.appender import append_all, create_metric_groups
 
         kept = {key: self._new_rows(key, block) for key, block in blocks.items()}
+        create_metric_groups(self.root, [k for k, b in kept.items() if b.shape[0]
+                                         and k not in self._rows], self._groups)
         pairs = [(self._appender(key), block) for key, block in kept.items() if block.shape[0]]
         append_all(pairs)
         for key, block in kept.items():

@@ -129,15 +129,18 @@ class Store:
         tags: dict[str, Any] | None = None,
         status: str = "PENDING",
         run_id: str | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> str:
-        """Write a new run record (e.g. PENDING before a job is submitted) and return its id."""
+        """Write a new run record (e.g. PENDING before a job is submitted) and return its id;
+        ``fields``: more top-level entries of the record, in the same one write."""
         self.ensure_writable()
         if kind not in vocab.KINDS:
             raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(vocab.KINDS)}")
         rid = run_id or new_run_id()
         rdir = self.experiment_dir(experiment) / "runs" / rid
         rdir.mkdir(parents=True, exist_ok=True)
-        records.write_record(rdir, records.new_record(rid, experiment, kind, params, tags, status))
+        records.write_record(rdir, {**records.new_record(rid, experiment, kind, params, tags, status),
+                                    **(fields or {})})
         self._where[rid] = rdir
         return rid
 

@@ -338,25 +338,28 @@ def start_run(
     rank = distributed.rank() if rank is None else rank
     if rank != 0:
         return _other_rank(st, experiment, run_id, rank, all_ranks, flush_interval)
-    resumed = False
+    now = time.time()
+    opening = {"status": "RUNNING", "end_time": None, "error": None, "host": socket.gethostname(),
+               "pid": os.getpid(), "heartbeat_interval": float(flush_interval),
+               **({"parent_run": parent_run} if parent_run else {})}
+    resumed = fresh = False
     if run_id is not None and _exists(st, experiment, run_id):
         record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
         resumed = record.get("start_time") is not None
         record["params"] = {**record.get("params", {}), **(params or {})}
         record["tags"] = {**record.get("tags", {}), **{k: str(v) for k, v in (tags or {}).items()}}
         record["attempts"] = int(record.get("attempts", 0)) + 1
-    else:
-        rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id)
+        record.update(opening)
+        record["start_time"] = record.get("start_time") or now
+    else:  # the opened record in the one write that creates the run
+        rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id,
+                            fields={**opening, "attempts": 1, "start_time": now, "heartbeat": now})
         record = records.read_record(st.experiment_dir(experiment) / "runs" / rid)
-        record["attempts"] = 1
-    record.update(status="RUNNING", end_time=None, error=None, host=socket.gethostname(),
-                  pid=os.getpid(), heartbeat_interval=float(flush_interval))
-    record["start_time"] = record.get("start_time") or time.time()
-    if parent_run:
-        record["parent_run"] = parent_run
+        fresh = True
     run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points,
               key_prefix="rank0/" if all_ranks else "")
-    run._save(sets_status=True)
+    if not fresh:
+        run._save(sets_status=True)
     active.push(run)
     return run
 
