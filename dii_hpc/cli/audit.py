@@ -38,7 +38,6 @@ def _overrides(model: str | None, data: str | None, n: int | None, seed: int | N
             "experiment": experiment, "parent_run": parent}
 
 
-
 def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str | None,
              under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
     """Run the job (the audit package decides where), write files, print, set the exit code."""

@@ -11,7 +11,6 @@ import typer
 EXEC_HELP = "auto (Slurm when sbatch answers, else local), local, slurm or debug (in-process)."
 
 
-
 def _store(existing: bool = True):  # noqa: ANN202 - imported lazily to keep --help fast
     """The store of --store; ``existing``: it must be there (a typo is not an empty store)."""
     from dii_hpc.store.store import Store

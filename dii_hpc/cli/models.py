@@ -54,7 +54,6 @@ def _catalog() -> dict[str, Any]:
     return {"suite": list(SUITES), "attack": list(known_attacks())}
 
 
-
 @models_app.command("register")
 def register_cmd(
     run_id: Annotated[str, typer.Argument(help="Training run whose weights become the version.")],

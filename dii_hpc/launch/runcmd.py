@@ -226,7 +226,6 @@ def _finish(store: Store, run_id: str, code: int, samples: list[dict[str, float]
     if diff:
         run.log_dict("git.diff.json", {"diff": diff})
     run.log_params({"exit_code": code})
-    run.refresh_summary()  # the ranks' and node samplers' arrays, whenever they flushed
     if status is not None:
         run.finish(status, error)
     elif code == 0:

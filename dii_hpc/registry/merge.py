@@ -25,6 +25,7 @@ from dii_hpc.store.atomic import read_json, write_json
 
 CopyFile = Callable[[Path, Path], bool]
 _NOT_CONTENT = ("name", "version", "merged_from")
+_REGISTRY_FOLDERS = ("versions", "aliases", "events", "links")  # of a model, merged here
 
 
 def merge_models(src: Path, dst: Path, dry_run: bool, copy_file: CopyFile) -> tuple[int, list[str]]:
@@ -37,8 +38,7 @@ def merge_models(src: Path, dst: Path, dry_run: bool, copy_file: CopyFile) -> tu
     written, notes = 0, []
     for path in sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith(".")):
         parts = path.relative_to(src).parts
-        if parts[0] not in names or len(parts) < 3 or parts[1] not in ("versions", "aliases",
-                                                                     "events", "links"):
+        if parts[0] not in names or len(parts) < 3 or parts[1] not in _REGISTRY_FOLDERS:
             written += copy_file(path, dst / path.relative_to(src))
     for name in sorted(names):
         n, mapping = _versions(src_root, dst_root, name, dry_run)

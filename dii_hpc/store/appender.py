@@ -89,12 +89,14 @@ def _run_all(writes: list[Callable[[], None]]) -> None:
 def append_all(pairs: list[tuple[ChunkAppender, np.ndarray]]) -> None:
     """Append a block to each of several arrays, their writes overlapped: every chunk of
     every array first, then each array's zarr.json (so no reader sees a row not on disk)."""
-    pairs = [(app, block) for app, block in pairs if block.shape[0]]
-    fast = [(app, block) for app, block in pairs if app._zarr is None]
+    staged = []
     for app, block in pairs:
-        if app._zarr is not None:
+        if not block.shape[0]:
+            continue
+        if app._zarr is not None:  # another layout: zarr writes it
             app._append_zarr(block)
-    staged = [(app, block, app._chunks(block)) for app, block in fast]
+        else:
+            staged.append((app, block, app._chunks(block)))
     _run_all([partial(app._write_chunk, index, rows)
               for app, _, jobs in staged for index, rows in jobs])
     for app, block, jobs in staged:

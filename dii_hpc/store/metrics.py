@@ -99,11 +99,10 @@ class MetricWriter:
         app = self._appenders.get(key)
         if app is not None:
             return app
-        from dii_hpc.store.appender import ChunkAppender, create_metric_groups
+        from dii_hpc.store.appender import ChunkAppender
 
-        new = key not in self._rows
+        new = key not in self._rows  # its groups were made by append_many
         if new:
-            create_metric_groups(self.root, [key], self._groups)
             self._rows[key] = 0
         app = self._appenders[key] = ChunkAppender(self.root / key, self._rows[key], new=new)
         return app

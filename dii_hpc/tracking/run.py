@@ -80,8 +80,10 @@ class Run(ArtifactsMixin, EndingMixin):
         self.finished = False
         self._pid = os.getpid()  # a forked child inherits this object but is not its writer
         self._writer = MetricWriter(self.dir)
-        if resumed:
+        if resumed:  # every array on disk, whoever wrote it (ranks, samplers, an attempt before)
             self._writer.resume()
+            record["metrics"] = {**record.get("metrics", {}), **{
+                k: dict(v) for k, v in self._writer.summary.items()}}
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
         self._fast_ids: dict[str, int] = {}  # what the hot path may use; emptied to divert it
