@@ -124,11 +124,14 @@ def test_b_asha_prunes_some_trials(cluster_nodes: list[str], shared_store: Path,
 
 
 def _running(store: Store, name: str, done_first: int) -> tuple[str, str] | None:
-    """(run id, job id) of a running trial once ``done_first`` trials have ended."""
+    """(run id, job id) of a trial started under 2 s ago once ``done_first`` trials have ended.
+
+    A trial runs 6 epochs of 1 s, so the one picked is still running when the signal lands."""
     runs = list(_trial_runs(store, name).values())
     if sum(r["status"] == "FINISHED" for r in runs) < done_first:
         return None
-    live = [r for r in runs if r["status"] == "RUNNING" and (r.get("slurm") or {}).get("job_id")]
+    live = [r for r in runs if r["status"] == "RUNNING" and (r.get("slurm") or {}).get("job_id")
+            and time.time() - (r.get("start_time") or 0.0) < 2.0]
     return (live[0]["run_id"], live[0]["slurm"]["job_id"]) if live else None
 
 
@@ -146,11 +149,11 @@ def _nothing_lost(store: Store, name: str, n: int, hit_run: str) -> Any:
 
 def test_c_worker_cancelled_mid_trial_loses_nothing(cluster_nodes: list[str], shared_store: Path,
                                                     tmp_path: Path) -> None:
-    cfg = _config(tmp_path, "bowl-kill", epoch_s=0.5, n_trials=9, seed=2)
+    cfg = _config(tmp_path, "bowl-kill", epoch_s=1.0, n_trials=9, seed=2)
     proc = run_cli("submit", str(cfg), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(shared_store)
-    hit_run, job = _wait_for(lambda: _running(store, "bowl-kill", 1), 300, "a running trial")
+    hit_run, job = _wait_for(lambda: _running(store, "bowl-kill", 1), 300, "a running trial", 0.25)
     subprocess.run(["scancel", job], check=True)
     _wait_for(lambda: studymod.tally(_study(store, "bowl-kill").get_trials()).done >= 9, 600,
               "the other workers to finish the study")
@@ -166,11 +169,11 @@ def test_c_worker_cancelled_mid_trial_loses_nothing(cluster_nodes: list[str], sh
 
 def test_d_worker_warned_mid_trial_requeues_itself(cluster_nodes: list[str], shared_store: Path,
                                                    tmp_path: Path) -> None:
-    cfg = _config(tmp_path, "bowl-requeue", epoch_s=0.5, n_trials=6, parallel=2, seed=3)
+    cfg = _config(tmp_path, "bowl-requeue", epoch_s=1.0, n_trials=6, parallel=2, seed=3)
     proc = run_cli("submit", str(cfg), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(shared_store)
-    hit_run, job = _wait_for(lambda: _running(store, "bowl-requeue", 1), 300, "a running trial")
+    hit_run, job = _wait_for(lambda: _running(store, "bowl-requeue", 1), 300, "a running trial", 0.25)
     subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before a limit
     _wait_for(lambda: studymod.tally(_study(store, "bowl-requeue").get_trials()).done >= 6, 600,
               "the study to finish")
