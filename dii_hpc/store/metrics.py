@@ -117,16 +117,14 @@ class MetricWriter:
         from dii_hpc.store.appender import append_all, create_metric_groups
 
         kept = {key: self._new_rows(key, block) for key, block in blocks.items()}
-        create_metric_groups(self.root, [k for k, b in kept.items() if b.shape[0]
-                                         and k not in self._rows], self._groups)
-        pairs = [(self._appender(key), block) for key, block in kept.items() if block.shape[0]]
-        append_all(pairs)
-        for key, block in kept.items():
-            if block.shape[0]:
-                steps = block[:, 0]
-                self._rows[key] = self._appenders[key].rows
-                self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
-                self.summary[key] = summarize(block, self.summary.get(key))
+        filled = {key: block for key, block in kept.items() if block.shape[0]}
+        create_metric_groups(self.root, [k for k in filled if k not in self._rows], self._groups)
+        append_all([(self._appender(key), block) for key, block in filled.items()])
+        for key, block in filled.items():
+            steps = block[:, 0]
+            self._rows[key] = self._appenders[key].rows
+            self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
+            self.summary[key] = summarize(block, self.summary.get(key))
         return {key: int(block.shape[0]) for key, block in kept.items()}
 
     def _new_rows(self, key: str, block: np.ndarray) -> np.ndarray:

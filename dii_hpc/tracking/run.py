@@ -344,8 +344,9 @@ def start_run(
     opening = {"status": "RUNNING", "end_time": None, "error": None, "host": socket.gethostname(),
                "pid": os.getpid(), "heartbeat_interval": float(flush_interval),
                **({"parent_run": parent_run} if parent_run else {})}
-    resumed = fresh = False
-    if run_id is not None and _exists(st, experiment, run_id):
+    resumed = False
+    existing = run_id is not None and _exists(st, experiment, run_id)
+    if existing:
         record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
         resumed = record.get("start_time") is not None
         record["params"] = {**record.get("params", {}), **(params or {})}
@@ -357,10 +358,9 @@ def start_run(
         rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id,
                             fields={**opening, "attempts": 1, "start_time": now, "heartbeat": now})
         record = records.read_record(st.experiment_dir(experiment) / "runs" / rid)
-        fresh = True
     run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points,
               key_prefix="rank0/" if all_ranks else "")
-    if not fresh:
+    if existing:  # a new run's record was written opened by create_run
         run._save(sets_status=True)
     active.push(run)
     return run
