@@ -58,9 +58,10 @@ def compute(job: dict[str, Any], generator: Any = None,
     cfg, level = job["cfg"], job["level"]
     from dii_hpc.audit.vision import engine as vision
 
-    if vision.handles(cfg):  # object_detection / image_segmentation: own labels and metrics
-        return vision.compute(job, generator, examples_dir)
-    prep = cfgmod.prepare(cfg)
+    model = cfgmod.build_model(cfg)  # one builder for every task
+    if vision.handles(cfg, model):  # object_detection / image_segmentation: own labels, metrics
+        return vision.compute(job, generator, examples_dir, model)
+    prep = cfgmod.prepare(cfg, model)
     if level == "I":
         from dii_hpc.audit.checkpoint import Checkpoint, for_job
 

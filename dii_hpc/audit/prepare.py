@@ -104,6 +104,22 @@ def search(cfg: dict[str, Any]) -> list[str]:
     return [cfg["config_dir"]] if cfg.get("config_dir") else []
 
 
+def build_model(cfg: dict[str, Any]) -> Any:
+    """The audited model, whatever its task: a registered version (the URI `load` pinned)
+    through its recorded loader, else a "module:callable" reference found beside the config.
+    The one builder of every audit path (the vision engine, Slurm shards, reference models)."""
+    from dii_hpc.registry import uri
+
+    return uri.build(cfg["model"], "model", search=search(cfg))
+
+
+def task_of(cfg: dict[str, Any]) -> Any:
+    """The audit's `Task`: the config's `task:`, else the model's own (built to ask it)."""
+    from dii_hpc.audit.protocols import Task
+
+    return Task.parse(cfg.get("task") or build_model(cfg).task)
+
+
 def _pin_model(cfg: dict[str, Any]) -> None:
     """A registered model (models:/NAME@ALIAS) is audited as the version it holds now, and
     its training run is the audit's parent unless the config names one."""
@@ -128,13 +144,13 @@ class Prepared:
     seed: int
 
 
-def prepare(cfg: dict[str, Any]) -> Prepared:
-    """Build model and data, check them against each other, pick the evaluation sample."""
+def prepare(cfg: dict[str, Any], model: Any = None) -> Prepared:
+    """Build model (unless the caller built it) and data, check them against each other,
+    pick the evaluation sample."""
     from dii_hpc.audit.protocols import Task, require
     from dii_hpc.audit.validate import check_arrays
-    from dii_hpc.registry import uri
 
-    model = uri.build(cfg["model"], "model", search=search(cfg))
+    model = build_model(cfg) if model is None else model
     data = refs.build(cfg["data"], "data", search=search(cfg))
     # Other methods are checked per attack: a predict-only model can run black-box attacks.
     require(model, ("predict",), "every audit")

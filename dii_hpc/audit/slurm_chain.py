@@ -68,11 +68,9 @@ def task_count(job: dict[str, Any]) -> int:
 def task_at(job: dict[str, Any], index: int) -> str | None:
     """The index-th task key of the suite's plan for the model's own task, or None."""
     from dii_hpc.audit import slurm_suite
-    from dii_hpc.audit.protocols import Task
-    from dii_hpc.registry import uri
+    from dii_hpc.audit.prepare import task_of
 
-    task = Task.parse(job["cfg"].get("task") or uri.build(job["cfg"]["model"], "model").task)
-    plan = slurm_suite.task_keys(job, task, [])  # the model's own plan: at most task_count
+    plan = slurm_suite.task_keys(job, task_of(job["cfg"]), [])  # its own plan: <= task_count
     return plan[index] if index < len(plan) else None
 
 
@@ -108,13 +106,11 @@ def submit(job: dict[str, Any], *, partition: str | None = None, timeout_min: in
 
     {"array": job id or None (every shard already done), "tasks": n, "merge": job id}."""
     from dii_hpc.audit import checkpoint, slurm_suite
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.prepare import task_of
     from dii_hpc.launch import backend
-    from dii_hpc.registry import uri
 
     check(job)
-    task = Task.parse(job["cfg"].get("task") or uri.build(job["cfg"]["model"], "model").task)
-    missing = slurm_suite.task_keys(job, task, checkpoint.for_job(job).done())
+    missing = slurm_suite.task_keys(job, task_of(job["cfg"]), checkpoint.for_job(job).done())
     kind, conf = backend.choose("slurm")
     array = None
     if missing:

@@ -99,8 +99,7 @@ def task_keys(job: dict[str, Any], task: Any, done: list[str]) -> list[str]:
     """The array's tasks: the suite's missing shards, each split into `sample_shards`
     parts where its work can be split by samples."""
     from dii_hpc.audit import evasion_suite, privacy_suite, sample_shards
-    from dii_hpc.audit.prepare import search
-    from dii_hpc.registry import uri
+    from dii_hpc.audit.prepare import build_model
 
     cfg = job["cfg"]
     if cfg.get("standard"):  # AutoAttack's blocks; the variant needs the model
@@ -113,13 +112,13 @@ def task_keys(job: dict[str, Any], task: Any, done: list[str]) -> list[str]:
     if job["name"] == "poisoning":
         from dii_hpc.audit import poisoning, poisoning_suite
 
-        model = uri.build(cfg["model"], "model", search=search(cfg))
+        model = build_model(cfg)
         poisoning.check(model, "poisoning suite", ("predict", "fit"))
         return [k for k in poisoning_suite.shard_keys(task) if k not in done]
     parts = int(cfg.get("sample_shards") or 1)
     if job["name"] == "privacy":  # LiRA/RMIA when the model has fit (models trained before)
         shards = privacy_suite.shard_keys(task, cfg.get("attacks"), callable(
-            getattr(uri.build(cfg["model"], "model"), "fit", None)))
+            getattr(build_model(cfg), "fit", None)))
         return sample_shards.plan(shards, parts, privacy_suite.blocked, done)
     engine = cfg.get("engine", "art")
     return sample_shards.plan(evasion_suite.shard_keys(task, cfg.get("attacks")), parts,
@@ -167,10 +166,8 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
         examples_dir: str | None = None) -> dict[str, Any]:
     """Submit the missing shards as one array, wait, then merge in this process."""
     from dii_hpc.audit import checkpoint, engine
-    from dii_hpc.audit import prepare as cfgmod
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.prepare import task_of
     from dii_hpc.launch import backend
-    from dii_hpc.registry import uri
 
     if job["level"] != "I" or job["name"] not in SUITES:
         raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SUITES)}), "
@@ -181,8 +178,7 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
 
         autoattack.check(cfg, job["name"])
     ck = checkpoint.for_job(job)
-    task = Task.parse(cfg.get("task") or uri.build(cfg["model"], "model", search=cfgmod.search(cfg)).task)
-    missing, tasks = task_keys(job, task, ck.done()), []
+    missing, tasks = task_keys(job, task_of(cfg), ck.done()), []
     if missing:
         spec = array_job(job, len(missing), partition, timeout_min)
         jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),

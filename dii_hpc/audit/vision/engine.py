@@ -29,9 +29,11 @@ SUITES = ("evasion", "poisoning")
 EVASION_KEYS = {"eps", "eps_step", "max_iter", "norm", "num_random_init", "batch_size"}
 
 
-def handles(cfg: dict[str, Any]) -> bool:
-    """True when the config's `task` is one of ours (the main engine hands the job over)."""
-    return str(cfg.get("task") or "") in TASKS
+def handles(cfg: dict[str, Any], model: Any = None) -> bool:
+    """True when the config's `task`, else the model's own, is one of ours (the main engine
+    hands the job over; a registered detector needs no `task:` in the config)."""
+    task = cfg.get("task") or getattr(model, "task", None)
+    return str(getattr(task, "value", task) or "") in TASKS
 
 
 @dataclass
@@ -45,9 +47,10 @@ class Prepared:
     data_sha256: str
 
 
-def prepare(cfg: dict[str, Any]) -> Prepared:
-    """Build model and data, validate them against each other, pick the evaluation sample."""
-    model = refs.build(cfg["model"], "model", search=cfgmod.search(cfg))
+def prepare(cfg: dict[str, Any], model: Any = None) -> Prepared:
+    """Build model (through the audit's one builder, so a registered version works as in
+    every task) and data, validate them against each other, pick the evaluation sample."""
+    model = cfgmod.build_model(cfg) if model is None else model
     data = refs.build(cfg["data"], "data", search=cfgmod.search(cfg))
     for attr in ("task", "input_shape", "clip_values", "nb_classes"):
         if getattr(model, attr, None) is None:
@@ -95,11 +98,12 @@ def _sha(*parts: Any) -> str:
     return h.hexdigest()
 
 
-def compute(job: dict[str, Any], generator: Any = None,
-            examples_dir: str | None = None) -> dict[str, Any]:
-    """Run one audit job and return its result dict (`generator` is unused: no MPI here)."""
+def compute(job: dict[str, Any], generator: Any = None, examples_dir: str | None = None,
+            model: Any = None) -> dict[str, Any]:
+    """Run one audit job and return its result dict (`generator` is unused: no MPI here;
+    `model`: already built by the caller)."""
     cfg, level = job["cfg"], job["level"]
-    prep = prepare(cfg)
+    prep = prepare(cfg, model)
     params = dict(job.get("params") or {})
     if level == "I":
         result = _suite(str(job["name"]), cfg, prep, examples_dir)
