@@ -163,17 +163,10 @@ def merge_cmd(
 ) -> None:
     """Merge SRC into DST (e.g. two clusters' stores) without duplicating runs or blobs;
     registered models by content (a version number taken here by another model is renumbered)."""
-    from dii_hpc.registry.layout import MODELS_DIR
-    from dii_hpc.registry.merge import merge_models
     from dii_hpc.store.merge import merge
     from dii_hpc.store.store import Store
 
-    src_store = Store(src)
-    if not src_store.root.is_dir():
-        from dii_hpc.errors import StoreError
-
-        raise StoreError(f"source store {src_store.root} does not exist")
-    res = merge(src_store, Store(dst), dry_run=dry_run, mergers={MODELS_DIR: merge_models})
+    res = merge(Store(src), Store(dst), dry_run=dry_run)
     verb = "would copy" if dry_run else "copied"
     folders = "".join(f", {n} files in {name}/" for name, n in res["folders"].items())
     typer.echo(f"{verb} {res['runs_copied']} runs, updated {res['runs_updated']}, "
@@ -189,11 +182,9 @@ def gc_cmd(
 ) -> None:
     """Remove unreferenced blobs (neither a run's artifact nor a registered model's weights)
     and job folders of ended submissions."""
-    from dii_hpc.registry.versions import referenced_blobs
     from dii_hpc.store.gc import gc, parse_age
 
-    store = _store()
-    res = gc(store, parse_age(older_than), dry_run=dry_run, keep=referenced_blobs(store.root))
+    res = gc(_store(), parse_age(older_than), dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     for sha in res["blobs"]:
         typer.echo(f"{verb} blob {sha}")

@@ -2,8 +2,11 @@
 
 Evidence is read, never computed: the audit runs attached to a version (see ``links``), the
 training run's last metrics, and the last drift check of a monitor (a run of kind "drift" in
-the experiment named after it). A rule whose evidence is missing fails and says what to run;
-a rule naming a metric its evidence does not have is bad input (exit 2).
+the experiment named after it). An attached audit counts only when the model weights it
+recorded (``manifest.weights_sha256``) are the version's: a link can be wrong (copied by a
+merge, written by hand), the audit's own record of what it loaded cannot. A rule whose
+evidence is missing fails and says what to run; a rule naming a metric its evidence does not
+have is bad input (exit 2).
 """
 
 from __future__ import annotations
@@ -64,9 +67,12 @@ class _Evidence:
     def __init__(self, registry: Any, record: dict[str, Any]) -> None:
         self.registry, self.record = registry, record
         self.name, self.version = record["name"], int(record["version"])
+        self.weights = str((record.get("weights") or {}).get("sha256") or "")
         self._audits: list[dict[str, Any]] | None = None
+        self._foreign: list[dict[str, Any]] = []  # attached audits of other weights
 
     def audits(self) -> list[dict[str, Any]]:
+        """FINISHED audit runs attached to the version that audited the version's weights."""
         if self._audits is None:
             out = []
             for link in links.of(self.registry.store.root, self.name, self.version, "audit"):
@@ -74,10 +80,16 @@ class _Evidence:
                     run = self.registry.store.run(link["run_id"])
                 except BadInput:  # deleted since: not evidence any more
                     continue
-                if run.get("status") == vocab.FINISHED and isinstance(run.get("audit"), dict):
-                    out.append(run)
+                if run.get("status") != vocab.FINISHED or not isinstance(run.get("audit"), dict):
+                    continue
+                (out if audited_weights(run) == self.weights else self._foreign).append(run)
             self._audits = sorted(out, key=lambda r: r.get("start_time") or 0)
         return self._audits
+
+    def foreign(self, req: AuditRequirement) -> list[dict[str, Any]]:
+        """Attached audits matching ``req`` that audited other weights (or recorded none)."""
+        self.audits()
+        return [r for r in self._foreign if r["audit"].get(req.kind) == req.name]
 
     def audit(self, req: AuditRequirement) -> tuple[dict[str, Any] | None, bool]:
         """(newest matching audit not older than the version, whether an older one exists)."""
@@ -99,10 +111,23 @@ def _metric(run: dict[str, Any], metric: str, what: str, source: str) -> float:
     return value
 
 
+def audited_weights(run: dict[str, Any]) -> str | None:
+    """The sha256 of the weights an audit run loaded, as it recorded them (None: unknown)."""
+    sha = (run.get("manifest") or {}).get("weights_sha256")
+    return str(sha) if sha else None
+
+
 def _missing(ev: _Evidence, req: AuditRequirement, older: bool) -> Check:
     label = f"models:/{ev.name}/{ev.version}"
     why = (f"its only {req} audits are older than the version" if older
            else f"no {req} audit of {label} yet")
+    foreign = ev.foreign(req)
+    if foreign and not older:
+        run = foreign[-1]
+        sha = audited_weights(run)
+        seen = f"weights {sha[:12]}" if sha else "no weights"
+        why = (f"audit run {run['run_id']} attached to it recorded {seen}, not the version's "
+               f"{ev.weights[:12]}")
     hint = f"dii-hpc audit {req.kind} {req.name} --model {label} --data ..."
     return Check(f"audit {req}", False, f"missing audit ({why}; audit it: `{hint}`)")
 

@@ -22,6 +22,8 @@ MODELS_DIR = "models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 # A plain name that can never be read as a version number.
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+# Names a URI already gives a meaning (models:/NAME/latest; v3 reads as version 3), as in MLflow.
+_RESERVED_ALIAS = re.compile(r"^(?:latest|v\d+)$", re.IGNORECASE)
 
 
 def check_name(name: object) -> str:
@@ -35,6 +37,9 @@ def check_alias(alias: object) -> str:
     if not isinstance(alias, str) or not _ALIAS.match(alias):
         raise BadInput(f"invalid alias {alias!r}: an alias is a plain name (a letter, then "
                        "letters, digits, _ or -), e.g. champion")
+    if _RESERVED_ALIAS.match(alias):
+        raise BadInput(f"alias {alias!r} is reserved (models:/NAME/latest is the latest "
+                       "version, v<N> reads as version N); choose another name, e.g. champion")
     return alias
 
 

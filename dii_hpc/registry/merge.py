@@ -7,7 +7,8 @@ Here a source version whose content the destination already has maps to that ver
 the destination lacks keeps its number when that number is free there and otherwise becomes
 the next version, with ``merged_from`` naming where it came from.  The source's events and
 links follow their versions to the new numbers; a source alias is set only where the
-destination has no alias of that name (the destination's own decisions stand).
+destination has no alias of that name (the destination's own decisions stand, and a note
+says which alias was kept and which dropped).
 
 Run records of the source keep the number they were written with (an audit run's config
 says `models:/clf/1`): the notes returned say which versions were renumbered.
@@ -45,7 +46,9 @@ def merge_models(src: Path, dst: Path, dry_run: bool, copy_file: CopyFile) -> tu
         written += n
         notes += [f"models:/{name}/{old} of {src_root} is models:/{name}/{new} here"
                   for old, new in sorted(mapping.items()) if old != new]
-        written += _follow(src_root, dst_root, name, mapping, dry_run)
+        n, dropped = _follow(src_root, dst_root, name, mapping, dry_run)
+        written += n
+        notes += dropped
     return written, notes
 
 
@@ -87,8 +90,9 @@ def _write(root: Path, name: str, number: int, body: dict[str, Any],
 
 
 def _follow(src_root: Path, dst_root: Path, name: str, mapping: dict[int, int],
-            dry_run: bool) -> int:
-    """Events, links and aliases of the source, moved to the versions' numbers here."""
+            dry_run: bool) -> tuple[int, list[str]]:
+    """Events, links and aliases of the source, moved to the versions' numbers here; returns
+    (files written, a note for each source alias that lost to the destination's own)."""
     written = 0
     src_model, dst_model = layout.model_dir(src_root, name), layout.model_dir(dst_root, name)
     for path in sorted((src_model / "events").glob("*.json")):
@@ -101,15 +105,22 @@ def _follow(src_root: Path, dst_root: Path, name: str, mapping: dict[int, int],
             target = layout.links_dir(dst_root, name, mapping[old]) / path.name
             if not target.exists():
                 written += _copy_mapped(path, target, mapping, dry_run)
-    here = aliases.all_of(dst_root, name)
+    here, notes = aliases.all_of(dst_root, name), []
     for alias, old in aliases.all_of(src_root, name).items():
-        if alias not in here and old in mapping:
-            written += 1
-            if not dry_run:
-                write_json(layout.aliases_dir(dst_root, name) / f"{alias}.json",
-                           {**read_json(layout.aliases_dir(src_root, name) / f"{alias}.json"),
-                            "version": mapping[old]})
-    return written
+        if old not in mapping:
+            continue
+        if alias in here:
+            if here[alias] != mapping[old]:
+                notes.append(f"alias models:/{name}@{alias}: kept models:/{name}/{here[alias]} "
+                             f"of this store, dropped {src_root}'s (its version {old}, "
+                             f"models:/{name}/{mapping[old]} here)")
+            continue
+        written += 1
+        if not dry_run:
+            write_json(layout.aliases_dir(dst_root, name) / f"{alias}.json",
+                       {**read_json(layout.aliases_dir(src_root, name) / f"{alias}.json"),
+                        "version": mapping[old]})
+    return written, notes
 
 
 def _copy_mapped(path: Path, target: Path, mapping: dict[int, int], dry_run: bool) -> int:

@@ -2,13 +2,15 @@
 
 Audit configs, ``predict --model`` and drift monitors build their models through `build`:
 a reference that is a models URI loads the version (its recorded loader, called with the
-registered weights, whose sha256 is checked first); anything else goes to ``refs.build`` as
-before. `pin` turns an alias into the version it points at now, so that a job, its array
+registered weights, whose sha256 is checked first; the model carries ``weights_path``, the
+blob it was built from, unless its loader set one, so an audit records the weights it ran
+on); anything else goes to ``refs.build`` as before. `pin` turns an alias into the version it points at now, so that a job, its array
 tasks and the record of what it ran all mean the same weights even if the alias moves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Sequence
@@ -113,7 +115,14 @@ def build(spec: Any, key: str = "model", *, store: StoreLike = None,
     registry = _registry(store)
     ref = parse(spec, key)
     record = registry.resolve(ref.name, ref.version, ref.alias)
-    return refs.build(factory_spec(record, registry.store.root), f"{key} {spec}")
+    factory = factory_spec(record, registry.store.root)
+    model = refs.build(factory, f"{key} {spec}")
+    # The blob it was built from, unless its loader said: an audit records the weights it
+    # loaded, and a gate accepts only audits of the version's own weights.
+    if getattr(model, "weights_path", None) is None:
+        with contextlib.suppress(AttributeError, TypeError):
+            model.weights_path = factory["params"][record["loader"].get("weights_param") or "weights"]
+    return model
 
 
 def attach(spec: Any, kind: str, run_id: str, store: StoreLike = None) -> None:

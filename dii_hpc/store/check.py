@@ -1,4 +1,6 @@
-"""`store check`: verify every run record, metric array and blob, and the permissions.
+"""`store check`: verify every run record, metric array and blob, the records of folders
+other packages own (``store.owners``: a registered version whose weights are gone), and the
+permissions.
 
 Reports problems instead of raising, so one damaged run never hides the state of the rest.
 """
@@ -131,6 +133,8 @@ def _check_permissions(root: Path) -> list[Problem]:
 
 
 def check(store: Store, permissions: bool = True) -> list[Problem]:
+    from dii_hpc.store import owners
+
     problems: list[Problem] = []
     for exp in store.experiments():
         for rid in store.run_ids(exp):
@@ -139,6 +143,7 @@ def check(store: Store, permissions: bool = True) -> list[Problem]:
             problems += _check_metrics(rdir)
             problems += _check_artifacts(rdir, store.root)
     problems += _check_blobs(store.root)
+    problems += owners.check(store.root)
     if permissions:
         problems += _check_permissions(store.root)
     return problems

@@ -3,9 +3,10 @@
 Job folders hold submitit's pickled payloads and per-task logs; once every run of a
 submission has ended and the folder is older than the cut-off, nothing reads it again.
 Blobs are only removed when no run's artifacts.json names them and they are older than the
-cut-off too, so a blob written a moment before its artifacts.json is never lost.  Other
-holders of blobs (the model registry's versions) pass theirs as ``keep``: the store knows
-nothing of them, and a run that logs a new `model.pt` no longer names the one registered.
+cut-off too, so a blob written a moment before its artifacts.json is never lost.  Blobs
+held by other records (the model registry's versions: a run that logs a new `model.pt` no
+longer names the one registered) are kept too: the owners of those folders say which
+(``store.owners``), whoever calls ``gc``.
 """
 
 from __future__ import annotations
@@ -84,12 +85,13 @@ def _runs_ended(store: Store, job_record: Path) -> bool:
     return True
 
 
-def gc(store: Store, older_than: float, dry_run: bool = False,
-       keep: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Remove what nothing references (see the module doc); ``keep``: more blobs in use."""
+def gc(store: Store, older_than: float, dry_run: bool = False) -> dict[str, Any]:
+    """Remove what nothing references (see the module doc)."""
+    from dii_hpc.store import owners
+
     cutoff = time.time() - older_than
     removed_blobs, freed = [], 0
-    refs = referenced_blobs(store) | set(keep)
+    refs = referenced_blobs(store) | owners.held_blobs(store.root)
     base = store.root / "blobs" / "sha256"
     for path in sorted(base.glob("*/*")) if base.is_dir() else []:
         sha = path.parent.name + path.name

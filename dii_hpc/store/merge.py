@@ -8,8 +8,9 @@ Each run directory is copied under a temporary name and renamed into place.
 Every other top-level folder (drift ``monitors/``, registry ``models/``, whatever a later
 version adds) is merged file by file: a file missing in the destination is copied, one in both
 is replaced only by a newer source copy.  A folder whose files mean more than their bytes (the
-registry's numbered versions) is merged by the ``mergers`` its owner passes instead, which
-use that same file rule for whatever they do not know.  Left behind on purpose: ``site/`` and ``cache/``
+registry's numbered versions) is merged by its owner (``store.owners``, consulted whoever
+calls ``merge``), which uses that same file rule for whatever it does not know.  A source that
+is not a store (no folder of the store's own) is refused.  Left behind on purpose: ``site/`` and ``cache/``
 (derived, rebuilt from the runs), ``jobs/`` (submission records whose job ids mean nothing to
 the destination's scheduler), the store's own settings file and hidden temporaries.
 """
@@ -19,12 +20,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
+from dii_hpc.errors import BadInput, StoreError
 from dii_hpc.store import records
+from dii_hpc.store.owners import FolderMerger
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -47,21 +50,17 @@ def _copy_tree(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
 
 
-#: (source folder, destination folder, dry run, the plain-file rule) -> (files written, notes)
-FolderMerger = Callable[[Path, Path, bool, Callable[[Path, Path], bool]], tuple[int, list[str]]]
-
-
-def merge(src: Store, dst: Store, dry_run: bool = False,
-          mergers: Mapping[str, FolderMerger] | None = None) -> dict[str, Any]:
+def merge(src: Store, dst: Store, dry_run: bool = False) -> dict[str, Any]:
     """Bring every run, blob and store folder of ``src`` into ``dst``; returns what was (or would
     be) copied: run and blob counts, ``folders``: {top-level folder: files copied}, and
-    ``notes`` from the ``mergers`` (top-level folder name -> its own merge)."""
+    ``notes`` from the folders' owners (renumbered versions, aliases kept and dropped)."""
+    from dii_hpc.store import owners
     from dii_hpc.store.summary import compact
 
     if src.root == dst.root:
-        from dii_hpc.errors import BadInput
-
         raise BadInput(f"cannot merge store {src.root} into itself")
+    _check_source(src.root)
+    mergers = owners.mergers()
     if not dry_run:
         dst.ensure_writable()
     stats: dict[str, Any] = {"runs_copied": 0, "runs_updated": 0, "runs_skipped": 0, "blobs_copied": 0}
@@ -73,12 +72,25 @@ def merge(src: Store, dst: Store, dry_run: bool = False,
             if action != "runs_skipped":
                 touched.add(exp)
     stats["blobs_copied"] = _merge_blobs(src.root, dst.root, dry_run)
-    stats["folders"], stats["notes"] = _merge_folders(src.root, dst.root, dry_run, mergers or {})
+    stats["folders"], stats["notes"] = _merge_folders(src.root, dst.root, dry_run, mergers)
     if not dry_run:
         for exp in sorted(touched):
             if (dst.experiment_dir(exp) / "summary.parquet").exists():
                 compact(dst, exp)
     return stats
+
+
+def _check_source(root: Path) -> None:
+    """A store has one of its own folders or its settings file (an MLflow ``mlruns`` folder
+    has a ``models/`` too: folders other packages keep say nothing)."""
+    from dii_hpc.store.settings import SETTINGS_FILE
+
+    if not root.is_dir():
+        raise StoreError(f"source store {root} does not exist")
+    marks = {"experiments", "blobs", "jobs"}
+    if not (any((root / name).is_dir() for name in marks) or (root / SETTINGS_FILE).is_file()):
+        raise StoreError(f"{root} is not a dii-hpc store (it has none of "
+                         f"{', '.join(f'{m}/' for m in sorted(marks))}); nothing was merged")
 
 
 def _merge_run(src: Store, dst: Store, exp: str, rid: str, dry_run: bool) -> str:

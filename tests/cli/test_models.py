@@ -28,6 +28,7 @@ def model(store_path: Path) -> dict[str, str]:
     reg.set_alias("m", 1, "champion")
     with start_run("audits", kind="audit", store=store) as audit:
         audit.set_section("audit", {"suite": "evasion", "metrics": {"robust_accuracy": 0.2}})
+        audit.set_manifest({"weights_sha256": reg.resolve("m", 2)["weights"]["sha256"]})
     reg.attach("m", 2, "audit", audit.id)
     return {"run": run.id, "audit": audit.id}
 
@@ -83,6 +84,8 @@ def test_promote_fails_with_one_line_per_failed_rule(store_path: Path, model: di
     (["models", "show", "mm"], None, "unknown model 'mm' (did you mean m?)"),
     (["models", "show", "m", "7"], None, "unknown version of model m: '7'; versions: 1, 2"),
     (["models", "alias", "m", "1", "not plain"], None, "invalid alias 'not plain': an alias is a plain name (a letter, then letters, digits, _ or -), e.g. champion"),
+    (["models", "alias", "m", "1", "latest"], None, "alias 'latest' is reserved (models:/NAME/latest is the latest version, v<N> reads as version N); choose another name, e.g. champion"),
+    (["models", "alias", "m", "1", "V2"], None, "alias 'V2' is reserved (models:/NAME/latest is the latest version, v<N> reads as version N); choose another name, e.g. champion"),
     (["models", "register", "{run}", "--name", "m", "--artifact", "best.pt"], None,
      "run {run}: no artifact 'best.pt' (artifacts: model.pt)"),
     (["models", "register", "NOSUCHRUN", "--name", "m"], None, "unknown run 'NOSUCHRUN'"),

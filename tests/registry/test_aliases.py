@@ -89,3 +89,17 @@ def test_an_alias_must_be_a_plain_name(store_path: Path, train_run: str, alias: 
     reg.register(train_run, "m", loader=LOADER)
     with pytest.raises(BadInput, match="is a plain name"):
         reg.set_alias("m", 1, alias)
+
+
+@pytest.mark.parametrize("alias", ["latest", "Latest", "v1", "V12"])
+def test_names_a_uri_already_gives_a_meaning_are_reserved(store_path: Path, train_run: str,
+                                                          alias: str) -> None:
+    """`models:/m@latest` would disagree with `models:/m/latest` the moment a newer version is
+    registered; `v1` reads as version 1 (MLflow reserves both)."""
+    reg = Registry(store_path)
+    reg.register(train_run, "m", loader=LOADER)
+    with pytest.raises(BadInput, match=f"alias '{alias}' is reserved"):
+        reg.set_alias("m", 1, alias)
+    with pytest.raises(BadInput, match="is reserved"):
+        uri.parse(f"models:/m@{alias}")
+    assert reg.show("m")["aliases"] == {}

@@ -19,9 +19,13 @@ LOADER = "tests.registry.fixtures:constant"
 
 
 def _audit(reg: Registry, version: int | None, metrics: dict[str, Any], kind: str = "suite",
-           name: str = "evasion", **extra: Any) -> str:
+           name: str = "evasion", weights: str | None = None, **extra: Any) -> str:
+    """An audit run that recorded ``weights`` (default: the version's, as a real audit of it
+    records), attached to ``version`` unless None."""
+    sha = weights or reg.resolve("m", version or 1)["weights"]["sha256"]
     with start_run("audits", kind="audit", store=reg.store) as run:
         run.set_section("audit", {kind: name, "metrics": metrics, **extra})
+        run.set_manifest({"weights_sha256": sha})
     if version is not None:
         reg.attach("m", version, "audit", run.id)
     return run.id
@@ -134,3 +138,26 @@ def test_promote_records_the_decision_and_moves_the_alias_only_when_it_passes(
     assert decisions[1]["policy"]["source"] == str(p) and decisions[1]["alias"] == "champion"
     moves = [e for e in reg.show("m")["history"] if e["event"] == "alias"]
     assert moves[-1]["reason"] == f"promoted by policy {p}"
+
+
+def test_a_gate_never_accepts_an_audit_of_other_weights(store_path: Path, tmp_path: Path) -> None:
+    """An audit attached to v2 that loaded other weights (v1's, or none it recorded) is no
+    evidence for v2: the gate fails and says whose weights it saw."""
+    store = Store(store_path)
+    reg = Registry(store)
+    reg.register(make_training_run(store, weights=b"\x01first"), "m", loader=LOADER)
+    v2 = reg.register(make_training_run(store, weights=b"\x02second"), "m", loader=LOADER)
+    theirs = reg.resolve("m", 1)["weights"]["sha256"]
+    p = _policy('audits:\n  - {suite: evasion, rules: {robust_accuracy: ">= 0.4"}}\n', tmp_path)
+    foreign = _audit(reg, 2, {"robust_accuracy": 0.9}, weights=theirs)
+    d = reg.gate("m", 2, p)
+    assert not d.passed and _failed(d) == ["audit suite evasion"]
+    assert (f"audit run {foreign} attached to it recorded weights {theirs[:12]}, not the "
+            f"version's {v2['weights']['sha256'][:12]}") in d.failures()[0]
+    with start_run("audits", kind="audit", store=store) as blind:  # records no weights
+        blind.set_section("audit", {"suite": "evasion", "metrics": {"robust_accuracy": 0.9}})
+    reg.attach("m", 2, "audit", blind.id)
+    assert "recorded no weights" in reg.gate("m", 2, p).failures()[0]
+    own = _audit(reg, 2, {"robust_accuracy": 0.5})
+    d = reg.gate("m", 2, p)
+    assert d.passed and d.to_dict()["evidence"] == [own]

@@ -45,6 +45,8 @@ def test_a_version_loads_itself_and_refuses_changed_weights(store_path: Path) ->
     reg.set_alias("m", 1, "champion")
     model = uri.build("models:/m@champion", "model")
     assert model.value == 2.0 and model.scale == 0.5
+    # it knows the blob it was built from (its loader did not say): an audit records it
+    assert model.weights_path == str(blob_path(store_path, reg.resolve("m", 1)["weights"]["sha256"]))
     assert uri.pin("models:/m@champion") == "models:/m/1"
     blob = blob_path(store_path, reg.resolve("m", 1)["weights"]["sha256"])
     blob.chmod(0o644)

@@ -100,8 +100,30 @@ def test_store_gc_keeps_the_weights_of_a_registered_version(store_path: Path) ->
         (run.dir / "model.pt").write_bytes(b"\x02second weights")
         run.log_artifact(run.dir / "model.pt", name="model.pt")
     sha = v1["weights"]["sha256"]
-    assert gc(store, 0.0, dry_run=True)["blobs"] == [sha]  # no run names it now
+    assert store.artifacts(rid)["model.pt"]["sha256"] != sha  # no run names it now
+    assert gc(store, 0.0)["blobs"] == []  # from Python as from the CLI: the library keeps it
     proc = run_cli("store", "gc", "--older-than", "0s")
     assert proc.returncode == 0, proc.stderr
     assert "removed 0 blobs" in proc.stdout and blob_path(store_path, sha).is_file(), proc.stdout
     assert Path(weights_file(v1, store_path)).read_bytes() == b"\x01first weights"
+
+
+def test_store_check_reports_a_version_whose_weights_are_gone(store_path: Path) -> None:
+    from dii_hpc.store.blobs import blob_path
+    from dii_hpc.store.check import check
+    from dii_hpc.tracking.run import start_run
+    from tests.conftest import run_cli
+
+    store = Store(store_path)
+    rid = make_training_run(store, weights=b"\x01w")
+    v1 = Registry(store).register(rid, "gone", loader=LOADER)
+    with start_run("train", run_id=rid, store=store) as run:  # no run names v1's weights now
+        (run.dir / "model.pt").write_bytes(b"\x02newer")
+        run.log_artifact(run.dir / "model.pt", name="model.pt")
+    assert [p for p in check(store, permissions=False) if p.severity == "error"] == []
+    blob_path(store_path, v1["weights"]["sha256"]).unlink()  # e.g. an older gc removed it
+    errors = [str(p) for p in check(store, permissions=False) if p.severity == "error"]
+    assert errors == [f"error: {layout.version_file(store_path, 'gone', 1)}: models:/gone/1: "
+                      f"weights blob {v1['weights']['sha256'][:12]} is missing"]
+    proc = run_cli("store", "check", "--no-permissions")
+    assert proc.returncode == 1 and "models:/gone/1: weights blob" in proc.stdout, proc.stdout
