@@ -111,14 +111,14 @@ def resume_cmd(pipeline_id: IdArg) -> None:
 @pipeline_app.command("list")
 def list_cmd() -> None:
     """Pipelines of the store, newest last."""
-    from dii_hpc.cli.tables import cell, table
+    from dii_hpc.cli.tables import table, when
     from dii_hpc.pipeline import state
 
     store = _store()
     rows = []
     for pid in state.ids(store.root):
         rec = state.read_pipeline(store.root, pid)
-        rows.append([pid, rec["name"], rec["executor"], len(rec["order"]), cell(rec["created"])])
+        rows.append([pid, rec["name"], rec["executor"], len(rec["order"]), when(rec["created"])])
     typer.echo(table(rows, ["id", "pipeline", "executor", "stages", "created"], rule=True)
                if rows else "(no pipelines)")
 

@@ -176,6 +176,11 @@ def compare_frame(records: list[dict[str, Any]], all_params: bool = False,
     return pd.DataFrame(out)
 
 
+def when(value: Any) -> str:
+    """An epoch time as `runs list` prints its times (UTC, to the second)."""
+    return cell(_utc(value))
+
+
 def _utc(value: Any) -> Any:
     """An epoch time as a naive UTC datetime (what `cell` prints), anything else unchanged."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):

@@ -102,8 +102,8 @@ def run_command(task: CommandTask) -> int:
                              "world_size": task.world_size, "all_ranks": task.all_ranks,
                              "nodes": nodes or [distributed.node_name()]},
                      **({"slurm": slurm} if slurm else {}))
-    env = {**os.environ, **task.env, "DII_HPC_STORE": str(store.root),
-           "DII_HPC_RUN_ID": task.run_id}
+    env = command_env({**os.environ, **task.env, "DII_HPC_STORE": str(store.root),
+                       "DII_HPC_RUN_ID": task.run_id})
     if multi:
         env.update(DII_HPC_SYS_METRICS_S=str(task.sys_metrics_s),
                    DII_HPC_ATTEMPT=ranks.attempt() if on_slurm else f"local-{os.getpid()}")
@@ -164,6 +164,17 @@ def _local_ranks(task: CommandTask, env: dict[str, str], logs: Path, err: Any) -
         return code or next((c.returncode for c in children if c.returncode), 0)
     finally:
         _restore_signals(previous)
+
+
+def command_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment a user's command runs in (`dii-hpc run`, every rank, pipeline command
+    stages): the folder of the Python running dii-hpc first on PATH, so that `python`,
+    `dii-hpc` and `pip` in the command (or in a script it starts) are that environment's,
+    whatever PATH the job's shell or a setup line built: `import dii_hpc` works and logs to
+    the run. Another interpreter is named by its path."""
+    bindir = os.path.dirname(sys.executable)
+    rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != bindir]
+    return {**env, "PATH": os.pathsep.join([bindir, *rest])}
 
 
 def die_with_parent() -> Any:

@@ -1,10 +1,13 @@
 """Stage keys: a stage whose inputs did not change is reused, not run again (as DVC does).
 
-A key is the sha256 of: the stage's kind and config (as written, placeholders unfilled), the
-content hash of every file it names (config files, policies, data, a command's scripts), the
-keys of the stages it needs, and the code version (dii-hpc's version, the Python sources of
-the pipeline file's git repository: committed blobs and the uncommitted diff). Files under ``{work}`` are
-made by other stages: their keys stand for them.
+A key is the sha256 of: the stage's kind and config with its placeholders filled (``{work}``
+is a folder per pipeline name: a stage writing there for another pipeline is another stage),
+the content hash of every file it reads, resolved the way the stage resolves it (config
+files, policies, data: the absolute paths `spec` resolved, which the job reads; a command's
+scripts and arguments: relative to the folder it runs in, `spec.Places`), that folder for a
+command, the keys of the stages it needs, and the code version (dii-hpc's version, the Python
+sources of the pipeline file's git repository: committed blobs and the uncommitted diff).
+Files under ``{work}`` and ``{store}`` are made by stages: their makers' keys stand for them.
 
 The outcome of a stage that FINISHED is kept under its key (`save`); at the next submit a
 stage is reused when its key has an outcome and every stage it needs is reused too (a stage
@@ -16,12 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shlex
 from pathlib import Path
 from typing import Any
 
 from dii_hpc.pipeline import state
-from dii_hpc.pipeline.spec import PLACEHOLDERS, Stage
+from dii_hpc.pipeline.spec import PLACEHOLDERS, Pipeline, Places, Stage, command_argv
 
 
 def code_version(cwd: str | Path) -> dict[str, Any]:
@@ -44,10 +46,7 @@ def code_version(cwd: str | Path) -> dict[str, Any]:
 
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
-        try:
-            return [value, *shlex.split(value)] if " " in value else [value]
-        except ValueError:
-            return [value]
+        return [value]
     if isinstance(value, dict):
         return [s for v in value.values() for s in _strings(v)]
     if isinstance(value, (list, tuple)):
@@ -55,39 +54,59 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _digest_path(path: Path) -> str:
+def _arguments(stage: Stage) -> list[str]:
+    """A command's arguments that may name files: every one but the program found on PATH,
+    and the value of ``--opt=VALUE``."""
+    argv = command_argv(stage.value)
+    out = argv[1:] + ([argv[0]] if argv and os.sep in argv[0] else [])
+    return out + [a.split("=", 1)[1] for a in out if a.startswith("-") and "=" in a]
+
+
+def _digest_path(path: Path, skip: Path) -> str:
+    """A file's content hash; a folder's listing (names, sizes, mtimes) without ``skip``
+    (the store: the stages themselves write there)."""
     from dii_hpc.store.blobs import file_sha256
 
     if path.is_file():
         return file_sha256(path)[0]
     listing = sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
-                     for p in path.rglob("*") if p.is_file())
+                     for p in path.rglob("*") if p.is_file() and not p.is_relative_to(skip))
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
-def file_hashes(stage: Stage) -> dict[str, str]:
-    """Content hash of every existing file or folder the stage's config names."""
+def file_hashes(stage: Stage, places: Places) -> dict[str, str]:
+    """Content hash of every existing file or folder the stage reads, under the absolute path
+    the stage job will open: what its config names (absolute since `spec`) and a command's
+    arguments in the folder it runs in."""
+    texts = _arguments(stage) if stage.kind == "command" else _strings([stage.value, stage.options])
     out = {}
-    for text in _strings([stage.value, stage.options]):
-        if any(p in text for p in PLACEHOLDERS) or len(text) > 4096 or "\n" in text:
+    for text in texts:
+        if any(p in text for p in (*PLACEHOLDERS, "{task}")) or len(text) > 4096 or "\n" in text:
             continue
-        path = Path(text)
-        if path.is_absolute() and path.exists() and path != Path(os.sep):
-            out[text] = _digest_path(path)
+        path = places.path(text) if stage.kind == "command" else Path(text)
+        try:
+            if path.is_absolute() and path.exists() and path != Path(os.sep):
+                out[str(path)] = _digest_path(path, places.store)
+        except OSError:  # a name too long for a path, a folder we may not read
+            continue
     return out
 
 
-def stage_key(stage: Stage, need_keys: dict[str, str], code: dict[str, Any]) -> str:
-    body = {"kind": stage.kind, "value": stage.value, "options": stage.options,
-            "files": file_hashes(stage), "needs": {n: need_keys[n] for n in stage.needs},
-            "code": code}
+def stage_key(stage: Stage, need_keys: dict[str, str], code: dict[str, Any],
+              places: Places) -> str:
+    body = {"kind": stage.kind, "value": places.fill(stage.value),
+            "options": places.fill(stage.options), "files": file_hashes(stage, places),
+            "needs": {n: need_keys[n] for n in stage.needs}, "code": code,
+            "cwd": str(places.cwd) if stage.kind == "command" else None}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def keys(stages: dict[str, Stage], order: list[str], code: dict[str, Any]) -> dict[str, str]:
+def keys(pipeline: Pipeline, order: list[str], code: dict[str, Any],
+         store_root: str | Path) -> dict[str, str]:
+    places = pipeline.places(store_root)
     out: dict[str, str] = {}
     for name in order:
-        out[name] = stage_key(stages[name], out, code)
+        out[name] = stage_key(pipeline.stages[name], out, code, places)
     return out
 
 

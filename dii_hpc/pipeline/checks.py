@@ -120,9 +120,21 @@ def _audit(pipeline: Pipeline, stage: Stage) -> None:
 
 
 def _profile(pipeline: Pipeline, stage: Stage) -> None:
+    """The drift options, and the reference data and labels as the stage will open them (a
+    file a stage makes is named under ``{work}`` and checked when that stage has run)."""
+    from dii_hpc.drift.io import resolve_path
     from dii_hpc.drift.options import from_command_line
+    from dii_hpc.pipeline.spec import PLACEHOLDERS
 
     from_command_line(stage.value.get("config"), {})
+    for key in ("data", "labels"):
+        text = stage.value.get(key)
+        if isinstance(text, str) and not any(p in text for p in PLACEHOLDERS):
+            try:
+                resolve_path(text)
+            except BadInput as err:
+                raise ConfigError(f"profile.{key}: {err} (a file another stage makes is "
+                                  "named under {work})") from err
 
 
 def _predict(pipeline: Pipeline, stage: Stage) -> None:

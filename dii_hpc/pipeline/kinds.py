@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import CheckFailed, InfraError
 from dii_hpc.pipeline import graph, state
-from dii_hpc.pipeline.spec import Pipeline, Stage
+from dii_hpc.pipeline.spec import Pipeline, Stage, command_argv
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.config import LoadedConfig
@@ -43,10 +42,10 @@ class Context:
         return {n: s.needs for n, s in self.pipeline.stages.items()}
 
     def fill(self, text: str) -> str:
-        work = state.work_dir(self.store.root, self.pipeline.name)
-        work.mkdir(parents=True, exist_ok=True)
-        out = text.replace("{work}", str(work)).replace("{store}", str(self.store.root))
-        return out.replace("{task}", str(self.task)) if self.task is not None else out
+        """``text`` with its placeholders filled as the stage's key filled them."""
+        places = self.pipeline.places(self.store.root)
+        places.work.mkdir(parents=True, exist_ok=True)
+        return places.fill(text, self.task)
 
     def output(self, stage: str) -> dict[str, Any]:
         record = state.read_stage(self.store.root, self.pipeline_id, stage)
@@ -275,17 +274,17 @@ def report(ctx: Context) -> Outcome:
 
 
 def command(ctx: Context) -> Outcome:
-    value = ctx.stage.value
-    argv = shlex.split(ctx.fill(value)) if isinstance(value, str) else [ctx.fill(v) for v in value]
-    # `python` and `dii-hpc` are those of the environment running the stage (the job's
-    # login PATH may start with another Python).
-    bindir = os.path.dirname(sys.executable)
-    env = {**os.environ, "DII_HPC_STORE": str(ctx.store.root), "DII_HPC_PIPELINE": ctx.pipeline_id,
-           "DII_HPC_STAGE": ctx.stage.name,
-           "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
+    """The command in the folder `pipeline submit` ran in (`Places.cwd`: the cache key hashed
+    its relative arguments there), `python` resolved as for `dii-hpc run` (`runcmd.command_env`)."""
+    from dii_hpc.launch.runcmd import command_env
+
+    argv = [ctx.fill(a) for a in command_argv(ctx.stage.value)]
+    env = command_env({**os.environ, "DII_HPC_STORE": str(ctx.store.root),
+                       "DII_HPC_PIPELINE": ctx.pipeline_id, "DII_HPC_STAGE": ctx.stage.name})
     env.pop("DII_HPC_RUN_ID", None)
     try:
-        code = subprocess.run(argv, env=env, check=False).returncode
+        code = subprocess.run(argv, env=env, cwd=ctx.pipeline.places(ctx.store.root).cwd,
+                              check=False).returncode
     except OSError as err:
         raise InfraError(f"command {argv[0]!r} could not start: {err}") from err
     if code != 0:

@@ -12,13 +12,20 @@
 Each stage has exactly one kind key (`KINDS`); `needs` lists the stages it waits for, and the
 stages it reads from (`select.from`, `register.from`, `model_from`) are needed implicitly.
 Strings may hold ``{work}`` (a folder kept per pipeline name, for files stages hand on) and
-``{store}``; they are filled in when the stage runs. Paths of files are resolved against the
-working directory, then the pipeline file's folder. Every error names the stage first.
+``{store}``; they are filled in when the stage runs (`Places.fill`). Every file a stage's
+config names (`PATHS`, a sweep or audit config, a `file.py:fn` model) is resolved once, here,
+against the working directory, then the pipeline file's folder (`resolve_path`): the stage
+job reads the absolute path recorded in the spec and the cache key hashes that same file. A
+command runs in the working directory of `pipeline submit` (`Pipeline.cwd`), so its relative
+arguments name files there (`Places.path`). Every error names the stage first.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +52,11 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "predict": (("data",), ("out", "config", "model", "monitor", "batch_size", "device")),
     "report": ((), ("out",)),
 }
+#: Fields of a kind's mapping that name a file the stage reads, and ones it writes.
+PATHS: dict[str, tuple[str, ...]] = {
+    "profile": ("data", "labels", "config"), "predict": ("data", "config"),
+    "gate": ("policy",), "promote": ("policy",)}
+OUTPUTS: dict[str, tuple[str, ...]] = {"predict": ("out",), "report": ("out",)}
 TOP = ("pipeline", "stages", "resources", "setup")
 STAGE_DEFAULTS = {"time": "00:30:00", "cpus_per_task": 1}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -86,15 +98,74 @@ class Pipeline:
     name: str
     source: str
     stages: dict[str, Stage]
+    cwd: str = ""  # where `pipeline submit` ran: commands run there ("" in older records)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source,
+        return {"name": self.name, "source": self.source, "cwd": self.cwd,
                 "stages": [s.to_dict() for s in self.stages.values()]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Pipeline:
         stages = [Stage.from_dict(s) for s in d["stages"]]
-        return cls(d["name"], d["source"], {s.name: s for s in stages})
+        return cls(d["name"], d["source"], {s.name: s for s in stages}, d.get("cwd") or "")
+
+    def places(self, store_root: str | Path) -> Places:
+        from dii_hpc.pipeline import state
+
+        return Places(Path(self.cwd or os.getcwd()), state.work_dir(store_root, self.name),
+                      Path(store_root))
+
+
+@dataclass(frozen=True)
+class Places:
+    """What a stage's strings point at when it runs: ``{work}``, ``{store}`` and the folder
+    its command runs in. The stage job and the cache key both go through it, so that the key
+    covers what the job will read."""
+
+    cwd: Path
+    work: Path
+    store: Path
+
+    def fill(self, value: Any, task: int | None = None) -> Any:
+        """``value`` (a string, or a list/mapping of them) with its placeholders filled;
+        ``{task}`` only for an array task."""
+        if isinstance(value, dict):
+            return {k: self.fill(v, task) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.fill(v, task) for v in value]
+        if not isinstance(value, str):
+            return value
+        out = value.replace("{work}", str(self.work)).replace("{store}", str(self.store))
+        return out.replace("{task}", str(task)) if task is not None else out
+
+    def path(self, text: str) -> Path:
+        """The file a command's argument names: relative to the folder the command runs in."""
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else self.cwd / p
+
+
+def command_argv(value: str | list[str]) -> list[str]:
+    """A command stage's arguments, placeholders unfilled (a string is split as a shell does)."""
+    return shlex.split(value) if isinstance(value, str) else list(value)
+
+
+def resolve_path(text: str, cwd: Path, base: Path | None = None) -> str:
+    """The absolute path of a file a stage names: as given when absolute; else under ``cwd``
+    when it exists there (a glob: when something matches), then under ``base`` (the pipeline
+    file's folder), else under ``cwd``. Strings with placeholders are left for `Places`."""
+    if any(p in text for p in PLACEHOLDERS):
+        return text
+    p = Path(text).expanduser()
+    if p.is_absolute():
+        return str(p)
+    pattern = any(ch in text for ch in "*?[")
+    for root in (cwd, base) if base is not None else (cwd,):
+        candidate = root / p
+        if candidate.exists():
+            return str(candidate.resolve())
+        if pattern and glob.glob(os.path.join(glob.escape(str(root)), str(p))):
+            return os.path.abspath(candidate)
+    return os.path.abspath(cwd / p)
 
 
 def stage_error(name: str, message: str) -> ConfigError:
@@ -110,7 +181,7 @@ def load(path: str | Path) -> Pipeline:
 
 
 def parse(raw: Any, source: str, lines: dict[Any, int] | None = None,
-          base: Path | None = None) -> Pipeline:
+          base: Path | None = None, cwd: Path | None = None) -> Pipeline:
     lines = lines or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a pipeline file is a mapping (pipeline:, stages:)")
@@ -127,9 +198,10 @@ def parse(raw: Any, source: str, lines: dict[Any, int] | None = None,
         raise ConfigError(f"{source}: stages: a mapping of stage name -> stage, not {stages!r}")
     defaults = {**STAGE_DEFAULTS, **_mapping(raw.get("resources"), f"{source}: resources")}
     setup = _strings(raw.get("setup"), f"{source}: setup")
-    ctx = _Context(source, lines, base or Path.cwd())
+    cwd = (cwd or Path.cwd()).resolve()
+    ctx = _Context(source, lines, base or cwd, cwd)
     out = {str(n): _stage(str(n), body, defaults, setup, ctx) for n, body in stages.items()}
-    return Pipeline(name, source, out)
+    return Pipeline(name, source, out, str(cwd))
 
 
 @dataclass(frozen=True)
@@ -137,22 +209,28 @@ class _Context:
     source: str
     lines: dict[Any, int]
     base: Path
+    cwd: Path
 
     def at(self, *path: str) -> str:
         line = self.lines.get(("stages", *path)) or self.lines.get(("stages", path[0]))
         return f"{self.source}:{line}" if line else self.source
 
     def path(self, text: str) -> str:
-        """Absolute path of a file the stage names (working dir first, then the file's dir)."""
-        if any(p in text for p in PLACEHOLDERS):
+        """Absolute path of a file the stage reads (working dir first, then the file's dir)."""
+        return resolve_path(text, self.cwd, self.base)
+
+    def output(self, text: str) -> str:
+        """Absolute path of a file or folder the stage writes (under the working dir)."""
+        return resolve_path(text, self.cwd)
+
+    def model(self, text: str) -> str:
+        """A `path/to/file.py:fn` model reference with its file resolved like a path."""
+        from dii_hpc.config import refs
+
+        if not refs.is_ref(text) or not refs.parse(text).is_file:
             return text
-        p = Path(text).expanduser()
-        if p.is_absolute():
-            return str(p)
-        for root in (Path.cwd(), self.base):
-            if (root / p).exists():
-                return str((root / p).resolve())
-        return str((Path.cwd() / p).resolve())
+        ref = refs.parse(text)
+        return f"{self.path(ref.module)}:{ref.attr}"
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -235,9 +313,14 @@ def _value(name: str, kind: str, value: Any, ctx: _Context) -> Any:
         if out["mode"] not in ("max", "min"):
             raise stage_error(name, f"{ctx.at(name, kind, 'mode')}: select.mode: max or min, "
                               f"not {out['mode']!r}")
-    for key in ("policy", "config"):
+    for key in PATHS.get(kind, ()):
         if isinstance(out.get(key), str):
             out[key] = ctx.path(out[key])
+    for key in OUTPUTS.get(kind, ()):
+        if isinstance(out.get(key), str):
+            out[key] = ctx.output(out[key])
+    if isinstance(out.get("model"), str):
+        out["model"] = ctx.model(out["model"])
     return out
 
 

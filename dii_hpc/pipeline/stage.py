@@ -73,9 +73,11 @@ def run_stage(store_root: str, pipeline_id: str, name: str) -> dict[str, Any]:
     """Run one stage here; see the module docstring."""
     ctx, record = _context(store_root, pipeline_id, name)
     root = ctx.store.root
-    state.write_stage(root, pipeline_id, name, state=vocab.RUNNING, start_time=time.time(),
-                      host=socket.gethostname(), slurm_job_id=os.environ.get("SLURM_JOB_ID"),
-                      error=None)
+    started = state.write_stage(root, pipeline_id, name, state=vocab.RUNNING,
+                                start_time=time.time(), host=socket.gethostname(),
+                                slurm_job_id=os.environ.get("SLURM_JOB_ID"), error=None)
+    if started["state"] == vocab.CANCELLED:  # `pipeline cancel` came first
+        return {}
     try:
         for need in ctx.stage.needs:
             if ctx.pipeline.stages[need].kind in ARRAY_KINDS:

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
-from dii_hpc.errors import SchedulerError
+from dii_hpc.errors import SchedulerError, StoreError
 from dii_hpc.pipeline import graph, state
 from dii_hpc.pipeline.spec import Pipeline
 
@@ -160,16 +160,29 @@ def overall(states: list[str]) -> str:
 
 
 def cancel(store: Store, pipeline_id: str) -> list[str]:
-    """scancel every job of the stages that have not ended; returns the stages cancelled."""
+    """Cancel every stage that has not ended: its cancel is noted (`state.request_cancel`, and
+    for the runs it made, `records.request_cancel`) before its jobs are scancelled, so that a
+    stage (or run) the signal stops ends CANCELLED, not FAILED. Returns the stages cancelled."""
+    from dii_hpc.store import records
+
     record = state.read_pipeline(store.root, pipeline_id)
-    recs = state.stages(store.root, record["id"], record["order"])
+    pid = record["id"]
+    recs = state.stages(store.root, pid, record["order"])
     open_stages = [n for n, r in recs.items() if r.get("state") not in vocab.TERMINAL]
+    if not open_stages:
+        return []
+    state.request_cancel(store.root, pid, open_stages)
+    for name in open_stages:
+        for rid in recs[name].get("runs") or []:
+            with contextlib.suppress(StoreError, OSError):  # a run that is gone
+                if store.run(rid).get("status") in vocab.ACTIVE:
+                    records.request_cancel(store.run_dir(rid))
     jobs = [j for n in open_stages for j in recs[n].get("jobs") or []]
     if jobs and record["executor"] == "slurm":
         from dii_hpc.slurm import commands
 
         commands.cancel(jobs)
     for name in open_stages:
-        state.write_stage(store.root, record["id"], name, state=vocab.CANCELLED,
-                          error="cancelled by `dii-hpc pipeline cancel`", end_time=time.time())
+        state.write_stage(store.root, pid, name, state=vocab.CANCELLED,
+                          error=state.CANCELLED_WHY, end_time=time.time())
     return open_stages

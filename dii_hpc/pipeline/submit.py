@@ -61,7 +61,7 @@ def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
     record = {"id": new_run_id(), "name": pipeline.name, "source": str(Path(path).resolve()),
               "executor": kind, "store": str(store.root), "spec": pipeline.to_dict(),
               "order": order, "depths": graph.depths(needs),
-              "keys": cache.keys(pipeline.stages, order, code), "code": code,
+              "keys": cache.keys(pipeline, order, code, store.root), "code": code,
               "git": _git(Path(path).resolve().parent),
               "created": time.time(), "host": os.uname().nodename, "submissions": []}
     try:
@@ -92,6 +92,7 @@ def resume(store: Store, pipeline_id: str, stage_states: dict[str, str]) -> Subm
         return Submitted(record["id"], record["name"], record["executor"], [])
     kind, conf = backend.choose(record["executor"])
     record["executor"] = kind
+    state.clear_cancel(store.root, record["id"])
     for name in todo:
         state.write_stage(store.root, record["id"], name, state=vocab.PENDING, error=None,
                           reused=False, jobs=[], outputs=None, runs=[], end_time=None)

@@ -95,3 +95,28 @@ def test_unknown_ids_and_options(store_path: Path) -> None:
     proc = run_cli("audit", "suite", "evasion", "--config",
                    str(REPO / "configs" / "audit-digits-suite.yaml"), "--no-wait")
     assert proc.returncode == 2 and "--no-wait goes with --executor slurm" in proc.stderr
+
+
+def test_list_prints_times_as_runs_list_does(tmp_path: Path, store_path: Path) -> None:
+    """Issue 26: `pipeline list` printed epochs (1.797e+09)."""
+    from dii_hpc.pipeline import state
+
+    state.write_pipeline(store_path, {"id": "01TESTLIST", "name": "listed", "executor": "local",
+                                      "order": ["a"], "created": 1_797_000_000.0})
+    proc = run_cli("pipeline", "list")
+    assert proc.returncode == 0, proc.stderr
+    row = proc.stdout.splitlines()[-1].split()
+    assert row[:4] == ["01TESTLIST", "listed", "local", "1"]
+    assert " ".join(row[4:]) == "2026-12-11 14:40:00"  # UTC, as `runs list` prints start_time
+
+
+def test_a_profile_stage_without_its_data_file_is_refused_at_submit(tmp_path: Path,
+                                                                   store_path: Path) -> None:
+    """Issue 26: the missing reference file surfaced only when the stage ran."""
+    path = _write(tmp_path, "p.yaml", {"pipeline": "prof", "stages": {
+        "ref": {"profile": {"name": "m", "data": "missing.csv"}}}})
+    proc = run_cli("pipeline", "submit", str(path), "--executor", "local", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == (f"dii-hpc: error: stage ref: profile.data: {tmp_path.resolve()}/missing.csv: "
+                           "no such file (a file another stage makes is named under {work})\n")
+    assert not store_path.exists()

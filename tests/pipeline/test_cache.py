@@ -10,9 +10,14 @@ from tests.pipeline.conftest import lifecycle
 CODE = {"dii_hpc": "1", "sources": "abc", "diff_sha256": None}
 
 
-def _keys(obj: dict, tmp_path: Path, code: dict = CODE) -> dict[str, str]:
-    p = spec.parse(obj, str(tmp_path / "p.yaml"))
-    return cache.keys(p.stages, graph.order({n: s.needs for n, s in p.stages.items()}), code)
+def _keys(obj: dict, tmp_path: Path, code: dict = CODE, cwd: Path | None = None) -> dict[str, str]:
+    p = spec.parse(obj, str(tmp_path / "p.yaml"), cwd=cwd)
+    order = graph.order({n: s.needs for n, s in p.stages.items()})
+    return cache.keys(p, order, code, tmp_path / "store")
+
+
+def _places(tmp_path: Path, name: str = "p") -> spec.Places:
+    return spec.Places(tmp_path, tmp_path / "store" / "pipelines" / "work" / name, tmp_path / "store")
 
 
 def test_same_inputs_same_keys(files: dict[str, Path], tmp_path: Path) -> None:
@@ -47,14 +52,61 @@ def test_files_under_work_are_not_hashed_their_makers_key_stands_for_them(tmp_pa
                                        "prof": {"profile": {"name": "m", "data": "{work}/a.csv"},
                                                 "needs": ["make"]}}}
     p = spec.parse(obj, "p.yaml")
-    assert cache.file_hashes(p.stages["prof"]) == {}
+    assert cache.file_hashes(p.stages["prof"], _places(tmp_path)) == {}
     data = tmp_path / "d.csv"
     data.write_text("x\n1\n")
     obj["stages"]["prof"]["profile"]["data"] = str(data)
     p = spec.parse(obj, "p.yaml")
-    first = cache.file_hashes(p.stages["prof"])
+    first = cache.file_hashes(p.stages["prof"], _places(tmp_path))
     data.write_text("x\n2\n")
-    assert list(first) == [str(data)] and cache.file_hashes(p.stages["prof"]) != first
+    assert list(first) == [str(data)] and cache.file_hashes(p.stages["prof"], _places(tmp_path)) != first
+
+
+def test_relative_files_are_hashed_where_the_stage_reads_them(tmp_path: Path) -> None:
+    """Issue 26 item 3: a relative data file, a command's script and its argument (and an
+    ``--opt=FILE``) are hashed at the path the stage opens: the working directory."""
+    (tmp_path / "ref.csv").write_text("x\n1\n")
+    (tmp_path / "myscript.py").write_text("print(1)\n")
+    (tmp_path / "input.txt").write_text("a\n")
+    (tmp_path / "opt.txt").write_text("b\n")
+    obj = {"pipeline": "p", "stages": {
+        "prof": {"profile": {"name": "m", "data": "ref.csv"}},
+        "cmd": {"command": "python myscript.py input.txt --extra=opt.txt"}}}
+    before = _keys(obj, tmp_path, cwd=tmp_path)
+    p = spec.parse(obj, "p.yaml", cwd=tmp_path)
+    assert p.stages["prof"].value["data"] == str(tmp_path.resolve() / "ref.csv")  # what the job opens
+    assert set(cache.file_hashes(p.stages["cmd"], p.places(tmp_path / "store"))) == {
+        str(tmp_path.resolve() / f) for f in ("myscript.py", "input.txt", "opt.txt")}
+    for name in ("ref.csv", "myscript.py", "input.txt", "opt.txt"):
+        path = tmp_path / name
+        path.write_text(path.read_text() + "changed\n")
+        after = _keys(obj, tmp_path, cwd=tmp_path)
+        assert [s for s in after if after[s] != before[s]] == (
+            ["prof"] if name == "ref.csv" else ["cmd"]), name
+        before = after
+
+
+def test_placeholders_count_as_filled_and_a_command_by_its_folder(tmp_path: Path) -> None:
+    """Issue 26 item 3: a stage writing to ``{work}`` under another pipeline name writes to
+    another folder: another key. The same command run from another folder is another stage."""
+    obj = {"pipeline": "one", "stages": {"note": {"command": "touch {work}/note.txt"}}}
+    first = _keys(obj, tmp_path, cwd=tmp_path)
+    assert _keys(obj, tmp_path, cwd=tmp_path) == first
+    assert _keys({**obj, "pipeline": "two"}, tmp_path, cwd=tmp_path) != first
+    (tmp_path / "sub").mkdir()
+    assert _keys(obj, tmp_path, cwd=tmp_path / "sub") != first
+
+
+def test_a_folder_named_by_a_command_is_listed_without_the_store(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("1\n")
+    obj = {"pipeline": "p", "stages": {"lint": {"command": "ruff check src ."}}}
+    first = _keys(obj, tmp_path, cwd=tmp_path)
+    (tmp_path / "store" / "pipelines").mkdir(parents=True)
+    (tmp_path / "store" / "pipelines" / "x.json").write_text("{}")  # stages write the store
+    assert _keys(obj, tmp_path, cwd=tmp_path) == first
+    (tmp_path / "src" / "b.py").write_text("2\n")
+    assert _keys(obj, tmp_path, cwd=tmp_path) != first
 
 
 def test_outcomes_are_kept_by_key(tmp_path: Path) -> None:
