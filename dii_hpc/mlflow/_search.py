@@ -1,25 +1,25 @@
-"""``search_runs``: the store's run table with MLflow's column names and value types.
+"""``search_runs``: the store's run table with MLflow's column names, value types and filters.
 
 Columns as MLflow returns them: run_id, experiment_id, status, artifact_uri, start_time,
-end_time (UTC datetimes), then metrics.*, params.* (strings, as MLflow stores params) and
-tags.*. ``filter_string`` takes MLflow's syntax (``metrics.acc > 0.9 AND params.lr = '0.01'``,
-``attributes.status = 'FINISHED'``, ``tags."mlflow.runName" = 'x'``), read by the store's
-own filter parser; ``order_by`` takes ``["metrics.acc DESC", ...]``.
+end_time (UTC datetimes), then metrics.*, params.* (strings, as MLflow stores params: a
+param logged as 1 is '1') and tags.*; a run without a param or tag has NaN there, as in
+MLflow's table.
+``filter_string`` and ``order_by`` take MLflow's syntax with MLflow's meaning (``_filter``):
+``metrics.acc > 0.9 AND params.lr = '0.01'``, ``run_name = 'x'``, ``tags."mlflow.user" LIKE
+'a%'``, ``["metrics.acc DESC"]``.
 """
 
 from __future__ import annotations
 
-import re
+import math
 from typing import Any
 
 from dii_hpc.errors import NotSupported
+from dii_hpc.mlflow import _filter
 from dii_hpc.mlflow._entities import TO_MLFLOW_STATUS, Run, artifact_uri, param_text
 from dii_hpc.mlflow._fluent import _current_experiment, _store
 
 _FIRST = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
-_QUOTED_KEY = re.compile(r"""\b(params|metrics|tags|attributes?|attr)\.(?:"([^"]+)"|`([^`]+)`)""")
-_ATTRIBUTE = re.compile(r"\b(?:attributes?|attr)\.(\w+)")
-_UNSUPPORTED = re.compile(r"\b(I?LIKE|IN|IS)\b", re.IGNORECASE)
 
 
 def search_runs(experiment_ids: list[str] | None = None, filter_string: str = "",
@@ -30,6 +30,10 @@ def search_runs(experiment_ids: list[str] | None = None, filter_string: str = ""
     """Runs of the given experiments (default: the current one), newest first."""
     import pandas as pd
 
+    if output_format not in ("pandas", "list"):
+        raise NotSupported(f"search_runs(output_format={output_format!r}): use 'pandas' or 'list'")
+    clauses = _filter.parse(filter_string)  # a bad filter fails before anything is read
+    orders = [_filter.order(clause) for clause in order_by or ["start_time DESC"]]
     store = _store()
     names = list(experiment_ids or []) + list(experiment_names or [])
     if search_all_experiments:
@@ -40,17 +44,13 @@ def search_runs(experiment_ids: list[str] | None = None, filter_string: str = ""
     frames = [f for f in frames if len(f)]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id"])
     df = _mlflow_columns(df, store.root)
-    if filter_string.strip():
-        from dii_hpc.store.query import apply_filter
-
-        df = apply_filter(df, translate_filter(filter_string))
-    df = _order(df, order_by or ["start_time DESC"]).head(max_results).reset_index(drop=True)
+    if clauses:
+        df = df[_filter.matches(df, clauses)]
+    df = _order(df, orders).head(max_results).reset_index(drop=True)
     empty = [c for c in df.columns if c not in _FIRST and df[c].isna().all()]
     df = df.drop(columns=empty)  # MLflow's columns come from the runs it returns
     if output_format == "list":
         return [Run.from_record(store.run(rid), store.root) for rid in df["run_id"]]
-    if output_format != "pandas":
-        raise NotSupported(f"search_runs(output_format={output_format!r}): use 'pandas' or 'list'")
     return df
 
 
@@ -64,43 +64,32 @@ def _mlflow_columns(df: Any, root: Any) -> Any:
                            for e, r in zip(out["experiment_id"], out["run_id"], strict=True)]
     for col in ("start_time", "end_time"):
         out[col] = df.get(col)
-    groups = {"metrics.": [], "params.": [], "tags.": []}
+    groups: dict[str, list[str]] = {"metrics.": [], "params.": [], "tags.": []}
     for col in df.columns:
         for prefix in groups:
             if str(col).startswith(prefix):
                 groups[prefix].append(col)
     extra = {c: df[c] for c in sorted(groups["metrics."])}
-    extra.update({c: df[c].map(lambda v: None if _missing(v) else param_text(v))
-                  for c in sorted(groups["params."])})
-    extra.update({c: df[c] for c in sorted(groups["tags."])})
+    for prefix in ("params.", "tags."):  # strings; NaN where a run lacks one, as in MLflow's
+        extra.update({c: pd.Series([math.nan if _missing(v) else param_text(v) for v in df[c]],
+                                   index=df.index, dtype=object) for c in sorted(groups[prefix])})
     return pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or dict param is a value
+        return False
 
 
-def translate_filter(text: str) -> str:
-    """MLflow's search syntax -> the store's filter language (the same comparisons)."""
-    bad = _UNSUPPORTED.search(text)
-    if bad:
-        raise NotSupported(f"search_runs: filter operator {bad.group(1).upper()!r} is not "
-                           "supported (use =, !=, <, <=, >, >= joined by AND/OR)")
-    text = _QUOTED_KEY.sub(lambda m: f"{m.group(1)}.{m.group(2) or m.group(3)}", text)
-    return _ATTRIBUTE.sub(lambda m: {"run_name": "tags.mlflow.runName",
-                                     "run_id": "run_id"}.get(m.group(1), m.group(1)), text)
-
-
-def _order(df: Any, order_by: list[str]) -> Any:
+def _order(df: Any, orders: list[tuple[Any, bool]]) -> Any:
+    """Sort by each (values, ascending) in turn; runs without the value last, as MLflow."""
     if not len(df):
         return df
-    cols, asc = [], []
-    for clause in order_by:
-        parts = clause.split()
-        name = translate_filter(parts[0]).replace('"', "").replace("`", "")
-        cols.append(name if name in df.columns else name.split(".", 1)[-1])
-        asc.append(not (len(parts) > 1 and parts[1].upper() == "DESC"))
-    cols = [c for c in cols if c in df.columns]
-    if not cols:
-        return df
-    return df.sort_values(cols, ascending=asc[: len(cols)], na_position="last", kind="stable")
+    keys = {f"__order{i}": values(df) for i, (values, _) in enumerate(orders)}
+    ordered = df.assign(**keys).sort_values(list(keys), ascending=[asc for _, asc in orders],
+                                            na_position="last", kind="stable")
+    return ordered.drop(columns=list(keys))

@@ -96,10 +96,26 @@ def runs_frame(store: Store, exps: list[str], kind: str | None) -> pd.DataFrame:
             frames.append(keep)
         rows.extend(fresh_rows(store, exp, covered))
     if rows:
-        frames.append(pd.DataFrame(rows))
+        frames.append(rows_frame(rows))
     frames = [f for f in frames if len(f)]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     return tidy(df, kind)
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Flattened records as a frame, every param as it was logged.
+
+    pandas makes a column of ints with gaps float (a ``fold`` of 1 would read back 1.0, and
+    MLflow's ``params.fold = '1'`` would find nothing); such a param column keeps its values
+    (ints, None where a run lacks the param)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    for col in frame.columns:
+        if (str(col).startswith("params.") and frame[col].dtype.kind == "f"
+                and any(type(row.get(col)) is int for row in rows)):
+            frame[col] = pd.Series([row.get(col) for row in rows], index=frame.index, dtype=object)
+    return frame
 
 
 def tidy(df: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:

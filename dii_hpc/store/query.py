@@ -3,6 +3,11 @@
     params.lr > 0.001 and metrics.acc >= 0.9
     status = FINISHED or (tags.team != "vision" and not params.seed = 0)
 
+A number compares numerically; a quoted string (or a bare word) compares with the value's
+text, the way MLflow compares params (a param logged as 1 is '1').  A run without a value
+for the column never matches a comparison, ``!=`` included, as in MLflow (``not`` negates
+the comparison, so ``not params.seed = 0`` does match it).
+
 Parsing is a pure function that returns a predicate over the runs DataFrame; every syntax
 error points at the character position where it went wrong.
 """
@@ -157,10 +162,12 @@ def _compare(col: Token, op: str, value: Any, text: str) -> Predicate:
         series = df[name]
         if isinstance(value, float):
             lhs = pd.to_numeric(series, errors="coerce")
-            return fn(lhs, value).fillna(False).astype(bool)
-        if op not in ("=", "==", "!="):
+        elif op not in ("=", "==", "!="):
             raise _error(text, col.pos, f"{op!r} needs a number, got {value!r}")
-        return fn(series.astype("string"), value).fillna(op == "!=").astype(bool)
+        else:
+            lhs = series.astype("string")
+        # missing (or, for a number, not a number): no comparison holds, != neither
+        return (fn(lhs, value) & lhs.notna()).fillna(False).astype(bool)
 
     return pred
 

@@ -20,6 +20,7 @@ from dii_hpc.store.listing import (
     changed_markers,
     fresh_rows,
     load_summary,
+    rows_frame,
 )
 from dii_hpc.store.summary_file import write_summary
 
@@ -44,7 +45,7 @@ def compact(store: Store, experiment: str) -> dict[str, Any]:
     covered = set(keep["run_id"]) if keep is not None else set()
     store.damaged = []
     new = [r for r in fresh_rows(store, experiment, covered) if r["status"] in vocab.TERMINAL]
-    frames = [f for f in (keep, pd.DataFrame(new)) if f is not None and len(f)]
+    frames = [f for f in (keep, rows_frame(new)) if f is not None and len(f)]
     merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BASE_COLUMNS)
     if len(new) or old is None or len(merged) != len(old):
         write_summary(edir / SUMMARY_FILE, merged)

@@ -219,3 +219,28 @@ def test_compare_shows_slurm_times_as_dates(store_path: Path) -> None:
     assert "e+09" not in table and "2026-11-30 " in table
     rows = json.loads(run_cli("runs", "compare", *ids, "--format", "json").stdout)
     assert {r["field"]: r for r in rows}["slurm.start_time"][ids[0]] == 1796000000.0
+
+
+@pytest.mark.parametrize("compacted", [False, True])
+def test_a_param_compares_as_it_was_logged(store_path: Path, compacted: bool) -> None:
+    """`fold` logged as 1 by one run and absent from another is '1', not '1.0' (the way MLflow
+    users write it); a run without the param matches no comparison, != included."""
+    with dii_hpc.start_run("folds", params={"fold": 1}) as one:
+        pass
+    with dii_hpc.start_run("folds", params={"fold": 2}) as two:
+        pass
+    with dii_hpc.start_run("folds", params={"other": "x"}):
+        pass
+    if compacted:
+        assert run_cli("store", "compact", "folds").returncode == 0
+
+    def ids(expr: str) -> list[str]:
+        res = run_cli("runs", "list", "-e", "folds", "--filter", expr, "--format", "json")
+        assert res.returncode == 0, res.stderr
+        return [row["run_id"] for row in json.loads(res.stdout)]
+
+    assert ids("params.fold = '1'") == [one.id]
+    assert ids("params.fold != '1'") == [two.id]
+    assert ids("params.fold != 1") == [two.id]
+    rows = json.loads(run_cli("runs", "list", "-e", "folds", "--format", "json").stdout)
+    assert sorted(r["params.fold"] for r in rows if r["params.fold"] is not None) == [1, 2]

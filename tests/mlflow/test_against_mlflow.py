@@ -102,6 +102,30 @@ def _imported_by(script: Path, tmp: Path) -> list[str]:
     return eval(res.stdout.strip().splitlines()[-1])  # noqa: S307 - our own printed list
 
 
+def test_filters_mlflow_users_write_find_the_runs_mlflow_finds(tmp_path: Path,
+                                                               monkeypatch: Any) -> None:
+    """Params are strings ('1', '1.0'), a run without the key never matches (!= included), a
+    bare identifier is an attribute, LIKE/ILIKE/IS NULL, order_by: as MLflow's own store."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    text = (HERE / "mlflow_search_example.py").read_text()
+    theirs_script, ours_script = tmp_path / "theirs.py", tmp_path / "ours.py"
+    theirs_script.write_text(text)
+    assert text.count("import mlflow  #") == 1
+    ours_script.write_text(text.replace("import mlflow  #", "import dii_hpc.mlflow as mlflow  #"))
+    theirs = _run(theirs_script, tmp_path, {"MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri()})
+    ours = _run(ours_script, tmp_path, {"DII_HPC_STORE": str(tmp_path / "store")})
+    assert theirs["found"]["params.fold = '1'"] == ["parent"]  # the script means what it says
+    for text, names in theirs["found"].items():
+        assert ours["found"][text] == names, text
+    assert ours["ordered"] == theirs["ordered"]
+    for column in ("fold", "ratio"):  # strings; NaN (here None) where a run has none
+        assert _nan_as_none(ours[column]) == _nan_as_none(theirs[column]), column
+
+
+def _nan_as_none(values: list[Any]) -> list[Any]:
+    return [None if isinstance(v, float) and v != v else v for v in values]
+
+
 @pytest.mark.parametrize("call", ["autolog", "pytorch", "log_model", "register_model"])
 def test_unsupported_names_fail_with_their_name(call: str) -> None:
     import dii_hpc.mlflow as ours

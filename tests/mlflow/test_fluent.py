@@ -109,9 +109,26 @@ def test_search_runs_filters_orders_and_lists() -> None:
     assert len(df) == 2
     runs = mlflow.search_runs(output_format="list", max_results=1, order_by=["metrics.acc DESC"])
     assert runs[0].data.params == {"lr": "0.001", "opt": "adam"}
-    with pytest.raises(NotSupported, match="LIKE"):
-        mlflow.search_runs(filter_string="tags.mlflow.runName LIKE 'lr%'")
+    df = mlflow.search_runs(filter_string="tags.mlflow.runName LIKE 'lr0.0%'")
+    assert sorted(df["tags.mlflow.runName"]) == ["lr0.001", "lr0.01"]
     assert len(mlflow.search_runs(experiment_ids=["nowhere"])) == 0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("params.lr = 0.1", "params.lr is a string, as in MLflow: quote the value ('0.1')"),
+    ("metrics.acc > '0.9'", "metrics.acc compares with a number, got '0.9'"),
+    ("metrics.acc > 0.9 OR metrics.acc < 0.1", "OR is not part of MLflow's search syntax"),
+    ("lr = '0.1'", "unknown attribute 'lr' (attributes: run_id, run_name, status, "
+                   "artifact_uri, user_id, start_time, end_time; a param is params.lr"),
+    ("params.lr > '0.1'", "> does not apply to params.lr (it takes =, !=, LIKE, ILIKE"),
+    ("run_name IN ('a')", "IN does not apply to run_name"),
+    ("metrics.acc >", "expected a value after >"),
+])
+def test_a_filter_mlflow_refuses_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(BadInput) as err:
+        mlflow.search_runs(filter_string=text)
+    assert str(err.value).startswith(f"search_runs filter {text!r}: ")
+    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_under_dii_hpc_run_the_first_start_run_is_the_launchers(store_path: Path,

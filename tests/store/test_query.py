@@ -29,6 +29,9 @@ DF = pd.DataFrame(
         ("(lr < 0.05 or acc > 0.9) and opt = adam", ["a", "c"]),
         ("metrics.train/loss <= 0.2", ["a", "c"]),
         ("acc > 1e-1 and lr < 1E-2", ["a"]),
+        ("params.lr != 0.01", ["a", "c"]),  # d has no lr: no comparison holds for it
+        ("metrics.acc != 0.5", ["a", "c"]),
+        ("not params.lr = 0.01", ["a", "c", "d"]),  # not negates: d again
     ],
 )
 def test_filters_select_the_right_runs(expr: str, expected: list[str]) -> None:
