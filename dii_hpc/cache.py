@@ -1,8 +1,10 @@
-"""The per-user cache folder: trained demo weights, resumable audit shards.
+"""The per-user cache folder: the demo models' trained weights.
 
 Not the store: nothing here is a result anyone compares; deleting it only costs recomputation.
 $DII_HPC_CACHE (default ~/.cache/dii-hpc), falling back to the temp dir when $HOME is read-only
-(compute nodes sometimes mount it so).
+(compute nodes sometimes mount it so). That fallback is node-local, so nothing that several
+processes share goes here: audit shards, reference models and job folders live in the store
+(`<store>/cache/`, `<store>/jobs/`), which every node mounts.
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 
 A suite is a list of independent shards (one attack, one eps of the curve, one poison
 fraction). Each finished shard's record and arrays are written atomically under
-$DII_HPC_CACHE/audit-resume/<hash of the job>; a rerun of the same job (same config,
+`<store>/cache/audit-shards/<hash of the job>/`; a rerun of the same job (same config,
 same suite) after a crash, preemption or Ctrl-C picks them up instead of starting over.
-The directory is removed when the suite completes.
+The directory is removed when the suite completes. The store, not the per-user cache: the
+shards of `--executor slurm` are written by array tasks on compute nodes and read by the
+merge, and only the store is sure to be shared (a cache may be node-local, e.g. in /tmp when
+$HOME is read-only there).
 """
 
 from __future__ import annotations
@@ -56,13 +59,14 @@ class Checkpoint:
 
 
 def for_job(job: dict[str, Any]) -> Checkpoint:
-    """The checkpoint of a level I job, keyed by everything that changes its numbers."""
-    from dii_hpc.cache import cache_dir
+    """The checkpoint of a level I job, keyed by everything that changes its numbers, in the
+    store (`$DII_HPC_STORE`, which every array task is given)."""
+    from dii_hpc.store.store import Store
 
     key = {k: job.get(k) for k in ("level", "name", "params")} | {
         "cfg": {k: v for k, v in job["cfg"].items() if k not in ("experiment", "parent_run")}}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    return Checkpoint(cache_dir("audit-resume") / digest[:20])
+    return Checkpoint(Store().root / "cache" / "audit-shards" / digest[:20])
 
 
 def cached(ck: Checkpoint, key: str, fn: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

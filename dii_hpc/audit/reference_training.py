@@ -15,17 +15,13 @@ interrupted, requeued or resubmitted) skips it: the array resumes per model.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from dii_hpc import progress
 from dii_hpc.audit import reference_attacks as ra
 from dii_hpc.audit import reference_models
 from dii_hpc.audit.protocols import Task
-from dii_hpc.errors import SchedulerError
 
 EXECUTORS = ("local", "processes", "slurm")
 
@@ -54,10 +50,11 @@ def requests(job: dict[str, Any], prep: Any) -> list[dict[str, Any]]:
     return [{"set": "halves", "n_reference": int(params["n_reference"]), "name": name}]
 
 
-def prepare(job: dict[str, Any], executor: str = "local",
-            partition: str | None = None) -> dict[str, Any] | None:
+def prepare(job: dict[str, Any], executor: str = "local", partition: str | None = None,
+            owner: Any = None) -> dict[str, Any] | None:
     """Train the job's missing reference models where it runs; what was trained, reused
-    and submitted (None when the job needs no reference models)."""
+    and submitted (None when the job needs no reference models). ``owner``
+    (`results.AuditRun`): the audit's run, opened before an array is submitted."""
     if not (handles(job) or (job["level"] == "I" and job["name"] == "privacy")):
         return None
     from dii_hpc.audit.prepare import prepare as build
@@ -74,8 +71,8 @@ def prepare(job: dict[str, Any], executor: str = "local",
         for p in plans:
             reference_models.train_inline(prep.model, p)
     else:
-        job_id = run_array(train_task, todo, job["cfg"],
-                           "local" if executor == "processes" else executor, partition)
+        job_id = run_array(train_task, todo, job,
+                           "local" if executor == "processes" else executor, partition, owner)
     total = sum(len(p.keys) for p in plans)
     return {"models": total, "trained": len(todo), "reused": total - len(todo),
             "executor": executor, "job_id": job_id, "folder": str(plans[0].root),
@@ -92,30 +89,27 @@ def train_task(cfg: dict[str, Any], request: dict[str, Any], index: int) -> str:
     return p.keys[index]
 
 
-def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], cfg: dict[str, Any],
-              kind: str, partition: str | None = None, timeout_min: int = 60) -> str | None:
+def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: dict[str, Any],
+              kind: str, partition: str | None = None, owner: Any = None,
+              timeout_min: int = 60) -> str | None:
     """One job array (kind slurm, or local processes) through launch.backend, a task per
-    args tuple; waits for every task and returns the array's job id."""
+    args tuple, recorded in `<store>/jobs/` (`arrays`); waits for every task and returns the
+    array's job id."""
+    from dii_hpc.audit import arrays
     from dii_hpc.audit.slurm_suite import shard_resources
     from dii_hpc.launch import backend
-    from dii_hpc.store.store import Store
 
     if not args:
         return None
+    cfg = job["cfg"]
     res = shard_resources(cfg, partition, timeout_min, len(args))
     kind, conf = backend.choose(kind)
-    digest = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
-    spec = backend.job(kind, reference_models.cache_root() / "_submissions" / digest[:16], res,
-                       Store().root, backend.job_name("reference", cfg.get("experiment", "audit")),
-                       list(cfg.get("setup") or []), conf=conf)
+    run = owner.open() if owner is not None else None
+    sub = arrays.begin(job, "reference models")
+    spec = arrays.backend_job(sub, res, backend.job_name("reference", cfg.get("experiment", "audit")),
+                              list(cfg.get("setup") or []), kind, conf)
     jobs = backend.submit_array(backend.executor(spec), backend.RankZero(task),
                                 *zip(*args, strict=True), what="reference-model array")
-    with progress.bar("reference models: array tasks", len(jobs)) as bar:
-        for j in jobs:
-            try:
-                j.result()
-            except Exception as err:  # noqa: BLE001 - a failed task, named with its id
-                raise SchedulerError(f"reference-model array task {j.job_id} failed: "
-                                     f"{str(err).strip().splitlines()[-1]}") from err
-            bar.advance()
+    arrays.record(sub, kind, jobs)
+    arrays.wait(jobs, [f"model {a[-1]}" for a in args], "reference models", run)
     return str(jobs[0].job_id).split("_")[0]

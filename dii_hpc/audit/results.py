@@ -18,34 +18,102 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def persist(result: dict[str, Any], examples_dir: str | None = None,
-            store: StoreLike = None) -> str:
-    """Store the audit as a run (kind "audit", linked to `parent_run`); returns its id."""
+            store: StoreLike = None, run: Any = None) -> str:
+    """Store the audit as a run (kind "audit", linked to `parent_run`); returns its id.
+    ``run``: the audit's run, already open (`AuditRun`), that the result goes into."""
     from dii_hpc.tracking.run import start_run
 
     cfg = result.get("config", {})
-    name = result.get("suite") or result.get("attack")
-    params = {"level": result["level"], "threat": result["threat"], "name": name,
-              "model": _ref(cfg.get("model")), "data": _ref(cfg.get("data")),
-              "n_samples": result.get("n_samples"), "seed": cfg.get("seed", 0)}
+    params = opening_params(cfg, result["level"], result["threat"],
+                            result.get("suite") or result.get("attack"))
+    params |= {"n_samples": result.get("n_samples")}
     params |= {f"attack.{k}": _scalar(v) for k, v in (result.get("params") or {}).items()}
+    if run is not None:
+        run.log_params(params)
+        return _write(run, result, examples_dir)
     with start_run(cfg.get("experiment", "audit"), kind="audit", params=params,
-                           tags={"level": result["level"], "threat": result["threat"]},
-                           store=store, parent_run=cfg.get("parent_run")) as run:
-        run.log_metrics(numeric(result.get("metrics", {})))
-        for i, record in enumerate(result.get("attacks", [])):
-            run.log_metrics({f"attack/{record['name']}/{k}": v
-                             for k, v in numeric(record.get("metrics", {})).items()}, step=i)
-        for name_ in result.get("examples", []):
-            if examples_dir and (Path(examples_dir) / name_).is_file():
-                run.log_artifact(Path(examples_dir) / name_, name=name_)
-        run.log_dict("audit.json", clean_json(result))
-        section = {k: v for k, v in result.items() if k != "manifest"}
-        section["run_id"] = run.id
-        run.set_sections({"audit": clean_json(section)}, result.get("manifest", {}))
-        from dii_hpc.registry import uri
+                   tags={"level": result["level"], "threat": result["threat"]},
+                   store=store, parent_run=cfg.get("parent_run")) as opened:
+        return _write(opened, result, examples_dir)
 
-        uri.attach(cfg.get("model"), "audit", run.id, run.store)  # an audit of a registered version
-        return run.id
+
+def opening_params(cfg: dict[str, Any], level: str, threat: str, name: Any) -> dict[str, Any]:
+    """The params an audit run has from its start (the result adds n_samples, attack.*)."""
+    return {"level": level, "threat": threat, "name": name, "model": _ref(cfg.get("model")),
+            "data": _ref(cfg.get("data")), "seed": cfg.get("seed", 0)}
+
+
+def create_pending(job: dict[str, Any], threat: str, store: StoreLike = None) -> str:
+    """The run of an audit whose jobs are queued (`slurm_chain.submit`): PENDING until the
+    job that computes it opens it (`AuditRun`)."""
+    from dii_hpc.store.store import Store
+
+    st = store if isinstance(store, Store) else Store(store)
+    cfg, level = job["cfg"], job["level"]
+    return st.create_run(cfg.get("experiment", "audit"), kind="audit",
+                         params=opening_params(cfg, level, threat, job["name"]),
+                         tags={"level": level, "threat": threat}, status="PENDING",
+                         fields={"parent_run": cfg["parent_run"]} if cfg.get("parent_run")
+                         else None)
+
+
+def _write(run: Any, result: dict[str, Any], examples_dir: str | None) -> str:
+    cfg = result.get("config", {})
+    run.log_metrics(numeric(result.get("metrics", {})))
+    for i, record in enumerate(result.get("attacks", [])):
+        run.log_metrics({f"attack/{record['name']}/{k}": v
+                         for k, v in numeric(record.get("metrics", {})).items()}, step=i)
+    for name_ in result.get("examples", []):
+        if examples_dir and (Path(examples_dir) / name_).is_file():
+            run.log_artifact(Path(examples_dir) / name_, name=name_)
+    run.log_dict("audit.json", clean_json(result))
+    section = {k: v for k, v in result.items() if k != "manifest"}
+    section["run_id"] = run.id
+    run.set_sections({"audit": clean_json(section)}, result.get("manifest", {}))
+    from dii_hpc.registry import uri
+
+    uri.attach(cfg.get("model"), "audit", run.id, run.store)  # an audit of a registered version
+    return str(run.id)
+
+
+class AuditRun:
+    """The audit's run while jobs compute for it, so that `dii-hpc status` and `cancel` see
+    the audit before its result exists: opened (RUNNING, its writer this process) when the
+    audit first submits an array (`open`), or at once when the job names the run (the chain's
+    merge job: `slurm_chain.submit` created it PENDING). `persist` writes the result into it;
+    an exception ends it FAILED with its line, `dii-hpc cancel` CANCELLED. Without
+    ``persist`` (--no-store) there is no run."""
+
+    def __init__(self, job: dict[str, Any], threat: str, persist: bool = True) -> None:
+        self.job, self.threat, self.persist = job, threat, persist
+        self.run: Any = None
+
+    def __enter__(self) -> AuditRun:
+        if self.job.get("run_id"):
+            self.open()
+        return self
+
+    def open(self) -> Any:
+        """The audit's run, opened on first use (None without ``persist``)."""
+        if self.run is None and self.persist:
+            from dii_hpc.tracking.run import start_run
+
+            cfg, level = self.job["cfg"], self.job["level"]
+            self.run = start_run(cfg.get("experiment", "audit"), kind="audit",
+                                 params=opening_params(cfg, level, self.threat, self.job["name"]),
+                                 tags={"level": level, "threat": self.threat},
+                                 parent_run=cfg.get("parent_run"), run_id=self.job.get("run_id"))
+        return self.run
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self.run is None:
+            return
+        if isinstance(exc, Exception) and self.run.cancel_requested():
+            from dii_hpc.tracking.ending import CANCELLED_BY_USER
+            from dii_hpc.vocabulary import CANCELLED
+
+            self.run.finish(CANCELLED, CANCELLED_BY_USER)
+        self.run.__exit__(exc_type, exc, tb)
 
 
 def _ref(ref: Any) -> str | None:

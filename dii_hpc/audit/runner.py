@@ -25,23 +25,26 @@ def threat(job: dict[str, Any]) -> str:
     return engine.threat_of(name)
 
 
-def _compute(job: dict[str, Any], mpi: int, examples: str) -> dict[str, Any]:
+def _compute(job: dict[str, Any], mpi: int, examples: str, owner: Any) -> dict[str, Any]:
     from dii_hpc.audit import reference_training
 
     # reference models first, where the job runs (--executor slurm: one array), so that
     # MPI ranks and suite shards only score
-    training = reference_training.prepare(job, job.get("executor", "local"), job.get("partition"))
-    result = _dispatch(job, mpi, examples, reference_training.handles(job))
+    training = reference_training.prepare(job, job.get("executor", "local"), job.get("partition"),
+                                          owner)
+    result = _dispatch(job, mpi, examples, reference_training.handles(job), owner)
     if training:
         result["reference_training"] = training
     return result
 
 
-def _dispatch(job: dict[str, Any], mpi: int, examples: str, scoring_only: bool) -> dict[str, Any]:
+def _dispatch(job: dict[str, Any], mpi: int, examples: str, scoring_only: bool,
+              owner: Any) -> dict[str, Any]:
     if job.get("executor", "local") == "slurm" and not scoring_only:
         from dii_hpc.audit import slurm_suite
 
-        return slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples)
+        return slurm_suite.run(job, partition=job.get("partition"), examples_dir=examples,
+                               owner=owner)
     if mpi > 1:
         if threat(job) not in ("evasion", "privacy"):
             raise BadInput("--mpi shards evasion and privacy attacks only")
@@ -57,16 +60,22 @@ def execute(job: dict[str, Any], *, mpi: int = 1, under: list[str] | None = None
             over: list[str] | None = None, persist: bool = True
             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(result, threshold checks): the config's fail_under/fail_over, then ``under``/``over``
-    (METRIC=VALUE items) on top; with ``persist`` the result carries its new ``run_id``."""
+    (METRIC=VALUE items) on top; with ``persist`` the result carries its ``run_id`` (the
+    run `results.AuditRun` opened while arrays computed, or a new one)."""
     from dii_hpc.audit import results
 
     cfg = job["cfg"]
     floors = {**cfg.get("fail_under", {}), **results.parse_thresholds(under, "--fail-under")}
     ceilings = {**cfg.get("fail_over", {}), **results.parse_thresholds(over, "--fail-over")}
-    with tempfile.TemporaryDirectory(prefix="dii-hpc-audit-") as examples:
-        result = _compute(job, mpi, examples)
+    with (tempfile.TemporaryDirectory(prefix="dii-hpc-audit-") as examples,
+          results.AuditRun(job, threat(job), persist) as owner):
+        if job.get("array"):  # the chain's merge job: its shard array ended (afterany)
+            from dii_hpc.audit import arrays
+
+            arrays.check_ended(**job["array"])
+        result = _compute(job, mpi, examples, owner)
         checks = results.breaches(result, floors, ceilings)
         result["thresholds"] = checks
         if persist:
-            result["run_id"] = results.persist(result, examples_dir=examples)
+            result["run_id"] = results.persist(result, examples_dir=examples, run=owner.run)
     return result, checks

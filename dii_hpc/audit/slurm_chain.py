@@ -2,9 +2,13 @@
 
 `slurm_suite.run` (what `audit suite --executor slurm` does by default) waits in the
 submitting process for the array and merges there; on a login node that process is what
-dies with the SSH session. Here nothing waits: `submit` queues the shard array and a merge
-job that Slurm holds with `--dependency=afterok:<array>`; the merge is the ordinary suite,
-which finds every shard done, aggregates, checks the thresholds and records the audit run.
+dies with the SSH session. Here nothing waits: `submit` creates the audit run PENDING,
+queues the shard array and a merge job that Slurm holds with `--dependency=afterany:<array>`,
+and records them (`<store>/jobs/<id>.json`, the run as the merge job's), so `dii-hpc status`
+follows the run and `dii-hpc cancel` cancels both jobs. The merge first checks the array's
+tasks (a failed one ends the run FAILED with the task's exception line), then runs the
+ordinary suite, which finds every shard done, aggregates, checks the thresholds and writes
+the result into the run.
 
 Pipelines (`dii_hpc.pipeline`) build the same chain before the model exists (it comes from
 an upstream stage): their array has `task_count` tasks and task i computes `task_at(job, i)`,
@@ -102,25 +106,41 @@ def merge(job: dict[str, Any], under: list[str] | None = None,
 
 def submit(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
            under: list[str] | None = None, over: list[str] | None = None) -> dict[str, Any]:
-    """Queue the missing shards as one array and the merge job after it; return at once.
+    """Create the audit run PENDING, queue the missing shards as one array and the merge job
+    after it, record them; return at once.
 
-    {"array": job id or None (every shard already done), "tasks": n, "merge": job id}."""
-    from dii_hpc.audit import checkpoint, slurm_suite
+    {"array": job id or None (every shard already done), "tasks": n, "merge": job id,
+    "run_id": the audit run}."""
+    from dii_hpc.audit import arrays, checkpoint, results, runner, slurm_suite
     from dii_hpc.audit.prepare import task_of
     from dii_hpc.launch import backend
 
     check(job)
     missing = slurm_suite.task_keys(job, task_of(job["cfg"]), checkpoint.for_job(job).done())
     kind, conf = backend.choose("slurm")
-    array = None
-    if missing:
-        spec = slurm_suite.array_job(job, len(missing), partition, timeout_min, conf=conf)
-        jobs = backend.submit_array(backend.executor(spec),
-                                    backend.RankZero(slurm_suite.compute_shard),
-                                    [job] * len(missing), missing, what="audit array")
-        array = str(jobs[0].job_id).split("_")[0]
-    spec = slurm_suite.array_job(job, 1, partition, timeout_min, conf=conf,
-                                 dependency=f"afterok:{array}" if array else None)
-    merged = backend.submit_one(backend.executor(spec), backend.RankZero(merge), job, under, over,
-                                what="audit merge job")
-    return {"array": array, "tasks": len(missing), "merge": str(merged.job_id)}
+    sub = arrays.begin(job, "audit shards")
+    run_id = results.create_pending(job, runner.threat(job), sub.store)
+    jobs: list[Any] = []
+    try:
+        if missing:
+            spec = slurm_suite.array_job(sub, job, len(missing), partition, timeout_min, conf=conf)
+            jobs = backend.submit_array(backend.executor(spec),
+                                        backend.RankZero(slurm_suite.compute_shard),
+                                        [job] * len(missing), missing, what="audit array")
+        array = str(jobs[0].job_id).split("_")[0] if jobs else None
+        last = {**job, "run_id": run_id}
+        if jobs:
+            last["array"] = {"tasks": [[str(j.job_id), k] for j, k in zip(jobs, missing,
+                                                                          strict=True)],
+                             "folder": str(sub.folder)}
+        spec = slurm_suite.array_job(sub, last, 1, partition, timeout_min, conf=conf,
+                                     dependency=f"afterany:{array}" if array else None)
+        merged = backend.submit_one(backend.executor(spec), backend.RankZero(merge), last,
+                                    under, over, what="audit merge job")
+    except BaseException:
+        arrays.cancel(jobs)
+        sub.store.delete_run(run_id)
+        raise
+    arrays.record(sub, kind, [*jobs, merged], run_id=run_id, run_job=merged)
+    return {"array": array, "tasks": len(missing), "merge": str(merged.job_id),
+            "run_id": run_id}

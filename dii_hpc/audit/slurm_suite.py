@@ -10,9 +10,11 @@ Torch engine shards (`--engine torch`, `--standard`) run on the task's device: i
 Slurm gave it one (CUDA_VISIBLE_DEVICES from the GRES), else the CPU. The merge step is the
 ordinary suite, which finds every shard (or its parts) done and only aggregates. Shards that
 already exist (an earlier, interrupted submission) are not resubmitted. The checkpoint
-lives under $DII_HPC_CACHE, which must be on the shared filesystem on a real cluster.
-The array is built by launch.backend from the config's `resources:` and `setup:` (as for every
-job kind: the store variable, requeues, nodes, GPUs); a shard is one process (rank 0).
+lives in the store (`checkpoint.for_job`), which every node shares. The array is built by
+launch.backend from the config's `resources:` and `setup:` (as for every job kind: the store
+variable, requeues, nodes, GPUs); a shard is one process (rank 0). Its folder and job record
+are in `<store>/jobs/` (`arrays`); the audit run is open while it computes, so `dii-hpc
+status` shows it and `dii-hpc cancel` stops it; a failed task is named with its exception.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dii_hpc import progress
-from dii_hpc.errors import BadInput, SchedulerError
+from dii_hpc.errors import BadInput
 
 SUITES = ("evasion", "privacy", "poisoning")
 
@@ -146,26 +147,25 @@ def shard_resources(cfg: dict[str, Any], partition: str | None, timeout_min: int
         raise ConfigError(f"resources.{explain(err, Resources)}") from err
 
 
-def array_job(job: dict[str, Any], n_tasks: int, partition: str | None = None,
+def array_job(sub: Any, job: dict[str, Any], n_tasks: int, partition: str | None = None,
               timeout_min: int = 60, dependency: str | None = None,
               conf: dict[str, str] | None = None) -> Any:
-    """The backend Job of a suite's shard array (also the merge job's, in `slurm_chain`)."""
-    from dii_hpc.audit import checkpoint
+    """The backend Job of a suite's shard array (also the merge job's, in `slurm_chain`), in
+    the submission ``sub``'s folder of the store (`arrays.begin`)."""
+    from dii_hpc.audit import arrays
     from dii_hpc.launch import backend
-    from dii_hpc.store.store import Store
 
-    ck = checkpoint.for_job(job)
     res = shard_resources(job["cfg"], partition, timeout_min, n_tasks)
     kind, conf = ("slurm", conf) if conf is not None else backend.choose("slurm")
-    return backend.job(kind, ck.root.parent / f"{ck.root.name}-slurm", res, Store().root,
-                       backend.job_name("audit", job["name"]),
-                       list(job["cfg"].get("setup") or []), conf=conf, dependency=dependency)
+    return arrays.backend_job(sub, res, backend.job_name("audit", job["name"]),
+                              list(job["cfg"].get("setup") or []), kind, conf, dependency)
 
 
 def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
-        examples_dir: str | None = None) -> dict[str, Any]:
-    """Submit the missing shards as one array, wait, then merge in this process."""
-    from dii_hpc.audit import checkpoint, engine
+        examples_dir: str | None = None, owner: Any = None) -> dict[str, Any]:
+    """Submit the missing shards as one array, wait, then merge in this process; ``owner``
+    (`results.AuditRun`): the audit's run, opened before the array is submitted."""
+    from dii_hpc.audit import arrays, checkpoint, engine
     from dii_hpc.audit.prepare import task_of
     from dii_hpc.launch import backend
 
@@ -178,21 +178,17 @@ def run(job: dict[str, Any], *, partition: str | None = None, timeout_min: int =
 
         autoattack.check(cfg, job["name"])
     ck = checkpoint.for_job(job)
-    missing, tasks = task_keys(job, task_of(cfg), ck.done()), []
+    missing, tasks, array = task_keys(job, task_of(cfg), ck.done()), [], None
     if missing:
-        spec = array_job(job, len(missing), partition, timeout_min)
+        run_ = owner.open() if owner is not None else None
+        sub = arrays.begin(job, "audit shards")
+        spec = array_job(sub, job, len(missing), partition, timeout_min)
         jobs = backend.submit_array(backend.executor(spec), backend.RankZero(compute_shard),
                                     [job] * len(missing), missing, what="audit array")
-        with progress.bar("audit: array tasks", len(jobs)) as bar:
-            for j, shard in zip(jobs, missing, strict=True):
-                try:
-                    tasks.append(j.result())
-                except Exception as err:  # noqa: BLE001 - a failed task, named with its shard
-                    raise SchedulerError(f"audit array task {j.job_id} ({shard}) failed: "
-                                         f"{str(err).strip().splitlines()[-1]}") from err
-                bar.advance()
+        arrays.record(sub, spec.kind, jobs)
+        array = str(jobs[0].job_id).split("_")[0]
+        tasks = arrays.wait(jobs, missing, "audit shards", run_)
     result = engine.compute(job, examples_dir=examples_dir)
-    result["slurm"] = {"array_tasks": len(missing),
-                       "job_id": jobs[0].job_id.split("_")[0] if missing else None,
+    result["slurm"] = {"array_tasks": len(missing), "job_id": array,
                        "tasks": tasks}  # shard, device, node, gpus of each task
     return result

@@ -205,8 +205,9 @@ def _queue(job: dict[str, Any], partition: str | None, json_path: str | None,
                        "(drop --json, --junit, --no-store)")
     out = slurm_chain.submit(job, partition=partition, under=under, over=over)
     array = f"array {out['array']} ({out['tasks']} shard task(s)), " if out["array"] else ""
-    typer.echo(f"audit {job['name']} suite queued: {array}merge job {out['merge']} "
-               f"(afterok); its run lands in experiment {job['cfg']['experiment']}")
+    after = " (after the array)" if out["array"] else ""
+    typer.echo(f"audit {job['name']} suite queued: {array}merge job {out['merge']}{after}; "
+               f"run {out['run_id']} in experiment {job['cfg']['experiment']}")
     typer.echo(f"next: dii-hpc status {job['cfg']['experiment']}")
 
 

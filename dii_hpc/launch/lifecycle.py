@@ -46,7 +46,8 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
     in its folder, then it gets SIGTERM (a local launcher, or every step of its Slurm job:
     ``scancel --signal=TERM``), flushes, and ends itself CANCELLED with every point stored.
     The Slurm jobs are then cancelled for good (one scancel) once their runs have ended, or
-    after ``grace_s``; Slurm's own KillWait then applies to whatever still runs."""
+    after ``grace_s``; Slurm's own KillWait then applies to whatever still runs. The other
+    jobs of a submission whose runs are all cancelled go with them (`_serving_jobs`)."""
     from dii_hpc.slurm import commands
     from dii_hpc.store import records
 
@@ -75,11 +76,27 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
         with contextlib.suppress(SchedulerError):  # a job that ended meanwhile; scancel below
             commands.cancel(sorted(set(signalled.values())), signal="TERM")
         _wait_ended(store, list(signalled), grace_s)
+    slurm_ids += _serving_jobs(store, {r["run_id"] for r in runs}, slurm_ids)
     if slurm_ids:
         commands.cancel(slurm_ids)
     for rid in pending:
         store.update_run(rid, status="CANCELLED", end_time=time.time(), error="cancelled by user")
     return {"runs": len(runs), "slurm_jobs": len(slurm_ids), "local": local}
+
+
+def _serving_jobs(store: Store, run_ids: set[str], listed: list[str]) -> list[str]:
+    """The Slurm jobs of submissions whose every run is being cancelled that no run is mapped
+    to (an audit chain's shard array: its run is the merge job's): they only serve those runs."""
+    from dii_hpc.store.atomic import read_json
+
+    covered, out = {j.split("_")[0] for j in listed}, []
+    for path in sorted(store.jobs_dir.glob("*.json")) if store.jobs_dir.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError):
+            rec = read_json(path)
+            runs = set(rec.get("runs") or {})
+            if rec.get("executor") == "slurm" and runs and runs <= run_ids:
+                out += [str(a) for a in rec.get("arrays") or [] if str(a) not in covered]
+    return out
 
 
 def _wait_ended(store: Store, run_ids: list[str], timeout_s: float, poll_s: float = 0.5) -> None:

@@ -92,3 +92,19 @@ def trigger_flips() -> TriggerFlips:
     model = TriggerFlips(x.shape[1])
     model.fit(x, y)
     return model
+
+
+def corrupt_weights() -> Any:
+    """A model whose loading fails (as a corrupt weights file would), wherever it is built:
+    with `task:` in the config, only the Slurm array tasks build it."""
+    raise ValueError("weights file is corrupt: unexpected end of data")
+
+
+def loads_for_minutes() -> Any:
+    """A model that takes minutes to load (a huge checkpoint on a slow filesystem): array
+    tasks that build it are still running when a test cancels them (their time limit ends
+    them otherwise)."""
+    import time
+
+    time.sleep(600)
+    raise RuntimeError("still loading")

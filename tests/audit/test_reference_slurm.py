@@ -60,6 +60,11 @@ def test_reference_models_train_as_one_array_and_a_second_audit_reuses_them(
     assert len(nodes) >= 2 and nodes <= set(cluster_nodes)
     folder = Path(training["folder"])
     assert folder.is_relative_to(shared_store)  # kept in the store, on the shared filesystem
+    from dii_hpc.store.atomic import read_json
+
+    (record,) = [read_json(p) for p in (shared_store / "jobs").glob("*.json")]  # the array's
+    assert record["arrays"] == [job_id] and record["experiment"] == EXPERIMENT
+    assert list((shared_store / "jobs" / record["submission_id"]).rglob(f"{job_id}_*_log.out"))
     metas = [json.loads((folder / key / "model.json").read_text())
              for key in result["attacks"][0]["reference_models"]["keys"]]
     assert all(m["job"] and m["node"] in nodes for m in metas)  # each trained in a task

@@ -45,7 +45,7 @@ def test_no_wait_queues_array_and_merge_then_returns(tmp_path: Path, store_path:
     merge = proc.stdout.split("merge job ")[1].split()[0]
     dep = subprocess.run(["squeue", "-h", "-j", merge, "-o", "%E"], capture_output=True,
                          text=True).stdout.strip()
-    assert dep.startswith("afterok:")  # held by Slurm, not by a waiting process
+    assert dep.startswith("afterany:")  # held by Slurm, not by a waiting process
     from dii_hpc.store.store import Store
 
     def done() -> list[dict]:
