@@ -15,7 +15,11 @@ import pytest
 from tests.audit.conftest import cli
 from tests.conftest import DII, run_cli
 
-pytestmark = [pytest.mark.slurm, pytest.mark.multinode, pytest.mark.sharedfs]
+
+def on_testbed(test: Any) -> Any:
+    """The 3-node test cluster with the store on GlusterFS."""
+    return pytest.mark.slurm(pytest.mark.multinode(pytest.mark.sharedfs(test)))
+
 
 # what a task sees on a node whose $HOME cannot be written: no ~/.cache, no $DII_HPC_CACHE
 NO_HOME = ["export HOME=/proc/dii-hpc-no-home", "unset DII_HPC_CACHE"]
@@ -73,6 +77,7 @@ def _until(what: str, check: Any, timeout: float = 120.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@on_testbed
 @pytest.mark.slow
 def test_shards_and_job_folder_are_in_the_store_with_a_job_record(
         cluster_nodes: list[str], shared_store: Path, tmp_path: Path, demo_cache: Path) -> None:
@@ -98,6 +103,7 @@ def test_shards_and_job_folder_are_in_the_store_with_a_job_record(
     assert gc(store, older_than=0, dry_run=True)["job_folders"] == [record["submission_id"]]
 
 
+@on_testbed
 def test_a_failed_array_task_is_reported_by_its_exception(
         cluster_nodes: list[str], shared_store: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,6 +122,7 @@ def test_a_failed_array_task_is_reported_by_its_exception(
     assert record["experiment"] == "arrays-fail" and len(record["arrays"]) == 1
 
 
+@on_testbed
 def test_a_queued_audit_is_a_pending_run_that_cancel_stops_with_its_array(
         cluster_nodes: list[str], shared_store: Path, tmp_path: Path) -> None:
     from dii_hpc.store.store import Store
@@ -137,6 +144,7 @@ def test_a_queued_audit_is_a_pending_run_that_cancel_stops_with_its_array(
     assert Store(shared_store).run(run_id)["status"] == "CANCELLED"
 
 
+@on_testbed
 def test_cancel_stops_a_waiting_audit_and_its_array(cluster_nodes: list[str],
                                                     shared_store: Path, tmp_path: Path) -> None:
     from dii_hpc.store.store import Store
@@ -162,3 +170,17 @@ def test_cancel_stops_a_waiting_audit_and_its_array(cluster_nodes: list[str],
                                 "cancelled"), err
     _until("the array cancelled", lambda: _states(record["arrays"]) == {"CANCELLED"})
     assert Store(shared_store).run(run["run_id"])["status"] == "CANCELLED"
+
+
+def test_a_failed_task_is_named_by_the_last_exception_of_its_traceback() -> None:
+    from dii_hpc.audit.arrays import exception_line
+
+    trace = (
+        "Traceback (most recent call last):\n  File \"a.py\", line 3, in f\n    g()\n"
+        "ValueError: weights file is corrupt\n\nThe above exception was the direct cause of "
+        "the following exception:\n\nTraceback (most recent call last):\n"
+        "  File \"b.py\", line 9, in build\n    raise BadInput(msg) from err\n"
+        "dii_hpc.errors.BadInput: model: m() failed: ValueError: weights file is corrupt\n")
+    assert exception_line(trace) == \
+        "BadInput: model: m() failed: ValueError: weights file is corrupt"
+    assert exception_line("KeyError: 'x'\n") == "KeyError: 'x'"
