@@ -65,16 +65,28 @@ def test_torch_engine_equals_art(name: str, params: dict[str, Any], digits: Any,
 
 
 def test_carlini_l2_follows_art(digits: Any, small: Any) -> None:
-    """ART's C&W algorithm in torch: the same points up to float rounding.
+    """ART's C&W algorithm in torch: ART's decisions and perturbation sizes, on any CPU.
 
-    C&W stops on the decision boundary, so a last-bit difference may flip one sample."""
+    Both engines take the same steps with differently rounded floats (the kernels, hence
+    the last bits, depend on the CPU: AVX-512 or AVX2, thread count). A sample's path only
+    changes where a comparison (success, the line search's loss test, the binary search on
+    c) lands within rounding of its threshold; C&W stops on the decision boundary, so that
+    happens to one sample in 48 or none (seen with torch's AVX-512, AVX2 and SSE kernels and
+    two threads, on four sets of 48 samples). A sample on the same path ends with the same
+    label and its L2 norm within ~1e-6, though a pixel may differ by 1e-3 (rounding adds up
+    over 15 steps). So 2 samples of 48 may differ; points are not compared bit for bit."""
     model, _ = digits
     x, y = small
     art_rec, art_ok, art_adv = evasion.run_named(model, x, y, "cw", {"max_iter": 5})
     rec, ok, adv = evasion.run_named(model, x, y, "cw", {"max_iter": 5}, engine="torch")
-    assert (ok == art_ok).mean() >= 0.95
+    same_label = model.predict(adv).argmax(1) == model.predict(art_adv).argmax(1)
+    norm, art_norm = (np.linalg.norm((a - x).reshape(N, -1), axis=1) for a in (adv, art_adv))
+    same_norm = np.isclose(norm, art_norm, rtol=1e-3, atol=1e-6)
+    assert (ok == art_ok).sum() >= N - 2 and same_label.sum() >= N - 2
+    assert same_norm.sum() >= N - 2, (norm - art_norm)[~same_norm]
     assert abs(rec["metrics"]["robust_accuracy"] - art_rec["metrics"]["robust_accuracy"]) <= 2 / N
-    np.testing.assert_allclose(adv, art_adv, atol=1e-5)
+    assert rec["metrics"]["mean_perturbation_l2"] == pytest.approx(
+        art_rec["metrics"]["mean_perturbation_l2"], rel=0.02)
     assert rec["metrics"]["robust_accuracy"] < 0.5  # it does attack
 
 

@@ -10,23 +10,41 @@ import pytest
 from dii_hpc.audit import prepare as cfgmod
 from dii_hpc.audit.vision import engine, poisoning
 
+# The demo recipes (25 epochs) learn the generation and region-flip backdoors of 40 poisoned
+# images only partly: over training seeds their ASR ranges 0.06-0.64 and 0.26-0.59, so
+# another CPU's float rounding (another trajectory) decided whether the lift reached 0.2.
+# Trained twice as long on a quarter of poisoned images, the lift is >= 0.67 for each kind
+# over six training seeds (ASR >= 0.75, baseline <= 0.14): far from the 0.2 asked anywhere.
+RECIPE = {"epochs": 50}
+FRACTION = 0.25
 
+
+@pytest.fixture(scope="module")
+def trained(demo_cache: Any) -> dict[str, Any]:
+    """The shapes models with the longer recipe (cached in the session's demo cache)."""
+    from dii_hpc.examples import shapes
+
+    return {"segmentation": shapes.shapes_segmenter(**RECIPE),
+            "detection": shapes.shapes_detector(**RECIPE)}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("task", "kind", "target"), [
     ("segmentation", "region_flip", 1), ("detection", "disappearance", 1),
     ("detection", "generation", 3)])
 def test_backdoor_succeeds_and_model_is_restored(task: str, kind: str, target: int,
-                                                 detector: Any, segmenter: Any) -> None:
+                                                 trained: dict[str, Any]) -> None:
     from dii_hpc.examples import shapes
 
-    model = segmenter if task == "segmentation" else detector
+    model = trained[task]
     data = shapes.ShapesData(model.task.value, n_train=400, n_test=64)
     x_test = data.get_test_data()[0]
     before = model.predict(x_test[:4])
-    record = poisoning.backdoor(model, data.get_train_data(), data.get_test_data(), 0.1,
+    record = poisoning.backdoor(model, data.get_train_data(), data.get_test_data(), FRACTION,
                                 target, 0, kind)
     assert record["params"]["kind"] == kind
     m = record["metrics"]
-    assert m["n_poisoned"] == 40 and m["fraction"] == 0.1
+    assert m["n_poisoned"] == 100 and m["fraction"] == FRACTION
     # the trigger does what the poisoned labels taught, far beyond its effect on a clean model
     assert m["attack_success_rate"] >= m["baseline_attack_success_rate"] + 0.2, m
     after = model.predict(x_test[:4])
