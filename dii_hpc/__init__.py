@@ -68,3 +68,14 @@ _SUBMODULES = ("distributed",)  # `dii_hpc.distributed.env()` after a plain `imp
 
 def __getattr__(name: str) -> Any:
     return _lazy.load(globals(), _LAZY, name, submodules=_SUBMODULES)
+
+
+def _register_integrations() -> None:
+    """``TrainingArguments(report_to=["dii-hpc"])`` in any process that imported dii_hpc
+    (transformers is not imported here: see ``integrations.transformers.register``)."""
+    from dii_hpc.integrations import transformers
+
+    transformers.register()
+
+
+_register_integrations()

@@ -4,16 +4,23 @@ The TrainingArguments and the model's config become params (``model`` holds the 
 every numeric value of the Trainer's logs becomes a metric at ``state.global_step``, and at
 the end of training the final model (``save_pretrained``, with the tokenizer/processor when
 the Trainer has one) is stored as artifacts under ``model/``. Only the world's process 0
-writes. Building the class also registers it with transformers' reporting integrations,
-so ``TrainingArguments(report_to=["dii-hpc"])`` works too; that path creates the callback
-without arguments, so the experiment then comes from ``$DII_HPC_EXPERIMENT`` (default
-"transformers"). Inside a run dii-hpc launched, the callback writes into that run.
+writes. Inside a run dii-hpc launched, the callback writes into that run.
+
+``TrainingArguments(report_to=["dii-hpc"])`` works in any process that imported dii_hpc.
+transformers looks a ``report_to`` name up in one dict, ``INTEGRATION_TO_CALLBACK`` of
+``transformers.integrations.integration_utils``, when the Trainer is built; it has no plug-in
+mechanism. So ``import dii_hpc`` calls `register`, which adds the name to that dict at once
+when the module is already loaded, and otherwise the moment it is loaded (a finder that only
+watches for that one module name; transformers itself is never imported early). That path
+creates the callback without arguments: the experiment comes from ``$DII_HPC_EXPERIMENT``
+(default "transformers").
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
@@ -32,15 +39,66 @@ def __getattr__(name: str) -> Any:
 
 
 def register() -> None:
-    """Make ``report_to=["dii-hpc"]`` name DiiCallback (done when the class is first built)."""
-    _callback_class()
+    """Make ``report_to=["dii-hpc"]`` name DiiCallback: now if transformers' integrations are
+    loaded, else when they load (see the module doc)."""
+    module = sys.modules.get(_INTEGRATIONS)
+    if module is not None and hasattr(module, "INTEGRATION_TO_CALLBACK"):
+        _add(module)
+    elif not any(isinstance(finder, _OnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _OnImport())
+
+
+_INTEGRATIONS = "transformers.integrations.integration_utils"
+
+
+def _add(module: Any) -> None:
+    try:
+        module.INTEGRATION_TO_CALLBACK.setdefault(REPORT_TO, _callback_class())
+    except Exception as err:  # noqa: BLE001 - never break the user's transformers import
+        import warnings
+
+        warnings.warn(f"dii-hpc: report_to=['dii-hpc'] is unavailable: {err}", stacklevel=2)
+
+
+class _OnImport:
+    """A meta path finder that only answers for transformers' integrations module: it finds
+    it the way the other finders do and wraps the loader so the name is added once it ran."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != _INTEGRATIONS:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Registering(spec.loader)
+                return spec
+        return None
+
+
+class _Registering:
+    """The module's own loader, then `_add`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def create_module(self, spec: Any) -> Any:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self.inner.exec_module(module)
+        _add(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_filename...: the loader's own
+        return getattr(self.inner, name)
 
 
 @functools.cache
 def _callback_class() -> type:
     try:
         from transformers import TrainerCallback
-        from transformers.integrations import integration_utils
     except ImportError as err:
         raise BadInput("DiiCallback needs transformers: pip install 'dii-hpc[transformers]'"
                        ) from err
@@ -106,7 +164,6 @@ def _callback_class() -> type:
             else:
                 run.flush()
 
-    integration_utils.INTEGRATION_TO_CALLBACK[REPORT_TO] = DiiCallback
     return DiiCallback
 
 

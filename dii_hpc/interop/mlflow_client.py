@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from dii_hpc.errors import BadInput
+from dii_hpc.mlflow._entities import is_mlruns
 
 _REMOTE = ("http", "https", "databricks", "postgresql", "mysql", "mssql")
 
@@ -33,6 +34,7 @@ def resolve_uri(uri_or_dir: str, *, must_exist: bool = True) -> str:
         path = Path(uri_or_dir.split("sqlite:///", 1)[-1])
         if must_exist and not path.is_file():
             raise BadInput(f"MLflow store {uri_or_dir!r}: no SQLite file at {path}")
+        check_sqlite(path, must_exist)
         return uri_or_dir
     if scheme == "file":
         path = Path(parsed.path)
@@ -42,19 +44,47 @@ def resolve_uri(uri_or_dir: str, *, must_exist: bool = True) -> str:
         raise BadInput(f"MLflow store {uri_or_dir!r}: unknown URI scheme {parsed.scheme!r}")
     path = path.absolute()
     if path.is_file():
-        if path.read_bytes()[:16] != b"SQLite format 3\x00":
-            raise BadInput(f"{path} is not an MLflow store (neither an mlruns folder nor SQLite)")
+        check_sqlite(path, must_exist)
         return f"sqlite:///{path}"
     if must_exist:
         check_mlruns(path)
     return path.as_uri()
 
 
+_MLFLOW_TABLES = {"experiments", "runs"}
+
+
+def check_sqlite(path: Path, must_exist: bool = True) -> None:
+    """An existing file must be an SQLite database holding MLflow's tables: MLflow would fail
+    on anything else with a raw DatabaseError, or write its schema into someone's database.
+    An empty file is a new database (``export`` fills it), not something to import from."""
+    import sqlite3
+
+    if not path.is_file() or (path.stat().st_size == 0 and not must_exist):
+        return
+    if path.stat().st_size == 0:
+        raise BadInput(f"{path} is an empty file, not an MLflow store")
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise sqlite3.DatabaseError("no SQLite header")
+        with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro",
+                                                uri=True)) as db:
+            tables = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as err:
+        raise BadInput(f"{path} is not an MLflow store (neither an mlruns folder nor an "
+                       f"SQLite database: {err})") from err
+    if not _MLFLOW_TABLES.issubset(tables):
+        raise BadInput(f"{path} is an SQLite database without MLflow's tables (experiments, "
+                       "runs): not an MLflow store")
+
+
 def check_mlruns(path: Path) -> None:
     """An mlruns folder holds experiment folders, each with a meta.yaml."""
     if not path.is_dir():
         raise BadInput(f"MLflow store {str(path)!r} does not exist")
-    if not any((child / "meta.yaml").is_file() for child in path.iterdir() if child.is_dir()):
+    if not is_mlruns(path):
         raise BadInput(f"{path} is not an MLflow store (no experiment folder with a meta.yaml)")
 
 

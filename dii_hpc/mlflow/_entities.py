@@ -23,6 +23,19 @@ FROM_MLFLOW_STATUS = {"RUNNING": vocab.RUNNING, "SCHEDULED": vocab.PENDING,
                       "FINISHED": vocab.FINISHED, "FAILED": vocab.FAILED, "KILLED": vocab.KILLED}
 
 
+#: Tracking URIs without a scheme that MLflow reads as services, not folders.
+SERVICE_NAMES = ("databricks", "databricks-uc")
+
+
+def is_mlruns(path: Any) -> bool:
+    """Whether ``path`` is an MLflow file store: experiment folders, each with a meta.yaml."""
+    from pathlib import Path
+
+    folder = Path(path)
+    return folder.is_dir() and any((child / "meta.yaml").is_file() for child in folder.iterdir()
+                                   if child.is_dir())
+
+
 def millis(seconds: Any) -> int | None:
     return None if seconds is None else int(round(float(seconds) * 1000))
 

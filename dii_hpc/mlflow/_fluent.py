@@ -3,7 +3,7 @@
 Each MLflow run is a dii-hpc run written by ``dii_hpc.tracking``, so a point costs what
 ``Run.log_metric`` costs plus one call. Differences from MLflow, each deliberate:
 experiments are named (an experiment's id is its name); the "tracking URI" is a store
-folder; a metric logged without a step gets the key's next step (MLflow: step 0); a process
+folder (a server, a database, ``databricks`` or an MLflow ``mlruns`` folder is refused); a metric logged without a step gets the key's next step (MLflow: step 0); a process
 launched by ``dii-hpc run`` or the Executor attaches its first ``start_run`` to the
 launcher's run. Runs left open end FINISHED at exit, as MLflow's do.
 """
@@ -18,10 +18,12 @@ from urllib.parse import urlparse
 from dii_hpc.errors import BadInput, NotFound, NotSupported
 from dii_hpc.mlflow._entities import (
     FROM_MLFLOW_STATUS,
+    SERVICE_NAMES,
     ActiveRun,
     Experiment,
     Run,
     RunInfo,
+    is_mlruns,
     millis,
     param_text,
 )
@@ -36,15 +38,19 @@ os.register_at_fork(after_in_child=_stack.clear)  # a forked worker does not own
 
 # ------------------------------------------------------------------ store and experiments
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Point at a dii-hpc store folder (a path or ``file:`` URI)."""
+    """Point at a dii-hpc store folder (a path or ``file:`` URI); a server, a database or an
+    MLflow store folder is refused rather than written into or mistaken for a folder name."""
     text = os.fspath(uri)
     parsed = urlparse(text)
-    if parsed.scheme == "file":
-        text = parsed.path
-    elif len(parsed.scheme) > 1:
+    path = parsed.path if parsed.scheme == "file" else text
+    if text in SERVICE_NAMES or (len(parsed.scheme) > 1 and parsed.scheme != "file"):
         raise BadInput(f"set_tracking_uri({text!r}): dii_hpc.mlflow writes to a dii-hpc store "
                        "folder; give a path (use `dii-hpc export --to mlflow` for a server)")
-    _state["store"] = Store(text)
+    if is_mlruns(path):
+        raise BadInput(f"set_tracking_uri({text!r}): {path} is an MLflow store; dii_hpc.mlflow "
+                       f"writes to a dii-hpc store folder (bring its runs over with `dii-hpc "
+                       f"import mlflow {path}`)")
+    _state["store"] = Store(path)
 
 
 def get_tracking_uri() -> str:

@@ -49,6 +49,10 @@ def test_import_tensorboard(tmp_path: Path, store_path: Path) -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (["import", "mlflow", "{tmp}/absent"], "does not exist"),
     (["import", "mlflow", "{tmp}/plain"], "is not an MLflow store"),
+    (["import", "mlflow", "sqlite:///{tmp}/plain/notes.txt"], "nor an SQLite database"),
+    (["import", "mlflow", "{tmp}/garbage.db"], "nor an SQLite database"),
+    (["import", "mlflow", "sqlite:///{tmp}/garbage.db"], "nor an SQLite database"),
+    (["import", "mlflow", "{tmp}/other.db"], "an SQLite database without MLflow's tables"),
     (["import", "tensorboard", "{tmp}/plain"], "is not a TensorBoard log folder"),
     (["import", "tensorboard", "{tmp}/absent"], "does not exist"),
     (["export", "exp", "--to", "mlflow"], "give the tracking URI"),
@@ -56,9 +60,17 @@ def test_import_tensorboard(tmp_path: Path, store_path: Path) -> None:
 ])
 def test_bad_sources_are_one_line_and_exit_2(args: list[str], words: str, tmp_path: Path,
                                              store_path: Path) -> None:
+    import sqlite3
+
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "notes.txt").write_text("x")
+    (tmp_path / "garbage.db").write_bytes(b"SQLite format 3\x00" + b"\x07" * 200)
+    with sqlite3.connect(tmp_path / "other.db") as other:  # someone's own database
+        other.execute("CREATE TABLE results (x INTEGER)")
+    other.close()
+    before = (tmp_path / "other.db").read_bytes()
     res = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], env=ENV, cwd=tmp_path)
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1 and words in lines[0], res.stderr
     assert not store_path.exists()
+    assert (tmp_path / "other.db").read_bytes() == before  # MLflow's schema never went in

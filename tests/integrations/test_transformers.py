@@ -97,6 +97,42 @@ def test_report_to_names_the_callback(offline: None, store_path: Path, tmp_path:
     assert record["status"] == "FINISHED" and "loss" in record["metrics"]
 
 
+TRAIN_SCRIPT = """
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+torch.manual_seed(0)
+model = GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+data = [{"input_ids": ids, "labels": ids} for ids in torch.randint(0, 64, (16, 16))]
+args = TrainingArguments(output_dir="out", max_steps=4, per_device_train_batch_size=4,
+                         logging_steps=2, save_strategy="no", report_to=["dii-hpc"],
+                         use_cpu=True, disable_tqdm=True)
+Trainer(model=model, args=args, train_dataset=data).train()
+"""
+
+
+@pytest.mark.parametrize("order", [("dii_hpc", "transformers.trainer"),
+                                   ("transformers.trainer", "dii_hpc")])
+def test_report_to_resolves_without_importing_the_callback(order: tuple[str, str],
+                                                           store_path: Path, tmp_path: Path) -> None:
+    """transformers looks `report_to` names up in INTEGRATION_TO_CALLBACK when the Trainer is
+    built: `import dii_hpc`, before or after transformers loaded its integrations, is enough."""
+    import os
+
+    script = tmp_path / "train.py"
+    script.write_text("".join(f"import {m}\n" for m in order) + TRAIN_SCRIPT)
+    env = {**os.environ, "DII_HPC_STORE": str(store_path), "DII_HPC_EXPERIMENT": "report-to",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("DII_HPC_RUN_ID", None)
+    res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    from dii_hpc.store.store import Store
+
+    [record] = Store(store_path).records("report-to")
+    assert record["status"] == "FINISHED" and record["metrics"]["loss"]["count"] == 2
+
+
 def test_importing_dii_hpc_does_not_import_transformers() -> None:
     code = ("import sys, dii_hpc, dii_hpc.integrations.transformers; "
             "print('transformers' in sys.modules)")

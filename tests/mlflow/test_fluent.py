@@ -166,3 +166,25 @@ def test_a_run_left_open_ends_finished_at_exit(store_path: Path, tmp_path: Path)
     subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=60)
     [rec] = Store(store_path).records("left")
     assert rec["status"] == "FINISHED" and rec["metrics"]["loss"]["step"] == 3
+
+
+@pytest.mark.parametrize("uri", ["databricks", "databricks-uc", "sqlite:///x.db",
+                                 "http://localhost:5000", "file:./mlruns", "{tmp}/mlruns"])
+def test_a_tracking_uri_that_is_no_dii_hpc_store_is_refused(uri: str, tmp_path: Path,
+                                                          store_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service name is not a folder to create, and an MLflow store is not written into."""
+    work = tmp_path / "work"
+    (work / "mlruns" / "0").mkdir(parents=True)  # MLflow's own store, Default experiment
+    (work / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
+    monkeypatch.chdir(work)
+    before = sorted(str(p) for p in work.rglob("*"))
+    text = uri.replace("{tmp}", str(work))
+    with pytest.raises(BadInput) as err:
+        mlflow.set_tracking_uri(text)
+    assert str(err.value).startswith(f"set_tracking_uri({text!r}): ")
+    assert "dii-hpc store folder" in str(err.value) and "\n" not in str(err.value)
+    with mlflow.start_run() as run:  # still the store it had
+        mlflow.log_metric("x", 1.0)
+    assert Store(store_path).run(run.info.run_id)["status"] == "FINISHED"
+    assert sorted(str(p) for p in work.rglob("*")) == before
