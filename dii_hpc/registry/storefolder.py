@@ -37,5 +37,5 @@ def check(root: Path) -> list[Problem]:
     return out
 
 
-OWNER = FolderOwner(layout.MODELS_DIR, held_blobs=lambda root: versions.referenced_blobs(root),
+OWNER = FolderOwner(layout.MODELS_DIR, held_blobs=versions.referenced_blobs,
                     merge=merge_models, check=check)
