@@ -43,28 +43,30 @@ _PHRASES = {
 def explain(err: ValidationError, model: type[BaseModel], *, source: str | None = None,
             lines: dict[yamlio.KeyPath, int] | None = None,
             options: dict[str, str] | None = None,
-            blame: dict[yamlio.KeyPath, str] | None = None) -> str:
+            blame: dict[yamlio.KeyPath, str] | None = None,
+            prefix: yamlio.KeyPath = ()) -> str:
     """One line for the first error of ``err`` (raised validating ``model``).
 
     ``options`` maps top-level field names to the command-line options that gave them: the
     line then names the option and the value as typed ("--mem lots: ...").  Otherwise it
     names the key path, after ``source`` and the key's line in ``lines`` when known, or
     after what ``blame`` names for a key path that contains it (``--set resources.time=x``:
-    the file's line was never changed)."""
+    the file's line was never changed). ``prefix`` is where the validated mapping sits in
+    the file (``("drift",)``): lines are looked up and keys named from the file's root."""
     errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a typo first:
     first = errors[0]                                     # it explains the 'missing' beside it
     path = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     subject, problem = describe(first, model, path)
     if options and path and path[0] in options:
         return f"{options[path[0]]} {first.get('input')}: {problem.removeprefix('is ')}"
-    line = yamlio.line_of(lines or {}, path) if lines else None
+    line = yamlio.line_of(lines or {}, (*prefix, *path)) if lines else None
     where = f"{source}:{line}: " if source and line else f"{source}: " if source else ""
     culprit = [text for key, text in (blame or {}).items() if tuple(path[:len(key)]) == key]
     if culprit:
         where = f"{culprit[-1]}: "
     extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     text = f"{subject} {problem}" if subject else problem
-    return f"{where}{yamlio.dotted(path)}: {text}{extra}"
+    return f"{where}{yamlio.dotted((*prefix, *path))}: {text}{extra}"
 
 
 # Error types the schema raises itself (PydanticCustomError): worded for users already.
