@@ -52,11 +52,15 @@ class Family(Generic[T]):
 
     ``kind`` is the record class (records are recognised by ``isinstance``), ``packages`` the
     built-in packages scanned for records, ``group`` the entry-point group users extend.
+    ``key`` names a record in the registry (its ``name`` unless a family needs more: an attack
+    is named by its name and its engine).
     """
 
-    def __init__(self, what: str, kind: type[T], group: str, packages: Iterable[str]) -> None:
+    def __init__(self, what: str, kind: type[T], group: str, packages: Iterable[str],
+                 key: Callable[[T], str] | None = None) -> None:
         self.what, self.kind, self.group = what, kind, group
         self.packages = tuple(packages)
+        self.key: Callable[[T], str] = key or (lambda record: record.name)
         self._entries: dict[str, Entry[T]] | None = None
         self._added: list[Entry[T]] = []
 
@@ -92,7 +96,7 @@ class Family(Generic[T]):
                 self._add(found, entry)
             self._entries = found
         for entry in self._added:
-            if entry.record.name not in self._entries:
+            if self.key(entry.record) not in self._entries:
                 self._add(self._entries, entry)
         return self._entries
 
@@ -111,7 +115,7 @@ class Family(Generic[T]):
 
     # ---- loading ------------------------------------------------------------------------
     def _add(self, found: dict[str, Entry[T]], entry: Entry[T]) -> None:
-        name = entry.record.name
+        name = self.key(entry.record)
         if name in found:
             raise BadInput(f"{self.what} {name!r} of {entry.origin} is already defined by "
                            f"{found[name].origin}; rename one of them")
