@@ -8,6 +8,9 @@ with `check_golden`.
 The test bed of `make test` (scripts/slurm-up.sh --nodes 3, scripts/sharedfs-up.sh) adds two:
 `cluster_nodes` (node1..node3 of the emulated cluster) and `shared_store` (a store on the
 GlusterFS mount named by $DII_TEST_SHARED); each skips when its part of the bed is not up.
+
+A test that signals a child (or whose child's children get signals) starts it with
+`default_signals` as ``preexec_fn``; `run_cli` does so for every `dii-hpc` it starts.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -77,12 +81,27 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+CHILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of a child the test signals: SIGINT, SIGTERM and SIGQUIT at their
+    default action, as in a terminal's foreground job.
+
+    An ignored signal stays ignored through fork and exec: a test session started where
+    SIGINT is ignored (a script's background job ``make test &``, some CI runners) would
+    hand that on, Python would then install no KeyboardInterrupt handler, and the Ctrl-C a
+    test sends (or `dii-hpc cancel` forwards) would do nothing."""
+    for sig in CHILD_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The real `dii-hpc` console script in a subprocess: exit codes and stderr as users see them."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([DII, *args], capture_output=True, text=True, env=full_env,
-                          cwd=cwd, timeout=timeout)
+                          cwd=cwd, timeout=timeout, preexec_fn=default_signals)
 
 
 def tree_snapshot(path: Path) -> dict[str, int]:

@@ -182,7 +182,7 @@ def test_ctrl_c_of_a_local_submit_wait_keeps_every_point_and_ends_killed(store_p
     import subprocess
 
     from dii_hpc.store.store import Store
-    from tests.conftest import DII
+    from tests.conftest import DII, default_signals
     from tests.launch.fixtures import progress
 
     marks = tmp_path / "progress"
@@ -193,7 +193,7 @@ def test_ctrl_c_of_a_local_submit_wait_keeps_every_point_and_ends_killed(store_p
                    "resources: {sys_metrics_s: 0}\n")
     proc = subprocess.Popen([DII, "submit", str(cfg), "--executor", "local", "--wait"], cwd=REPO,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=default_signals)
     try:
         files = progress.wait_until(lambda: len(list(marks.glob("*.txt"))) == 2 and
                                     list(marks.glob("*.txt")), 120, "both tasks to log")

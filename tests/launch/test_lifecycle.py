@@ -61,14 +61,15 @@ def test_cancel_of_a_local_run_ends_it_cancelled_with_its_points(store: Store, t
     import subprocess
     import sys
 
-    from tests.conftest import DII, run_cli
+    from tests.conftest import DII, default_signals, run_cli
     from tests.launch.fixtures import progress
 
     marks = tmp_path / "progress.txt"
     proc = subprocess.Popen([DII, "run", "--executor", "local", "-e", "cancel-local",
                              "--sys-metrics-s", "0", "--", sys.executable,
                              str(REPO / "tests" / "launch" / "fixtures" / "sleepy.py"), str(marks)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     logged = progress.wait_for(marks, 6, alive=lambda: proc.poll() is None)[1:]
     (rec,) = store.records("cancel-local")
     res = run_cli("cancel", rec["run_id"], cwd=REPO)

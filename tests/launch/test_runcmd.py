@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dii_hpc.store.store import Store
-from tests.conftest import DII, run_cli
+from tests.conftest import DII, default_signals, run_cli
 from tests.launch.fixtures import progress as progress_steps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +111,8 @@ def _sleepy_run(tmp_path: Path, experiment: str) -> tuple[subprocess.Popen[str],
     proc = subprocess.Popen([DII, "run", "--executor", "local", "-e", experiment,
                              "--sys-metrics-s", "0", "--", sys.executable, str(SLEEPY),
                              str(progress)], cwd=REPO, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=default_signals)
     return proc, progress
 
 

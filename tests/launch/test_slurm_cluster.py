@@ -268,16 +268,17 @@ experiment: waiting
 models: {{f: {{class: "{FIX}:Forever"}}}}
 resources: {{time: "5", sys_metrics_s: 0}}
 """)
-    from tests.conftest import DII
+    import select
+
+    from tests.conftest import DII, default_signals
 
     proc = subprocess.Popen([DII, "submit", str(cfg), "--wait"], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 60
-        while not (store_path / "jobs").is_dir() or not list((store_path / "jobs").glob("*.json")):
-            assert time.time() < deadline and proc.poll() is None, proc.communicate()
-            time.sleep(0.5)
-        time.sleep(2)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_signals)
+    try:  # its first line says the array is queued: the wait begins (no sleep to guess when)
+        assert select.select([proc.stdout], [], [], 120)[0], "submit printed nothing in 120 s"
+        first = proc.stdout.readline()
+        assert first.startswith("submitted 1 task(s) of waiting"), (first, proc.communicate())
         os.kill(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -166,8 +166,11 @@ with run:
 
 
 def test_sigterm_flushes_and_ends_killed(store_path: Path) -> None:
+    from tests.conftest import default_signals
+
     proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "DII_HPC_STORE": str(store_path)})
+                            env={**os.environ, "DII_HPC_STORE": str(store_path)},
+                            preexec_fn=default_signals)
     rid = proc.stdout.readline().strip()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM

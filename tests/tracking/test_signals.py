@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dii_hpc.store.store import Store
+from tests.conftest import default_signals
 
 # The writer signals its own process once, when it first starts writing points: the copy of
 # a signal that `kill -TERM $P; kill -TERM $P` or a group's Ctrl-C sends while the run flushes.
@@ -38,7 +39,7 @@ import dii_hpc
 def _child(body: str, store: Path, sig: int | None = None) -> subprocess.Popen[str]:
     head = _SIGNAL_IN_FLUSH.format(sig=int(sig)) if sig is not None else "import dii_hpc, time\n"
     return subprocess.Popen([sys.executable, "-c", head + body], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals,
                             env={**os.environ, "DII_HPC_STORE": str(store)})
 
 
@@ -150,7 +151,7 @@ with dii_hpc.start_run("sig", flush_interval=3600, flush_points=10**7) as run:
 def test_the_preempt_signal_flushes_and_the_run_goes_on(store_path: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     proc = subprocess.Popen([sys.executable, "-c", "import dii_hpc, time\n" + _PREEMPTED, str(go)],
-                            stdout=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, text=True, preexec_fn=default_signals,
                             env={**os.environ, "DII_HPC_STORE": str(store_path)})
     rid = proc.stdout.readline().strip()
     store = Store(store_path)
