@@ -29,6 +29,16 @@ from dii_hpc.errors import BadInput, NotFound
 BUILTIN = "dii-hpc"
 
 
+_FAMILIES: list[Family[Any]] = []
+
+
+def reset_all() -> None:
+    """Every family reads its built-ins and entry points again on next use (after a plug-in
+    package was installed into this process's path)."""
+    for family in _FAMILIES:
+        family.reset()
+
+
 class Named(Protocol):
     """What every plug-in record has: the name users type."""
 
@@ -61,6 +71,7 @@ class Family(Generic[T]):
         self.what, self.kind, self.group = what, kind, group
         self.packages = tuple(packages)
         self.key: Callable[[T], str] = key or (lambda record: record.name)
+        _FAMILIES.append(self)
         self._entries: dict[str, Entry[T]] | None = None
         self._added: list[Entry[T]] = []
 
