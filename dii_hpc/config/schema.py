@@ -125,7 +125,7 @@ class SpaceEntry(_Strict):
             bad = [c for c in value if c is not None and not isinstance(c, (bool, int, float, str))]
             if bad:
                 raise PydanticCustomError("space", "choice values must be numbers, strings, "
-                                          "booleans or null; got {bad!r}", {"bad": bad[0]})
+                                          "booleans or null; got {bad}", {"bad": repr(bad[0])})
             return self
         lo, hi = value
         if not lo < hi:
