@@ -169,34 +169,34 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
     stream: Annotated[str, typer.Option("--stream", help="stdout, stderr or both.")] = "both",
 ) -> None:
-    """Print a run's stdout/stderr."""
+    """Print a run's stdout/stderr (every rank's, labelled, for a multi-rank run)."""
     import sys
 
     from dii_hpc.errors import BadInput
     from dii_hpc.launch.lifecycle import follow as tail
-    from dii_hpc.launch.lifecycle import resolve_logs
+    from dii_hpc.launch.lifecycle import log_files, resolve_logs
 
     if stream not in ("stdout", "stderr", "both"):
         raise BadInput(f"--stream {stream}: expected stdout, stderr or both")
     store = _store()
     rid = store.run(run_id)["run_id"]
-    names = ["stdout", "stderr"] if stream == "both" else [stream]
+    names = ("stdout", "stderr") if stream == "both" else (stream,)
     if follow:  # a pending task's log appears in its run's logs/ when it starts
+        paths = log_files(store, rid, names, follow=True)
         shown = None
-        for name, chunk in tail({n: store.run_dir(rid) / "logs" / f"{n}.log" for n in names}, store, rid):
-            if stream == "both" and name != shown:  # a header where the stream changes, as tail -f
+        for name, chunk in tail(paths, store, rid):
+            if len(paths) > 1 and name != shown:  # a header where the file changes, as tail -f
                 sys.stdout.write(("\n" if shown else "") + f"==> {name} <==\n")
                 shown = name
             sys.stdout.write(chunk)
             sys.stdout.flush()
         return
-    paths = resolve_logs(store, rid)
-    for name in names:
-        if name in paths:
-            text = paths[name].read_text(errors="replace")
-            if stream == "both":
-                typer.echo(f"==> {name} <==")
-            typer.echo(text, nl=not text.endswith("\n"))
+    paths = resolve_logs(store, rid, names)
+    for name, path in paths.items():
+        text = path.read_text(errors="replace")
+        if stream == "both" or len(paths) > 1:
+            typer.echo(f"==> {name} <==")
+        typer.echo(text, nl=not text.endswith("\n"))
 
 
 def cancel(

@@ -120,19 +120,23 @@ class Executor:
         run.log_input(name, data, source=source)
 
     def save_result(self, run: Any, result: Any) -> None:
-        """Numbers -> metrics, paths of existing files -> artifacts, the rest -> `result`."""
+        """Numbers -> the run's summary (`Run.log_result`: a history point only for a key
+        the run never logged), paths of existing files -> artifacts, the rest -> `result`."""
         if result is None:
             return
         if not isinstance(result, dict):
             result = {"result": result}
         rest: dict[str, Any] = {}
+        values: dict[str, float] = {}
         for key, value in _flatten(result).items():
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                run.log_metric(key, float(value))
+                values[key] = float(value)
             elif isinstance(value, (str, os.PathLike)) and _is_file(value):
                 run.log_artifact(value)
             else:
                 rest[key] = value if isinstance(value, (str, int, float, bool)) else repr(value)
+        if values:
+            run.log_result(values)
         if rest:
             run.set_section("result", rest)
 

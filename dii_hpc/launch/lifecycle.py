@@ -81,7 +81,8 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
         commands.cancel(slurm_ids)
     for rid in pending:
         store.update_run(rid, status="CANCELLED", end_time=time.time(), error="cancelled by user")
-    return {"runs": len(runs), "slurm_jobs": len(slurm_ids), "local": local}
+    # A study's worker is named twice (as a worker, and by its trial's run): count jobs once.
+    return {"runs": len(runs), "slurm_jobs": len(set(slurm_ids)), "local": local}
 
 
 def _serving_jobs(store: Store, run_ids: set[str], listed: list[str]) -> list[str]:
@@ -234,19 +235,63 @@ def _resubmit_plan(store: Store, plan_file: Path, tasks: list[tuple[str, int]],
             "runs": res.run_ids}
 
 
-def log_paths(store: Store, run_id: str) -> dict[str, Path]:
-    """stdout/stderr of a run: its logs/ folder, else the paths its launcher recorded."""
-    rdir = store.run_dir(run_id)
-    out: dict[str, Path] = {}
-    for name in ("stdout", "stderr"):
-        candidate = rdir / "logs" / f"{name}.log"
-        if candidate.exists():
-            out[name] = candidate
-            continue
-        recorded = (store.run(run_id).get("launch") or {}).get(name)
-        if recorded and Path(recorded).exists():
-            out[name] = Path(recorded)
-    return out
+STREAMS = {"stdout": "out", "stderr": "err"}  # stream -> suffix of a rank's file (rank<k>.out)
+
+
+def log_files(store: Store, run_id: str, streams: tuple[str, ...] = ("stdout", "stderr"), *,
+              follow: bool = False) -> dict[str, Path]:
+    """Label -> file of a run's output: its own stdout/stderr (logs/, else the paths its
+    launcher recorded), then every rank's of a multi-rank run (``rank 1 stdout``), whose
+    output goes to logs/rank<k>.out/.err.  Without ``follow`` only files that exist, less a
+    launcher's empty ones beside the ranks' and a stream that is a rank's own file again."""
+    rec = store.run(run_id)
+    logs = store.run_dir(run_id) / "logs"
+    own = {name: _own_log(rec, logs, name) for name in streams}
+    world = _world_size(store, rec, logs)
+    ranks = {f"rank {k} {name}": logs / f"rank{k}.{STREAMS[name]}"
+             for k in range(world if world > 1 else 0) for name in streams}
+    if follow:
+        return {**own, **ranks}
+    ranks = {label: path for label, path in ranks.items() if path.exists()}
+    shown = {name: path for name, path in own.items() if path.exists()
+             and not (ranks and (_empty(path) or any(_same(path, r) for r in ranks.values())))}
+    return {**shown, **ranks}
+
+
+def _own_log(rec: dict[str, Any], logs: Path, name: str) -> Path:
+    candidate = logs / f"{name}.log"
+    recorded = (rec.get("launch") or {}).get(name)
+    if candidate.exists() or not recorded:
+        return candidate
+    return Path(recorded)
+
+
+def _world_size(store: Store, rec: dict[str, Any], logs: Path) -> int:
+    """Ranks of the run: as launched, else as its command asked, else as many as left logs."""
+    from dii_hpc.launch import runcmd
+
+    launched = (rec.get("launch") or {}).get("world_size")
+    if launched:
+        return int(launched)
+    spec = runcmd.command_spec(store, rec["run_id"]) or {}
+    res = spec.get("resources") or {}
+    if res:
+        return int(res.get("nodes") or 1) * int(res.get("tasks_per_node") or 1)
+    return len(list(logs.glob("rank*.out"))) or 1
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return True
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def follow(paths: dict[str, Path], store: Store, run_id: str,
@@ -273,8 +318,9 @@ def follow(paths: dict[str, Path], store: Store, run_id: str,
         time.sleep(poll_s)
 
 
-def resolve_logs(store: Store, run_id: str) -> dict[str, Path]:
-    paths = log_paths(store, run_id)
+def resolve_logs(store: Store, run_id: str,
+                 streams: tuple[str, ...] = ("stdout", "stderr")) -> dict[str, Path]:
+    paths = log_files(store, run_id, streams)
     if not paths:
         raise BadInput(f"run {run_id} has no logs yet (status {store.run(run_id).get('status')})")
     return paths

@@ -42,8 +42,21 @@ def job_map(store: Store) -> dict[str, dict[str, Any]]:
     return out
 
 
-def decide(run_status: str, sched: dict[str, Any] | None, age_s: float) -> tuple[str | None, str | None]:
-    """(new status or None to leave it, error text) from the run's and the scheduler's view."""
+def decide(run_status: str, sched: dict[str, Any] | None, age_s: float,
+           cancelled: bool = False) -> tuple[str | None, str | None]:
+    """(new status or None to leave it, error text) from the run's and the scheduler's view;
+    ``cancelled``: `dii-hpc cancel` asked this run to stop, so a job that ended before its run
+    did (its process killed by the cancel) ends the run CANCELLED."""
+    new, error = _decide(run_status, sched, age_s)
+    if cancelled and run_status in ACTIVE and new in TERMINAL:
+        from dii_hpc.tracking.ending import CANCELLED_BY_USER
+
+        return CANCELLED, CANCELLED_BY_USER
+    return new, error
+
+
+def _decide(run_status: str, sched: dict[str, Any] | None,
+            age_s: float) -> tuple[str | None, str | None]:
     if sched is None:
         if run_status in ACTIVE and age_s > VANISH_GRACE_S:
             return "FAILED", "the scheduler no longer knows this job and the run never finished"
@@ -62,27 +75,26 @@ def decide(run_status: str, sched: dict[str, Any] | None, age_s: float) -> tuple
     return state, f"Slurm: {sched.get('slurm_state') or state}"
 
 
-def _local_dead(record: dict[str, Any]) -> bool:
+def _local_dead(record: dict[str, Any]) -> str | None:
+    """'writer process PID on HOST is gone' when the run's local launcher died."""
     launch = record.get("launch") or {}
     pid, host = launch.get("pid"), launch.get("host")
     if not pid or host != socket.gethostname():
-        return False
+        return None
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return True
+        return f"writer process {pid} on {host} is gone"
     except OSError:
-        return False
-    return False
+        return None
+    return None
 
 
 def _writer_dead(record: dict[str, Any]) -> str | None:
     """Why a run that is not a Slurm job is dead: its launcher or its own writer is gone."""
     from dii_hpc.store.records import writer_gone
 
-    if _local_dead(record):
-        return "the local process died without finishing the run"
-    gone = writer_gone(record)
+    gone = _local_dead(record) or writer_gone(record)
     return f"the run never finished: {gone}" if gone else None
 
 
@@ -124,16 +136,21 @@ def reconcile(store: Store, experiment: str | None = None, use_sacct: bool = Tru
         elif status == "RUNNING" and (why := _writer_dead(rec)):
             status = "FAILED"
             store.update_run(rid, status=status, end_time=now, error=why)
+            rec = {**rec, "error": why}  # the row says why, as the record now does
         rows.append(_row(rec, status, jobs.get(rid, {}), sched.get(wanted.get(rid, ""))))
     return rows
 
 
 def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age: float) -> str:
+    from dii_hpc.store.records import cancel_requested
+
     new, error = decide(rec.get("status", ""), sched, age)
+    cancelled = False
     if new is not None and new != rec.get("status"):
         # The record was read before the scheduler answered: the task may have ended since.
         rec = store.run(rec["run_id"])
-        new, error = decide(rec.get("status", ""), sched, age)
+        cancelled = cancel_requested(store.run_dir(rec["run_id"]))
+        new, error = decide(rec.get("status", ""), sched, age, cancelled)
     terminal = sched is not None and sched.get("state") in TERMINAL
     fields: dict[str, Any] = {}
     if terminal:
@@ -142,7 +159,8 @@ def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age:
         fields["status"] = new
         if new in TERMINAL:
             fields["end_time"] = rec.get("end_time") or (sched or {}).get("end_time") or time.time()
-            fields["error"] = rec.get("error") or _rank_error(store, rec) or error
+            fields["error"] = (error if cancelled else None) or rec.get("error") or \
+                _rank_error(store, rec) or error
         else:
             fields.update(end_time=None, error=None)
     if fields:

@@ -8,6 +8,10 @@ rows, write any new chunks, then publish the new shape in zarr.json. Chunks go f
 reader on another node never sees a row that is not on disk; every file is temp + fsync +
 rename. Encoding runs in numcodecs (GIL released), so a background flush costs the logging
 thread almost nothing. Arrays of any other layout are appended to through zarr itself.
+
+An append that fails (a full disk, a network filesystem's hiccup) leaves the appender as it was:
+its rows are not counted until their zarr.json is on disk, so the same rows appended again
+(the writer retries them) are stored exactly once.
 """
 
 from __future__ import annotations
@@ -77,31 +81,57 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[pid]
 
 
-def _run_all(writes: list[Callable[[], None]]) -> None:
+def _attempt(write: Callable[[], None]) -> Exception | None:
+    try:
+        write()
+    except Exception as err:  # noqa: BLE001 - returned to the caller, which decides
+        return err
+    return None
+
+
+def _try_all(writes: list[Callable[[], None]]) -> list[Exception | None]:
     """Run independent file writes, in the pool when there are several (each fsync waits on
-    the disk or the network, so they overlap)."""
+    the disk or the network, so they overlap); each one's error, once every one has ended
+    (none is left running behind a failure)."""
     if len(writes) == 1:
-        writes[0]()
-    elif writes:
-        list(_pool().map(lambda write: write(), writes))
+        return [_attempt(writes[0])]
+    return list(_pool().map(_attempt, writes)) if writes else []
 
 
-def append_all(pairs: list[tuple[ChunkAppender, np.ndarray]]) -> None:
+def _run_all(writes: list[Callable[[], None]]) -> None:
+    """`_try_all`, raising the first error."""
+    if err := next((e for e in _try_all(writes) if e is not None), None):
+        raise err
+
+
+def append_all(pairs: list[tuple[ChunkAppender, np.ndarray]]) -> list[Exception | None]:
     """Append a block to each of several arrays, their writes overlapped: every chunk of
-    every array first, then each array's zarr.json (so no reader sees a row not on disk)."""
+    every array first, then each array's zarr.json (so no reader sees a row not on disk).
+
+    Returns each pair's error (None: its rows are stored).  An array whose chunks or
+    zarr.json could not be written keeps its state, so the same block appended again later
+    is stored once; the other arrays' appends stand."""
+    errors: list[Exception | None] = [None] * len(pairs)
     staged = []
-    for app, block in pairs:
+    for i, (app, block) in enumerate(pairs):
         if not block.shape[0]:
             continue
         if app._zarr is not None:  # another layout: zarr writes it
-            app._append_zarr(block)
+            errors[i] = _attempt(partial(app._append_zarr, block))
         else:
-            staged.append((app, block, app._chunks(block)))
-    _run_all([partial(app._write_chunk, index, rows)
-              for app, _, jobs in staged for index, rows in jobs])
-    for app, block, jobs in staged:
-        app._advance(block, jobs[-1][1])
-    _run_all([app._publish for app, _, _ in staged])
+            staged.append((i, app, block, app._chunks(block)))
+    writes = [(i, partial(app._write_chunk, index, rows))
+              for i, app, _, jobs in staged for index, rows in jobs]
+    for (i, _), err in zip(writes, _try_all([w for _, w in writes]), strict=True):
+        errors[i] = errors[i] or err
+    staged = [s for s in staged if errors[s[0]] is None]
+    published = _try_all([partial(app._publish, app.rows + block.shape[0])
+                          for _, app, block, _ in staged])
+    for (i, app, block, jobs), err in zip(staged, published, strict=True):
+        if err is None:
+            app._advance(block, jobs[-1][1])
+        errors[i] = err
+    return errors
 
 
 class ChunkAppender:
@@ -136,7 +166,8 @@ class ChunkAppender:
         return block[:keep].copy()
 
     def append(self, block: np.ndarray) -> None:
-        append_all([(self, block)])
+        if (err := append_all([(self, block)])[0]) is not None:
+            raise err
 
     def _append_zarr(self, block: np.ndarray) -> None:
         self._zarr.resize((self.rows + block.shape[0], block.shape[1]))
@@ -154,13 +185,15 @@ class ChunkAppender:
         return list(enumerate(pieces, start=self.rows // self._crow))
 
     def _advance(self, block: np.ndarray, last: np.ndarray) -> None:
-        """The chunks are on disk: take the new rows and partial tail as this array's state."""
+        """The rows are published: take them and the partial tail as this array's state."""
         self.rows += block.shape[0]
         self._tail = last.copy() if last.shape[0] < self._crow else last[:0]
         self._meta["shape"] = [self.rows, self._cols]
 
-    def _publish(self) -> None:
-        write_bytes(self.dir / "zarr.json", json.dumps(self._meta, indent=2).encode())
+    def _publish(self, rows: int) -> None:
+        """zarr.json with ``rows`` rows (its chunks are on disk); the state moves only after."""
+        meta = {**self._meta, "shape": [rows, self._cols]}
+        write_bytes(self.dir / "zarr.json", json.dumps(meta, indent=2).encode())
 
     def _write_chunk(self, index: int, rows: np.ndarray) -> None:
         full = np.ascontiguousarray(rows, dtype="<f8")

@@ -10,7 +10,6 @@ them, and a resumed writer overwrites them.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,12 @@ def _resolve_steps(steps: np.ndarray, last: int) -> np.ndarray:
 
 
 class MetricWriter:
-    """The one writer of a run's metric arrays; not thread-safe (the Run serialises flushes)."""
+    """The one writer of a run's metric arrays; not thread-safe (the Run serialises flushes).
+
+    Rows it could not write (a full disk, a network filesystem's hiccup) stay ``pending``, in
+    order, and are written first by the next append: an error loses no point, and a retried
+    row is stored once (a failed array append changes nothing, see store/appender.py).
+    """
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.root = Path(run_dir) / METRICS_DIR
@@ -80,6 +84,7 @@ class MetricWriter:
         self._last_step: dict[str, int] = {}
         self._watermark: dict[str, int] = {}
         self.summary: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, np.ndarray] = {}  # accepted rows not on disk yet, per key
         self._groups: set[Path] = set()  # group zarr.json files known to exist
 
     def resume(self) -> None:
@@ -108,24 +113,43 @@ class MetricWriter:
         return app
 
     def append(self, key: str, block: np.ndarray) -> int:
-        """Append one key's rows (step, value, time; NaN step: auto); returns how many were stored."""
+        """Append one key's rows (step, value, time; NaN step: auto); returns how many were
+        taken (the steps an earlier attempt stored are not)."""
         return self.append_many({key: block})[key]
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(int(rows.shape[0]) for rows in self.pending.values())
 
     def append_many(self, blocks: dict[str, np.ndarray]) -> dict[str, int]:
         """`append` for several keys at once, their file writes overlapped (`append_all`):
-        a flush of many keys waits for one round of fsyncs, not one per key."""
+        a flush of many keys waits for one round of fsyncs, not one per key.
+
+        Rows still pending from a failed call go first.  When a write fails, the rows of the
+        keys it hit stay pending, every other key's are stored, and the first error is raised."""
+        kept = {key: self._new_rows(key, block) for key, block in blocks.items()}
+        for key, block in kept.items():
+            if block.shape[0]:
+                self._last_step[key] = int(block[-1, 0])  # auto steps go on from accepted rows
+                before = self.pending.get(key)
+                self.pending[key] = block if before is None else np.concatenate((before, block))
+        if self.pending:
+            self._write_pending()
+        return {key: int(block.shape[0]) for key, block in kept.items()}
+
+    def _write_pending(self) -> None:
         from dii_hpc.store.appender import append_all, create_metric_groups
 
-        kept = {key: self._new_rows(key, block) for key, block in blocks.items()}
-        filled = {key: block for key, block in kept.items() if block.shape[0]}
-        create_metric_groups(self.root, [k for k in filled if k not in self._rows], self._groups)
-        append_all([(self._appender(key), block) for key, block in filled.items()])
-        for key, block in filled.items():
-            steps = block[:, 0]
-            self._rows[key] = self._appenders[key].rows
-            self._last_step[key] = int(steps[-1]) if math.isfinite(steps[-1]) else -1
-            self.summary[key] = summarize(block, self.summary.get(key))
-        return {key: int(block.shape[0]) for key, block in kept.items()}
+        todo = self.pending
+        create_metric_groups(self.root, [k for k in todo if k not in self._rows], self._groups)
+        errors = append_all([(self._appender(key), block) for key, block in todo.items()])
+        for (key, block), err in zip(list(todo.items()), errors, strict=True):
+            if err is None:
+                del self.pending[key]
+                self._rows[key] = self._appenders[key].rows
+                self.summary[key] = summarize(block, self.summary.get(key))
+        if first := next((err for err in errors if err is not None), None):
+            raise first
 
     def _new_rows(self, key: str, block: np.ndarray) -> np.ndarray:
         """``block`` with auto steps resolved, less the steps a previous attempt stored."""

@@ -1,10 +1,13 @@
 """How a run ends: `finish`, the exit hook, the ``with`` block, and an end recorded by others.
 
-A mixin of `tracking.run.Run`.  The end is written even when the last flush fails (FAILED,
-with the error: never a run left RUNNING by a full disk), a run stopped by a signal says which
-(KILLED, or CANCELLED when `dii-hpc cancel` asked for it), and an end that someone else
-recorded while this writer still ran (`dii-hpc status` found its launcher dead) is kept: a
-later heartbeat never makes the run RUNNING again.
+A mixin of `tracking.run.Run`.  A store that refuses writes (a full disk) is waited for, up
+to ``keeping.STORE_WAIT_S``, so that every kept point and then the end state are written once
+space allows; points it still refuses then end the run FAILED with the error (never a run left
+RUNNING while its record can be written).  A run stopped by a signal says which (KILLED), a
+run `dii-hpc cancel` asked to stop ends CANCELLED however its process ended (a rank killed
+by the cancel fails its task), and an end that someone else recorded while this writer still
+ran (`dii-hpc status` found its launcher dead) is kept: a later heartbeat never makes the run
+RUNNING again.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import InfraError
 from dii_hpc.store import records
-from dii_hpc.tracking import active, signals
+from dii_hpc.tracking import active, keeping, signals
 
 CANCELLED_BY_USER = "cancelled by the user (dii-hpc cancel)"
 
@@ -37,9 +40,11 @@ class EndingMixin:
     _record_lock: threading.RLock
     _flush_error: BaseException | None
 
-    if TYPE_CHECKING:  # pragma: no cover - Run's own
+    if TYPE_CHECKING:  # pragma: no cover - Run's and KeepingMixin's own
         def flush(self, heartbeat: bool = False, *, save: bool = True) -> None: ...
-        def _save(self, sets_status: bool = False) -> None: ...
+        def _save(self, sets_status: bool = False) -> bool: ...
+        def _store_points(self, deadline: float, save: bool) -> None: ...
+        def _wait_for_store(self, step: Any, deadline: float, what: str) -> bool: ...
 
     def cancel_requested(self) -> bool:
         """Did `dii-hpc cancel` ask for this run to stop (see `records.request_cancel`)?"""
@@ -49,9 +54,12 @@ class EndingMixin:
         """Flush everything, then record the end state (once; later calls do nothing).
 
         Signals arriving meanwhile are absorbed (`signals.ending`): the final flush completes.
-        A flush that fails ends the run FAILED with its error, then raises InfraError."""
+        A store that refuses writes is waited for (`keeping`); points it still refuses end
+        the run FAILED with the error, an end state it refuses stays unwritten, and both
+        raise InfraError."""
         if self.finished:
             return
+        deadline = time.monotonic() + keeping.STORE_WAIT_S
         with signals.ending():
             self._fast_ids.clear()  # logging after the end now raises instead of being dropped
             self._stop.set()
@@ -60,23 +68,28 @@ class EndingMixin:
                 self._thread.join(timeout=60)
             failure: BaseException | None = None
             try:  # the end state's write below publishes the summary too
-                self.flush(save=not self.owns_status)
+                self._store_points(deadline, save=not self.owns_status)
             except Exception as err:  # noqa: BLE001 - recorded in the end state, raised below
                 failure = err
             failure, self._flush_error = failure or self._flush_error, None
             self.finished = True
             signals.unregister(self)  # type: ignore[arg-type]
             active.forget(self)  # type: ignore[arg-type]
-            if status == vocab.KILLED and self.cancel_requested():
+            if status in (vocab.KILLED, vocab.FAILED) and self.cancel_requested():
                 status, error = vocab.CANCELLED, CANCELLED_BY_USER
             if failure is not None:
                 status, error = vocab.FAILED, f"writing metrics failed: {failure}"
+            saved = True
             if self.owns_status:
                 with self._record_lock:
                     self.record.update(status=status, end_time=time.time(), error=error)
-                    self._save(sets_status=True)
+                    saved = self._wait_for_store(lambda: self._save(sets_status=True), deadline,
+                                                 f"its end state ({status})")
         if failure is not None:
             raise InfraError(f"run {self.id}: writing metrics failed: {failure}") from failure
+        if not saved:
+            raise InfraError(f"run {self.id}: the store refused its end state ({status}); "
+                             "`dii-hpc status` will end it once the store takes writes")
 
     def _keep_ended(self) -> bool:
         """Take over an end recorded on disk by someone else; True when there is one."""
@@ -95,11 +108,14 @@ class EndingMixin:
             return  # exit of a forked child (multiprocessing worker): the parent owns the run
         if self.finished or self._stop.is_set():
             return
-        if signals.received() is not None:  # e.g. Ctrl-C of a script that uses no `with`
-            self.finish(vocab.KILLED, signals.describe(""))
-        else:
-            self.finish(vocab.FAILED if self.owns_status else vocab.FINISHED,
-                        "process exited without ending the run")
+        try:
+            if signals.received() is not None:  # e.g. Ctrl-C of a script that uses no `with`
+                self.finish(vocab.KILLED, signals.describe(""))
+            else:
+                self.finish(vocab.FAILED if self.owns_status else vocab.FINISHED,
+                            "process exited without ending the run")
+        except InfraError as err:  # at exit: the one line, not threading's raw traceback
+            keeping.say(f"dii-hpc: error: {err}")
 
     def __enter__(self) -> Any:
         return self

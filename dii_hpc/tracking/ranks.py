@@ -60,6 +60,7 @@ class SilentRun:
         return None
 
     log_params = log_param = set_tags = set_section = set_sections = set_manifest = _ignore
+    log_result = _ignore
     flush = refresh_summary = _ignore
 
     def log_artifact(self, path: Any, name: str | None = None) -> str:

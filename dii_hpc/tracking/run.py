@@ -8,6 +8,11 @@ or every ``flush_interval`` seconds, and the run flushes again at finish, at exi
 SIGTERM, SIGINT and the preempt signal (tracking.signals). The buffer is drained with slice + del and filled with one ``extend`` per
 point (each atomic under the GIL, and no buffer export is ever held), so the logging thread
 never takes a lock.
+
+A write the store refuses (a full disk, a network filesystem's hiccup: any OSError) loses
+nothing: the points stay pending in the metric writer and run.json's state in memory, both
+written by the next flush, and the first failure is said once on stderr (`tracking.keeping`).
+What waits is bounded by the buffer cap: beyond it `log_metric` raises InfraError.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from dii_hpc.tracking import active, ranks, signals
 from dii_hpc.tracking.artifacts import ArtifactsMixin
 from dii_hpc.tracking.ending import EndingMixin
 from dii_hpc.tracking.exits import on_exit
+from dii_hpc.tracking.keeping import KeepingMixin
+from dii_hpc.tracking.summary import SummaryMixin
 from dii_hpc.tracking.values import to_float, to_step
 
 FLUSH_INTERVAL_S = 10.0
@@ -48,7 +55,7 @@ def _point_dtype() -> Any:
     return np.dtype([(name, "<" + code) for name, code in _POINT_FIELDS])
 
 
-class Run(ArtifactsMixin, EndingMixin):
+class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
     """One run of an experiment, open for writing by this process (the run's single writer)."""
 
     log_metric: Any  # bound per instance to a closure (see _make_logger)
@@ -82,8 +89,7 @@ class Run(ArtifactsMixin, EndingMixin):
         self._writer = MetricWriter(self.dir)
         if resumed:  # every array on disk, whoever wrote it (ranks, samplers, an attempt before)
             self._writer.resume()
-            record["metrics"] = {**record.get("metrics", {}), **{
-                k: dict(v) for k, v in self._writer.summary.items()}}
+            self._merge_summary()
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
         self._fast_ids: dict[str, int] = {}  # what the hot path may use; emptied to divert it
@@ -92,6 +98,7 @@ class Run(ArtifactsMixin, EndingMixin):
         self._flush_lock = threading.Lock()
         self._record_lock = threading.RLock()
         self._flush_error: BaseException | None = None
+        self._init_keeping()
         self._flush_points = max(1, int(flush_points))
         self._flush_bytes = self._flush_points * _RECORD.size
         self._cap_bytes = max(4 * self._flush_bytes, BUFFER_CAP_BYTES)
@@ -148,8 +155,10 @@ class Run(ArtifactsMixin, EndingMixin):
         kid = self._key_ids.get(key)
         if kid is None or self._stop.is_set():
             kid = self._register_key(key)
-        if len(self._buf) >= self._cap_bytes:
+        if len(self._buf) + self._kept_bytes >= self._cap_bytes:
             self.flush()  # the flush thread fell far behind (a stalled filesystem): back-pressure
+            if len(self._buf) + self._kept_bytes >= self._cap_bytes:
+                raise self._over_cap()  # the store still refuses them: bounded, and said
         self._buf.extend(_RECORD.pack(kid, step, value, time.time()))
         watcher = self._watchers.get(key)
         if watcher is None:
@@ -196,9 +205,11 @@ class Run(ArtifactsMixin, EndingMixin):
             self._wake.wait(min(POLL_S, interval))
             if self._stop.is_set():
                 break
-            if len(self._buf) >= self._cap_bytes:
+            if len(self._buf) + self._kept_bytes >= self._cap_bytes:
                 self._fast_ids.clear()  # the next log_metric takes the slow path and flushes
             if len(self._buf) < self._flush_bytes and time.monotonic() - last < interval:
+                continue
+            if not self._retry_due():  # the store refused the last write: back off
                 continue
             last = time.monotonic()
             try:
@@ -213,34 +224,48 @@ class Run(ArtifactsMixin, EndingMixin):
         point arrived, so ``dii-hpc status`` can tell a silent writer from a dead one.
         ``save=False``: the points only, their summary kept in memory for the caller's own
         record write (`finish` writes the end state next: one run.json write, not two).
+        A store that refuses the write raises nothing here: what it refused is kept and
+        written by the next flush (`tracking.keeping`); `finish` waits for it.
         """
-        import numpy as np
-
         if os.getpid() != self._pid:
             return
         with signals.flushing(), self._flush_lock:
-            n = len(self._buf)
-            if not n and heartbeat and self.owns_status:
+            blocks = self._take_buffer()
+            points = bool(blocks or self._writer.pending)
+            refused: OSError | None = None
+            if points:
+                try:
+                    self._writer.append_many(blocks)
+                except OSError as err:
+                    refused = err
+                finally:  # what reached the disk, even when a part did not
+                    self._kept_bytes = self._writer.pending_rows * _RECORD.size
+                    with self._record_lock:
+                        self._merge_summary()
+            if save and (points or self._unsaved or (heartbeat and self.owns_status)):
                 with self._record_lock:
                     self._save()
-            if n:
-                packed = self._buf[:n]  # a copy: exporting the live buffer would block extend
-                del self._buf[:n]
-                block = np.frombuffer(packed, dtype=_point_dtype())
-                rows = np.empty((block.shape[0], 3))  # step (NaN: auto), value, time
-                rows[:, 0] = block["step"]
-                rows[block["step"] == AUTO_STEP, 0] = np.nan
-                rows[:, 1] = block["value"]
-                rows[:, 2] = block["time"]
-                kids = block["key"]
-                present = np.flatnonzero(np.bincount(kids)).tolist()
-                self._writer.append_many({self._keys[kid]: rows if len(present) == 1
-                                          else rows[kids == kid] for kid in present})
-                with self._record_lock:
-                    self.record["metrics"] = {**self.record.get("metrics", {}), **{
-                        k: dict(v) for k, v in self._writer.summary.items()}}
-                    if save:
-                        self._save()
+            self._settle(refused)
+
+    def _take_buffer(self) -> dict[str, Any]:
+        """The buffered points as rows per stored key (step NaN: auto); the buffer emptied."""
+        import numpy as np
+
+        n = len(self._buf)
+        if not n:
+            return {}
+        packed = self._buf[:n]  # a copy: exporting the live buffer would block extend
+        del self._buf[:n]
+        block = np.frombuffer(packed, dtype=_point_dtype())
+        rows = np.empty((block.shape[0], 3))  # step (NaN: auto), value, time
+        rows[:, 0] = block["step"]
+        rows[block["step"] == AUTO_STEP, 0] = np.nan
+        rows[:, 1] = block["value"]
+        rows[:, 2] = block["time"]
+        kids = block["key"]
+        present = np.flatnonzero(np.bincount(kids)).tolist()
+        return {self._keys[kid]: rows if len(present) == 1 else rows[kids == kid]
+                for kid in present}
 
     # ------------------------------------------------------------- params, tags
     def log_params(self, params: dict[str, Any]) -> None:
@@ -290,30 +315,24 @@ class Run(ArtifactsMixin, EndingMixin):
             self._save()
         return entry
 
-    def _save(self, sets_status: bool = False) -> None:
+    def _save(self, sets_status: bool = False) -> bool:
         """Rewrite run.json (and its heartbeat); unless this write ``sets_status``, an end
-        someone else recorded meanwhile is kept (`EndingMixin._keep_ended`)."""
+        someone else recorded meanwhile is kept (`EndingMixin._keep_ended`).  False when the
+        store refused it: the record stays in memory and the next flush writes it."""
         if not self.writes_record:
-            return
+            return True
         if not sets_status and vocab.is_active(self.record.get("status")):
             self._keep_ended()
         self.record["heartbeat"] = time.time()
-        records.write_record(self.dir, self.record,
-                             was_terminal=not sets_status and vocab.is_terminal(self.record.get("status")))
-
-    def refresh_summary(self) -> None:
-        """Fold the arrays other processes of the task wrote (ranks, node samplers) into
-        run.json's metric summary; rank 0 calls it once they have all flushed."""
-        from dii_hpc.store.metrics import metric_keys, read_history, summarize
-
-        self.flush()
-        own = set(self._keys)  # what this process logged; everything else is re-read
-        with self._record_lock:
-            for key in metric_keys(self.dir):
-                data = read_history(self.dir, key) if key not in own else None
-                if data is not None and data.shape[0]:
-                    self.record.setdefault("metrics", {})[key] = summarize(data)
-            self._save()
+        try:
+            records.write_record(self.dir, self.record, was_terminal=not sets_status
+                                 and vocab.is_terminal(self.record.get("status")))
+        except OSError as err:
+            self._unsaved = True
+            self._refused(err)
+            return False
+        self._unsaved = False
+        return True
 
 
 def start_run(

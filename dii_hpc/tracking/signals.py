@@ -45,12 +45,18 @@ class Flushable(Protocol):
 _installed: dict[int, Any] = {}
 _runs: list[Flushable] = []
 _state: dict[str, Any] = {"depth": 0, "ending": 0, "pending": None, "received": None,
-                          "acted": (None, 0.0)}
+                          "acted": (None, 0.0), "stops": 0}
 
 
 def received() -> int | None:
     """The first stop signal this process received (what a KILLED run's error names)."""
     return _state["received"]
+
+
+def stops() -> int:
+    """How many stop signals reached the handlers: a wait (a run's end waiting for its store)
+    gives up when this changes, even while the signal itself is absorbed."""
+    return _state["stops"]
 
 
 def describe(default: str) -> str:
@@ -116,6 +122,7 @@ def _on_preempt(signum: int, frame: Any) -> None:
 
 
 def _on_stop(signum: int, frame: Any) -> None:
+    _state["stops"] += 1
     if _state["received"] is None:
         _state["received"] = signum
     last, when = _state["acted"]

@@ -4,6 +4,7 @@ line, exit 2, nothing written; local and debug submissions, dry runs, --from-run
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -103,6 +104,27 @@ def test_logs_follow_shows_both_streams(store_path: Path, tmp_path: Path) -> Non
     assert "==> stderr <==" in res.stdout
     only = run_cli("logs", rec["run_id"], "--follow", "--stream", "stderr")
     assert "boom on stderr" in only.stdout and "to stdout" not in only.stdout
+
+
+def test_logs_of_a_multi_rank_run_show_every_rank_labelled(store_path: Path,
+                                                           tmp_path: Path) -> None:
+    """#26: `dii-hpc logs` of a multi-rank run printed nothing (its output is in
+    logs/rank<k>.out/.err): every rank's output is shown under its label."""
+    from dii_hpc.store.store import Store
+
+    code = ("import os, sys; r = os.environ['RANK']; print('out of rank', r); "
+            "print('err of rank', r, file=sys.stderr)")
+    assert run_cli("run", "--executor", "local", "--tasks-per-node", "2", "--sys-metrics-s", "0",
+                   "-e", "lr", "--", sys.executable, "-c", code, cwd=tmp_path).returncode == 0
+    (rec,) = Store(store_path).records("lr")
+    for follow in ([], ["--follow"]):
+        res = run_cli("logs", rec["run_id"], *follow)
+        assert res.returncode == 0, res.stderr
+        for r in (0, 1):
+            assert f"==> rank {r} stdout <==\nout of rank {r}\n" in res.stdout, res.stdout
+            assert f"==> rank {r} stderr <==\nerr of rank {r}\n" in res.stdout, res.stdout
+    only = run_cli("logs", rec["run_id"], "--stream", "stderr")
+    assert "err of rank 1" in only.stdout and "out of rank" not in only.stdout
 
 
 def test_run_resource_options_name_the_option(store_path: Path) -> None:

@@ -174,3 +174,21 @@ def test_auto_falls_back_to_local_without_sbatch(tmp_path: Path, monkeypatch: py
         choose_executor("slurm")
     with pytest.raises(BadInput, match="--executor cloud"):
         choose_executor("cloud")
+
+
+def test_returned_numbers_go_to_the_summary_not_a_new_history_point(store: Store) -> None:
+    """#26 item 6: a returned key the run logged per epoch got a 41st point for 40 epochs.
+    Returned numbers are the summary's values; only a key never logged gets a point."""
+    raw = _config(models={"e": {"class": f"{FIX}:Epochs"}}, datasets={}, params={"epochs": 40})
+    (rid,) = _run(store, raw).run_ids
+    rec = store.run(rid)
+    assert rec["status"] == "FINISHED"
+    for key in ("acc", "loss"):
+        assert store.metric_array(rid, key)[:, 0].astype(int).tolist() == list(range(40))
+        assert rec["metrics"][key]["count"] == 40 and rec["metrics"][key]["returned"] is True
+    history = store.metric_array(rid, "acc")[:, 1]
+    assert rec["metrics"]["acc"]["last"] == pytest.approx(history.max())  # the returned best
+    assert history[-1] < history.max() - 0.05  # ... which is not the last epoch's value
+    assert store.runs("fx").loc[0, "metrics.acc"] == pytest.approx(history.max())
+    assert store.metric_array(rid, "f1")[:, :2].tolist() == [[0.0, 0.75]]  # never logged: 1 point
+    assert rec["metrics"]["f1"]["last"] == 0.75

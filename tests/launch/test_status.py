@@ -35,6 +35,21 @@ def test_decide(run: str, sched: dict | None, age: float, expected: tuple) -> No
     assert decide(run, sched, age) == expected
 
 
+@pytest.mark.parametrize(("run", "state", "expected"), [
+    ("RUNNING", "FAILED", "CANCELLED"), ("RUNNING", "CANCELLED", "CANCELLED"),
+    ("RUNNING", "FINISHED", "CANCELLED"), ("PENDING", "CANCELLED", "CANCELLED"),
+    ("CANCELLED", "FAILED", None), ("FINISHED", "FINISHED", "FINISHED"),
+    ("RUNNING", "RUNNING", None),
+])
+def test_decide_after_a_cancel(run: str, state: str, expected: str | None) -> None:
+    """A run `dii-hpc cancel` asked to stop whose job ended first (a multi-node job whose
+    ranks the cancel killed ends FAILED in Slurm) is CANCELLED; an end it wrote stands."""
+    new, error = decide(run, {"state": state, "slurm_state": state}, 5, cancelled=True)
+    assert new == expected
+    if new == "CANCELLED" and run != "CANCELLED":
+        assert error == "cancelled by the user (dii-hpc cancel)"
+
+
 def test_dead_local_process_ends_failed(store_path: Path) -> None:
     import socket
 
@@ -49,4 +64,31 @@ def test_dead_local_process_ends_failed(store_path: Path) -> None:
                                     "pid": __import__("os").getpid()})
     rows = {r["run_id"]: r["status"] for r in reconcile(store, "loc")}
     assert rows == {dead: "FAILED", alive: "RUNNING"}
-    assert "died" in store.run(dead)["error"]
+    assert store.run(dead)["error"] == (f"the run never finished: writer process {proc.pid} on "
+                                        f"{socket.gethostname()} is gone")
+
+
+def test_a_killed_run_is_failed_naming_its_writer_in_the_status_row(store_path: Path) -> None:
+    """#26: a run whose process was killed (kill -9: nothing could end it) was reconciled
+    FAILED with an empty error in `dii-hpc status`.  The row and the record say which writer
+    process on which host is gone."""
+    import os
+    import signal
+    import socket
+
+    from tests.conftest import run_cli
+
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import dii_hpc, time\nrun = dii_hpc.start_run('killed')\nprint(run.id, flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "DII_HPC_STORE": str(store_path)})
+    rid = child.stdout.readline().strip()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    res = run_cli("status", "killed")
+    assert res.returncode == 0, res.stderr
+    why = f"the run never finished: writer process {child.pid} on {socket.gethostname()} is gone"
+    (line,) = [ln for ln in res.stdout.splitlines() if ln.startswith(rid)]
+    assert "FAILED" in line and line.endswith(why), res.stdout
+    rec = Store(store_path).run(rid)
+    assert rec["status"] == "FAILED" and rec["error"] == why

@@ -302,16 +302,20 @@ def test_a_key_named_like_the_stores_files_is_refused_up_front(store_path: Path)
 
 def test_a_flush_that_fails_at_the_end_still_ends_the_run(store_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that refuses the points for longer than `finish` waits (keeping.STORE_WAIT_S)
+    ends the run FAILED with the error (tests/tracking/test_keeping.py: a real full disk)."""
     from dii_hpc.errors import InfraError
-    from dii_hpc.store import metrics
+    from dii_hpc.store import appender
+    from dii_hpc.tracking import keeping
 
     run = dii_hpc.start_run("z", flush_interval=3600)
     run.log_metric("x", 1.0, step=0)
 
-    def broken(self, blocks):  # noqa: ANN001, ANN202 - a disk that refuses the write
+    def broken(path, data, **_):  # noqa: ANN001, ANN003, ANN202 - metric files only refused
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(metrics.MetricWriter, "append_many", broken)
+    monkeypatch.setattr(appender, "write_bytes", broken)
+    monkeypatch.setattr(keeping, "STORE_WAIT_S", 0.5)
     with pytest.raises(InfraError, match="No space left"):
         run.finish()
     rec = Store().run(run.id)
