@@ -38,6 +38,8 @@ def _child_init() -> None:
     (``threading._shutdown``): a forked worker would flush the parent's buffered metrics and
     finish its run. Workers only render pages, so both are cleared in the child's copy, and so
     is a progress bar's redirection of stdout/stderr (the parent's display, and its lock).
+    A signal the parent ignores stays ignored: a build started as a script's background job
+    ignores Ctrl-C, and a worker killed by one would leave the pool waiting for its pages.
     """
     import signal
     import sys
@@ -47,7 +49,8 @@ def _child_init() -> None:
 
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     for sig in (signal.SIGTERM, preempt_signal(), signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
     hooks = getattr(threading, "_threading_atexits", None)
     if isinstance(hooks, list):
         hooks.clear()
