@@ -7,7 +7,7 @@
    Interleaved repeats, medians; target: overhead <= 5%.
    The time inside ART's generate() is clocked on both sides (dii-hpc calls it once per
    128-sample randomness block, each under its own seed), so "time outside ART" includes
-   the seeding and blocking of `dii_hpc.audit.randomness`.
+   the seeding and blocking of `dii_hpc.audit.core.randomness`.
 2. MPI: `dii-hpc audit attack pgd --mpi 2` vs `--mpi 1` (whole command, wall clock) on a
    heavier PGD (200 steps, random start), plus the equality of their metrics.
 Appends a dated section to reports/benchmarks_audit.md.
@@ -87,13 +87,13 @@ def raw_art(weights: str) -> float:
 
 
 def art_per_block(weights: str) -> float:
-    """ART called per 128-sample block under the seeds `dii_hpc.audit.randomness`
+    """ART called per 128-sample block under the seeds `dii_hpc.audit.core.randomness`
     documents: the numbers dii-hpc must reproduce exactly (not timed)."""
     import numpy as np
     import torch
     from art.attacks.evasion import ProjectedGradientDescent
 
-    from dii_hpc.audit.randomness import derive
+    from dii_hpc.audit.core.randomness import derive
 
     clf, d = _classifier(weights)
     x, y = d["x_test"], d["y_test"]
@@ -107,7 +107,8 @@ def art_per_block(weights: str) -> float:
 
 
 def through_dii(weights: str, store: str) -> float:
-    from dii_hpc.audit import engine, results
+    from dii_hpc.audit import engine
+    from dii_hpc.audit.core import results
 
     cfg = {"model": {"factory": "dii_hpc.examples.digits:digits_model",
                      "params": {"weights": weights}},

@@ -89,8 +89,8 @@ def engines(attack: str, module: Any, x: np.ndarray, y: np.ndarray, device: str,
     import torchattacks
     from art.attacks.evasion import CarliniL2Method, ProjectedGradientDescent
 
-    from dii_hpc.audit.torch_engine import cw, pgd
-    from dii_hpc.audit.torch_engine.target import Target
+    from dii_hpc.audit.evasion.torch_engine import cw, pgd
+    from dii_hpc.audit.evasion.torch_engine.target import Target
 
     mods = {k: copy.deepcopy(module).to(device).eval() for k in ("art", "ta", "torch")}
     clf = _art(mods["art"], x, device)

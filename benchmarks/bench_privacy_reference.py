@@ -50,8 +50,9 @@ def _job(n: int, epochs: int) -> dict[str, Any]:
 
 def train(executor: str, n: int, epochs: int, root: Path) -> tuple[float, np.ndarray]:
     """Wall seconds to train the plan's models from an empty store, and their outputs."""
-    from dii_hpc.audit import reference_attacks, reference_training
     from dii_hpc.audit.prepare import prepare
+    from dii_hpc.audit.privacy.reference import attacks as reference_attacks
+    from dii_hpc.audit.privacy.reference import training as reference_training
 
     store = root / f"store-{executor}"
     os.environ["DII_HPC_STORE"] = str(store)
@@ -67,7 +68,8 @@ def train(executor: str, n: int, epochs: int, root: Path) -> tuple[float, np.nda
 
 def scoring(n_models: int, records: int) -> dict[str, float]:
     """Seconds per call of each scorer on `records` records (raw outputs to scores)."""
-    from dii_hpc.audit import lira, reference_models, rmia
+    from dii_hpc.audit.privacy.reference import lira, rmia
+    from dii_hpc.audit.privacy.reference import models as reference_models
 
     rng = np.random.default_rng(0)
     classes = 10

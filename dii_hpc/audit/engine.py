@@ -3,16 +3,19 @@
 `compute(job)` is the one entry point, used in-process and by every MPI rank alike; the
 result has the shape the report renders (level, threat, task, suite|attack, grade,
 summary, metrics, attacks, curves, sanity, examples, config, n_samples, params).
-Persisting it as a run is `dii_hpc.audit.results.persist`'s job.
+Persisting it as a run is `dii_hpc.audit.core.results.persist`'s job.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.audit import evasion, poisoning, privacy, randomness
 from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit.validate import pop_number
+from dii_hpc.audit.core import randomness
+from dii_hpc.audit.evasion import generate as evasion
+from dii_hpc.audit.model.validate import pop_number
+from dii_hpc.audit.poisoning import attacks as poisoning
+from dii_hpc.audit.privacy import membership as privacy
 from dii_hpc.errors import BadInput
 
 SUITES = ("evasion", "privacy", "poisoning")
@@ -23,7 +26,7 @@ def known_attacks() -> dict[str, str]:
     out = {name: "evasion" for name in evasion.ATTACKS}
     out |= {name: "privacy" for name in privacy.ATTACKS}
     out |= {name: "poisoning" for name in poisoning.ATTACKS}
-    from dii_hpc.audit.vision import attacks as vision_attacks  # detection / segmentation
+    from dii_hpc.audit.evasion import vision as vision_attacks  # detection / segmentation
 
     return out | {name: "evasion" for name in vision_attacks.ATTACKS if name not in out}
 
@@ -56,14 +59,14 @@ def compute(job: dict[str, Any], generator: Any = None,
             examples_dir: str | None = None) -> dict[str, Any]:
     """Run one audit job {"cfg", "level", "name", "params"} and return its result dict."""
     cfg, level = job["cfg"], job["level"]
-    from dii_hpc.audit.vision import engine as vision
+    from dii_hpc.audit import vision_engine as vision
 
     model = cfgmod.build_model(cfg)  # one builder for every task
     if vision.handles(cfg, model):  # object_detection / image_segmentation: own labels, metrics
         return vision.compute(job, generator, examples_dir, model)
     prep = cfgmod.prepare(cfg, model)
     if level == "I":
-        from dii_hpc.audit.checkpoint import Checkpoint, for_job
+        from dii_hpc.audit.core.checkpoint import Checkpoint, for_job
 
         ck = for_job(job) if job.get("resume", True) else Checkpoint(None)
         resumed = len(ck.done())
@@ -85,13 +88,13 @@ def compute(job: dict[str, Any], generator: Any = None,
 
 def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: Any,
            examples_dir: str | None, ck: Any) -> dict[str, Any]:
-    from dii_hpc.audit import evasion_suite
+    from dii_hpc.audit.evasion import suite as evasion_suite
 
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
     subset = cfg.get("attacks")
     if cfg.get("standard"):
-        from dii_hpc.audit import autoattack
+        from dii_hpc.audit.evasion.autoattack import standard as autoattack
 
         out = autoattack.run(cfg, threat, prep, generator, examples_dir, ck)
     elif threat == "evasion":
@@ -100,13 +103,13 @@ def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: A
                                       generator=generator, ck=ck,
                                       engine=cfg.get("engine", "art"))
     elif threat == "privacy":
-        from dii_hpc.audit import privacy_suite
+        from dii_hpc.audit.privacy import suite as privacy_suite
 
         out = privacy_suite.run_suite(prep.model, prep.train, prep.test,
                                       n=int(cfg["n_samples"]), seed=prep.seed, attacks=subset,
                                       generator=generator, ck=ck, cfg=cfg)
     else:
-        from dii_hpc.audit import poisoning_suite
+        from dii_hpc.audit.poisoning import suite as poisoning_suite
 
         out = poisoning_suite.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
                                         target=poison_target(cfg), ck=ck)
@@ -124,7 +127,7 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
     """Level II: one catalogue attack, partly fixed params, a per-method result."""
     threat = threat_of(name)
     if name in privacy.REFERENCE_ATTACKS:  # LiRA, RMIA, dp_canary: reference models
-        from dii_hpc.audit import reference_attacks
+        from dii_hpc.audit.privacy.reference import attacks as reference_attacks
 
         return reference_attacks.result(name, params, prep, cfg or {})
     curves: dict[str, Any] = {}
@@ -133,7 +136,7 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
                                          seed=prep.seed, generator=generator, engine=engine)
         n = len(prep.x)
     elif name == "attribute_inference":
-        from dii_hpc.audit import attribute
+        from dii_hpc.audit.privacy import attribute
 
         record, n = attribute.run(prep.model, prep.train, params, prep.seed), len(prep.train[0])
     elif threat == "privacy":
@@ -180,8 +183,8 @@ def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Pr
     """Level III: any ART attack class with any parameters; raw metrics, no analysis."""
     import time
 
-    from dii_hpc.audit.adapter import estimator_for
-    from dii_hpc.audit.validate import check_budget
+    from dii_hpc.audit.model.adapter import estimator_for
+    from dii_hpc.audit.model.validate import check_budget
 
     if "." not in path:
         return _attack(path, params, prep, generator, cfg=cfg) | {"grade": None}
@@ -210,8 +213,8 @@ def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) ->
 
     import numpy as np
 
-    from dii_hpc.audit import stats
-    from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.core import stats
+    from dii_hpc.audit.model.adapter import estimator_for
 
     x, y, member = privacy.membership_sets(prep.train, prep.test, len(prep.x), prep.seed)
     fit, held = privacy.halves(member, prep.seed)
@@ -240,7 +243,7 @@ def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) ->
 
 
 def _task(prep: cfgmod.Prepared) -> str:
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.model.protocols import Task
 
     return Task.parse(prep.model.task).value
 

@@ -74,7 +74,7 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str,
 def check_values(raw: dict[str, Any], path: str, lines: dict[Any, int]) -> None:
     """The config's values whose type is known, checked before anything is built or run:
     a threshold that is not a number must not surface only after a long attack."""
-    from dii_hpc.audit.results import finite_number
+    from dii_hpc.audit.core.results import finite_number
 
     def fail(key: tuple[Any, ...], text: str) -> None:
         line = lines.get(key) or lines.get(key[:1])
@@ -115,7 +115,7 @@ def build_model(cfg: dict[str, Any]) -> Any:
 
 def task_of(cfg: dict[str, Any]) -> Any:
     """The audit's `Task`: the config's `task:`, else the model's own (built to ask it)."""
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.model.protocols import Task
 
     return Task.parse(cfg.get("task") or build_model(cfg).task)
 
@@ -147,8 +147,8 @@ class Prepared:
 def prepare(cfg: dict[str, Any], model: Any = None) -> Prepared:
     """Build model (unless the caller built it) and data, check them against each other,
     pick the evaluation sample."""
-    from dii_hpc.audit.protocols import Task, require
-    from dii_hpc.audit.validate import check_arrays
+    from dii_hpc.audit.model.protocols import Task, require
+    from dii_hpc.audit.model.validate import check_arrays
 
     model = build_model(cfg) if model is None else model
     data = refs.build(cfg["data"], "data", search=search(cfg))

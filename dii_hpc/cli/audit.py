@@ -41,7 +41,8 @@ def _overrides(model: str | None, data: str | None, n: int | None, seed: int | N
 def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str | None,
              under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
     """Run the job (the audit package decides where), write files, print, set the exit code."""
-    from dii_hpc.audit import results, runner
+    from dii_hpc.audit.core import results
+    from dii_hpc.audit.placement import runner
     from dii_hpc.cli.paths import output_file
     from dii_hpc.errors import CheckFailed
 
@@ -110,10 +111,10 @@ def _indent(text: str) -> str:
 def _standard_options(standard: str | None, eps: str | None, norm: str | None,
                       engine: str | None, mpi: int) -> dict[str, Any]:
     """--standard/--eps/--norm/--engine checked before anything loads (exit 2, one line)."""
-    from dii_hpc.audit.autoattack import STANDARDS
-    from dii_hpc.audit.evasion import parse_norm
-    from dii_hpc.audit.torch_engine.catalogue import check_engine
-    from dii_hpc.audit.validate import parse_eps
+    from dii_hpc.audit.evasion.autoattack.standard import STANDARDS
+    from dii_hpc.audit.evasion.generate import parse_norm
+    from dii_hpc.audit.evasion.torch_engine.catalogue import check_engine
+    from dii_hpc.audit.model.validate import parse_eps
     from dii_hpc.errors import BadInput
 
     if engine is not None:
@@ -179,7 +180,7 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
     cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
     cfg = _with_standard(cfg, extra)
     if cfg.get("standard"):  # before reference models or an array are submitted
-        from dii_hpc.audit.autoattack import check
+        from dii_hpc.audit.evasion.autoattack.standard import check
 
         check(cfg, threat)
     if executor not in ("local", "slurm"):
@@ -197,7 +198,7 @@ def _queue(job: dict[str, Any], partition: str | None, json_path: str | None,
            junit: str | None, under: list[str] | None, over: list[str] | None,
            no_store: bool) -> None:
     """--no-wait: the shard array and its merge job are queued; nothing waits here."""
-    from dii_hpc.audit import slurm_chain
+    from dii_hpc.audit.placement import chain as slurm_chain
     from dii_hpc.errors import BadInput
 
     if job["executor"] != "slurm" or json_path or junit or no_store:
@@ -228,7 +229,7 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
     """Level II: one attack, range-scaled defaults, thresholds, JUnit for CI."""
     from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.engine import threat_of
-    from dii_hpc.audit.privacy import REFERENCE_ATTACKS
+    from dii_hpc.audit.privacy.membership import REFERENCE_ATTACKS
     from dii_hpc.errors import BadInput
 
     threat_of(name)
@@ -270,9 +271,12 @@ def run_cmd(config: Annotated[str, typer.Argument(help="Audit YAML config.")],
 @audit_app.command("list")
 def list_cmd() -> None:
     """Known suites and attacks, with what each does."""
-    from dii_hpc.audit import autoattack, evasion, poisoning, privacy
     from dii_hpc.audit.engine import SUITES
-    from dii_hpc.audit.torch_engine.catalogue import TORCH_ATTACKS
+    from dii_hpc.audit.evasion import generate as evasion
+    from dii_hpc.audit.evasion.autoattack import standard as autoattack
+    from dii_hpc.audit.evasion.torch_engine.catalogue import TORCH_ATTACKS
+    from dii_hpc.audit.poisoning import attacks as poisoning
+    from dii_hpc.audit.privacy import membership as privacy
     from dii_hpc.cli.tables import table
 
     typer.echo(f"suites: {', '.join(SUITES)}")
@@ -287,7 +291,7 @@ def list_cmd() -> None:
                "still robust:")
     for line in autoattack.listing():
         typer.echo(f"    {line}")
-    from dii_hpc.audit.vision import attacks as vision
+    from dii_hpc.audit.evasion import vision
 
     typer.echo("for `task: object_detection | image_segmentation` models:")
     rows = [("evasion", name, f"{spec['doc']} [{'/'.join(t.value for t in spec['tasks'])}]")

@@ -78,7 +78,7 @@ class CNN:
 
 def digits_data(n_train: int | None = None, seed: int = 0, test_size: float = 0.2) -> Any:
     """Audit dataset factory (config: `data: dii_hpc.examples.digits:digits_data`)."""
-    from dii_hpc.audit.wrappers import ArrayDataset
+    from dii_hpc.audit.model.wrappers import ArrayDataset
 
     d = Digits(test_size=test_size, seed=seed, n_train=n_train).get_dataset()
     return ArrayDataset(d["x_train"], d["y_train"], d["x_test"], d["y_test"])
@@ -92,7 +92,7 @@ def digits_model(weights: str | None = None, n_train: int | None = None, **param
     """
     import torch
 
-    from dii_hpc.audit.wrappers import TorchModelWrapper
+    from dii_hpc.audit.model.wrappers import TorchModelWrapper
 
     recipe = {**DEFAULTS, **params}
     width = int(recipe["width"])

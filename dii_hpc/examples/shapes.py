@@ -230,7 +230,7 @@ def shapes_detector(weights: str | None = None, **params: Any) -> Any:
     """Config factory: the demo detector, trained once per recipe and cached."""
     import torch
 
-    from dii_hpc.audit.vision.wrappers import TorchDetectorWrapper
+    from dii_hpc.audit.model.vision_wrappers import TorchDetectorWrapper
 
     recipe = {**DET_DEFAULTS, **params}
     kw = {k: recipe[k] for k in ("epochs", "lr", "seed", "batch_size")}
@@ -252,7 +252,7 @@ def shapes_segmenter(weights: str | None = None, **params: Any) -> Any:
     """Config factory: the demo segmentation network, trained once per recipe and cached."""
     import torch
 
-    from dii_hpc.audit.vision.wrappers import TorchSegmenterWrapper
+    from dii_hpc.audit.model.vision_wrappers import TorchSegmenterWrapper
 
     recipe = {**SEG_DEFAULTS, **params}
     kw = {k: recipe[k] for k in ("epochs", "lr", "seed", "batch_size")}

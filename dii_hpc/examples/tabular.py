@@ -61,7 +61,7 @@ def build_mlp(n_in: int, n_out: int, hidden: int = 64) -> Any:
 def _mlp_model(table: str, weights: str | None, params: dict[str, Any]) -> Any:
     import torch
 
-    from dii_hpc.audit.wrappers import TorchModelWrapper
+    from dii_hpc.audit.model.wrappers import TorchModelWrapper
 
     d = load(table)
     regression = table == "diabetes"
@@ -93,7 +93,7 @@ def _mlp_model(table: str, weights: str | None, params: dict[str, Any]) -> Any:
 
 
 def _data(table: str) -> Any:
-    from dii_hpc.audit.wrappers import ArrayDataset
+    from dii_hpc.audit.model.wrappers import ArrayDataset
 
     d = load(table)
     return ArrayDataset(d["x_train"], d["y_train"], d["x_test"], d["y_test"],

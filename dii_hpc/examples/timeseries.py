@@ -42,7 +42,7 @@ def build_cnn1d(channels: int = 16) -> Any:
 
 
 def gunpoint_data() -> Any:
-    from dii_hpc.audit.wrappers import ArrayDataset
+    from dii_hpc.audit.model.wrappers import ArrayDataset
 
     d = GunPoint().get_dataset()
     return ArrayDataset(d["x_train"], d["y_train"], d["x_test"], d["y_test"])
@@ -52,7 +52,7 @@ def gunpoint_model(weights: str | None = None, **params: Any) -> Any:
     """Audit factory (config: dii_hpc.examples.timeseries:gunpoint_model), cached training."""
     import torch
 
-    from dii_hpc.audit.wrappers import TorchModelWrapper
+    from dii_hpc.audit.model.wrappers import TorchModelWrapper
 
     recipe = {**DEFAULTS, **params}
     kw = {k: recipe[k] for k in ("lr", "epochs", "seed", "batch_size", "weight_decay")}

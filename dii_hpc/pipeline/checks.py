@@ -103,8 +103,8 @@ def _policy(pipeline: Pipeline, stage: Stage) -> None:
 
 
 def _audit(pipeline: Pipeline, stage: Stage) -> None:
-    from dii_hpc.audit import slurm_chain
     from dii_hpc.audit.engine import SUITES, threat_of
+    from dii_hpc.audit.placement import chain as slurm_chain
     from dii_hpc.pipeline import kinds
 
     suite = stage.options.get("suite")

@@ -190,14 +190,14 @@ def _audit_of(ctx: Context) -> dict[str, Any]:
 
 
 def audit(ctx: Context) -> Outcome:
-    from dii_hpc.audit import slurm_chain
+    from dii_hpc.audit.placement import chain as slurm_chain
 
     out = slurm_chain.merge(_audit_of(ctx))
     return out, [out["run_id"]] if out.get("run_id") else []
 
 
 def audit_shard(ctx: Context) -> Outcome:
-    from dii_hpc.audit import slurm_chain
+    from dii_hpc.audit.placement import chain as slurm_chain
 
     assert ctx.task is not None
     return {"shard": slurm_chain.compute_at(_audit_of(ctx), ctx.task)}, []

@@ -224,7 +224,7 @@ def _tasks(stage: Stage) -> int:
         tasks = int(stage.options.get("tasks", 1))
         return tasks if tasks > 1 else 0
     if stage.kind == "audit" and stage.options.get("shards", True) and stage.options.get("suite"):
-        from dii_hpc.audit import slurm_chain
+        from dii_hpc.audit.placement import chain as slurm_chain
         from dii_hpc.pipeline import kinds
 
         job = kinds.audit_job(stage, None)

@@ -13,7 +13,7 @@ from typing import Any
 
 
 def _wrap(make: Any) -> Any:
-    from dii_hpc.audit.wrappers import TorchModelWrapper
+    from dii_hpc.audit.model.wrappers import TorchModelWrapper
     from dii_hpc.examples.digits import digits_model
 
     base = digits_model()

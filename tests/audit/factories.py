@@ -14,14 +14,14 @@ def _digits() -> Any:
 
 
 def wrong_shape() -> Any:
-    from dii_hpc.audit.wrappers import ArrayDataset
+    from dii_hpc.audit.model.wrappers import ArrayDataset
 
     d = _digits()
     return ArrayDataset(d.x_train.reshape(-1, 64), d.y_train, d.x_test.reshape(-1, 64), d.y_test)
 
 
 def nan_data() -> Any:
-    from dii_hpc.audit.wrappers import ArrayDataset
+    from dii_hpc.audit.model.wrappers import ArrayDataset
 
     d = _digits()
     x = d.x_test.copy()
@@ -30,7 +30,7 @@ def nan_data() -> Any:
 
 
 def bad_labels() -> Any:
-    from dii_hpc.audit.wrappers import ArrayDataset
+    from dii_hpc.audit.model.wrappers import ArrayDataset
 
     d = _digits()
     y = d.y_test.copy()

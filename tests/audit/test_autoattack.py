@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import autoattack as aa
-from dii_hpc.audit import autoattack_checks as checks
+from dii_hpc.audit.evasion.autoattack import checks
+from dii_hpc.audit.evasion.autoattack import standard as aa
 from dii_hpc.errors import BadInput
 
 
@@ -42,7 +42,7 @@ def _case(digits: Any, digits_eval: Any, n: int) -> tuple[Any, np.ndarray, np.nd
 
 def test_standard_is_the_per_sample_and_of_its_attacks(digits: Any, digits_eval: Any,
                                                        quick: None) -> None:
-    from dii_hpc.audit.torch_engine.target import of
+    from dii_hpc.audit.evasion.torch_engine.target import of
 
     model, x, y = _case(digits, digits_eval, 24)
     p = aa.plan(model, {"eps": 0.05})
@@ -58,7 +58,7 @@ def test_standard_is_the_per_sample_and_of_its_attacks(digits: Any, digits_eval:
 
 def test_blocks_merge_to_the_numbers_of_one_block(digits: Any, digits_eval: Any,
                                                   quick: None) -> None:
-    from dii_hpc.audit.torch_engine.target import of
+    from dii_hpc.audit.evasion.torch_engine.target import of
 
     model, x, y = _case(digits, digits_eval, 20)
     p, target = aa.plan(model, {"eps": 0.05}), of(model)

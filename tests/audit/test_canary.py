@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from dii_hpc.audit import canary, engine
+from dii_hpc.audit import engine
+from dii_hpc.audit.privacy import canary
 
 OVERFIT = {"hidden": 256, "epochs": 150, "lr": 3e-3}  # memorises its training set
 

@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit import engine, evasion, poisoning, privacy, results
+from dii_hpc.audit import engine
+from dii_hpc.audit.core import results
+from dii_hpc.audit.evasion import generate as evasion
+from dii_hpc.audit.poisoning import attacks as poisoning
+from dii_hpc.audit.privacy import membership as privacy
 
 TABULAR = {"model": {"factory": "dii_hpc.examples.tabular:breast_cancer_model",
                      "params": {"epochs": 5}},

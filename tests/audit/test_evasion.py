@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import evasion
+from dii_hpc.audit.evasion import generate as evasion
 from dii_hpc.errors import BadInput
 
 # Documented budget: Linf eps = 0.2 on data in [0, 1] (about 3 of the 16 grey levels).
@@ -35,7 +35,7 @@ def test_numbers_equal_art_called_directly(digits: tuple[Any, Any], digits_eval:
     from art.attacks.evasion import ProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
-    from dii_hpc.audit import randomness
+    from dii_hpc.audit.core import randomness
 
     model, _ = digits
     x, y = digits_eval
@@ -97,7 +97,7 @@ def test_eps_outside_data_range_is_refused(digits: tuple[Any, Any], digits_eval:
 
 def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: Any,
                                          tmp_path: Path) -> None:
-    from dii_hpc.audit import evasion_suite
+    from dii_hpc.audit.evasion import suite as evasion_suite
 
     model, _ = digits
     x, y = digits_eval
@@ -121,8 +121,8 @@ def test_level_one_suite_extended_result(digits: tuple[Any, Any], digits_eval: A
 def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digits_eval: Any,
                                                   tmp_path: Path) -> None:
     """A suite that died after its first attack reruns only the missing shards."""
-    from dii_hpc.audit import evasion_suite
-    from dii_hpc.audit.checkpoint import Checkpoint
+    from dii_hpc.audit.core.checkpoint import Checkpoint
+    from dii_hpc.audit.evasion import suite as evasion_suite
 
     model, _ = digits
     x, y = digits_eval[0][:40], digits_eval[1][:40]
@@ -149,8 +149,8 @@ def test_interrupted_suite_resumes_at_shard_level(digits: tuple[Any, Any], digit
 def test_the_suite_sentence_names_the_linf_attacks_it_took_the_worst_of() -> None:
     """#14 "smaller": the summary called the Linf-only worst case "the bounded attacks" (L2
     PGD is bounded too, and not in it)."""
-    from dii_hpc.audit.evasion_suite import WORST_CASE, _sentence
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.evasion.suite import WORST_CASE, _sentence
+    from dii_hpc.audit.model.protocols import Task
 
     text = _sentence(Task.IMAGE_CLASSIFICATION, {"clean_accuracy": 0.9, "robust_accuracy": 0.3},
                      "C", WORST_CASE)

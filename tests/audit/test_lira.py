@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import lira, reference_attacks
-
 # Tiny recipes (under a second a model): memorises its training set vs does not.
+from dii_hpc.audit.privacy.reference import attacks as reference_attacks
+from dii_hpc.audit.privacy.reference import lira
+
 OVERFIT = {"hidden": 128, "epochs": 150, "lr": 3e-3, "batch_size": 128}
 REGULARISED = {"hidden": 64, "epochs": 20, "weight_decay": 1e-2, "batch_size": 512}
 SPEC = "dii_hpc.examples.tabular:noisy_model"

@@ -49,8 +49,9 @@ def test_mpi_two_ranks_equal_one(attack: str, tmp_path: Path, store_path: Path,
 def test_mpi_suite_equals_one_process_for_every_attack(suite: str, n: int, tmp_path: Path,
                                                       store_path: Path, digits: object) -> None:
     """Every attack of the suite (PGD, APGD, Square, HSJ, label-only HSJ...) over 2 blocks."""
-    from dii_hpc.audit import evasion_suite, privacy_suite
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.evasion import suite as evasion_suite
+    from dii_hpc.audit.model.protocols import Task
+    from dii_hpc.audit.privacy import suite as privacy_suite
 
     out = _one_and_two_ranks(tmp_path, "suite", suite, "--n-samples", str(n))
     mod = evasion_suite if suite == "evasion" else privacy_suite

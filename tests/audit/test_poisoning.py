@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import poisoning, poisoning_suite
+from dii_hpc.audit.poisoning import attacks as poisoning
+from dii_hpc.audit.poisoning import suite as poisoning_suite
 
 
 @pytest.fixture(scope="session")

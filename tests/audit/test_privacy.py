@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import privacy, privacy_suite, stats
+from dii_hpc.audit.core import stats
+from dii_hpc.audit.privacy import membership as privacy
+from dii_hpc.audit.privacy import suite as privacy_suite
 
 OVERFIT = {"epochs": 150, "hidden": 256, "lr": 3e-3}
 REGULARISED = {"epochs": 20, "weight_decay": 1e-2}
@@ -158,8 +160,8 @@ def test_label_only_score_ranks_as_arts_label_only_attack(noisy: dict[str, Any])
     of the same distance), with the same seed, give the same ROC."""
     from art.attacks.inference.membership_inference import LabelOnlyDecisionBoundary
 
-    from dii_hpc.audit import randomness
-    from dii_hpc.audit.adapter import estimator_for
+    from dii_hpc.audit.core import randomness
+    from dii_hpc.audit.model.adapter import estimator_for
 
     model, data = noisy["regularised"], noisy["data"]  # small and quick to query
     x, y, member = privacy.membership_sets(data.get_train_data(), data.get_test_data(), 30, 0)

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from dii_hpc.audit import randomness
+from dii_hpc.audit.core import randomness
 
 
 def test_seeded_restores_every_global_generator() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit import privacy_suite
+from dii_hpc.audit.privacy import suite as privacy_suite
 from tests.audit.conftest import cli
 
 SKLEARN = ["--model", "dii_hpc.examples.tabular:breast_cancer_sklearn",
@@ -19,7 +19,7 @@ NOISY_DATA = ["--data", "dii_hpc.examples.tabular:noisy_data"]
 
 def frozen_model() -> Any:
     """A torch model with no trainer: it cannot be retrained (no `fit`)."""
-    from dii_hpc.audit.wrappers import TorchModelWrapper
+    from dii_hpc.audit.model.wrappers import TorchModelWrapper
     from dii_hpc.examples.tabular import build_mlp
 
     return TorchModelWrapper(build_mlp(20, 2, 8), task="tabular_classification",

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc.audit import reference_models, reference_training
+from dii_hpc.audit.privacy.reference import models as reference_models
+from dii_hpc.audit.privacy.reference import training as reference_training
 
 SKLEARN = {"factory": "dii_hpc.examples.tabular:breast_cancer_sklearn", "params": {"C": 1.0}}
 DATA = "dii_hpc.examples.tabular:breast_cancer_data"

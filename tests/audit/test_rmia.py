@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dii_hpc.audit import reference_models, rmia
+from dii_hpc.audit.privacy.reference import models as reference_models
+from dii_hpc.audit.privacy.reference import rmia
 
 
 def test_rmia_score_is_the_share_of_population_it_dominates() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dii_hpc.audit import slurm_chain
+from dii_hpc.audit.placement import chain as slurm_chain
 from tests.audit.conftest import cli
 from tests.conftest import run_cli
 

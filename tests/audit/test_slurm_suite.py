@@ -39,8 +39,9 @@ def test_two_sample_shards_per_attack_equal_one_process(suite: str, n: int, tmp_
                                                         store_path: Path, digits: object) -> None:
     """`sample_shards: 2`: every attack's blocks split over two array tasks (the label-only
     attack's HopSkipJump too) and merged give exactly the single-process numbers."""
-    from dii_hpc.audit import evasion_suite, privacy_suite
-    from dii_hpc.audit.protocols import Task
+    from dii_hpc.audit.evasion import suite as evasion_suite
+    from dii_hpc.audit.model.protocols import Task
+    from dii_hpc.audit.privacy import suite as privacy_suite
 
     cfg = tmp_path / "a.yaml"
     cfg.write_text("model: dii_hpc.examples.digits:digits_model\n"
@@ -91,7 +92,7 @@ POISON = ("model: dii_hpc.examples.tabular:breast_cancer_model\n"
 def test_poisoning_one_task_per_fraction_equals_local(tmp_path: Path, store_path: Path,
                                                       demo_cache: Path) -> None:
     """A task per poison fraction (the largest with both detectors) and the label flips."""
-    from dii_hpc.audit import poisoning_suite
+    from dii_hpc.audit.poisoning import suite as poisoning_suite
     from dii_hpc.examples.tabular import breast_cancer_model
 
     breast_cancer_model()
@@ -112,8 +113,9 @@ def test_resubmission_runs_only_the_missing_shards(tmp_path: Path, store_path: P
                                                    demo_cache: Path) -> None:
     """Shards already in the job's checkpoint (an interrupted array) are not resubmitted;
     the merge uses them and gives the local numbers."""
-    from dii_hpc.audit import checkpoint, slurm_suite
     from dii_hpc.audit import prepare as cfgmod
+    from dii_hpc.audit.core import checkpoint
+    from dii_hpc.audit.placement import slurm as slurm_suite
     from dii_hpc.examples.tabular import breast_cancer_model
 
     breast_cancer_model()
@@ -143,7 +145,7 @@ def test_autoattack_blocks_as_gpu_array_tasks_equal_one_process(tmp_path: Path,
                                                                 digits: object) -> None:
     """--standard autoattack: a task per block of 250 samples, each given a GPU; the merge
     is the in-process standard result."""
-    from dii_hpc.audit import autoattack
+    from dii_hpc.audit.evasion.autoattack import standard as autoattack
 
     cfg = tmp_path / "a.yaml"
     cfg.write_text("model: dii_hpc.examples.digits:digits_model\n"
@@ -167,7 +169,7 @@ def test_engine_torch_shards_on_the_task_device_equal_in_process(tmp_path: Path,
     `distributed.device()` picks there; ART shards still split by samples."""
     import torch
 
-    from dii_hpc.audit import evasion_suite
+    from dii_hpc.audit.evasion import suite as evasion_suite
 
     cfg = tmp_path / "a.yaml"
     cfg.write_text("model: dii_hpc.examples.digits:digits_model\n"

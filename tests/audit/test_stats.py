@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dii_hpc.audit import stats
+from dii_hpc.audit.core import stats
 
 
 def _beta_quantiles(k: int, n: int, alpha: float) -> list[float]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import evasion
+from dii_hpc.audit.evasion import generate as evasion
 from dii_hpc.errors import BadInput
 
 N = 48  # samples of the parity tests: small, and enough for a few hundred flipped pixels
@@ -96,7 +96,7 @@ def test_projections_are_the_least_norm_point_in_the_box(norm: Any) -> None:
     import torch
     from scipy.optimize import linprog, minimize
 
-    from dii_hpc.audit.torch_engine.projections import project_l2, project_linf
+    from dii_hpc.audit.evasion.torch_engine.projections import project_l2, project_linf
 
     rng = np.random.default_rng(0)
     d, rows = 6, 12
@@ -133,8 +133,8 @@ def test_projections_are_the_least_norm_point_in_the_box(norm: Any) -> None:
 def test_fab_t_equals_torchattacks_port(digits: Any, small: Any) -> None:
     """FAB-T is deterministic with one restart: the same points as torchattacks' FAB."""
     torchattacks = pytest.importorskip("torchattacks")
-    from dii_hpc.audit.torch_engine import fab
-    from dii_hpc.audit.torch_engine.target import of
+    from dii_hpc.audit.evasion.torch_engine import fab
+    from dii_hpc.audit.evasion.torch_engine.target import of
 
     target = of(digits[0])
     x, y = target.tensor(small[0][:16]), target.labels(small[1][:16])
@@ -148,8 +148,8 @@ def test_fab_t_equals_torchattacks_port(digits: Any, small: Any) -> None:
 @pytest.mark.parametrize("norm,eps", [(np.inf, 0.2), (2, 1.5)])
 def test_square_stays_in_the_ball_and_box(norm: Any, eps: float, digits: Any,
                                           small: Any) -> None:
-    from dii_hpc.audit.torch_engine import square
-    from dii_hpc.audit.torch_engine.target import of, per_sample_norm
+    from dii_hpc.audit.evasion.torch_engine import square
+    from dii_hpc.audit.evasion.torch_engine.target import of, per_sample_norm
 
     target = of(digits[0])
     x, y = target.tensor(small[0][:12]), target.labels(small[1][:12])
@@ -163,8 +163,8 @@ def test_blocks_give_the_numbers_of_one_call(digits: Any, small: Any) -> None:
     """Random starts depend on (seed, global index): halves with their indices == one call."""
     import torch
 
-    from dii_hpc.audit.torch_engine import apgd
-    from dii_hpc.audit.torch_engine.target import of
+    from dii_hpc.audit.evasion.torch_engine import apgd
+    from dii_hpc.audit.evasion.torch_engine.target import of
 
     target = of(digits[0])
     x, y = target.tensor(small[0][:20]), target.labels(small[1][:20])

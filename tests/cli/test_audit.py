@@ -125,7 +125,7 @@ def test_list_names_every_attack(capsys: Any) -> None:
         assert name in out
     label_only = next(line for line in out.splitlines() if " mi_label_only " in line)
     assert "90 model queries per sample" in label_only and "500 members" in label_only
-    from dii_hpc.audit.vision.attacks import ATTACKS
+    from dii_hpc.audit.evasion.vision import ATTACKS
 
     vision = out.split("image_segmentation` models:")[1]
     for name in ATTACKS:  # detection / segmentation attacks are listed too

@@ -54,7 +54,7 @@ def tensor_detector() -> Any:
     """A 'detector' that returns a plain tensor instead of torchvision's list of dicts."""
     import torch
 
-    from dii_hpc.audit.vision.wrappers import TorchDetectorWrapper
+    from dii_hpc.audit.model.vision_wrappers import TorchDetectorWrapper
 
     class Bad(torch.nn.Module):
         def __init__(self) -> None:

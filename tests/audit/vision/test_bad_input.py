@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit.vision import engine
+from dii_hpc.audit import vision_engine as engine
 from dii_hpc.errors import BadInput
 
 F = "tests.audit.vision.factories"
@@ -42,7 +42,7 @@ def test_bad_input_one_line(cfg: dict[str, Any], pattern: str, detector: Any,
 
 
 def test_detector_losses_not_a_dict(det_sample: Any) -> None:
-    from dii_hpc.audit.vision.estimators import detector_estimator
+    from dii_hpc.audit.model.vision_estimators import detector_estimator
     from tests.audit.vision.factories import tensor_detector
 
     est = detector_estimator(tensor_detector().module, input_shape=(1, 32, 32), nb_classes=4)
@@ -51,7 +51,7 @@ def test_detector_losses_not_a_dict(det_sample: Any) -> None:
 
 
 def test_attack_task_and_budget_checks(detector: Any, segmenter: Any, det_sample: Any) -> None:
-    from dii_hpc.audit.vision import attacks
+    from dii_hpc.audit.evasion import vision as attacks
 
     with pytest.raises(BadInput, match="dpatch does not apply to image_segmentation"):
         attacks.attack_params("dpatch", segmenter, None)

@@ -13,7 +13,7 @@ from dii_hpc.errors import BadInput
 def test_segmentation_gradient_matches_autograd() -> None:
     import torch
 
-    from dii_hpc.audit.vision.estimators import segmentation_estimator
+    from dii_hpc.audit.model.vision_estimators import segmentation_estimator
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Tanh(),
@@ -69,7 +69,7 @@ def test_estimators_are_top_level_classes_that_pickle(segmenter: Any, seg_sample
 
     import torch
 
-    from dii_hpc.audit.vision import estimators
+    from dii_hpc.audit.model import vision_estimators as estimators
 
     est = segmenter.art_estimator()
     x, masks = seg_sample[0][:2], seg_sample[1][:2]
@@ -113,7 +113,7 @@ def test_detector_estimator_torchvision_contract(detector: Any, det_sample: Any)
 
 
 def test_attack_losses_subset_and_unknown(detector: Any, det_sample: Any) -> None:
-    from dii_hpc.audit.vision.estimators import detector_estimator
+    from dii_hpc.audit.model.vision_estimators import detector_estimator
 
     x, t = det_sample[0][:2], det_sample[1][:2]
     est = detector_estimator(detector.module, input_shape=(1, 32, 32), nb_classes=4,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit.vision import engine
+from dii_hpc.audit import vision_engine as engine
 
 PGD = {"eps": 0.15, "eps_step": 0.0375, "max_iter": 10}
 
@@ -55,8 +55,9 @@ def test_detection_equals_art_called_directly(detector: Any, det_sample: Any) ->
     import torch
     from art.attacks.evasion import ProjectedGradientDescentNumpy
 
-    from dii_hpc.audit.vision import attacks, metrics
-    from dii_hpc.audit.vision.estimators import detector_estimator
+    from dii_hpc.audit.core import vision_metrics as metrics
+    from dii_hpc.audit.evasion import vision as attacks
+    from dii_hpc.audit.model.vision_estimators import detector_estimator
 
     x, t = det_sample[0][:32], det_sample[1][:32]
     record, x_adv = attacks.run_named(detector, x, t, "pgd", PGD, seed=3)
@@ -78,8 +79,8 @@ def test_segmentation_equals_art_called_directly(segmenter: Any, seg_sample: Any
     from art.attacks.evasion import FastGradientMethod
     from sklearn.metrics import jaccard_score
 
-    from dii_hpc.audit.vision import attacks
-    from dii_hpc.audit.vision.estimators import segmentation_estimator
+    from dii_hpc.audit.evasion import vision as attacks
+    from dii_hpc.audit.model.vision_estimators import segmentation_estimator
 
     x, masks = seg_sample[0][:32], seg_sample[1][:32]
     record, x_adv = attacks.run_named(segmenter, x, masks, "fgsm", {"eps": 0.1}, seed=1)
@@ -96,7 +97,7 @@ def test_segmentation_equals_art_called_directly(segmenter: Any, seg_sample: Any
 def test_patch_attacks_reproducible(detector: Any, segmenter: Any, det_sample: Any,
                                     seg_sample: Any) -> None:
     """Patches are seeded (DPatch draws its first patch in __init__), pasted only in 8x8."""
-    from dii_hpc.audit.vision import attacks
+    from dii_hpc.audit.evasion import vision as attacks
 
     x, t = det_sample[0][:16], det_sample[1][:16]
     a = attacks.run_named(detector, x, t, "dpatch", {"max_iter": 3}, seed=0)[1]
@@ -114,7 +115,7 @@ def test_patch_attacks_reproducible(detector: Any, segmenter: Any, det_sample: A
 
 def test_targeted_attacks_report_success_rate(segmenter: Any, detector: Any,
                                               seg_sample: Any, det_sample: Any) -> None:
-    from dii_hpc.audit.vision import attacks
+    from dii_hpc.audit.evasion import vision as attacks
     from dii_hpc.errors import BadInput
 
     xs, ms = seg_sample[0][:32], seg_sample[1][:32]

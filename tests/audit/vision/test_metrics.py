@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from dii_hpc.audit.vision import metrics
+from dii_hpc.audit.core import vision_metrics as metrics
 
 TARGETS = [{"boxes": np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32),
             "labels": np.array([1, 2])},

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit.vision import engine, poisoning
+from dii_hpc.audit import vision_engine as engine
 
 # The demo recipes (25 epochs) learn the generation and region-flip backdoors of 40 poisoned
+from dii_hpc.audit.poisoning import vision as poisoning
+
 # images only partly: over training seeds their ASR ranges 0.06-0.64 and 0.26-0.59, so
 # another CPU's float rounding (another trajectory) decided whether the lift reached 0.2.
 # Trained twice as long on a quarter of poisoned images, the lift is >= 0.67 for each kind

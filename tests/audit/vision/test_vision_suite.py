@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit import results
-from dii_hpc.audit.vision import engine
+from dii_hpc.audit import vision_engine as engine
+from dii_hpc.audit.core import results
 
 
 @pytest.mark.parametrize("task", ["detection", "segmentation"])

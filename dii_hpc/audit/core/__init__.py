@@ -1,0 +1,2 @@
+"""Shared machinery of every audit: randomness, statistics, checkpoints, sample shards,
+results."""

@@ -1,0 +1,1 @@
+"""AutoAttack's standard evaluation (Croce & Hein 2020), as RobustBench runs it."""

@@ -1,0 +1,272 @@
+"""AutoAttack's standard evaluation (Croce & Hein 2020), as RobustBench runs it.
+
+`dii-hpc audit suite evasion --standard autoattack [--eps 8/255] [--norm inf|2]`: APGD-CE,
+APGD-T (9 target classes), FAB-T (9 target classes) and Square (5,000 queries), each on
+the samples still robust, in that order; a sample is robust only if every attack failed
+(worst case per sample). Parameters are AutoAttack's (`STEPS`, listed by `audit list`),
+the attacks are the torch engine's reference implementations, and the result names the
+standard and its version so that a report can say "comparable with RobustBench" - or why
+not (a randomised model runs AutoAttack's version 'rand', few classes shorten APGD-T).
+
+The samples are processed in blocks of `BLOCK` (AutoAttack's batch size); `run_block` is a
+pure function of one block and the global sample indices, and every random draw depends on
+(seed, sample index) only, so blocks may run anywhere and `merge` gives the numbers of one
+process. Finished blocks are kept in the suite's checkpoint under `block_keys`; with
+`--executor slurm` each block is an array task (`slurm_suite`, `compute_block`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.audit.evasion.autoattack import checks
+from dii_hpc.errors import BadInput
+
+STANDARDS = ("autoattack",)
+NAME = "autoattack-standard (RobustBench)"
+VERSION = "0.1"
+REFERENCE = "fra31/auto-attack 0.1 (commit a392200), version='standard'"
+BLOCK = 250
+RB_EPS = {"inf": 8 / 255, "2": 0.5}  # RobustBench's CIFAR-10 threat models, data in [0, 1]
+CURVE = (0.5, 1.0, 2.0, 4.0)  # APGD-CE at these multiples of eps: must fall
+APGD = {"n_iter": 100, "n_restarts": 1, "rho": 0.75, "eot_iter": 1}
+STEPS: dict[str, tuple[str, str, dict[str, Any]]] = {  # name -> (box, function, params)
+    "apgd-ce": ("white", "apgd", {"loss": "ce", **APGD}),
+    "apgd-t": ("white", "apgd", {"loss": "dlr-targeted", **APGD, "n_target_classes": 9}),
+    "fab-t": ("white", "fab", {"n_iter": 100, "n_restarts": 1, "n_target_classes": 9,
+                               "alpha_max": 0.1, "eta": 1.05, "beta": 0.9}),
+    "square": ("black", "square", {"n_queries": 5000, "p_init": 0.8, "n_restarts": 1,
+                                   "rescale_schedule": False}),
+}
+RAND = {"apgd-ce": ("white", "apgd", {"loss": "ce", **APGD, "eot_iter": 20}),
+        "apgd-dlr": ("white", "apgd", {"loss": "dlr", **APGD, "eot_iter": 20})}
+
+
+@dataclass
+class Plan:
+    """What one evaluation runs: variant, norm, eps, attacks in order, deviations."""
+
+    variant: str
+    norm: Any
+    eps: float
+    eps_text: str
+    steps: dict[str, tuple[str, str, dict[str, Any]]]
+    deviations: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": NAME if self.variant == "standard" else "autoattack-rand",
+                "version": VERSION, "reference": REFERENCE.replace("'standard'",
+                                                                   repr(self.variant)),
+                "variant": self.variant, "norm": "Linf" if self.norm == np.inf else "L2",
+                "eps": self.eps, "eps_text": self.eps_text, "block": BLOCK,
+                "attacks": [{"name": k, "box": b, "params": p} for k, (b, _, p)
+                            in self.steps.items()],
+                "comparable": self.variant == "standard" and not self.deviations,
+                "deviations": list(self.deviations)}
+
+
+def listing() -> list[str]:
+    """One line per attack of the standard, with its parameters (for `audit list`)."""
+    def text(p: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in p.items())
+
+    lines = [f"{name:<8} {box}-box  {text(p)}" for name, (box, _, p) in STEPS.items()]
+    return lines + [f"eps default: Linf 8/255, L2 0.5 (RobustBench CIFAR-10) x data range; "
+                    f"randomised models: {', '.join(RAND)} with eot_iter=20 (version 'rand')"]
+
+
+def plan(model: Any, params: dict[str, Any], variant: str = "standard") -> Plan:
+    """Check the model and parameters for the standard (one line, exit 2, when they fail)."""
+    from dii_hpc.audit.evasion.generate import parse_norm
+    from dii_hpc.audit.model.protocols import require
+    from dii_hpc.audit.model.validate import check_budget, parse_eps
+
+    unknown = sorted(set(params) - {"eps", "norm"})
+    if unknown:
+        raise BadInput(f"--standard autoattack: unknown parameter {unknown[0]!r} "
+                       "(it takes eps and norm)")
+    require(model, ("predict", "get_grad"), "--standard autoattack")
+    norm = parse_norm(params.get("norm", "inf"))
+    if norm not in (np.inf, 2):
+        raise BadInput(f"--standard autoattack: norm {norm} is not inf or 2")
+    span = float(model.clip_values[1] - model.clip_values[0])
+    raw = params.get("eps")
+    eps = parse_eps(raw, "--eps") if raw is not None else RB_EPS[_key(norm)] * span
+    check_budget({"eps": eps, "norm": norm}, model.clip_values,
+                 int(np.prod(model.input_shape)), "--standard autoattack")
+    n_cls = int(model.nb_classes or 0)
+    steps = {k: (b, f, dict(p)) for k, (b, f, p) in (STEPS if variant == "standard"
+                                                     else RAND).items()}
+    out = Plan(variant, norm, eps, str(raw) if raw is not None else
+               f"{'8/255' if norm == np.inf else '0.5'} x {span:g}", steps)
+    _fit_classes(out, n_cls)
+    return out
+
+
+def _key(norm: Any) -> str:
+    return "inf" if norm == np.inf else "2"
+
+
+def _fit_classes(p: Plan, n_cls: int) -> None:
+    """AutoAttack's check_n_classes: fewer classes than targets shorten or drop attacks."""
+    if n_cls < 2:
+        raise BadInput("--standard autoattack needs a classifier with nb_classes >= 2")
+    for name in list(p.steps):
+        box, fn, params = p.steps[name]
+        needs = 4 if params.get("loss") == "dlr-targeted" else 3 if params.get("loss") == \
+            "dlr" else 2
+        if n_cls < needs:
+            del p.steps[name]
+            p.deviations.append(f"{name} dropped: its loss needs >= {needs} classes")
+        elif params.get("n_target_classes", 0) > n_cls - 1:
+            params["n_target_classes"] = n_cls - 1
+            p.deviations.append(f"{name}: {n_cls - 1} target classes (the model has {n_cls})")
+
+
+def _attack(target: Any, fn: str, params: dict[str, Any], x: Any, y: Any, index: Any,
+            p: Plan, seed: int) -> Any:
+    from dii_hpc.audit.evasion.torch_engine import apgd, fab, square
+
+    call = {"apgd": apgd.apgd, "fab": fab.fab_targeted, "square": square.square}[fn]
+    return call(target, x, y, norm=p.norm, eps=p.eps, seed=seed, index=index, **params)
+
+
+def run_attack(target: Any, name: str, x: Any, y: Any, index: Any, p: Plan,
+               seed: int) -> tuple[Any, Any]:
+    """One attack of the plan on (x, y) alone: (robust flags, x_adv), both tensors."""
+    _, fn, params = p.steps[name]
+    x_adv = _attack(target, fn, params, x, y, index, p, seed)
+    return target.predict(x_adv).argmax(1) == y, x_adv
+
+
+def run_block(target: Any, x: np.ndarray, y: np.ndarray, index: np.ndarray, p: Plan,
+              seed: int) -> dict[str, Any]:
+    """The standard on one block: per-sample outcomes as numpy arrays, times per attack.
+
+    `fooled_by` holds the position in `p.steps` of the attack that broke a sample, -1 for
+    robust samples and -2 for samples misclassified before any attack."""
+    from dii_hpc.audit.evasion.torch_engine.target import per_sample_norm
+
+    xt, yt = target.tensor(x), target.labels(y)
+    robust = target.predict(xt).argmax(1) == yt
+    fooled_by = np.where(robust.cpu().numpy(), -1, -2).astype(np.int16)
+    x_adv, times = xt.clone(), {}
+    for k, name in enumerate(p.steps):
+        t0 = time.perf_counter()
+        ids = robust.nonzero().reshape(-1)
+        if len(ids):
+            ok, adv = run_attack(target, name, xt[ids], yt[ids], index[ids.cpu().numpy()], p,
+                                 seed)
+            broke = ids[~ok]
+            x_adv[broke] = adv[~ok]
+            robust[broke] = False
+            fooled_by[broke.cpu().numpy()] = k
+        times[name] = time.perf_counter() - t0
+    zero, vanish = checks.gradient_flags(target, xt, yt, p.eps, p.norm)
+    curve = np.stack([run_attack(target, "apgd-ce" if "apgd-ce" in p.steps else
+                                 next(iter(p.steps)), xt, yt, index,
+                                 _scaled(p, m, target), seed)[0].cpu().numpy()
+                      for m in CURVE]) if p.steps else np.zeros((0, len(x)), bool)
+    delta = x_adv - xt
+    return {"fooled_by": fooled_by, "zero_grad": zero, "vanishing": vanish,
+            "curve": curve, "linf": per_sample_norm(delta, np.inf).cpu().numpy(),
+            "l2": per_sample_norm(delta, 2).cpu().numpy(), "x_adv": x_adv.cpu().numpy(),
+            "times": times}
+
+
+def _scaled(p: Plan, mult: float, target: Any) -> Plan:
+    """The plan at eps * mult, capped at the data range (Linf) for the curve."""
+    eps = p.eps * mult
+    if p.norm == np.inf:
+        eps = min(eps, target.hi - target.lo)
+    return Plan(p.variant, p.norm, eps, p.eps_text, p.steps, p.deviations)
+
+
+def merge(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Blocks (in sample order) -> one block; times add up."""
+    out = {k: np.concatenate([b[k] for b in blocks], axis=-1 if k == "curve" else 0)
+           for k in ("fooled_by", "zero_grad", "vanishing", "curve", "linf", "l2")}
+    out["times"] = {k: sum(b["times"].get(k, 0.0) for b in blocks) for k in blocks[0]["times"]}
+    return out
+
+
+def setup(model: Any, x: np.ndarray, params: dict[str, Any]) -> tuple[Plan, Any, list[Any]]:
+    """(plan, torch target, first sanity flags): a randomised model gets version 'rand'."""
+    from dii_hpc.audit.evasion.torch_engine.target import of
+
+    p = plan(model, params)
+    target = of(model, "--standard autoattack")
+    head = target.tensor(x[:BLOCK])
+    first = [checks.randomised(target, head), checks.probabilities(target, head)]
+    if not first[0]["ok"]:
+        p = plan(model, params, variant="rand")
+        first[0]["detail"] += ("; reran as AutoAttack's version 'rand' (APGD-CE and APGD-DLR "
+                               "with EOT over 20 gradient samples)")
+    return p, target, first
+
+
+def block_keys(variant: str, n: int) -> list[str]:
+    """The checkpoint keys of the blocks of n samples (a Slurm array task each)."""
+    return [f"autoattack-{variant}-{start}" for start in range(0, n, BLOCK)]
+
+
+def compute_block(target: Any, x: np.ndarray, y: np.ndarray, p: Plan, seed: int, key: str,
+                  ck: Any) -> dict[str, Any]:
+    """The block `key` (`block_keys`) of (x, y), computed or loaded from the checkpoint;
+    a few of its adversarial examples are kept for the report."""
+    from dii_hpc.audit.core.checkpoint import cached
+
+    start = int(key.rsplit("-", 1)[1])
+    stop = min(start + BLOCK, len(x))
+
+    def block() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        out = run_block(target, x[start:stop], y[start:stop], np.arange(start, stop), p, seed)
+        shown = np.flatnonzero(out["fooled_by"] >= 0)[:4]
+        arrays = {k: v for k, v in out.items() if k not in ("times", "x_adv")}
+        return {"times": out["times"]}, arrays | {"x_adv": out["x_adv"][shown],
+                                                  "shown": shown + start}
+
+    record, arrays = cached(ck, key, block)
+    return {**arrays, "times": record["times"]}
+
+
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *,
+             seed: int = 0, ck: Any = None, examples_dir: str | None = None) -> dict[str, Any]:
+    """The standard on (x, y): the level I evasion result section (see `report.summarise`)."""
+    from dii_hpc.audit.core.checkpoint import Checkpoint
+    from dii_hpc.audit.evasion.autoattack import report
+
+    p, target, first = setup(model, x, params)
+    ck = ck or Checkpoint(None)
+    blocks = [compute_block(target, x, y, p, seed, key, ck)
+              for key in block_keys(p.variant, len(x))]
+    merged = merge(blocks)
+    shown = np.concatenate([b["shown"] for b in blocks])[:4].astype(int)
+    x_adv = np.concatenate([b["x_adv"] for b in blocks])[:4]
+    return report.summarise(model, x, y, p, merged, first, shown, x_adv, examples_dir, CURVE)
+
+
+def check(cfg: dict[str, Any], threat: str, generator: Any = None) -> None:
+    """`standard:` applies to the evasion suite on the torch engine, one process or Slurm."""
+    name = cfg.get("standard")
+    if name not in STANDARDS:
+        raise BadInput(f"--standard {name!r}: known standards: {', '.join(STANDARDS)}")
+    if threat != "evasion":
+        raise BadInput(f"--standard {name} applies to `suite evasion`, not {threat}")
+    if generator is not None:
+        raise BadInput(f"--standard {name} does not shard over --mpi; use --executor slurm")
+    if cfg.get("engine", "torch") != "torch":
+        raise BadInput(f"--standard {name} runs on the torch engine; drop --engine "
+                       f"{cfg.get('engine')}")
+
+
+def run(cfg: dict[str, Any], threat: str, prep: Any, generator: Any,
+        examples_dir: str | None, ck: Any) -> dict[str, Any]:
+    """The engine's entry for `suite: evasion` with `standard: autoattack`."""
+    check(cfg, threat, generator)
+    return evaluate(prep.model, prep.x, prep.y, dict(cfg.get("params") or {}), seed=prep.seed,
+                    ck=ck, examples_dir=examples_dir)

@@ -1,0 +1,180 @@
+"""AutoPGD as AutoAttack runs it (Croce & Hein 2020; fra31/auto-attack `autopgd_base.py`).
+
+Losses: cross-entropy ("ce", APGD-CE), the difference of logits ratio ("dlr") and its
+targeted form ("dlr-targeted", APGD-T over the top `n_target_classes` other classes).
+Step size starts at 2 eps and halves at checkpoints (every k iterations, k shrinking from
+22% to 6% of n_iter) where the loss rose in at most rho of the last k steps, or where it
+was not halved last time and the best loss did not improve; momentum 0.75; the best
+adversarial point of any iteration is kept. `eot_iter` averages the gradient over that many
+passes (randomised defences, AutoAttack's version 'rand'). Random starts are drawn per
+sample, so an outcome never depends on the other samples of its batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.audit.evasion.torch_engine.target import Target, batches, sample_noise
+
+MOMENTUM = 0.75
+
+
+def dlr(z: Any, y: Any) -> Any:
+    """-(z_y - max_{j != y} z_j) / (z_(1) - z_(3)): scale-free, unlike cross-entropy."""
+    import torch
+
+    zs, order = z.sort(dim=1)
+    top_is_y = (order[:, -1] == y).float()
+    u = torch.arange(len(z), device=z.device)
+    return -(z[u, y] - zs[:, -2] * top_is_y - zs[:, -1] * (1.0 - top_is_y)) / (
+        zs[:, -1] - zs[:, -3] + 1e-12)
+
+
+def dlr_targeted(z: Any, y: Any, y_target: Any) -> Any:
+    """-(z_y - z_t) / (z_(1) - (z_(3) + z_(4)) / 2): pushes towards the target class t."""
+    import torch
+
+    zs = z.sort(dim=1)[0]
+    u = torch.arange(len(z), device=z.device)
+    return -(z[u, y] - z[u, y_target]) / (zs[:, -1] - 0.5 * (zs[:, -3] + zs[:, -4]) + 1e-12)
+
+
+def _loss_fn(loss: str, y_target: Any = None) -> Any:
+    import torch.nn.functional as F
+
+    if loss == "ce":
+        return lambda z, y: F.cross_entropy(z, y, reduction="none")
+    if loss == "dlr":
+        return dlr
+    return lambda z, y: dlr_targeted(z, y, y_target)
+
+
+def _view(v: Any, x: Any) -> Any:
+    return v.view(-1, *[1] * (x.dim() - 1))
+
+
+def _l2(v: Any) -> Any:
+    return v.reshape(len(v), -1).pow(2).sum(-1).sqrt()
+
+
+def _normalize(v: Any, norm: Any) -> Any:
+    flat = v.reshape(len(v), -1)
+    t = flat.abs().amax(1) if norm == np.inf else flat.pow(2).sum(-1).sqrt()
+    return v / (_view(t, v) + 1e-12)
+
+
+def _grad(target: Target, x: Any, y: Any, fn: Any, eot_iter: int) -> tuple[Any, Any, Any]:
+    """(logits, per-sample loss, gradient averaged over `eot_iter` passes)."""
+    import torch
+
+    x = x.detach().requires_grad_(True)
+    grad = torch.zeros_like(x)
+    for _ in range(int(eot_iter)):
+        with torch.enable_grad():
+            logits = target.logits(x)
+            loss = fn(logits, y)
+            grad += torch.autograd.grad(loss.sum(), [x])[0].detach()
+    return logits.detach(), loss.detach(), grad / float(eot_iter)
+
+
+def _start(target: Target, x: Any, index: Any, norm: Any, eps: float, seed: int,
+           extra: int) -> Any:
+    import torch
+
+    kind = "uniform" if norm == np.inf else "normal"
+    t = sample_noise(index, tuple(x.shape[1:]), seed, "apgd", kind=kind, extra=extra,
+                     device=x.device)
+    t = 2 * t - 1 if norm == np.inf else t
+    return torch.clamp(x + eps * _normalize(t, norm), target.lo, target.hi)
+
+
+def _ball(target: Target, x_new: Any, x: Any, eps: float, norm: Any) -> Any:
+    """Back into the eps ball around x and the box (AutoAttack's order of clamps)."""
+    import torch
+
+    if norm == np.inf:
+        return torch.clamp(torch.min(torch.max(x_new, x - eps), x + eps), target.lo, target.hi)
+    d = x_new - x
+    return torch.clamp(x + _normalize(d, norm) * torch.clamp(_view(_l2(d), d), max=eps),
+                       target.lo, target.hi)
+
+
+def _oscillation(steps: Any, j: int, k: int, rho: float) -> Any:
+    t = sum((steps[j - c] > steps[j - c - 1]).float() for c in range(k))
+    return (t <= k * rho).float()
+
+
+def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: float,
+               n_iter: int, fn: Any, eot_iter: int = 1, rho: float = 0.75, seed: int = 0,
+               extra: int = 0) -> tuple[Any, Any]:
+    """One AutoPGD run: (still-robust flags, best adversarial point per sample)."""
+    import torch
+
+    x_adv = _start(target, x, index, norm, eps, seed, extra)
+    x_best, x_best_adv = x_adv.clone(), x_adv.clone()
+    steps = torch.zeros((n_iter, len(x)), device=x.device)
+    logits, loss_best, grad = _grad(target, x_adv, y, fn, eot_iter)
+    grad_best = grad.clone()
+    acc = logits.argmax(1) == y
+    step = torch.full((len(x),) + (1,) * (x.dim() - 1), 2.0 * eps, device=x.device)
+    x_old = x_adv.clone()
+    k, k_min, k_decr = max(int(0.22 * n_iter), 1), max(int(0.06 * n_iter), 1), \
+        max(int(0.03 * n_iter), 1)
+    counter, best_at_check = 0, loss_best.clone()
+    reduced_at_check = torch.ones_like(loss_best)
+    for i in range(n_iter):
+        with torch.no_grad():
+            momentum, x_old = x_adv - x_old, x_adv.clone()
+            a = MOMENTUM if i > 0 else 1.0
+            unit = grad.sign() if norm == np.inf else _normalize(grad, norm)
+            x1 = _ball(target, x_adv + step * unit, x, eps, norm)
+            x_adv = _ball(target, x_adv + (x1 - x_adv) * a + momentum * (1 - a), x, eps, norm)
+        logits, loss, grad = _grad(target, x_adv, y, fn, eot_iter)
+        pred = logits.argmax(1) == y
+        acc = acc & pred
+        x_best_adv[~pred] = x_adv[~pred]
+        steps[i] = loss
+        up = loss > loss_best
+        x_best[up], grad_best[up], loss_best[up] = x_adv[up], grad[up], loss[up]
+        counter += 1
+        if counter == k:
+            no_gain = (1.0 - reduced_at_check) * (best_at_check >= loss_best).float()
+            halve = torch.max(_oscillation(steps, i, k, rho), no_gain)
+            reduced_at_check, best_at_check = halve.clone(), loss_best.clone()
+            m = halve > 0
+            if bool(m.any()):
+                step[m] /= 2.0
+                x_adv[m], grad[m] = x_best[m], grad_best[m]
+            k, counter = max(k - k_decr, k_min), 0
+    return acc, x_best_adv
+
+
+def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, n_iter: int = 100,
+         n_restarts: int = 1, loss: str = "ce", eot_iter: int = 1, rho: float = 0.75,
+         n_target_classes: int = 9, seed: int = 0, index: Any = None,
+         batch_size: int = 250) -> Any:
+    """x_adv of AutoAttack's APGD-CE / APGD-DLR (`loss` ce|dlr) or APGD-T (dlr-targeted).
+
+    Restarts and target classes run on the samples still robust; a sample counts as
+    fooled by the best point any iteration found (AutoAttack's `perturb`)."""
+    norm = np.inf if norm in (np.inf, "inf") else 2
+    index = np.arange(len(x)) if index is None else np.asarray(index)
+    adv = x.clone()
+    acc = target.predict(x).argmax(1) == y
+    targets = range(2, n_target_classes + 2) if loss == "dlr-targeted" else [0]
+    for t in targets:
+        for restart in range(int(n_restarts)):
+            todo = acc.nonzero().reshape(-1)
+            for s in batches(len(todo), batch_size):
+                ids = todo[s]
+                xb, yb = x[ids], y[ids]
+                y_target = target.predict(xb).sort(dim=1)[1][:, -t] if t else None
+                ok, xb_adv = single_run(target, xb, yb, index[ids.cpu().numpy()], norm=norm,
+                                        eps=eps, n_iter=int(n_iter),
+                                        fn=_loss_fn(loss, y_target), eot_iter=eot_iter,
+                                        rho=rho, seed=seed, extra=1000 * t + restart)
+                acc[ids[~ok]] = False
+                adv[ids[~ok]] = xb_adv[~ok]
+    return adv.detach()

@@ -1,0 +1,151 @@
+"""AutoPGD in torch with ART's algorithm (art.attacks.evasion.AutoProjectedGradientDescent).
+
+ART's variant differs from the reference AutoPGD of `apgd.py` (it keeps the last iterate,
+not the best adversarial point seen; its checkpoints count improvements of the best loss;
+its step size starts at `eps_step`), so the catalogue attack `apgd` keeps ART's semantics
+under `--engine torch` and `apgd.py` serves the AutoAttack standard. Every restart starts
+from a random point in the ball, as in ART; `nb_random_init=0` (which ART refuses) starts
+the single run at x itself - the deterministic setting in which the numbers equal ART's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.audit.evasion.torch_engine.pgd import check_norm, clip, project
+from dii_hpc.audit.evasion.torch_engine.target import Target, batches, random_start
+
+MOMENTUM = 0.75
+RHO = 0.75
+TOL = 10e-8  # ART's guard against dividing by a zero gradient norm
+
+
+def checkpoints(max_iter: int) -> list[int]:
+    """ART's step-size checkpoints: p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)."""
+    w = [0.0, 0.22]
+    while (nxt := w[-1] + max(w[-1] - w[-2] - 0.03, 0.06)) <= 1:
+        w.append(nxt)
+    return [math.ceil(p * max_iter) for p in w]
+
+
+def _losses(kind: str | None) -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    if kind in (None, "cross_entropy"):
+        return lambda z, y: F.cross_entropy(z, y, reduction="none")
+
+    def dlr(z: Any, y: Any) -> Any:  # ART's DifferenceLogitsRatioPyTorch (no epsilon)
+        order = torch.argsort(z, dim=1)
+        top = order[:, -1]
+        other = torch.where(top != y, top, order[:, -2])
+        u = torch.arange(len(z), device=z.device)
+        return -(z[u, y] - z[u, other]) / (z[u, top] - z[u, order[:, -3]])
+
+    if kind == "difference_logits_ratio":
+        return dlr
+    from dii_hpc.errors import BadInput
+
+    raise BadInput(f"attack apgd: loss_type={kind!r} is not cross_entropy or "
+                   "difference_logits_ratio")
+
+
+def _grad(target: Target, loss: Any, x: Any, y: Any) -> Any:
+    import torch
+
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(loss(target.logits(x), y).mean(), [x])
+    return g
+
+
+def _loss(target: Target, loss: Any, x: Any, y: Any) -> Any:
+    import torch
+
+    with torch.no_grad():
+        return loss(target.logits(x), y)
+
+
+def _unit(grad: Any, norm: Any) -> Any:
+    if norm == np.inf:
+        return grad.sign()
+    dims = tuple(range(1, grad.dim()))
+    return grad / ((grad ** 2).sum(dim=dims, keepdim=True).sqrt() + TOL)
+
+
+def _batch(target: Target, loss: Any, x_k: Any, x0: Any, y: Any, *, norm: Any, eps: float,
+           eps_step: float, max_iter: int, targeted: bool) -> Any:
+    """One batch of ART's AutoPGD loop; returns the last iterate."""
+    import torch
+
+    var_w = checkpoints(max_iter)
+    shape = (len(x_k),) + (1,) * (x_k.dim() - 1)
+    eta = torch.full(shape, float(np.float32(eps_step)), device=x_k.device)
+    count = torch.zeros(len(x_k), device=x_k.device)
+    sign = -1.0 if targeted else 1.0
+    for k in range(int(max_iter)):
+        z = clip(target, x_k + eta * _unit(_grad(target, loss, x_k, y) * sign, norm))
+        if k == 0:
+            x_1 = x0 + project(z - x0, eps, norm)
+            f_0, f_1 = _loss(target, loss, x_k, y), _loss(target, loss, x_1, y)
+            eta_w, f_max_w, f_max = eta.clone(), f_0.clone(), f_0.clone()
+            x_max, x_max_m_1 = x_k.clone(), x0.clone()
+            ge = f_1 >= f_0
+            f_max[ge], x_max[ge] = f_1[ge], x_1[ge]
+            count[ge] += 1
+            x_k_m_1, x_k = x_k.clone(), x_1.clone()
+            continue
+        z = x0 + project(z - x0, eps, norm)
+        nxt = x_k + MOMENTUM * (z - x_k) + (1 - MOMENTUM) * (x_k - x_k_m_1)
+        nxt = clip(target, nxt)
+        nxt = x0 + project(nxt - x0, eps, norm)
+        f = _loss(target, loss, nxt, y)
+        if bool((f == 0.0).all()):
+            return nxt
+        better = f < f_max if targeted else f > f_max
+        count[better] += 1
+        x_max[better], x_max_m_1[better], f_max[better] = nxt[better], x_k[better], f[better]
+        x_k_m_1, x_k = x_k.clone(), nxt.clone()
+        if k in var_w:
+            prev = var_w[var_w.index(k) - 1]
+            cond = (count < RHO * (k - prev)) | ((eta_w == eta).reshape(-1) & (f_max_w == f_max))
+            eta[cond] /= 2
+            x_k[cond], x_k_m_1[cond] = x_max[cond], x_max_m_1[cond]
+            count[:] = 0
+            eta_w, f_max_w = eta.clone(), f_max.clone()
+    return x_k
+
+
+def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, eps_step: float,
+         max_iter: int, nb_random_init: int = 1, batch_size: int = 128,
+         loss_type: str | None = "cross_entropy", targeted: bool = False, seed: int = 0,
+         index: Any = None) -> Any:
+    """x_adv of ART's AutoPGD (restarts on the samples still robust, as ART)."""
+    norm = check_norm(norm, "apgd")
+    loss = _losses(loss_type)
+    index = np.arange(len(x)) if index is None else np.asarray(index)
+    x_adv = x.clone()
+    for restart in range(max(1, int(nb_random_init))):
+        pred = target.predict(x_adv).argmax(1)
+        robust = pred != y if targeted else pred == y
+        if not bool(robust.any()):
+            break
+        x_rob, y_rob, x_init = x_adv[robust], y[robust], x[robust]
+        if nb_random_init > 0:
+            ids = index[robust.cpu().numpy()]
+            x_rob = clip(target, x_rob + random_start(ids, x_rob, eps, norm, seed, "apgd_art",
+                                                      restart))
+            x_rob = x_init + project(x_rob - x_init, eps, norm)
+        for s in batches(len(x_rob), batch_size):
+            x_k = _batch(target, loss, x_rob[s], x_init[s], y_rob[s], norm=norm, eps=eps,
+                         eps_step=eps_step, max_iter=max_iter, targeted=targeted)
+            pred_k = target.predict(x_k).argmax(1)
+            fooled = pred_k == y_rob[s] if targeted else pred_k != y_rob[s]
+            block = x_rob[s]
+            block[fooled] = x_k[fooled]
+            x_rob[s] = block
+        x_adv[robust] = x_rob
+    return x_adv.detach()

@@ -1,0 +1,129 @@
+"""What the torch engine attacks: the audited `nn.Module`, its device, box and classes.
+
+`of(model)` accepts anything shaped like `TorchModelWrapper` (a classifier exposing its
+torch module as `.module`) and says in one line why another model cannot use the engine.
+Random draws are per sample (`sample_noise`) or shared by every sample (`stream`), never
+per batch, so an attack's outcome on one sample does not depend on which other samples
+share its batch or its Slurm shard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.errors import BadInput
+
+# Stable ids for the random streams of each attack (part of every per-sample seed).
+TAGS = {"pgd": 1, "fgsm": 2, "apgd_art": 3, "apgd": 4, "fab": 5, "square": 6, "cw": 7}
+
+
+@dataclass
+class Target:
+    """A classifier as the engine sees it: logits = module(x), inputs boxed in [lo, hi]."""
+
+    module: Any
+    device: Any
+    lo: float
+    hi: float
+    nb_classes: int
+
+    def logits(self, x: Any) -> Any:
+        return self.module(x)
+
+    def tensor(self, x: np.ndarray | Any) -> Any:
+        import torch
+
+        return torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device)
+
+    def labels(self, y: np.ndarray | Any) -> Any:
+        import torch
+
+        return torch.as_tensor(np.asarray(y)).long().to(self.device)
+
+    def predict(self, x: Any, batch_size: int = 512) -> Any:
+        """Logits of a tensor batch by batch, without a graph."""
+        import torch
+
+        if not len(x):
+            return torch.zeros((0, self.nb_classes), device=self.device)
+        with torch.no_grad():
+            return torch.cat([self.module(x[s]) for s in batches(len(x), batch_size)])
+
+
+def of(model: Any, what: str = "--engine torch") -> Target:
+    """The engine's view of `model`, or a one-line BadInput saying what it lacks."""
+    import torch
+
+    from dii_hpc.audit.model.protocols import Task
+
+    module = getattr(model, "module", None)
+    if not isinstance(module, torch.nn.Module):
+        raise BadInput(f"{what} needs a torch model (a TorchModelWrapper exposing its nn.Module "
+                       f"as `.module`); {type(model).__name__} has none - use --engine art")
+    task = Task.parse(model.task)
+    if not task.is_classification:
+        raise BadInput(f"{what} attacks classifiers; {task.value} models use --engine art")
+    param = next(iter(module.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    lo, hi = (float(v) for v in model.clip_values)
+    return Target(module.eval(), device, lo, hi, int(model.nb_classes or 0))
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, max(int(size), 1)):
+        yield slice(start, min(start + int(size), n))
+
+
+def _seed(seed: int, tag: str, index: int, extra: int) -> int:
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, TAGS[tag], int(index) + 1,
+                                       int(extra)]).generate_state(1, np.uint64)[0])
+
+
+def sample_noise(index: Any, shape: tuple[int, ...], seed: int, tag: str, *,
+                 kind: str = "uniform", extra: int = 0, device: Any = None) -> Any:
+    """One draw per sample, seeded by (seed, attack, global index, restart/target).
+
+    Drawn on the CPU and moved: the same numbers on every device."""
+    import torch
+
+    gen = torch.Generator()
+    draw = torch.rand if kind == "uniform" else torch.randn
+    out = [draw(shape, generator=gen.manual_seed(_seed(seed, tag, int(i), extra)))
+           for i in np.asarray(index).reshape(-1)]
+    stacked = torch.stack(out) if out else torch.zeros((0, *shape))
+    return stacked.to(device) if device is not None else stacked
+
+
+def stream(seed: int, tag: str, extra: int = 0) -> Any:
+    """A CPU generator shared by all samples of an attack (Square's square positions)."""
+    import torch
+
+    return torch.Generator().manual_seed(_seed(seed, tag, -1, extra))
+
+
+def random_start(index: Any, x: Any, eps: float, norm: Any, seed: int, tag: str,
+                 extra: int = 0) -> Any:
+    """A uniform draw in the eps ball (cube for Linf, ball for L2), per sample."""
+    import torch
+
+    shape = tuple(x.shape[1:])
+    if norm in (np.inf, "inf"):
+        u = sample_noise(index, shape, seed, tag, extra=extra, device=x.device)
+        return (2 * u - 1) * eps
+    g = sample_noise(index, shape, seed, tag, kind="normal", extra=extra, device=x.device)
+    flat = g.reshape(len(g), -1)
+    d = flat.shape[1]
+    r = sample_noise(index, (1,), seed, tag, extra=extra + 1_000_003, device=x.device)
+    radius = eps * r.reshape(-1, 1) ** (1.0 / d)
+    return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12) * radius).reshape(x.shape) \
+        .to(torch.float32)
+
+
+def per_sample_norm(delta: Any, norm: Any) -> Any:
+    """||delta_i|| for each sample (Linf or L2)."""
+    flat = delta.reshape(len(delta), -1)
+    return flat.abs().amax(1) if norm in (np.inf, "inf") else flat.norm(dim=1)

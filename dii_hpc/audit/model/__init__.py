@@ -1,0 +1,1 @@
+"""What is audited: the model protocols, ART adapters, ready wrappers, input checks."""

@@ -1,0 +1,1 @@
+"""Poisoning: backdoors with retraining, poisoned-sample detection, label flips."""

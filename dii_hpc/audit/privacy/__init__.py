@@ -1,0 +1,1 @@
+"""Privacy: membership and attribute inference, the DP canary audit, the level I suite."""

@@ -1,0 +1,1 @@
+"""Reference (shadow) models and the attacks that need them: LiRA, RMIA."""
