@@ -1,22 +1,8 @@
-"""Audit configs: YAML (or --model/--data options) -> model, dataset and the samples to use.
+"""Audit configs -> model, dataset and the samples to use.
 
-A config names the model and data as "module:callable" (a class or a factory), optionally
-with `params` for it:
-
-    experiment: digits-audit        # store experiment of the audit run
-    model: {factory: dii_hpc.examples.digits:digits_model, params: {width: 16}}
-    data: dii_hpc.examples.digits:digits_data
-    task: image_classification      # default: the model's own task
-    threat: evasion                 # suite / level III threat
-    attack: pgd                     # level II name, or an ART class path (level III)
-    params: {eps: 0.2}              # eps may be a fraction: 8/255
-    engine: art                     # art | torch (attacks written in torch, torch models)
-    standard: autoattack            # suite evasion: AutoAttack's standard (params: eps, norm)
-    n_samples: 200
-    seed: 0                         # every random draw derives from it (audit.randomness)
-    sample_shards: 1                # --executor slurm: split each attack's samples over k tasks
-    parent_run: null                # training run id of the audited model
-    fail_under: {robust_accuracy: 0.3}
+The config file (or --model/--data options) is `dii_hpc.audit.config.AuditConfig`; `load`
+reads it and pins a registered model; `prepare` builds the model and data, checks them
+against each other and picks the evaluation sample.
 """
 
 from __future__ import annotations
@@ -29,73 +15,22 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.config import refs
-from dii_hpc.errors import BadInput, ConfigError
-
-KEYS = {"experiment", "model", "data", "task", "threat", "attack", "suite", "params",
-        "n_samples", "seed", "parent_run", "fail_under", "fail_over", "level", "attacks",
-        "sample_shards", "resources", "setup",  # resources/setup: the Slurm shards
-        "standard", "engine"}
+from dii_hpc.errors import BadInput
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read the YAML (if any), apply CLI overrides, check keys; returns a plain dict."""
-    cfg: dict[str, Any] = {}
+    """The config (`config.AuditConfig`: file, then the CLI's overrides, checked with file,
+    line and key) as the engine's dict, its registered model pinned."""
+    from dii_hpc.audit.config import load as read
+
+    config = read(path, overrides)
+    cfg = config.model_dump(exclude_none=True)
+    if config.resources is not None:
+        cfg["resources"] = config.resources.model_dump(exclude_unset=True)
     if path:
-        from dii_hpc.config import yamlio
-
-        raw, lines = yamlio.load(path)
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: an audit config must be a mapping")
-        for key in raw:
-            if key not in KEYS:
-                from dii_hpc.config.explain import suggest
-
-                close = suggest(str(key), sorted(KEYS))
-                hint = f"did you mean {close}? " if close else ""
-                raise ConfigError(f"{path}:{lines.get((key,))}: unknown key {key!r}; {hint}known "
-                                  f"keys: {', '.join(sorted(KEYS))}")
-        check_values(raw, path, lines)
-        cfg = {**raw, "config_dir": str(Path(path).resolve().parent)}  # its modules live there
-    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    for key in ("model", "data"):
-        if not cfg.get(key):
-            raise BadInput(f"audit needs `{key}` (\"module:callable\") in the config or --{key}")
+        cfg["config_dir"] = str(Path(path).resolve().parent)  # its modules live there
     _pin_model(cfg)
-    cfg.setdefault("experiment", "audit")
-    cfg.setdefault("seed", 0)
-    cfg.setdefault("n_samples", 200)
-    for key in ("n_samples", "sample_shards"):  # also the --n-samples / -p overrides
-        value = cfg.get(key, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{key}={value!r} must be a positive integer")
     return cfg
-
-
-def check_values(raw: dict[str, Any], path: str, lines: dict[Any, int]) -> None:
-    """The config's values whose type is known, checked before anything is built or run:
-    a threshold that is not a number must not surface only after a long attack."""
-    from dii_hpc.audit.core.results import finite_number
-
-    def fail(key: tuple[Any, ...], text: str) -> None:
-        line = lines.get(key) or lines.get(key[:1])
-        raise ConfigError(f"{path}:{line}: {'.'.join(map(str, key))}: {text}")
-
-    for key in ("seed", "n_samples", "sample_shards"):
-        value = raw.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            fail((key,), f"{value!r} is not an integer")
-    for key in ("n_samples", "sample_shards"):
-        if raw.get(key) is not None and raw[key] < 1:
-            fail((key,), f"{raw[key]!r} must be a positive integer")
-    for key in ("fail_under", "fail_over"):
-        bounds = raw.get(key)
-        if bounds is None:
-            continue
-        if not isinstance(bounds, dict):
-            fail((key,), "must be a mapping METRIC: NUMBER")
-        for metric, value in bounds.items():
-            if finite_number(value) is None:
-                fail((key, metric), f"{value!r} is not a number")
 
 
 def search(cfg: dict[str, Any]) -> list[str]:
