@@ -71,3 +71,15 @@ class NotSupported(BadInput, AttributeError):
 
     Also an AttributeError, so ``hasattr`` and ``getattr(module, name, default)`` keep working.
     """
+
+
+def one_line(message: BaseException | str, limit: int = 1000) -> str:
+    """A message as the one line the CLI and the records show: its lines joined, never only
+    the first (torch's "Error(s) in loading state_dict for Net:" says what failed on the
+    lines after its colon), cut at ``limit`` characters with a note of how many were left."""
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    if not text and isinstance(message, BaseException):
+        text = type(message).__name__
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text

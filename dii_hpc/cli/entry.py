@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from dii_hpc.errors import DiiError
+from dii_hpc.errors import DiiError, one_line
 
 
 def _fail(message: str, code: int) -> int:
@@ -35,7 +35,7 @@ def run(invoke: Callable[[], Any]) -> int:
     except DiiError as err:
         if debug:
             raise
-        return _fail(str(err).splitlines()[0] if str(err) else type(err).__name__, err.exit_code)
+        return _fail(one_line(err), err.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as err:  # noqa: BLE001 - the CLI promises one line, not a traceback
@@ -51,7 +51,7 @@ def run(invoke: Callable[[], Any]) -> int:
             return 2
         if "ClickException" in kinds:
             return _fail(err.format_message().replace("\n", " "), 2)  # type: ignore[attr-defined]
-        first = str(err).splitlines()[0] if str(err) else ""
-        return _fail(f"{type(err).__name__}: {first} (set DII_HPC_DEBUG=1 for the traceback)", 3)
+        return _fail(f"{type(err).__name__}: {one_line(str(err))} (set DII_HPC_DEBUG=1 for the "
+                     "traceback)", 3)
     # without standalone mode, a typer.Exit(code) comes back as the return value
     return result if isinstance(result, int) and not isinstance(result, bool) else 0

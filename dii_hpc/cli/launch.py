@@ -43,6 +43,11 @@ def submit(
     else:
         loaded = load_config(config, set_)
     res = sub.submit(loaded, store, executor, dry_run=dry_run, parent_run=parent)
+    if dry_run and res.study is not None:  # an adaptive sweep: its workers, not tasks
+        from dii_hpc.cli.sweep import dry_run as study_dry_run
+
+        typer.echo(study_dry_run(res))
+        return
     if dry_run:
         typer.echo(f"# executor: {res.executor}; {len(res.rows)} task(s); nothing submitted\n")
         typer.echo(res.script)

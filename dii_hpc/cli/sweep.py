@@ -43,10 +43,12 @@ def show(
 
 
 def render(out: dict[str, Any], sort: str = "number") -> str:
-    """The study as text: a header, the best trial, the trials table, the importances."""
-    from dii_hpc.cli.tables import cell, table
+    """The study as text: a header, the best trial, the trials table, the importances.
+    Objectives get the digits that tell every two trials apart (4 at least)."""
+    from dii_hpc.cli.tables import cell, digits_apart, table
 
     c = out["counts"]
+    n = digits_apart([r["value"] for r in out["trials"] if r["value"] is not None])
     lines = [f"study of {out['experiment']}: {out['direction']} {out['metric']}, sampler "
              f"{out['sampler']}, pruner {out['pruner']}; {c['done']} of {out['n_trials']} "
              f"trials done ({c['complete']} complete, {c['pruned']} pruned, {c['failed']} "
@@ -55,13 +57,14 @@ def render(out: dict[str, Any], sort: str = "number") -> str:
     if best:
         params = ", ".join(f"{k}={cell(v)}" for k, v in best["params"].items())
         lines.append(f"best: trial {best['number']} (run {best['run_id']}) {out['metric']} = "
-                     f"{cell(best['value'])}: {params}")
+                     f"{cell(best['value'], digits=n)}: {params}")
     rows = list(out["trials"])
     if sort == "value":
         sign = -1 if out["direction"] == "maximize" else 1
         rows.sort(key=lambda r: (r["value"] is None, sign * (r["value"] or 0.0)))
     keys = list(out["space"])
-    body = [[r["number"], r["state"], cell(r["value"]), cell(r["best_so_far"]),
+    body = [[r["number"], r["state"], cell(r["value"], digits=n),
+             cell(r["best_so_far"], digits=n),
              *[cell(r["params"].get(k)) for k in keys], r["run_status"] or "-",
              r["run_id"] or "-", _note(r)] for r in rows[:TRIALS_SHOWN]]
     lines.append(table(body, ["trial", "state", out["metric"], "best so far", *keys, "run",
@@ -83,6 +86,41 @@ def _note(row: dict[str, Any]) -> str:
     if row["pruned_at"] is not None:
         return f"pruned at step {row['pruned_at']}"
     return row["error"] or ""
+
+
+def dry_run(res: Any) -> str:
+    """`submit --dry-run` of an adaptive sweep: the job script, then the study and what each
+    worker will do (there are no tasks with params: the study gives them one by one)."""
+    from dii_hpc.cli.tables import cell, table
+    from dii_hpc.launch.study import describe_sampler
+
+    study, c = res.study, res.study["counts"]
+    spec, n = study["spec"], study["workers"]
+    so_far = ("a new study" if study["new"] else f"the study has {c.done} of them done, "
+              f"{c.running} running")
+    lines = [f"# executor: {res.executor}; {n} worker(s) for the study of {res.experiment}; "
+             "nothing submitted", "", res.script.rstrip(), "",
+             f"study of {res.experiment}: {spec['direction']} {spec['metric']} (each trial's "
+             f"last value) over {spec['n_trials']} trials; {so_far}; {study['remaining']} to "
+             f"run, {n} at a time",
+             f"sampler {describe_sampler(spec)}, seed {spec['seed']}; pruner {spec['pruner']}",
+             "space:"]
+    space = [[key, kind, " .. ".join(cell(v) for v in value) if kind != "choice"
+              else ", ".join(cell(v) for v in value)]
+             for key, entry in spec["space"].items() for kind, value in entry.items()]
+    lines += ["  " + ln for ln in table(space).splitlines()]
+    row = res.rows[0]
+    unit = row["unit"]
+    trains = f"model {', '.join(unit['models'])}" + (
+        f" on dataset {', '.join(unit['datasets'])}" if unit["datasets"] else "")
+    fixed = ", ".join(f"{k}={cell(v)}" for k, v in row["run_params"].items()
+                      if k not in spec["space"] and k not in ("model", "dataset"))
+    lines += [f"each worker, until no trial is left: asks the study for a trial, trains {trains} "
+              f"as a sweep task with the trial's values (one run per trial; the other params: "
+              f"{fixed or 'none'}), then tells the study its {spec['metric']}",
+              table([[k, seed] for k, seed in enumerate(study["seeds"])],
+                    ["worker", "sampler seed"])]
+    return "\n".join(lines)
 
 
 def after_submit(store: Any, res: Any, wait: bool) -> None:

@@ -43,6 +43,16 @@ def cells_apart(a: float, b: float, digits: int = 4) -> tuple[str, str]:
     return repr(float(a)), repr(float(b))
 
 
+def digits_apart(values: Sequence[float], digits: int = 4) -> int:
+    """The fewest significant digits (from ``digits``) at which numbers that differ print
+    differently: a column of objectives compared by eye (`sweep show`) needs it."""
+    numbers = {float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)}
+    for n in range(digits, 18):
+        if len({cell(v, digits=n) for v in numbers}) == len(numbers):
+            return n
+    return 17
+
+
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None, *,
           rule: bool = False, align: str = "", min_widths: Sequence[int] = (),
           sep: str = "  ") -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dii_hpc.errors import BadInput
+from dii_hpc.errors import BadInput, one_line
 
 _IDENT = r"[A-Za-z_]\w*"
 _DOTTED = re.compile(rf"^{_IDENT}(\.{_IDENT})*$")
@@ -141,16 +141,13 @@ def _import(ref: Ref, key: str, search: Sequence[str | os.PathLike[str]]) -> Any
                        f"module {missing!r} is not installed") from err
     except Exception as err:  # noqa: BLE001 - the user's module failed while importing
         raise BadInput(f"{key}: {str(ref)!r}: importing {ref.module!r} failed: "
-                       f"{type(err).__name__}: {_first_line(err)}") from err
+                       f"{type(err).__name__}: {one_line(err)}") from err
 
 
 def _shown(d: str | os.PathLike[str]) -> str:
     return str(Path(d).expanduser())
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def missing_methods(obj: Any, methods: Iterable[str]) -> list[str]:
@@ -209,7 +206,7 @@ def build(spec: Any, key: str = "reference", *, params: dict[str, Any] | None = 
         raise
     except Exception as err:  # noqa: BLE001 - the user's factory failed
         raise BadInput(f"{key}: {spec}({_kwargs(kwargs)}) failed: "
-                       f"{type(err).__name__}: {_first_line(err)}") from err
+                       f"{type(err).__name__}: {one_line(err)}") from err
 
 
 def _kwargs(kwargs: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from dii_hpc.config import refs
-from dii_hpc.errors import BadInput
+from dii_hpc.errors import BadInput, one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -119,7 +119,7 @@ def load_weights(model: Any, path: str, sha256: str | None, where: str) -> None:
     try:
         loader(state.get("state_dict", state) if isinstance(state, dict) else state)
     except Exception as err:  # noqa: BLE001
-        raise BadInput(f"{where}: weights do not fit the model: {str(err).splitlines()[0]}") from err
+        raise BadInput(f"{where}: weights do not fit the model: {one_line(err)}") from err
 
 
 def load(spec: str, store: Store | None = None, from_run: str | None = None,

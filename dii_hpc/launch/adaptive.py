@@ -37,22 +37,54 @@ def remaining(store: Store, experiment: str, spec: dict[str, Any]) -> int:
         return studymod.tally(study.get_trials(deepcopy=False)).remaining(int(spec["n_trials"]))
 
 
-def prepare(store: Store, config: ExperimentConfig, submission: str) -> tuple[int, Any]:
-    """Write (or check and extend) the study of ``config``; (workers to start, undo)."""
-    spec = studymod.spec_of(config.sweep.optimize)
-    studymod.make_sampler(spec, 0)  # Optuna (and cmaes) present: refused here, not on a node
-    experiment = config.experiment
-    sdir = studymod.study_dir(store, experiment)
+def _check(store: Store, experiment: str, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The study's spec so far (None for a new one); BadInput when ``spec`` is another study
+    (refused here, not on a node: Optuna and cmaes must be present too)."""
+    studymod.make_sampler(spec, 0)
     before = studymod.read_spec(store, experiment)
     if before is not None:
         key = studymod.same_study(before, spec)
         if key:
             raise BadInput(f"sweep.optimize.{key}: experiment {experiment} already has a study "
                            f"with {key} {before.get(key)!r}; name another experiment for a new one")
-    todo = remaining(store, experiment, spec)
+    return before
+
+
+def _refuse_full(experiment: str, spec: dict[str, Any], todo: int) -> None:
     if todo <= 0:
         raise BadInput(f"sweep.optimize.n_trials: the study of {experiment} has its "
                        f"{spec['n_trials']} trials; raise n_trials to run more")
+
+
+def preview(store: Store, config: ExperimentConfig) -> dict[str, Any]:
+    """What submitting ``config`` would start, changing nothing (`submit --dry-run`): the
+    spec, the study so far (its trials by state), the trials left, the workers and the
+    sampler seed each starts with (`launch.trials.start`)."""
+    spec = studymod.spec_of(config.sweep.optimize)
+    experiment = config.experiment
+    before = _check(store, experiment, spec)
+    trials = []
+    journal = studymod.study_dir(store, experiment) / studymod.JOURNAL_FILE
+    if before is not None and journal.exists():
+        trials = studymod.open_study(store, experiment, spec).get_trials(deepcopy=False)
+    counts = studymod.tally(trials)
+    lost = sum(1 for t in trials if t.state.name == "RUNNING" and studymod.lost_reason(t, store))
+    todo = counts.remaining(int(spec["n_trials"])) + lost  # asked again after recovery
+    _refuse_full(experiment, spec, todo)
+    workers = min(int(spec["parallel"]), todo)
+    return {"spec": spec, "new": before is None, "counts": counts, "remaining": todo,
+            "workers": workers,
+            "seeds": [studymod.worker_seed(spec, k, len(trials)) for k in range(workers)]}
+
+
+def prepare(store: Store, config: ExperimentConfig, submission: str) -> tuple[int, Any]:
+    """Write (or check and extend) the study of ``config``; (workers to start, undo)."""
+    spec = studymod.spec_of(config.sweep.optimize)
+    experiment = config.experiment
+    sdir = studymod.study_dir(store, experiment)
+    before = _check(store, experiment, spec)
+    todo = remaining(store, experiment, spec)
+    _refuse_full(experiment, spec, todo)
     subs = [*(before or {}).get("submissions", []), submission]
     studymod.write_spec(store, experiment, {**spec, "experiment": experiment,
                                             "submissions": subs, "updated": time.time()})
@@ -130,16 +162,28 @@ def cancel_targets(store: Store, experiment: str) -> tuple[list[str], list[int]]
             [int(w["job_id"]) for w in live if w["executor"] == "local"])
 
 
+def stop(store: Store, experiment: str) -> tuple[list[str], int]:
+    """`dii-hpc cancel` of a study: its live workers' jobs are noted as cancelled (before
+    any signal: `study.note_cancel`), the local ones stopped; (Slurm job ids to scancel,
+    local workers stopped)."""
+    slurm_ids, pids = cancel_targets(store, experiment)
+    if slurm_ids or pids:
+        studymod.note_cancel(store, experiment, [*slurm_ids, *map(str, pids)])
+    return slurm_ids, interrupt(pids)
+
+
 def interrupt(pids: list[int]) -> int:
-    """Stop local workers: SIGINT to submitit's local controller (its job id), which hands it
-    to the worker (KeyboardInterrupt: the trial's run ends KILLED) and kills it a second
-    later; SIGTERM would be bypassed by submitit's handler in the worker."""
+    """Stop local workers: SIGTERM to submitit's local controller (its job id), which hands
+    it to the worker and waits for it: the worker's own handler stops its trial, whose run
+    ends (CANCELLED after `study.note_cancel`) however long its end takes.  (A SIGINT would
+    make the controller kill the worker a second later, its run's end cut short; a worker
+    still starting, whose SIGTERM submitit lets pass, finds the cancel at its first claim.)"""
     import signal
 
     stopped = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signal.SIGTERM)
             stopped += 1
     return stopped
 
@@ -178,6 +222,21 @@ def wait(store: Store, experiment: str, job_ids: list[str], executor: str,
             if not live:
                 return
             time.sleep(poll_s)
+
+
+def of_submission(store: Store, experiment: str, submission: str | None) -> bool:
+    """Whether ``submission`` started workers of the study of ``experiment``."""
+    spec = studymod.read_spec(store, experiment)
+    return spec is not None and submission in (spec.get("submissions") or [])
+
+
+def trial_runs(store: Store, experiment: str) -> list[str]:
+    """The runs of the study's results, in trial order: complete, pruned and failed by the
+    user's code (a trial lost with its worker was asked again: its run is no result)."""
+    spec = studymod.read_spec(store, experiment) or {}
+    trials = studymod.open_study(store, experiment, spec).get_trials(deepcopy=False)
+    return [t.user_attrs["run_id"] for t in sorted(trials, key=lambda t: t.number)
+            if t.state.is_finished() and "lost" not in t.user_attrs and t.user_attrs.get("run_id")]
 
 
 def outcome(store: Store, experiment: str) -> dict[str, Any]:

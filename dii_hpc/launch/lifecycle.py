@@ -59,8 +59,8 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
     if target in store.experiments():  # an adaptive sweep's workers (between trials too)
         from dii_hpc.launch import adaptive
 
-        slurm_ids, pids = adaptive.cancel_targets(store, target)
-        local += adaptive.interrupt(pids)
+        slurm_ids, stopped = adaptive.stop(store, target)
+        local += stopped
     for rec in runs:
         info = jobs.get(rec["run_id"], {})
         job_id = info.get("job_id") or (rec.get("slurm") or {}).get("job_id")
@@ -68,7 +68,8 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
             slurm_ids.append(str(job_id))
             if rec.get("status") == "RUNNING":
                 signalled[rec["run_id"]] = str(job_id)
-        elif "trial" not in rec and _kill_local(rec):  # a trial's worker was stopped above
+        elif "trial" not in (rec.get("tags") or {}) and _kill_local(rec):
+            # (a study's trial, tagged from its creation on: its worker was stopped above)
             local += 1
         if rec.get("status") == "PENDING":
             pending.append(rec["run_id"])

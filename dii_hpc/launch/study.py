@@ -2,10 +2,11 @@
 
 Layout: ``<store>/experiments/<exp>/study/`` holds ``study.json`` (the `sweep.optimize` spec
 the study was made with, written atomically), ``journal.log`` (Optuna's JournalStorage over
-a JournalFileBackend) and the lock files.  The lock is Optuna's `JournalFileOpenLock`
-(``O_CREAT|O_EXCL``, which NFSv3+, Lustre and GlusterFS honour, as the model registry relies
-on; the symlink lock worked on the GlusterFS test bed too, but O_EXCL is the one both this
-module and the registry stand on).  A lock whose holder died is broken after its grace period.
+a JournalFileBackend), ``cancelled.json`` (the worker jobs `dii-hpc cancel` stopped) and the
+lock files.  The lock is Optuna's `JournalFileOpenLock` (``O_CREAT|O_EXCL``, which NFSv3+,
+Lustre and GlusterFS honour, as the model registry relies on; the symlink lock worked on the
+GlusterFS test bed too, but O_EXCL is the one both this module and the registry stand on).  A
+lock whose holder died is broken after its grace period.
 
 Workers take a second lock of the same kind, ``claim.lock``, around "recover, count, ask":
 that is what keeps `n_trials` exact with many workers (two workers cannot both see 23 of 24
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 STUDY_DIR = "study"
 SPEC_FILE = "study.json"
 JOURNAL_FILE = "journal.log"
+CANCEL_FILE = "cancelled.json"  # worker job id -> when `dii-hpc cancel` stopped it
 LOCK_GRACE_S = 30  # a lock not released for this long is taken to be a dead holder's
 ASK_GRACE_S = 120.0  # a trial asked this long ago with no run yet: its worker died in between
 #: What must match for a later submission to continue a study (n_trials, parallel may change).
@@ -104,24 +106,37 @@ def grid_space(space: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
     return out
 
 
+def tpe_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """The TPESampler keywords of a study (besides its seed): the constant liar (with several
+    workers it keeps running trials from being proposed again), multivariate (models the
+    params jointly), and a random start of a quarter of the budget between 4 and Optuna's
+    10: with the few dozen trials a cluster study affords, 10 random trials of 24 would leave
+    TPE little to work with."""
+    startup = min(10, max(4, int(spec.get("n_trials", 40)) // 4))
+    return {"constant_liar": True, "multivariate": True, "n_startup_trials": startup}
+
+
+def describe_sampler(spec: dict[str, Any]) -> str:
+    """The sampler as `submit --dry-run` says it: its name and the settings it runs with."""
+    if spec["sampler"] != "tpe":
+        return str(spec["sampler"])
+    options = tpe_options(spec)
+    flags = [k.replace("_", " ") for k in ("multivariate", "constant_liar") if options.get(k)]
+    flags.append(f"{options['n_startup_trials']} random trials first")
+    return f"tpe ({', '.join(flags)})"
+
+
 def make_sampler(spec: dict[str, Any], seed: int) -> Any:
     """The spec's sampler, seeded per worker (the same seed everywhere would have every
-    worker draw the same startup points).
-
-    TPE: the constant liar (with several workers it keeps running trials from being proposed
-    again), multivariate (models the params jointly), and a random start of a quarter of the
-    budget between 4 and Optuna's 10: with the few dozen trials a cluster study affords, 10
-    random trials of 24 would leave TPE little to work with."""
+    worker draw the same startup points); TPE with `tpe_options`."""
     samplers = optuna_module().samplers
     name = spec["sampler"]
     if name == "tpe":
         import warnings
 
-        startup = min(10, max(4, int(spec.get("n_trials", 40)) // 4))
         with warnings.catch_warnings():  # both options are "experimental" in Optuna's words
             warnings.simplefilter("ignore", optuna_module().exceptions.ExperimentalWarning)
-            return samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True,
-                                       n_startup_trials=startup)
+            return samplers.TPESampler(seed=seed, **tpe_options(spec))
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
@@ -189,6 +204,30 @@ def claim_lock(store: Store, experiment: str) -> Iterator[None]:
     finally:
         with contextlib.suppress(RuntimeError):  # broken as stale by another: it is gone anyway
             lock.release()
+
+
+def note_cancel(store: Store, experiment: str, job_ids: list[str]) -> None:
+    """`dii-hpc cancel`, before it signals the study's workers: the jobs it stops, with the
+    time.  A worker that finds its job here asks for no more trials, and the trial it was
+    running ends CANCELLED, even one begun after the cancel listed the runs it cancels."""
+    from dii_hpc.store.atomic import read_json, write_json
+
+    path = study_dir(store, experiment) / CANCEL_FILE
+    noted = read_json(path) if path.exists() else {}
+    write_json(path, {**noted, **dict.fromkeys(map(str, job_ids), time.time())})
+
+
+def cancelled(store: Store, experiment: str, job_id: str | None, since: float) -> bool:
+    """Whether a cancel named job ``job_id`` after ``since`` (the worker's start: a local job
+    id is a pid, which a later worker may have again)."""
+    from dii_hpc.store.atomic import read_json
+
+    path = study_dir(store, experiment) / CANCEL_FILE
+    if job_id is None or not path.exists():
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        return float(read_json(path).get(job_id, 0.0)) >= since
+    return False
 
 
 # ----------------------------------------------------------------------------- bookkeeping

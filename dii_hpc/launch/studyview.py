@@ -69,13 +69,15 @@ def _best(rows: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
 
 
 def importances(study: Any, complete: int) -> dict[str, float] | None:
-    """Optuna's fANOVA importances; None below two complete trials or when they fail
-    (e.g. every complete trial has the same params)."""
+    """Optuna's fANOVA importances (named: Optuna's default evaluator changed to PED-ANOVA,
+    which gives every param the same share when a study has few trials); None below two
+    complete trials or when they fail (e.g. every complete trial has the same params)."""
     if complete < 2:
         return None
     optuna = studymod.optuna_module()
     try:
-        found = optuna.importance.get_param_importances(study)
+        found = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
     except (ValueError, RuntimeError, ImportError, ZeroDivisionError):
         return None
     return {k: float(v) for k, v in found.items()}

@@ -46,6 +46,7 @@ class SubmitResult:
     arrays: list[str] = field(default_factory=list)
     plan_file: Path | None = None
     dry_run: bool = False
+    study: dict[str, Any] | None = None  # a dry run of an adaptive sweep: `adaptive.preview`
 
 
 def sweep_job(kind: str, config: ExperimentConfig, store_root: Path, folder: Path,
@@ -119,6 +120,9 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
     config = loaded.config
     ex_design = planning.make_executor(loaded)
     rows = planning.task_table(loaded, ex_design)
+    study = adaptive.preview(store, config) if dry_run and config.sweep.optimize else None
+    if study is not None:
+        rows = rows[:study["workers"]]
     if slurm_conf is not None and executor == "slurm":
         kind = "slurm"
     else:
@@ -132,7 +136,7 @@ def submit(loaded: LoadedConfig, store: Store, executor: str = "auto", *, dry_ru
     job = sweep_job(kind, config, store.root, jobdir / "submitit", slurm_conf, dependency)
     res = SubmitResult(sid, config.experiment, kind, rows,
                        backend.sbatch_text(job, min(len(rows), max_array)),
-                       dry_run=dry_run)
+                       dry_run=dry_run, study=study)
     if dry_run:
         return res
     store.ensure_writable()

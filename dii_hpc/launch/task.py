@@ -69,13 +69,47 @@ def read_plan(plan_file: str | Path) -> dict[str, Any]:
     return read_json(Path(plan_file))
 
 
-def task_config(plan: dict[str, Any], index: int) -> tuple[dict[str, Any], Any]:
-    """The task's resolved raw config and its validated ExperimentConfig."""
+def task_config(plan: dict[str, Any], index: int, values: dict[str, Any] | None = None,
+                label: str | None = None) -> tuple[dict[str, Any], Any]:
+    """The task's resolved raw config and its validated ExperimentConfig; ``values``: the
+    point of a study's trial (``label`` names it) instead of the row's own."""
     from dii_hpc.config import SweepPoint, apply_point, from_dict
 
     spec = plan["tasks"][index]
-    raw = apply_point(plan["config"], SweepPoint(spec.get("values", {}), spec.get("seed")))
-    return raw, from_dict(raw, source=f"{plan.get('source', 'plan')} task {index}").config
+    point = SweepPoint(spec.get("values", {}) if values is None else values, spec.get("seed"))
+    raw = apply_point(plan["config"], point)
+    where = f"{plan.get('source', 'plan')} {label or f'task {index}'}"
+    return raw, from_dict(raw, source=where).config
+
+
+def build_executor(plan: dict[str, Any], config: Any, restore: dict[str, Any] | None = None) -> Any:
+    """The configured Executor of one task's (or trial's) own config: its models and datasets
+    are built from that config, swept constructor params included."""
+    from dii_hpc.config import refs
+
+    search = [plan["config_dir"]] if plan.get("config_dir") else []  # beside the config
+    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor",
+                      search=search)(config, restore_states=restore)
+    ex.search = search
+    return ex
+
+
+def train(plan: dict[str, Any], index: int, ex: Any, unit: Any, run: Any, config: Any,
+          dist: Any) -> Any:
+    """A task's work inside its run, the same for a sweep task and a study's trial: system
+    metrics, the unit's train_function with the config's params, then (rank 0) what it
+    returned saved on the run and the other ranks' ends."""
+    sampler, node_writer = _sampler(run, plan, index, config, dist)
+    try:
+        result = ex.run_unit(unit, run, dict(config.params))
+        if dist.rank == 0:
+            ex.save_result(run, result)
+            if dist.world_size > 1:
+                _stop(sampler, node_writer)
+                _end_ranks(run, dist)
+        return result
+    finally:
+        _stop(sampler, node_writer)
 
 
 def seed_everything(seed: int | None) -> None:
@@ -260,7 +294,6 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     Every rank of a multi-rank task gets here (submitit starts nodes x tasks_per_node
     processes) and calls the unit's ``train_function``; rank 0 owns the run."""
     from dii_hpc import distributed
-    from dii_hpc.config import refs
     from dii_hpc.launch.executor import Unit
     from dii_hpc.tracking import ranks
 
@@ -269,10 +302,7 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     raw, config = task_config(plan, ref.index)
     limit_threads(config.resources.cpus_per_task)
     dist = distributed.env()
-    search = [plan["config_dir"]] if plan.get("config_dir") else []  # beside the config
-    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor",
-                      search=search)(config, restore_states=ref.restore)
-    ex.search = search
+    ex = build_executor(plan, config, ref.restore)
     unit = Unit.from_dict(spec["unit"])
     _CURRENT.update(executor=ex, checkpointable=ex.checkpointable(unit), requeued=False, run=None)
     seed_everything(spec.get("seed"))
@@ -280,16 +310,10 @@ def execute(ref: TaskRef) -> dict[str, Any]:
     _CURRENT["run"] = run
     with contextlib.suppress(ValueError):
         signal.signal(preempt_signal(), _on_preempt)  # start_run chained its own flush in front
-    sampler, node_writer = _sampler(run, plan, ref.index, config, dist)
     try:
         with run:
             try:
-                result = ex.run_unit(unit, run, dict(config.params))
-                if dist.rank == 0:
-                    ex.save_result(run, result)
-                    if dist.world_size > 1:
-                        _stop(sampler, node_writer)
-                        _end_ranks(run, dist)
+                train(plan, ref.index, ex, unit, run, config, dist)
             except SystemExit:
                 if _CURRENT.get("requeued"):
                     run.finish("PENDING", "requeued after its warning signal; will resume")
@@ -300,7 +324,6 @@ def execute(ref: TaskRef) -> dict[str, Any]:
                                       distributed.node_name())
                 raise
     finally:
-        _stop(sampler, node_writer)
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(preempt_signal(), _CURRENT.get("submitit_handler") or signal.SIG_DFL)
         _CURRENT.clear()

@@ -35,18 +35,20 @@ LINGER_POLL_S = 2.0  # how often an idle worker looks again while others' trials
 
 @dataclass
 class Worker:
-    """What one worker knows: its plan row, the study and the unit it trains."""
+    """What one worker knows: its plan row, the study and the unit it trains (each trial
+    builds its own Executor from its own config: `_trial_config`)."""
 
     plan: dict[str, Any]
     index: int
     store: Any
     spec: dict[str, Any]
     study: Any
-    executor: Any
     unit: Any
     me: dict[str, str]
     dists: dict[str, Any] = field(default_factory=dict)
     ran: list[int] = field(default_factory=list)
+    job: str | None = None  # submitit's job id (what `dii-hpc cancel` notes)
+    started: float = field(default_factory=time.time)
 
     @property
     def experiment(self) -> str:
@@ -134,11 +136,12 @@ def _set_handler(sig: int, handler: Any) -> Any:
 
 @contextlib.contextmanager
 def _held() -> Any:
-    """Hold SIGTERM and the preempt signal while the claim lock is held: an exit inside
-    Optuna's lock wait would release another worker's lock (optuna's acquire releases on any
-    exception).  Yields the list of signals that came meanwhile."""
+    """Hold the stop signals (SIGTERM, Ctrl-C's SIGINT) and the preempt signal while the
+    claim lock is held: an exit between the ask and the end of the claim would leave a trial
+    running with no run, which nobody re-asks before `study.ASK_GRACE_S`.  Yields the list of
+    signals that came meanwhile."""
     got: list[int] = []
-    sigs = {signal.SIGTERM, _preempt()}
+    sigs = {signal.SIGTERM, signal.SIGINT, _preempt()}
     old = {sig: _set_handler(sig, lambda n, _f: got.append(n)) for sig in sigs}
     try:
         yield got
@@ -149,24 +152,59 @@ def _held() -> Any:
 
 
 def _abandon(w: Worker, trial: Any, signals: list[int]) -> None:
-    """The worker stops: its trial (if still running) is failed as lost at once, so the next
-    claim by any worker asks it again; then the held ``signals`` are delivered."""
+    """The worker stops: its trial (if still running) is told from its run when that run
+    ended (`study.settle`), else failed as lost at once, so the next claim by any worker asks
+    it again, and a run it never started ends too; then the held ``signals`` are delivered."""
     from optuna.trial import TrialState
 
     if trial is not None:
         with contextlib.suppress(Exception):  # on the way out: best effort, recovery covers it
             frozen = w.study._storage.get_trial(trial._trial_id)
-            if frozen.state == TrialState.RUNNING:
+            ended = frozen.state != TrialState.RUNNING
+            if not ended and not studymod.settle(w.study, frozen, w.store):
                 w.study._storage.set_trial_user_attr(trial._trial_id, "lost",
                                                      "its worker stopped")
                 studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+                _end_unstarted(w, frozen.user_attrs.get("run_id"))
     for sig in signals:
         os.kill(os.getpid(), sig)  # the handlers now in place act on it
 
 
+def _end_unstarted(w: Worker, run_id: str | None) -> None:
+    """A trial's run the worker created but stopped before starting: CANCELLED when the
+    cancel asked for it, else KILLED (nobody else would ever end it)."""
+    from dii_hpc.store import records
+    from dii_hpc.tracking.ending import CANCELLED_BY_USER
+
+    if not run_id:
+        return
+    record = w.store.run(run_id)
+    if record.get("status") != "PENDING":
+        return
+    if _cancelled(w) or records.cancel_requested(w.store.run_dir(run_id)):
+        w.store.update_run(run_id, status="CANCELLED", end_time=time.time(),
+                           error=CANCELLED_BY_USER)
+    else:
+        w.store.update_run(run_id, status="KILLED", end_time=time.time(),
+                           error="its worker stopped before the run started")
+
+
+def _cancelled(w: Worker) -> bool:
+    """Did `dii-hpc cancel` stop this worker's job (`study.note_cancel`)?"""
+    return studymod.cancelled(w.store, w.experiment, w.job, w.started)
+
+
+def _job_id() -> str | None:
+    """This worker's job id as submitit (and the jobs record) name it; None outside a job."""
+    with contextlib.suppress(RuntimeError, KeyError, ValueError):
+        import submitit
+
+        return str(submitit.JobEnvironment().job_id)
+    return None
+
+
 def start(plan: dict[str, Any], index: int) -> Worker:
-    """Open the study and the Executor for worker ``index`` of the plan."""
-    from dii_hpc.config import refs
+    """Open the study for worker ``index`` of the plan."""
     from dii_hpc.launch.executor import Unit
     from dii_hpc.launch.task import limit_threads, task_config
     from dii_hpc.store.store import Store
@@ -177,22 +215,22 @@ def start(plan: dict[str, Any], index: int) -> Worker:
         raise BadInput(f"experiment {plan['experiment']} has no study (study/study.json)")
     _, config = task_config(plan, index)
     limit_threads(config.resources.cpus_per_task)
-    ex = refs.resolve(config.executor, "executor", require=("run_unit",), what="executor")(config)
     probe = studymod.open_study(store, plan["experiment"], spec)
     seed = studymod.worker_seed(spec, index, len(probe.get_trials(deepcopy=False)))
     me = {"worker": f"{plan['submission_id']}/{index}", "token": f"{socket.gethostname()}:{os.getpid()}"}
     return Worker(plan, index, store, spec, studymod.open_study(store, plan["experiment"], spec,
                                                                 seed=seed),
-                  ex, Unit.from_dict(plan["tasks"][index]["unit"]), me,
-                  studymod.distributions(spec["space"]))
+                  Unit.from_dict(plan["tasks"][index]["unit"]), me,
+                  studymod.distributions(spec["space"]), job=_job_id())
 
 
 def claim(w: Worker) -> tuple[str, Any]:
     """("trial", trial) | ("wait", None) while others' trials run | ("done", None)."""
     with studymod.claim_lock(w.store, w.experiment):
         studymod.recover(w.study, w.store, w.me)
-        if w.study.user_attrs.get("error"):
-            return "done", None  # a bad-input stop: every trial would fail the same way
+        if w.study.user_attrs.get("error") or _cancelled(w):
+            return "done", None  # a bad-input stop (every trial would fail the same way), or
+            # a cancel whose signal has not reached this worker (e.g. submitit's let it pass)
         spec = studymod.read_spec(w.store, w.experiment) or w.spec  # n_trials may have grown
         counts = studymod.tally(w.study.get_trials(deepcopy=False))
         if counts.remaining(int(spec["n_trials"])) <= 0:
@@ -209,16 +247,16 @@ def _preempt() -> int:
     return preempt_signal()
 
 
-def _trial_config(w: Worker, trial: Any) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-    """The trial's resolved raw config, its validated config and the params its run records."""
-    from dii_hpc.config import SweepPoint, apply_point, from_dict
+def _trial_config(w: Worker, trial: Any) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:
+    """The trial's resolved raw config, its validated config, the Executor built from it
+    and the params its run records: what a sweep task with the same values has."""
+    from dii_hpc.launch import task
     from dii_hpc.launch.plan import point_params
 
     values = dict(trial.params)
-    raw = apply_point(w.plan["config"], SweepPoint(values, None))
-    config = from_dict(raw, source=f"{w.plan.get('source', 'plan')} trial {trial.number}").config
-    base = (w.plan["config"].get("params") or {})
-    return raw, config, point_params(base, values, None, w.executor.unit_params(w.unit))
+    raw, config = task.task_config(w.plan, w.index, values, f"trial {trial.number}")
+    ex = task.build_executor(w.plan, config)
+    return raw, config, ex, point_params(config.params, values, None, ex.unit_params(w.unit))
 
 
 def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
@@ -228,24 +266,43 @@ def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
     from dii_hpc import distributed
     from dii_hpc.launch import task
     from dii_hpc.store.ids import new_run_id
+    from dii_hpc.tracking import active
 
     rid = new_run_id()
     trial.set_user_attr("run_id", rid)
     tags = {**config.tags, "submission": w.plan["submission_id"], "trial": str(trial.number)}
     w.store.create_run(config.experiment, config.kind, params, tags, status="PENDING", run_id=rid)
-    run = task._start(w.plan, w.index, raw, config, distributed.env(), run_id=rid)
-    if run.record.get("slurm"):  # the job is the worker's, shared by its trials (launch.status)
-        run.set_section("slurm", {**run.record["slurm"], "worker": w.me["worker"]})
-    section = {"number": trial.number, "metric": w.spec["metric"],
-               "direction": w.spec["direction"], "worker": w.me["worker"],
-               "space": {k: next(iter(e)) for k, e in w.spec["space"].items()}}
-    if "retry_of" in trial.user_attrs:
-        section["retry_of"] = trial.user_attrs["retry_of"]
-    run.set_section("trial", section)
+    try:
+        run = task._start(w.plan, w.index, raw, config, distributed.env(), run_id=rid)
+        if run.record.get("slurm"):  # the job is the worker's, shared by its trials
+            run.set_section("slurm", {**run.record["slurm"], "worker": w.me["worker"]})
+        section = {"number": trial.number, "metric": w.spec["metric"],
+                   "direction": w.spec["direction"], "worker": w.me["worker"],
+                   "space": {k: next(iter(e)) for k, e in w.spec["space"].items()}}
+        if "retry_of" in trial.user_attrs:
+            section["retry_of"] = trial.user_attrs["retry_of"]
+        run.set_section("trial", section)
+    except (KeyboardInterrupt, SystemExit) as err:  # a stop while the run was being started
+        started = active.top()
+        if started is not None and started.id == rid:
+            _end_stopped(w, started, err)
+        raise
     task._CURRENT["run"] = run
     with contextlib.suppress(ValueError):
         signal.signal(_preempt(), task._on_preempt)  # start_run chained its own flush in front
     return run
+
+
+def _end_stopped(w: Worker, run: Any, err: BaseException) -> None:
+    """The trial's run when its worker stops (KeyboardInterrupt, SystemExit): KILLED, and
+    CANCELLED when a cancel stopped the worker (even a trial begun after the cancel listed the
+    runs it cancels); the trial is asked again (`_abandon`)."""
+    from dii_hpc.store import records
+
+    _stopping()
+    if _cancelled(w):
+        records.request_cancel(run.dir)
+    run.finish("KILLED", f"its worker stopped ({type(err).__name__}); the trial is asked again")
 
 
 def _reporter(trial: Any, metric: str) -> Any:
@@ -273,17 +330,15 @@ def run_trial(w: Worker, trial: Any) -> None:
 
     from dii_hpc.launch.task import _last_line
 
-    raw, config, params = _trial_config(w, trial)
+    raw, config, ex, params = _trial_config(w, trial)
     run = _open_run(w, trial, raw, config, params)
     stop = None
     try:
         with run:
             try:
-                stop = _body(w, trial, run, config)
+                stop = _body(w, trial, run, config, ex)
             except (KeyboardInterrupt, SystemExit) as err:
-                _stopping()
-                run.finish("KILLED", f"its worker stopped ({type(err).__name__}); the trial "
-                           "is asked again")
+                _end_stopped(w, run, err)
                 raise
             except Exception as err:
                 line = _last_line(err)
@@ -298,21 +353,23 @@ def run_trial(w: Worker, trial: Any) -> None:
         raise BadInput(stop)
 
 
-def _body(w: Worker, trial: Any, run: Any, config: Any) -> str | None:
-    """Train, then end the run and tell the trial; the one-line stop reason, if any."""
+def _body(w: Worker, trial: Any, run: Any, config: Any, ex: Any) -> str | None:
+    """Train as a sweep task trains (`task.train`), then end the run and tell the trial;
+    the one-line stop reason, if any."""
     from optuna import TrialPruned
 
-    metric, pruned, result = w.spec["metric"], None, None
+    from dii_hpc import distributed
+    from dii_hpc.launch import task
+
+    metric, pruned = w.spec["metric"], None
     if w.spec["pruner"] != "none":
         run.on_metric(metric, _reporter(trial, metric))
     try:
-        result = w.executor.run_unit(w.unit, run, dict(config.params))
+        task.train(w.plan, w.index, ex, w.unit, run, config, distributed.env())
     except TrialPruned as err:
         pruned = str(err)
     finally:
         run.on_metric(metric, None)
-    if pruned is None:
-        w.executor.save_result(run, result)
     run.flush()
     value = (run.record.get("metrics", {}).get(metric) or {}).get("last")
     return _end(w, trial, run, value, pruned)

@@ -4,7 +4,7 @@ A body takes the stage's `Context` and returns ``(outputs, runs)``: a small mapp
 stages read (the selected run, the registered version, an audit run, ...) and the run ids it
 made (the report links them). A body that fails raises; its job then fails and Slurm cancels
 what needs it. The sweep's own work is its array (`launch.submit`); `sweep_outcome` tells
-from its runs whether it finished.
+from its runs (an adaptive sweep's: its trials') whether it finished.
 """
 
 from __future__ import annotations
@@ -69,9 +69,37 @@ def _yaml(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def sweep_outcome(store: Store, outputs: dict[str, Any]) -> tuple[str, str | None]:
-    """(state, error) of a sweep from its runs: FINISHED when every run finished."""
-    for rid in outputs.get("runs") or []:
+def sweep_outcome(store: Store, outputs: dict[str, Any]
+                  ) -> tuple[str, str | None, dict[str, Any]]:
+    """(state, error, outputs) of a sweep once its jobs ended, from its runs: FINISHED when
+    every run finished.  An adaptive sweep's runs are its study's trials, made by the
+    workers as they went: they join the outputs, and it FINISHED when the study has its
+    trials and one of them completed (a pruned or failed trial is a result of the search)."""
+    from dii_hpc.launch import adaptive
+
+    experiment = outputs.get("experiment") or ""
+    if adaptive.of_submission(store, experiment, outputs.get("submission")):
+        return _study_outcome(store, experiment, outputs)
+    return (*_runs_outcome(store, outputs.get("runs") or []), outputs)
+
+
+def _study_outcome(store: Store, experiment: str, outputs: dict[str, Any]
+                   ) -> tuple[str, str | None, dict[str, Any]]:
+    from dii_hpc.errors import DiiError, one_line
+    from dii_hpc.launch import adaptive
+
+    outputs = {**outputs, "runs": adaptive.trial_runs(store, experiment)}
+    try:
+        adaptive.outcome(store, experiment)
+    except DiiError as err:
+        return vocab.FAILED, one_line(err), outputs
+    if not any(store.run(rid).get("status") == vocab.FINISHED for rid in outputs["runs"]):
+        return vocab.FAILED, f"no trial of the study of {experiment} completed", outputs
+    return vocab.FINISHED, None, outputs
+
+
+def _runs_outcome(store: Store, runs: list[str]) -> tuple[str, str | None]:
+    for rid in runs:
         record = store.run(rid)
         if record.get("status") != vocab.FINISHED:
             status = record.get("status") or vocab.FAILED

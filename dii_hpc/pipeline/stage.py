@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dii_hpc import vocabulary as vocab
+from dii_hpc.errors import InfraError
 from dii_hpc.pipeline import cache, kinds, state
 from dii_hpc.pipeline.spec import Pipeline
 
@@ -59,8 +60,8 @@ def settle_array(ctx: kinds.Context, name: str, key: str) -> str:
         return record["state"]
     sub = kinds.Context(ctx.store, ctx.pipeline_id, ctx.pipeline, ctx.pipeline.stages[name])
     outputs = record.get("outputs") or {}
-    status, error = (kinds.sweep_outcome(ctx.store, outputs) if sub.stage.kind == "sweep"
-                     else (vocab.FINISHED, None))
+    status, error, outputs = (kinds.sweep_outcome(ctx.store, outputs) if sub.stage.kind == "sweep"
+                              else (vocab.FINISHED, None, outputs))
     if status == vocab.FINISHED:
         finish(sub, key, outputs, list(outputs.get("runs") or []))
     else:
@@ -82,7 +83,9 @@ def run_stage(store_root: str, pipeline_id: str, name: str) -> dict[str, Any]:
         for need in ctx.stage.needs:
             if ctx.pipeline.stages[need].kind in ARRAY_KINDS:
                 settle_array(ctx, need, record["keys"][need])
-        outputs, runs = kinds.BODIES[ctx.stage.kind](ctx)
+        unmet = _unmet(ctx)
+        if unmet is None:
+            outputs, runs = kinds.BODIES[ctx.stage.kind](ctx)
     except Exception as err:
         state.write_stage(root, pipeline_id, name, state=vocab.FAILED, error=one_line(err),
                           end_time=time.time())
@@ -91,8 +94,22 @@ def run_stage(store_root: str, pipeline_id: str, name: str) -> dict[str, Any]:
         state.write_stage(root, pipeline_id, name, state=vocab.KILLED, end_time=time.time(),
                           error="interrupted")
         raise
+    if unmet is not None:  # an array it needs ended badly (a study's workers exit 0 anyway)
+        state.write_stage(root, pipeline_id, name, state=vocab.CANCELLED, error=unmet,
+                          end_time=time.time())
+        raise InfraError(unmet)  # the job fails: Slurm cancels what needs this stage
     finish(ctx, record["keys"][name], outputs, runs)
     return outputs
+
+
+def _unmet(ctx: kinds.Context) -> str | None:
+    """Why the stage cannot run once its needs are settled (a need that did not finish)."""
+    from dii_hpc.pipeline.status import reason
+
+    recs = state.stages(ctx.store.root, ctx.pipeline_id, list(ctx.stage.needs))
+    if all(r.get("state") == vocab.FINISHED for r in recs.values()):
+        return None
+    return reason(ctx.needs, recs, ctx.stage.name) or "a stage it needs did not finish"
 
 
 def run_task(store_root: str, pipeline_id: str, name: str, index: int) -> dict[str, Any]:

@@ -84,3 +84,21 @@ def test_a_failing_factory_is_the_users_error(tmp_path: Path) -> None:
         refs.build({"factory": str(tmp_path / "factory_x4.py") + ":make", "params": {"width": 9}}, "model")
     assert isinstance(info.value.__cause__, ValueError)
     assert refs.display({"factory": "a:b"}) == "a:b" and refs.display("a:b") == "a:b"
+
+
+def test_a_factory_error_of_several_lines_is_one_line_with_all_of_them(tmp_path: Path) -> None:
+    """Issue 26: torch's load_state_dict error says what failed after its first line's colon;
+    the message was cut there ("Error(s) in loading state_dict for Net:")."""
+    (tmp_path / "factory_x5.py").write_text(
+        "def make(width):\n"
+        "    raise RuntimeError('Error(s) in loading state_dict for Net:\\n\\tsize mismatch for "
+        "fc.weight: copying a param with shape [32, 4] from checkpoint, the shape in current "
+        "model is [16, 4].')\n")
+    with pytest.raises(BadInput) as info:
+        refs.build({"factory": str(tmp_path / "factory_x5.py") + ":make", "params": {"width": 16}},
+                   "model")
+    assert str(info.value).endswith(
+        "failed: RuntimeError: Error(s) in loading state_dict for Net: size mismatch for "
+        "fc.weight: copying a param with shape [32, 4] from checkpoint, the shape in current "
+        "model is [16, 4].")
+    assert "\n" not in str(info.value)

@@ -185,3 +185,29 @@ def test_d_worker_warned_mid_trial_requeues_itself(cluster_nodes: list[str], sha
     requeued = _wait_for(lambda: (commands.query_jobs([job]).get(job) or {}).get("requeue_count"),
                          120, "the requeue in accounting")
     assert requeued >= 1  # the worker asked submitit to requeue it, not just died
+
+
+def test_e_a_trial_builds_its_model_from_its_own_params(cluster_nodes: list[str],
+                                                       shared_store: Path,
+                                                       tmp_path: Path) -> None:
+    """Issue 26: on Slurm too a searched constructor param (models.m.params.width) reached
+    the run's record but not the model, which the worker built once from the base config."""
+    cfg = {"experiment": "sized",
+           "models": {"m": {"class": "tests.launch.fixtures.optimum:Sized",
+                            "params": {"width": 2}}},
+           "params": {"lr": 0.01, "epochs": 2}, "resources": {"time": "10", "sys_metrics_s": 0},
+           "sweep": {"optimize": {"metric": "val_score", "direction": "maximize",
+                                  "n_trials": 4, "parallel": 2, "seed": 5,
+                                  "space": {"lr": {"log_uniform": [1e-4, 1e-1]},
+                                            "models.m.params.width": {"int": [4, 64]}}}}}
+    path = tmp_path / "sized.yaml"
+    path.write_text(json.dumps(cfg))
+    proc = run_cli("submit", str(path), "--wait", cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = _trial_runs(Store(shared_store), "sized")
+    assert len(runs) == 4 and {r["status"] for r in runs.values()} == {"FINISHED"}
+    for run in runs.values():
+        width = run["params"]["models.m.params.width"]
+        assert run["metrics"]["model_width"]["last"] == width  # the model was built with it
+        assert run["trial"]["value"] == pytest.approx(optimum.sized_score(run["params"]["lr"],
+                                                                          width))

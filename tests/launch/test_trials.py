@@ -23,6 +23,7 @@ from dii_hpc.store.store import Store
 from tests.conftest import run_cli
 
 FIX = "tests.launch.fixtures.optimum"
+REPO = Path(__file__).resolve().parents[2]
 SPACE = {"lr": {"log_uniform": [1e-4, 1e-1]}, "dropout": {"uniform": [0, 0.6]},
          "width": {"int": [4, 64]}}
 
@@ -39,12 +40,14 @@ def _raw(epoch_s: float = 0.0, model: str = "Bowl", **optimize: Any) -> dict[str
 
 
 def _wait_local(sid: str) -> list[Any]:
-    """Each local worker's result (None for one that was killed)."""
+    """Each local worker's result (None for one that was stopped or killed)."""
     out = []
     for job in sub._CURRENT_JOBS.pop(sid, []):
+        job.wait()
         out.append(None)
-        with contextlib.suppress(Exception):  # a killed worker's job "fails": expected here
-            out[-1] = job.result()
+        if job.paths.result_pickle.exists():  # else result() would wait 15 s for it
+            with contextlib.suppress(Exception):  # a killed worker's job "fails": expected here
+                out[-1] = job.result()
     return out
 
 
@@ -83,6 +86,71 @@ def test_local_workers_are_processes_and_every_trial_is_a_run(store_path: Path) 
     shown = studyview.summary(store, "opt")
     assert shown["counts"]["done"] == 8 and shown["best"]["value"] == max(
         t.value for t in trials if t.value is not None)
+
+
+def _sized(**sweep: Any) -> dict[str, Any]:
+    """`optimum.Sized` (width 2 in the config) over lr x its constructor's width."""
+    return {"experiment": "opt", "models": {"m": {"class": f"{FIX}:Sized", "params": {"width": 2}}},
+            "params": {"lr": 0.01, "epochs": 3}, "resources": {"sys_metrics_s": 0},
+            "sweep": sweep}
+
+
+def test_a_trial_runs_like_the_grid_task_of_its_params(store_path: Path) -> None:
+    """Issue 26: models.m.params.width of a trial reaches the model (it trained the config's
+    width before), and a trial's run is the grid task's run of the same values."""
+    from tests.launch.fixtures.optimum import sized_score
+
+    store = Store(store_path)
+    space = {"lr": {"log_uniform": [1e-4, 1e-1]}, "models.m.params.width": {"int": [4, 64]}}
+    res = sub.submit(from_dict(_sized(optimize={"metric": "val_score", "direction": "maximize",
+                                                "n_trials": 4, "parallel": 2, "space": space})),
+                     store, "local")
+    _wait_local(res.submission_id)
+    trials = {r["run_id"]: r for r in _trial_runs(store)}
+    assert len(trials) == 4
+    for run in trials.values():
+        width = run["params"]["models.m.params.width"]
+        assert run["manifest"]["config"]["models"]["m"]["params"]["width"] == width
+        assert run["metrics"]["model_width"]["last"] == width  # the model was built with it
+        assert run["trial"]["value"] == pytest.approx(sized_score(run["params"]["lr"], width))
+    points = [(r["params"]["lr"], r["params"]["models.m.params.width"]) for r in trials.values()]
+    grid = sub.submit(from_dict({**_sized(zip={"lr": [p[0] for p in points],
+                                               "models.m.params.width": [p[1] for p in points]}),
+                                 "experiment": "grid"}), store, "local")
+    sub.wait_local(grid.submission_id)
+    by_point = {(r["params"]["lr"], r["params"]["models.m.params.width"]): r
+                for r in store.records("grid")}
+    for run in trials.values():
+        task = by_point[(run["params"]["lr"], run["params"]["models.m.params.width"])]
+        assert task["params"] == run["params"] and task["status"] == run["status"] == "FINISHED"
+        assert {k: v["last"] for k, v in task["metrics"].items()} == \
+            {k: v["last"] for k, v in run["metrics"].items()}
+        assert {k: v for k, v in task["manifest"]["config"].items() if k != "experiment"} == \
+            {k: v for k, v in run["manifest"]["config"].items() if k != "experiment"}
+
+
+def test_the_best_trial_of_configs_optimize_loads_as_it_was_trained(store_path: Path) -> None:
+    """Issue 26: the shipped study trained width 16 whatever width its runs recorded, so the
+    registered best trial failed to load ("size mismatch")."""
+    import yaml
+
+    from dii_hpc.registry import uri
+    from dii_hpc.registry.registry import Registry
+
+    raw = yaml.safe_load((REPO / "configs" / "optimize.yaml").read_text())
+    raw["params"]["epochs"] = 1
+    raw["datasets"]["digits"]["params"] = {"n_train": 200}
+    raw["resources"]["sys_metrics_s"] = 0
+    raw["sweep"]["optimize"].update(n_trials=2, parallel=1, pruner="none", space={
+        "lr": {"log_uniform": [1e-3, 1e-2]}, "models.cnn.params.width": {"choice": [4, 6]}})
+    store = Store(store_path)
+    _wait_local(sub.submit(from_dict(raw), store, "local").submission_id)
+    best = studyview.summary(store, "digits-optimize")["best"]
+    width = best["params"]["models.cnn.params.width"]
+    Registry(store).register(best["run_id"], "digits",
+                             loader="dii_hpc.examples.digits:digits_model")
+    model = uri.build("models:/digits/1", store=store)  # the run's config builds the net
+    assert model.module[0].out_channels == width
 
 
 def _running_trial(store: Store, timeout: float = 60.0) -> tuple[str, int]:
@@ -169,3 +237,78 @@ def test_cancel_stops_local_workers_and_resubmit_finishes_the_study(store_path: 
     counts = studymod.tally(studymod.open_study(store, "opt", studymod.read_spec(store, "opt"))
                             .get_trials())
     assert counts.done == counts.complete == 4 and counts.lost == len(stopped)
+
+
+def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26 (the cancel test's race): Ctrl-C's SIGINT landing in a worker's claim after the
+    ask left a trial RUNNING with no run, which nobody asked again for two minutes."""
+    import optuna
+
+    from dii_hpc.launch import trials as trialsmod
+    from dii_hpc.launch.task import TaskRef
+
+    store = Store(store_path)
+    res = sub.submit(from_dict(_raw(n_trials=2, parallel=1)), store, "debug")
+    sub._CURRENT_JOBS.pop(res.submission_id)  # the worker runs here instead
+    real_ask = optuna.study.Study.ask
+
+    def ask_then_stop(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trial = real_ask(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C right after the ask, in the claim lock
+        return trial
+
+    monkeypatch.setattr(optuna.study.Study, "ask", ask_then_stop)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            trialsmod.work(TaskRef(str(res.plan_file), 0))
+    finally:
+        signal.signal(signal.SIGINT, before)
+        monkeypatch.undo()
+    (trial,) = studymod.open_study(store, "opt", studymod.read_spec(store, "opt")).get_trials()
+    assert trial.state.name == "FAIL" and trial.user_attrs["lost"] == "its worker stopped"
+    assert not list(studymod.study_dir(store, "opt").glob("*.lock"))  # every lock released
+
+
+def test_cancel_lets_a_local_worker_end_its_trial_however_long_it_takes(
+        store_path: Path) -> None:
+    """Issue 26 (the cancel test's race): cancel sent SIGINT to a local worker's controller,
+    which kills the worker a second later, so a trial whose end took longer (a busy machine)
+    was left RUNNING, then failed, instead of ending CANCELLED with its points."""
+    store = Store(store_path)
+    raw = _raw(model="SlowStop", n_trials=2, parallel=1)
+    raw["params"]["epochs"] = 3000  # runs until cancelled
+    res = sub.submit(from_dict(raw), store, "local")
+    run_id, _ = _running_trial(store)
+    proc = run_cli("cancel", "opt")
+    assert proc.returncode == 0 and "1 local process(es)" in proc.stdout, proc.stdout
+    _wait_local(res.submission_id)
+    record = store.run(run_id)
+    assert record["status"] == "CANCELLED" and "cancelled by" in record["error"]
+    assert record["metrics"]["val_score"]["count"] >= 1  # its points are kept
+    assert adaptive.cancel_targets(store, "opt") == ([], [])
+
+
+def test_cancel_stops_a_trials_worker_as_a_worker_even_before_its_trial_section(
+        store_path: Path) -> None:
+    """Issue 26 (the cancel test's race): a trial's run caught by `dii-hpc cancel` between its
+    start (launch section, the worker's pid) and its `trial` section was taken for a run of
+    its own: its worker got a second SIGTERM and the cancel counted one process too many."""
+    import socket
+    import subprocess
+    import sys
+
+    from dii_hpc.launch import lifecycle
+
+    store = Store(store_path)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        rid = store.create_run("opt", params={}, tags={"trial": "0"}, status="RUNNING")
+        store.update_run(rid, launch={"host": socket.gethostname(), "pid": worker.pid},
+                         heartbeat=time.time(), host=socket.gethostname(), pid=worker.pid)
+        out = lifecycle.cancel(store, "opt")
+        assert out["local"] == 0 and worker.poll() is None  # not signalled through its run
+    finally:
+        worker.kill()
+        worker.wait()
