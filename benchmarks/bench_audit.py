@@ -109,12 +109,13 @@ def art_per_block(weights: str) -> float:
 def through_dii(weights: str, store: str) -> float:
     from dii_hpc.audit import engine
     from dii_hpc.audit.core import results
+    from dii_hpc.audit.job import of
 
     cfg = {"model": {"factory": "dii_hpc.examples.digits:digits_model",
                      "params": {"weights": weights}},
            "data": "dii_hpc.examples.digits:digits_data", "n_samples": 360, "seed": 0,
            "experiment": "bench-audit"}
-    result = engine.compute({"cfg": cfg, "level": "II", "name": "pgd", "params": dict(PGD)})
+    result = engine.compute(of(cfg, "II", "pgd", dict(PGD)))
     results.persist(result, store=store)
     return float(result["metrics"]["robust_accuracy"])
 

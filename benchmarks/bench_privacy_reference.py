@@ -40,17 +40,19 @@ from _common import best_of, write_section  # noqa: E402
 RECIPE = {"hidden": 128, "lr": 3e-3, "batch_size": 128}
 
 
-def _job(n: int, epochs: int) -> dict[str, Any]:
-    return {"cfg": {"model": {"factory": "dii_hpc.examples.tabular:noisy_model",
-                              "params": {**RECIPE, "epochs": epochs}},
-                    "data": "dii_hpc.examples.tabular:noisy_data", "seed": 0, "n_samples": 200,
-                    "experiment": "bench-reference", "resources": {"time": "30"}},
-            "level": "II", "name": "lira", "params": {"n_reference": n}}
+def _job(n: int, epochs: int) -> Any:
+    from dii_hpc.audit.job import of
+
+    return of({"model": {"factory": "dii_hpc.examples.tabular:noisy_model",
+                         "params": {**RECIPE, "epochs": epochs}},
+               "data": "dii_hpc.examples.tabular:noisy_data", "seed": 0, "n_samples": 200,
+               "experiment": "bench-reference", "resources": {"time": "30"}},
+              "II", "lira", {"n_reference": n})
 
 
 def train(executor: str, n: int, epochs: int, root: Path) -> tuple[float, np.ndarray]:
     """Wall seconds to train the plan's models from an empty store, and their outputs."""
-    from dii_hpc.audit.prepare import prepare
+    from dii_hpc.audit.core.data import prepare
     from dii_hpc.audit.privacy.reference import attacks as reference_attacks
     from dii_hpc.audit.privacy.reference import training as reference_training
 
@@ -58,11 +60,11 @@ def train(executor: str, n: int, epochs: int, root: Path) -> tuple[float, np.nda
     os.environ["DII_HPC_STORE"] = str(store)
     job = _job(n, epochs)
     t0 = time.perf_counter()
-    info = reference_training.prepare(job, executor)
+    info, _ = reference_training.prepare(job, executor=executor)
     wall = time.perf_counter() - t0
     assert info is not None and info["trained"] == n, info
-    prep = prepare(job["cfg"])
-    plan = reference_attacks.request_plan({"set": "halves", "n_reference": n}, job["cfg"], prep)
+    prep = prepare(job)
+    plan = reference_attacks.request_plan({"set": "halves", "n_reference": n}, job, prep)
     return wall, plan.outputs()
 
 

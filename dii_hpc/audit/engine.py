@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit.core import randomness
+from dii_hpc.audit.core import data, randomness
 from dii_hpc.audit.evasion import generate as evasion
+from dii_hpc.audit.job import AuditJob
 from dii_hpc.audit.model.validate import pop_number
 from dii_hpc.audit.poisoning import attacks as poisoning
 from dii_hpc.audit.privacy import membership as privacy
@@ -40,96 +40,79 @@ def threat_of(name: str) -> str:
     return known[name]
 
 
-def level_of(cfg: dict[str, Any]) -> str:
-    """Explicit `level`, else: a suite -> I, an ART class path -> III, an attack name -> II."""
-    if cfg.get("level"):
-        level = str(cfg["level"]).upper()
-        if level not in ("I", "II", "III"):
-            raise BadInput(f"level={cfg['level']!r} must be I, II or III")
-        return level
-    if cfg.get("suite"):
-        return "I"
-    attack = str(cfg.get("attack") or "")
-    if not attack:
-        raise BadInput("the config names neither `suite` nor `attack`")
-    return "III" if "." in attack else "II"
-
-
-def compute(job: dict[str, Any], generator: Any = None,
+def compute(job: AuditJob, generator: Any = None,
             examples_dir: str | None = None) -> dict[str, Any]:
-    """Run one audit job {"cfg", "level", "name", "params"} and return its result dict."""
-    cfg, level = job["cfg"], job["level"]
+    """Run one audit job and return its result dict."""
     from dii_hpc.audit import vision_engine as vision
 
-    model = cfgmod.build_model(cfg)  # one builder for every task
-    if vision.handles(cfg, model):  # object_detection / image_segmentation: own labels, metrics
+    model = job.model.build()  # one builder for every task
+    if vision.handles(job, model):  # object_detection / image_segmentation: own labels, metrics
         return vision.compute(job, generator, examples_dir, model)
-    prep = cfgmod.prepare(cfg, model)
-    if level == "I":
+    prep = data.prepare(job, model)
+    if job.level == "I":
         from dii_hpc.audit.core.checkpoint import Checkpoint, for_job
 
-        ck = for_job(job) if job.get("resume", True) else Checkpoint(None)
+        ck = for_job(job) if job.resume else Checkpoint(None)
         resumed = len(ck.done())
-        result = _suite(job["name"], cfg, prep, generator, examples_dir, ck)
+        result = _suite(job, prep, generator, examples_dir, ck)
         result["resumed_shards"] = resumed
         ck.clear()
-    elif level == "II":
-        result = _attack(job["name"], dict(job.get("params") or {}), prep, generator,
-                         cfg.get("engine", "art"), cfg)
+    elif job.level == "II":
+        result = _attack(job.name, dict(job.params), prep, generator, job.engine, job)
     else:
-        result = _raw(job["name"], dict(job.get("params") or {}), cfg, prep, generator)
-    result["level"] = level
-    result["config"] = {**cfg, "level": level, ("suite" if level == "I" else "attack"):
-                        job["name"], "params": result.get("params", job.get("params"))}
-    result["manifest"] = cfgmod.manifest(cfg, prep) | {
+        result = _raw(job, prep, generator)
+    result["level"] = job.level
+    result["config"] = job.record() | {"params": result.get("params", job.params)}
+    result["manifest"] = data.manifest(job, prep) | {
         "randomness": randomness.manifest(prep.seed, result.get("attacks") or [])}
     return result
 
 
-def _suite(threat: str, cfg: dict[str, Any], prep: cfgmod.Prepared, generator: Any,
+def _suite(job: AuditJob, prep: data.Prepared, generator: Any,
            examples_dir: str | None, ck: Any) -> dict[str, Any]:
     from dii_hpc.audit.evasion import suite as evasion_suite
 
+    threat = job.name
     if threat not in SUITES:
         raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
-    subset = cfg.get("attacks")
-    if cfg.get("standard"):
+    subset = job.config.attacks
+    if job.config.standard:
         from dii_hpc.audit.evasion.autoattack import standard as autoattack
 
-        out = autoattack.run(cfg, threat, prep, generator, examples_dir, ck)
+        out = autoattack.run(job, prep, generator, examples_dir, ck)
     elif threat == "evasion":
         out = evasion_suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
                                       attacks=subset, examples_dir=examples_dir,
-                                      generator=generator, ck=ck,
-                                      engine=cfg.get("engine", "art"))
+                                      generator=generator, ck=ck, engine=job.engine)
     elif threat == "privacy":
         from dii_hpc.audit.privacy import suite as privacy_suite
 
         out = privacy_suite.run_suite(prep.model, prep.train, prep.test,
-                                      n=int(cfg["n_samples"]), seed=prep.seed, attacks=subset,
-                                      generator=generator, ck=ck, cfg=cfg)
+                                      n=job.config.n_samples, seed=prep.seed, attacks=subset,
+                                      generator=generator, ck=ck, job=job)
     else:
         from dii_hpc.audit.poisoning import suite as poisoning_suite
 
         out = poisoning_suite.run_suite(prep.model, prep.train, prep.test, seed=prep.seed,
-                                        target=poison_target(cfg), ck=ck)
+                                        target=poison_target(job), ck=ck)
     return {"threat": threat, "params": out.pop("params", {}), **out}
 
 
-def poison_target(cfg: dict[str, Any]) -> int:
+def poison_target(job: AuditJob) -> int:
     """The poisoning suite's target class (`params: {target: k}`, default 0)."""
-    return int((cfg.get("params") or {}).get("target", 0))
+    return int(job.config.params.get("target", 0))
 
 
-def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
-            generator: Any, engine: str = "art", cfg: dict[str, Any] | None = None
+def _attack(name: str, params: dict[str, Any], prep: data.Prepared,
+            generator: Any, engine: str = "art", job: AuditJob | None = None
             ) -> dict[str, Any]:
     """Level II: one catalogue attack, partly fixed params, a per-method result."""
     threat = threat_of(name)
     if name in privacy.REFERENCE_ATTACKS:  # LiRA, RMIA, dp_canary: reference models
         from dii_hpc.audit.privacy.reference import attacks as reference_attacks
 
-        return reference_attacks.result(name, params, prep, cfg or {})
+        assert job is not None, "reference attacks train from the job's model reference"
+        return reference_attacks.result(name, params, prep, job)
     curves: dict[str, Any] = {}
     if threat == "evasion":
         record, _, _ = evasion.run_named(prep.model, prep.x, prep.y, name, params,
@@ -155,7 +138,7 @@ def _attack(name: str, params: dict[str, Any], prep: cfgmod.Prepared,
             "sanity": [], "examples": [], "n_samples": int(n)}
 
 
-def _poisoning(name: str, params: dict[str, Any], prep: cfgmod.Prepared) -> dict[str, Any]:
+def _poisoning(name: str, params: dict[str, Any], prep: data.Prepared) -> dict[str, Any]:
     frac = pop_number(params, "fraction", 0.1, name)
     target = pop_number(params, "target", 0, name, int)
     if name == "backdoor":
@@ -178,18 +161,17 @@ def _reject_extra(name: str, params: dict[str, Any]) -> None:
         raise BadInput(f"attack {name}: unknown parameter(s) {', '.join(params)}")
 
 
-def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Prepared,
-         generator: Any) -> dict[str, Any]:
+def _raw(job: AuditJob, prep: data.Prepared, generator: Any) -> dict[str, Any]:
     """Level III: any ART attack class with any parameters; raw metrics, no analysis."""
     import time
 
     from dii_hpc.audit.model.adapter import estimator_for
     from dii_hpc.audit.model.validate import check_budget
 
+    path, params = job.name, dict(job.params)
     if "." not in path:
-        return _attack(path, params, prep, generator, cfg=cfg) | {"grade": None}
-    threat = cfg.get("threat") or ("privacy" if ".inference." in path else "evasion")
-    if threat != "evasion":
+        return _attack(path, params, prep, generator, job=job) | {"grade": None}
+    if job.threat != "evasion":
         return _raw_membership(path, params, prep)
     if "norm" in params:
         params["norm"] = evasion.parse_norm(params["norm"])
@@ -207,7 +189,7 @@ def _raw(path: str, params: dict[str, Any], cfg: dict[str, Any], prep: cfgmod.Pr
             "examples": [], "n_samples": int(len(prep.x))}
 
 
-def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) -> dict[str, Any]:
+def _raw_membership(path: str, params: dict[str, Any], prep: data.Prepared) -> dict[str, Any]:
     """ART membership class: fit on half (when it learns), infer probabilities on the rest."""
     import time
 
@@ -242,7 +224,7 @@ def _raw_membership(path: str, params: dict[str, Any], prep: cfgmod.Prepared) ->
             "sanity": [], "examples": [], "n_samples": int(held.sum())}
 
 
-def _task(prep: cfgmod.Prepared) -> str:
+def _task(prep: data.Prepared) -> str:
     from dii_hpc.audit.model.protocols import Task
 
     return Task.parse(prep.model.task).value

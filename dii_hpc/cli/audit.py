@@ -6,9 +6,12 @@ Exit codes: 0 ok, 1 a --fail-under/--fail-over threshold breached, 2 bad input.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
 
 audit_app = typer.Typer(help="Model trust audits (evasion, privacy, poisoning) with ART.",
                         no_args_is_help=True, rich_markup_mode=None)
@@ -38,7 +41,7 @@ def _overrides(model: str | None, data: str | None, n: int | None, seed: int | N
             "experiment": experiment, "parent_run": parent}
 
 
-def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str | None,
+def _execute(job: AuditJob, *, json_path: str | None, junit: str | None,
              under: list[str] | None, over: list[str] | None, no_store: bool) -> None:
     """Run the job (the audit package decides where), write files, print, set the exit code."""
     from dii_hpc.audit.core import results
@@ -48,7 +51,7 @@ def _execute(job: dict[str, Any], *, mpi: int, json_path: str | None, junit: str
 
     output_file(json_path, "--json")  # before the attack: a bad path must not waste it
     output_file(junit, "--junit")
-    result, checks = runner.execute(job, mpi=mpi, under=under, over=over, persist=not no_store)
+    result, checks = runner.execute(job, under=under, over=over, persist=not no_store)
     if json_path:
         results.write_json(json_path, result)
     if junit:
@@ -108,43 +111,6 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
-def _standard_options(standard: str | None, eps: str | None, norm: str | None,
-                      engine: str | None, mpi: int) -> dict[str, Any]:
-    """--standard/--eps/--norm/--engine checked before anything loads (exit 2, one line)."""
-    from dii_hpc.audit.evasion.autoattack.standard import STANDARDS
-    from dii_hpc.audit.evasion.generate import parse_norm
-    from dii_hpc.audit.evasion.torch_engine.catalogue import check_engine
-    from dii_hpc.audit.model.validate import parse_eps
-    from dii_hpc.errors import BadInput
-
-    if engine is not None:
-        check_engine(engine)
-    if standard is None and (eps is not None or norm is not None):
-        raise BadInput("--eps and --norm set the budget of --standard (the suite's own "
-                       "budget is fixed); add --standard autoattack")
-    if standard is not None and standard not in STANDARDS:
-        raise BadInput(f"--standard {standard!r}: known standards: {', '.join(STANDARDS)}")
-    if eps is not None:
-        parse_eps(eps, "--eps")
-    if norm is not None:
-        parse_norm(norm)
-    if (standard or engine == "torch") and mpi > 1:
-        what = f"--standard {standard}" if standard else "--engine torch"
-        raise BadInput(f"{what} does not shard over --mpi; use --executor slurm "
-                       "(one array task per shard, on its GPU)")
-    params = {k: v for k, v in (("eps", eps), ("norm", norm)) if v is not None}
-    return {"standard": standard, "engine": engine, "params": params}
-
-
-def _with_standard(cfg: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    for key in ("standard", "engine"):
-        if extra[key] is not None:
-            cfg[key] = extra[key]
-    if extra["params"]:
-        cfg["params"] = {**(cfg.get("params") or {}), **extra["params"]}
-    return cfg
-
-
 @audit_app.command("suite")
 def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | poisoning")],
               config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = None,
@@ -170,46 +136,31 @@ def suite_cmd(threat: Annotated[str, typer.Argument(help="evasion | privacy | po
                   "--wait/--no-wait", help="--executor slurm: --no-wait queues the shard array "
                   "and a dependent merge job, then returns.")] = True) -> None:
     """Level I: the fixed suite of one threat, graded, with intervals and sanity flags."""
-    from dii_hpc.audit import prepare as cfgmod
-    from dii_hpc.audit.engine import SUITES
-    from dii_hpc.errors import BadInput
+    from dii_hpc.audit import job as jobs
 
-    if threat not in SUITES:
-        raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(SUITES)}")
-    extra = _standard_options(standard, eps, norm, engine, mpi)
-    cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
-    cfg = _with_standard(cfg, extra)
-    if cfg.get("standard"):  # before reference models or an array are submitted
-        from dii_hpc.audit.evasion.autoattack.standard import check
-
-        check(cfg, threat)
-    if executor not in ("local", "slurm"):
-        raise BadInput(f"--executor {executor!r}: expected local or slurm")
+    job = jobs.for_suite(threat, config, _overrides(model, data, n_samples, seed, experiment,
+                                                    parent_run),
+                         standard=standard, eps=eps, norm=norm, engine=engine,
+                         executor=executor, partition=partition, mpi=mpi)
     if not wait:
-        _queue({"cfg": cfg, "level": "I", "name": threat, "executor": executor}, partition,
-               json, junit, fail_under, fail_over, no_store)
+        _queue(job, json, junit, fail_under, fail_over, no_store)
         return
-    _execute({"cfg": cfg, "level": "I", "name": threat, "executor": executor,
-              "partition": partition}, mpi=mpi, json_path=json, junit=junit,
-             under=fail_under, over=fail_over, no_store=no_store)
+    _execute(job, json_path=json, junit=junit, under=fail_under, over=fail_over,
+             no_store=no_store)
 
 
-def _queue(job: dict[str, Any], partition: str | None, json_path: str | None,
-           junit: str | None, under: list[str] | None, over: list[str] | None,
-           no_store: bool) -> None:
+def _queue(job: AuditJob, json_path: str | None, junit: str | None, under: list[str] | None,
+           over: list[str] | None, no_store: bool) -> None:
     """--no-wait: the shard array and its merge job are queued; nothing waits here."""
-    from dii_hpc.audit.placement import chain as slurm_chain
-    from dii_hpc.errors import BadInput
+    from dii_hpc.audit.placement import chain
 
-    if job["executor"] != "slurm" or json_path or junit or no_store:
-        raise BadInput("--no-wait goes with --executor slurm, and the result is a run "
-                       "(drop --json, --junit, --no-store)")
-    out = slurm_chain.submit(job, partition=partition, under=under, over=over)
+    out = chain.queue(job, outputs=bool(json_path or junit), persist=not no_store,
+                      under=under, over=over)
     array = f"array {out['array']} ({out['tasks']} shard task(s)), " if out["array"] else ""
     after = " (after the array)" if out["array"] else ""
-    typer.echo(f"audit {job['name']} suite queued: {array}merge job {out['merge']}{after}; "
-               f"run {out['run_id']} in experiment {job['cfg']['experiment']}")
-    typer.echo(f"next: dii-hpc status {job['cfg']['experiment']}")
+    typer.echo(f"audit {job.name} suite queued: {array}merge job {out['merge']}{after}; "
+               f"run {out['run_id']} in experiment {job.experiment}")
+    typer.echo(f"next: dii-hpc status {job.experiment}")
 
 
 @audit_app.command("attack")
@@ -227,26 +178,15 @@ def attack_cmd(name: Annotated[str, typer.Argument(help="Attack name (see `audit
                partition: Annotated[str | None, typer.Option(
                    "--partition", help="Slurm partition for --executor slurm.")] = None) -> None:
     """Level II: one attack, range-scaled defaults, thresholds, JUnit for CI."""
-    from dii_hpc.audit import prepare as cfgmod
-    from dii_hpc.audit.engine import threat_of
-    from dii_hpc.audit.privacy.membership import REFERENCE_ATTACKS
-    from dii_hpc.errors import BadInput
-
-    threat_of(name)
-    if executor not in ("local", "slurm"):
-        raise BadInput(f"--executor {executor!r}: expected local or slurm")
-    if executor == "slurm" and name not in REFERENCE_ATTACKS:
-        raise BadInput(f"--executor slurm: attack {name} runs in-process; the array trains "
-                       f"the reference models of {', '.join(REFERENCE_ATTACKS)}")
-    extra = _standard_options(None, None, None, engine, mpi)
-    cfg = _with_standard(cfgmod.load(config, _overrides(model, data, n_samples, seed,
-                                                        experiment, parent_run)), extra)
+    from dii_hpc.audit import job as jobs
     from dii_hpc.cli.options import key_values
 
-    params = {**(cfg.get("params") or {}), **key_values(param)}
-    _execute({"cfg": cfg, "level": "II", "name": name, "params": params, "executor": executor,
-              "partition": partition}, mpi=mpi,
-             json_path=json, junit=junit, under=fail_under, over=fail_over, no_store=no_store)
+    job = jobs.for_attack(name, config, _overrides(model, data, n_samples, seed, experiment,
+                                                   parent_run),
+                          params=key_values(param), engine=engine, executor=executor,
+                          partition=partition, mpi=mpi)
+    _execute(job, json_path=json, junit=junit, under=fail_under, over=fail_over,
+             no_store=no_store)
 
 
 @audit_app.command("run")
@@ -257,14 +197,11 @@ def run_cmd(config: Annotated[str, typer.Argument(help="Audit YAML config.")],
             no_store: NoStoreOpt = False, experiment: ExpOpt = None,
             parent_run: ParentOpt = None) -> None:
     """Level III (or whatever the config's `level` says): any ART attack, any parameters."""
-    from dii_hpc.audit import prepare as cfgmod
-    from dii_hpc.audit.engine import level_of
+    from dii_hpc.audit import job as jobs
 
-    cfg = cfgmod.load(config, _overrides(model, data, n_samples, seed, experiment, parent_run))
-    level = level_of(cfg)
-    name = cfg.get("suite") if level == "I" else cfg.get("attack")
-    _execute({"cfg": cfg, "level": level, "name": name, "params": dict(cfg.get("params") or {})},
-             mpi=mpi, json_path=json, junit=junit, under=fail_under, over=fail_over,
+    job = jobs.for_run(config, _overrides(model, data, n_samples, seed, experiment, parent_run),
+                       mpi=mpi)
+    _execute(job, json_path=json, junit=junit, under=fail_under, over=fail_over,
              no_store=no_store)
 
 

@@ -113,7 +113,7 @@ def _audit(pipeline: Pipeline, stage: Stage) -> None:
     if stage.options.get("attack"):
         threat_of(str(stage.options["attack"]))
     job = kinds.audit_job(stage, None)
-    if suite in slurm_chain.SHARDED:
+    if slurm_chain.sharded(job):
         slurm_chain.task_count(job)  # attacks: a subset the suite has
     elif stage.options.get("shards"):
         slurm_chain.check(job)

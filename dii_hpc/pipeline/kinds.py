@@ -22,6 +22,7 @@ from dii_hpc.pipeline import graph, state
 from dii_hpc.pipeline.spec import Pipeline, Stage, command_argv
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
     from dii_hpc.config import LoadedConfig
     from dii_hpc.store.store import Store
 
@@ -190,9 +191,9 @@ def register(ctx: Context) -> Outcome:
     return {**out, "run_id": source["run_id"]}, []
 
 
-def audit_job(stage: Stage, model: Any, fill: Callable[[str], str] = str) -> dict[str, Any]:
-    """The audit job of a stage (`audit.runner`'s shape), its model filled in."""
-    from dii_hpc.audit import prepare
+def audit_job(stage: Stage, model: Any, fill: Callable[[str], str] = str) -> AuditJob:
+    """The audit job of a stage, its model filled in."""
+    from dii_hpc.audit import job
 
     overrides = {k: fill(v) if isinstance(v, str) else v
                  for k, v in (stage.options.get("set") or {}).items()}
@@ -200,21 +201,15 @@ def audit_job(stage: Stage, model: Any, fill: Callable[[str], str] = str) -> dic
         overrides["model"] = model
     if stage.options.get("model_from"):
         overrides.setdefault("model", PLACEHOLDER_MODEL)
-    cfg = prepare.load(stage.value, overrides)
-    if stage.options.get("suite"):
-        return {"cfg": cfg, "level": "I", "name": stage.options["suite"], "executor": "local"}
-    params = {**(cfg.get("params") or {}), **(stage.options.get("params") or {})}
-    return {"cfg": cfg, "level": "II", "name": stage.options["attack"], "params": params,
-            "executor": "local"}
+    return job.for_stage(stage.value, overrides, suite=stage.options.get("suite"),
+                         attack=stage.options.get("attack"), params=stage.options.get("params"))
 
 
-def _audit_of(ctx: Context) -> dict[str, Any]:
+def _audit_of(ctx: Context) -> AuditJob:
     source = ctx.stage.options.get("model_from")
     model = model_of(ctx, source) if source else None
     job = audit_job(ctx.stage, model, ctx.fill)
-    if source and not job["cfg"].get("parent_run"):
-        job["cfg"]["parent_run"] = ctx.output(source).get("run_id")
-    return job
+    return job.with_parent(ctx.output(source).get("run_id")) if source else job
 
 
 def audit(ctx: Context) -> Outcome:

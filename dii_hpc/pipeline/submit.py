@@ -228,8 +228,7 @@ def _tasks(stage: Stage) -> int:
         from dii_hpc.pipeline import kinds
 
         job = kinds.audit_job(stage, None)
-        cfg = job["cfg"]
-        if job["name"] in slurm_chain.SHARDED and not cfg.get("standard"):
+        if slurm_chain.sharded(job):
             return slurm_chain.task_count(job)
     return 0
 

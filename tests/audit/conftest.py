@@ -32,11 +32,12 @@ def digits(demo_cache: Path) -> tuple[Any, Any]:
 @pytest.fixture(scope="session")
 def digits_eval(digits: tuple[Any, Any]) -> tuple[Any, Any]:
     """200 test points, as the audit config picks them (seed 0)."""
-    from dii_hpc.audit import prepare as config
+    from dii_hpc.audit.core.data import prepare
+    from dii_hpc.audit.job import of
 
-    prep = config.prepare({"model": "dii_hpc.examples.digits:digits_model",
-                           "data": "dii_hpc.examples.digits:digits_data", "n_samples": 200,
-                           "seed": 0})
+    prep = prepare(of({"model": "dii_hpc.examples.digits:digits_model",
+                       "data": "dii_hpc.examples.digits:digits_data", "n_samples": 200,
+                       "seed": 0}, "II", "fgsm"))
     return prep.x, prep.y
 
 

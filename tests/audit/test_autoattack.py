@@ -72,11 +72,12 @@ def test_blocks_merge_to_the_numbers_of_one_block(digits: Any, digits_eval: Any,
 def test_result_names_the_standard_and_is_clean_on_the_demo_model(
         digits: Any, quick: None) -> None:
     from dii_hpc.audit import engine
+    from dii_hpc.audit.job import of
 
     cfg = {"model": "dii_hpc.examples.digits:digits_model",
            "data": "dii_hpc.examples.digits:digits_data", "n_samples": 16, "seed": 0,
            "standard": "autoattack", "params": {"eps": "16/255"}}
-    result = engine.compute({"cfg": cfg, "level": "I", "name": "evasion", "resume": False})
+    result = engine.compute(of(cfg, "I", "evasion").replace(resume=False))
     std = result["standard"]
     assert std["name"] == "autoattack-standard (RobustBench)" and std["version"] == aa.VERSION
     assert std["comparable"] and std["variant"] == "standard" and std["eps_text"] == "16/255"

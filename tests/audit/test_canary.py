@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import binom
 
 from dii_hpc.audit import engine
+from dii_hpc.audit.job import of
 from dii_hpc.audit.privacy import canary
 
 OVERFIT = {"hidden": 256, "epochs": 150, "lr": 3e-3}  # memorises its training set
@@ -53,11 +54,10 @@ def test_dp_canary_bounds_a_non_private_trainer(store_path: Path, demo_cache: Pa
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        out = engine.compute({"cfg": {"model": {"factory": "dii_hpc.examples.tabular:noisy_model",
-                                                "params": OVERFIT},
-                                      "data": "dii_hpc.examples.tabular:noisy_data", "seed": 0,
-                                      "n_samples": 200},
-                              "level": "II", "name": "dp_canary", "params": {"delta": 1e-5}})
+        out = engine.compute(of({"model": {"factory": "dii_hpc.examples.tabular:noisy_model",
+                                           "params": OVERFIT},
+                                 "data": "dii_hpc.examples.tabular:noisy_data", "seed": 0,
+                                 "n_samples": 200}, "II", "dp_canary", {"delta": 1e-5}))
     finally:
         torch.set_num_threads(threads)
     m = out["metrics"]

@@ -13,6 +13,7 @@ import pytest
 from dii_hpc.audit import engine
 from dii_hpc.audit.core import results
 from dii_hpc.audit.evasion import generate as evasion
+from dii_hpc.audit.job import AuditJob, of
 from dii_hpc.audit.poisoning import attacks as poisoning
 from dii_hpc.audit.privacy import membership as privacy
 
@@ -38,16 +39,15 @@ def _numbers(obj: Any) -> Any:
     return obj
 
 
-def _twice(job: dict[str, Any]) -> tuple[Any, Any]:
-    return tuple(_numbers(results.clean_json(engine.compute(dict(job)))) for _ in range(2))
+def _twice(job: AuditJob) -> tuple[Any, Any]:
+    return tuple(_numbers(results.clean_json(engine.compute(job))) for _ in range(2))
 
 
 @pytest.mark.parametrize("suite", engine.SUITES)
 def test_suite_twice_with_one_seed_is_identical(suite: str, demo_cache: Any,
                                                 store_path: Any) -> None:
-    first, second = _twice({"cfg": {**TABULAR, "n_samples": 40, "seed": 3,
-                                    "params": SUITE_PARAMS.get(suite)}, "level": "I",
-                            "name": suite})
+    first, second = _twice(of({**TABULAR, "n_samples": 40, "seed": 3,
+                               "params": SUITE_PARAMS.get(suite) or {}}, "I", suite))
     assert first == second
     assert first["grade"] in tuple("ABCDE") and first["attacks"]
     assert first["manifest"]["randomness"]["seeds"]  # the seeds used are on record
@@ -57,16 +57,16 @@ def test_suite_twice_with_one_seed_is_identical(suite: str, demo_cache: Any,
 def test_attack_twice_with_one_seed_is_identical(name: str, demo_cache: Any,
                                                  store_path: Any) -> None:
     data = IMAGES if name in IMAGES_ONLY else TABULAR
-    first, second = _twice({"cfg": {**data, "n_samples": 40, "seed": 3}, "level": "II",
-                            "name": name, "params": dict(PARAMS.get(name, {}))})
+    first, second = _twice(of({**data, "n_samples": 40, "seed": 3}, "II", name,
+                              dict(PARAMS.get(name, {}))))
     assert first == second
     assert first["attacks"][0]["seeds"]
     assert first["manifest"]["randomness"]["seeds"] == {name: first["attacks"][0]["seeds"]}
 
 
 def test_a_different_seed_gives_different_random_starts(demo_cache: Any) -> None:
-    runs = [results.clean_json(engine.compute({"cfg": {**TABULAR, "n_samples": 40, "seed": s},
-                                               "level": "II", "name": "hsj"}))
+    runs = [results.clean_json(engine.compute(of({**TABULAR, "n_samples": 40, "seed": s},
+                                                 "II", "hsj")))
             for s in (0, 1)]
     assert runs[0]["attacks"][0]["seeds"] != runs[1]["attacks"][0]["seeds"]
     assert runs[0]["attacks"][0]["metrics"] != runs[1]["attacks"][0]["metrics"]

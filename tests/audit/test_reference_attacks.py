@@ -78,14 +78,17 @@ def test_the_suite_adds_lira_and_rmia_when_the_model_has_fit(store_path: Path) -
     from dii_hpc.examples.tabular import breast_cancer_data, breast_cancer_sklearn
 
     data = breast_cancer_data()
-    cfg = {"model": SKLEARN[1], "params": {"n_reference": 4}}
+    from dii_hpc.audit.job import of
+
+    job = of({"model": SKLEARN[1], "params": {"n_reference": 4}}, "I", "privacy")
     out = privacy_suite.run_suite(breast_cancer_sklearn(), data.get_train_data(),
-                                  data.get_test_data(), n=80, cfg=cfg,
+                                  data.get_test_data(), n=80, job=job,
                                   attacks=["mi_loss", "lira", "rmia"])
     assert [r["name"] for r in out["attacks"]] == ["mi_loss", "lira", "rmia"]
     assert "reference_attacks" not in {f["flag"] for f in out["sanity"]}
     frozen = privacy_suite.run_suite(frozen_model(), *_noisy(), n=40,
-                                     cfg={"model": "x:y"}, attacks=["mi_loss", "lira"])
+                                     job=of({"model": "x:y"}, "I", "privacy"),
+                                     attacks=["mi_loss", "lira"])
     assert [r["name"] for r in frozen["attacks"]] == ["mi_loss"]
     flag = {f["flag"]: f for f in frozen["sanity"]}["reference_attacks"]
     assert not flag["ok"] and "model.fit(x, y)" in flag["detail"]

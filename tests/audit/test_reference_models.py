@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.audit.job import AuditJob, of
 from dii_hpc.audit.privacy.reference import models as reference_models
 from dii_hpc.audit.privacy.reference import training as reference_training
 
@@ -61,22 +62,22 @@ def test_models_live_in_the_store_and_resume_per_model(store_path: Path) -> None
     assert reference_models.train_inline(model, p) == 0
 
 
-def _job(name: str, **params: Any) -> dict[str, Any]:
-    return {"cfg": {"model": SKLEARN, "data": DATA, "seed": 0, "n_samples": 100,
-                    "experiment": "ref"}, "level": "II", "name": name, "params": params}
+def _job(name: str, **params: Any) -> AuditJob:
+    return of({"model": SKLEARN, "data": DATA, "seed": 0, "n_samples": 100,
+               "experiment": "ref"}, "II", name, params)
 
 
 def test_a_second_audit_reuses_every_model(store_path: Path) -> None:
-    first = reference_training.prepare(_job("lira", n_reference=4))
+    first, _ = reference_training.prepare(_job("lira", n_reference=4))
     assert first is not None and (first["trained"], first["reused"]) == (4, 0)
-    again = reference_training.prepare(_job("rmia", n_reference=4))  # same population, recipe
+    again, _ = reference_training.prepare(_job("rmia", n_reference=4))  # same population, recipe
     assert again is not None and (again["trained"], again["reused"], again["job_id"]) == (0, 4, None)
-    assert reference_training.prepare(_job("mi_loss")) is None
+    assert reference_training.prepare(_job("mi_loss")) == (None, None)
 
 
 def test_an_array_of_local_processes_trains_what_is_missing(store_path: Path) -> None:
     """The same array code path as Slurm (launch.backend), on this host's executor."""
-    out = reference_training.prepare(_job("lira", n_reference=2), executor="processes")
+    out, _ = reference_training.prepare(_job("lira", n_reference=2), executor="processes")
     assert out is not None and out["trained"] == 2 and out["job_id"]
-    inline = reference_training.prepare(_job("lira", n_reference=2))
+    inline, _ = reference_training.prepare(_job("lira", n_reference=2))
     assert inline is not None and inline["trained"] == 0

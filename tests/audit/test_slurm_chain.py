@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from dii_hpc.audit.job import AuditJob, of
 from dii_hpc.audit.placement import chain as slurm_chain
 from tests.audit.conftest import cli
 from tests.conftest import run_cli
 
 
-def _job(cfg: dict) -> dict:
-    return {"cfg": {"seed": 0, **cfg}, "level": "I", "name": cfg.pop("suite"), "executor": "slurm"}
+def _job(cfg: dict) -> AuditJob:
+    return of({"seed": 0, **cfg}, "I", cfg["suite"], executor="slurm")
 
 
 def test_task_count_covers_the_widest_task_and_the_config_task() -> None:

@@ -113,8 +113,8 @@ def test_resubmission_runs_only_the_missing_shards(tmp_path: Path, store_path: P
                                                    demo_cache: Path) -> None:
     """Shards already in the job's checkpoint (an interrupted array) are not resubmitted;
     the merge uses them and gives the local numbers."""
-    from dii_hpc.audit import prepare as cfgmod
     from dii_hpc.audit.core import checkpoint
+    from dii_hpc.audit.job import for_stage
     from dii_hpc.audit.placement import slurm as slurm_suite
     from dii_hpc.examples.tabular import breast_cancer_model
 
@@ -124,7 +124,7 @@ def test_resubmission_runs_only_the_missing_shards(tmp_path: Path, store_path: P
     local = tmp_path / "local.json"
     assert cli("audit", "suite", "poisoning", "--config", str(cfg), "--json", str(local),
                "--no-store") == 0
-    job = {"cfg": cfgmod.load(str(cfg)), "level": "I", "name": "poisoning"}
+    job = for_stage(str(cfg), suite="poisoning")
     for shard in ("fraction-0.01", "label_flip"):  # what a first array had finished
         slurm_suite.compute_shard(job, shard)
     assert checkpoint.for_job(job).done() == ["fraction-0.01", "label_flip"]

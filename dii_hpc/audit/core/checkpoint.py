@@ -12,14 +12,16 @@ $HOME is read-only there).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
 
 
 class Checkpoint:
@@ -58,15 +60,12 @@ class Checkpoint:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def for_job(job: dict[str, Any]) -> Checkpoint:
-    """The checkpoint of a level I job, keyed by everything that changes its numbers, in the
-    store (`$DII_HPC_STORE`, which every array task is given)."""
+def for_job(job: AuditJob) -> Checkpoint:
+    """The checkpoint of a level I job, keyed by everything that changes its numbers
+    (`AuditJob.key`), in the store (`$DII_HPC_STORE`, which every array task is given)."""
     from dii_hpc.store.store import Store
 
-    key = {k: job.get(k) for k in ("level", "name", "params")} | {
-        "cfg": {k: v for k, v in job["cfg"].items() if k not in ("experiment", "parent_run")}}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    return Checkpoint(Store().root / "cache" / "audit-shards" / digest[:20])
+    return Checkpoint(Store().root / "cache" / "audit-shards" / job.key()[:20])
 
 
 def cached(ck: Checkpoint, key: str, fn: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from dii_hpc.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
     from dii_hpc.store.store import StoreLike
 
 
@@ -38,23 +39,22 @@ def persist(result: dict[str, Any], examples_dir: str | None = None,
 
 
 def opening_params(cfg: dict[str, Any], level: str, threat: str, name: Any) -> dict[str, Any]:
-    """The params an audit run has from its start (the result adds n_samples, attack.*)."""
+    """The params an audit run has from its start (the result adds n_samples, attack.*);
+    ``cfg``: the config as the result records it (`AuditJob.record`)."""
     return {"level": level, "threat": threat, "name": name, "model": _ref(cfg.get("model")),
             "data": _ref(cfg.get("data")), "seed": cfg.get("seed", 0)}
 
 
-def create_pending(job: dict[str, Any], threat: str, store: StoreLike = None) -> str:
-    """The run of an audit whose jobs are queued (`slurm_chain.submit`): PENDING until the
-    job that computes it opens it (`AuditRun`)."""
+def create_pending(job: AuditJob, store: StoreLike = None) -> str:
+    """The run of an audit whose jobs are queued (`placement.chain.submit`): PENDING until
+    the job that computes it opens it (`AuditRun`)."""
     from dii_hpc.store.store import Store
 
     st = store if isinstance(store, Store) else Store(store)
-    cfg, level = job["cfg"], job["level"]
-    return st.create_run(cfg.get("experiment", "audit"), kind="audit",
-                         params=opening_params(cfg, level, threat, job["name"]),
-                         tags={"level": level, "threat": threat}, status="PENDING",
-                         fields={"parent_run": cfg["parent_run"]} if cfg.get("parent_run")
-                         else None)
+    return st.create_run(job.experiment, kind="audit",
+                         params=opening_params(job.record(), job.level, job.threat, job.name),
+                         tags={"level": job.level, "threat": job.threat}, status="PENDING",
+                         fields={"parent_run": job.parent_run} if job.parent_run else None)
 
 
 def _write(run: Any, result: dict[str, Any], examples_dir: str | None) -> str:
@@ -84,12 +84,12 @@ class AuditRun:
     an exception ends it FAILED with its line, `dii-hpc cancel` CANCELLED. Without
     ``persist`` (--no-store) there is no run."""
 
-    def __init__(self, job: dict[str, Any], threat: str, persist: bool = True) -> None:
-        self.job, self.threat, self.persist = job, threat, persist
+    def __init__(self, job: AuditJob, persist: bool = True) -> None:
+        self.job, self.persist = job, persist
         self.run: Any = None
 
     def __enter__(self) -> AuditRun:
-        if self.job.get("run_id"):
+        if self.job.run_id:
             self.open()
         return self
 
@@ -98,11 +98,12 @@ class AuditRun:
         if self.run is None and self.persist:
             from dii_hpc.tracking.run import start_run
 
-            cfg, level = self.job["cfg"], self.job["level"]
-            self.run = start_run(cfg.get("experiment", "audit"), kind="audit",
-                                 params=opening_params(cfg, level, self.threat, self.job["name"]),
-                                 tags={"level": level, "threat": self.threat},
-                                 parent_run=cfg.get("parent_run"), run_id=self.job.get("run_id"))
+            job = self.job
+            self.run = start_run(job.experiment, kind="audit",
+                                 params=opening_params(job.record(), job.level, job.threat,
+                                                       job.name),
+                                 tags={"level": job.level, "threat": job.threat},
+                                 parent_run=job.parent_run, run_id=job.run_id)
         return self.run
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:

@@ -11,9 +11,6 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
-# Methods every audited model has; optional ones are checked per attack (see `requires`).
-CORE_METHODS = ("predict", "get_loss", "get_grad")
-
 
 class Task(str, Enum):
     """Task kinds; each maps to an ART estimator family (see `adapter.estimator_for`)."""
@@ -34,6 +31,11 @@ class Task(str, Enum):
     def is_regression(self) -> bool:
         return self.value.endswith("regression")
 
+    @property
+    def is_vision(self) -> bool:
+        """Detection and segmentation: labels are boxes or masks, not class ids."""
+        return self in (Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION)
+
     @classmethod
     def parse(cls, value: str | Task) -> Task:
         from dii_hpc.errors import BadInput
@@ -46,31 +48,54 @@ class Task(str, Enum):
 
 
 @runtime_checkable
-class AuditModel(Protocol):
-    """A model under audit, seen through numpy arrays.
+class Predictor(Protocol):
+    """What every audited model has: its task and input, and raw outputs.
 
-    `get_grad` is the gradient of the per-sample loss w.r.t. the *input* (what white-box
-    evasion needs); `fit` (retraining from scratch, for poisoning) and `get_activations`
-    (a hidden layer, for poison detection) are optional and checked only when needed.
-    """
+    ``predict`` returns (N, nb_classes) scores/logits for classifiers, (N,) for regressors,
+    torchvision's list of dicts for detectors, (N, nb_classes, H, W) for segmenters."""
 
     task: Task | str
     input_shape: tuple[int, ...]
     nb_classes: int | None
     clip_values: tuple[float, float]
 
-    def predict(self, x: Any) -> Any:
-        """Raw outputs: (N, nb_classes) scores/logits for classifiers, (N,) for regressors."""
+    def predict(self, x: Any) -> Any: ...
+
+
+@runtime_checkable
+class LossModel(Predictor, Protocol):
+    """A model whose per-sample loss is known (membership attacks score it)."""
 
     def get_loss(self, x: Any, y: Any) -> Any:
         """Per-sample loss, shape (N,)."""
+
+
+@runtime_checkable
+class GradientModel(Predictor, Protocol):
+    """A model with input gradients (white-box evasion)."""
 
     def get_grad(self, x: Any, y: Any) -> Any:
         """d loss / d x, same shape as x."""
 
 
 @runtime_checkable
-class RetrainableModel(AuditModel, Protocol):
+class ClassGradientModel(Predictor, Protocol):
+    """A classifier with per-class input gradients (Carlini-Wagner, DeepFool)."""
+
+    def get_class_grad(self, x: Any, label: Any) -> Any:
+        """d logit[label] / d x per sample."""
+
+
+@runtime_checkable
+class AuditModel(LossModel, GradientModel, Protocol):
+    """A model under audit, seen through numpy arrays: the methods every white-box attack
+    may call. `get_grad` is the gradient of the per-sample loss w.r.t. the *input*; `fit`
+    (retraining from scratch) and `get_activations` (a hidden layer) are optional and
+    checked only where needed (`RetrainableModel`, `ActivationModel`)."""
+
+
+@runtime_checkable
+class RetrainableModel(Predictor, Protocol):
     """A model whose training recipe can run again on other data: poisoning retrains it on
     poisoned data, LiRA/RMIA train their reference models with it, `dp_canary` its canary
     run. `fit` retrains from scratch (not fine-tunes) in place; `TorchModelWrapper` gets it
@@ -78,6 +103,19 @@ class RetrainableModel(AuditModel, Protocol):
 
     def fit(self, x: Any, y: Any) -> None:
         """Train from scratch on (x, y) with the model's own hyper-parameters."""
+
+
+@runtime_checkable
+class GradientRetrainableModel(RetrainableModel, GradientModel, Protocol):
+    """Retrainable with input gradients (the clean-label backdoor hardens its poison)."""
+
+
+@runtime_checkable
+class ActivationModel(RetrainableModel, Protocol):
+    """Retrainable, with a hidden layer's activations (poisoned-sample detectors)."""
+
+    def get_activations(self, x: Any) -> Any:
+        """The activations of the layer before the last, flattened: (N, k)."""
 
 
 @runtime_checkable
@@ -89,12 +127,25 @@ class AuditDataset(Protocol):
     def get_test_data(self) -> tuple[Any, Any]: ...
 
 
-def missing_methods(model: object, needed: tuple[str, ...]) -> list[str]:
-    """Names in `needed` the model does not provide (checked before any work starts)."""
-    return [name for name in needed if not callable(getattr(model, name, None))]
+def methods(protocol: type[Any]) -> tuple[str, ...]:
+    """The methods a Protocol names, its bases' first (``GradientModel`` -> predict,
+    get_grad): what `require` checks, derived from the Protocol itself."""
+    out: list[str] = []
+    for cls in reversed(protocol.__mro__):
+        if not getattr(cls, "_is_protocol", False) or cls.__module__ == "typing":
+            continue
+        out += [name for name, value in vars(cls).items()
+                if callable(value) and not name.startswith("_") and name not in out]
+    return tuple(out)
 
 
-def require(model: object, needed: tuple[str, ...], what: str) -> None:
+def missing_methods(model: object, needed: type[Any] | tuple[str, ...]) -> list[str]:
+    """The methods of ``needed`` (a Protocol, or method names) the model does not provide."""
+    names = needed if isinstance(needed, tuple) else methods(needed)
+    return [name for name in names if not callable(getattr(model, name, None))]
+
+
+def require(model: object, needed: type[Any] | tuple[str, ...], what: str) -> None:
     """Raise one line naming the first missing method, so the user knows what to add."""
     from dii_hpc.errors import BadInput
 

@@ -14,6 +14,16 @@ import numpy as np
 from dii_hpc.errors import BadInput
 
 
+def check_split(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, Any]:
+    """Images plus targets (detection) or masks (segmentation), each checked in one line."""
+    from dii_hpc.audit.model.protocols import Task
+
+    x = check_images(model, x, where)
+    if Task.parse(model.task) is Task.OBJECT_DETECTION:
+        return x, check_targets(model, y, len(x), where)
+    return x, check_masks(model, y, len(x), where)
+
+
 def check_images(model: Any, x: Any, where: str) -> np.ndarray:
     """(N, *input_shape), finite, inside clip_values; returns float32."""
     x = np.asarray(x)

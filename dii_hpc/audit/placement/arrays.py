@@ -26,6 +26,7 @@ from dii_hpc import progress
 from dii_hpc.errors import InfraError, SchedulerError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
     from dii_hpc.launch.backend import Job
     from dii_hpc.store.store import Store
 
@@ -46,7 +47,7 @@ class Submission:
         return self.store.jobs_dir / self.id / "submitit"
 
 
-def begin(job: dict[str, Any], what: str) -> Submission:
+def begin(job: AuditJob, what: str) -> Submission:
     """A new submission for the audit ``job``; its spec is written before any task runs."""
     from dii_hpc.store.atomic import write_json
     from dii_hpc.store.ids import new_run_id
@@ -54,10 +55,8 @@ def begin(job: dict[str, Any], what: str) -> Submission:
 
     store = Store()
     store.ensure_writable()
-    sub = Submission(store, new_run_id(), str(job["cfg"].get("experiment", "audit")), what)
-    write_json(sub.folder.parent / "audit.json",
-               {"what": what, "job": {k: v for k, v in job.items() if k != "cfg"},
-                "cfg": job["cfg"]})
+    sub = Submission(store, new_run_id(), job.experiment, what)
+    write_json(sub.folder.parent / "audit.json", {"what": what, "job": job.to_json()})
     return sub
 
 

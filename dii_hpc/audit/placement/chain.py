@@ -10,95 +10,76 @@ tasks (a failed one ends the run FAILED with the task's exception line), then ru
 ordinary suite, which finds every shard done, aggregates, checks the thresholds and writes
 the result into the run.
 
-Pipelines (`dii_hpc.pipeline`) build the same chain before the model exists (it comes from
-an upstream stage): their array has `task_count` tasks and task i computes `task_at(job, i)`,
-the i-th key of the suite's full plan for the model's real task (tasks past its end have
-nothing to do).
+Nothing here builds the model (pipelines build the same chain before the model exists: it
+comes from an upstream stage). The array has `task_count` tasks, task i computes the i-th key
+of `slurm.plan` for the task the job knows (the config's, the model reference's) or, when it
+knows none, for every task the model may have; each task, which builds the model, skips a key
+its model's task does not have.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dii_hpc.audit.job import AuditJob
 from dii_hpc.audit.placement.slurm import SUITES as SHARDED  # the suites split into shards
 from dii_hpc.errors import BadInput, CheckFailed
 
 
-def check(job: dict[str, Any]) -> None:
+def sharded(job: AuditJob) -> bool:
+    """A suite that runs as a shard array and a merge job (what `task_count` sizes)."""
+    return job.level == "I" and job.name in SHARDED and not job.config.standard
+
+
+def check(job: AuditJob) -> None:
     """The level I suites split into shards (`SHARDED`); AutoAttack's standard only waits
     in the submitting process (its blocks depend on the model's output)."""
-    if job["level"] != "I" or job["name"] not in SHARDED:
+    if job.level != "I" or job.name not in SHARDED:
         raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SHARDED)}), "
                        "one array task per shard")
-    if job["cfg"].get("standard"):
+    if job.config.standard:
         raise BadInput("--standard runs its blocks as an array the submitting process waits "
                        "for: drop --no-wait (and use it outside pipelines)")
 
 
-def _plan(job: dict[str, Any], task: Any) -> list[str]:
-    """The most task keys the suite can have for ``task`` (privacy: with LiRA and RMIA, in
-    case the model turns out to have fit), before the model exists."""
-    from dii_hpc.audit.core import sample_shards
-    from dii_hpc.audit.evasion import suite as evasion_suite
-    from dii_hpc.audit.poisoning import suite as poisoning_suite
-    from dii_hpc.audit.privacy import suite as privacy_suite
+def _plan(job: AuditJob) -> list[str]:
+    from dii_hpc.audit.placement import slurm
 
-    cfg = job["cfg"]
-    parts = int(cfg.get("sample_shards") or 1)
-    if job["name"] == "poisoning":
-        return poisoning_suite.shard_keys(task)
-    if job["name"] == "privacy":
-        return sample_shards.plan(privacy_suite.shard_keys(task, cfg.get("attacks"), True), parts,
-                                  privacy_suite.blocked, [])
-    engine = cfg.get("engine", "art")
-    return sample_shards.plan(evasion_suite.shard_keys(task, cfg.get("attacks")), parts,
-                              lambda shard: evasion_suite.blocked(shard, engine), [])
+    return slurm.plan(job, job.task)
 
 
-def task_count(job: dict[str, Any]) -> int:
+def task_count(job: AuditJob) -> int:
     """Array size covering the suite's plan for any task the model may turn out to have
     (its config's `task:` when given)."""
-    from dii_hpc.audit.model.protocols import Task
-
-    tasks = [Task.parse(job["cfg"]["task"])] if job["cfg"].get("task") else list(Task)
-    sizes, errors = [], []
-    for task in tasks:
-        try:
-            sizes.append(len(_plan(job, task)))
-        except BadInput as err:  # a task the suite does not cover, or attacks it lacks
-            errors.append(err)
-    if not sizes:
-        raise errors[0]
-    return max(sizes)
+    return len(_plan(job))
 
 
-def task_at(job: dict[str, Any], index: int) -> str | None:
-    """The index-th task key of the suite's plan for the model's own task, or None."""
-    from dii_hpc.audit.placement import slurm as slurm_suite
-    from dii_hpc.audit.prepare import task_of
-
-    plan = slurm_suite.task_keys(job, task_of(job["cfg"]), [])  # its own plan: <= task_count
-    return plan[index] if index < len(plan) else None
+def task_at(job: AuditJob, index: int) -> str | None:
+    """The index-th task key of the plan (None past its end)."""
+    keys = _plan(job)
+    return keys[index] if index < len(keys) else None
 
 
-def compute_at(job: dict[str, Any], index: int) -> str | None:
-    """Array task body (pipelines): compute task ``index`` of the plan into the checkpoint."""
+def compute_at(job: AuditJob, index: int) -> str | None:
+    """Array task body (pipelines): compute task ``index`` of the plan into the checkpoint;
+    None when it has nothing to do (done already, past the end, not the model's task)."""
     from dii_hpc.audit.core import checkpoint
-    from dii_hpc.audit.placement import slurm as slurm_suite
+    from dii_hpc.audit.placement import slurm
 
     key = task_at(job, index)
     if key is None or key in checkpoint.for_job(job).done():
         return None
-    return slurm_suite.compute_shard(job, key)
+    out = slurm.compute_shard(job, key)
+    return None if out.get("skipped") else key
 
 
-def merge(job: dict[str, Any], under: list[str] | None = None,
+def merge(job: AuditJob, under: list[str] | None = None,
           over: list[str] | None = None) -> dict[str, Any]:
     """The merge job's body: the suite in this process (every shard is done), thresholds,
     the audit run; a breached threshold fails the job (CheckFailed)."""
     from dii_hpc.audit.placement import runner
 
-    result, checks = runner.execute({**job, "executor": "local"}, under=under, over=over)
+    result, checks = runner.execute(job.replace(executor="local"), under=under, over=over)
     failed = [c for c in checks if c["failed"]]
     if failed:
         c = failed[0]
@@ -108,39 +89,36 @@ def merge(job: dict[str, Any], under: list[str] | None = None,
             "summary": result.get("summary")}
 
 
-def submit(job: dict[str, Any], *, partition: str | None = None, timeout_min: int = 60,
-           under: list[str] | None = None, over: list[str] | None = None) -> dict[str, Any]:
+def submit(job: AuditJob, *, timeout_min: int = 60, under: list[str] | None = None,
+           over: list[str] | None = None) -> dict[str, Any]:
     """Create the audit run PENDING, queue the missing shards as one array and the merge job
     after it, record them; return at once.
 
     {"array": job id or None (every shard already done), "tasks": n, "merge": job id,
     "run_id": the audit run}."""
     from dii_hpc.audit.core import checkpoint, results
-    from dii_hpc.audit.placement import arrays, runner
-    from dii_hpc.audit.placement import slurm as slurm_suite
-    from dii_hpc.audit.prepare import task_of
+    from dii_hpc.audit.job import ArrayTasks
+    from dii_hpc.audit.placement import arrays, slurm
     from dii_hpc.launch import backend
 
     check(job)
-    missing = slurm_suite.task_keys(job, task_of(job["cfg"]), checkpoint.for_job(job).done())
+    missing = slurm.plan(job, job.task, None, checkpoint.for_job(job).done())
     kind, conf = backend.choose("slurm")
     sub = arrays.begin(job, "audit shards")
-    run_id = results.create_pending(job, runner.threat(job), sub.store)
+    run_id = results.create_pending(job, sub.store)
     jobs: list[Any] = []
     try:
         if missing:
-            spec = slurm_suite.array_job(sub, job, len(missing), partition, timeout_min, conf=conf)
+            spec = slurm.array_job(sub, job, len(missing), timeout_min, conf=conf)
             jobs = backend.submit_array(backend.executor(spec),
-                                        backend.RankZero(slurm_suite.compute_shard),
+                                        backend.RankZero(slurm.compute_shard),
                                         [job] * len(missing), missing, what="audit array")
         array = str(jobs[0].job_id).split("_")[0] if jobs else None
-        last = {**job, "run_id": run_id}
-        if jobs:
-            last["array"] = {"tasks": [[str(j.job_id), k] for j, k in zip(jobs, missing,
-                                                                          strict=True)],
-                             "folder": str(sub.folder)}
-        spec = slurm_suite.array_job(sub, last, 1, partition, timeout_min, conf=conf,
-                                     dependency=f"afterany:{array}" if array else None)
+        last = job.replace(run_id=run_id, array=ArrayTasks(
+            tuple((str(j.job_id), k) for j, k in zip(jobs, missing, strict=True)),
+            str(sub.folder)) if jobs else None)
+        spec = slurm.array_job(sub, last, 1, timeout_min, conf=conf,
+                               dependency=f"afterany:{array}" if array else None)
         merged = backend.submit_one(backend.executor(spec), backend.RankZero(merge), last,
                                     under, over, what="audit merge job")
     except BaseException:
@@ -150,3 +128,13 @@ def submit(job: dict[str, Any], *, partition: str | None = None, timeout_min: in
     arrays.record(sub, kind, [*jobs, merged], run_id=run_id, run_job=merged)
     return {"array": array, "tasks": len(missing), "merge": str(merged.job_id),
             "run_id": run_id}
+
+
+def queue(job: AuditJob, *, outputs: bool = False, persist: bool = True,
+          under: list[str] | None = None, over: list[str] | None = None) -> dict[str, Any]:
+    """`--no-wait`: the shard array and its merge job queued, nothing waiting here; the
+    result is a run, so it goes with `--executor slurm` and no local outputs."""
+    if job.executor != "slurm" or outputs or not persist:
+        raise BadInput("--no-wait goes with --executor slurm, and the result is a run "
+                       "(drop --json, --junit, --no-store)")
+    return submit(job, under=under, over=over)

@@ -17,9 +17,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput, DiiError, InfraError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
 
 
 def mpirun_command(n: int, job_path: str, out_path: str) -> list[str]:
@@ -30,7 +33,7 @@ def mpirun_command(n: int, job_path: str, out_path: str) -> list[str]:
             sys.executable, "-m", "dii_hpc.audit.placement.mpi", job_path, out_path]
 
 
-def run(n: int, job: dict[str, Any], examples_dir: str | None = None,
+def run(n: int, job: AuditJob, examples_dir: str | None = None,
         timeout: float | None = None) -> dict[str, Any]:
     """Run `job` on n ranks and return rank 0's result (errors keep their exit class)."""
     if n < 1:
@@ -38,7 +41,7 @@ def run(n: int, job: dict[str, Any], examples_dir: str | None = None,
     with tempfile.TemporaryDirectory(prefix="dii-hpc-mpi-") as tmp:
         job_path, out_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "out.json")
         with open(job_path, "w") as fh:
-            json.dump({**job, "examples_dir": examples_dir}, fh)
+            json.dump({"job": job.to_json(), "examples_dir": examples_dir}, fh)
         proc = subprocess.run(mpirun_command(n, job_path, out_path), capture_output=True,
                               text=True, timeout=timeout)
         if os.path.exists(out_path):
@@ -76,14 +79,16 @@ def main(argv: list[str]) -> int:
     rank = comm.Get_rank()
     _share_cores(comm.Get_size())
     with open(argv[0]) as fh:
-        job = json.load(fh)
+        raw = json.load(fh)
     outcome: dict[str, Any]
     try:
         from dii_hpc.audit import engine
         from dii_hpc.audit.core import results
+        from dii_hpc.audit.job import AuditJob
 
-        result = engine.compute(job, generator=sharded_generator(comm),
-                                examples_dir=job.get("examples_dir") if rank == 0 else None)
+        result = engine.compute(AuditJob.from_json(raw["job"]),
+                                generator=sharded_generator(comm),
+                                examples_dir=raw.get("examples_dir") if rank == 0 else None)
         outcome = {"result": results.clean_json(result)}
     except DiiError as err:
         outcome = {"error": str(err).splitlines()[0], "exit_code": err.exit_code}

@@ -10,7 +10,7 @@ beside it. Each attack is a shard kept in the job's checkpoint (resume, Slurm ar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from dii_hpc.audit.core import sample_shards, stats
 from dii_hpc.audit.core.checkpoint import Checkpoint, cached
 from dii_hpc.audit.model.protocols import Task
 from dii_hpc.audit.privacy import membership as privacy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
 
 SMALL_SAMPLE = 50  # per side: below this an attack's AUC interval is wider than +-0.1
 
@@ -52,7 +55,7 @@ def blocked(shard: str) -> bool:
 def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
                   nonmembers: tuple[np.ndarray, np.ndarray], n: int, seed: int, shard: str,
                   ck: Checkpoint, generator: Any = None,
-                  cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+                  job: AuditJob | None = None) -> dict[str, Any]:
     """One attack's record (`attack-<name>`), computed or loaded from `ck` (the label-only
     attack's HopSkipJump may have been split over tasks by samples: `sample_shards`;
     LiRA/RMIA need the config: their reference models are keyed by its trainer)."""
@@ -63,8 +66,9 @@ def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
         if name in privacy.REFERENCE_ATTACKS:
             from dii_hpc.audit.privacy.reference import attacks as reference_attacks
 
+            assert job is not None, "LiRA/RMIA shards come from a job (its model reference)"
             return reference_attacks.suite_record(name, model, members, nonmembers, n, seed,
-                                                  cfg or {}), {}
+                                                  job), {}
         if name == "attribute_inference":
             from dii_hpc.audit.privacy import attribute
 
@@ -79,19 +83,19 @@ def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
 def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
               nonmembers: tuple[np.ndarray, np.ndarray], *, n: int = 200, seed: int = 0,
               attacks: list[str] | None = None, generator: Any = None,
-              ck: Checkpoint | None = None, cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+              ck: Checkpoint | None = None, job: AuditJob | None = None) -> dict[str, Any]:
     """Run the suite and return the audit section (without config/level keys); LiRA and
-    RMIA join when `cfg` (the audit config: their trainer's key) is given and the model
+    RMIA join when `job` (the audit: its model reference keys their models) is given and the model
     has `fit`."""
     task = Task.parse(model.task)
     ck = ck or Checkpoint(None)
-    retrain = cfg is not None and callable(getattr(model, "fit", None))
+    retrain = job is not None and callable(getattr(model, "fit", None))
     keys = shard_keys(task, attacks, retrain)
     records = []
     with progress.bar("privacy suite: attacks", len(keys)) as bar:
         for key in keys:
             records.append(compute_shard(model, members, nonmembers, n, seed, key, ck, generator,
-                                         cfg))
+                                         job))
             bar.advance()
     membership = [r for r in records if r["name"] != "attribute_inference"]
     best = max(membership, key=lambda r: (_lower(r), r["metrics"]["auc"]))
@@ -119,7 +123,7 @@ def _reference_flag(task: Task, model: Any, retrain: bool) -> list[dict[str, Any
     """Say when the field's standard attacks (LiRA, RMIA) could not run, and why."""
     if retrain or not task.is_classification:
         return []
-    why = ("run_suite was given no audit config (cfg), which keys their reference models"
+    why = ("run_suite was given no audit job, whose model reference keys their reference models"
            if callable(getattr(model, "fit", None)) else
            "their reference models are retrained with model.fit(x, y), which this model "
            "does not implement")

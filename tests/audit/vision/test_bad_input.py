@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit import vision_engine as engine
+from dii_hpc.audit import engine
+from dii_hpc.audit.job import of
 from dii_hpc.errors import BadInput
 
 F = "tests.audit.vision.factories"
@@ -18,7 +19,7 @@ SEG = {"task": "image_segmentation", "model": "dii_hpc.examples.shapes:shapes_se
 
 def _fails(cfg: dict[str, Any], pattern: str) -> str:
     with pytest.raises(BadInput, match=pattern) as err:
-        engine.compute({"cfg": cfg, "level": "II", "name": "fgsm", "params": {}})
+        engine.compute(of(cfg, "II", "fgsm"))
     msg = str(err.value)
     assert "\n" not in msg and len(msg) < 300
     return msg
@@ -64,5 +65,4 @@ def test_attack_task_and_budget_checks(detector: Any, segmenter: Any, det_sample
     with pytest.raises(BadInput, match="unknown attack 'cw'"):
         attacks.attack_params("cw", detector, None)
     with pytest.raises(BadInput, match="suite 'privacy' is not available"):
-        engine.compute({"cfg": {**DET, "data": f"{F}:small_detection_data"}, "level": "I",
-                        "name": "privacy"})
+        engine.compute(of({**DET, "data": f"{F}:small_detection_data"}, "I", "privacy"))

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit import vision_engine as engine
+from dii_hpc.audit import engine
+from dii_hpc.audit.config import load
+from dii_hpc.audit.job import for_stage
 
 PGD = {"eps": 0.15, "eps_step": 0.0375, "max_iter": 10}
 
@@ -22,15 +23,13 @@ PGD = {"eps": 0.15, "eps_step": 0.0375, "max_iter": 10}
 def level_two(detector: Any, segmenter: Any) -> dict[str, dict[str, Any]]:
     out = {}
     for task in ("detection", "segmentation"):
-        cfg = cfgmod.load(f"configs/audit-{task}.yaml")
-        out[task] = engine.compute({"cfg": cfg, "level": "II", "name": "pgd",
-                                    "params": dict(cfg["params"])})
+        out[task] = engine.compute(for_stage(f"configs/audit-{task}.yaml", attack="pgd"))
     return out
 
 
 def test_documented_eps_is_in_the_configs() -> None:
     for task in ("detection", "segmentation"):
-        params = cfgmod.load(f"configs/audit-{task}.yaml")["params"]
+        params = load(f"configs/audit-{task}.yaml").params
         assert params == PGD
 
 

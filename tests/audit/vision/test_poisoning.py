@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit import vision_engine as engine
+from dii_hpc.audit import engine
+from dii_hpc.audit.job import for_stage
 
 # The demo recipes (25 epochs) learn the generation and region-flip backdoors of 40 poisoned
 from dii_hpc.audit.poisoning import vision as poisoning
@@ -58,14 +58,13 @@ def test_backdoor_succeeds_and_model_is_restored(task: str, kind: str, target: i
 
 
 def test_poisoning_suite_and_attack_through_the_engine(segmenter: Any) -> None:
-    cfg = cfgmod.load("configs/audit-segmentation.yaml", {"n_samples": 16})
-    cfg["data"] = {"factory": "dii_hpc.examples.shapes:segmentation_data",
-                   "params": {"n_train": 60, "n_test": 16}}
-    out = engine.compute({"cfg": cfg, "level": "I", "name": "poisoning"})
+    cfg = {"n_samples": 16, "data": {"factory": "dii_hpc.examples.shapes:segmentation_data",
+                                     "params": {"n_train": 60, "n_test": 16}}}
+    out = engine.compute(for_stage("configs/audit-segmentation.yaml", cfg, suite="poisoning"))
     assert out["threat"] == "poisoning" and out["suite"] == "poisoning" and out["grade"]
     assert out["metrics"]["n_poisoned"] == 6 and out["n_samples"] == 60
-    two = engine.compute({"cfg": cfg, "level": "II", "name": "backdoor",
-                          "params": {**cfg["params"], "fraction": 0.2, "target": 3}})
+    two = engine.compute(for_stage("configs/audit-segmentation.yaml", cfg, attack="backdoor",
+                                   params={"fraction": 0.2, "target": 3}))
     assert two["attack"] == "backdoor" and two["grade"] is None
     assert two["params"]["target"] == 3 and two["metrics"]["n_poisoned"] == 12
 

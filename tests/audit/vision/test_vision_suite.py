@@ -8,17 +8,16 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit import prepare as cfgmod
-from dii_hpc.audit import vision_engine as engine
+from dii_hpc.audit import engine
 from dii_hpc.audit.core import results
+from dii_hpc.audit.job import for_stage, from_config
 
 
 @pytest.mark.parametrize("task", ["detection", "segmentation"])
 def test_suite_graded_stored_with_examples(task: str, tmp_path: Path, store_path: Path,
                                            detector: Any, segmenter: Any) -> None:
-    cfg = cfgmod.load(f"configs/audit-{task}.yaml", {"n_samples": 16})
-    out = engine.compute({"cfg": cfg, "level": "I", "name": "evasion"},
-                         examples_dir=str(tmp_path))
+    job = for_stage(f"configs/audit-{task}.yaml", {"n_samples": 16}, suite="evasion")
+    out = engine.compute(job, examples_dir=str(tmp_path))
     k = "map_50" if task == "detection" else "miou"
     m = out["metrics"]
     assert out["level"] == "I" and out["suite"] == "evasion" and out["grade"] in "ABCDE"
@@ -45,10 +44,10 @@ def test_suite_graded_stored_with_examples(task: str, tmp_path: Path, store_path
 
 
 def test_level_three_any_art_class(segmenter: Any) -> None:
-    cfg = cfgmod.load("configs/audit-segmentation.yaml", {"n_samples": 8})
-    out = engine.compute({"cfg": cfg, "level": "III",
-                          "name": "art.attacks.evasion.BasicIterativeMethod",
-                          "params": {"eps": 0.1, "eps_step": 0.02, "max_iter": 3}})
+    job = from_config("configs/audit-segmentation.yaml", {"n_samples": 8}, level="III",
+                      name="art.attacks.evasion.BasicIterativeMethod",
+                      params={"eps": 0.1, "eps_step": 0.02, "max_iter": 3})
+    out = engine.compute(job)
     assert out["attack"] == "art.attacks.evasion.BasicIterativeMethod" and out["grade"] is None
     assert out["metrics"]["adv_miou"] < out["metrics"]["clean_miou"]
     assert out["manifest"]["weights_sha256"] and out["manifest"]["seed"] == 0

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dii_hpc.audit.evasion.autoattack import checks
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
 
 STANDARDS = ("autoattack",)
 NAME = "autoattack-standard (RobustBench)"
@@ -250,23 +253,23 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *
     return report.summarise(model, x, y, p, merged, first, shown, x_adv, examples_dir, CURVE)
 
 
-def check(cfg: dict[str, Any], threat: str, generator: Any = None) -> None:
+def check(job: AuditJob, generator: Any = None) -> None:
     """`standard:` applies to the evasion suite on the torch engine, one process or Slurm."""
-    name = cfg.get("standard")
+    name = job.config.standard
     if name not in STANDARDS:
         raise BadInput(f"--standard {name!r}: known standards: {', '.join(STANDARDS)}")
-    if threat != "evasion":
-        raise BadInput(f"--standard {name} applies to `suite evasion`, not {threat}")
+    if job.name != "evasion":
+        raise BadInput(f"--standard {name} applies to `suite evasion`, not {job.name}")
     if generator is not None:
         raise BadInput(f"--standard {name} does not shard over --mpi; use --executor slurm")
-    if cfg.get("engine", "torch") != "torch":
+    if (job.config.engine or "torch") != "torch":
         raise BadInput(f"--standard {name} runs on the torch engine; drop --engine "
-                       f"{cfg.get('engine')}")
+                       f"{job.config.engine}")
 
 
-def run(cfg: dict[str, Any], threat: str, prep: Any, generator: Any,
-        examples_dir: str | None, ck: Any) -> dict[str, Any]:
+def run(job: AuditJob, prep: Any, generator: Any, examples_dir: str | None,
+        ck: Any) -> dict[str, Any]:
     """The engine's entry for `suite: evasion` with `standard: autoattack`."""
-    check(cfg, threat, generator)
-    return evaluate(prep.model, prep.x, prep.y, dict(cfg.get("params") or {}), seed=prep.seed,
+    check(job, generator)
+    return evaluate(prep.model, prep.x, prep.y, dict(job.config.params), seed=prep.seed,
                     ck=ck, examples_dir=examples_dir)

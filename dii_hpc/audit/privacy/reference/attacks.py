@@ -14,7 +14,7 @@ a log grid (the audit page draws it on log-log axes) and the most exposed member
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from dii_hpc.audit.privacy import membership as privacy
 from dii_hpc.audit.privacy.reference import lira, rmia
 from dii_hpc.audit.privacy.reference import models as reference_models
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.job import AuditJob
 
 NAMES = privacy.REFERENCE_ATTACKS
 SUITE = ("lira", "rmia")
@@ -103,14 +106,14 @@ def halves_plan(model_spec: Any, train: tuple[np.ndarray, np.ndarray],
                                  seed, "halves")
 
 
-def request_plan(request: dict[str, Any], cfg: dict[str, Any], prep: Any
+def request_plan(request: dict[str, Any], job: AuditJob, prep: Any
                  ) -> reference_models.Plan:
     """The plan a request names ({"set": "halves", "n_reference"} or {"set": "canaries",
-    "n_canaries"}), for the prepared model and data of `cfg`."""
+    "n_canaries"}), for the prepared model and data of `job`."""
     if request["set"] == "canaries":
-        return canary.plan(cfg["model"], prep.train, prep.test, n_classes(prep.model, prep),
+        return canary.plan(job.model.spec, prep.train, prep.test, n_classes(prep.model, prep),
                            int(request["n_canaries"]), prep.seed)
-    return halves_plan(cfg["model"], prep.train, prep.test, int(request["n_reference"]),
+    return halves_plan(job.model.spec, prep.train, prep.test, int(request["n_reference"]),
                        prep.seed, request.get("name", "lira"))
 
 
@@ -127,8 +130,8 @@ def retrainable(model: Any) -> bool:
     return callable(getattr(model, "fit", None))
 
 
-def suite_n_reference(cfg: dict[str, Any]) -> int:
-    n = (cfg.get("params") or {}).get("n_reference", N_REFERENCE)
+def suite_n_reference(job: AuditJob) -> int:
+    n = job.config.params.get("n_reference", N_REFERENCE)
     return int(check_params("lira", {"n_reference": n})["n_reference"])
 
 
@@ -202,21 +205,21 @@ def exposed(idx: np.ndarray, member: np.ndarray, score: np.ndarray, y: np.ndarra
 
 def suite_record(name: str, model: Any, members: tuple[np.ndarray, np.ndarray],
                  nonmembers: tuple[np.ndarray, np.ndarray], n: int, seed: int,
-                 cfg: dict[str, Any]) -> dict[str, Any]:
+                 job: AuditJob) -> dict[str, Any]:
     """A level I suite shard (LiRA/RMIA with default parameters, `n_reference` from the
     config's `params`)."""
-    return attack_record(name, {"n_reference": suite_n_reference(cfg)}, model, members,
-                         nonmembers, n, seed, cfg["model"])
+    return attack_record(name, {"n_reference": suite_n_reference(job)}, model, members,
+                         nonmembers, n, seed, job.model.spec)
 
 
-def result(name: str, params: dict[str, Any], prep: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+def result(name: str, params: dict[str, Any], prep: Any, job: AuditJob) -> dict[str, Any]:
     """The level II result of one of these attacks."""
     params = dict(params)
     n_each = int(params.pop("n_samples", len(prep.x)))
     if name == "dp_canary":
         checked = check_params(name, params)
         require_fit(prep.model, name, 1)
-        p = canary.plan(cfg["model"], prep.train, prep.test, n_classes(prep.model, prep),
+        p = canary.plan(job.model.spec, prep.train, prep.test, n_classes(prep.model, prep),
                         canary_count(checked, len(prep.test[0])), prep.seed)
         t0 = time.perf_counter()
         reference_models.train_inline(prep.model, p)
@@ -225,7 +228,7 @@ def result(name: str, params: dict[str, Any], prep: Any, cfg: dict[str, Any]) ->
         summary, sanity, extra = canary.summary(rec), [], {}
     else:
         rec = attack_record(name, params, prep.model, prep.train, prep.test, n_each, prep.seed,
-                            cfg["model"])
+                            job.model.spec)
         summary, sanity, extra = one_line(rec), low_fpr_sanity(rec), {"exposed": rec["exposed"]}
     roc = rec.pop("roc")
     return {"threat": "privacy", "task": Task.parse(prep.model.task).value, "attack": name,

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dii_hpc.audit.core.data import Prepared
+from dii_hpc.audit.job import AuditJob
 from dii_hpc.audit.model.protocols import Task
 from dii_hpc.audit.privacy.reference import attacks as ra
 from dii_hpc.audit.privacy.reference import models as reference_models
@@ -26,72 +28,73 @@ from dii_hpc.audit.privacy.reference import models as reference_models
 EXECUTORS = ("local", "processes", "slurm")
 
 
-def handles(job: dict[str, Any]) -> bool:
+def handles(job: AuditJob) -> bool:
     """Level II/III jobs of the reference attacks (their own work is scoring, in process)."""
-    return job["level"] != "I" and str(job["name"]) in ra.NAMES
+    return job.level != "I" and job.name in ra.NAMES
 
 
-def requests(job: dict[str, Any], prep: Any) -> list[dict[str, Any]]:
+def requests(job: AuditJob, prep: Prepared) -> list[dict[str, Any]]:
     """The reference-model plans a job needs (none for most jobs); bad parameters, a model
     without `fit` and a population too small are refused here, before any submission."""
     from dii_hpc.audit.privacy import suite as privacy_suite
 
-    cfg, name = job["cfg"], str(job["name"])
-    if job["level"] == "I":
+    if job.level == "I":
         task = Task.parse(prep.model.task)
-        wanted = privacy_suite.suite_attacks(task, cfg.get("attacks"), ra.retrainable(prep.model))
-        if name != "privacy" or not set(wanted) & set(ra.SUITE):
+        wanted = privacy_suite.suite_attacks(task, job.config.attacks,
+                                             ra.retrainable(prep.model))
+        if job.name != "privacy" or not set(wanted) & set(ra.SUITE):
             return []
-        return [{"set": "halves", "n_reference": ra.suite_n_reference(cfg), "name": "lira"}]
-    params = ra.check_params(name, dict(job.get("params") or {}))
-    ra.require_fit(prep.model, name, int(params.get("n_reference", 1)))
-    if name == "dp_canary":
+        return [{"set": "halves", "n_reference": ra.suite_n_reference(job), "name": "lira"}]
+    params = ra.check_params(job.name, dict(job.params))
+    ra.require_fit(prep.model, job.name, int(params.get("n_reference", 1)))
+    if job.name == "dp_canary":
         return [{"set": "canaries", "n_canaries": ra.canary_count(params, len(prep.test[0]))}]
-    return [{"set": "halves", "n_reference": int(params["n_reference"]), "name": name}]
+    return [{"set": "halves", "n_reference": int(params["n_reference"]), "name": job.name}]
 
 
-def prepare(job: dict[str, Any], executor: str = "local", partition: str | None = None,
-            owner: Any = None) -> dict[str, Any] | None:
-    """Train the job's missing reference models where it runs; what was trained, reused
-    and submitted (None when the job needs no reference models). ``owner``
-    (`results.AuditRun`): the audit's run, opened before an array is submitted."""
-    if not (handles(job) or (job["level"] == "I" and job["name"] == "privacy")):
-        return None
-    from dii_hpc.audit.prepare import prepare as build
+def prepare(job: AuditJob, owner: Any = None, executor: str | None = None
+            ) -> tuple[dict[str, Any] | None, Any]:
+    """Train the job's missing reference models where it runs: (what was trained, reused
+    and submitted, or None when the job needs none; the model, when it had to be built).
+    ``executor``: the job's unless given ("processes": an array of local processes);
+    ``owner`` (`results.AuditRun`): the audit's run, opened before an array is submitted."""
+    if not (handles(job) or (job.level == "I" and job.name == "privacy")):
+        return None, None
+    from dii_hpc.audit.core.data import prepare as build
 
-    prep = build(job["cfg"])
+    executor = executor or job.executor
+    prep = build(job)
     wanted = requests(job, prep)
     if not wanted:
-        return None
+        return None, prep.model
     t0 = time.perf_counter()
-    plans = [ra.request_plan(r, job["cfg"], prep) for r in wanted]
-    todo = [(job["cfg"], r, i) for r, p in zip(wanted, plans, strict=True) for i in p.missing()]
+    plans = [ra.request_plan(r, job, prep) for r in wanted]
+    todo = [(job, r, i) for r, p in zip(wanted, plans, strict=True) for i in p.missing()]
     job_id = None
     if executor == "local":
         for p in plans:
             reference_models.train_inline(prep.model, p)
     else:
         job_id = run_array(train_task, todo, job,
-                           "local" if executor == "processes" else executor, partition, owner)
+                           "local" if executor == "processes" else executor, owner)
     total = sum(len(p.keys) for p in plans)
     return {"models": total, "trained": len(todo), "reused": total - len(todo),
             "executor": executor, "job_id": job_id, "folder": str(plans[0].root),
-            "time_s": time.perf_counter() - t0}
+            "time_s": time.perf_counter() - t0}, prep.model
 
 
-def train_task(cfg: dict[str, Any], request: dict[str, Any], index: int) -> str:
+def train_task(job: AuditJob, request: dict[str, Any], index: int) -> str:
     """Array task body: rebuild model and data, train model `index` of the plan."""
-    from dii_hpc.audit.prepare import prepare as build
+    from dii_hpc.audit.core.data import prepare as build
 
-    prep = build(cfg)
-    p = ra.request_plan(request, cfg, prep)
+    prep = build(job)
+    p = ra.request_plan(request, job, prep)
     reference_models.train_one(prep.model, p, index, in_place=True)
     return p.keys[index]
 
 
-def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: dict[str, Any],
-              kind: str, partition: str | None = None, owner: Any = None,
-              timeout_min: int = 60) -> str | None:
+def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJob,
+              kind: str, owner: Any = None, timeout_min: int = 60) -> str | None:
     """One job array (kind slurm, or local processes) through launch.backend, a task per
     args tuple, recorded in `<store>/jobs/` (`arrays`); waits for every task and returns the
     array's job id."""
@@ -101,13 +104,12 @@ def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: dict[s
 
     if not args:
         return None
-    cfg = job["cfg"]
-    res = shard_resources(cfg, partition, timeout_min, len(args))
+    res = shard_resources(job, timeout_min, len(args))
     kind, conf = backend.choose(kind)
     run = owner.open() if owner is not None else None
     sub = arrays.begin(job, "reference models")
-    spec = arrays.backend_job(sub, res, backend.job_name("reference", cfg.get("experiment", "audit")),
-                              list(cfg.get("setup") or []), kind, conf)
+    spec = arrays.backend_job(sub, res, backend.job_name("reference", job.experiment),
+                              list(job.config.setup), kind, conf)
     jobs = backend.submit_array(backend.executor(spec), backend.RankZero(task),
                                 *zip(*args, strict=True), what="reference-model array")
     arrays.record(sub, kind, jobs)
