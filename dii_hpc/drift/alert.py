@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dii_hpc.drift.schedule import dii_hpc_command
+from dii_hpc.records import drift as records
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -23,11 +24,11 @@ def audit_command(config: str, run_id: str | None) -> list[str]:
     return [*cmd, "--parent-run", run_id] if run_id else cmd
 
 
-def run_audit(config: str, command: list[str], section: dict[str, Any], store: Store,
-              run_id: str | None) -> int:
+def run_audit(config: str, command: list[str], section: records.DriftSection,
+              store: Store | None, run_id: str | None) -> int:
     """Run the audit; its config, command and exit code go to ``section`` (and the run)."""
     code = subprocess.run(command, check=False).returncode
-    section["audit"] = {"config": config, "command": command, "exit_code": code}
-    if run_id:
-        store.update_run(run_id, drift={"audit": section["audit"]})
+    section.audit = records.AuditAlert(config=config, command=command, exit_code=code)
+    if run_id and store is not None:
+        records.add_audit(store, run_id, section.audit)
     return code

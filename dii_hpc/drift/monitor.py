@@ -1,17 +1,13 @@
 """Monitors: a named reference profile in the store, checked again and again (e.g. nightly).
 
-Layout (this folder belongs to the drift package):
-    <store>/monitors/<name>/profile.json       options, columns, model spec, reference performance
-    <store>/monitors/<name>/reference.parquet  the reference table (tables)
-    <store>/monitors/<name>/extras.npz         reference predictions / labels / model embeddings
-Every file is written atomically, so a check running on another node never sees half a profile.
-Each check becomes a run of kind "drift" in the experiment named after the monitor, which is
-what gives a monitor its history (`dii-hpc runs list`, the report's trend).
+The profile's files (`dii_hpc.records.monitor`: ``<store>/monitors/<name>/profile.json``,
+``reference.parquet``, ``extras.npz``) are written and read through that record. Each check
+becomes a run of kind "drift" in the experiment named after the monitor (`drift.check`), which
+is what gives a monitor its history (`dii-hpc runs list`, the report's trend).
 """
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,23 +26,15 @@ from dii_hpc.drift.io import (
     resolve_path,
 )
 from dii_hpc.drift.options import DriftOptions
-from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.errors import BadInput
+from dii_hpc.records import monitor as monitors
+from dii_hpc.records.drift import DriftSection, Performance
+from dii_hpc.records.monitor import MonitorProfile
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dii_hpc.store.store import Store, StoreLike
+    from dii_hpc.store.store import Store
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
-
-
-def monitor_dir(store: Store, name: str) -> Path:
-    from dii_hpc.store.names import check_experiment
-
-    return Path(store.root) / "monitors" / check_experiment(name)
-
-
-def list_monitors(store: Store) -> list[str]:
-    root = Path(store.root) / "monitors"
-    return sorted(p.parent.name for p in root.glob("*/profile.json")) if root.is_dir() else []
 
 
 def _is_table(path: Path) -> bool:
@@ -56,7 +44,7 @@ def _is_table(path: Path) -> bool:
     return main_array(path).ndim <= 2 if path.suffix.lower() in (".npz", ".npy") else True
 
 
-def _features(frame: Any, opt: DriftOptions) -> Any:
+def feature_columns(frame: Any, opt: DriftOptions) -> Any:
     drop = [c for c in [opt.prediction_column, *opt.ignore] if c and c in frame.columns]
     return frame.drop(columns=drop)
 
@@ -67,7 +55,7 @@ def _model_input(frame: Any) -> np.ndarray:
     return frame[num].to_numpy(np.float32)
 
 
-def _predictions(frame: Any | None, x: np.ndarray, model: Any, opt: DriftOptions,
+def predictions_of(frame: Any | None, x: np.ndarray, model: Any, opt: DriftOptions,
                  where: str) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(embeddings, predictions) from the model, else predictions from prediction_column."""
     if model is not None:
@@ -79,19 +67,12 @@ def _predictions(frame: Any | None, x: np.ndarray, model: Any, opt: DriftOptions
     return None, None
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
 def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: str | None = None,
-            labels: str | None = None) -> dict[str, Any]:
+            labels: str | None = None) -> MonitorProfile:
     """Save a reference profile for monitor `name`; returns the profile record."""
     from dii_hpc.registry import uri
-    from dii_hpc.store.atomic import dumps, write_bytes
 
-    folder = monitor_dir(store, name)
+    monitors.folder(store, name)  # a bad name is refused before any work
     path = resolve_path(data)
     if uri.is_uri(model_spec):  # the reference embeddings belong to one version: pin it
         model_spec = uri.pin(str(model_spec), "--model", store)
@@ -102,49 +83,39 @@ def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: s
     frame = read_table(path) if table else None
     if frame is not None:
         check_frame(frame, str(path), opt.categorical)
-    x = _model_input(_features(frame, opt)) if frame is not None else main_array(path)
-    emb, pred = _predictions(frame, x, model, opt, str(path))
-    extras: dict[str, np.ndarray] = {}
-    record: dict[str, Any] = {
-        "name": name, "created": time.time(), "kind": "table" if table else "array",
-        "source": str(path), "n_rows": int(len(x)), "options": opt.to_dict(), "model": model_spec,
-        "columns": list(frame.columns) if frame is not None else None,
-        "task": None, "reference_performance": None}
-    if emb is not None:
-        extras["embeddings"] = emb
-    if pred is not None:
-        extras["predictions"] = pred
+    x = _model_input(feature_columns(frame, opt)) if frame is not None else main_array(path)
+    emb, pred = predictions_of(frame, x, model, opt, str(path))
+    record = MonitorProfile(
+        name=name, created=time.time(), kind="table" if table else "array", source=str(path),
+        n_rows=int(len(x)), options=opt.to_dict(), model=model_spec,
+        columns=list(frame.columns) if frame is not None else None)
+    extras = {k: v for k, v in (("embeddings", emb), ("predictions", pred)) if v is not None}
     if labels:
         y = read_labels(labels)
         if pred is None:
             raise BadInput("--labels needs predictions: give --model or a prediction_column")
-        record["task"] = perf.task_of(y)
-        record["reference_performance"] = perf.metrics(record["task"], y, pred)
+        record.task = perf.task_of(y)
+        record.reference_performance = perf.metrics(record.task, y, pred)
         extras["labels"] = y
     elif pred is not None:
-        record["task"] = perf.task_of(pred)
-    if frame is not None:
-        buf = io.BytesIO()
-        frame.to_parquet(buf, index=False)
-        write_bytes(folder / "reference.parquet", buf.getvalue())
-    if extras:
-        write_bytes(folder / "extras.npz", _npz_bytes(extras))
-    write_bytes(folder / "profile.json", dumps(record))
+        record.task = perf.task_of(pred)
+    monitors.write(store, record, frame, extras)
     return record
 
 
-def load_profile(store: Store, name: str) -> dict[str, Any]:
-    from dii_hpc.store.atomic import read_json
-
-    path = monitor_dir(store, name) / "profile.json"
-    if not path.is_file():
-        raise NotFound("monitor", name, list_monitors(store))
-    return read_json(path)
+def options_of(store: Store, prof: MonitorProfile,
+               overrides: dict[str, Any] | None = None) -> DriftOptions:
+    """The options a check of the monitor uses: its saved ones (validated by the options
+    model, as a config file is), with the check's ``overrides`` on top."""
+    where = str(monitors.folder(store, prof.name) / monitors.PROFILE)
+    saved = DriftOptions.from_mapping(prof.options, where, prefix=("options",))
+    return DriftOptions.from_mapping({**saved.model_dump(exclude_unset=True), **(overrides or {})},
+                                     f"monitor {prof.name}")
 
 
 def history(store: Store, name: str) -> list[dict[str, Any]]:
     """The monitor's past checks, oldest first: start time, run id, verdict, share drifted."""
-    load_profile(store, name)
+    monitors.read(store, name)
     if name not in store.experiments():
         return []
     runs = store.runs(experiment=name, kind="drift")
@@ -153,106 +124,59 @@ def history(store: Store, name: str) -> list[dict[str, Any]]:
             for _, r in runs.sort_values("start_time").iterrows()] if len(runs) else []
 
 
-def _extras(store: Store, name: str) -> dict[str, np.ndarray]:
-    path = monitor_dir(store, name) / "extras.npz"
-    if not path.is_file():
-        return {}
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 def check_monitor(store: Store, name: str, data: str, labels: str | None = None,
-                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+                  overrides: dict[str, Any] | None = None) -> DriftSection:
     """Compare the newest batch matching `data` with monitor `name`'s reference: the drift section."""
-    import pandas as pd
-
-    prof = load_profile(store, name)
-    opt = DriftOptions.from_mapping({**prof["options"], **(overrides or {})}, f"monitor {name}")
-    model = mdl.load_model(prof["model"], store=store) if prof.get("model") else None
-    extras = _extras(store, name)
+    prof = monitors.read(store, name)
+    opt = options_of(store, prof, overrides)
+    model = mdl.load_model(prof.model, store=store) if prof.model else None
+    extras = monitors.read_extras(store, name)
     path = resolve_path(data)
-    if prof["kind"] == "table":
-        ref = pd.read_parquet(monitor_dir(store, name) / "reference.parquet")
+    if prof.kind == "table":
+        ref = monitors.read_reference(store, name)
         cur = read_table(path)
-        section = compare.compare_frames(_features(ref, opt), _features(cur, opt), opt,
+        section = compare.compare_frames(feature_columns(ref, opt), feature_columns(cur, opt), opt,
                                          f"monitor {name}", str(path))
-        x = _model_input(_features(cur, opt)) if model is not None else np.empty((0,))
+        x = _model_input(feature_columns(cur, opt)) if model is not None else np.empty((0,))
     else:
         cur, x = None, main_array(path)
-        section = compare.verdict({}, opt, prof["n_rows"], len(x))
-        section["rule"] = f"mmd(embeddings) p<{opt.alpha:g}"
-    emb, pred = _predictions(cur, x, model, opt, str(path))
+        section = compare.verdict({}, opt, prof.n_rows, len(x))
+        section.rule = f"mmd(embeddings) p<{opt.significance:g}"
+    emb, pred = predictions_of(cur, x, model, opt, str(path))
     _add_model_parts(section, prof, extras, emb, pred, labels, opt)
-    section.update(monitor=name, reference=f"monitor:{name}", current=str(path))
+    section.monitor, section.reference, section.current = name, f"monitor:{name}", str(path)
     return section
 
 
-def _add_model_parts(section: dict[str, Any], prof: dict[str, Any], extras: dict[str, np.ndarray],
+def _add_model_parts(section: DriftSection, prof: MonitorProfile, extras: dict[str, np.ndarray],
                      emb: np.ndarray | None, pred: np.ndarray | None, labels: str | None,
                      opt: DriftOptions) -> None:
     """Embedding MMD, prediction drift and performance drift; then the overall verdict."""
-    data_drift = bool(section["drift"])
+    data_drift = bool(section.drift)
     if emb is not None and "embeddings" in extras:
-        res = compare.stats.mmd_test(extras["embeddings"], emb, opt.mmd_permutations,
-                                     opt.mmd_subsample, opt.seed)
-        part = {**res, "threshold": opt.alpha, "drift": bool(res["p_value"] < opt.alpha)}
-        section.setdefault("multivariate", {})["embedding_mmd"] = part
-        if prof["kind"] != "table":
-            data_drift = part["drift"]
+        part = compare.judged(compare.stats.mmd_test(extras["embeddings"], emb,
+                                                     opt.mmd_permutations, opt.mmd_subsample,
+                                                     opt.seed), opt)
+        section.multivariate = {**section.multivariate, "embedding_mmd": part}
+        if prof.kind != "table":
+            data_drift = part.drift
     alarms = [data_drift]
     if pred is not None and "predictions" in extras:
-        section["prediction"] = perf.prediction_drift(extras["predictions"], pred,
-                                                      prof.get("task") or perf.task_of(pred), opt)
-        alarms.append(section["prediction"]["drift"])
+        section.prediction = perf.prediction_drift(extras["predictions"], pred,
+                                                   prof.task or perf.task_of(pred), opt)
+        alarms.append(section.prediction.drift)
     if labels:
         if pred is None:
             raise BadInput("--labels needs predictions: the monitor has no model or prediction_column")
         y = read_labels(labels)
-        task = prof.get("task") or perf.task_of(y)
+        task = prof.task or perf.task_of(y)
         current = perf.metrics(task, y, pred)
-        reference = prof.get("reference_performance")
-        if reference:
-            section["performance"] = perf.performance_drift(reference, current, task, opt)
-            alarms.append(section["performance"]["drift"])
+        if prof.reference_performance:
+            section.performance = perf.performance_drift(prof.reference_performance, current,
+                                                         task, opt)
+            alarms.append(section.performance.drift)
         else:
-            section["performance"] = {"task": task, "reference": None, "current": current,
-                                      "degraded": [], "drift": False}
-    section["data_drift"] = data_drift
-    section["drift"] = any(alarms)
-
-
-def check_files(reference: str, current: str, opt: DriftOptions) -> dict[str, Any]:
-    """A one-off comparison of two files (no monitor): the drift section."""
-    ref_path, cur_path = resolve_path(reference), resolve_path(current)
-    ref, cur = read_table(ref_path), read_table(cur_path)
-    section = compare.compare_frames(_features(ref, opt), _features(cur, opt), opt,
-                                     str(ref_path), str(cur_path))
-    section["data_drift"] = section["drift"]
-    if opt.prediction_column:
-        _, rp = _predictions(ref, np.empty(0), None, opt, str(ref_path))
-        _, cp = _predictions(cur, np.empty(0), None, opt, str(cur_path))
-        section["prediction"] = perf.prediction_drift(rp, cp, perf.task_of(rp), opt)
-        section["drift"] = section["drift"] or section["prediction"]["drift"]
-    section.update(reference=str(ref_path), current=str(cur_path))
-    return section
-
-
-def record_check(section: dict[str, Any], store: StoreLike = None) -> str:
-    """Store the check as a run of kind 'drift' (experiment = monitor name, or 'drift')."""
-    from dii_hpc.tracking.run import start_run
-
-    name = section.get("monitor")
-    tags = {"monitor": name or "", "verdict": "drift" if section["drift"] else "ok"}
-    params = {"reference": section.get("reference"), "current": section.get("current"),
-              "rule": section["rule"], "alpha": section["alpha"]}
-    with start_run(name or "drift", params=params, tags=tags, kind="drift",
-                           store=store) as run:
-        run.set_section("drift", section)
-        values = {"share_drifted": section["share_drifted"], "n_drifted": section["n_drifted"],
-                  "drift": float(section["drift"])}
-        for key, part in (section.get("multivariate") or {}).items():
-            values[f"{key}_p_value"] = part["p_value"]
-        if section.get("performance"):
-            values.update(section["performance"]["current"])
-        run.log_metrics(values, step=0)
-        return run.id
+            section.performance = Performance(task=task, reference=None, current=current,
+                                              degraded=[], drift=False)
+    section.data_drift = data_drift
+    section.drift = any(alarms)

@@ -1,128 +1,189 @@
-"""Settings of a drift check, with the defaults documented in one place.
+"""Settings of a drift check: one pydantic model, read through `config.typed` like every config.
 
 Defaults follow common practice (Evidently's data-drift preset): p-value tests at alpha 0.05,
 distance tests (normalised Wasserstein, Jensen-Shannon, PSI) at 0.1, and a batch is drifted
-when at least half of its features are. A monitor saves its options in its profile so every
-nightly check judges by the same rules.
+when at least half of its features are. Each test's default threshold is its `StatTest`
+record's; ``<test>_threshold: X`` (or ``thresholds: {<test>: X}``) changes it, for built-in and
+plug-in tests alike. ``alpha``, when given, is the threshold of every p-value test (and of the
+multivariate tests). A monitor saves its options in its profile, validated by the same model
+when read back, so every nightly check judges by the same rules.
+
+Every error is one line with the file, line and key (``drift.yaml:3: drift.alpha: 'abc' is not
+a number``), or the command-line option (``--rule x: must be one of ...``), at load time.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dii_hpc.drift.stattest import STAT_TESTS, StatTest
 from dii_hpc.errors import BadInput
 
-TESTS = ("ks", "chisquare", "wasserstein", "jensenshannon", "psi")
-NUMERIC_ONLY = {"ks", "wasserstein"}
-P_VALUE_TESTS = {"ks", "chisquare"}
-CORRECTIONS = (None, "bonferroni", "bh")
-RULES = ("share", "mmd", "classifier")
+DEFAULT_ALPHA = 0.05
+SUFFIX = "_threshold"  # ``psi_threshold: 0.2``: the per-test key of a config file
+OPTION_NAMES = {"tests": "--test"}  # fields whose command-line option is not --field-name
 
 
-@dataclass
-class DriftOptions:
-    """Every knob of a check. `tests` maps a feature to a test name, overriding the default choice."""
+def _known_test(name: str) -> str:
+    if name not in STAT_TESTS:
+        raise ValueError(f"{name!r} is not a drift test (choose from {', '.join(STAT_TESTS.names())})")
+    return name
 
-    alpha: float = 0.05                 # p-value tests: drift when (corrected) p < alpha
-    wasserstein_threshold: float = 0.1  # drift when W1 / std(reference) >= this
-    jensenshannon_threshold: float = 0.1
-    psi_threshold: float = 0.1
-    large_sample: int = 1000            # reference rows above this -> distance tests
-    few_values: int = 5                 # numeric columns with <= this many values are categories
-    correction: str | None = None       # None | "bonferroni" | "bh" (Benjamini-Hochberg)
-    rule: str = "share"                 # "share" | "mmd" | "classifier": what decides the batch
-    drift_share: float = 0.5            # rule "share": drifted when share of drifted features >= this
-    tests: dict[str, str] = field(default_factory=dict)
-    categorical: list[str] = field(default_factory=list)
-    ignore: list[str] = field(default_factory=list)
-    prediction_column: str | None = None  # a column holding the model's outputs (not a feature)
-    mmd: bool = False                   # also run the multivariate MMD test
-    classifier: bool = False            # also run the domain-classifier test
-    mmd_subsample: int = 1000
-    mmd_permutations: int = 200
-    classifier_subsample: int = 5000
-    performance_max_drop: float = 0.05  # accuracy/F1 absolute drop; MAE/RMSE relative rise
+
+TestName = Annotated[str, AfterValidator(_known_test)]
+Threshold = Annotated[float, Field(gt=0)]
+
+
+class DriftOptions(BaseModel):
+    """Every knob of a check. ``tests`` maps a feature to a test name, overriding the default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    alpha: float | None = Field(None, gt=0, lt=1)  # p-value tests: drift when (corrected) p < alpha
+    thresholds: dict[TestName, Threshold] = {}  # test -> threshold (default: the test's own)
+    large_sample: int = Field(1000, ge=1)   # reference rows above this -> distance tests
+    few_values: int = Field(5, ge=0)        # numeric columns with <= this many values are categories
+    correction: Literal["bonferroni", "bh"] | None = None  # over the batch's p-value tests
+    rule: Literal["share", "mmd", "classifier"] = "share"  # what decides the batch
+    drift_share: float = Field(0.5, ge=0, le=1)  # rule share: drifted when this share drifts
+    tests: dict[str, TestName] = {}
+    categorical: list[str] = []
+    ignore: list[str] = []
+    prediction_column: str | None = None    # a column holding the model's outputs (not a feature)
+    mmd: bool = False                       # also run the multivariate MMD test
+    classifier: bool = False                # also run the domain-classifier test
+    mmd_subsample: int = Field(1000, ge=2)
+    mmd_permutations: int = Field(200, ge=1)
+    classifier_subsample: int = Field(5000, ge=10)
+    performance_max_drop: float = Field(0.05, ge=0)  # accuracy/F1 drop; MAE/RMSE relative rise
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        for name, test in self.tests.items():
-            if test not in TESTS:
-                raise BadInput(f"unknown drift test {test!r} for feature {name!r} "
-                               f"(choose from {', '.join(TESTS)})")
-        if self.correction in ("none", ""):
-            self.correction = None
-        if self.correction not in CORRECTIONS:
-            raise BadInput(f"unknown correction {self.correction!r} (choose none, bonferroni, bh)")
-        if self.rule not in RULES:
-            raise BadInput(f"unknown drift rule {self.rule!r} (choose from {', '.join(RULES)})")
-        if self.rule == "mmd":
-            self.mmd = True
-        if self.rule == "classifier":
+    @model_validator(mode="wrap")
+    @classmethod
+    def _per_test_keys(cls, data: Any, handler: ModelWrapValidatorHandler[DriftOptions]) -> DriftOptions:
+        """``<test>_threshold`` keys go into ``thresholds``; their errors keep the key as typed."""
+        moved: dict[str, str] = {}
+        keys = [k for k in data if isinstance(k, str) and k.endswith(SUFFIX)] \
+            if isinstance(data, dict) else []
+        if keys and isinstance(data.get("thresholds", {}), dict):
+            data = {**data, "thresholds": dict(data.get("thresholds", {}))}
+            for key in keys:
+                moved[key.removesuffix(SUFFIX)] = key
+                data["thresholds"][key.removesuffix(SUFFIX)] = data.pop(key)
+        try:
+            return handler(data)
+        except ValidationError as err:
+            raise _relocated(err, moved) from None
+
+    @field_validator("correction", mode="before")
+    @classmethod
+    def _no_correction(cls, value: Any) -> Any:
+        return None if value in ("none", "") else value
+
+    @model_validator(mode="after")
+    def _rule_runs_its_test(self) -> DriftOptions:
+        if self.rule == "mmd" and not self.mmd:  # assigned only when it changes: a monitor's
+            self.mmd = True                      # check keeps the options the user did not set
+        if self.rule == "classifier" and not self.classifier:
             self.classifier = True
-        if not 0 < self.alpha < 1:
-            raise BadInput(f"alpha must lie in (0, 1), got {self.alpha}")
+        return self
+
+    @property
+    def significance(self) -> float:
+        """The alpha of the multivariate tests (and the one stored with the check)."""
+        return self.alpha if self.alpha is not None else DEFAULT_ALPHA
+
+    def threshold(self, test: StatTest) -> float:
+        """The threshold ``test`` is judged by in this check."""
+        if test.name in self.thresholds:
+            return self.thresholds[test.name]
+        if test.p_value and self.alpha is not None:
+            return self.alpha
+        return test.threshold
 
     def rule_text(self) -> str:
         """The batch rule as stored in results, e.g. 'share>=0.5'."""
-        return f"share>={self.drift_share:g}" if self.rule == "share" else f"{self.rule} p<{self.alpha:g}"
+        if self.rule == "share":
+            return f"share>={self.drift_share:g}"
+        return f"{self.rule} p<{self.significance:g}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any] | None, source: str = "options") -> DriftOptions:
-        """Build from a mapping (YAML config, profile.json); unknown keys are named in the error."""
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in known:
-                raise BadInput(f"{source}: unknown drift option {key!r}")
-        try:
-            return cls(**data)
-        except TypeError as err:
-            raise BadInput(f"{source}: {err}") from err
+    def from_mapping(cls, data: dict[str, Any] | None, source: str = "options",
+                     prefix: tuple[str, ...] = ()) -> DriftOptions:
+        """Options from a mapping (a monitor's profile.json, a pipeline stage); one-line errors."""
+        from dii_hpc.config import typed
+
+        return typed.validate(cls, dict(data or {}), source=source, prefix=prefix)
+
+
+def _relocated(err: ValidationError, moved: dict[str, str]) -> ValidationError:
+    """``err`` with ``thresholds.<test>`` locations named by the ``<test>_threshold`` key typed
+    (and a mapping key's own error named by the key, not by pydantic's ``[key]``)."""
+    details: list[Any] = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if p != "[key]")
+        if len(loc) >= 2 and loc[0] == "thresholds" and loc[1] in moved:
+            loc = (moved[str(loc[1])], *loc[2:])
+        detail: dict[str, Any] = {"type": e["type"], "loc": loc, "input": e["input"]}
+        if "ctx" in e:
+            detail["ctx"] = e["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(err.title, details)
 
 
 def parse_test_overrides(items: list[str]) -> dict[str, str]:
     """Turn CLI `--test feature=ks` items into a mapping; a malformed item is named."""
     out: dict[str, str] = {}
     for item in items:
-        m = re.fullmatch(r"\s*([^=]+?)\s*=\s*(\w+)\s*", item)
+        m = re.fullmatch(r"\s*([^=]+?)\s*=\s*([\w.:-]+)\s*", item)
         if not m:
             raise BadInput(f"--test {item!r}: expected FEATURE=TEST")
         out[m.group(1)] = m.group(2)
     return out
 
 
+def _given(value: Any) -> bool:
+    return value not in (None, [], {})
+
+
 def load_options(path: str | None, overrides: dict[str, Any]) -> DriftOptions:
-    """Options from an optional YAML file, then CLI overrides (only those the user gave)."""
+    """Options from an optional YAML file (its ``drift:`` section when it has one), then the
+    command line's (only those the user gave; lists and mappings add to the file's)."""
+    from dii_hpc.config import typed
+
     data: dict[str, Any] = {}
     if path:
-        import yaml
-
-        try:
-            with open(path, encoding="utf-8") as fh:
-                loaded = yaml.safe_load(fh) or {}
-        except OSError as err:
-            raise BadInput(f"{path}: cannot read drift config ({err.strerror})") from err
-        except yaml.YAMLError as err:
-            raise BadInput(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from err
-        if not isinstance(loaded, dict):
-            raise BadInput(f"{path}: drift config must be a mapping")
-        data = loaded.get("drift", loaded)
-    for key, value in overrides.items():
-        if value in (None, [], {}):
-            continue
-        if isinstance(value, dict):
-            data[key] = {**data.get(key, {}), **value}
-        elif isinstance(value, list):
-            data[key] = [*data.get(key, []), *value]
+        raw, lines = typed.read(path)
+        prefix: tuple[str, ...] = ()
+        if isinstance(raw.get("drift"), dict):
+            raw, prefix = raw["drift"], ("drift",)
+        typed.validate(DriftOptions, raw, source=path, lines=lines, prefix=prefix)
+        data = dict(raw)
+    given = {k: v for k, v in overrides.items() if _given(v)}
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        elif isinstance(value, list) and isinstance(data.get(key), list):
+            data[key] = [*data[key], *value]
         else:
             data[key] = value
-    return DriftOptions.from_mapping(data, source=path or "options")
+    names = {k: OPTION_NAMES.get(k, "--" + k.replace("_", "-")) for k in given}
+    return typed.validate(DriftOptions, data, source=path, options=names or None)
 
 
 def from_command_line(config: str | None, overrides: dict[str, Any]) -> DriftOptions:
@@ -135,10 +196,7 @@ def from_command_line(config: str | None, overrides: dict[str, Any]) -> DriftOpt
 def monitor_overrides(config: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
     """What a check of a monitor changes in the monitor's own options: every value of a YAML
     file, else only the options the user set on the command line."""
-    full = from_command_line(config, overrides).to_dict()
+    opt = from_command_line(config, overrides)
     if config:
-        return full
-    given = {k for k, v in overrides.items() if v not in (None, [], {}) and k != "test"}
-    if overrides.get("test"):
-        given.add("tests")
-    return {k: v for k, v in full.items() if k in given}
+        return opt.to_dict()
+    return opt.model_dump(include={k for k in opt.model_fields_set})

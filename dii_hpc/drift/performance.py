@@ -9,13 +9,12 @@ than `performance_max_drop` relative to the reference).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from dii_hpc.drift.compare import feature_result, sorted_clean
 from dii_hpc.drift.options import DriftOptions
 from dii_hpc.errors import BadInput
+from dii_hpc.records.drift import FeatureResult, Performance
 
 MAX_CLASSES = 50
 
@@ -60,7 +59,7 @@ def _align_classes(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def performance_drift(reference: dict[str, float], current: dict[str, float], task: str,
-                      opt: DriftOptions) -> dict[str, Any]:
+                      opt: DriftOptions) -> Performance:
     """Which metrics worsened beyond the allowed drop; drift when any did."""
     worse: list[str] = []
     for key, ref in reference.items():
@@ -70,15 +69,15 @@ def performance_drift(reference: dict[str, float], current: dict[str, float], ta
                 worse.append(key)
         elif cur > ref * (1.0 + opt.performance_max_drop) + 1e-12:
             worse.append(key)
-    return {"task": task, "reference": reference, "current": current, "degraded": worse,
-            "max_drop": opt.performance_max_drop, "drift": bool(worse)}
+    return Performance(task=task, reference=reference, current=current, degraded=worse,
+                       max_drop=opt.performance_max_drop, drift=bool(worse))
 
 
 def prediction_drift(ref_pred: np.ndarray, cur_pred: np.ndarray, task: str,
-                     opt: DriftOptions) -> dict[str, Any]:
+                     opt: DriftOptions) -> FeatureResult:
     """The per-feature machinery applied to the model's outputs (classes are categories)."""
     if task == "classification":
-        r = np.asarray(ref_pred)
-        c = np.asarray(cur_pred)
-        return feature_result("prediction", False, r, c, opt)
-    return feature_result("prediction", True, sorted_clean(ref_pred), sorted_clean(cur_pred), opt)
+        return feature_result("prediction", "categorical", np.asarray(ref_pred),
+                              np.asarray(cur_pred), opt)
+    return feature_result("prediction", "numeric", sorted_clean(ref_pred), sorted_clean(cur_pred),
+                          opt)

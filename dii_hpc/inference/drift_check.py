@@ -19,6 +19,7 @@ from dii_hpc.errors import BadInput
 from dii_hpc.inference import inputs, output
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.records.drift import DriftSection
     from dii_hpc.store.store import Store
 
 MONITOR_ROWS = 200_000  # most rows a drift check reads back from a job
@@ -38,9 +39,11 @@ def batch_path(out: Path) -> Path:
 
 
 def _prediction_column(store: Store, monitor: str) -> str:
-    from dii_hpc.drift.monitor import load_profile
+    """The monitor's prediction column (its options, validated as every check's are)."""
+    from dii_hpc.drift.monitor import options_of
+    from dii_hpc.records import monitor as monitors
 
-    return load_profile(store, monitor)["options"].get("prediction_column") or "prediction"
+    return options_of(store, monitors.read(store, monitor)).prediction_column or "prediction"
 
 
 def predictions(out: Path, manifest: dict[str, Any]) -> np.ndarray:
@@ -77,25 +80,29 @@ def write_batch(out: Path, manifest: dict[str, Any], pred_col: str) -> Path:
 
 
 def _check(store: Store, monitor: str, out: Path, manifest: dict[str, Any], labels: str | None,
-           extra: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    from dii_hpc.drift.monitor import check_monitor, record_check
+           inference_run: str | None, score: bool | None = None) -> tuple[DriftSection, str]:
+    from dii_hpc.drift.check import record_check
+    from dii_hpc.drift.monitor import check_monitor
 
     pred_col = _prediction_column(store, monitor)
     path = batch_path(out)
     if not path.is_file():
         path = write_batch(out, manifest, pred_col)
     section = check_monitor(store, monitor, str(path), labels, {"prediction_column": pred_col})
-    section.update(extra)
+    section.inference_run, section.out = inference_run, str(out)
+    if score is not None:
+        section.score = score
     return section, record_check(section, store)
 
 
-def _summary(section: dict[str, Any], drift_run: str) -> dict[str, Any]:
-    perf = section.get("performance") or {}
-    return {"run": drift_run, "time": time.time(), "drift": bool(section["drift"]),
-            "data_drift": bool(section.get("data_drift", section["drift"])),
-            "prediction_drift": bool((section.get("prediction") or {}).get("drift", False)),
-            "share_drifted": section.get("share_drifted"), "n_drifted": section.get("n_drifted"),
-            "performance": perf.get("current"), "performance_drift": perf.get("drift")}
+def _summary(section: DriftSection, drift_run: str) -> dict[str, Any]:
+    perf = section.performance
+    return {"run": drift_run, "time": time.time(), "drift": bool(section.drift),
+            "data_drift": bool(section.drift if section.data_drift is None else section.data_drift),
+            "prediction_drift": bool(section.prediction is not None and section.prediction.drift),
+            "share_drifted": section.share_drifted, "n_drifted": section.n_drifted,
+            "performance": perf.current if perf else None,
+            "performance_drift": perf.drift if perf else None}
 
 
 def check_after_job(store: Store, monitor: str, out: Path, manifest: dict[str, Any],
@@ -103,8 +110,7 @@ def check_after_job(store: Store, monitor: str, out: Path, manifest: dict[str, A
     """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift"."""
     pred_col = _prediction_column(store, monitor)
     write_batch(out, manifest, pred_col)  # fresh: this job's rows and predictions
-    section, drift_run = _check(store, monitor, out, manifest, None,
-                                {"inference_run": inference_run, "out": str(out)})
+    section, drift_run = _check(store, monitor, out, manifest, None, inference_run)
     return {**_summary(section, drift_run), "monitor": monitor}
 
 
@@ -140,10 +146,10 @@ def score(store: Store, out_dir: str, labels: str, monitor: str | None = None) -
     monitor = monitor or manifest.get("monitor")
     if monitor:
         section, drift_run = _check(store, monitor, out, manifest, _sampled_labels(out, manifest, y),
-                                    {"inference_run": runs[-1] if runs else None, "out": str(out),
-                                     "score": True})
+                                    runs[-1] if runs else None, score=True)
         result["last_drift"] = {**_summary(section, drift_run), "monitor": monitor}
-        result["performance"] = section.get("performance")
+        result["performance"] = (section.performance.model_dump(exclude_unset=True)
+                                 if section.performance else None)
     if runs:
         update: dict[str, Any] = {"performance": result["metrics"], "labels": labels}
         if "last_drift" in result:

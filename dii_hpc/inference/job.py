@@ -161,9 +161,9 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
         req.resources = Resources()
     kind, conf = ("debug", None) if req.executor == "debug" else choose(req.executor)
     if req.monitor:
-        from dii_hpc.drift.monitor import load_profile
+        from dii_hpc.records import monitor as monitors
 
-        load_profile(store, req.monitor)  # an unknown monitor is refused before the job
+        monitors.read(store, req.monitor)  # an unknown monitor is refused before the job
     job = _job(req, store, kind, store.jobs_dir, conf)  # a request Slurm cannot hold: before the run
     _model, new = plan(req, store, kind)
     out = Path(req.out).expanduser().resolve()

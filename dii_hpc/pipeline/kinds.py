@@ -266,7 +266,7 @@ def profile(ctx: Context) -> Outcome:
     rec = make_profile(ctx.store, str(spec["name"]), ctx.fill(str(spec["data"])),
                        from_command_line(spec.get("config"), {}), model,
                        ctx.fill(spec["labels"]) if spec.get("labels") else None)
-    return {"monitor": spec["name"], "rows": rec.get("n_rows")}, []
+    return {"monitor": spec["name"], "rows": rec.n_rows}, []
 
 
 def predict(ctx: Context) -> Outcome:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dii_hpc import vocabulary as vocab
@@ -245,36 +244,32 @@ def _relative_check(rule: RelativeRule, cand: _Evidence, base: _Evidence | None,
     return out
 
 
-def _monitors(root: Path) -> list[str]:
-    base = root / "monitors"
-    return sorted(p.name for p in base.iterdir() if (p / "profile.json").is_file()) \
-        if base.is_dir() else []
-
-
 def _drift_checks(registry: Any, policy: Policy) -> list[Check]:
+    from dii_hpc.records import drift as drift_record
+    from dii_hpc.records import monitor as monitors
+
     rule = policy.drift
     if rule is None:
         return []
     store = registry.store
-    known = _monitors(Path(store.root))
+    known = monitors.names(store)
     if rule.monitor not in known and rule.monitor not in store.experiments():
         raise NotFound("drift monitor", rule.monitor, known)
-    runs = [r for r in store.records(rule.monitor) if r.get("kind") == "drift"
-            and r.get("status") == vocab.FINISHED and isinstance(r.get("drift"), dict)]
+    runs = [(r, section) for r in store.records(rule.monitor) if r.get("kind") == "drift"
+            and r.get("status") == vocab.FINISHED
+            and (section := drift_record.read(r)) is not None]
     label = f"drift {rule.monitor}: " + (f"share drifted <= {rule.max_share:g}"
                                          if rule.max_share is not None else "no drift")
     if not runs:
         return [Check(label, False, f"monitor {rule.monitor} has no drift check yet "
                       f"(run `dii-hpc drift check --monitor {rule.monitor} --data ...`)")]
-    last = max(runs, key=lambda r: (r.get("start_time") or 0, r["run_id"]))
-    section = last["drift"]
-    share = _number(section.get("share_drifted"))
+    last, section = max(runs, key=lambda rs: (rs[0].get("start_time") or 0, rs[0]["run_id"]))
+    share = _number(section.share_drifted)
     if rule.max_share is not None and share is not None:
         return [Check(label, share <= rule.max_share, f"last check {last['run_id']}: share "
                       f"drifted {share:.3g}", share, rule.max_share, last["run_id"])]
-    drift = bool(section.get("drift"))
-    return [Check(label, not drift, f"last check {last['run_id']}: "
-                  f"{'drift' if drift else 'no drift'}", evidence=last["run_id"])]
+    return [Check(label, not section.drift, f"last check {last['run_id']}: "
+                  f"{'drift' if section.drift else 'no drift'}", evidence=last["run_id"])]
 
 
 def evaluate(registry: Any, record: dict[str, Any], policy: Policy,

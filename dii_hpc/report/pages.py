@@ -52,10 +52,11 @@ PATHS = {"run_path": run_path, "experiment_path": experiment_path, "audit_path":
 
 
 def monitor_of(run: RunEntry) -> str:
+    from dii_hpc.records import drift as drift_record
+
     tags = run.record.get("tags") or {}
-    section = run.record.get("drift") or {}
-    return str(tags.get("monitor") or (section.get("monitor") if isinstance(section, dict)
-                                       else None) or "ad-hoc")
+    section = drift_record.read(run.record)
+    return str(tags.get("monitor") or (section.monitor if section else None) or "ad-hoc")
 
 
 # --------------------------------------------------------------------------- artifacts

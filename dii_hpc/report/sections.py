@@ -116,15 +116,19 @@ def _union(dicts: list[dict[str, Any]]) -> list[str]:
 
 # --------------------------------------------------------------------------- drift
 def drift_row(run: RunEntry) -> dict[str, Any]:
-    section = run.record.get("drift")
-    section = section if isinstance(section, dict) else {}
-    features = section.get("features") if isinstance(section.get("features"), dict) else {}
-    return {"id": run.run_id, "start": run.record.get("start_time"),
-            "status": run.record.get("status"), "drift": section.get("drift"),
-            "share": display.number(section.get("share_drifted")), "rule": section.get("rule"),
-            "n_reference": section.get("n_reference"), "n_current": section.get("n_current"),
-            "n_drifted": sum(1 for f in features.values() if isinstance(f, dict) and f.get("drift")),
-            "n_features": len(features), "experiment": run.record.get("experiment")}
+    from dii_hpc.records import drift as drift_record
+
+    section = drift_record.read(run.record)
+    row = {"id": run.run_id, "start": run.record.get("start_time"),
+           "status": run.record.get("status"), "experiment": run.record.get("experiment"),
+           "drift": None, "share": None, "rule": None, "n_reference": None, "n_current": None,
+           "n_drifted": 0, "n_features": 0}
+    if section is not None:
+        row.update(drift=section.drift, share=display.number(section.share_drifted),
+                   rule=section.rule, n_reference=section.n_reference,
+                   n_current=section.n_current, n_features=len(section.features),
+                   n_drifted=sum(1 for f in section.features.values() if f.drift))
+    return row
 
 
 def monitors(runs: list[RunEntry]) -> dict[str, list[RunEntry]]:
@@ -148,8 +152,10 @@ def _time_axis(times: list[Any]) -> Any:
 
 
 def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
+    from dii_hpc.records import drift as drift_record
+
     rows = [drift_row(r) for r in runs]
-    latest = runs[-1].record.get("drift") if runs else None
+    latest = drift_record.read(runs[-1].record) if runs else None
     times = [r["start"] for r in rows if display.number(r["start"]) is not None]
     by_time = len(times) == len(rows) and len(rows) > 1 and max(times) - min(times) >= 120
     xs = [r["start"] for r in rows] if by_time else list(range(1, len(rows) + 1))
@@ -161,7 +167,7 @@ def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
         xfmt=_time_axis(times) if by_time else (lambda t: f"#{round(t)}" if abs(t - round(t)) < 1e-6 else ""),
     ) if rows else None
     return {"name": name, "rows": list(reversed(rows)), "trend": trend,
-            "latest": latest if isinstance(latest, dict) else {},
+            "latest": latest.dump() if latest is not None else {},
             "latest_id": runs[-1].run_id if runs else None}
 
 

@@ -88,7 +88,8 @@ def _bad(env: Path) -> dict[str, list[str]]:
         "arr.npz: array 'x' has 3 dimensions": [*one, "arr.npz"],
         "give --reference and --current": ["drift", "check", "--reference", "ref.csv",
                                            "--monitor", "m"],
-        "unknown drift test 'bogus'": [*one, "ref.csv", "--test", "x=bogus"],
+        "--test bogus: not a drift test (choose from chisquare, jensenshannon, ks, psi, "
+        "wasserstein)": [*one, "ref.csv", "--test", "x=bogus"],
     }
 
 
@@ -190,3 +191,69 @@ def test_a_column_that_changed_type_blames_the_current_file(env: Path,
     assert code == 2 and "batches/day1.csv: column 'z' holds numbers where monitor m has text" in err
     code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day2*.csv")
     assert code == 2 and "batches/day2.csv: column 'x' has text 'oops' where numbers are expected" in err
+
+
+def test_a_bad_drift_config_is_named_at_load(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#27: `alpha: abc` said "'<' not supported between instances of ..." and a string
+    threshold passed the load, to fail in the middle of the check (exit 3). Every bad value is
+    now one line at load time, with the file, line and key, or the option typed."""
+    table(200, 1).to_csv("ref.csv", index=False)
+    table(200, 2).to_csv("cur.csv", index=False)
+    one = ["drift", "check", "--reference", "ref.csv", "--current", "cur.csv", "--no-store"]
+    for text, needle in (
+            ("drift:\n  alpha: abc\n", "drift.yaml:2: drift.alpha: 'abc' is not a number"),
+            ("drift:\n  large_sample: 10\n  wasserstein_threshold: high\n",
+             "drift.yaml:3: drift.wasserstein_threshold: 'high' is not a number"),
+            ("alpha: 0.01\npsi_threshold: '0.2'\n", "drift.yaml:2: psi_threshold: '0.2' is not a number"),
+            ("drift:\n  rule: median\n", "drift.yaml:2: drift.rule: 'median' must be one of 'share', "
+                                         "'mmd' or 'classifier'"),
+            ("drift:\n  tests:\n    x: nope\n", "drift.yaml:3: drift.tests.x: 'nope' is not a drift test")):
+        Path("drift.yaml").write_text(text)
+        for argv in (one, ["drift", "profile", "--data", "ref.csv", "--name", "m"]):
+            code, _, err = run(capsys, *argv, "--config", "drift.yaml")
+            assert code == 2 and err.count("\n") == 1 and needle in err, (text, err)
+    for option, needle in ((["--alpha", "2"], "--alpha 2.0: must be less than 1"),
+                           (["--rule", "median"], "--rule median: must be one of 'share'"),
+                           (["--correction", "holm"], "--correction holm: must be one of"),
+                           (["--drift-share", "1.5"], "--drift-share 1.5: must be at most 1")):
+        code, _, err = run(capsys, *one, *option)
+        assert code == 2 and err.count("\n") == 1 and needle in err, (option, err)
+    Path("drift.yaml").write_text("drift:\n  large_sample: 10\n  wasserstein_threshold: 0.5\n")
+    code, out, err = run(capsys, *one, "--config", "drift.yaml")
+    assert code == 0 and " wasserstein " in out and " 0.5 " in out, err
+
+
+def test_a_monitors_saved_options_are_read_by_the_same_model(env: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile.json's options go through the options model: a profile of 5e6d470 (every key,
+    per-test thresholds as `<test>_threshold`) still checks; a damaged one is named."""
+    table(300, 1).to_csv("ref.csv", index=False)
+    table(300, 2).to_csv("cur.csv", index=False)
+    assert run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "m")[0] == 0
+    path = env / "store/monitors/m/profile.json"
+    prof = json.loads(path.read_text())
+    old = {"alpha": 0.05, "wasserstein_threshold": 0.1, "jensenshannon_threshold": 0.1,
+           "psi_threshold": 0.1, "large_sample": 1000, "few_values": 5, "correction": None,
+           "rule": "share", "drift_share": 0.5, "tests": {"y": "psi"}, "categorical": [],
+           "ignore": [], "prediction_column": None, "mmd": False, "classifier": False,
+           "mmd_subsample": 1000, "mmd_permutations": 200, "classifier_subsample": 5000,
+           "performance_max_drop": 0.05, "seed": 0}
+    path.write_text(json.dumps({**prof, "options": old}))
+    code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "cur.csv",
+                       "--json", "r.json")
+    assert code == 0, err
+    doc = json.loads(Path("r.json").read_text())
+    assert doc["features"]["y"]["test"] == "psi" and doc["features"]["x"]["threshold"] == 0.05
+    path.write_text(json.dumps({**prof, "options": {**old, "alpha": "abc"}}))
+    code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "cur.csv")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{path}: options.alpha: 'abc' is not a number" in err
+
+
+def test_drift_tests_lists_the_installed_tests(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "drift", "tests")
+    assert code == 0, err
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert set(rows) >= {"ks", "chisquare", "wasserstein", "jensenshannon", "psi"}
+    assert rows["ks"][1:6] == ["numeric", "p", "<", "0.05", "dii-hpc"]
+    assert rows["psi"][1:5] == ["categorical,numeric", ">=", "0.1", "dii-hpc"]

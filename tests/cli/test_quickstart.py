@@ -47,11 +47,11 @@ def test_quickstart_ends_with_a_report_of_every_kind_of_run(store_path: Path) ->
 def test_drift_summary_is_the_verdict_and_the_most_drifted_features(tmp_path: Path) -> None:
     """The quickstart's summary of a check: ranked by how far past its threshold each is."""
     from dii_hpc.cli.quickstart import drift_summary
-    from dii_hpc.drift import monitor, options
+    from dii_hpc.drift import check, options
     from dii_hpc.examples.digits import drift_tables
 
     ref, _, shifted = drift_tables(str(tmp_path))[:3]
-    section = monitor.check_files(ref, shifted, options.from_command_line(None, {}))
+    section = check.check_files(ref, shifted, options.from_command_line(None, {})).dump()
     lines = drift_summary(section, "shifted.csv", top=3).splitlines()
     assert lines[0] == (f"shifted.csv: DRIFT ({section['n_drifted']}/64 features drifted, "
                         f"share {section['share_drifted']:.2f}; rule share>=0.5)")

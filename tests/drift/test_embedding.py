@@ -66,7 +66,8 @@ def test_penultimate_layer_embeddings(netfile: Path) -> None:
     with torch.no_grad():
         expect = net[:-1](torch.as_tensor(x)).numpy()
         logits = net(torch.as_tensor(x)).numpy()
-    assert emb.shape == (20, 16) and np.allclose(emb, expect)
+    # float32 sums in another order (batches of 7 vs one of 20): equal to float32 precision
+    assert emb.shape == (20, 16) and np.allclose(emb, expect, rtol=1e-5, atol=1e-5)
     assert (pred == logits.argmax(axis=1)).all()
     emb2, pred2 = embed_and_predict(load_model(f"{netfile}:mean"), x)
     assert emb2.shape == (20, 1) and pred2 is None

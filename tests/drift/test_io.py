@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dii_hpc.drift.check import check_files
 from dii_hpc.drift.io import read_labels, read_table, resolve_path
-from dii_hpc.drift.monitor import check_files
 from dii_hpc.drift.options import DriftOptions
 from dii_hpc.errors import BadInput
 
@@ -49,6 +49,7 @@ def test_one_off_prediction_drift(tmp_path: Path) -> None:
     cur.to_csv(tmp_path / "c.csv", index=False)
     sec = check_files(str(tmp_path / "r.csv"), str(tmp_path / "c.csv"),
                       DriftOptions(prediction_column="score"))
-    assert list(sec["features"]) == ["x"] and sec["data_drift"] is False
-    assert sec["prediction"]["test"] == "ks" and sec["prediction"]["drift"] is True
-    assert sec["drift"] is True
+    assert list(sec.features) == ["x"] and sec.data_drift is False
+    assert sec.prediction is not None
+    assert sec.prediction.test == "ks" and sec.prediction.drift is True
+    assert sec.drift is True

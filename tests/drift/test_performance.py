@@ -35,6 +35,6 @@ def test_task_and_drift_rules() -> None:
     opt = DriftOptions(performance_max_drop=0.05)
     ok = performance_drift({"accuracy": 0.9, "f1_macro": 0.8}, {"accuracy": 0.86, "f1_macro": 0.8},
                            "classification", opt)
-    assert ok["drift"] is False
+    assert ok.drift is False
     bad = performance_drift({"mae": 1.0, "rmse": 2.0}, {"mae": 1.2, "rmse": 2.05}, "regression", opt)
-    assert bad["drift"] is True and bad["degraded"] == ["mae"]
+    assert bad.drift is True and bad.degraded == ["mae"]

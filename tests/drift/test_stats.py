@@ -100,8 +100,8 @@ def test_false_alarm_rate_two_halves_of_one_dataset() -> None:
         half = len(x) // 2
         sec = compare_frames(x.iloc[idx[:half]].reset_index(drop=True),
                              x.iloc[idx[half:2 * half]].reset_index(drop=True), DriftOptions())
-        assert {f["test"] for f in sec["features"].values()} == {"ks"}
-        alarms += [f["drift"] for f in sec["features"].values()]
+        assert {f.test for f in sec.features.values()} == {"ks"}
+        alarms += [f.drift for f in sec.features.values()]
     rate = float(np.mean(alarms))
     assert 0.02 <= rate <= 0.08, rate
 
@@ -114,7 +114,7 @@ def test_false_alarm_rate_categorical() -> None:
     for _ in range(60):
         idx = rng.permutation(600)
         sec = compare_frames(pool.iloc[idx[:300]], pool.iloc[idx[300:]], DriftOptions())
-        alarms += [f["drift"] for f in sec["features"].values()]
+        alarms += [f.drift for f in sec.features.values()]
     assert 0.02 <= float(np.mean(alarms)) <= 0.08
 
 

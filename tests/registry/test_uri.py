@@ -75,6 +75,6 @@ def test_a_drift_monitor_profiles_a_registered_version_pinned(store_path: Path,
     ref = tmp_path / "ref.csv"
     pd.DataFrame(d["x_train"], columns=d["feature_names"]).to_csv(ref, index=False)
     prof = monitor.profile(store, "noisy-mon", str(ref), DriftOptions(), "models:/noisy@champion")
-    assert prof["model"] == "models:/noisy/1" and prof["task"] is not None
+    assert prof.model == "models:/noisy/1" and prof.task is not None
     section = monitor.check_monitor(store, "noisy-mon", str(ref))
-    assert section["multivariate"]["embedding_mmd"]["drift"] is False
+    assert section.multivariate["embedding_mmd"].drift is False

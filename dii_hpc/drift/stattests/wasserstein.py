@@ -1,0 +1,17 @@
+"""Wasserstein-1 over the reference's standard deviation: the default for numeric features of
+large references (a tenth of a standard deviation is the threshold whatever the unit)."""
+
+from __future__ import annotations
+
+from dii_hpc.drift.stattest import NUMERIC, Pair, Score, StatTest
+
+
+def _wasserstein(pair: Pair) -> Score:
+    from dii_hpc.drift import stats
+
+    return Score(stats.wasserstein_normed(pair.reference, pair.current))
+
+
+WASSERSTEIN = StatTest(name="wasserstein", kinds=NUMERIC, function=_wasserstein, threshold=0.1,
+                       p_value=False,
+                       doc="Wasserstein-1 distance / std(reference), from the sorted samples")
