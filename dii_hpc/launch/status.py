@@ -15,12 +15,29 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from dii_hpc.vocabulary import ACTIVE, CANCELLED, SUCCESSFUL, TERMINAL
+from dii_hpc.vocabulary import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    KILLED,
+    NODE_FAIL,
+    OUT_OF_MEMORY,
+    SUCCESSFUL,
+    TERMINAL,
+    UNSUCCESSFUL,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 VANISH_GRACE_S = 120.0  # accounting lags submission; a brand-new job may not be in sacct yet
+#: The ends a run records itself that the job's end may explain better (recorded end -> the
+#: Slurm states that replace it).  KILLED: a signal reached the run, and the job says whose
+#: (TIMEOUT, PREEMPTED, CANCELLED, NODE_FAIL; FAILED when srun stopped the ranks of a failed
+#: one).  FAILED: the run's error may come of the job running out of memory or losing its
+#: node.  Every other recorded end (FINISHED, PRUNED, CANCELLED, ...) stands.
+REFINES: dict[str, frozenset[str]] = {
+    KILLED: UNSUCCESSFUL - {KILLED}, FAILED: frozenset({OUT_OF_MEMORY, NODE_FAIL})}
 
 
 def job_map(store: Store) -> dict[str, dict[str, Any]]:
@@ -72,6 +89,9 @@ def _decide(run_status: str, sched: dict[str, Any] | None,
         if run_status in ACTIVE:
             return "FAILED", "the job ended but the run never finished (process died?)"
         return run_status, None
+    if run_status in TERMINAL and state not in REFINES.get(run_status, frozenset()):
+        return run_status, None  # the run recorded its own end: a later end of the job (a
+        # worker job cancelled after its trial ended) says nothing about this run
     return state, f"Slurm: {sched.get('slurm_state') or state}"
 
 

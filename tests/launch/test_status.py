@@ -36,6 +36,25 @@ def test_decide(run: str, sched: dict | None, age: float, expected: tuple) -> No
 
 
 @pytest.mark.parametrize(("run", "state", "expected"), [
+    ("FINISHED", "CANCELLED", "FINISHED"), ("FINISHED", "FAILED", "FINISHED"),
+    ("FINISHED", "TIMEOUT", "FINISHED"), ("PRUNED", "CANCELLED", "PRUNED"),
+    ("FAILED", "CANCELLED", "FAILED"), ("FAILED", "TIMEOUT", "FAILED"),
+    ("FAILED", "OUT_OF_MEMORY", "OUT_OF_MEMORY"), ("FAILED", "NODE_FAIL", "NODE_FAIL"),
+    ("KILLED", "TIMEOUT", "TIMEOUT"), ("KILLED", "PREEMPTED", "PREEMPTED"),
+    ("KILLED", "FAILED", "FAILED"), ("KILLED", "NODE_FAIL", "NODE_FAIL"),
+])
+def test_a_recorded_end_stands_unless_the_job_explains_it(run: str, state: str,
+                                                          expected: str) -> None:
+    """A run that recorded its own end keeps it when its job ends later in another state (a
+    study worker's job cancelled after its trial's run FINISHED turned that run CANCELLED);
+    the scheduler refines only ends it explains: a KILLED run was signalled by a time limit,
+    a preemption, a cancel, a failed rank; a FAILED one may have run out of memory."""
+    new, error = decide(run, {"state": state, "slurm_state": state}, 5)
+    assert new == expected
+    assert error == (f"Slurm: {state}" if expected == state else None)
+
+
+@pytest.mark.parametrize(("run", "state", "expected"), [
     ("RUNNING", "FAILED", "CANCELLED"), ("RUNNING", "CANCELLED", "CANCELLED"),
     ("RUNNING", "FINISHED", "CANCELLED"), ("PENDING", "CANCELLED", "CANCELLED"),
     ("CANCELLED", "FAILED", None), ("FINISHED", "FINISHED", "FINISHED"),
