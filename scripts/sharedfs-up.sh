@@ -43,12 +43,20 @@ need_fuse() {
 start_glusterd() {
   mkdir -p /var/log/glusterfs /var/lib/glusterd
   running glusterd || /usr/sbin/glusterd -p /run/glusterd.pid || die "glusterd would not start ($LOG_HINT)"
-  wait_for 30 glusterd gluster_q volume list
+  wait_for 60 glusterd gluster_q volume list
 }
 
-# Online bricks of the volume, as `gluster volume status` counts them.
+# Online bricks of the volume, from `gluster volume status --xml`: the plain table wraps a
+# brick's line in two when the host name is long, which a line-based count would miss.
 bricks_online() {
-  gluster_q volume status "$VOLUME" 2>/dev/null | awk '/^Brick / && $(NF-1) == "Y"' | wc -l
+  gluster_q volume status "$VOLUME" --xml 2>/dev/null | python3 -c '
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.fromstring(sys.stdin.read())
+except ET.ParseError:
+    print(0); raise SystemExit
+print(sum(1 for n in root.iter("node")
+          if (n.findtext("path") or "").startswith("/") and n.findtext("status") == "1"))'
 }
 
 ensure_volume() {
@@ -62,11 +70,33 @@ ensure_volume() {
   if ! gluster_q volume info "$VOLUME" | grep -q '^Status: Started'; then
     gluster_q volume start "$VOLUME" >/dev/null || die "gluster volume start $VOLUME failed"
   fi
-  # After a restart glusterd respawns the brick daemons itself; `start force` revives any it did not.
-  if [ "$(bricks_online)" -lt 2 ]; then
-    gluster_q volume start "$VOLUME" force >/dev/null || true
-  fi
-  wait_for 30 "the two bricks of $VOLUME" test "$(bricks_online)" -ge 2
+  # After a restart glusterd respawns the brick daemons itself; `start force` revives any it did
+  # not.  A loaded machine (CI installs torch and starts Slurm just before) may take a while to
+  # bring a brick up, so this asks again rather than giving up after one try.
+  local try
+  for try in 1 2 3 4; do
+    if two_bricks_online; then return 0; fi
+    gluster_q volume start "$VOLUME" force >/dev/null 2>&1 || true
+    if poll 30 two_bricks_online; then return 0; fi
+    log "the bricks of $VOLUME are not both online yet (try $try of 4)"
+  done
+  tail -n 20 /var/log/glusterfs/bricks/*.log >&2 2>/dev/null || true
+  die "the two bricks of $VOLUME did not come up within 120s ($LOG_HINT)"
+}
+
+# Polled, not evaluated once: the count must be taken afresh at every try.
+two_bricks_online() {
+  [ "$(bricks_online)" -ge 2 ]
+}
+
+# poll SECONDS CMD... : like wait_for, but says no instead of dying.
+poll() {
+  local secs=$1 i; shift
+  for ((i = 0; i < secs * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  return 1
 }
 
 mount_volume() {
@@ -76,7 +106,7 @@ mount_volume() {
   fi
   mkdir -p "$MOUNT"
   mount -t glusterfs "$HOST:/$VOLUME" "$MOUNT" || die "mount -t glusterfs $HOST:/$VOLUME $MOUNT failed ($LOG_HINT)"
-  wait_for 30 "the mount $MOUNT" answering
+  wait_for 60 "the mount $MOUNT" answering
   chmod 1777 "$MOUNT"   # a shared scratch, like /tmp: every user may keep a store there
 }
 
