@@ -4,7 +4,10 @@ For teams that also run an MLflow server (or keep a ``sqlite:///mlflow.db``): ea
 becomes an MLflow run with its params, tags, every metric point (step, value, time),
 status, start and end times and artifact files, written with MLflow's own client. An
 exported run carries the tag ``dii_hpc.run_id``; a second export finds it and sends only
-what is new (points past each key's last step, new params and tags, the end state).
+what is new (points past each key's last step, new params and tags, the end state).  Whether
+anything is new is decided by content, not by time: the tag ``dii_hpc.state`` holds a digest
+of what the copy was made from (`state`), since a run can change and keep its end time (a
+re-import adds points to an ended run; a resumed run may end within the same millisecond).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 RUN_TAG = "dii_hpc.run_id"
+STATE_TAG = "dii_hpc.state"  # the digest (`state`) of the run the MLflow copy was made from
 BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics (100 params, 100 tags) a call
 PARAM_MAX, TAG_MAX = 6000, 8000  # value lengths MLflow accepts
 
@@ -84,8 +88,8 @@ def _one(mc: Any, store: Store, exp_id: str, record: dict[str, Any], old: Any,
          ids: dict[str, str], artifacts: bool, out: Exported) -> None:
     rid = record["run_id"]
     status = TO_MLFLOW_STATUS.get(record.get("status") or "", "FINISHED")
-    if old is not None and old.info.status == status and old.info.end_time == millis(
-            record.get("end_time")):
+    digest = state(record, store.artifacts(rid))
+    if old is not None and old.data.tags.get(STATE_TAG) == digest:
         out.skipped += 1
         return
     row = flatten(record)
@@ -93,6 +97,7 @@ def _one(mc: Any, store: Store, exp_id: str, record: dict[str, Any], old: Any,
               if k.startswith("params.") and v is not None}
     tags = {k[5:]: str(v)[:TAG_MAX] for k, v in row.items() if k.startswith("tags.")}
     tags[RUN_TAG] = rid
+    tags[STATE_TAG] = digest
     name = tags.get("mlflow.runName") or tags.get("name") or rid
     parent = ids.get(record.get("parent_run") or "")
     if parent:
@@ -110,6 +115,20 @@ def _one(mc: Any, store: Store, exp_id: str, record: dict[str, Any], old: Any,
     if artifacts:
         out.artifacts += _artifacts(mc, mlflow_id, store, rid, old)
     mc.set_terminated(mlflow_id, status, end_time=millis(record.get("end_time")))
+
+
+def state(record: dict[str, Any], artifacts: dict[str, dict[str, Any]]) -> str:
+    """A digest of everything an export sends of a run: status, times, params, tags, parent,
+    each metric key's summary (its count and last step change with every point) and the
+    artifacts' hashes."""
+    import hashlib
+
+    from dii_hpc.store.atomic import dumps
+
+    sent = {k: record.get(k) for k in ("status", "start_time", "end_time", "params", "tags",
+                                        "parent_run", "metrics")}
+    sent["artifacts"] = {name: meta.get("sha256") for name, meta in artifacts.items()}
+    return hashlib.sha256(dumps(sent, indent=None, sort_keys=True)).hexdigest()[:32]
 
 
 def _log(mc: Any, mlflow_id: str, store: Store, rid: str, params: dict[str, str],

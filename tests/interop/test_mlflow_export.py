@@ -3,7 +3,6 @@ MLflow's own client, and a second export sends only what is new."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +69,30 @@ def test_a_second_export_sends_only_what_is_new(runs: dict[str, str], store_path
     again = export_mlflow(Store(store_path), "digits", uri)
     assert (again.created, again.updated, again.skipped, again.points) == (0, 0, 2, 0)
     with dii_hpc.start_run("digits", run_id=runs["child"]) as run:  # resumed, e.g. requeued
-        time.sleep(0.01)
         run.log_metric("loss", 2.0, step=1)
     more = export_mlflow(Store(store_path), "digits", uri)
     assert (more.created, more.updated, more.points) == (0, 1, 1)
     client, found = _mlflow_runs(quiet_mlflow, uri)
     assert len(found) == 2
+    history = client.get_metric_history(found[runs["child"]].info.run_id, "loss")
+    assert sorted((m.step, m.value) for m in history) == [(0, 3.0), (1, 2.0)]
+
+
+def test_a_run_changed_without_a_new_end_time_is_updated(runs: dict[str, str], store_path: Path,
+                                                         tmp_path: Path,
+                                                         quiet_mlflow: Any) -> None:
+    """The export decided "already there" by status and end time (in ms): a run that gained
+    points and kept its end time (a re-import adds points to an ended run and keeps the end
+    MLflow gave it; a resumed run may end within the same millisecond) was skipped."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    export_mlflow(Store(store_path), "digits", uri)
+    ended = Store(store_path).run(runs["child"])["end_time"]
+    with dii_hpc.start_run("digits", run_id=runs["child"]) as run:
+        run.log_metric("loss", 2.0, step=1)
+    Store(store_path).update_run(runs["child"], end_time=ended)
+    more = export_mlflow(Store(store_path), "digits", uri)
+    assert (more.created, more.updated, more.skipped, more.points) == (0, 1, 1, 1)
+    client, found = _mlflow_runs(quiet_mlflow, uri)
     history = client.get_metric_history(found[runs["child"]].info.run_id, "loss")
     assert sorted((m.step, m.value) for m in history) == [(0, 3.0), (1, 2.0)]
 
