@@ -58,14 +58,14 @@ def submit(
 
         after_submit(store, res, wait)
         return
-    typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to {submitted_to(res)} "
-               f"(submission {res.submission_id})")
-    if res.executor == "slurm" and not wait:
-        typer.echo(f"next: dii-hpc status {res.experiment}   |   dii-hpc logs {res.run_ids[0]} "
-                   f"--follow   |   dii-hpc cancel {res.experiment}")
-        return
-    sub.finish_here(res.executor, res.submission_id)
     with _keep_running_on_ctrl_c(res.executor, res.experiment, len(res.run_ids)):
+        typer.echo(f"submitted {len(res.run_ids)} task(s) of {res.experiment} to "
+                   f"{submitted_to(res)} (submission {res.submission_id})")
+        if res.executor == "slurm" and not wait:
+            typer.echo(f"next: dii-hpc status {res.experiment}   |   dii-hpc logs "
+                       f"{res.run_ids[0]} --follow   |   dii-hpc cancel {res.experiment}")
+            return
+        sub.finish_here(res.executor, res.submission_id)
         rows = st.wait_ended(store, res.experiment, res.run_ids, poll=res.executor == "slurm")
     typer.echo(status_summary(rows))
     st.check_outcome(rows)
