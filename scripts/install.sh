@@ -7,7 +7,7 @@
 # audit extra is already satisfied; an environment that has torch keeps its own.
 #
 #   scripts/install.sh            package + audit/mpi extras
-#   scripts/install.sh --test     + test tools and system packages (Slurm, GlusterFS, MPI, Chromium)
+#   scripts/install.sh --test     + test tools and system packages (Slurm, GlusterFS, MPI, Chromium, tmux)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ fi
 
 apt_install() {
   # Debian packages: openmpi for mpi4py, Slurm + accounting for the real cluster,
-  # chromium for the report tests.  Only what is missing is installed.
+  # chromium for the report tests, tmux for the terminal view's.  Only what is missing is installed.
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -44,7 +44,7 @@ apt_install() {
 if command -v dpkg >/dev/null 2>&1; then
   apt_install openmpi-bin libopenmpi-dev || true
   if [ $want_test = 1 ]; then
-    apt_install slurm-wlm slurmdbd munge mariadb-server glusterfs-server glusterfs-client chromium fonts-dejavu-core
+    apt_install slurm-wlm slurmdbd munge mariadb-server glusterfs-server glusterfs-client chromium fonts-dejavu-core tmux
   fi
 fi
 

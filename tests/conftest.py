@@ -2,7 +2,8 @@
 
 Tests that need something outside Python carry a marker and are skipped here, in one place,
 when it is missing: ``slurm`` (a cluster that answers ``scontrol ping``: scripts/slurm-up.sh),
-``mpi`` (openmpi's ``mpirun``), ``browser`` (Debian's chromium). Golden files are compared
+``mpi`` (openmpi's ``mpirun``), ``browser`` (Debian's chromium), ``terminal`` (Debian's tmux,
+which drives `dii-hpc top`). Golden files are compared
 with `check_golden`.
 
 The test bed of `make test` (scripts/slurm-up.sh --nodes 3, scripts/sharedfs-up.sh) adds two:
@@ -50,6 +51,7 @@ REQUIRES: dict[str, tuple[Callable[[], bool], str]] = {
     "slurm": (slurm_up, "no Slurm cluster answers (scripts/slurm-up.sh)"),
     "mpi": (lambda: shutil.which("mpirun") is not None, "needs openmpi's mpirun"),
     "browser": (lambda: CHROMIUM is not None, "chromium is not installed"),
+    "terminal": (lambda: shutil.which("tmux") is not None, "tmux is not installed"),
 }
 
 

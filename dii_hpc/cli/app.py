@@ -26,6 +26,7 @@ from dii_hpc.cli import (
     report,
     runs,
     sweep,
+    ui,
 )
 
 app = typer.Typer(
@@ -62,7 +63,7 @@ def _root(
 
 
 for _module in (runs, launch, sweep, audit, drift, predict, models, pipeline, report,
-                quickstart, interop):
+                quickstart, interop, ui):
     _module.register(app)
 
 
