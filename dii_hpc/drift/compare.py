@@ -11,9 +11,9 @@ Default test per feature (Evidently's data-drift preset rules, the common practi
 
 (Evidently uses a proportion z-test for binary features on small samples; chi-square on a 2 x 2
 table is the same test.) Any feature can be given another installed test (a `StatTest` record:
-the built-ins ks, chisquare, wasserstein, jensenshannon, psi, and plug-ins; `dii-hpc drift
-tests` lists them); everything a test needs (the features it takes, its function, its default
-threshold, p-value or distance) comes from its record. On large samples p-values flag
+a built-in of `dii_hpc.drift.stattests` or a plug-in's; `dii-hpc drift tests` lists them);
+everything a test needs (the features it takes, its function, its default threshold, p-value
+or distance) comes from its record. On large samples p-values flag
 negligible shifts, which is why distances with thresholds are used there. With a correction
 (bonferroni or bh) the p-values are adjusted over all p-value tests of the batch before
 comparing with their threshold (alpha).
