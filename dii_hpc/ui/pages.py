@@ -39,6 +39,7 @@ def page_routes(store: Store, cache: RunsCache) -> list[Any]:
 
     return [
         Route("/_ui/live.js", _live_js, methods=["GET"]),
+        Route("/favicon.ico", _no_icon, methods=["GET"]),
         Route("/static/{path:path}", _static, methods=["GET"]),
         Route("/files/{sha}/{name:path}", _file_endpoint(store), methods=["GET"]),
         Route("/", _page_endpoint(store), methods=["GET"]),
@@ -50,6 +51,14 @@ def _live_js(request: Request) -> Response:
     from starlette.responses import FileResponse
 
     return FileResponse(LIVE_JS, media_type="text/javascript")
+
+
+def _no_icon(request: Request) -> Response:
+    """The site has no icon; say so without an error (a 404 here is a console error in
+    every browser tab)."""
+    from starlette.responses import Response
+
+    return Response(status_code=204)
 
 
 def _static(request: Request) -> Response:
