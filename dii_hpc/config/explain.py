@@ -21,6 +21,7 @@ from dii_hpc.config import yamlio
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel, ValidationError
+    from pydantic_core import ErrorDetails
 
 # pydantic error type -> what is wrong with the value, said after it ("0 must be at least 1").
 _PHRASES = {
@@ -66,19 +67,27 @@ def explain(err: ValidationError, model: type[BaseModel], *, source: str | None 
         where = f"{culprit[-1]}: "
     extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     text = f"{subject} {problem}" if subject else problem
+    if not (prefix or path):  # the mapping as a whole (a rule across its keys)
+        return f"{where}{text}{extra}"
     return f"{where}{yamlio.dotted((*prefix, *path))}: {text}{extra}"
 
+
+KNOWN_LISTED = 12  # an unknown key with no close match lists the known ones up to this many
 
 # Error types the schema raises itself (PydanticCustomError): worded for users already.
 OWN_KINDS = ("space", "optimize")
 
 
-def describe(error: dict[str, Any], model: type[BaseModel], path: tuple[Any, ...]) -> tuple[str, str]:
+def describe(error: ErrorDetails, model: type[BaseModel], path: tuple[Any, ...]) -> tuple[str, str]:
     """(the value as shown before the problem, or "", the problem) of one pydantic error."""
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
-        close = suggest(str(path[-1]), keys_at(model, path[:-1])) if path else None
-        return "", "unknown key" + (f"; did you mean {close}?" if close else "")
+        known = keys_at(model, path[:-1]) if path else []
+        close = suggest(str(path[-1]), known) if path else None
+        if close:
+            return "", f"unknown key; did you mean {close}?"
+        listed = known and len(known) <= KNOWN_LISTED  # a short list says more than no hint
+        return "", "unknown key" + (f"; known keys: {', '.join(known)}" if listed else "")
     if kind == "missing":
         return "", "required key is missing"
     if kind in OWN_KINDS:  # the schema's own PydanticCustomError: its message is ours
