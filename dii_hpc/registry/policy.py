@@ -9,20 +9,33 @@
     drift: {monitor: digits-pixels, max_share: 0.3}          # the monitor's last check
     training: {val_acc: ">= 0.9"}                            # the training run's last metrics
 
-Reading checks the file's shape only (keys, operators, numbers, known audit names when a
-catalogue is given); metric names are checked against the evidence when it is evaluated.
+The file is read by pydantic models through `config.typed` (the one loader of every config
+file), so every error is one line with the file, the line and the key
+(``policy.yaml:2: audits[0].rules.robust_accuracy: 'about 0.4' is not a rule ...``); then
+the audit names are checked against a catalogue when one is given. Metric names are checked
+against the evidence when it is evaluated. The rules themselves (`Policy`, `Threshold`, ...)
+are plain dataclasses: what `evaluate` reads.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import operator
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    FiniteFloat,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from dii_hpc.errors import ConfigError, NotFound
 
@@ -30,7 +43,6 @@ KEYS = ("audits", "relative", "drift", "training")
 AUDIT_KINDS = ("suite", "attack")
 RELATIVE_KEYS = ("min_absolute_change", "min_relative_change", "within_interval",
                  "greater_is_better")
-DRIFT_KEYS = ("monitor", "max_share")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _RULE = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -97,114 +109,127 @@ class Policy:
         return True
 
 
-class _Where:
-    """Turns a key path into 'file:line: a.b[0].c' for one-line errors."""
-
-    def __init__(self, source: str, lines: Mapping[tuple[Any, ...], int]) -> None:
-        self.source, self.lines = source, lines
-
-    def __call__(self, *path: Any) -> str:
-        from dii_hpc.config.yamlio import dotted, line_of
-
-        line = line_of(dict(self.lines), tuple(path)) if self.lines else None
-        return f"{self.source}{f':{line}' if line else ''}: {dotted(tuple(path))}"
-
-
-def _mapping(value: Any, where: str, keys: Collection[str] | None = None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
-    if keys is not None:
-        for key in value:
-            if key not in keys:
-                raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(keys)}")
-    return value
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
-    return float(value)
-
-
-def threshold(metric: str, text: Any, where: str) -> Threshold:
+# ------------------------------------------------------------------ the file's models
+def _rule(text: Any) -> Any:
+    """``"OP NUMBER"`` -> (op, limit); anything else is an error naming the key."""
     m = _RULE.match(str(text)) if isinstance(text, (str, int, float)) else None
     if not m or isinstance(text, bool):
-        raise ConfigError(f"{where}: {text!r} is not a rule; write \"OP NUMBER\" with OP one of "
-                          f"{', '.join(_OPS)} (e.g. \">= 0.4\")")
-    return Threshold(metric, m[1], float(m[2]))
+        raise ValueError(f"{text!r} is not a rule; write \"OP NUMBER\" with OP one of "
+                         f"{', '.join(_OPS)} (e.g. \">= 0.4\")")
+    return (m[1], float(m[2]))
 
 
-def _audit(item: Any, at: _Where, i: int, catalog: Mapping[str, Collection[str]] | None
-           ) -> AuditRequirement:
-    body = _mapping(item, at("audits", i), (*AUDIT_KINDS, "rules"))
-    kinds = [k for k in AUDIT_KINDS if k in body]
-    if len(kinds) != 1:
-        raise ConfigError(f"{at('audits', i)}: give exactly one of suite or attack")
-    kind = kinds[0]
-    name = body[kind]
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{at('audits', i, kind)}: expected a name, got {name!r}")
-    known = (catalog or {}).get(kind)
-    if known is not None and name not in known:
-        raise NotFound(f"{kind} ({at('audits', i, kind)})", name, list(known))
-    rules = _mapping(body.get("rules") or {}, at("audits", i, "rules"))
-    return AuditRequirement(kind, name, tuple(threshold(str(m), t, at("audits", i, "rules", m))
-                                              for m, t in rules.items()))
+Rule = Annotated[tuple[str, float], BeforeValidator(_rule)]
 
 
-def _relative(metric: str, body: Any, at: _Where) -> RelativeRule:
-    body = _mapping(body, at("relative", metric), RELATIVE_KEYS)
-    if not any(k in body for k in RELATIVE_KEYS[:3]):
-        raise ConfigError(f"{at('relative', metric)}: give min_absolute_change, "
-                          "min_relative_change or within_interval")
-    flags = {}
-    for key in ("within_interval", "greater_is_better"):
-        if key in body and not isinstance(body[key], bool):
-            raise ConfigError(f"{at('relative', metric, key)}: expected true or false")
-        flags[key] = body.get(key)
-    changes = {k: _number(body[k], at("relative", metric, k)) if k in body else None
-               for k in RELATIVE_KEYS[:2]}
-    return RelativeRule(metric, changes["min_absolute_change"], changes["min_relative_change"],
-                        bool(flags["within_interval"]), flags["greater_is_better"])
+def _empty(value: Any) -> Any:
+    return {} if value is None else value  # `rules:` alone has no rule
 
 
-def _drift(body: Any, at: _Where) -> DriftRule:
-    body = _mapping(body, at("drift"), DRIFT_KEYS)
-    monitor = body.get("monitor")
-    if not isinstance(monitor, str) or not monitor:
-        raise ConfigError(f"{at('drift', 'monitor')}: name the drift monitor")
-    share = body.get("max_share")
-    if share is not None:
-        share = _number(share, at("drift", "max_share"))
-    return DriftRule(monitor, share)
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuditEntry(_Strict):
+    """``{suite|attack: NAME, rules: {METRIC: "OP NUMBER"}}``."""
+
+    suite: str | None = None
+    attack: str | None = None
+    rules: Annotated[dict[str, Rule], BeforeValidator(_empty)] = {}
+
+    @field_validator("suite", "attack")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if not value:
+            raise ValueError(f"expected a name, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> AuditEntry:
+        if (self.suite is None) == (self.attack is None):
+            raise ValueError("give exactly one of suite or attack")
+        return self
+
+
+class RelativeEntry(_Strict):
+    min_absolute_change: FiniteFloat | None = None
+    min_relative_change: FiniteFloat | None = None
+    within_interval: StrictBool = False
+    greater_is_better: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> RelativeEntry:
+        if self.min_absolute_change is None and self.min_relative_change is None \
+                and "within_interval" not in self.model_fields_set:
+            raise ValueError("give min_absolute_change, min_relative_change or within_interval")
+        return self
+
+
+class DriftEntry(_Strict):
+    monitor: str
+    max_share: FiniteFloat | None = None
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor(cls, value: str) -> str:
+        if not value:
+            raise ValueError("name the drift monitor")
+        return value
+
+
+class PolicyFile(_Strict):
+    """A policy file (see the module docstring)."""
+
+    audits: Annotated[list[AuditEntry], BeforeValidator(lambda v: v or [])] = []
+    relative: Annotated[dict[str, RelativeEntry], BeforeValidator(_empty)] = {}
+    drift: DriftEntry | None = None
+    training: Annotated[dict[str, Rule], BeforeValidator(_empty)] = {}
+
+
+def _policy(body: PolicyFile, source: str) -> Policy:
+    audits = [AuditRequirement(kind, str(getattr(a, kind)), tuple(
+        Threshold(str(m), op, limit) for m, (op, limit) in a.rules.items()))
+        for a in body.audits for kind in AUDIT_KINDS if getattr(a, kind) is not None]
+    relative = [RelativeRule(str(m), r.min_absolute_change, r.min_relative_change,
+                             r.within_interval, r.greater_is_better)
+                for m, r in body.relative.items()]
+    drift = DriftRule(body.drift.monitor, body.drift.max_share) if body.drift else None
+    training = [Threshold(str(m), op, limit) for m, (op, limit) in body.training.items()]
+    return Policy(audits, relative, drift, training, source=source)
+
+
+def _known(policy: Policy, source: str, lines: Mapping[tuple[Any, ...], int],
+           catalog: Mapping[str, Collection[str]]) -> None:
+    """Every required audit is one the catalogue has (a typo named with close names)."""
+    from dii_hpc.config.yamlio import line_of
+
+    for i, req in enumerate(policy.audits):
+        known = catalog.get(req.kind)
+        if known is not None and req.name not in known:
+            line = line_of(dict(lines), ("audits", i, req.kind)) if lines else None
+            where = f"{source}{f':{line}' if line else ''}: audits[{i}].{req.kind}"
+            raise NotFound(f"{req.kind} ({where})", req.name, list(known))
 
 
 def parse(raw: Any, source: str = "policy", lines: Mapping[tuple[Any, ...], int] | None = None,
           catalog: Mapping[str, Collection[str]] | None = None) -> Policy:
     """A policy from its YAML tree; ``catalog`` ({"suite": names, "attack": names}) checks names."""
-    at = _Where(source, lines or {})
-    body = _mapping(raw if raw is not None else {}, source, KEYS)
-    audits = body.get("audits") or []
-    if not isinstance(audits, list):
-        raise ConfigError(f"{at('audits')}: expected a list of {{suite|attack: NAME, rules: ...}}")
-    policy = Policy(source=source)
-    policy.audits = [_audit(item, at, i, catalog) for i, item in enumerate(audits)]
-    rel = _mapping(body.get("relative") or {}, at("relative"))
-    policy.relative = [_relative(str(m), b, at) for m, b in rel.items()]
-    policy.drift = _drift(body["drift"], at) if body.get("drift") is not None else None
-    training = _mapping(body.get("training") or {}, at("training"))
-    policy.training = [threshold(str(m), t, at("training", m)) for m, t in training.items()]
+    from dii_hpc.config import typed
+
+    body = typed.validate(PolicyFile, raw, source=source, lines=dict(lines or {}))
+    policy = _policy(body, source)
     if not (policy.audits or policy.relative or policy.drift or policy.training):
         raise ConfigError(f"{source}: the policy has no rule (give audits, relative, drift "
                           "or training)")
+    _known(policy, source, lines or {}, catalog or {})
     return policy
 
 
 def load(path: str | Path, catalog: Mapping[str, Collection[str]] | None = None) -> Policy:
-    """Read a policy YAML file (safe loader; errors name the file, line and key)."""
-    from dii_hpc.config import yamlio
+    """Read a policy YAML file (errors name the file, line and key)."""
+    from dii_hpc.config import typed
 
-    raw, lines = yamlio.load(path)
+    raw, lines = typed.read(path)
     policy = parse(raw, str(path), lines, catalog)
     policy.sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return policy
