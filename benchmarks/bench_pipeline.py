@@ -89,7 +89,7 @@ def main() -> None:
     res = submit.submit(path, store, "slurm")
     t_submit = time.perf_counter() - t0
     submit_calls = calls(log)
-    jobs = [j for r in res.stages.values() for j in r.get("jobs") or []]
+    jobs = [j for r in res.stages.values() for j in r.jobs]
     queued = subprocess.run(["squeue", "-h", "-o", "%i %E", "-j", ",".join(jobs)],
                             capture_output=True, text=True, check=False).stdout
     held = sum("afterok:" in line for line in queued.splitlines())

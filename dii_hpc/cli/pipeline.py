@@ -1,4 +1,5 @@
-"""`dii-hpc pipeline submit | status | cancel | resume | list` (the pipeline package's commands).
+"""`dii-hpc pipeline submit | status | cancel | resume | list | kinds` (the pipeline package's
+commands).
 
 `submit` prints the pipeline id on its last line, so scripts can take it with `tail -1`.
 Exit codes: 0 ok, 1 a stage failed (local executor: after the run), 2 bad input, 3 Slurm.
@@ -45,21 +46,22 @@ def submit_cmd(
     from dii_hpc.pipeline import submit
 
     res = submit.submit(file, _store(), executor)
-    typer.echo(_rows(res.stages))
-    reused = sum(bool(r.get("reused")) for r in res.stages.values())
+    stages = {n: r.model_dump() for n, r in res.stages.items()}
+    typer.echo(_rows(stages))
+    reused = sum(r["reused"] for r in stages.values())
     if res.executor == "slurm":
-        done = f"{len(res.stages) - reused} stage(s) queued on Slurm"
+        done = f"{len(stages) - reused} stage(s) queued on Slurm"
     else:
         counts: dict[str, int] = {}
-        for r in res.stages.values():
-            if not r.get("reused"):
-                counts[r.get("state") or "PENDING"] = counts.get(r.get("state") or "PENDING", 0) + 1
+        for r in stages.values():
+            if not r["reused"]:
+                counts[r["state"] or "PENDING"] = counts.get(r["state"] or "PENDING", 0) + 1
         done = "on the local executor: " + (", ".join(f"{n} {s}" for s, n in counts.items())
                                             or "nothing ran")
     typer.echo(f"pipeline {res.name}: {done}, {reused} reused; "
                f"next: dii-hpc pipeline status {res.id}")
     typer.echo(res.id)
-    if any(r.get("state") in vocab.UNSUCCESSFUL for r in res.stages.values()):
+    if any(r["state"] in vocab.UNSUCCESSFUL for r in stages.values()):
         raise typer.Exit(1)
 
 
@@ -103,7 +105,7 @@ def resume_cmd(pipeline_id: IdArg) -> None:
     if not res.stages:
         typer.echo(f"pipeline {view['id']}: every stage finished; nothing to resume")
         return
-    typer.echo(_rows(res.stages))
+    typer.echo(_rows({n: r.model_dump() for n, r in res.stages.items()}))
     typer.echo(f"resumed {len(res.stages)} stage(s): {', '.join(res.stages)}")
     typer.echo(res.id)
 
@@ -112,15 +114,25 @@ def resume_cmd(pipeline_id: IdArg) -> None:
 def list_cmd() -> None:
     """Pipelines of the store, newest last."""
     from dii_hpc.cli.tables import table, when
-    from dii_hpc.pipeline import state
+    from dii_hpc.records import pipeline as records
 
     store = _store()
     rows = []
-    for pid in state.ids(store.root):
-        rec = state.read_pipeline(store.root, pid)
-        rows.append([pid, rec["name"], rec["executor"], len(rec["order"]), when(rec["created"])])
+    for pid in records.ids(store.root):
+        rec = records.read_pipeline(store.root, pid)
+        rows.append([pid, rec.name, rec.executor, len(rec.order), when(rec.created)])
     typer.echo(table(rows, ["id", "pipeline", "executor", "stages", "created"], rule=True)
                if rows else "(no pipelines)")
+
+
+@pipeline_app.command("kinds")
+def kinds_cmd() -> None:
+    """The stage kinds installed (built-in and plug-ins): what each does, where it comes from."""
+    from dii_hpc.cli.tables import table
+    from dii_hpc.pipeline.kind import STAGE_KINDS
+
+    rows = [(name, e.origin, e.record.doc) for name, e in sorted(STAGE_KINDS.entries().items())]
+    typer.echo(table(rows, ("kind", "origin", "what")))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,10 +2,10 @@
 
 A key is the sha256 of: the stage's kind and config with its placeholders filled (``{work}``
 is a folder per pipeline name: a stage writing there for another pipeline is another stage),
-the content hash of every file it reads, resolved the way the stage resolves it (config
-files, policies, data: the absolute paths `spec` resolved, which the job reads; a command's
-scripts and arguments: relative to the folder it runs in, `spec.Places`), that folder for a
-command, the keys of the stages it needs, and the code version (dii-hpc's version, the Python
+the content hash of every file it reads (`StageKind.reads`), resolved the way the stage
+resolves it (config files, policies, data: the absolute paths `spec` resolved, which the job
+reads; a command's scripts and arguments: relative to the folder it runs in, `spec.Places`),
+that folder for a kind that runs there (`StageKind.in_cwd`), the keys of the stages it needs, and the code version (dii-hpc's version, the Python
 sources of the pipeline file's git repository: committed blobs and the uncommitted diff).
 Files under ``{work}`` and ``{store}`` are made by stages: their makers' keys stand for them.
 
@@ -22,8 +22,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dii_hpc.pipeline import state
-from dii_hpc.pipeline.spec import PLACEHOLDERS, Pipeline, Places, Stage, command_argv
+from dii_hpc.pipeline.kind import STAGE_KINDS
+from dii_hpc.pipeline.spec import Pipeline, Places, Stage
+from dii_hpc.records import pipeline as records
+from dii_hpc.records.pipeline import CachedOutcome
 
 
 def code_version(cwd: str | Path) -> dict[str, Any]:
@@ -44,24 +46,6 @@ def code_version(cwd: str | Path) -> dict[str, Any]:
             "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None}
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
-def _arguments(stage: Stage) -> list[str]:
-    """A command's arguments that may name files: every one but the program found on PATH,
-    and the value of ``--opt=VALUE``."""
-    argv = command_argv(stage.value)
-    out = argv[1:] + ([argv[0]] if argv and os.sep in argv[0] else [])
-    return out + [a.split("=", 1)[1] for a in out if a.startswith("-") and "=" in a]
-
-
 def _digest_path(path: Path, skip: Path) -> str:
     """A file's content hash; a folder's listing (names, sizes, mtimes) without ``skip``
     (the store: the stages themselves write there)."""
@@ -75,15 +59,10 @@ def _digest_path(path: Path, skip: Path) -> str:
 
 
 def file_hashes(stage: Stage, places: Places) -> dict[str, str]:
-    """Content hash of every existing file or folder the stage reads, under the absolute path
-    the stage job will open: what its config names (absolute since `spec`) and a command's
-    arguments in the folder it runs in."""
-    texts = _arguments(stage) if stage.kind == "command" else _strings([stage.value, stage.options])
+    """Content hash of every existing file or folder the stage reads (`StageKind.reads`:
+    what its config names, absolute since `spec`; a command's arguments in its folder)."""
     out = {}
-    for text in texts:
-        if any(p in text for p in (*PLACEHOLDERS, "{task}")) or len(text) > 4096 or "\n" in text:
-            continue
-        path = places.path(text) if stage.kind == "command" else Path(text)
+    for path in STAGE_KINDS.get(stage.kind).reads(stage, places):
         try:
             if path.is_absolute() and path.exists() and path != Path(os.sep):
                 out[str(path)] = _digest_path(path, places.store)
@@ -97,7 +76,7 @@ def stage_key(stage: Stage, need_keys: dict[str, str], code: dict[str, Any],
     body = {"kind": stage.kind, "value": places.fill(stage.value),
             "options": places.fill(stage.options), "files": file_hashes(stage, places),
             "needs": {n: need_keys[n] for n in stage.needs}, "code": code,
-            "cwd": str(places.cwd) if stage.kind == "command" else None}
+            "cwd": str(places.cwd) if STAGE_KINDS.get(stage.kind).in_cwd else None}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -110,24 +89,10 @@ def keys(pipeline: Pipeline, order: list[str], code: dict[str, Any],
     return out
 
 
-def _path(store_root: str | Path, key: str) -> Path:
-    return state.root(store_root) / "cache" / f"{key}.json"
-
-
-def lookup(store_root: str | Path, key: str) -> dict[str, Any] | None:
+def lookup(store_root: str | Path, key: str) -> CachedOutcome | None:
     """The outcome saved under ``key`` (None when the stage never finished)."""
-    from dii_hpc.store.atomic import read_json
-
-    path = _path(store_root, key)
-    if not path.is_file():
-        return None
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        return None
+    return records.read_cached(store_root, key)
 
 
-def save(store_root: str | Path, key: str, outcome: dict[str, Any]) -> None:
-    from dii_hpc.store.atomic import write_json
-
-    write_json(_path(store_root, key), outcome)
+def save(store_root: str | Path, key: str, outcome: CachedOutcome) -> None:
+    records.write_cached(store_root, key, outcome)

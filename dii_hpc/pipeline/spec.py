@@ -1,4 +1,4 @@
-"""Pipeline YAML -> `Pipeline`: the shape of every stage, checked with one-line errors.
+"""Pipeline YAML -> `Pipeline`: the file and every stage read by pydantic models, one-line errors.
 
     pipeline: digits-lifecycle
     resources: {time: "00:20:00"}          # default of every stage job (a stage may override)
@@ -9,66 +9,120 @@
       gate:    {promote: {name: digits, to: champion, policy: configs/policy.yaml}, needs: [evasion]}
       site:    {report: {}, needs: [gate]}
 
-Each stage has exactly one kind key (`KINDS`); `needs` lists the stages it waits for, and the
-stages it reads from (`select.from`, `register.from`, `model_from`) are needed implicitly.
+Each stage has exactly one kind key (a `StageKind` of `STAGE_KINDS`); the stage is read by its
+kind's models (`kind.StageKind.config` for the kind key's value, ``options`` for the keys
+beside it, plus ``needs``, ``resources``, ``setup``) through `config.typed`, so an error names
+the stage, the file, the line and the key (``stage best: p.yaml:4: select.mode: 'best' must
+be one of 'max' or 'min'``). ``needs`` lists the stages it waits for; the stages its fields
+name (`kind.Upstream`: ``select.from``, ``model_from``) are needed implicitly.
 Strings may hold ``{work}`` (a folder kept per pipeline name, for files stages hand on) and
 ``{store}``; they are filled in when the stage runs (`Places.fill`). Every file a stage's
-config names (`PATHS`, a sweep or audit config, a `file.py:fn` model) is resolved once, here,
-against the working directory, then the pipeline file's folder (`resolve_path`): the stage
-job reads the absolute path recorded in the spec and the cache key hashes that same file. A
-command runs in the working directory of `pipeline submit` (`Pipeline.cwd`), so its relative
-arguments name files there (`Places.path`). Every error names the stage first.
+config reads (`kind.Reads`, `kind.ModelFile`) is resolved once, here, against the working
+directory, then the pipeline file's folder (`resolve_path`): the stage job reads the absolute
+path recorded in the spec and the cache key hashes that same file. A command runs in the
+working directory of `pipeline submit` (`Pipeline.cwd`), so its relative arguments name files
+there (`Places.path`).
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from dii_hpc.errors import ConfigError
+from dii_hpc.pipeline.kind import (
+    PLACEHOLDERS,
+    STAGE_KINDS,
+    ModelFile,
+    Reads,
+    StageKind,
+    Writes,
+    marked,
+)
 
-KINDS = ("sweep", "select", "audit", "register", "gate", "promote", "profile", "predict",
-         "report", "command")
-COMMON = ("needs", "resources", "setup")
-#: Keys a stage of each kind may have beside its kind key and COMMON.
-OPTIONS: dict[str, tuple[str, ...]] = {
-    "sweep": ("set",), "select": (), "register": (), "gate": (), "promote": (),
-    "audit": ("suite", "attack", "params", "model_from", "set", "shards"),
-    "profile": ("model_from",), "predict": ("model_from",), "report": (),
-    "command": ("tasks", "each"),
-}
-#: Keys of the kind's own mapping: (required, optional).
-FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "select": (("from", "metric"), ("mode", "register")),
-    "register": (("name", "from"), ("alias",)),
-    "gate": (("name", "policy"), ("to",)),
-    "promote": (("name", "to", "policy"), ()),
-    "profile": (("name", "data"), ("config", "labels", "model")),
-    "predict": (("data",), ("out", "config", "model", "monitor", "batch_size", "device")),
-    "report": ((), ("out",)),
-}
-#: Fields of a kind's mapping that name a file the stage reads, and ones it writes.
-PATHS: dict[str, tuple[str, ...]] = {
-    "profile": ("data", "labels", "config"), "predict": ("data", "config"),
-    "gate": ("policy",), "promote": ("policy",)}
-OUTPUTS: dict[str, tuple[str, ...]] = {"predict": ("out",), "report": ("out",)}
-TOP = ("pipeline", "stages", "resources", "setup")
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.config.yamlio import KeyPath
+
 STAGE_DEFAULTS = {"time": "00:30:00", "cpus_per_task": 1}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-PLACEHOLDERS = ("{work}", "{store}")
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_NAME = re.compile(NAME)
+
+
+def _strings(value: Any) -> Any:
+    """A string or a list of strings (``needs: a`` is ``needs: [a]``)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+Strings = Annotated[list[str], BeforeValidator(_strings)]
+
+
+class PipelineFile(BaseModel):
+    """The file's top level; each stage is read by its kind's models (`stage_model`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline: str | None = Field(default=None, validate_default=True)
+    stages: dict[str, Any] = Field(default=None, validate_default=True)  # type: ignore[assignment]
+    resources: dict[str, Any] = Field(default_factory=dict)
+    setup: Strings = Field(default_factory=list)
+
+    @field_validator("pipeline", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise ValueError(f"give the pipeline a name (letters, digits, -_.), not {value!r}")
+        return value
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stages(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"a mapping of stage name -> stage, not {value!r}")
+        return value
+
+
+class _Common(BaseModel):
+    """The keys every stage may have beside its kind's."""
+
+    needs: Strings = Field(default_factory=list)
+    resources: dict[str, Any] = Field(default_factory=dict)  # checked at submit (`checks`)
+    setup: Strings = Field(default_factory=list)
+
+
+def _empty(value: Any) -> Any:
+    return {} if value is None else value  # `report:` alone is `report: {}`
+
+
+@functools.cache
+def stage_model(kind: StageKind) -> type[BaseModel]:
+    """A stage of ``kind`` as one model: its kind key (field ``value_``), the common keys, its
+    options (in that order: the order an unknown key's message lists them in)."""
+    from pydantic import create_model
+
+    value = Annotated[kind.config, BeforeValidator(_empty)]  # type: ignore[name-defined]
+    key: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        f"{kind.name}_key", value_=(value, Field(alias=kind.name)))
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        f"{kind.name}_stage", __base__=(kind.options, _Common, key))
+    return model
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
     kind: str
-    value: Any  # the kind key's value: a path, a mapping or a command
-    options: dict[str, Any] = field(default_factory=dict)
+    value: Any  # the kind key's value as its config model dumps it: a path, a mapping, a command
+    options: dict[str, Any] = field(default_factory=dict)  # the keys beside it, dumped
     needs: tuple[str, ...] = ()
     resources: dict[str, Any] = field(default_factory=dict)
     setup: tuple[str, ...] = ()
@@ -87,10 +141,8 @@ class Stage:
     @property
     def upstream(self) -> tuple[str, ...]:
         """The stages whose outcome this one reads (also in ``needs``)."""
-        refs = [self.options.get("model_from")]
-        if self.kind in ("select", "register"):
-            refs.append(self.value.get("from"))
-        return tuple(r for r in refs if r)
+        refs = STAGE_KINDS.get(self.kind).references(self.value, self.options)
+        return tuple(dict.fromkeys(str(r.value) for r in refs))
 
 
 @dataclass(frozen=True)
@@ -110,9 +162,9 @@ class Pipeline:
         return cls(d["name"], d["source"], {s.name: s for s in stages}, d.get("cwd") or "")
 
     def places(self, store_root: str | Path) -> Places:
-        from dii_hpc.pipeline import state
+        from dii_hpc.records import pipeline as records
 
-        return Places(Path(self.cwd or os.getcwd()), state.work_dir(store_root, self.name),
+        return Places(Path(self.cwd or os.getcwd()), records.work_dir(store_root, self.name),
                       Path(store_root))
 
 
@@ -173,175 +225,94 @@ def stage_error(name: str, message: str) -> ConfigError:
 
 
 def load(path: str | Path) -> Pipeline:
-    """Read and check the shape of a pipeline file (stage configs: `checks`)."""
-    from dii_hpc.config import yamlio
+    """Read a pipeline file (stage configs are checked by `checks`)."""
+    from dii_hpc.config import typed
 
-    raw, lines = yamlio.load(path)
+    raw, lines = typed.read(path)
     return parse(raw, str(path), lines, Path(path).resolve().parent)
 
 
-def parse(raw: Any, source: str, lines: dict[Any, int] | None = None,
+def parse(raw: Any, source: str, lines: dict[KeyPath, int] | None = None,
           base: Path | None = None, cwd: Path | None = None) -> Pipeline:
+    from dii_hpc.config import typed
+
     lines = lines or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a pipeline file is a mapping (pipeline:, stages:)")
-    for key in raw:
-        if key not in TOP:
-            raise ConfigError(f"{source}:{lines.get((key,), '?')}: unknown key {key!r}; "
-                              f"known keys: {', '.join(TOP)}")
-    name = raw.get("pipeline")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{source}: pipeline: give the pipeline a name (letters, digits, "
-                          f"-_.), not {name!r}")
-    stages = raw.get("stages")
-    if not isinstance(stages, dict) or not stages:
-        raise ConfigError(f"{source}: stages: a mapping of stage name -> stage, not {stages!r}")
-    defaults = {**STAGE_DEFAULTS, **_mapping(raw.get("resources"), f"{source}: resources")}
-    setup = _strings(raw.get("setup"), f"{source}: setup")
+    top = typed.validate(PipelineFile, raw, source=source, lines=lines)
+    defaults = {**STAGE_DEFAULTS, **top.resources}
     cwd = (cwd or Path.cwd()).resolve()
     ctx = _Context(source, lines, base or cwd, cwd)
-    out = {str(n): _stage(str(n), body, defaults, setup, ctx) for n, body in stages.items()}
-    return Pipeline(name, source, out, str(cwd))
+    stages = {str(n): _stage(str(n), body, defaults, tuple(top.setup), ctx)
+              for n, body in top.stages.items()}
+    return Pipeline(str(top.pipeline), source, stages, str(cwd))
 
 
 @dataclass(frozen=True)
 class _Context:
     source: str
-    lines: dict[Any, int]
+    lines: dict[KeyPath, int]
     base: Path
     cwd: Path
 
-    def at(self, *path: str) -> str:
-        line = self.lines.get(("stages", *path)) or self.lines.get(("stages", path[0]))
+    def at(self, name: str) -> str:
+        line = self.lines.get(("stages", name))
         return f"{self.source}:{line}" if line else self.source
 
-    def path(self, text: str) -> str:
-        """Absolute path of a file the stage reads (working dir first, then the file's dir)."""
-        return resolve_path(text, self.cwd, self.base)
+    def lines_of(self, name: str) -> dict[KeyPath, int]:
+        """The stage's lines, keyed from the stage (errors name keys from there)."""
+        return {k[2:]: v for k, v in self.lines.items() if k[:2] == ("stages", name)}
 
-    def output(self, text: str) -> str:
-        """Absolute path of a file or folder the stage writes (under the working dir)."""
-        return resolve_path(text, self.cwd)
-
-    def model(self, text: str) -> str:
-        """A `path/to/file.py:fn` model reference with its file resolved like a path."""
+    def resolve(self, marker: Any, text: str) -> str:
+        """A marked field's path made absolute (see `kind.Reads`, `Writes`, `ModelFile`)."""
+        if isinstance(marker, Reads):
+            return resolve_path(text, self.cwd, self.base)
+        if isinstance(marker, Writes):
+            return resolve_path(text, self.cwd)
         from dii_hpc.config import refs
 
         if not refs.is_ref(text) or not refs.parse(text).is_file:
             return text
         ref = refs.parse(text)
-        return f"{self.path(ref.module)}:{ref.attr}"
-
-
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping, not {value!r}")
-    return dict(value)
-
-
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: expected a list of strings, not {value!r}")
-    return tuple(value)
+        return f"{resolve_path(ref.module, self.cwd, self.base)}:{ref.attr}"
 
 
 def _stage(name: str, body: Any, defaults: dict[str, Any], setup: tuple[str, ...],
            ctx: _Context) -> Stage:
+    from dii_hpc.config import typed
+
+    known = ", ".join(STAGE_KINDS.names())
     if not _NAME.match(name):
         raise stage_error(name, f"{ctx.at(name)}: a stage name has letters, digits and -_. only")
     if not isinstance(body, dict):
-        raise stage_error(name, f"{ctx.at(name)}: expected a mapping with one of "
-                          f"{', '.join(KINDS)}, not {body!r}")
-    kinds = [k for k in body if k in KINDS]
+        raise stage_error(name, f"{ctx.at(name)}: expected a mapping with one of {known}, "
+                          f"not {body!r}")
+    kinds = [k for k in body if k in STAGE_KINDS]
     if len(kinds) != 1:
         what = "two kinds: " + ", ".join(kinds) if kinds else "no kind"
-        raise stage_error(name, f"{ctx.at(name)}: {what}; a stage has exactly one of "
-                          f"{', '.join(KINDS)}")
-    kind = kinds[0]
-    allowed = (kind, *COMMON, *OPTIONS[kind])
-    for key in body:
-        if key not in allowed:
-            raise stage_error(name, f"{ctx.at(name, key)}: unknown key {key!r} for a {kind} "
-                              f"stage; known keys: {', '.join(allowed)}")
-    if kind == "sweep" and "resources" in body:
-        raise stage_error(name, f"{ctx.at(name, 'resources')}: a sweep's resources are its "
-                          "config's (resources: there)")
-    options = {k: body[k] for k in OPTIONS[kind] if k in body}
-    value = _value(name, kind, body[kind], ctx)
-    _options(name, kind, options, ctx)
-    needs = _strings(body.get("needs"), f"stage {name}: needs")
-    stage = Stage(name, kind, value, options, (), {**defaults, **_mapping(
-        body.get("resources"), f"stage {name}: resources")},
-        (*setup, *_strings(body.get("setup"), f"stage {name}: setup")))
-    implicit = tuple(r for r in stage.upstream if r not in needs)
-    return Stage(name, kind, value, options, (*needs, *implicit), stage.resources, stage.setup)
+        raise stage_error(name, f"{ctx.at(name)}: {what}; a stage has exactly one of {known}")
+    kind = STAGE_KINDS.get(kinds[0])
+    try:
+        parsed = typed.validate(stage_model(kind), body, source=ctx.source,
+                                lines=ctx.lines_of(name))
+    except ConfigError as err:
+        raise stage_error(name, str(err)) from err
+    value = _resolved(parsed.value_, ctx)  # type: ignore[attr-defined]
+    options = _resolved(kind.options.model_validate(
+        parsed.model_dump(include=set(kind.options.model_fields))), ctx)
+    common: Any = parsed
+    stage = Stage(name, kind.name, value.model_dump(mode="json", by_alias=True, exclude_none=True),
+                  options.model_dump(mode="json", by_alias=True, exclude_none=True),
+                  tuple(common.needs), {**defaults, **common.resources},
+                  (*setup, *common.setup))
+    implicit = tuple(r for r in stage.upstream if r not in stage.needs)
+    return Stage(name, kind.name, stage.value, stage.options, (*stage.needs, *implicit),
+                 stage.resources, stage.setup)
 
 
-def _value(name: str, kind: str, value: Any, ctx: _Context) -> Any:
-    where = ctx.at(name, kind)
-    if kind in ("sweep", "audit"):
-        if not isinstance(value, str) or not value:
-            raise stage_error(name, f"{where}: {kind}: give the config file's path, not {value!r}")
-        return ctx.path(value)
-    if kind == "command":
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return list(value)
-        raise stage_error(name, f"{where}: command: a command line or a list of arguments")
-    if value is None and kind == "report":
-        value = {}
-    if not isinstance(value, dict):
-        raise stage_error(name, f"{where}: {kind}: expected a mapping, not {value!r}")
-    required, optional = FIELDS[kind]
-    for key in value:
-        if key not in (*required, *optional):
-            raise stage_error(name, f"{ctx.at(name, kind, key)}: {kind}.{key}: unknown key; "
-                              f"known keys: {', '.join((*required, *optional))}")
-    missing = [k for k in required if value.get(k) in (None, "")]
-    if missing:
-        raise stage_error(name, f"{where}: {kind}: needs {', '.join(missing)}")
-    out = dict(value)
-    if kind == "select":
-        out.setdefault("mode", "max")
-        if out["mode"] not in ("max", "min"):
-            raise stage_error(name, f"{ctx.at(name, kind, 'mode')}: select.mode: max or min, "
-                              f"not {out['mode']!r}")
-    for key in PATHS.get(kind, ()):
-        if isinstance(out.get(key), str):
-            out[key] = ctx.path(out[key])
-    for key in OUTPUTS.get(kind, ()):
-        if isinstance(out.get(key), str):
-            out[key] = ctx.output(out[key])
-    if isinstance(out.get("model"), str):
-        out["model"] = ctx.model(out["model"])
-    return out
-
-
-def _options(name: str, kind: str, options: dict[str, Any], ctx: _Context) -> None:
-    where = ctx.at(name)
-    if kind == "audit":
-        given = [k for k in ("suite", "attack") if options.get(k)]
-        if len(given) != 1:
-            raise stage_error(name, f"{where}: an audit stage names one `suite:` (evasion, "
-                              "privacy, poisoning) or one `attack:`")
-        if "set" in options:
-            options["set"] = _mapping(options["set"], f"stage {name}: set")
-        if "params" in options:
-            options["params"] = _mapping(options["params"], f"stage {name}: params")
-    if kind == "sweep" and "set" in options:
-        options["set"] = _mapping(options["set"], f"stage {name}: set")
-    if "model_from" in options and not isinstance(options["model_from"], str):
-        raise stage_error(name, f"{where}: model_from: the name of a select or register stage")
-    if kind == "command":
-        tasks = options.get("tasks", 1)
-        if not isinstance(tasks, int) or isinstance(tasks, bool) or tasks < 1:
-            raise stage_error(name, f"{where}: tasks: a positive integer, not {tasks!r}")
-        if options.get("each") not in (None, True, False):
-            raise stage_error(name, f"{where}: each: true or false")
+def _resolved(model: BaseModel, ctx: _Context) -> BaseModel:
+    """``model`` with the paths its marked fields name made absolute."""
+    update = {m.field: ctx.resolve(m.marker, m.value)
+              for marker in (Reads, Writes, ModelFile) for m in marked(model, marker)
+              if isinstance(m.value, str)}
+    return model.model_copy(update=update) if update else model

@@ -3,10 +3,11 @@
 A stage job writes its own record (RUNNING, FINISHED, FAILED); the scheduler is asked only
 about stages whose record is not settled, all of them in one `sacct`. What the scheduler
 knows and the record does not is written back: a job Slurm killed (TIMEOUT, OUT_OF_MEMORY,
-NODE_FAIL), a sweep or command array that ended, and stages cancelled because something they
-need failed, with the reason. A stage still held by a dependency that can never be
-satisfied (Slurm's DependencyNeverSatisfied, where --kill-on-invalid-dep is not honoured) is
-cancelled here and recorded the same way.
+NODE_FAIL), an array stage whose jobs ended (settled by its kind, `StageKind.settle`), and
+stages cancelled because something they need failed, with the reason. A stage still held by
+a dependency that can never be satisfied (Slurm's DependencyNeverSatisfied, where
+--kill-on-invalid-dep is not honoured) is cancelled here and recorded the same way. How
+stage states roll up into one is the records' (`records.pipeline.combine`, `overall`).
 """
 
 from __future__ import annotations
@@ -17,28 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import SchedulerError, StoreError
-from dii_hpc.pipeline import graph, state
-from dii_hpc.pipeline.spec import Pipeline
+from dii_hpc.pipeline import graph
+from dii_hpc.pipeline.kind import STAGE_KINDS
+from dii_hpc.records import pipeline as records
+from dii_hpc.records.pipeline import PipelineRecord, StageRecord, combine, overall
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
-_BAD_FIRST = (vocab.FAILED, vocab.OUT_OF_MEMORY, vocab.TIMEOUT, vocab.NODE_FAIL, vocab.PREEMPTED,
-              vocab.KILLED)
-
-
-def combine(states: list[str]) -> str:
-    """One state for a stage's jobs (or a pipeline's stages): a failure first, then
-    CANCELLED, then what still moves, FINISHED when all did."""
-    for bad in _BAD_FIRST:
-        if bad in states:
-            return bad
-    for word in (vocab.CANCELLED, vocab.RUNNING, vocab.PENDING):
-        if word in states:
-            if word == vocab.PENDING and vocab.FINISHED in states:
-                return vocab.RUNNING  # some jobs ended, the rest wait: under way
-            return word
-    return vocab.FINISHED if states else vocab.PENDING
+__all__ = ["cancel", "combine", "overall", "reason", "status"]
 
 
 def _job_states(job_ids: list[str], sched: dict[str, dict[str, Any]]) -> list[str]:
@@ -59,130 +47,113 @@ def _error_of(sched: dict[str, dict[str, Any]], job_ids: list[str]) -> str | Non
 
 def status(store: Store, pipeline_id: str) -> dict[str, Any]:
     """{"id", "name", "executor", "state", "stages": {NAME: {state, jobs, reused, ...}}}."""
-    from dii_hpc.pipeline import stage as stagemod
-    from dii_hpc.pipeline.kinds import Context, sweep_outcome
+    from dii_hpc.pipeline import stage as stagejob
 
-    record = state.read_pipeline(store.root, pipeline_id)
-    pid, root = record["id"], store.root
-    pipeline = Pipeline.from_dict(record["spec"])
-    recs = state.stages(root, pid, record["order"])
-    open_jobs = [j for r in recs.values() if r.get("state") not in vocab.TERMINAL
-                 for j in r.get("jobs") or []]
+    record = records.read_pipeline(store.root, pipeline_id)
+    recs = records.stages(store.root, record.id, record.order)
+    open_jobs = [j for r in recs.values() if r.state not in vocab.TERMINAL for j in r.jobs]
     sched: dict[str, dict[str, Any]] = {}
-    if open_jobs and record["executor"] == "slurm":
+    if open_jobs and record.executor == "slurm":
         from dii_hpc.slurm import commands
 
         sched = commands.query_jobs(open_jobs)
-    for name in record["order"]:
+    for name in record.order:
         rec = recs[name]
-        if rec.get("state") in vocab.TERMINAL or not rec.get("jobs"):
+        if rec.state in vocab.TERMINAL or not rec.jobs:
             continue
-        jobs_state = combine(_job_states(rec["jobs"], sched))
-        if jobs_state == vocab.FINISHED and pipeline.stages[name].kind in stagemod.ARRAY_KINDS:
-            ctx = Context(store, pid, pipeline, pipeline.stages[name])
-            stagemod.settle_array(ctx, name, record["keys"][name])
-            recs[name] = state.read_stage(root, pid, name)
+        settle = STAGE_KINDS.get(str(record.kind_of(name))).settle
+        jobs_state = combine(_job_states(rec.jobs, sched))
+        if jobs_state == vocab.FINISHED and settle is not None:
+            stagejob.settle(store, record, name)
+            recs[name] = records.read_stage(store.root, record.id, name)
         elif jobs_state in vocab.UNSUCCESSFUL and jobs_state != vocab.CANCELLED:
-            why = rec.get("error") or _error_of(sched, rec["jobs"])
-            if pipeline.stages[name].kind == "sweep":  # the failed run's own error
-                why = sweep_outcome(store, rec.get("outputs") or {})[1] or why
-            recs[name] = state.write_stage(root, pid, name, state=jobs_state, end_time=time.time(),
-                                           error=why)
+            why = rec.error or _error_of(sched, rec.jobs)
+            if settle is not None:  # an array stage: the failed run's own error
+                why = settle(store, rec.outputs or {})[1] or why
+            recs[name] = records.write_stage(store.root, record.id, name, state=jobs_state,
+                                             end_time=time.time(), error=why)
         elif jobs_state in (vocab.CANCELLED, vocab.RUNNING):
-            recs[name] = {**rec, "state": jobs_state}  # CANCELLED: written below, with why
-    _cancel_dependents(store, record, pipeline, recs, sched)
+            recs[name] = rec.model_copy(update={"state": jobs_state})  # CANCELLED: why below
+    _cancel_dependents(store, record, recs, sched)
     for name, rec in recs.items():
-        if rec.get("state") == vocab.CANCELLED and not rec.get("error"):
-            recs[name] = state.write_stage(root, pid, name, state=vocab.CANCELLED,
-                                           end_time=time.time(),
-                                           error=_error_of(sched, rec.get("jobs") or []))
+        if rec.state == vocab.CANCELLED and not rec.error:
+            recs[name] = records.write_stage(store.root, record.id, name, state=vocab.CANCELLED,
+                                             end_time=time.time(),
+                                             error=_error_of(sched, rec.jobs))
     return _view(record, recs)
 
 
-def reason(needs: dict[str, tuple[str, ...]], recs: dict[str, dict[str, Any]],
+def reason(needs: dict[str, tuple[str, ...]], recs: dict[str, StageRecord],
            name: str) -> str | None:
     """Why ``name`` cannot run: the nearest stage above it that failed (else one cancelled)."""
     above = [a for a in graph.ancestors(needs, name)
-             if recs.get(a, {}).get("state") in vocab.UNSUCCESSFUL]
-    failed = [a for a in above if recs[a]["state"] != vocab.CANCELLED] or above
+             if a in recs and recs[a].state in vocab.UNSUCCESSFUL]
+    failed = [a for a in above if recs[a].state != vocab.CANCELLED] or above
     if not failed:
         return None
     first = recs[failed[0]]
-    return f"needs {failed[0]}, which {first['state']}" + (
-        f": {first['error']}" if first.get("error") else "")
+    return f"needs {failed[0]}, which {first.state}" + (
+        f": {first.error}" if first.error else "")
 
 
-def _cancel_dependents(store: Store, record: dict[str, Any], pipeline: Pipeline,
-                       recs: dict[str, dict[str, Any]], sched: dict[str, dict[str, Any]]) -> None:
+def _cancel_dependents(store: Store, record: PipelineRecord, recs: dict[str, StageRecord],
+                       sched: dict[str, dict[str, Any]]) -> None:
     """Stages that need a stage which failed: record CANCELLED and why (scancel those that
     Slurm still holds)."""
-    needs = {n: s.needs for n, s in pipeline.stages.items()}
+    needs = {n: tuple(w) for n, w in record.needs().items()}
     stuck: list[str] = []
-    for name in record["order"]:
+    for name in record.order:
         rec = recs[name]
-        if rec.get("state") == vocab.FINISHED:
+        if rec.state == vocab.FINISHED:
             continue
         why = reason(needs, recs, name)
-        if why is None or (rec.get("state") == vocab.CANCELLED and rec.get("error")):
+        if why is None or (rec.state == vocab.CANCELLED and rec.error):
             continue
-        if rec.get("state") in vocab.ACTIVE or rec.get("state") is None:
-            live = [j for j in rec.get("jobs") or []
-                    if combine(_job_states([j], sched)) in vocab.ACTIVE]
-            stuck += live
-        recs[name] = state.write_stage(store.root, record["id"], name, state=vocab.CANCELLED,
-                                       error=why, end_time=rec.get("end_time") or time.time())
-    if stuck and record["executor"] == "slurm":
+        if rec.state in vocab.ACTIVE or rec.state is None:
+            stuck += [j for j in rec.jobs if combine(_job_states([j], sched)) in vocab.ACTIVE]
+        recs[name] = records.write_stage(store.root, record.id, name, state=vocab.CANCELLED,
+                                         error=why, end_time=rec.end_time or time.time())
+    if stuck and record.executor == "slurm":
         from dii_hpc.slurm import commands
 
         with contextlib.suppress(SchedulerError):  # already gone: nothing to cancel
             commands.cancel(stuck)
 
 
-def _view(record: dict[str, Any], recs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    stages = {}
-    for name in record["order"]:
-        rec = recs[name]
-        stages[name] = {"state": rec.get("state") or vocab.PENDING, "jobs": rec.get("jobs") or [],
-                        "reused": bool(rec.get("reused")), "error": rec.get("error"),
-                        "kind": rec.get("kind"), "runs": rec.get("runs") or [],
-                        "outputs": rec.get("outputs") or {}, "dependency": rec.get("dependency"),
-                        "reused_from": rec.get("reused_from")}
-    return {"id": record["id"], "name": record["name"], "executor": record["executor"],
-            "created": record.get("created"), "source": record.get("source"),
+def _view(record: PipelineRecord, recs: dict[str, StageRecord]) -> dict[str, Any]:
+    stages = {name: {"state": rec.shown_state, "jobs": rec.jobs, "reused": rec.reused,
+                     "error": rec.error, "kind": rec.kind, "runs": rec.runs,
+                     "outputs": rec.outputs or {}, "dependency": rec.dependency,
+                     "reused_from": rec.reused_from}
+              for name, rec in ((n, recs[n]) for n in record.order)}
+    return {"id": record.id, "name": record.name, "executor": record.executor,
+            "created": record.created, "source": record.source,
             "state": overall([s["state"] for s in stages.values()]), "stages": stages}
 
 
-def overall(states: list[str]) -> str:
-    """A pipeline's state: RUNNING (PENDING) while a stage still moves, then its stages'."""
-    if any(s in vocab.ACTIVE for s in states):
-        return vocab.PENDING if all(s == vocab.PENDING for s in states) else vocab.RUNNING
-    return combine(states)
-
-
 def cancel(store: Store, pipeline_id: str) -> list[str]:
-    """Cancel every stage that has not ended: its cancel is noted (`state.request_cancel`, and
-    for the runs it made, `records.request_cancel`) before its jobs are scancelled, so that a
-    stage (or run) the signal stops ends CANCELLED, not FAILED. Returns the stages cancelled."""
-    from dii_hpc.store import records
+    """Cancel every stage that has not ended: its cancel is noted (`records.request_cancel`,
+    and for the runs it made, the run's own) before its jobs are scancelled, so that a stage
+    (or run) the signal stops ends CANCELLED, not FAILED. Returns the stages cancelled."""
+    from dii_hpc.store import records as runs
 
-    record = state.read_pipeline(store.root, pipeline_id)
-    pid = record["id"]
-    recs = state.stages(store.root, pid, record["order"])
-    open_stages = [n for n, r in recs.items() if r.get("state") not in vocab.TERMINAL]
+    record = records.read_pipeline(store.root, pipeline_id)
+    recs = records.stages(store.root, record.id, record.order)
+    open_stages = [n for n, r in recs.items() if r.state not in vocab.TERMINAL]
     if not open_stages:
         return []
-    state.request_cancel(store.root, pid, open_stages)
+    records.request_cancel(store.root, record.id, open_stages)
     for name in open_stages:
-        for rid in recs[name].get("runs") or []:
+        for rid in recs[name].runs:
             with contextlib.suppress(StoreError, OSError):  # a run that is gone
                 if store.run(rid).get("status") in vocab.ACTIVE:
-                    records.request_cancel(store.run_dir(rid))
-    jobs = [j for n in open_stages for j in recs[n].get("jobs") or []]
-    if jobs and record["executor"] == "slurm":
+                    runs.request_cancel(store.run_dir(rid))
+    jobs = [j for n in open_stages for j in recs[n].jobs]
+    if jobs and record.executor == "slurm":
         from dii_hpc.slurm import commands
 
         commands.cancel(jobs)
     for name in open_stages:
-        state.write_stage(store.root, pid, name, state=vocab.CANCELLED,
-                          error=state.CANCELLED_WHY, end_time=time.time())
+        records.write_stage(store.root, record.id, name, state=vocab.CANCELLED,
+                            error=records.CANCELLED_WHY, end_time=time.time())
     return open_stages

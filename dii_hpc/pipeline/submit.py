@@ -1,13 +1,15 @@
 """`pipeline submit` and `resume`: every stage queued at once on Slurm, or run in order here.
 
-On Slurm each stage becomes its job(s) through `launch.backend` (the sweep through
-`launch.submit`, one array), held by `--dependency=afterok:<the jobs of what it needs>`
-(`aftercorr:` for a command array that runs task i after task i), so the call returns once
-sbatch has answered: nothing waits on the login node. Scheduler calls: one
-`scontrol show config`, then one sbatch per stage (two for a sharded audit: its shard array
-and the merge job). A stage whose key has a saved outcome, and whose needs are all reused,
-is not submitted: its record says reused. If an sbatch fails, what this call submitted is
-cancelled before the error surfaces.
+On Slurm each stage becomes what its kind plans (`StageKind.plan`: its job, an array before
+it, or an array that is the whole stage; a kind with its own `launch`, a sweep, submits
+itself through `launch.submit`), held by `--dependency=afterok:<the jobs of what it needs>`
+(`aftercorr:` for an array that runs task i after task i), so the call returns once sbatch
+has answered: nothing waits on the login node. Scheduler calls: one `scontrol show config`,
+then one sbatch per job. Every array leaves a job record (`<store>/jobs/<id>.json`, through
+`launch.submit.record_jobs`, its submitit folder beside it), as every array of dii-hpc does,
+so `store gc` and `dii-hpc status`/`cancel` see it. A stage whose key has a saved outcome,
+and whose needs are all reused, is not submitted: its record says reused. If an sbatch
+fails, what this call submitted is cancelled before the error surfaces.
 
 The local executor runs the stages one after the other in this process (a laptop); a stage
 that fails leaves what needs it CANCELLED with the reason, the others still run.
@@ -25,8 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import BadInput, SchedulerError
-from dii_hpc.pipeline import cache, graph, state
+from dii_hpc.pipeline import cache, graph
+from dii_hpc.pipeline.kind import STAGE_KINDS, Launching, Plan, Queued
 from dii_hpc.pipeline.spec import Pipeline, Stage
+from dii_hpc.records import pipeline as records
+from dii_hpc.records.pipeline import CachedOutcome, PipelineRecord, StageRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -40,7 +45,7 @@ class Submitted:
     name: str
     executor: str
     order: list[str]
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stages: dict[str, StageRecord] = field(default_factory=dict)
 
 
 def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
@@ -58,17 +63,16 @@ def submit(path: str | Path, store: Store, executor: str = "auto") -> Submitted:
     kind, conf = backend.choose(executor)
     code = cache.code_version(Path(path).resolve().parent)
     store.ensure_writable()
-    record = {"id": new_run_id(), "name": pipeline.name, "source": str(Path(path).resolve()),
-              "executor": kind, "store": str(store.root), "spec": pipeline.to_dict(),
-              "order": order, "depths": graph.depths(needs),
-              "keys": cache.keys(pipeline, order, code, store.root), "code": code,
-              "git": _git(Path(path).resolve().parent),
-              "created": time.time(), "host": os.uname().nodename, "submissions": []}
+    record = PipelineRecord(
+        id=new_run_id(), name=pipeline.name, source=str(Path(path).resolve()), executor=kind,
+        store=str(store.root), spec=pipeline.to_dict(), order=order, depths=graph.depths(needs),
+        keys=cache.keys(pipeline, order, code, store.root), code=code,
+        git=_git(Path(path).resolve().parent), created=time.time(), host=os.uname().nodename)
     try:
         return launch(store, record, order, conf)
     except BaseException:  # nothing half-submitted: launch cancelled what it queued
         if kind == "slurm":  # (a local run keeps what it did before an interrupt)
-            shutil.rmtree(state.folder(store.root, record["id"]), ignore_errors=True)
+            shutil.rmtree(records.folder(store.root, record.id), ignore_errors=True)
         raise
 
 
@@ -82,60 +86,61 @@ def resume(store: Store, pipeline_id: str, stage_states: dict[str, str]) -> Subm
     """Queue again the stages that did not finish (none may still be queued or running)."""
     from dii_hpc.launch import backend
 
-    record = state.read_pipeline(store.root, pipeline_id)
+    record = records.read_pipeline(store.root, pipeline_id)
     active = [s for s, st in stage_states.items() if st in vocab.ACTIVE]
     if active:
-        raise BadInput(f"pipeline {record['id']}: stage {active[0]} is still "
+        raise BadInput(f"pipeline {record.id}: stage {active[0]} is still "
                        f"{stage_states[active[0]]}; wait for it or `pipeline cancel` first")
-    todo = [s for s in record["order"] if stage_states.get(s) != vocab.FINISHED]
+    todo = [s for s in record.order if stage_states.get(s) != vocab.FINISHED]
     if not todo:
-        return Submitted(record["id"], record["name"], record["executor"], [])
-    kind, conf = backend.choose(record["executor"])
-    record["executor"] = kind
-    state.clear_cancel(store.root, record["id"])
+        return Submitted(record.id, record.name, record.executor, [])
+    kind, conf = backend.choose(record.executor)
+    record.executor = kind
+    records.clear_cancel(store.root, record.id)
     for name in todo:
-        state.write_stage(store.root, record["id"], name, state=vocab.PENDING, error=None,
-                          reused=False, jobs=[], outputs=None, runs=[], end_time=None)
+        records.write_stage(store.root, record.id, name, state=vocab.PENDING, error=None,
+                            reused=False, jobs=[], outputs=None, runs=[], end_time=None)
     return launch(store, record, todo, conf)
 
 
-def launch(store: Store, record: dict[str, Any], todo: list[str],
+def launch(store: Store, record: PipelineRecord, todo: list[str],
            conf: dict[str, str] | None) -> Submitted:
-    pipeline = Pipeline.from_dict(record["spec"])
-    record["submissions"].append({"time": time.time(), "stages": todo})
-    state.write_pipeline(store.root, record)
-    out = Submitted(record["id"], record["name"], record["executor"], list(todo))
+    """Reuse, queue (Slurm) or run (local) the stages ``todo``, in order."""
+    pipeline = Pipeline.from_dict(record.spec)
+    record.submissions.append({"time": time.time(), "stages": todo})
+    records.write_pipeline(store.root, record)
+    out = Submitted(record.id, record.name, record.executor, list(todo))
     queued: dict[str, list[str]] = {}  # stage -> the job ids what needs it waits for
     arrays: dict[str, str] = {}  # array stage -> its array job id (aftercorr)
     submitted: list[str] = []
     try:
         for name in todo:
             stage = pipeline.stages[name]
-            hit = cache.lookup(store.root, record["keys"][name])
-            fresh = set(queued) | {n for n, r in out.stages.items() if not r.get("reused")}
+            hit = cache.lookup(store.root, record.keys[name])
+            fresh = set(queued) | {n for n, r in out.stages.items() if not r.reused}
             if hit is not None and not fresh.intersection(stage.needs):
-                out.stages[name] = _reuse(store, record, name, hit)
+                out.stages[name] = _reuse(store, record, stage, hit)
                 continue
-            if record["executor"] != "slurm":
+            if record.executor != "slurm":
                 out.stages[name] = _run_here(store, record, pipeline, stage, out.stages)
                 continue
-            jobs, final, array = _queue(store, record, stage, _dependency(stage, queued, arrays),
-                                        conf)
-            submitted += jobs
-            queued[name] = final
-            if array:
-                arrays[name] = array
-            out.stages[name] = state.read_stage(store.root, record["id"], name)
+            plan = _plan(stage)
+            queue = _queue(store, record, stage, plan, _dependency(stage, plan, queued, arrays),
+                           conf)
+            submitted += queue.jobs
+            queued[name] = queue.final
+            if queue.array:
+                arrays[name] = queue.array
+            out.stages[name] = records.read_stage(store.root, record.id, name)
     except BaseException:
-        if record["executor"] == "slurm":
-            _rollback(store, submitted, [r for r in out.stages.values()
-                                         if r.get("kind") == "sweep" and not r.get("reused")])
+        if record.executor == "slurm":
+            _rollback(store, submitted, [r for r in out.stages.values() if not r.reused])
         raise
     return out
 
 
-def _rollback(store: Store, jobs: list[str], sweeps: list[dict[str, Any]]) -> None:
-    """Cancel what this call queued and drop the PENDING runs of the sweeps it submitted."""
+def _rollback(store: Store, jobs: list[str], stages: list[StageRecord]) -> None:
+    """Cancel what this call queued and drop the PENDING runs its stages made (a sweep's)."""
     from dii_hpc.errors import StoreError
 
     if jobs:
@@ -143,23 +148,26 @@ def _rollback(store: Store, jobs: list[str], sweeps: list[dict[str, Any]]) -> No
             from dii_hpc.slurm import commands
 
             commands.cancel(jobs)
-    for record in sweeps:
-        for rid in (record.get("outputs") or {}).get("runs") or []:
+    for rec in stages:
+        for rid in rec.runs:
             with contextlib.suppress(StoreError):
                 store.delete_run(rid)
 
 
-def _reuse(store: Store, record: dict[str, Any], name: str, hit: dict[str, Any]) -> dict[str, Any]:
-    kind = next(s["kind"] for s in record["spec"]["stages"] if s["name"] == name)
-    return state.write_stage(store.root, record["id"], name, state=vocab.FINISHED, reused=True,
-                             kind=kind,
-                             reused_from=hit.get("pipeline"), key=record["keys"][name],
-                             outputs=hit.get("outputs") or {}, runs=hit.get("runs") or [],
-                             jobs=[], error=None)
+def _reuse(store: Store, record: PipelineRecord, stage: Stage, hit: CachedOutcome) -> StageRecord:
+    return records.write_stage(store.root, record.id, stage.name, state=vocab.FINISHED,
+                               reused=True, kind=stage.kind, reused_from=hit.pipeline,
+                               key=record.keys[stage.name], outputs=hit.outputs, runs=hit.runs,
+                               jobs=[], error=None)
 
 
-def _dependency(stage: Stage, queued: dict[str, list[str]], arrays: dict[str, str]) -> str | None:
-    if stage.options.get("each"):
+def _plan(stage: Stage) -> Plan:
+    return STAGE_KINDS.get(stage.kind).plan(stage)
+
+
+def _dependency(stage: Stage, plan: Plan, queued: dict[str, list[str]],
+                arrays: dict[str, str]) -> str | None:
+    if plan.each:
         (need,) = stage.needs
         if need in arrays:
             return f"aftercorr:{arrays[need]}"
@@ -167,133 +175,103 @@ def _dependency(stage: Stage, queued: dict[str, list[str]], arrays: dict[str, st
     return "afterok:" + ":".join(ids) if ids else None
 
 
-def _stage_job(store: Store, record: dict[str, Any], stage: Stage, dependency: str | None,
-               conf: dict[str, str] | None) -> Any:
+def _job_spec(store: Store, record: PipelineRecord, stage: Stage, folder: Path,
+              dependency: str | None, conf: dict[str, str] | None) -> Any:
     from dii_hpc.config.schema import Resources
     from dii_hpc.launch import backend
 
-    folder = state.folder(store.root, record["id"]) / "submitit" / stage.name
-    return backend.job(record["executor"], folder, Resources.model_validate(stage.resources),
-                       store.root, backend.job_name(stage.name, record["name"]), stage.setup,
+    return backend.job(record.executor, folder, Resources.model_validate(stage.resources),
+                       store.root, backend.job_name(stage.name, record.name), stage.setup,
                        conf=conf, dependency=dependency)
 
 
-def _queue(store: Store, record: dict[str, Any], stage: Stage, dependency: str | None,
-           conf: dict[str, str] | None) -> tuple[list[str], list[str], str | None]:
-    """Submit one stage: (every job id, the ids its dependents wait for, its array id)."""
+def _queue(store: Store, record: PipelineRecord, stage: Stage, plan: Plan,
+           dependency: str | None, conf: dict[str, str] | None) -> Queued:
+    """Submit one stage as its kind plans it."""
     from dii_hpc.launch import backend
-    from dii_hpc.pipeline import kinds
-    from dii_hpc.pipeline.stage import StageJob, TaskJob
+    from dii_hpc.pipeline.stage import StageJob
 
-    pid, root = record["id"], store.root
-    base = {"state": vocab.PENDING, "kind": stage.kind, "key": record["keys"][stage.name],
+    kind = STAGE_KINDS.get(stage.kind)
+    base = {"state": vocab.PENDING, "kind": stage.kind, "key": record.keys[stage.name],
             "reused": False, "dependency": dependency, "submitted": time.time()}
-    if stage.kind == "sweep":
-        from dii_hpc.launch.submit import submit as submit_sweep
-
-        res = submit_sweep(kinds.load_sweep(stage), store, "slurm", dependency=dependency,
-                           slurm_conf=conf)
-        outputs = {"experiment": res.experiment, "runs": res.run_ids,
-                   "submission": res.submission_id}
-        state.write_stage(root, pid, stage.name, **base, jobs=res.arrays, outputs=outputs,
-                          runs=res.run_ids)
-        return res.arrays, res.arrays, res.arrays[0] if len(res.arrays) == 1 else None
-    state.write_stage(root, pid, stage.name, **base, jobs=[], outputs=None, runs=[])
-    tasks = _tasks(stage)
+    if kind.launch is not None:
+        return kind.launch(Launching(store, record, stage, "slurm", dependency, conf, base))
+    records.write_stage(store.root, record.id, stage.name, **base, jobs=[], outputs=None,
+                        runs=[])
     jobs: list[str] = []
-    if tasks:
-        spec = _stage_job(store, record, stage, dependency, conf)
-        array = backend.submit_array(backend.executor(spec), TaskJob(root, pid, stage.name),
-                                     list(range(tasks)), what=f"stage {stage.name} array")
-        jobs.append(str(array[0].job_id).split("_")[0])
-        if stage.kind == "command":  # the array is the stage
-            state.write_stage(root, pid, stage.name, jobs=jobs)
-            return jobs, jobs, jobs[0]
+    if plan.tasks:
+        jobs.append(_array(store, record, stage, plan.tasks, dependency, conf))
+        if not plan.job:  # the array is the stage
+            records.write_stage(store.root, record.id, stage.name, jobs=jobs)
+            return Queued(jobs, jobs, jobs[0])
         dependency = f"afterok:{jobs[0]}"
-    spec = _stage_job(store, record, stage, dependency, conf)
-    job = backend.submit_one(backend.executor(spec), StageJob(root, pid, stage.name),
+    spec = _job_spec(store, record, stage, records.job_folder(store.root, record.id, stage.name),
+                     dependency, conf)
+    job = backend.submit_one(backend.executor(spec), StageJob(store.root, record.id, stage.name),
                              what=f"stage {stage.name} job")
     jobs.append(str(job.job_id))
-    state.write_stage(root, pid, stage.name, jobs=jobs)
-    return jobs, [jobs[-1]], None
+    records.write_stage(store.root, record.id, stage.name, jobs=jobs)
+    return Queued(jobs, [jobs[-1]])
 
 
-def _tasks(stage: Stage) -> int:
-    """Array tasks of a stage on Slurm: a command's `tasks:`, a sharded suite's shards."""
-    if stage.kind == "command":
-        tasks = int(stage.options.get("tasks", 1))
-        return tasks if tasks > 1 else 0
-    if stage.kind == "audit" and stage.options.get("shards", True) and stage.options.get("suite"):
-        from dii_hpc.audit.placement import chain as slurm_chain
-        from dii_hpc.pipeline import kinds
+def _array(store: Store, record: PipelineRecord, stage: Stage, tasks: int,
+           dependency: str | None, conf: dict[str, str] | None) -> str:
+    """The stage's array of ``tasks`` `TaskJob`s, with its job record; its job id."""
+    from dii_hpc.launch import backend
+    from dii_hpc.launch.submit import SubmitResult, record_jobs
+    from dii_hpc.pipeline.stage import TaskJob
+    from dii_hpc.store.ids import new_run_id
 
-        job = kinds.audit_job(stage, None)
-        if slurm_chain.sharded(job):
-            return slurm_chain.task_count(job)
-    return 0
+    sid = new_run_id()
+    spec = _job_spec(store, record, stage, store.jobs_dir / sid / "submitit", dependency, conf)
+    array = backend.submit_array(backend.executor(spec), TaskJob(store.root, record.id, stage.name),
+                                 list(range(tasks)), what=f"stage {stage.name} array")
+    array_id = str(array[0].job_id).split("_")[0]
+    res = SubmitResult(sid, record.name, record.executor, [], "", arrays=[array_id],
+                       plan_file=records.pipeline_file(store.root, record.id))
+    record_jobs(store, res)
+    return array_id
 
 
-def _run_here(store: Store, record: dict[str, Any], pipeline: Pipeline, stage: Stage,
-              done: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _run_here(store: Store, record: PipelineRecord, pipeline: Pipeline, stage: Stage,
+              done: dict[str, StageRecord]) -> StageRecord:
     """Local executor: the stage in this process, after what it needs has finished."""
     from dii_hpc.pipeline import stage as job
-
-    pid, root = record["id"], store.root
     from dii_hpc.pipeline.status import reason
 
-    base = {"kind": stage.kind, "key": record["keys"][stage.name], "reused": False, "jobs": []}
-    recs = {**state.stages(root, pid, list(stage.needs)), **done}
-    if any(recs[n].get("state") != vocab.FINISHED for n in stage.needs):
+    kind = STAGE_KINDS.get(stage.kind)
+    base = {"kind": stage.kind, "key": record.keys[stage.name], "reused": False, "jobs": []}
+    recs = {**records.stages(store.root, record.id, list(stage.needs)), **done}
+    if any(recs[n].state != vocab.FINISHED for n in stage.needs):
         why = reason({n: s.needs for n, s in pipeline.stages.items()}, recs, stage.name)
-        return state.write_stage(root, pid, stage.name, **base, state=vocab.CANCELLED,
-                                 error=why or "a stage it needs did not finish")
-    state.write_stage(root, pid, stage.name, **base, state=vocab.PENDING, outputs=None)
-    if stage.kind == "sweep":
-        _sweep_here(store, record, stage)
-    elif stage.kind == "command" and int(stage.options.get("tasks", 1)) > 1:
-        _tasks_here(store, record, stage)
+        return records.write_stage(store.root, record.id, stage.name, **base,
+                                   state=vocab.CANCELLED,
+                                   error=why or "a stage it needs did not finish")
+    records.write_stage(store.root, record.id, stage.name, **base, state=vocab.PENDING,
+                        outputs=None)
+    plan = kind.plan(stage) if kind.launch is None else Plan()
+    if kind.launch is not None:
+        kind.launch(Launching(store, record, stage, "local"))
+    elif not plan.job:
+        _tasks_here(store, record, stage, plan.tasks)
     else:
         with contextlib.suppress(Exception):  # the record says FAILED and why
-            job.run_stage(str(root), pid, stage.name)
-    return state.read_stage(root, pid, stage.name)
+            job.run_stage(str(store.root), record.id, stage.name)
+    return records.read_stage(store.root, record.id, stage.name)
 
 
-def _tasks_here(store: Store, record: dict[str, Any], stage: Stage) -> None:
-    from dii_hpc.pipeline import kinds
+def _tasks_here(store: Store, record: PipelineRecord, stage: Stage, tasks: int) -> None:
+    """An array stage's tasks one after the other, then the stage settled."""
     from dii_hpc.pipeline import stage as job
 
-    pid = record["id"]
-    state.write_stage(store.root, pid, stage.name, state=vocab.RUNNING, start_time=time.time())
-    for i in range(int(stage.options["tasks"])):
+    records.write_stage(store.root, record.id, stage.name, state=vocab.RUNNING,
+                        start_time=time.time())
+    for i in range(tasks):
         try:
-            job.run_task(str(store.root), pid, stage.name, i)
+            job.run_task(str(store.root), record.id, stage.name, i)
         except Exception as err:  # noqa: BLE001 - recorded; the stages after it are cancelled
-            state.write_stage(store.root, pid, stage.name, state=vocab.FAILED,
-                              error=f"task {i}: {job.one_line(err)}", end_time=time.time())
+            records.write_stage(store.root, record.id, stage.name, state=vocab.FAILED,
+                                error=f"task {i}: {job.one_line(err)}", end_time=time.time())
             return
-    state.write_stage(store.root, pid, stage.name, outputs={"tasks": int(stage.options["tasks"])})
-    ctx = kinds.Context(store, pid, Pipeline.from_dict(record["spec"]), stage)
-    job.settle_array(ctx, stage.name, record["keys"][stage.name])
-
-
-def _sweep_here(store: Store, record: dict[str, Any], stage: Stage) -> None:
-    from dii_hpc.launch import submit as sweep
-    from dii_hpc.pipeline import kinds
-    from dii_hpc.pipeline import stage as job
-
-    pid = record["id"]
-    try:
-        res = sweep.submit(kinds.load_sweep(stage), store, "local")
-    except Exception as err:  # noqa: BLE001 - recorded; the stages after it are cancelled
-        state.write_stage(store.root, pid, stage.name, state=vocab.FAILED,
-                          error=job.one_line(err), end_time=time.time())
-        return
-    outputs = {"experiment": res.experiment, "runs": res.run_ids, "submission": res.submission_id}
-    state.write_stage(store.root, pid, stage.name, state=vocab.RUNNING, outputs=outputs,
-                      runs=res.run_ids, start_time=time.time())
-    sweep.finish_here("local", res.submission_id)
-    from dii_hpc.launch.status import reconcile
-
-    reconcile(store, res.experiment, use_sacct=False)
-    ctx = kinds.Context(store, pid, Pipeline.from_dict(record["spec"]), stage)
-    job.settle_array(ctx, stage.name, record["keys"][stage.name])
+    records.write_stage(store.root, record.id, stage.name, outputs={"tasks": tasks})
+    job.settle(store, record, stage.name)

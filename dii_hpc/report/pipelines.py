@@ -1,9 +1,10 @@
 """The pipeline pages: the stage graph, each stage's state, jobs, reuse and the runs it made.
 
-Read from what the pipeline package saved (``<store>/pipelines/<id>/pipeline.json`` and
-``stages/<stage>.json``, see `dii_hpc.pipeline.state`); the states are those last recorded
-(`dii-hpc pipeline status` brings them up to date), nothing is asked of Slurm here. The graph
-is drawn as SVG: one column per depth (`depths` saved at submit), an arrow per need.
+Read through the pipeline records (`dii_hpc.records.pipeline`: ``pipeline.json`` and
+``stages/<stage>.json``, and their roll-up of stage states, the one `pipeline status` uses);
+the states are those last recorded (`dii-hpc pipeline status` brings them up to date),
+nothing is asked of Slurm here. The graph is drawn as SVG: one column per depth (`depths`
+saved at submit), an arrow per need.
 """
 
 from __future__ import annotations
@@ -14,72 +15,37 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from dii_hpc.records import pipeline as records
+from dii_hpc.records.pipeline import PipelineRecord, StageRecord
+
+Saved = tuple[PipelineRecord, dict[str, StageRecord]]
+
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 176, 44, 56, 18, 10
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    from dii_hpc.store.atomic import read_json
-
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        return None
+def load(store_root: str | Path) -> dict[str, Saved]:
+    """id -> (pipeline record, {stage: its record}) for every pipeline of the store."""
+    return records.load_all(store_root)
 
 
-def load(store_root: str | Path) -> dict[str, dict[str, Any]]:
-    """id -> {"record": pipeline.json, "stages": {stage: its record}} for every pipeline."""
-    base = Path(store_root) / "pipelines"
-    out: dict[str, dict[str, Any]] = {}
-    if not base.is_dir():
-        return out
-    for folder in sorted(p for p in base.iterdir() if (p / "pipeline.json").is_file()):
-        record = _read(folder / "pipeline.json")
-        if not record or "order" not in record:
-            continue
-        stages = {n: _read(folder / "stages" / f"{n}.json") or {} for n in record["order"]}
-        out[folder.name] = {"record": record, "stages": stages}
-    return out
-
-
-def _state(rec: dict[str, Any]) -> str:
-    return str(rec.get("state") or "PENDING")
-
-
-def overall(stages: dict[str, dict[str, Any]]) -> str:
-    """As `pipeline status` says it: under way while a stage moves, then the first failure."""
-    states = [_state(r) for r in stages.values()]
-    if any(s in ("PENDING", "RUNNING") for s in states):
-        return "PENDING" if all(s == "PENDING" for s in states) else "RUNNING"
-    for word in ("FAILED", "OUT_OF_MEMORY", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "KILLED",
-                 "CANCELLED"):
-        if word in states:
-            return word
-    return "FINISHED"
-
-
-def index_rows(pipelines: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def index_rows(pipelines: dict[str, Saved]) -> list[dict[str, Any]]:
     rows = []
-    for pid, p in pipelines.items():
-        stages = p["stages"]
-        rows.append({"id": pid, "name": p["record"]["name"], "created": p["record"].get("created"),
-                     "executor": p["record"].get("executor"), "stages": len(stages),
-                     "reused": sum(bool(r.get("reused")) for r in stages.values()),
-                     "state": overall(stages)})
+    for pid, (record, stages) in pipelines.items():
+        rows.append({"id": pid, "name": record.name, "created": record.created,
+                     "executor": record.executor, "stages": len(stages),
+                     "reused": sum(r.reused for r in stages.values()),
+                     "state": records.state_of(stages)})
     return list(reversed(rows))
 
 
-def _needs(record: dict[str, Any]) -> dict[str, list[str]]:
-    return {s["name"]: list(s.get("needs") or []) for s in record["spec"]["stages"]}
-
-
-def graph_svg(record: dict[str, Any], stages: dict[str, dict[str, Any]],
+def graph_svg(record: PipelineRecord, stages: dict[str, StageRecord],
               links: dict[str, str]) -> Markup:
     """Boxes (state class, link to the stage's row) in columns by depth, arrows for needs."""
-    needs = _needs(record)
-    depths = record.get("depths") or {n: i for i, n in enumerate(record["order"])}
+    needs = record.needs()
+    depths = record.depths or {n: i for i, n in enumerate(record.order)}
     rows: dict[int, int] = {}
     pos: dict[str, tuple[int, int]] = {}
-    for name in record["order"]:
+    for name in record.order:
         d = int(depths.get(name, 0))
         pos[name] = (PAD + d * (BOX_W + GAP_X), PAD + rows.get(d, 0) * (BOX_H + GAP_Y))
         rows[d] = rows.get(d, 0) + 1
@@ -96,47 +62,44 @@ def graph_svg(record: dict[str, Any], stages: dict[str, dict[str, Any]],
             out.append(f'<path class="edge" d="M{x1 + BOX_W},{y1 + BOX_H // 2} C{x1 + BOX_W + GAP_X // 2},'
                        f'{y1 + BOX_H // 2} {x2 - GAP_X // 2},{y2 + BOX_H // 2} {x2},{y2 + BOX_H // 2}" '
                        'marker-end="url(#arrow)"/>')
-    for name in record["order"]:
+    for name in record.order:
         x, y = pos[name]
-        rec = stages.get(name) or {}
-        state = _state(rec)
-        label = "reused" if rec.get("reused") else state.lower()
+        rec = stages.get(name) or StageRecord(stage=name)
+        state = rec.shown_state
+        label = "reused" if rec.reused else state.lower()
         href = escape(links.get(name, f"#stage-{name}"))
         out.append(f'<a href="{href}"><g class="node st-{escape(state.lower())}">'
                    f'<title>{escape(name)}: {escape(label)}</title>'
                    f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6"/>'
                    f'<text x="{x + 8}" y="{y + 18}" class="name">{escape(name)}</text>'
-                   f'<text x="{x + 8}" y="{y + 35}" class="sub">{escape(rec.get("kind") or "")} · '
+                   f'<text x="{x + 8}" y="{y + 35}" class="sub">{escape(rec.kind or "")} · '
                    f'{escape(label)}</text></g></a>')
     out.append("</svg>")
     return Markup("".join(out))
 
 
-def context(pid: str, pipeline: dict[str, Any], known: set[str]) -> dict[str, Any]:
-    record, stages = pipeline["record"], pipeline["stages"]
-    needs = _needs(record)
+def context(pid: str, pipeline: Saved, known: set[str]) -> dict[str, Any]:
+    record, stages = pipeline
+    needs = record.needs()
     rows = []
-    for name in record["order"]:
-        rec = stages.get(name) or {}
-        outputs = rec.get("outputs") or {}
-        runs = [r for r in rec.get("runs") or [] if isinstance(r, str)]
-        rows.append({"name": name, "kind": rec.get("kind"), "state": _state(rec),
-                     "reused": bool(rec.get("reused")), "reused_from": rec.get("reused_from"),
-                     "jobs": rec.get("jobs") or [], "needs": needs.get(name, []),
-                     "dependency": rec.get("dependency"), "error": rec.get("error"),
-                     "runs": [{"id": r, "known": r in known} for r in runs],
-                     "model": outputs.get("model"), "start": rec.get("start_time"),
-                     "end": rec.get("end_time"),
+    for name in record.order:
+        rec = stages.get(name) or StageRecord(stage=name)
+        outputs = rec.outputs or {}
+        rows.append({"name": name, "kind": rec.kind, "state": rec.shown_state,
+                     "reused": rec.reused, "reused_from": rec.reused_from, "jobs": rec.jobs,
+                     "needs": needs.get(name, []), "dependency": rec.dependency,
+                     "error": rec.error, "runs": [{"id": r, "known": r in known} for r in rec.runs],
+                     "model": outputs.get("model"), "start": rec.start_time, "end": rec.end_time,
                      "outputs": json.dumps(outputs, default=str, sort_keys=True)[:300]})
-    return {"id": pid, "name": record["name"], "created": record.get("created"),
-            "source": record.get("source"), "executor": record.get("executor"),
-            "git": record.get("git") or {}, "state": overall(stages), "stages": rows,
-            "graph": graph_svg(record, stages, {}), "models": sorted(
+    return {"id": pid, "name": record.name, "created": record.created, "source": record.source,
+            "executor": record.executor, "git": record.git, "state": records.state_of(stages),
+            "stages": rows, "graph": graph_svg(record, stages, {}), "models": sorted(
                 {str(r["model"]).split("/")[1] for r in rows if r["model"]})}
 
 
-def fingerprint(pipeline: dict[str, Any], known: set[str]) -> Any:
+def fingerprint(pipeline: Saved, known: set[str]) -> Any:
     """The page's inputs: the records, and which of its runs have pages to link to."""
-    runs = sorted({r for rec in pipeline["stages"].values() for r in rec.get("runs") or []
-                   if isinstance(r, str)})
-    return [pipeline["record"], pipeline["stages"], [r in known for r in runs]]
+    record, stages = pipeline
+    runs = sorted({r for rec in stages.values() for r in rec.runs})
+    return [record.model_dump(mode="json"), {n: r.model_dump(mode="json") for n, r in stages.items()},
+            [r in known for r in runs]]

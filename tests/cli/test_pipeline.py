@@ -36,7 +36,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
      "stage train: --set resources.cpus=2: resources.cpus: unknown key"),
     (lambda s: s["gate"]["gate"].update(to="Champ ion"), "stage gate: "),
     (lambda s: s["site"].update(report={"outdir": "x"}),
-     "stage site: p.yaml:1: report.outdir: unknown key; known keys: out"),
+     "stage site: p.yaml:1: report.outdir: unknown key; did you mean out?"),
 ])
 def test_bad_pipelines_are_one_line_exit_2_nothing_written(edit, message: str,  # noqa: ANN001
                                                           files: dict[str, Path], tmp_path: Path,
@@ -99,10 +99,10 @@ def test_unknown_ids_and_options(store_path: Path) -> None:
 
 def test_list_prints_times_as_runs_list_does(tmp_path: Path, store_path: Path) -> None:
     """Issue 26: `pipeline list` printed epochs (1.797e+09)."""
-    from dii_hpc.pipeline import state
+    from dii_hpc.records import pipeline as records
 
-    state.write_pipeline(store_path, {"id": "01TESTLIST", "name": "listed", "executor": "local",
-                                      "order": ["a"], "created": 1_797_000_000.0})
+    records.write_pipeline(store_path, records.PipelineRecord(
+        id="01TESTLIST", name="listed", executor="local", order=["a"], created=1_797_000_000.0))
     proc = run_cli("pipeline", "list")
     assert proc.returncode == 0, proc.stderr
     row = proc.stdout.splitlines()[-1].split()

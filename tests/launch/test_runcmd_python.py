@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dii_hpc.pipeline import state
+from dii_hpc.records import pipeline as records
 from dii_hpc.store.store import Store
 from tests.conftest import DII, run_cli
 
@@ -51,7 +51,7 @@ def test_a_pipeline_command_stage_resolves_python_the_same_way(
     proc = run_cli("pipeline", "submit", str(path), "--executor", "local",
                    env=other_python_first, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    printed = (state.work_dir(store_path, "which") / "py.txt").read_text()
+    printed = (records.work_dir(store_path, "which") / "py.txt").read_text()
     assert _ours(printed), printed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dii_hpc.pipeline import cache, graph, spec
+from dii_hpc.records.pipeline import CachedOutcome
 from tests.pipeline.conftest import lifecycle
 
 CODE = {"dii_hpc": "1", "sources": "abc", "diff_sha256": None}
@@ -111,8 +112,8 @@ def test_a_folder_named_by_a_command_is_listed_without_the_store(tmp_path: Path)
 
 def test_outcomes_are_kept_by_key(tmp_path: Path) -> None:
     assert cache.lookup(tmp_path, "k" * 64) is None
-    cache.save(tmp_path, "k" * 64, {"outputs": {"run_id": "r"}, "runs": []})
-    assert cache.lookup(tmp_path, "k" * 64)["outputs"] == {"run_id": "r"}
+    cache.save(tmp_path, "k" * 64, CachedOutcome(outputs={"run_id": "r"}))
+    assert cache.lookup(tmp_path, "k" * 64).outputs == {"run_id": "r"}
 
 
 def test_code_version_of_this_checkout(tmp_path: Path) -> None:

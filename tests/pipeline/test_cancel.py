@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dii_hpc.pipeline import state
+from dii_hpc.records import pipeline as records
 from tests.conftest import DII, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def _wait(what: str, check, timeout: float = 120):  # noqa: ANN001, ANN202
 
 
 def _stage(store_path: Path, pid: str, name: str) -> dict:
-    return state.read_stage(store_path, pid, name)
+    return records.read_stage(store_path, pid, name).model_dump()
 
 
 def test_a_stage_whose_job_fails_after_the_cancel_is_cancelled(tmp_path: Path,
@@ -55,7 +55,7 @@ def test_a_stage_whose_job_fails_after_the_cancel_is_cancelled(tmp_path: Path,
                              "--executor", "local"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=os.environ)
     try:
-        pid = _wait("the pipeline record", lambda: state.ids(store_path))[0]
+        pid = _wait("the pipeline record", lambda: records.ids(store_path))[0]
         _wait("slow RUNNING", lambda: _stage(store_path, pid, "slow")["state"] == "RUNNING")
         cancel = run_cli("pipeline", "cancel", pid)
         assert cancel.returncode == 0 and "cancelled 2 stage(s): slow, after" in cancel.stdout

@@ -53,7 +53,7 @@ def test_audit_policy_alias_and_resources_errors(files: dict[str, Path], write: 
     assert "stage ev: suite evasion has no attack 'pgdd'" in _error(obj, tmp_path)
     obj["stages"]["ev"] = {"audit": audit, "suite": "evasion", "model_from": "train"}
     assert _error(obj, tmp_path) == ("stage ev: model_from: train is a sweep stage, not a "
-                                     "select or register stage")
+                                     "register or select stage")
     del obj["stages"]["ev"]
     obj["stages"]["gate"]["gate"]["policy"] = str(write("pol.yaml", {"audits": [{"suite": "x"}]}))
     assert _error(obj, tmp_path).startswith("stage gate: ")

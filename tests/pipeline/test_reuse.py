@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dii_hpc.pipeline import state, submit
+from dii_hpc.pipeline import submit
+from dii_hpc.records import pipeline as records
 from dii_hpc.store.store import Store
 
 
@@ -25,8 +26,8 @@ def _submit(folder: Path, obj: dict, store: Store) -> submit.Submitted:
 
 
 def _ran(res: submit.Submitted) -> dict[str, bool]:
-    assert all(r["state"] == "FINISHED" for r in res.stages.values()), res.stages
-    return {n: not r["reused"] for n, r in res.stages.items()}
+    assert all(r.state == "FINISHED" for r in res.stages.values()), res.stages
+    return {n: not r.reused for n, r in res.stages.items()}
 
 
 def test_an_edited_file_named_by_a_relative_path_runs_its_stage_again(
@@ -45,7 +46,7 @@ def test_an_edited_file_named_by_a_relative_path_runs_its_stage_again(
     assert _ran(_submit(tmp_path, obj, store)) == {"prof": True, "copy": False}
     Path("input.txt").write_text("second\n")
     assert _ran(_submit(tmp_path, obj, store)) == {"prof": False, "copy": True}
-    work = state.work_dir(store.root, "rel")
+    work = records.work_dir(store.root, "rel")
     assert (work / "copy.txt").read_text() == "second\n"
     Path("myscript.py").write_text("import sys\nopen(sys.argv[2], 'w').write('edited')\n")
     assert _ran(_submit(tmp_path, obj, store)) == {"prof": False, "copy": True}
@@ -63,7 +64,7 @@ def test_a_stage_writing_to_work_is_not_reused_from_a_pipeline_with_another_work
     assert _ran(_submit(tmp_path, lifecycle("first"), store)) == {"note": True, "read": True}
     second = _submit(tmp_path, lifecycle("second"), store)
     assert _ran(second) == {"note": True, "read": True}
-    assert (state.work_dir(store.root, "second") / "note.txt").read_text() == "ok"
+    assert (records.work_dir(store.root, "second") / "note.txt").read_text() == "ok"
 
 
 def test_a_command_runs_in_the_folder_pipeline_submit_ran_in(
@@ -76,9 +77,9 @@ def test_a_command_runs_in_the_folder_pipeline_submit_ran_in(
     obj = {"pipeline": "cwd", "stages": {"where": {"command": "python -c \"import os; "
                                                    "open('{work}/cwd.txt', 'w').write(open('go').read())\""}}}
     res = _submit(tmp_path, obj, store)
-    assert res.stages["where"]["state"] == "FAILED"  # no ./go yet
+    assert res.stages["where"].state == "FAILED"  # no ./go yet
     (here / "go").write_text("went")
     monkeypatch.chdir(tmp_path)
     again = submit.resume(store, res.id, {"where": "FAILED"})
     assert _ran(again) == {"where": True}
-    assert (state.work_dir(store.root, "cwd") / "cwd.txt").read_text() == "went"
+    assert (records.work_dir(store.root, "cwd") / "cwd.txt").read_text() == "went"

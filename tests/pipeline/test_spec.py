@@ -41,13 +41,14 @@ def test_roundtrip_through_the_saved_record() -> None:
 
 
 @pytest.mark.parametrize("stages,message", [
-    ({"a": {"needs": []}}, "stage a: p.yaml: no kind; a stage has exactly one of sweep, select"),
+    ({"a": {"needs": []}}, "stage a: p.yaml: no kind; a stage has exactly one of audit, command, gate"),
     ({"a": {"sweep": "x.yaml", "command": "true"}}, "stage a: p.yaml: two kinds: sweep, command"),
     ({"a": {"command": "true", "suite": "evasion"}},
-     "stage a: p.yaml: unknown key 'suite' for a command stage; known keys: command, needs"),
-    ({"a": {"select": {"from": "t"}}}, "stage a: p.yaml: select: needs metric"),
+     "stage a: p.yaml: suite: unknown key; known keys: command, needs, resources, setup, "
+     "tasks, each"),
+    ({"a": {"select": {"from": "t"}}}, "stage a: p.yaml: select.metric: required key is missing"),
     ({"a": {"select": {"from": "t", "metric": "m", "mode": "best"}}},
-     "stage a: p.yaml: select.mode: max or min, not 'best'"),
+     "stage a: p.yaml: select.mode: 'best' must be one of 'max' or 'min'"),
     ({"a": {"gate": {"name": "m", "policy": "p.yaml", "alias": "x"}}},
      "stage a: p.yaml: gate.alias: unknown key; known keys: name, policy, to"),
     ({"a": {"audit": "a.yaml"}}, "stage a: p.yaml: an audit stage names one `suite:`"),
@@ -64,7 +65,7 @@ def test_bad_stages_are_one_line_naming_the_stage(stages: dict, message: str) ->
 
 
 def test_file_level_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown key 'stage'; known keys: pipeline, stages"):
+    with pytest.raises(ConfigError, match="p.yaml: stage: unknown key; did you mean stages?"):
         spec.parse({"pipeline": "p", "stage": {}}, "p.yaml")
     with pytest.raises(ConfigError, match="pipeline: give the pipeline a name"):
         spec.parse({"stages": {"a": {"command": "x"}}}, "p.yaml")
@@ -72,7 +73,7 @@ def test_file_level_errors(tmp_path: Path) -> None:
         spec.parse({"pipeline": "p", "stages": []}, "p.yaml")
     path = tmp_path / "p.yaml"
     path.write_text("pipeline: p\nstages:\n  a: {command: x}\n  b: {command: y, bogus: 1}\n")
-    with pytest.raises(ConfigError, match=r"^stage b: .*p.yaml:4: unknown key 'bogus'"):
+    with pytest.raises(ConfigError, match=r"^stage b: .*p.yaml:4: bogus: unknown key; known keys: command, needs"):
         spec.load(path)
 
 

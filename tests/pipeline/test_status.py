@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dii_hpc.pipeline import spec, state, status
+from dii_hpc.pipeline import spec, status
+from dii_hpc.records import pipeline as records
 from dii_hpc.store.store import Store
 
 
@@ -25,14 +26,14 @@ def test_stages_below_a_failure_are_recorded_cancelled_with_the_reason(store_pat
         "a": {"command": "true"}, "b": {"command": "true", "needs": ["a"]},
         "c": {"command": "true", "needs": ["b"]}, "d": {"command": "true"}}}, "p.yaml")
     order = ["a", "b", "c", "d"]
-    state.write_pipeline(store.root, {"id": "01TEST", "name": "p", "executor": "local",
-                                      "spec": p.to_dict(), "order": order, "keys": {}})
-    state.write_stage(store.root, "01TEST", "a", state="FAILED", error="boom")
-    state.write_stage(store.root, "01TEST", "b", state="PENDING")
-    state.write_stage(store.root, "01TEST", "d", state="FINISHED")
+    records.write_pipeline(store.root, records.PipelineRecord(
+        id="01TEST", name="p", executor="local", spec=p.to_dict(), order=order))
+    records.write_stage(store.root, "01TEST", "a", state="FAILED", error="boom")
+    records.write_stage(store.root, "01TEST", "b", state="PENDING")
+    records.write_stage(store.root, "01TEST", "d", state="FINISHED")
     view = status.status(store, "01TEST")
     assert view["state"] == "FAILED"
     assert {n: s["state"] for n, s in view["stages"].items()} == \
         {"a": "FAILED", "b": "CANCELLED", "c": "CANCELLED", "d": "FINISHED"}
     assert view["stages"]["c"]["error"] == "needs a, which FAILED: boom"
-    assert state.read_stage(store.root, "01TEST", "b")["error"] == "needs a, which FAILED: boom"
+    assert records.read_stage(store.root, "01TEST", "b").error == "needs a, which FAILED: boom"

@@ -50,15 +50,16 @@ def test_select_picks_the_best_trial_of_a_study_stage(write: Callable[..., Path]
                                                       store_path: Path) -> None:
     store = Store(store_path)
     res = submit.submit(_study_pipeline(write), store, "local")
-    assert {n: r["state"] for n, r in res.stages.items()} == {"tune": "FINISHED",
+    assert {n: r.state for n, r in res.stages.items()} == {"tune": "FINISHED",
                                                                "best": "FINISHED"}
-    _check_best_of_the_study(store, res.stages["tune"], res.stages["best"]["outputs"])
+    _check_best_of_the_study(store, res.stages["tune"].model_dump(),
+                             res.stages["best"].outputs or {})
 
 
 def test_a_study_with_no_completed_trial_fails_its_stage(write: Callable[..., Path],
                                                          store_path: Path) -> None:
     res = submit.submit(_study_pipeline(write, "Boom"), Store(store_path), "local")
-    tune, best = res.stages["tune"], res.stages["best"]
+    tune, best = res.stages["tune"].model_dump(), res.stages["best"].model_dump()
     assert tune["state"] == "FAILED"
     assert tune["error"] == "no trial of the study of pl-study completed"
     assert best["state"] == "CANCELLED"
