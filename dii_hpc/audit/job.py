@@ -15,12 +15,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.audit.config import AuditConfig
 from dii_hpc.audit.model.protocols import Task
 from dii_hpc.audit.model.ref import ModelRef
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.specs import AttackSpec, Suite
 
 LEVELS = ("I", "II", "III")
 EXECUTORS = ("local", "slurm")
@@ -79,14 +82,35 @@ class AuditJob:
 
     @property
     def threat(self) -> str:
-        """The threat it assesses: a suite's, an attack's, or an ART class path's."""
-        from dii_hpc.audit import engine
+        """The threat it assesses: its suite's, its attack's, or its ART class path's."""
+        if self.level != "I" and "." not in self.name:
+            return self.attack().threat
+        return self.suite().threat
+
+    def suite(self) -> Suite:
+        """Its `Suite` record: level I the suite (or the standard) it runs, else the suite of
+        its threat (level III: the threat an ART class path belongs to)."""
+        from dii_hpc.audit import specs
 
         if self.level == "I":
-            return self.name
+            if self.config.standard:
+                return specs.standard(self.config.standard, self.name)
+            return specs.suite(self.name)
         if "." in self.name:
-            return self.config.threat or ("privacy" if ".inference." in self.name else "evasion")
-        return engine.threat_of(self.name)
+            return specs.of_class_path(self.name, self.config.threat)
+        return specs.suite(self.attack().threat)
+
+    def attack(self) -> AttackSpec:
+        """Its `AttackSpec` record (level II, or III with a catalogue name) on its engine."""
+        from dii_hpc.audit import specs
+
+        return specs.attack(self.name, self.config.engine)
+
+    def raw_threats(self) -> list[str]:
+        """The threats whose ART classes level III runs."""
+        from dii_hpc.audit import specs
+
+        return [s.threat for s in specs.suites() if s.raw is not None]
 
     def data(self) -> Any:
         """The audit dataset (built from the config's reference, looked for beside it)."""
@@ -163,12 +187,13 @@ def build(config: AuditConfig, level: str, name: str, params: dict[str, Any] | N
 
 
 def _check_name(job: AuditJob) -> None:
-    from dii_hpc.audit import engine
-
-    if job.level == "I" and job.name not in engine.SUITES:
-        raise BadInput(f"unknown suite {job.name!r}; known suites: {', '.join(engine.SUITES)}")
-    if job.level == "II" or (job.level == "III" and "." not in job.name):
-        engine.threat_of(job.name)
+    """The suite, standard or attack exists (one line with the known names otherwise)."""
+    if job.level == "III" and "." in job.name:
+        job.suite()
+    elif job.level == "III":
+        job.attack()
+    else:
+        job.threat  # noqa: B018 - looks the records up
 
 
 def level_of(config: AuditConfig) -> str:
@@ -220,30 +245,35 @@ def of(config: dict[str, Any] | AuditConfig, level: str, name: str,
 
 
 # ---- the command line's jobs (the CLI parses, calls these, prints) -----------------------
-def _placement(executor: str, mpi: int, engine: str | None, standard: str | None) -> None:
-    from dii_hpc.audit.evasion.torch_engine.catalogue import check_engine
+def _placement(executor: str, mpi: int, engine: str | None, standard: Suite | None) -> None:
+    """--executor, --engine and --mpi: a standard or an engine whose attacks are not one
+    blocked generation (`AttackSpec.splits`) runs on one rank."""
+    from dii_hpc.audit.specs import check_engine, engine_splits
 
     if engine is not None:
         check_engine(engine)
     if executor not in EXECUTORS:
         raise BadInput(f"--executor {executor!r}: expected {' or '.join(EXECUTORS)}")
-    if (standard or engine == "torch") and mpi > 1:
-        what = f"--standard {standard}" if standard else "--engine torch"
+    if mpi <= 1:
+        return
+    what = (f"--standard {standard.name}" if standard is not None and not standard.mpi
+            else f"--engine {engine}" if engine is not None and not engine_splits(engine)
+            else None)
+    if what:
         raise BadInput(f"{what} does not shard over --mpi; use --executor slurm "
                        "(one array task per shard, on its GPU)")
 
 
-def _budget(standard: str | None, eps: str | None, norm: str | None) -> dict[str, Any]:
+def _budget(standard: Suite | None, eps: str | None, norm: str | None) -> dict[str, Any]:
     """--eps/--norm: the budget of a standard (the suite's own is fixed), checked now."""
-    from dii_hpc.audit.evasion.autoattack.standard import STANDARDS
     from dii_hpc.audit.evasion.generate import parse_norm
     from dii_hpc.audit.model.validate import parse_eps
+    from dii_hpc.audit.specs import suites
 
     if standard is None and (eps is not None or norm is not None):
+        known = " or ".join(f"--standard {s.name}" for s in suites(standards=True))
         raise BadInput("--eps and --norm set the budget of --standard (the suite's own "
-                       "budget is fixed); add --standard autoattack")
-    if standard is not None and standard not in STANDARDS:
-        raise BadInput(f"--standard {standard!r}: known standards: {', '.join(STANDARDS)}")
+                       f"budget is fixed); add {known}")
     if eps is not None:
         parse_eps(eps, "--eps")
     if norm is not None:
@@ -256,19 +286,18 @@ def for_suite(threat: str, path: str | None, overrides: dict[str, Any] | None = 
               engine: str | None = None, executor: str = "local",
               partition: str | None = None, mpi: int = 1) -> AuditJob:
     """`audit suite THREAT`: its options checked before anything loads (one line, exit 2)."""
-    from dii_hpc.audit import engine as engines
+    from dii_hpc.audit import specs
 
-    if threat not in engines.SUITES:
-        raise BadInput(f"unknown suite {threat!r}; known suites: {', '.join(engines.SUITES)}")
-    budget = _budget(standard, eps, norm)
-    _placement(executor, mpi, engine, standard)
+    specs.suite(threat)
+    chosen = specs.standard(standard, threat) if standard is not None else None
+    budget = _budget(chosen, eps, norm)
+    _placement(executor, mpi, engine, chosen)
     job = from_config(path, {**(overrides or {}), "engine": engine, "standard": standard},
                       level="I", name=threat, suite_params=budget, executor=executor,
                       partition=partition, mpi=mpi)
-    if job.config.standard:  # before reference models or an array are submitted
-        from dii_hpc.audit.evasion.autoattack import standard as autoattack
-
-        autoattack.check(job)
+    found = job.suite()
+    if found.check is not None:  # before reference models or an array are submitted
+        found.check(job)
     return job
 
 
@@ -277,13 +306,13 @@ def for_attack(name: str, path: str | None, overrides: dict[str, Any] | None = N
                executor: str = "local", partition: str | None = None,
                mpi: int = 1) -> AuditJob:
     """`audit attack NAME`: ``params`` (``--param``) over the config's."""
-    from dii_hpc.audit import engine as engines
-    from dii_hpc.audit.privacy.membership import REFERENCE_ATTACKS
+    from dii_hpc.audit.specs import ATTACKS, attack, check_engine
 
-    engines.threat_of(name)
-    if executor == "slurm" and name not in REFERENCE_ATTACKS:
+    spec = attack(name, check_engine(engine) if engine else None)
+    if executor == "slurm" and spec.trains is None:
+        trains = list(dict.fromkeys(s.name for s in ATTACKS if s.trains is not None))
         raise BadInput(f"--executor slurm: attack {name} runs in-process; the array trains "
-                       f"the reference models of {', '.join(REFERENCE_ATTACKS)}")
+                       f"the reference models of {', '.join(trains)}")
     _placement(executor, mpi, engine, None)
     return from_config(path, {**(overrides or {}), "engine": engine}, level="II", name=name,
                        params=params, executor=executor, partition=partition, mpi=mpi)

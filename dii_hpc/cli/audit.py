@@ -81,7 +81,7 @@ def _print(result: dict[str, Any], checks: list[dict[str, Any]]) -> None:
 
     name = result.get("suite") or result.get("attack")
     grade = f" grade {result['grade']}" if result.get("grade") else ""
-    what = f"{name} suite" if result.get("suite") else name
+    what = f"{name} suite" if result.get("suite") else str(name)
     if result.get("suite") and name == result.get("threat"):
         what = "suite"  # "evasion suite", not "evasion evasion suite"
     if result.get("standard"):
@@ -207,35 +207,25 @@ def run_cmd(config: Annotated[str, typer.Argument(help="Audit YAML config.")],
 
 @audit_app.command("list")
 def list_cmd() -> None:
-    """Known suites and attacks, with what each does."""
-    from dii_hpc.audit.engine import SUITES
-    from dii_hpc.audit.evasion import generate as evasion
-    from dii_hpc.audit.evasion.autoattack import standard as autoattack
-    from dii_hpc.audit.evasion.torch_engine.catalogue import TORCH_ATTACKS
-    from dii_hpc.audit.poisoning import attacks as poisoning
-    from dii_hpc.audit.privacy import membership as privacy
+    """Installed suites, standards and attacks (built-in or from plug-ins), with what each
+    does and where it came from."""
+    from dii_hpc.audit import listing
     from dii_hpc.cli.tables import table
 
-    typer.echo(f"suites: {', '.join(SUITES)}")
-    rows = [("evasion", s.name, f"{s.box}-box  {s.doc}") for s in evasion.ATTACKS.values()]
-    rows += [("privacy", name, doc) for name, doc in privacy.ATTACKS.items()]
-    rows += [("poisoning", name, doc) for name, doc in poisoning.ATTACKS.items()]
-    typer.echo(_indent(table(rows, min_widths=(10, 20), sep=" ")))
-    typer.echo(f"engines (--engine): art (every attack), torch ({', '.join(TORCH_ATTACKS)}; "
-               "torch models)")
-    typer.echo(f"standards (suite evasion --standard NAME): autoattack = {autoattack.NAME} "
-               f"v{autoattack.VERSION}, {autoattack.REFERENCE}; in this order on the samples "
-               "still robust:")
-    for line in autoattack.listing():
-        typer.echo(f"    {line}")
-    from dii_hpc.audit.evasion import vision
-
-    typer.echo("for `task: object_detection | image_segmentation` models:")
-    rows = [("evasion", name, f"{spec['doc']} [{'/'.join(t.value for t in spec['tasks'])}]")
-            for name, spec in vision.ATTACKS.items()]
-    rows.append(("poisoning", "backdoor", "trigger + relabel a fraction of the training set, "
-                 "retrain, attack success [object_detection/image_segmentation]"))
-    typer.echo(_indent(table(rows, min_widths=(10, 20), sep=" ")))
+    typer.echo(table(listing.suites(), ("suite", "threat", "origin", "what")))
+    typer.echo("")
+    rows = [(r.name, r.threat, ", ".join(r.engines), ", ".join(r.tasks), r.origin, r.doc)
+            for r in listing.attacks()]
+    typer.echo(table(rows, ("attack", "threat", "engines (--engine)", "tasks", "origin",
+                            "what")))
+    every = {r.name for r in listing.attacks()}
+    typer.echo("engines (--engine): " + ", ".join(
+        f"{e} ({'every attack' if set(names) == every else ', '.join(names)})"
+        for e, names in listing.engines()))
+    for name, threat, lines in listing.standards():
+        typer.echo(f"\nstandard {name} (suite {threat} --standard {name}):")
+        for line in lines:
+            typer.echo(f"    {line}")
 
 
 def register(app: typer.Typer) -> None:

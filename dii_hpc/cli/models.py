@@ -49,9 +49,9 @@ def _table(rows: list[dict[str, Any]], empty: str) -> str:
 
 def _catalog() -> dict[str, Any]:
     """The audits a policy may require: the suites and attacks the audit package knows."""
-    from dii_hpc.audit.engine import SUITES, known_attacks
+    from dii_hpc.audit.specs import catalog
 
-    return {"suite": list(SUITES), "attack": list(known_attacks())}
+    return catalog()
 
 
 @models_app.command("register")

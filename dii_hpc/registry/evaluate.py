@@ -17,6 +17,7 @@ from typing import Any
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.records import audit as audit_record
 from dii_hpc.registry import links
 from dii_hpc.registry.policy import AuditRequirement, Policy, RelativeRule, Threshold
 
@@ -79,7 +80,7 @@ class _Evidence:
                     run = self.registry.store.run(link["run_id"])
                 except BadInput:  # deleted since: not evidence any more
                     continue
-                if run.get("status") != vocab.FINISHED or not isinstance(run.get("audit"), dict):
+                if run.get("status") != vocab.FINISHED or audit_record.of(run) is None:
                     continue
                 (out if audited_weights(run) == self.weights else self._foreign).append(run)
             self._audits = sorted(out, key=lambda r: r.get("start_time") or 0)
@@ -88,11 +89,11 @@ class _Evidence:
     def foreign(self, req: AuditRequirement) -> list[dict[str, Any]]:
         """Attached audits matching ``req`` that audited other weights (or recorded none)."""
         self.audits()
-        return [r for r in self._foreign if r["audit"].get(req.kind) == req.name]
+        return [r for r in self._foreign if _is(r, req)]
 
     def audit(self, req: AuditRequirement) -> tuple[dict[str, Any] | None, bool]:
         """(newest matching audit not older than the version, whether an older one exists)."""
-        matching = [r for r in self.audits() if r["audit"].get(req.kind) == req.name]
+        matching = [r for r in self.audits() if _is(r, req)]
         fresh = [r for r in matching if (r.get("start_time") or 0) >= self.record["created"]]
         return (fresh[-1] if fresh else None), bool(matching) and not fresh
 
@@ -100,11 +101,16 @@ class _Evidence:
         return (self.record.get("run") or {}).get("metrics") or {}
 
 
+def _is(run: dict[str, Any], req: AuditRequirement) -> bool:
+    found = audit_record.of(run)
+    return found is not None and found.is_(req.kind, req.name)
+
+
 def _metric(run: dict[str, Any], metric: str, what: str, source: str) -> float:
-    metrics = run["audit"].get("metrics") or {}
-    value = _number(metrics.get(metric))
+    found = audit_record.of(run) or audit_record.AuditSection()
+    value = found.metric(metric)
     if value is None:
-        known = ", ".join(sorted(k for k, v in metrics.items() if _number(v) is not None))
+        known = ", ".join(sorted(found.numeric()))
         raise BadInput(f"{source}: {what}: unknown metric {metric!r} (audit run {run['run_id']} "
                        f"has {known or 'no numeric metrics'})")
     return value
@@ -112,8 +118,7 @@ def _metric(run: dict[str, Any], metric: str, what: str, source: str) -> float:
 
 def audited_weights(run: dict[str, Any]) -> str | None:
     """The sha256 of the weights an audit run loaded, as it recorded them (None: unknown)."""
-    sha = (run.get("manifest") or {}).get("weights_sha256")
-    return str(sha) if sha else None
+    return audit_record.weights_sha256(run)
 
 
 def _missing(ev: _Evidence, req: AuditRequirement, older: bool) -> Check:
@@ -170,8 +175,10 @@ def _value_of(ev: _Evidence, policy: Policy, metric: str
     """(value, run id, audit run, requirement) of ``metric`` for a version, audits first."""
     for req in policy.audits:
         run, _ = ev.audit(req)
-        if run is not None and _number((run["audit"].get("metrics") or {}).get(metric)) is not None:
-            return float(run["audit"]["metrics"][metric]), run["run_id"], run, req
+        found = audit_record.of(run) if run is not None else None
+        value = found.metric(metric) if found is not None else None
+        if run is not None and value is not None:
+            return value, run["run_id"], run, req
     value = _number(ev.training().get(metric))
     if value is not None:
         return value, ev.record["run_id"], None, None
@@ -179,17 +186,8 @@ def _value_of(ev: _Evidence, policy: Policy, metric: str
 
 
 def _interval(run: dict[str, Any] | None, metric: str) -> tuple[float, float] | None:
-    if run is None:
-        return None
-    audit = run["audit"]
-    for found in ((audit.get("metrics") or {}).get(f"{metric}_interval"),
-                  (audit.get("intervals") or {}).get(metric),
-                  *(((a.get("intervals") or {}).get(metric)) for a in audit.get("attacks") or []
-                    if isinstance(a, dict))):
-        if isinstance(found, (list, tuple)) and len(found) == 2 and all(
-                _number(v) is not None for v in found):
-            return float(found[0]), float(found[1])
-    return None
+    found = audit_record.of(run) if run is not None else None
+    return found.interval(metric) if found is not None else None
 
 
 def _relative_check(rule: RelativeRule, cand: _Evidence, base: _Evidence | None,
@@ -210,7 +208,8 @@ def _relative_check(rule: RelativeRule, cand: _Evidence, base: _Evidence | None,
         return [Check(label, True, "the candidate already holds the alias", value, None, rid)]
     if req is not None:
         brun, _ = base.audit(req)
-        bvalue = _number(((brun or {}).get("audit") or {}).get("metrics", {}).get(rule.metric))
+        bfound = audit_record.of(brun) if brun is not None else None
+        bvalue = bfound.metric(rule.metric) if bfound is not None else None
     else:
         brun, bvalue = None, _number(base.training().get(rule.metric))
     if bvalue is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc.records import audit
+from dii_hpc.records.audit import AuditSection
 from dii_hpc.report import display
 from dii_hpc.report.charts import Series, line_chart
 from dii_hpc.report.source import RunEntry
@@ -45,24 +47,21 @@ def index_rows(models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             for name, m in models.items()]
 
 
-def _audit_of(entry: RunEntry | None) -> dict[str, Any]:
-    audit = entry.record.get("audit") if entry else None
-    return audit if isinstance(audit, dict) else {}
-
-
-def _audit_key(audit: dict[str, Any]) -> str:
-    return f"suite {audit['suite']}" if audit.get("suite") else f"attack {audit.get('attack')}"
+def _audit_of(entry: RunEntry | None) -> AuditSection | None:
+    return audit.of(entry.record) if entry else None
 
 
 def _audit_rows(version: dict[str, Any], runs: dict[str, RunEntry]) -> list[dict[str, Any]]:
     rows = []
     for rid in version["audits"]:
         entry = runs.get(rid)
-        audit = _audit_of(entry)
-        rows.append({"id": rid, "known": entry is not None, "what": _audit_key(audit) if audit else "",
-                     "grade": audit.get("grade"), "level": audit.get("level"),
+        found = _audit_of(entry)
+        rows.append({"id": rid, "known": entry is not None, "what": found.label if found else "",
+                     "grade": found.grade if found else None,
+                     "level": found.level if found else None,
                      "status": entry.record.get("status") if entry else None,
-                     "start": entry.record.get("start_time") if entry else None, "page": bool(audit)})
+                     "start": entry.record.get("start_time") if entry else None,
+                     "page": found is not None})
     return rows
 
 
@@ -105,10 +104,10 @@ def _newest_audits(version: dict[str, Any], runs: dict[str, RunEntry]) -> dict[s
     out: dict[str, RunEntry] = {}
     for rid in version["audits"]:
         entry = runs.get(rid)
-        audit = _audit_of(entry)
-        if entry is None or not audit:
+        found = _audit_of(entry)
+        if entry is None or found is None:
             continue
-        key = _audit_key(audit)
+        key = found.label
         if key not in out or entry.start >= out[key].start:
             out[key] = entry
     return out
@@ -125,16 +124,16 @@ def _curve_points(value: Any) -> tuple[str, str, list[Any], list[Any]] | None:
     return xkey, ykey, [r.get(xkey) for r in rows], [r.get(ykey) for r in rows]
 
 
-def _overlaid(audits: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def _overlaid(audits: dict[int, AuditSection]) -> list[dict[str, Any]]:
     """One chart per saved curve, a series per version (ROC curves on the unit square)."""
     names: list[str] = []
-    for audit in audits.values():
-        names += [n for n in (audit.get("curves") or {}) if n not in names]
+    for found in audits.values():
+        names += [n for n in found.curves if n not in names]
     charts = []
     for name in names:
         series, xlabel, ylabel = [], "", ""
-        for v, audit in audits.items():
-            curve = (audit.get("curves") or {}).get(name)
+        for v, found in audits.items():
+            curve = found.curves.get(name)
             if name == "roc" and isinstance(curve, dict) and curve.get("fpr"):
                 series.append(Series(f"v{v}", curve["fpr"], curve.get("tpr") or []))
                 xlabel, ylabel = "false positive rate", "true positive rate"
@@ -159,18 +158,18 @@ def _comparison(model: dict[str, Any], runs: dict[str, RunEntry]) -> dict[str, A
     newest = {n: _newest_audits(by_v[n], runs) for n in pair}
     blocks = []
     for key in sorted(set(newest[pair[0]]) | set(newest[pair[1]])):
-        audits = {n: _audit_of(newest[n].get(key)) for n in pair}
+        audits = {n: _audit_of(newest[n].get(key)) or AuditSection() for n in pair}
         metrics: list[str] = []
-        for audit in audits.values():
-            metrics += [m for m, v in (audit.get("metrics") or {}).items()
+        for found in audits.values():
+            metrics += [m for m, v in found.metrics.items()
                         if m not in metrics and display.number(v) is not None]
         blocks.append({"what": key, "runs": {n: newest[n][key].run_id if key in newest[n] else None
                                              for n in pair},
-                       "grades": {n: audits[n].get("grade") for n in pair},
-                       "rows": [{"metric": m, "values": {n: (audits[n].get("metrics") or {}).get(m)
+                       "grades": {n: audits[n].grade for n in pair},
+                       "rows": [{"metric": m, "values": {n: audits[n].metrics.get(m)
                                                          for n in pair},
                                  "lower": display.lower_is_better(m)} for m in metrics],
-                       "charts": _overlaid({n: a for n, a in audits.items() if a})})
+                       "charts": _overlaid({n: audits[n] for n in pair if key in newest[n]})})
     return {"versions": list(pair), "blocks": blocks}
 
 

@@ -86,15 +86,15 @@ def _roc_loglog(curves: dict[str, Any]) -> Any:
 
 
 def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, Any]:
-    audit = run.record.get("audit")
-    audit = audit if isinstance(audit, dict) else {}
-    curves = audit.get("curves") if isinstance(audit.get("curves"), dict) else {}
+    from dii_hpc.records import audit as audit_record
+
+    audit = audit_record.of(run.record) or audit_record.AuditSection()
+    curves = audit.curves
     by_name = {a["name"]: a for a in artifacts}
     by_base = {a["name"].rsplit("/", 1)[-1]: a for a in artifacts}
-    examples = [by_name.get(str(n)) or by_base.get(str(n).rsplit("/", 1)[-1])
-                or {"name": str(n), "href": None, "image": False}
-                for n in audit.get("examples") or []]
-    attacks = [a for a in audit.get("attacks") or [] if isinstance(a, dict)]
+    examples = [by_name.get(n) or by_base.get(n.rsplit("/", 1)[-1])
+                or {"name": n, "href": None, "image": False} for n in audit.examples]
+    attacks = audit.attack_records()
     return {
         "run": run.record, "run_id": run.run_id, "name": display.display_name(run.record),
         "audit": audit, "attacks": attacks, "examples": examples,
@@ -173,6 +173,8 @@ def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- index
 def index_context(by_exp: dict[str, list[RunEntry]]) -> dict[str, Any]:
+    from dii_hpc.records import audit as audit_record
+
     everything = [r for runs in by_exp.values() for r in runs]
     experiments = [{"name": name, "n": len(runs), "counts": display.status_counts(runs),
                     "last": max((r.start for r in runs), default=None),
@@ -183,7 +185,7 @@ def index_context(by_exp: dict[str, list[RunEntry]]) -> dict[str, Any]:
     audit_rows = [{"id": r.run_id, "name": display.display_name(r.record),
                    "experiment": r.record.get("experiment"), "status": r.record.get("status"),
                    "start": r.record.get("start_time"),
-                   "a": r.record.get("audit") if isinstance(r.record.get("audit"), dict) else {}}
+                   "a": audit_record.of(r.record) or audit_record.AuditSection()}
                   for r in audits]
     monitor_rows = [{"name": name, "n": len(group), **drift_row(group[-1])}
                     for name, group in monitors(everything).items()]

@@ -10,12 +10,9 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.audit import engine
+from dii_hpc.audit import engine, specs
 from dii_hpc.audit.core import results
-from dii_hpc.audit.evasion import generate as evasion
 from dii_hpc.audit.job import AuditJob, of
-from dii_hpc.audit.poisoning import attacks as poisoning
-from dii_hpc.audit.privacy import membership as privacy
 
 TABULAR = {"model": {"factory": "dii_hpc.examples.tabular:breast_cancer_model",
                      "params": {"epochs": 5}},
@@ -27,7 +24,9 @@ PARAMS = {"label_flip": {"fractions": [0.0, 0.3]}, "clean_label_backdoor": {"fra
           "lira": {"n_reference": 4}, "rmia": {"n_reference": 4},
           "dp_canary": {"n_canaries": 60}}
 SUITE_PARAMS = {"privacy": {"n_reference": 4}}  # LiRA and RMIA join: the models have fit
-ATTACKS = [*evasion.ATTACKS, *privacy.ATTACKS, *poisoning.ATTACKS]
+# every built-in attack of the ART engine for classifiers (detection/segmentation: tests/audit/vision)
+ATTACKS = [s.name for s in specs.ATTACKS if s.engine == "art"
+           and {"image_classification", "tabular_classification"} & set(s.tasks)]
 
 
 def _numbers(obj: Any) -> Any:
@@ -43,7 +42,7 @@ def _twice(job: AuditJob) -> tuple[Any, Any]:
     return tuple(_numbers(results.clean_json(engine.compute(job))) for _ in range(2))
 
 
-@pytest.mark.parametrize("suite", engine.SUITES)
+@pytest.mark.parametrize("suite", [s.name for s in specs.suites()])
 def test_suite_twice_with_one_seed_is_identical(suite: str, demo_cache: Any,
                                                 store_path: Any) -> None:
     first, second = _twice(of({**TABULAR, "n_samples": 40, "seed": 3,

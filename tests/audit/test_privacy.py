@@ -66,11 +66,14 @@ def test_roc_statistics_on_known_scores() -> None:
 
 
 def test_grades_follow_documented_thresholds() -> None:
-    assert stats.grade("privacy", 0.5) == "A" and stats.grade("privacy", 0.9) == "E"
-    assert stats.grade("evasion", 0.85) == "A" and stats.grade("evasion", 0.1) == "E"
-    assert stats.grade("poisoning", 0.3) == "C" and stats.grade("evasion", None) is None
-    assert stats.GRADE_THRESHOLDS["privacy"][0] == "membership_auc_lower_bound"
-    assert stats.GRADE_THRESHOLDS["poisoning"][0] == "attack_success_lift"
+    from dii_hpc.audit.specs import suite
+
+    privacy, evasion, poisoning = (suite(n).grading for n in ("privacy", "evasion", "poisoning"))
+    assert privacy.grade(0.5) == "A" and privacy.grade(0.9) == "E"
+    assert evasion.grade(0.85) == "A" and evasion.grade(0.1) == "E"
+    assert poisoning.grade(0.3) == "C" and evasion.grade(None) is None
+    assert privacy.metric == "membership_auc_lower_bound"
+    assert poisoning.metric == "attack_success_lift"
 
 
 def test_attribute_inference_through_the_cli(tmp_path: Path, store_path: Path,
@@ -100,7 +103,7 @@ def test_grade_orders_overfit_below_regularised_across_seeds(noisy: dict[str, An
     for seed in range(5):
         out = {key: privacy_suite.run_suite(noisy[key], data.get_train_data(),
                                             data.get_test_data(), n=100, seed=seed,
-                                            attacks=list(privacy.CLASSIFICATION_SUITE))
+                                            attacks=list(privacy_suite.MEMBERSHIP))
                for key in ("overfit", "regularised")}
         lower = {k: o["metrics"]["membership_auc_lower_bound"] for k, o in out.items()}
         assert lower["overfit"] > lower["regularised"] + 0.1, (seed, lower)
@@ -114,7 +117,7 @@ def test_small_samples_cannot_decide_the_grade() -> None:
     score = np.r_[np.arange(10) + 2.0, np.arange(10)].astype(float)  # AUC 0.68 with ties
     assert stats.roc_summary(member, score)["auc"] == pytest.approx(0.68)
     lo, hi = stats.auc_interval(member, score, seed=0)
-    assert lo < 0.55 < 0.68 < hi and stats.grade("privacy", lo) == "A"
+    assert lo < 0.55 < 0.68 < hi and privacy_suite.GRADING.grade(lo) == "A"
     assert stats.auc_interval(member, score, seed=0) == [lo, hi]  # seeded: reproducible
     wide = np.r_[np.ones(500, bool), np.zeros(500, bool)]
     rng = np.random.default_rng(0)

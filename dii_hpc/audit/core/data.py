@@ -44,6 +44,12 @@ class Prepared:
     def task(self) -> Task:
         return Task.parse(self.model.task)
 
+    @classmethod
+    def sample(cls, model: Any, x: np.ndarray, y: Labels, seed: int = 0) -> Prepared:
+        """An evaluation sample alone (an attack run on given arrays: suites, tests); its
+        splits are the sample itself."""
+        return cls(model, (x, y), (x, y), x, y, int(seed), "")
+
 
 def prepare(job: AuditJob, model: Predictor | None = None) -> Prepared:
     """Build model (unless the caller built it) and data, check them against each other,

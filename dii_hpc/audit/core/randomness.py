@@ -60,7 +60,7 @@ def seeded(seed: int) -> Iterator[None]:
     torch = sys.modules.get("torch")  # never import torch for a numpy-only model
     torch_state = torch.get_rng_state() if torch is not None else None
     cuda = torch is not None and torch.cuda.is_initialized()
-    cuda_state = torch.cuda.get_rng_state_all() if cuda else None
+    cuda_state = torch.cuda.get_rng_state_all() if cuda and torch is not None else None
     patched = _patch_unseeded()
     random.seed(seed)
     np.random.seed(seed)
@@ -107,7 +107,7 @@ def _patch_unseeded() -> list[tuple[Any, Any]]:
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "np"):
             patched.append((module, module.np))
-            module.np = _NumpyView()
+            setattr(module, "np", _NumpyView())  # noqa: B010 - a module attribute ART reads
     return patched
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
+from dii_hpc.records import audit as audit_record
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.audit.job import AuditJob
@@ -67,9 +68,8 @@ def _write(run: Any, result: dict[str, Any], examples_dir: str | None) -> str:
         if examples_dir and (Path(examples_dir) / name_).is_file():
             run.log_artifact(Path(examples_dir) / name_, name=name_)
     run.log_dict("audit.json", clean_json(result))
-    section = {k: v for k, v in result.items() if k != "manifest"}
-    section["run_id"] = run.id
-    run.set_sections({"audit": clean_json(section)}, result.get("manifest", {}))
+    run.set_sections({audit_record.SECTION: audit_record.section(result, run.id)},
+                     result.get("manifest", {}))
     from dii_hpc.registry import uri
 
     uri.attach(cfg.get("model"), "audit", run.id, run.store)  # an audit of a registered version
@@ -80,7 +80,7 @@ class AuditRun:
     """The audit's run while jobs compute for it, so that `dii-hpc status` and `cancel` see
     the audit before its result exists: opened (RUNNING, its writer this process) when the
     audit first submits an array (`open`), or at once when the job names the run (the chain's
-    merge job: `slurm_chain.submit` created it PENDING). `persist` writes the result into it;
+    merge job: `placement.chain.submit` created it PENDING). `persist` writes the result into it;
     an exception ends it FAILED with its line, `dii-hpc cancel` CANCELLED. Without
     ``persist`` (--no-store) there is no run."""
 
@@ -208,3 +208,12 @@ def write_junit(path: str, result: dict[str, Any], checks: list[dict[str, Any]])
                                 f"{check['limit']:g}", cls,
                                 failure=msg if check["failed"] else None))
     junit.write(path, f"dii-hpc audit {name}", cases)
+
+
+def summary_line(name: str, metrics: dict[str, Any]) -> str:
+    """A level II/III result's one-line summary: its first headline metrics."""
+    keys = [k for k in ("clean_accuracy", "robust_accuracy", "auc", "balanced_accuracy",
+                        "attack_success_rate", "precision", "recall", "clean_mae", "adv_mae")
+            if k in metrics][:3]
+    body = ", ".join(f"{k} {metrics[k]:.3f}" for k in keys)
+    return f"{name}: {body}." if body else f"{name} finished."

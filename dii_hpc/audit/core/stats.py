@@ -1,7 +1,6 @@
-"""Statistics shared by the suites: exact binomial intervals, ROC summaries, grades.
+"""Statistics shared by the suites: exact binomial intervals, ROC summaries.
 
-Grades are coarse on purpose (A best .. E worst) and their thresholds are documented here
-so a report reader can check them; see `GRADE_THRESHOLDS`.
+(A suite's grade is its record's `specs.Grading`, its thresholds documented there.)
 """
 
 from __future__ import annotations
@@ -9,29 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-# threat -> (score name, thresholds for A, B, C, D; worse than the last is E, direction).
-# evasion: robust accuracy relative to clean accuracy at the suite's reference eps (higher
-#          is better); privacy: the highest lower bound of the attacks' 95% AUC intervals
-#          (lower is better; a small sample cannot decide the grade by chance); poisoning:
-#          backdoor success rate minus the clean model's success rate on the same triggered
-#          inputs, at the smallest poison fraction (lower is better).
-GRADE_THRESHOLDS: dict[str, tuple[str, tuple[float, float, float, float], str]] = {
-    "evasion": ("relative_robust_accuracy", (0.8, 0.6, 0.4, 0.2), "higher"),
-    "privacy": ("membership_auc_lower_bound", (0.55, 0.6, 0.7, 0.8), "lower"),
-    "poisoning": ("attack_success_lift", (0.1, 0.25, 0.5, 0.75), "lower"),
-}
-
-
-def grade(threat: str, score: float | None) -> str | None:
-    """Letter grade for `score` under the thresholds of `threat` (None when not gradable)."""
-    if score is None or not np.isfinite(score):
-        return None
-    _, cuts, direction = GRADE_THRESHOLDS[threat]
-    for letter, cut in zip("ABCD", cuts, strict=False):
-        if (score >= cut) if direction == "higher" else (score <= cut):
-            return letter
-    return "E"
 
 
 def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> list[float]:

@@ -20,7 +20,8 @@ FOUND_SCORE = 0.5  # a detection at or above this score counts as an object the 
 def _coco_gt(targets: list[dict[str, Any]], nb_classes: int) -> Any:
     from pycocotools.coco import COCO
 
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     for i, t in enumerate(targets):
         images.append({"id": i})
         for box, label in zip(np.asarray(t["boxes"]).reshape(-1, 4), np.asarray(t["labels"]),

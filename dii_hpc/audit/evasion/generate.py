@@ -1,78 +1,29 @@
-"""Evasion attacks: the named catalogue (levels I/II), ART class paths (level III), metrics.
+"""Evasion on the ART engine: parameters, ART attack objects, blocked generation, the run.
 
-Every attack's eps and step are set explicitly from the data's value range `span` and the
-number of features `d` (ART's defaults assume MNIST in [0, 1]); a user's `--param` wins.
-Generation is separate from scoring so that MPI ranks can generate shards and rank 0 scores.
+`run_art` is the run of every ART record of the catalogue (`evasion.catalogue`): the record's
+defaults scaled to the data, then the user's ``--param`` (checked: numbers, norm, budget),
+generation under the audit's seeds (`core.randomness`: any sharding gives the same numbers),
+then the scores (`evasion.score`). Generation is separate from scoring so that MPI ranks and
+sample shards can generate their blocks and one process scores. Detectors and segmenters
+are attacked through `evasion.vision`. `run_named` runs any catalogue attack by name (tests,
+suites).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit.core import randomness, stats
-from dii_hpc.audit.model.protocols import Task, require
+from dii_hpc.audit.core import randomness
 from dii_hpc.errors import BadInput
 
-
-@dataclass(frozen=True)
-class EvasionSpec:
-    name: str
-    art_class: str
-    box: str  # "white" | "black"
-    needs: tuple[str, ...]
-    deterministic: bool
-    regression: bool = False
-    doc: str = ""
-    images_only: bool = False
-    defaults: dict[str, Any] = field(default_factory=dict)
-
-
-def _defaults(name: str, span: float, d: int, native: bool) -> dict[str, Any]:
-    """Explicit, range-scaled parameters: Linf eps = 10% of the range, L2 the same per pixel."""
-    eps = 0.1 * span
-    eps2 = eps * float(np.sqrt(d))
-    table: dict[str, dict[str, Any]] = {
-        "fgsm": {"norm": np.inf, "eps": eps, "num_random_init": 0},  # one step: no eps_step
-        "pgd": {"norm": np.inf, "eps": eps, "eps_step": eps / 4, "max_iter": 20,
-                "num_random_init": 1},
-        "pgd_l2": {"norm": 2, "eps": eps2, "eps_step": eps2 / 4, "max_iter": 20,
-                   "num_random_init": 1},
-        "apgd": {"norm": np.inf, "eps": eps, "eps_step": eps / 4, "max_iter": 20,
-                 "nb_random_init": 1, "loss_type": "cross_entropy" if native else None},
-        "cw": {"confidence": 0.0, "learning_rate": 0.01 * span, "binary_search_steps": 3,
-               "max_iter": 10, "initial_const": 0.1},
-        "deepfool": {"max_iter": 50, "epsilon": 1e-6, "nb_grads": 10},
-        "square": {"norm": np.inf, "eps": eps, "max_iter": 100, "p_init": 0.3,
-                   "nb_restarts": 1},
-        "hsj": {"norm": 2, "max_iter": 3, "max_eval": 100, "init_eval": 10, "init_size": 20},
-    }
-    # ART's batch_size default is 1 for CW/DeepFool/HSJ: 50x slower than needed.
-    return {**table[name], "batch_size": 128}
-
-
-ATTACKS: dict[str, EvasionSpec] = {s.name: s for s in (
-    EvasionSpec("fgsm", "art.attacks.evasion.FastGradientMethod", "white",
-                ("predict", "get_grad"), True, True, "one signed-gradient step"),
-    EvasionSpec("pgd", "art.attacks.evasion.ProjectedGradientDescent", "white",
-                ("predict", "get_grad"), False, True, "projected gradient descent, Linf"),
-    EvasionSpec("pgd_l2", "art.attacks.evasion.ProjectedGradientDescent", "white",
-                ("predict", "get_grad"), False, True, "projected gradient descent, L2"),
-    EvasionSpec("apgd", "art.attacks.evasion.AutoProjectedGradientDescent", "white",
-                ("predict", "get_grad"), False, False, "AutoPGD (step-size free PGD), Linf"),
-    EvasionSpec("cw", "art.attacks.evasion.CarliniL2Method", "white",
-                ("predict", "get_class_grad"), True, False, "Carlini-Wagner L2 (unbounded)"),
-    EvasionSpec("deepfool", "art.attacks.evasion.DeepFool", "white",
-                ("predict", "get_class_grad"), True, False, "DeepFool (unbounded)"),
-    EvasionSpec("square", "art.attacks.evasion.SquareAttack", "black",
-                ("predict",), False, False, "score-based Square attack, Linf", images_only=True),
-    EvasionSpec("hsj", "art.attacks.evasion.HopSkipJump", "black",
-                ("predict",), False, False, "decision-based HopSkipJump, L2 (unbounded)"),
-)}
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.core.data import Generator
+    from dii_hpc.audit.specs import AttackSpec, Call, Outcome
 
 
 def parse_norm(value: Any) -> Any:
@@ -85,34 +36,20 @@ def parse_norm(value: Any) -> Any:
     raise BadInput(f"norm={value!r} is not one of inf, 1, 2")
 
 
-def spec(name: str) -> EvasionSpec:
-    if name not in ATTACKS:
-        raise BadInput(f"unknown evasion attack {name!r}; known: {', '.join(ATTACKS)}")
-    return ATTACKS[name]
-
-
-def attack_params(name: str, model: Any, overrides: dict[str, Any] | None,
+def attack_params(spec: AttackSpec, model: Any, overrides: Mapping[str, Any] | None,
                   native: bool) -> dict[str, Any]:
-    """The full parameter set (defaults scaled to the data, then the user's overrides)."""
+    """The full parameter set: the record's defaults scaled to the data, then the user's
+    overrides (numbers checked, norm parsed, the budget inside the data's range)."""
     from dii_hpc.audit.model.validate import check_budget
+    from dii_hpc.audit.specs import check, shape_of
 
-    s = spec(name)
-    task = Task.parse(model.task)
-    if task.is_regression and not s.regression:
-        regs = [n for n, v in ATTACKS.items() if v.regression]
-        raise BadInput(f"attack {name} needs a classifier; on regressors use {', '.join(regs)}")
-    if s.images_only and task is not Task.IMAGE_CLASSIFICATION:
-        raise BadInput(f"attack {name} works on images only (ART), not {task.value}")
-    require(model, s.needs, f"attack {name}")
-    span = float(model.clip_values[1] - model.clip_values[0])
-    d = int(np.prod(model.input_shape))
-    defaults = _defaults(name, span, d, native)
-    if task.is_regression and "num_random_init" in defaults:
-        defaults["num_random_init"] = 0  # ART: random init is for classifiers only
-    params = {**defaults, **check_numbers(name, defaults, overrides or {})}
+    check(spec, model)
+    shape = shape_of(model, native)
+    defaults = spec.defaults(shape)
+    params = {**defaults, **check_numbers(spec.name, defaults, dict(overrides or {}))}
     if "norm" in params:
         params["norm"] = parse_norm(params["norm"])
-    check_budget(params, model.clip_values, d, name)
+    check_budget(params, model.clip_values, shape.features, spec.name)
     return params
 
 
@@ -196,77 +133,47 @@ def generate_shown(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: 
         return np.concatenate(parts)
 
 
-def score(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray,
-          pred_clean: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, list[float]],
-                                                       np.ndarray]:
-    """Metrics, Clopper-Pearson intervals and per-sample 'still right' flags."""
-    task = Task.parse(model.task)
-    delta = (x_adv - x).reshape(len(x), -1)
-    pert = {"mean_perturbation_linf": float(np.abs(delta).max(1).mean()) if len(x) else 0.0,
-            "mean_perturbation_l2": float(np.linalg.norm(delta, axis=1).mean()) if len(x) else 0.0}
-    clean = model.predict(x) if pred_clean is None else pred_clean
-    adv = model.predict(x_adv)
-    if task.is_regression:
-        return _regression_metrics(y, clean, adv) | pert, {}, np.abs(adv - y) <= np.abs(clean - y)
-    ok_clean = np.argmax(clean, axis=1) == y
-    ok_adv = np.argmax(adv, axis=1) == y
-    flipped = ok_clean & ~ok_adv
-    metrics = {"clean_accuracy": float(ok_clean.mean()), "robust_accuracy": float(ok_adv.mean()),
-               "attack_success_rate": float(flipped.sum() / max(ok_clean.sum(), 1))} | pert
-    intervals = {"clean_accuracy": stats.rate_interval(ok_clean),
-                 "robust_accuracy": stats.rate_interval(ok_adv),
-                 "attack_success_rate": stats.rate_interval(flipped[ok_clean])}
-    return metrics, intervals, ok_adv
-
-
-def _regression_metrics(y: np.ndarray, clean: np.ndarray, adv: np.ndarray) -> dict[str, float]:
-    clean, adv = np.asarray(clean).reshape(-1), np.asarray(adv).reshape(-1)
-    m = {"clean_mae": float(np.abs(clean - y).mean()),
-         "clean_rmse": float(np.sqrt(((clean - y) ** 2).mean())),
-         "adv_mae": float(np.abs(adv - y).mean()),
-         "adv_rmse": float(np.sqrt(((adv - y) ** 2).mean()))}
-    m["mae_increase"] = m["adv_mae"] - m["clean_mae"]
-    m["rmse_increase"] = m["adv_rmse"] - m["clean_rmse"]
-    return m
-
-
-def run_named(model: Any, x: np.ndarray, y: np.ndarray, name: str,
-              overrides: dict[str, Any] | None = None, seed: int = 0,
-              generator: Any = None, engine: str = "art"
-              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """One catalogue attack -> (attack record, per-sample robust flags, x_adv).
-
-    `generator(attack, x, y, seed, label)` replaces `generate` (MPI sharding plugs in here);
-    `engine="torch"` runs the attack in `dii_hpc.audit.evasion.torch_engine` instead of ART.
-    """
-    from dii_hpc.audit.evasion.torch_engine import catalogue
+def run_art(spec: AttackSpec, call: Call) -> Outcome:
+    """The run of an ART catalogue record: one attack on the job's evaluation sample."""
+    from dii_hpc.audit.evasion.score import score
     from dii_hpc.audit.model.adapter import estimator_for
+    from dii_hpc.audit.specs import Outcome
 
+    if call.prep.task.is_vision:
+        from dii_hpc.audit.evasion import vision
+
+        return vision.run(spec, call)
+    model, x, y, seed = call.model, call.prep.x, call.prep.y, call.seed
     native = callable(getattr(model, "art_estimator", None))
-    if catalogue.check_engine(engine) == "torch":
-        if generator is not None:
-            raise BadInput("--engine torch does not shard over --mpi; use --engine art")
-        catalogue.require(name)
-        params = attack_params(name, model, overrides, native=True)
-        x_adv, elapsed = catalogue.generate(model, x, y, name, params, seed)
-        seeds: Any = {"scheme": "per-sample", "seed": seed}  # (seed, sample index): any split agrees
-    else:
-        params = attack_params(name, model, overrides, native)
-        # HopSkipJump queries in float64, which ART's PyTorchClassifier hands to the module
-        # as is; the numpy adapter casts to float32 (a decision-based attack only needs
-        # predict).
-        estimator = estimator_for(model, native=name != "hsj")
-        attack = build(spec(name).art_class, estimator, params, name)
-        t0 = time.perf_counter()
-        x_adv = generate_shown(attack, x, y, seed, name, generator=generator,
-                               batch=int(params.get("batch_size") or 0) if spec(name).deterministic else None)
-        elapsed = time.perf_counter() - t0
-        seeds = randomness.block_seeds(seed, name, len(x))
+    params = attack_params(spec, model, call.params, native)
+    estimator = estimator_for(model, native=bool(spec.options.get("native", True)))
+    attack = build(spec.options["art_class"], estimator, params, spec.name)
+    batch = int(params.get("batch_size") or 0) if spec.options.get("deterministic") else None
+    t0 = time.perf_counter()
+    x_adv = generate_shown(attack, x, y, seed, spec.name, generator=call.generator, batch=batch)
+    elapsed = time.perf_counter() - t0
     metrics, intervals, ok = score(model, x, y, x_adv)
-    record = {"name": name, "params": jsonable(params), "metrics": metrics,
-              "intervals": intervals, "time_s": elapsed, "box": spec(name).box,
-              "seeds": seeds, "engine": engine}
-    return record, ok, x_adv
+    record = {"name": spec.name, "params": jsonable(params), "metrics": metrics,
+              "intervals": intervals, "time_s": elapsed, "box": spec.box,
+              "seeds": randomness.block_seeds(seed, spec.name, len(x)), "engine": spec.engine}
+    return Outcome(record, len(x), ok=ok, x_adv=x_adv)
+
+
+def run_named(model: Any, x: np.ndarray, y: Any, name: str,
+              overrides: dict[str, Any] | None = None, seed: int = 0,
+              generator: Generator | None = None, engine: str = "art"
+              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """A catalogue attack on (x, y) -> (attack record, per-sample robust flags, x_adv), on
+    ``engine``; ``generator(attack, x, y, seed, label)`` replaces `generate` (MPI ranks,
+    sample shards plug in here)."""
+    from dii_hpc.audit.core.data import Prepared
+    from dii_hpc.audit.specs import Call, attack, check_engine
+
+    spec = attack(name, check_engine(engine))
+    out = spec.run(spec, Call(None, Prepared.sample(model, x, y, seed), dict(overrides or {}),
+                              generator))
+    assert out.ok is not None and out.x_adv is not None, f"{spec.key} scores per sample"
+    return out.record, out.ok, out.x_adv
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:

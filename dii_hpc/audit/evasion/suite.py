@@ -1,19 +1,19 @@
 """Level I evasion suite: a fixed, documented set of attacks and the extended analysis.
 
 Suite (classification): fgsm, pgd, pgd_l2, apgd, deepfool, cw (white box), square, hsj
-(black box), all with the range-scaled defaults of `evasion._defaults` (reference Linf eps
+(black box), all with the range-scaled defaults of the catalogue (`evasion.catalogue`) (reference Linf eps
 = 10% of the data range). Regression: fgsm, pgd. On top of per-attack metrics:
 - worst case per sample over the bounded Linf attacks (fgsm, pgd, apgd, square) at the
   reference eps: a sample counts as robust only if every attack failed (AutoAttack idea);
 - a PGD robustness curve over eps = {2, 5, 10, 15, 20, 30}% of the range;
-- grade from worst-case robust accuracy / clean accuracy (`stats.GRADE_THRESHOLDS`);
+- grade from worst-case robust accuracy / clean accuracy (`GRADING`, the `Suite` record's);
 - sanity flags: zero gradients, a black-box attack beating the white-box ones (gradient
   masking), a non-monotone robustness curve, clean accuracy too low to audit.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,20 +22,27 @@ from dii_hpc.audit.core import sample_shards, stats
 from dii_hpc.audit.core.checkpoint import Checkpoint, cached
 from dii_hpc.audit.evasion import generate as evasion
 from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.specs import ALL_TASKS, Facts, Grading, Suite, on_engine
 
 CLASSIFICATION_SUITE = ("fgsm", "pgd", "pgd_l2", "apgd", "deepfool", "cw", "square", "hsj")
 REGRESSION_SUITE = ("fgsm", "pgd")
 WORST_CASE = ("fgsm", "pgd", "apgd", "square")
 CURVE_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+GRADING = Grading("relative_robust_accuracy", (0.8, 0.6, 0.4, 0.2), higher_is_better=True,
+                  doc="robust accuracy relative to clean accuracy at the suite's reference eps "
+                      "(detectors and segmenters: the task metric's)")
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.core.data import Generator, Prepared
+    from dii_hpc.audit.job import AuditJob
 
 
 def suite_attacks(task: Task, subset: list[str] | None = None) -> tuple[str, ...]:
     """The fixed suite for `task`; `subset` may only drop attacks (level I stays fixed)."""
     from dii_hpc.errors import BadInput
 
-    full = REGRESSION_SUITE if task.is_regression else CLASSIFICATION_SUITE
-    if task is not Task.IMAGE_CLASSIFICATION:
-        full = tuple(a for a in full if not evasion.spec(a).images_only)
+    full: tuple[str, ...] = REGRESSION_SUITE if task.is_regression else CLASSIFICATION_SUITE
+    full = tuple(a for a in full if on_engine(a, "art").applies(task))
     if not subset:
         return full
     unknown = [a for a in subset if a not in full]
@@ -73,7 +80,7 @@ def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
     if examples_dir and "pgd" in advs:
         x_adv, shown = advs["pgd"]
         examples = write_examples(model, x[shown], y[shown], x_adv, examples_dir)
-    letter = stats.grade("evasion", score)
+    letter = GRADING.grade(score)
     return {"task": task.value, "suite": "evasion", "grade": letter,
             "summary": _sentence(task, metrics, letter, names),
             "metrics": metrics | {"relative_robust_accuracy": score}, "attacks": records,
@@ -122,18 +129,20 @@ def shard_keys(task: Task, attacks: list[str] | None = None) -> list[str]:
 
 
 def shard_engine(shard: str, engine: str = "art") -> str:
-    """The engine a shard runs on: attacks the torch engine lacks stay on ART (the curve
-    is PGD's)."""
-    from dii_hpc.audit.evasion.torch_engine.catalogue import has_torch
+    """The engine a shard runs on: attacks ``engine`` lacks stay on ART (the curve is
+    PGD's)."""
+    return _spec(shard, engine).engine
 
+
+def _spec(shard: str, engine: str) -> Any:
     kind, _, arg = shard.partition("-")
-    return engine if has_torch(arg if kind == "attack" else "pgd") else "art"
+    return on_engine(arg if kind == "attack" else "pgd", engine)
 
 
 def blocked(shard: str, engine: str = "art") -> bool:
-    """A shard on ART is one blocked generation, so it can be split by samples; a torch
-    engine shard runs whole (one array task, on that task's device)."""
-    return shard_engine(shard, engine) == "art"
+    """A shard whose attack is one blocked generation can be split by samples; one on the
+    torch engine runs whole (one array task, on that task's device)."""
+    return bool(_spec(shard, engine).splits)
 
 
 def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
@@ -172,11 +181,13 @@ def sanity_flags(model: Any, x: np.ndarray, y: np.ndarray, records: list[dict[st
             "detail": f"{zero:.1%} of samples have an all-zero input gradient"}]
     by = {r["name"]: r["metrics"] for r in records}
     if "robust_accuracy" in next(iter(by.values())):
-        white = [by[n]["robust_accuracy"] for n in ("fgsm", "pgd", "apgd") if n in by]
-        if white and "square" in by:
-            beat = by["square"]["robust_accuracy"] < min(white) - 0.05
+        bounded = [n for n in WORST_CASE if n in by]
+        white = [by[n]["robust_accuracy"] for n in bounded if on_engine(n, "art").box == "white"]
+        black = [n for n in bounded if on_engine(n, "art").box == "black"]
+        if white and black:
+            beat = by[black[0]]["robust_accuracy"] < min(white) - 0.05
             out.append({"flag": "black_box_beats_white_box", "ok": not beat,
-                        "detail": f"square {by['square']['robust_accuracy']:.3f} vs best "
+                        "detail": f"{black[0]} {by[black[0]]['robust_accuracy']:.3f} vs best "
                                   f"white-box {min(white):.3f} at the same eps"})
         clean = records[0]["metrics"]["clean_accuracy"]
         floor = max(0.5, 1.5 / max(int(model.nb_classes or 2), 2))
@@ -231,3 +242,48 @@ def write_examples(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray |
         plt.close(fig)
         names.append(name)
     return names
+
+
+# ---- the suite's record -----------------------------------------------------------------------
+def _run(job: AuditJob, prep: Prepared, generator: Generator | None, examples_dir: str | None,
+         ck: Checkpoint) -> dict[str, Any]:
+    if prep.task.is_vision:
+        from dii_hpc.audit.evasion import vision_suite
+
+        return vision_suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
+                                      attacks=job.config.attacks, examples_dir=examples_dir)
+    return run_suite(prep.model, prep.x, prep.y, seed=prep.seed, attacks=job.config.attacks,
+                     examples_dir=examples_dir, generator=generator, ck=ck, engine=job.engine)
+
+
+def _plan(job: AuditJob, facts: Facts) -> list[str]:
+    from dii_hpc.errors import BadInput
+
+    assert facts.task is not None
+    if facts.task.is_vision:
+        raise BadInput(f"the evasion suite of {facts.task.value} runs in one process; drop "
+                       "--executor slurm")
+    return shard_keys(facts.task, job.config.attacks)
+
+
+def _compute(job: AuditJob, prep: Prepared, shard: str, ck: Checkpoint,
+             generator: Generator | None) -> None:
+    if _spec(shard, job.engine).on_device:
+        from dii_hpc.audit.evasion.torch_engine.target import to_task_device
+
+        to_task_device(prep.model)
+    compute_shard(prep.model, prep.x, prep.y, prep.seed, shard, ck, generator, engine=job.engine)
+
+
+def _raw(job: AuditJob, prep: Prepared, generator: Generator | None) -> dict[str, Any]:
+    from dii_hpc.audit.evasion import raw
+
+    return raw.run(job, prep, generator)
+
+
+EVASION = Suite(
+    "evasion", "evasion",
+    "fixed attacks at range-scaled budgets, worst case per sample, a PGD curve over eps, "
+    "sanity flags (detectors, segmenters: FGSM, PGD, a patch; the task metric)",
+    ALL_TASKS, GRADING, _run, _plan, _compute, lambda job, shard: blocked(shard, job.engine),
+    raw=_raw, mpi=True)

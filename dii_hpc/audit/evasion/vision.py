@@ -19,84 +19,62 @@ rate on clean images (baseline_attack_success_rate), see `targeted_success`.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dii_hpc.audit.core import vision_metrics as metrics
 from dii_hpc.audit.core.randomness import seed_all
 from dii_hpc.audit.evasion.generate import build, jsonable, parse_norm
-from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.model.protocols import GradientModel, Task
+from dii_hpc.audit.specs import AttackSpec, Shape
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.specs import Call, Outcome
 
 DET, SEG = Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION
 LINF_KEYS = ("eps", "eps_step", "norm", "num_random_init")
-ATTACKS: dict[str, dict[str, Any]] = {
-    "fgsm": {"art_class": "art.attacks.evasion.FastGradientMethod", "tasks": (DET, SEG),
-             "doc": "one signed-gradient step, Linf"},
-    "pgd": {"art_class": "art.attacks.evasion.ProjectedGradientDescentNumpy",
-            "tasks": (DET, SEG), "doc": "projected gradient descent, Linf"},
-    "dpatch": {"art_class": "art.attacks.evasion.DPatch", "tasks": (DET,),
-               "doc": "DPatch adversarial patch (ART)"},
-    "robust_dpatch": {"art_class": "art.attacks.evasion.RobustDPatch", "tasks": (DET,),
-                      "doc": "RobustDPatch adversarial patch (ART)"},
-    "patch": {"art_class": "dii_hpc.audit.evasion.vision_patch.UniversalPatch", "tasks": (DET, SEG),
-              "doc": "universal patch through the estimator's loss gradient"},
-}
 
 
-def defaults(name: str, span: float, channels: int) -> dict[str, Any]:
-    """Explicit, range-scaled parameters (ART's defaults assume 0-255 images for patches)."""
-    eps = 0.1 * span
-    table: dict[str, dict[str, Any]] = {
-        "fgsm": {"norm": np.inf, "eps": eps, "eps_step": eps, "num_random_init": 0,
-                 "batch_size": 32},
-        "pgd": {"norm": np.inf, "eps": eps, "eps_step": eps / 4, "max_iter": 10,
-                "num_random_init": 0, "batch_size": 32},
-        "dpatch": {"patch_shape": (channels, 8, 8), "learning_rate": 0.05 * span,
-                   "max_iter": 30, "batch_size": 32},
-        "robust_dpatch": {"patch_shape": (channels, 8, 8), "learning_rate": 0.05 * span,
-                          "max_iter": 30, "batch_size": 32, "sample_size": 1,
-                          "patch_location": (0, 0), "crop_range": (0, 0)},
-        "patch": {"patch_shape": (channels, 8, 8), "learning_rate": 0.05 * span,
-                  "max_iter": 30, "batch_size": 32},
-    }
-    return dict(table[name])
+def _patch(shape: Shape) -> dict[str, Any]:
+    """A patch's budget is its size (ART's defaults assume 0-255 images)."""
+    return {"patch_shape": (shape.input_shape[0], 8, 8), "learning_rate": 0.05 * shape.span,
+            "max_iter": 30, "batch_size": 32}
 
 
-def attack_params(name: str, model: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """Defaults for `model`'s range, then the user's overrides; checks task and budget."""
+def _robust_patch(shape: Shape) -> dict[str, Any]:
+    return {**_patch(shape), "sample_size": 1, "patch_location": (0, 0), "crop_range": (0, 0)}
+
+
+def attack_params(name: str | AttackSpec, model: Any,
+                  overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The record's defaults for `model`'s range, then the user's overrides; checks the
+    task and the budget."""
     from dii_hpc.audit.model.validate import check_budget
+    from dii_hpc.audit.specs import attack, check, shape_of
 
-    if name not in ATTACKS:
-        raise BadInput(f"unknown attack {name!r} for {Task.parse(model.task).value}; known: "
-                       f"{', '.join(known(model.task))}")
+    spec = attack(name) if isinstance(name, str) else name
+    check(spec, model)
     task = Task.parse(model.task)
-    if task not in ATTACKS[name]["tasks"]:
-        raise BadInput(f"attack {name} does not apply to {task.value}; use one of "
-                       f"{', '.join(known(task))}")
-    span = float(model.clip_values[1] - model.clip_values[0])
+    defaults = spec.defaults(shape_of(model))
     overrides = dict(overrides or {})
-    if "patch_shape" in defaults(name, span, 1):
+    if "patch_shape" in defaults:
         # a config shared with fgsm/pgd carries their Linf budget: a patch is bounded by
         # its size instead, so those keys do not apply to it
         overrides = {k: v for k, v in overrides.items() if k not in LINF_KEYS}
-    params = {**defaults(name, span, int(model.input_shape[0])), **overrides}
+    params = {**defaults, **overrides}
     if "norm" in params:
         params["norm"] = parse_norm(params["norm"])
     for key in ("patch_shape", "patch_location", "crop_range"):
         if key in params:
             params[key] = tuple(int(v) for v in params[key])
     if params.get("num_random_init"):
-        raise BadInput(f"attack {name}: num_random_init must be 0 for {task.value} (ART "
+        raise BadInput(f"attack {spec.name}: num_random_init must be 0 for {task.value} (ART "
                        "supports random starts for classifiers only)")
-    check_budget(params, model.clip_values, int(np.prod(model.input_shape)), name)
+    check_budget(params, model.clip_values, int(np.prod(model.input_shape)), spec.name)
     return params
-
-
-def known(task: Task | str) -> list[str]:
-    task = Task.parse(task)
-    return [n for n, s in ATTACKS.items() if task in s["tasks"]]
 
 
 def make(class_path: str, estimator: Any, params: dict[str, Any], label: str) -> Any:
@@ -161,12 +139,31 @@ def score_clean(model: Any, x: np.ndarray, y: Any) -> dict[str, float]:
                                                 model.nb_classes)["miou"]}
 
 
+def run(spec: AttackSpec, call: Call) -> Outcome:
+    """An evasion record's run on a detector or a segmenter (the level II result shows
+    the task metrics clean and attacked)."""
+    from dii_hpc.audit.evasion.vision_suite import sentence
+    from dii_hpc.audit.specs import Outcome
+
+    model = call.model
+    params = attack_params(spec, model, call.params)
+    record, x_adv = run_class(model, call.prep.x, call.prep.y, spec.options["vision_class"],
+                              params, call.seed, spec.name)
+    return Outcome(record, len(call.prep.x), summary=sentence(model, record["metrics"],
+                                                              spec.name), x_adv=x_adv)
+
+
 def run_named(model: Any, x: np.ndarray, y: Any, name: str,
               overrides: dict[str, Any] | None = None,
               seed: int = 0) -> tuple[dict[str, Any], np.ndarray]:
     """One catalogue attack -> (attack record, x_adv)."""
-    params = attack_params(name, model, overrides)
-    return run_class(model, x, y, ATTACKS[name]["art_class"], params, seed, name)
+    from dii_hpc.audit.core.data import Prepared
+    from dii_hpc.audit.specs import Call, attack
+
+    spec = attack(name)
+    out = run(spec, Call(None, Prepared.sample(model, x, y, seed), dict(overrides or {})))
+    assert out.x_adv is not None
+    return out.record, out.x_adv
 
 
 def run_class(model: Any, x: np.ndarray, y: Any, class_path: str, params: dict[str, Any],
@@ -234,3 +231,18 @@ def targeted_success(model: Any, x: np.ndarray, y: Any, x_adv: np.ndarray,
                 hits += any(not metrics.box_found(b, target, own[0]) for b in pred["boxes"][keep])
             rate.append(hits / max(len(y), 1))
     return {"baseline_attack_success_rate": rate[0], "attack_success_rate": rate[1]}
+
+
+# ---- the records of the patch attacks (FGSM and PGD are `evasion.catalogue`'s) ----------
+def _vision(name: str, vision_class: str, tasks: tuple[Task, ...], defaults: Any,
+            doc: str) -> AttackSpec:
+    return AttackSpec(name, "evasion", "art", tuple(t.value for t in tasks), GradientModel,
+                      run, doc, defaults, "white", options={"vision_class": vision_class})
+
+
+DPATCH = _vision("dpatch", "art.attacks.evasion.DPatch", (DET,), _patch,
+                 "DPatch adversarial patch (ART)")
+ROBUST_DPATCH = _vision("robust_dpatch", "art.attacks.evasion.RobustDPatch", (DET,),
+                        _robust_patch, "RobustDPatch adversarial patch (ART)")
+PATCH = _vision("patch", "dii_hpc.audit.evasion.vision_patch.UniversalPatch", (DET, SEG), _patch,
+                "universal patch through the estimator's loss gradient")

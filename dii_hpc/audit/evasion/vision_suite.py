@@ -1,11 +1,11 @@
 """Level I evasion suite for detectors and segmenters, and its example images.
 
 Suite: fgsm and pgd at the reference Linf eps (10% of the clip range), plus a patch attack
-(detection: ART DPatch; segmentation: `patch.UniversalPatch`), all with
-`attacks.defaults`. On top of the per-attack records:
+(detection: ART DPatch; segmentation: `vision_patch.UniversalPatch`), all with their
+records' defaults. On top of the per-attack records:
 - the task metric (mAP@0.5 for detection, mean IoU for segmentation) clean and under the
-  worst attack; the grade is `stats.grade("evasion", worst / clean)` (same thresholds as
-  the classification suite's relative robust accuracy);
+  worst attack; the grade is the evasion suite's (`evasion.suite.GRADING` of worst / clean,
+  the thresholds of the classification suite's relative robust accuracy);
 - a PGD curve over eps = {2, 5, 10, 20}% of the range;
 - sanity flags: zero input gradients, clean metric too low to audit, non-monotone curve.
 Examples: PNGs of original | perturbation | attacked image, with predicted boxes or masks.
@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc.audit.core import stats
 from dii_hpc.audit.evasion import vision as catalogue
 from dii_hpc.audit.model.protocols import Task
 
@@ -65,7 +64,9 @@ def run_suite(model: Any, x: np.ndarray, y: Any, *, seed: int = 0,
         metrics |= {"clean_pixel_accuracy": records[0]["metrics"]["clean_pixel_accuracy"],
                     "adv_pixel_accuracy": min(r["metrics"]["adv_pixel_accuracy"]
                                               for r in records)}
-    letter = stats.grade("evasion", score)
+    from dii_hpc.audit.evasion.suite import GRADING
+
+    letter = GRADING.grade(score)
     pgd = advs.get("pgd")
     examples = write_examples(model, x, pgd, examples_dir) if examples_dir and pgd is not None \
         else []

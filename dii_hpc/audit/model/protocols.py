@@ -32,6 +32,14 @@ class Task(str, Enum):
         return self.value.endswith("regression")
 
     @property
+    def short(self) -> str:
+        """The task in one word (listings): image, tabular, regression, timeseries, ..."""
+        return {"image_classification": "image", "tabular_classification": "tabular",
+                "tabular_regression": "regression", "timeseries_classification": "timeseries",
+                "image_segmentation": "segmentation",
+                "object_detection": "detection"}[self.value]
+
+    @property
     def is_vision(self) -> bool:
         """Detection and segmentation: labels are boxes or masks, not class ids."""
         return self in (Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION)
@@ -139,13 +147,12 @@ def methods(protocol: type[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def missing_methods(model: object, needed: type[Any] | tuple[str, ...]) -> list[str]:
-    """The methods of ``needed`` (a Protocol, or method names) the model does not provide."""
-    names = needed if isinstance(needed, tuple) else methods(needed)
-    return [name for name in names if not callable(getattr(model, name, None))]
+def missing_methods(model: object, needed: type[Any]) -> list[str]:
+    """The methods of the Protocol ``needed`` the model does not provide."""
+    return [name for name in methods(needed) if not callable(getattr(model, name, None))]
 
 
-def require(model: object, needed: type[Any] | tuple[str, ...], what: str) -> None:
+def require(model: object, needed: type[Any], what: str) -> None:
     """Raise one line naming the first missing method, so the user knows what to add."""
     from dii_hpc.errors import BadInput
 

@@ -79,7 +79,7 @@ def record(sub: Submission, kind: str, jobs: list[Any], run_id: str | None = Non
     mapped = run_id is not None and run_job is not None
     # the run's row has no task index: it is no sweep task that `resubmit` could restart
     res = SubmitResult(sub.id, sub.experiment, kind, [{"index": None}] if mapped else [], "",
-                       run_ids=[run_id] if mapped else [],
+                       run_ids=[str(run_id)] if mapped else [],
                        job_ids=[str(run_job.job_id)] if mapped else [],
                        plan_file=sub.folder.parent / "audit.json")
     res.arrays = sorted({i.split("_")[0] for i in ids}, key=lambda x: (len(x), x))
@@ -180,7 +180,7 @@ def check_ended(tasks: list[list[str]], folder: str) -> None:
     import submitit
 
     for job_id, label in tasks:
-        job = submitit.SlurmJob(folder=folder, job_id=job_id, tasks=(0,))
+        job: submitit.SlurmJob[Any] = submitit.SlurmJob(folder=folder, job_id=job_id, tasks=(0,))
         if job.paths.result_pickle.exists():
             from submitit.core import utils
 

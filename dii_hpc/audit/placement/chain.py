@@ -1,6 +1,6 @@
 """A level I suite on Slurm as a chain: the shard array, then a tiny dependent merge job.
 
-`slurm_suite.run` (what `audit suite --executor slurm` does by default) waits in the
+`placement.slurm.run` (what `audit suite --executor slurm` does by default) waits in the
 submitting process for the array and merges there; on a login node that process is what
 dies with the SSH session. Here nothing waits: `submit` creates the audit run PENDING,
 queues the shard array and a merge job that Slurm holds with `--dependency=afterany:<array>`,
@@ -22,30 +22,32 @@ from __future__ import annotations
 from typing import Any
 
 from dii_hpc.audit.job import AuditJob
-from dii_hpc.audit.placement.slurm import SUITES as SHARDED  # the suites split into shards
 from dii_hpc.errors import BadInput, CheckFailed
 
 
 def sharded(job: AuditJob) -> bool:
     """A suite that runs as a shard array and a merge job (what `task_count` sizes)."""
-    return job.level == "I" and job.name in SHARDED and not job.config.standard
+    return job.level == "I" and job.suite().chain
 
 
 def check(job: AuditJob) -> None:
-    """The level I suites split into shards (`SHARDED`); AutoAttack's standard only waits
-    in the submitting process (its blocks depend on the model's output)."""
-    if job.level != "I" or job.name not in SHARDED:
-        raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SHARDED)}), "
-                       "one array task per shard")
-    if job.config.standard:
-        raise BadInput("--standard runs its blocks as an array the submitting process waits "
-                       "for: drop --no-wait (and use it outside pipelines)")
+    """A level I suite planned before the model exists; a standard whose blocks depend on
+    the model's outputs (AutoAttack's) only runs as an array the submitting process waits for."""
+    from dii_hpc.audit.specs import suites
+
+    if job.level != "I":
+        raise BadInput(f"--executor slurm runs the level I suites "
+                       f"({', '.join(s.name for s in suites())}), one array task per shard")
+    if not job.suite().chain:
+        raise BadInput(f"--standard {job.suite().name} runs its blocks as an array the "
+                       "submitting process waits for: drop --no-wait (and use it outside "
+                       "pipelines)")
 
 
 def _plan(job: AuditJob) -> list[str]:
     from dii_hpc.audit.placement import slurm
 
-    return slurm.plan(job, job.task)
+    return slurm.plan(job)
 
 
 def task_count(job: AuditJob) -> int:
@@ -102,7 +104,7 @@ def submit(job: AuditJob, *, timeout_min: int = 60, under: list[str] | None = No
     from dii_hpc.launch import backend
 
     check(job)
-    missing = slurm.plan(job, job.task, None, checkpoint.for_job(job).done())
+    missing = slurm.plan(job, done=checkpoint.for_job(job).done())
     kind, conf = backend.choose("slurm")
     sub = arrays.begin(job, "audit shards")
     run_id = results.create_pending(job, sub.store)

@@ -33,8 +33,11 @@ def _dispatch(job: AuditJob, examples: str, scoring_only: bool, owner: Any,
 
         return slurm.run(job, examples_dir=examples, owner=owner, model=model)
     if job.mpi > 1:
-        if job.threat not in ("evasion", "privacy"):
-            raise BadInput("--mpi shards evasion and privacy attacks only")
+        if not job.suite().mpi:
+            from dii_hpc.audit.specs import suites
+
+            raise BadInput(f"--mpi shards {' and '.join(s.name for s in suites() if s.mpi)} "
+                           "attacks only")
         from dii_hpc.audit.placement import mpi
 
         return mpi.run(job.mpi, job, examples_dir=examples)

@@ -28,75 +28,32 @@ from typing import Any
 
 from dii_hpc.audit.job import AuditJob
 from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.specs import Facts, Suite
 from dii_hpc.errors import BadInput
-
-SUITES = ("evasion", "privacy", "poisoning")
 
 
 def compute_shard(job: AuditJob, shard: str) -> dict[str, Any]:
     """Array task body: rebuild model and data, compute one shard (or one sample part of
-    it, `sample_shards`) into the checkpoint; say where it ran. A key of a plan made
-    without knowing the model's task that its task does not have is skipped."""
-    from dii_hpc.audit.core import checkpoint
+    it, `sample_shards`) into the checkpoint through the suite's record; say where it ran.
+    A key of a plan made without knowing the model's task that its task does not have is
+    skipped."""
+    from dii_hpc.audit.core import checkpoint, sample_shards
     from dii_hpc.audit.core.data import prepare
 
+    suite = job.suite()
     prep = prepare(job)
-    where = {"shard": shard, "device": _device_of(prep.model),
-             "node": os.environ.get("SLURMD_NODENAME"),
+    where = {"shard": shard, "node": os.environ.get("SLURMD_NODENAME"),
              "gpus": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    if suite.chain and shard not in plan(job, Facts.of(prep.model)):
+        return where | {"device": _device_of(prep.model),
+                        "skipped": f"not in the {suite.name} suite of {prep.task.value}"}
     ck = checkpoint.for_job(job)
-    if not job.config.standard and shard not in plan(
-            job, prep.task, callable(getattr(prep.model, "fit", None))):
-        return where | {"skipped": f"not in the {job.name} suite of {prep.task.value}"}
-    if job.config.standard:
-        from dii_hpc.audit.evasion.autoattack import standard as autoattack
-        from dii_hpc.audit.evasion.torch_engine.target import of
-
-        on_task_device(prep.model)
-        p = autoattack.plan(prep.model, dict(job.config.params), shard.split("-")[1])
-        autoattack.compute_block(of(prep.model, "--standard autoattack"), prep.x, prep.y, p,
-                                 prep.seed, shard, ck)
-    elif job.name == "poisoning":
-        from dii_hpc.audit.engine import poison_target
-        from dii_hpc.audit.poisoning import suite as poisoning_suite
-
-        poisoning_suite.compute_shard(prep.model, prep.train, prep.test, prep.seed,
-                                      poison_target(job), shard, ck)
-    else:
-        _sample_shard(job, prep, shard, ck)
-    return where | {"device": _device_of(prep.model)}
-
-
-def _sample_shard(job: AuditJob, prep: Any, shard: str, ck: Any) -> None:
-    """An evasion or privacy shard, or one sample part of it."""
-    from dii_hpc.audit.core import checkpoint, sample_shards
-
     base, part = sample_shards.split(shard)
     generator = None
     if part is not None:  # only the part's blocks are kept; the shard's record is not
         generator, ck = sample_shards.writer(ck, base, *part), checkpoint.Checkpoint(None)
-    if job.name == "privacy":
-        from dii_hpc.audit.privacy import suite as privacy_suite
-
-        privacy_suite.compute_shard(prep.model, prep.train, prep.test, job.config.n_samples,
-                                    prep.seed, base, ck, generator, job)
-        return
-    from dii_hpc.audit.evasion import suite as evasion_suite
-
-    if evasion_suite.shard_engine(base, job.engine) == "torch":
-        on_task_device(prep.model)
-    evasion_suite.compute_shard(prep.model, prep.x, prep.y, prep.seed, base, ck, generator,
-                                engine=job.engine)
-
-
-def on_task_device(model: Any) -> None:
-    """A torch model's module moved to this task's device (`distributed.device`: the GPU
-    Slurm's GRES left visible, else the CPU); the torch engine attacks it there."""
-    from dii_hpc.distributed import device
-
-    module = getattr(model, "module", None)
-    if callable(getattr(module, "to", None)):
-        module.to(device())
+    suite.compute_shard(job, prep, base, ck, generator)
+    return where | {"device": _device_of(prep.model)}
 
 
 def _device_of(model: Any) -> str:
@@ -105,52 +62,35 @@ def _device_of(model: Any) -> str:
     return str(param.device) if param is not None else "cpu"
 
 
-def _task_plan(job: AuditJob, task: Task, retrainable: bool) -> list[str]:
-    """The suite's task keys for a known task: its shards, each split into `sample_shards`
-    parts where its work can be split by samples."""
+def _keys(job: AuditJob, suite: Suite, facts: Facts) -> list[str]:
+    """The suite's task keys for what is known: its shards, each split into
+    `sample_shards` parts where its work can be split by samples."""
     from dii_hpc.audit.core import sample_shards
 
-    parts = job.config.sample_shards
-    if job.config.standard:  # AutoAttack's blocks: the variant needs the model's outputs
-        from dii_hpc.audit.core.data import prepare
-        from dii_hpc.audit.evasion.autoattack import standard as autoattack
-
-        prep = prepare(job)
-        p = autoattack.setup(prep.model, prep.x, dict(job.config.params))[0]
-        return autoattack.block_keys(p.variant, len(prep.x))
-    if job.name == "poisoning":
-        from dii_hpc.audit.poisoning import suite as poisoning_suite
-
-        return poisoning_suite.shard_keys(task)
-    if job.name == "privacy":  # LiRA/RMIA when the model has fit (models trained before)
-        from dii_hpc.audit.privacy import suite as privacy_suite
-
-        return sample_shards.plan(privacy_suite.shard_keys(task, job.config.attacks,
-                                                           retrainable),
-                                  parts, privacy_suite.blocked, [])
-    from dii_hpc.audit.evasion import suite as evasion_suite
-
-    return sample_shards.plan(evasion_suite.shard_keys(task, job.config.attacks), parts,
-                              lambda shard: evasion_suite.blocked(shard, job.engine), [])
+    return sample_shards.plan(suite.plan(job, facts), job.config.sample_shards,
+                              lambda shard: suite.blocked(job, shard), [])
 
 
-def plan(job: AuditJob, task: Task | None = None, retrainable: bool | None = None,
-         done: list[str] | None = None) -> list[str]:
-    """The array's task keys not in ``done``: the plan of the model's task when known, else
-    every key some task's plan has (in the order of `Task`); with ``retrainable`` unknown,
-    the privacy suite plans LiRA and RMIA as if the model had `fit`."""
-    tasks = [task] if task is not None else list(Task)
-    keys: list[str] = []
-    errors: list[BadInput] = []
-    for t in tasks:
-        try:
-            found = _task_plan(job, t, True if retrainable is None else retrainable)
-        except BadInput as err:  # a task the suite does not cover, or attacks it lacks
-            errors.append(err)
-            continue
-        keys += [k for k in found if k not in keys]
-    if not keys and errors:
-        raise errors[0]
+def plan(job: AuditJob, facts: Facts | None = None, done: list[str] | None = None) -> list[str]:
+    """The array's task keys not in ``done``: the plan of the model's task when known (the
+    job's, else ``facts``), else every key some task's plan has (in the order of `Task`); with
+    ``retrainable`` unknown, the privacy suite plans LiRA and RMIA as if the model had `fit`.
+    A suite that is not planned before the model exists (``chain=False``) plans once."""
+    suite = job.suite()
+    facts = facts or Facts(job.task)
+    if facts.task is not None or not suite.chain:
+        keys = _keys(job, suite, facts)
+    else:
+        keys, errors = [], []
+        for task in (t for t in Task if suite.applies(t)):
+            try:
+                found = _keys(job, suite, Facts(task, facts.retrainable))
+            except BadInput as err:  # a task the suite does not cover, or attacks it lacks
+                errors.append(err)
+                continue
+            keys += [k for k in found if k not in keys]
+        if not keys and errors:
+            raise errors[0]
     return [k for k in keys if k not in (done or [])]
 
 
@@ -192,20 +132,14 @@ def run(job: AuditJob, *, timeout_min: int = 60, examples_dir: str | None = None
     from dii_hpc.audit.placement import arrays
     from dii_hpc.launch import backend
 
-    if job.level != "I" or job.name not in SUITES:
-        raise BadInput(f"--executor slurm runs the level I suites ({', '.join(SUITES)}), "
-                       "one array task per shard")
-    if job.config.standard:
-        from dii_hpc.audit.evasion.autoattack import standard as autoattack
+    if job.level != "I":
+        from dii_hpc.audit.specs import suites
 
-        autoattack.check(job)
+        raise BadInput(f"--executor slurm runs the level I suites "
+                       f"({', '.join(s.name for s in suites())}), one array task per shard")
     ck = checkpoint.for_job(job)
-    if model is not None:
-        known: tuple[Task | None, bool | None] = (Task.parse(model.task),
-                                                  callable(getattr(model, "fit", None)))
-    else:
-        known = (job.task, None)
-    missing, tasks, array = plan(job, *known, ck.done()), [], None
+    facts = Facts.of(model) if model is not None else Facts(job.task)
+    missing, tasks, array = plan(job, facts, ck.done()), [], None
     if missing:
         run_ = owner.open() if owner is not None else None
         sub = arrays.begin(job, "audit shards")

@@ -10,7 +10,8 @@ effect: the clean model's rate on the same triggered inputs (`baseline_attack_su
 is subtracted from the success rate (`attack_success_lift`, which the grade uses). Detection
 scores ART's ActivationDefence and SpectralSignatureDefense against the known poison mask.
 Every retraining and ART call runs under a seed derived from the audit's (`randomness`).
-The level I suite, shard by shard, is `poisoning_suite`.
+Each attack is an `AttackSpec` record (`poisoning.catalogue`); the level I suite, shard by
+shard, is `poisoning.suite`.
 """
 
 from __future__ import annotations
@@ -22,17 +23,15 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.audit.core import randomness, stats
-from dii_hpc.audit.model.protocols import Task, require
+from dii_hpc.audit.model.protocols import (
+    ActivationModel,
+    GradientRetrainableModel,
+    RetrainableModel,
+    Task,
+    require,
+)
 from dii_hpc.errors import BadInput
 
-ATTACKS = {
-    "backdoor": "trigger + relabel a fraction of the training set, retrain, measure success",
-    "activation_defence": "ART ActivationDefence on a backdoored training set",
-    "spectral_signature": "ART SpectralSignatureDefense on a backdoored training set",
-    "label_flip": "accuracy after retraining on 0-40% flipped labels (tabular)",
-    "clean_label_backdoor": "ART clean-label backdoor: PGD-hardened target-class images "
-                            "+ trigger, labels untouched (images)",
-}
 FLIP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
 
 
@@ -84,7 +83,7 @@ def poison(model: Any, x: np.ndarray, y: np.ndarray, fraction: float, target: in
     return x_out, y_out, mask
 
 
-def check(model: Any, name: str, needs: tuple[str, ...]) -> Task:
+def check(model: Any, name: str, needs: type[Any]) -> Task:
     task = Task.parse(model.task)
     if not task.is_classification or trigger_for(model) is None:
         raise BadInput(f"attack {name} supports image, time-series and tabular classification, "
@@ -96,7 +95,7 @@ def check(model: Any, name: str, needs: tuple[str, ...]) -> Task:
 def backdoor(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
              fraction: float = 0.1, target: int = 0, seed: int = 0) -> tuple[dict[str, Any], Any]:
     """Retrain on a poisoned copy; (record, poisoned model) with clean acc and success rate."""
-    check(model, "backdoor", ("predict", "fit"))
+    check(model, "backdoor", RetrainableModel)
     t0 = time.perf_counter()
     xp, yp, _ = poison(model, *train, fraction, target, seed)
     victim, fit_seed = _retrain(model, xp, yp, seed, "backdoor", fraction)
@@ -150,7 +149,7 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
 
     from dii_hpc.audit.model.adapter import estimator_for
 
-    task = check(model, "clean_label_backdoor", ("predict", "fit", "get_grad"))
+    task = check(model, "clean_label_backdoor", GradientRetrainableModel)
     if task is not Task.IMAGE_CLASSIFICATION:
         raise BadInput(f"attack clean_label_backdoor works on images, not {task.value}")
     t0 = time.perf_counter()
@@ -181,11 +180,10 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
            target: int = 0, seed: int = 0, victim: Any = None,
            params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Poison the set, retrain (unless `victim` given), run ART's detector, score it."""
-    from art.defences.detector.poison import SpectralSignatureDefense
-
     from dii_hpc.audit.model.adapter import estimator_for
+    from dii_hpc.audit.specs import attack
 
-    check(model, name, ("predict", "fit", "get_activations"))
+    check(model, name, ActivationModel)
     t0 = time.perf_counter()
     xp, yp, is_poison = poison(model, *train, fraction, target, seed)
     if victim is None:  # the same retrained model as `backdoor` at this fraction
@@ -194,15 +192,10 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
     onehot = np.eye(int(model.nb_classes))[yp]
     kw = dict(params or {})
     call_seed = randomness.derive(seed, name, fraction)
+    detector = attack(name).options["detector"]
     try:
         with randomness.seeded(call_seed):
-            if name == "activation_defence":
-                kw = {"nb_clusters": 2, "nb_dims": 10, "reduce": "PCA", **kw}
-                _, is_clean = _activation_defence(est, xp, onehot, call_seed).detect_poison(**kw)
-            else:
-                kw = {"batch_size": 128, "eps_multiplier": 1.5, "expected_pp_poison": fraction,
-                      **kw}
-                _, is_clean = SpectralSignatureDefense(est, xp, onehot, **kw).detect_poison()
+            kw, is_clean = detector(est, xp, onehot, call_seed, fraction, kw)
     except (ValueError, TypeError) as err:
         raise BadInput(f"attack {name}: ART rejected the parameters: {err}") from err
     flagged = np.asarray(is_clean) == 0
@@ -217,7 +210,8 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
                           "precision": stats.rate_interval(is_poison[flagged])}}
 
 
-def _activation_defence(est: Any, x: np.ndarray, onehot: np.ndarray, seed: int) -> Any:
+def activation_defence(est: Any, x: np.ndarray, onehot: np.ndarray, seed: int,
+                        fraction: float, kw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """ART's ActivationDefence with its MiniBatchKMeans seeded (ART leaves random_state
     None); `detect_poison` keeps this clusterer while nb_clusters stays 2."""
     from art.defences.detector.poison import ActivationDefence
@@ -226,14 +220,23 @@ def _activation_defence(est: Any, x: np.ndarray, onehot: np.ndarray, seed: int) 
     defence = ActivationDefence(est, x, onehot)
     defence.nb_clusters = 2
     defence.clusterer = MiniBatchKMeans(n_clusters=2, random_state=seed)
-    return defence
+    kw = {"nb_clusters": 2, "nb_dims": 10, "reduce": "PCA", **kw}
+    return kw, defence.detect_poison(**kw)[1]
+
+
+def spectral_signature(est: Any, x: np.ndarray, onehot: np.ndarray, seed: int,
+                        fraction: float, kw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    from art.defences.detector.poison import SpectralSignatureDefense
+
+    kw = {"batch_size": 128, "eps_multiplier": 1.5, "expected_pp_poison": fraction, **kw}
+    return kw, SpectralSignatureDefense(est, x, onehot, **kw).detect_poison()[1]
 
 
 def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
                test: tuple[np.ndarray, np.ndarray], fractions: tuple[float, ...] = FLIP_FRACTIONS,
                seed: int = 0) -> dict[str, Any]:
     """Clean test accuracy after retraining with a growing share of flipped labels."""
-    check(model, "label_flip", ("predict", "fit"))
+    check(model, "label_flip", RetrainableModel)
     t0 = time.perf_counter()
     x, y = train
     n_cls, rng = int(model.nb_classes), np.random.default_rng(seed)

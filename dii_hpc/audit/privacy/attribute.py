@@ -10,13 +10,17 @@ reduction of the first over the second (`model_leakage`, 0 = the model reveals n
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dii_hpc.audit.model.protocols import Task, require
+from dii_hpc.audit.model.protocols import Predictor, Task, require
 from dii_hpc.audit.model.validate import pop_number
+from dii_hpc.audit.specs import AttackSpec
 from dii_hpc.errors import BadInput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.specs import Call, Outcome
 
 
 def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any] | None = None,
@@ -34,7 +38,7 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
     task = Task.parse(model.task)
     if task is not Task.TABULAR_CLASSIFICATION:
         raise BadInput(f"attack attribute_inference needs tabular classification, not {task.value}")
-    require(model, ("predict",), "attack attribute_inference")
+    require(model, Predictor, "attack attribute_inference")
     x = np.asarray(train[0])
     feature = pop_number(params, "feature", 0, "attribute_inference", int)
     if not 0 <= feature < x.shape[1]:
@@ -73,3 +77,15 @@ def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any]
             "params": {"feature": feature, "attack_model_type": kind, "seed": seed},
             "metrics": metrics, "intervals": {}, "time_s": time.perf_counter() - t0,
             "seeds": [call_seed]}
+
+
+def _run(spec: AttackSpec, call: Call) -> Outcome:
+    from dii_hpc.audit.specs import Outcome
+
+    record = run(call.model, call.prep.train, dict(call.params), call.seed)
+    return Outcome(record, len(call.prep.train[0]))
+
+
+ATTRIBUTE_INFERENCE = AttackSpec(
+    "attribute_inference", "privacy", "art", (Task.TABULAR_CLASSIFICATION.value,), Predictor,
+    _run, "hidden tabular feature from the others + the model (ART)")

@@ -15,40 +15,30 @@ split (equal sizes: 0.5 balanced accuracy is a coin flip). Attacks:
 Every record carries its sample sizes (`n_members`, `n_non_members`) and a 95% interval
 for its AUC: a stratified percentile bootstrap (`stats.auc_interval`, 1000 resamples
 under a seed derived from the audit's), so a figure from 20 samples shows its width.
-The suite and its grade live in `privacy_suite`.
+Each attack is an `AttackSpec` record (the bottom of this file), its scoring in its
+``measure``; the suite and its grade live in `privacy.suite`.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dii_hpc.audit.core import randomness, stats
-from dii_hpc.audit.model.protocols import Task, require
+from dii_hpc.audit.model.protocols import LossModel, Task
+from dii_hpc.audit.specs import CLASSIFIERS, LABEL_TASKS, AttackSpec
 from dii_hpc.errors import BadInput
 
-ATTACKS = {
-    "mi_loss": "loss threshold (higher score = lower loss = member)",
-    "mi_confidence": "true-class confidence threshold",
-    "mi_gap": "rule-based gap attack: member iff correctly classified (ART)",
-    "mi_blackbox": "trained black-box attack model on predictions + labels (ART)",
-    "mi_label_only": "label-only decision-boundary distance (ART, HopSkipJump); cost: about "
-                     "90 model queries per sample, on up to 500 members + 500 non-members",
-    "attribute_inference": "hidden tabular feature from the others + the model (ART)",
-    "lira": "LiRA (Carlini et al. 2022): per-record Gaussian likelihood ratio over N reference "
-            "models retrained with model.fit on random halves of the population; online or "
-            "offline, per-example or fixed variance (params n_reference=16, mode, variance)",
-    "rmia": "RMIA (Zarifzadeh et al. 2024, as ML Privacy Meter): the record's likelihood ratio "
-            "against the population's, same reference models (params n_reference=16, mode, "
-            "offline_a, gamma)",
-    "dp_canary": "epsilon lower bound at a stated delta from mislabelled canaries inserted into "
-                 "one training run (Steinke et al. 2023; params n_canaries, delta=1e-5)",
-}
-REFERENCE_ATTACKS = ("lira", "rmia", "dp_canary")  # reference_attacks.py runs them
-CLASSIFICATION_SUITE = ("mi_loss", "mi_confidence", "mi_gap", "mi_blackbox", "mi_label_only")
-REGRESSION_SUITE = ("mi_loss", "mi_blackbox")
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.core.data import Generator
+    from dii_hpc.audit.specs import Call, Outcome
+
+Scorer = Callable[..., tuple[np.ndarray, np.ndarray]]
+Measure = Callable[..., tuple[dict[str, Any], list[int]]]
+
 LABEL_ONLY_MAX = 500  # per side: ~90 HopSkipJump queries per sample is the costly part
 LABEL_ONLY_HSJ = {"norm": 2, "max_iter": 3, "max_eval": 100, "init_eval": 10, "init_size": 20,
                   "batch_size": 128}
@@ -69,37 +59,52 @@ def membership_sets(members: tuple[np.ndarray, np.ndarray],
 
 def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                params: dict[str, Any] | None = None, seed: int = 0,
-               generator: Any = None) -> dict[str, Any]:
-    """One membership attack -> attack record with metrics, intervals and the ROC.
+               generator: Generator | None = None) -> dict[str, Any]:
+    """One membership attack (its record's ``measure``) -> attack record with metrics,
+    intervals and the ROC.
 
     `generator` replaces `evasion.generate` for the label-only attack's HopSkipJump (MPI
     ranks shard it); every other ART call runs under `randomness.seeded`."""
-    if name not in ATTACKS or name == "attribute_inference" or name in REFERENCE_ATTACKS:
-        raise BadInput(f"unknown membership attack {name!r}; known: "
-                       f"{', '.join(a for a in ATTACKS if a.startswith('mi_'))} (reference-model "
-                       f"attacks: dii_hpc.audit.privacy.reference.attacks)")
-    task = Task.parse(model.task)
-    if task.is_regression and name not in REGRESSION_SUITE:
-        raise BadInput(f"attack {name} needs a classifier; on regressors use "
-                       f"{', '.join(REGRESSION_SUITE)}")
-    require(model, ("predict", "get_loss"), f"attack {name}")
-    params = dict(params or {})
-    call_seed = randomness.derive(seed, name)
+    from dii_hpc.audit.specs import attack, check
+
+    spec = attack(name)
+    if "measure" not in spec.options:
+        raise BadInput(f"attack {name} is no membership attack on (x, y, is_member)")
+    check(spec, model)
     t0 = time.perf_counter()
-    if name == "mi_gap":
-        record = _gap(model, x, y, is_member, call_seed)
-        seeds = [call_seed]
-    elif name == "mi_label_only":
-        eval_member, score, seeds = _label_only_score(model, x, y, is_member, params, seed,
-                                                      generator)
-        record = _threshold_record(eval_member, score, call_seed)
-    else:
-        with randomness.seeded(call_seed):
-            eval_member, score = _SCORERS[name](model, x, y, is_member, params, seed)
-        record = _threshold_record(eval_member, score, call_seed)
-        seeds = [call_seed]
-    record.update(name=name, params=params, time_s=time.perf_counter() - t0, seeds=seeds)
+    record, seeds = spec.options["measure"](name, model, x, y, is_member, dict(params or {}),
+                                            seed, generator)
+    record.update(name=name, params=dict(params or {}), time_s=time.perf_counter() - t0,
+                  seeds=seeds)
     return record
+
+
+def _scored(scorer: Scorer) -> Measure:
+    """A threshold attack: ``scorer`` gives (who is scored, score) under a derived seed."""
+    def measure(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+                params: dict[str, Any], seed: int, generator: Generator | None
+                ) -> tuple[dict[str, Any], list[int]]:
+        call_seed = randomness.derive(seed, name)
+        with randomness.seeded(call_seed):
+            eval_member, score = scorer(model, x, y, is_member, params, seed)
+        return _threshold_record(eval_member, score, call_seed), [call_seed]
+
+    return measure
+
+
+def _gap_measure(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+                 params: dict[str, Any], seed: int, generator: Generator | None
+                 ) -> tuple[dict[str, Any], list[int]]:
+    call_seed = randomness.derive(seed, name)
+    return _gap(model, x, y, is_member, call_seed), [call_seed]
+
+
+def _label_only_measure(name: str, model: Any, x: np.ndarray, y: np.ndarray,
+                        is_member: np.ndarray, params: dict[str, Any], seed: int,
+                        generator: Generator | None) -> tuple[dict[str, Any], list[int]]:
+    eval_member, score, seeds = _label_only_score(model, x, y, is_member, params, seed,
+                                                  generator)
+    return _threshold_record(eval_member, score, randomness.derive(seed, name)), seeds
 
 
 def _loss_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
@@ -238,5 +243,35 @@ def true_class_log_prob(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, logsumexp(others, axis=1))
 
 
-_SCORERS = {"mi_loss": _loss_score, "mi_confidence": _confidence_score,
-            "mi_blackbox": _blackbox_score}
+# ---- the records -----------------------------------------------------------------------------
+def run_membership(spec: AttackSpec, call: Call) -> Outcome:
+    """Level II (and suite shard) run: up to ``n_samples`` members and as many non-members
+    (default: the evaluation sample's size), the ROC as the result's curve."""
+    from dii_hpc.audit.model.validate import pop_number
+    from dii_hpc.audit.specs import Outcome
+
+    params = dict(call.params)
+    n_each = pop_number(params, "n_samples", len(call.prep.x), spec.name, int)
+    x, y, member = membership_sets(call.prep.train, call.prep.test, n_each, call.seed)
+    record = run_attack(spec.name, call.model, x, y, member, params, call.seed, call.generator)
+    return Outcome(record, len(x), curves={"roc": record.pop("roc")})
+
+
+def _mi(name: str, tasks: tuple[str, ...], measure: Measure, doc: str,
+        splits: bool = False) -> AttackSpec:
+    return AttackSpec(name, "privacy", "art", tasks, LossModel, run_membership, doc,
+                      splits=splits, options={"measure": measure})
+
+
+MI_LOSS = _mi("mi_loss", LABEL_TASKS, _scored(_loss_score),
+              "loss threshold (higher score = lower loss = member)")
+MI_CONFIDENCE = _mi("mi_confidence", CLASSIFIERS, _scored(_confidence_score),
+                    "true-class confidence threshold")
+MI_GAP = _mi("mi_gap", CLASSIFIERS, _gap_measure,
+             "rule-based gap attack: member iff correctly classified (ART)")
+MI_BLACKBOX = _mi("mi_blackbox", LABEL_TASKS, _scored(_blackbox_score),
+                  "trained black-box attack model on predictions + labels (ART)")
+MI_LABEL_ONLY = _mi("mi_label_only", CLASSIFIERS, _label_only_measure,
+                    "label-only decision-boundary distance (ART, HopSkipJump); cost: about 90 "
+                    "model queries per sample, on up to 500 members + 500 non-members",
+                    splits=True)

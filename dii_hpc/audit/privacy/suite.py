@@ -1,7 +1,7 @@
 """Level I privacy suite: every membership attack of the task, graded on evidence.
 
-Grade: the highest *lower bound* of the attacks' 95% AUC intervals (`stats.GRADE_THRESHOLDS
-["privacy"]`). A point AUC from a small sample (the label-only attack once scored 10
+Grade: the highest *lower bound* of the attacks' 95% AUC intervals (`GRADING`, the
+`Suite` record's). A point AUC from a small sample (the label-only attack once scored 10
 members and 10 non-members) can come out above a real leak by chance; its interval is wide,
 so its lower bound stays low. The grade therefore says "some attack separates members from
 non-members at least this well", and `max_membership_auc` (the best point AUC) sits
@@ -15,13 +15,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dii_hpc import progress
-from dii_hpc.audit.core import sample_shards, stats
+from dii_hpc.audit.core import sample_shards
 from dii_hpc.audit.core.checkpoint import Checkpoint, cached
+from dii_hpc.audit.core.data import Prepared
 from dii_hpc.audit.model.protocols import Task
 from dii_hpc.audit.privacy import membership as privacy
+from dii_hpc.audit.specs import LABEL_TASKS, Call, Facts, Grading, Suite, attack, shape_of
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.core.data import Generator
     from dii_hpc.audit.job import AuditJob
+
+MEMBERSHIP = ("mi_loss", "mi_confidence", "mi_gap", "mi_blackbox", "mi_label_only")
+REFERENCE = ("lira", "rmia")  # when the model has `fit`: their reference models retrain it
+ATTRIBUTE = ("attribute_inference",)
+GRADING = Grading("membership_auc_lower_bound", (0.55, 0.6, 0.7, 0.8), higher_is_better=False,
+                  doc="the highest lower bound of the attacks' 95% AUC intervals (a small "
+                      "sample cannot decide the grade by chance)")
 
 SMALL_SAMPLE = 50  # per side: below this an attack's AUC interval is wider than +-0.1
 
@@ -30,15 +40,8 @@ def suite_attacks(task: Task, attacks: list[str] | None = None,
                   retrainable: bool = False) -> list[str]:
     """The suite's attacks for `task` (`attacks` may only drop some); LiRA and RMIA when
     the model can be retrained (`fit`: their reference models) and classifies."""
-    full = list(privacy.REGRESSION_SUITE if task.is_regression
-                else privacy.CLASSIFICATION_SUITE)
-    if retrainable and task.is_classification:
-        from dii_hpc.audit.privacy.reference.attacks import SUITE
-
-        full += list(SUITE)
-    if task is Task.TABULAR_CLASSIFICATION:
-        full.append("attribute_inference")
-    return [a for a in full if not attacks or a in attacks]
+    full = [*MEMBERSHIP, *(REFERENCE if retrainable else ()), *ATTRIBUTE]
+    return [a for a in full if attack(a).applies(task) and (not attacks or a in attacks)]
 
 
 def shard_keys(task: Task, attacks: list[str] | None = None,
@@ -48,36 +51,29 @@ def shard_keys(task: Task, attacks: list[str] | None = None,
 
 
 def blocked(shard: str) -> bool:
-    """Shards whose work is one blocked generation (they can be split by samples)."""
-    return shard == "attack-mi_label_only"
+    """Shards whose attack is one blocked generation (they can be split by samples)."""
+    return attack(shard.partition("-")[2]).splits
 
 
 def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
                   nonmembers: tuple[np.ndarray, np.ndarray], n: int, seed: int, shard: str,
-                  ck: Checkpoint, generator: Any = None,
+                  ck: Checkpoint, generator: Generator | None = None,
                   job: AuditJob | None = None) -> dict[str, Any]:
     """One attack's record (`attack-<name>`), computed or loaded from `ck` (the label-only
     attack's HopSkipJump may have been split over tasks by samples: `sample_shards`;
-    LiRA/RMIA need the config: their reference models are keyed by its trainer)."""
-    name = shard.partition("-")[2]
+    LiRA/RMIA need the job: their reference models are keyed by its model reference). Each
+    attack takes the config's ``params`` its record has defaults for (``n_reference``)."""
+    spec = attack(shard.partition("-")[2])
     generator = sample_shards.reader(ck, shard, generator)
+    known = spec.defaults(shape_of(model))
+    params = {k: v for k, v in (job.config.params if job else {}).items() if k in known}
+    prep = Prepared(model, members, nonmembers, nonmembers[0][:n], nonmembers[1][:n], seed, "")
 
-    def attack() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        if name in privacy.REFERENCE_ATTACKS:
-            from dii_hpc.audit.privacy.reference import attacks as reference_attacks
+    def run() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        out = spec.run(spec, Call(job, prep, params, generator))
+        return out.record | ({"roc": out.curves["roc"]} if "roc" in out.curves else {}), {}
 
-            assert job is not None, "LiRA/RMIA shards come from a job (its model reference)"
-            return reference_attacks.suite_record(name, model, members, nonmembers, n, seed,
-                                                  job), {}
-        if name == "attribute_inference":
-            from dii_hpc.audit.privacy import attribute
-
-            return attribute.run(model, members, seed=seed), {}
-        x, y, is_member = privacy.membership_sets(members, nonmembers, n, seed)
-        return privacy.run_attack(name, model, x, y, is_member, seed=seed,
-                                  generator=generator), {}
-
-    return cached(ck, shard, attack)[0]
+    return cached(ck, shard, run)[0]
 
 
 def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
@@ -97,21 +93,21 @@ def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
             records.append(compute_shard(model, members, nonmembers, n, seed, key, ck, generator,
                                          job))
             bar.advance()
-    membership = [r for r in records if r["name"] != "attribute_inference"]
+    membership = [r for r in records if r["name"] not in ATTRIBUTE]
     best = max(membership, key=lambda r: (_lower(r), r["metrics"]["auc"]))
     metrics = {"membership_auc_lower_bound": _lower(best),
                "max_membership_auc": max(r["metrics"]["auc"] for r in membership),
                "max_advantage": max(r["metrics"].get("advantage", 0.0) for r in membership),
                "max_tpr_at_1pct_fpr": max(r["metrics"].get("tpr_at_1pct_fpr", 0.0)
                                           for r in membership)}
-    if records[-1]["name"] == "attribute_inference":
+    if records[-1]["name"] in ATTRIBUTE:
         metrics["attribute_model_leakage"] = records[-1]["metrics"]["model_leakage"]
     x, y, is_member = privacy.membership_sets(members, nonmembers, n, seed)
     if not task.is_regression:
         correct = np.argmax(model.predict(x), axis=1) == y
         metrics |= {"train_accuracy": float(correct[is_member].mean()),
                     "test_accuracy": float(correct[~is_member].mean())}
-    letter = stats.grade("privacy", metrics["membership_auc_lower_bound"])
+    letter = GRADING.grade(metrics["membership_auc_lower_bound"])
     return {"task": task.value, "suite": "privacy", "grade": letter,
             "summary": _sentence(best, letter), "metrics": metrics, "attacks": records,
             "curves": {"roc": best["roc"]},
@@ -150,3 +146,45 @@ def _sanity(records: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
             {"flag": "small_attack_sample", "ok": side >= SMALL_SAMPLE,
              "detail": f"smallest attack sample: {smallest['name']} scores {side} per side "
                        f"(below {SMALL_SAMPLE} its AUC interval is wider than +-0.1)"}]
+
+
+# ---- the suite's record -----------------------------------------------------------------------
+def _run(job: AuditJob, prep: Prepared, generator: Generator | None, examples_dir: str | None,
+         ck: Checkpoint) -> dict[str, Any]:
+    return run_suite(prep.model, prep.train, prep.test, n=job.config.n_samples, seed=prep.seed,
+                     attacks=job.config.attacks, generator=generator, ck=ck, job=job)
+
+
+def _plan(job: AuditJob, facts: Facts) -> list[str]:
+    assert facts.task is not None
+    return shard_keys(facts.task, job.config.attacks, facts.retrainable is not False)
+
+
+def _compute(job: AuditJob, prep: Prepared, shard: str, ck: Checkpoint,
+             generator: Generator | None) -> None:
+    compute_shard(prep.model, prep.train, prep.test, job.config.n_samples, prep.seed, shard, ck,
+                  generator, job)
+
+
+def _trains(job: AuditJob, prep: Prepared) -> list[dict[str, Any]]:
+    """LiRA and RMIA share one set of reference models, trained before the shards score."""
+    from dii_hpc.audit.privacy.reference import attacks as ra
+
+    wanted = suite_attacks(prep.task, job.config.attacks, ra.retrainable(prep.model))
+    if not set(wanted) & set(REFERENCE):
+        return []
+    return [{"set": "halves", "n_reference": ra.suite_n_reference(job), "name": "lira"}]
+
+
+def _raw(job: AuditJob, prep: Prepared, generator: Generator | None) -> dict[str, Any]:
+    from dii_hpc.audit.privacy import raw
+
+    return raw.run(job, prep)
+
+
+PRIVACY = Suite(
+    "privacy", "privacy",
+    "every membership attack of the task (LiRA and RMIA when the model has fit), attribute "
+    "inference on tabular data; graded on the AUC intervals' lower bounds",
+    LABEL_TASKS, GRADING, _run, _plan, _compute, lambda job, shard: blocked(shard),
+    trains=_trains, raw=_raw, claims=(".inference.",), mpi=True)

@@ -62,7 +62,8 @@ def test_attack_task_and_budget_checks(detector: Any, segmenter: Any, det_sample
         attacks.attack_params("pgd", detector, {"eps": 2})
     shared = attacks.attack_params("dpatch", detector, {"eps": 0.15, "max_iter": 3})
     assert "eps" not in shared and shared["max_iter"] == 3  # a patch's budget is its size
-    with pytest.raises(BadInput, match="unknown attack 'cw'"):
+    with pytest.raises(BadInput, match="attack cw does not apply to object_detection; use one of "
+                                       "fgsm, pgd, dpatch, robust_dpatch, patch"):
         attacks.attack_params("cw", detector, None)
     with pytest.raises(BadInput, match="suite 'privacy' is not available"):
         engine.compute(of({**DET, "data": f"{F}:small_detection_data"}, "I", "privacy"))

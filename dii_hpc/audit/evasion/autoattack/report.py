@@ -80,7 +80,9 @@ def summarise(model: Any, x: np.ndarray, y: np.ndarray, p: Any, merged: dict[str
     sanity = [*first, checks.zero_gradients(merged["zero_grad"][clean_ok],
                                             merged["vanishing"][clean_ok])]
     sanity += [f for f in (checks.black_box(after), checks.curve(curve)) if f is not None]
-    letter = stats.grade("evasion", metrics["relative_robust_accuracy"])
+    from dii_hpc.audit.evasion.suite import GRADING
+
+    letter = GRADING.grade(metrics["relative_robust_accuracy"])
     examples = write_examples(model, x[shown], y[shown], x_adv, examples_dir) \
         if examples_dir and len(shown) else []
     return {"task": Task.parse(model.task).value, "suite": "evasion",

@@ -1,6 +1,7 @@
 """AutoAttack's standard evaluation (Croce & Hein 2020), as RobustBench runs it.
 
-`dii-hpc audit suite evasion --standard autoattack [--eps 8/255] [--norm inf|2]`: APGD-CE,
+`dii-hpc audit suite evasion --standard autoattack [--eps 8/255] [--norm inf|2]` (its
+`Suite` record: `autoattack.suite`): APGD-CE,
 APGD-T (9 target classes), FAB-T (9 target classes) and Square (5,000 queries), each on
 the samples still robust, in that order; a sample is robust only if every attack failed
 (worst case per sample). Parameters are AutoAttack's (`STEPS`, listed by `audit list`),
@@ -12,12 +13,13 @@ The samples are processed in blocks of `BLOCK` (AutoAttack's batch size); `run_b
 pure function of one block and the global sample indices, and every random draw depends on
 (seed, sample index) only, so blocks may run anywhere and `merge` gives the numbers of one
 process. Finished blocks are kept in the suite's checkpoint under `block_keys`; with
-`--executor slurm` each block is an array task (`slurm_suite`, `compute_block`).
+`--executor slurm` each block is an array task (`placement.slurm`, `compute_block`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,6 @@ from dii_hpc.errors import BadInput
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.audit.job import AuditJob
 
-STANDARDS = ("autoattack",)
 NAME = "autoattack-standard (RobustBench)"
 VERSION = "0.1"
 REFERENCE = "fra31/auto-attack 0.1 (commit a392200), version='standard'"
@@ -85,14 +86,14 @@ def listing() -> list[str]:
 def plan(model: Any, params: dict[str, Any], variant: str = "standard") -> Plan:
     """Check the model and parameters for the standard (one line, exit 2, when they fail)."""
     from dii_hpc.audit.evasion.generate import parse_norm
-    from dii_hpc.audit.model.protocols import require
+    from dii_hpc.audit.model.protocols import GradientModel, require
     from dii_hpc.audit.model.validate import check_budget, parse_eps
 
     unknown = sorted(set(params) - {"eps", "norm"})
     if unknown:
         raise BadInput(f"--standard autoattack: unknown parameter {unknown[0]!r} "
                        "(it takes eps and norm)")
-    require(model, ("predict", "get_grad"), "--standard autoattack")
+    require(model, GradientModel, "--standard autoattack")
     norm = parse_norm(params.get("norm", "inf"))
     if norm not in (np.inf, 2):
         raise BadInput(f"--standard autoattack: norm {norm} is not inf or 2")
@@ -134,7 +135,8 @@ def _attack(target: Any, fn: str, params: dict[str, Any], x: Any, y: Any, index:
             p: Plan, seed: int) -> Any:
     from dii_hpc.audit.evasion.torch_engine import apgd, fab, square
 
-    call = {"apgd": apgd.apgd, "fab": fab.fab_targeted, "square": square.square}[fn]
+    call: Callable[..., Any] = {"apgd": apgd.apgd, "fab": fab.fab_targeted,
+                                "square": square.square}[fn]
     return call(target, x, y, norm=p.norm, eps=p.eps, seed=seed, index=index, **params)
 
 
@@ -191,8 +193,9 @@ def _scaled(p: Plan, mult: float, target: Any) -> Plan:
 
 def merge(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     """Blocks (in sample order) -> one block; times add up."""
-    out = {k: np.concatenate([b[k] for b in blocks], axis=-1 if k == "curve" else 0)
-           for k in ("fooled_by", "zero_grad", "vanishing", "curve", "linf", "l2")}
+    out: dict[str, Any] = {k: np.concatenate([b[k] for b in blocks],
+                                             axis=-1 if k == "curve" else 0)
+                           for k in ("fooled_by", "zero_grad", "vanishing", "curve", "linf", "l2")}
     out["times"] = {k: sum(b["times"].get(k, 0.0) for b in blocks) for k in blocks[0]["times"]}
     return out
 
@@ -254,12 +257,8 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *
 
 
 def check(job: AuditJob, generator: Any = None) -> None:
-    """`standard:` applies to the evasion suite on the torch engine, one process or Slurm."""
+    """The standard runs on the torch engine, in one process or as a Slurm array."""
     name = job.config.standard
-    if name not in STANDARDS:
-        raise BadInput(f"--standard {name!r}: known standards: {', '.join(STANDARDS)}")
-    if job.name != "evasion":
-        raise BadInput(f"--standard {name} applies to `suite evasion`, not {job.name}")
     if generator is not None:
         raise BadInput(f"--standard {name} does not shard over --mpi; use --executor slurm")
     if (job.config.engine or "torch") != "torch":
@@ -269,7 +268,7 @@ def check(job: AuditJob, generator: Any = None) -> None:
 
 def run(job: AuditJob, prep: Any, generator: Any, examples_dir: str | None,
         ck: Any) -> dict[str, Any]:
-    """The engine's entry for `suite: evasion` with `standard: autoattack`."""
+    """The standard on the job's evaluation sample (its ``params``: eps, norm)."""
     check(job, generator)
     return evaluate(prep.model, prep.x, prep.y, dict(job.config.params), seed=prep.seed,
                     ck=ck, examples_dir=examples_dir)

@@ -1,45 +1,38 @@
 """`--engine torch` for the catalogue attacks: same names, defaults and record as ART's.
 
-`evasion.run_named(..., engine="torch")` takes its parameters from `evasion.attack_params`
-(the range-scaled defaults and the user's overrides, validated once) and calls `generate`,
-so `audit attack pgd --engine torch` attacks with exactly the budget of `--engine art`; the
-record says which engine ran. Attacks without a torch
-implementation (deepfool, square, hsj) stay on ART inside the suite and are refused at
-level II with a one-line message.
+One `AttackSpec` per attack the engine has (engine ``torch``): its parameters are the ART
+record's defaults scaled to the data and the user's overrides, validated once
+(`evasion.generate.attack_params`), so `audit attack pgd --engine torch` attacks with exactly
+the budget of `--engine art`; the record says which engine ran. Attacks without a torch
+record (deepfool, square, hsj) stay on ART inside the suite (`specs.on_engine`) and are
+refused at level II with a one-line message. A torch attack runs whole on the model's device:
+it does not split over MPI ranks or sample shards.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dii_hpc.audit.evasion import catalogue as art
+from dii_hpc.audit.specs import CLASSIFIERS, AttackSpec
 from dii_hpc.errors import BadInput
 
-ENGINES = ("art", "torch")
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.audit.specs import Call, Outcome
 
 
-def _functions() -> dict[str, Any]:
-    from dii_hpc.audit.evasion.torch_engine import apgd_art, cw, pgd
+def _function(spec: AttackSpec) -> Callable[..., Any]:
+    """The torch function a record names ("module:function" under this package)."""
+    import importlib
 
-    return {"fgsm": pgd.fgsm, "pgd": pgd.pgd, "pgd_l2": pgd.pgd, "apgd": apgd_art.apgd,
-            "cw": cw.carlini_l2}
-
-
-TORCH_ATTACKS = ("fgsm", "pgd", "pgd_l2", "apgd", "cw")
-
-
-def check_engine(engine: str | None) -> str:
-    engine = engine or "art"
-    if engine not in ENGINES:
-        raise BadInput(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
-    return engine
-
-
-def has_torch(name: str) -> bool:
-    return name in TORCH_ATTACKS
+    module, _, name = str(spec.options["function"]).partition(":")
+    return getattr(importlib.import_module(f"dii_hpc.audit.evasion.torch_engine.{module}"),
+                   name)
 
 
 def torch_params(name: str, fn: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -52,24 +45,15 @@ def torch_params(name: str, fn: Any, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def require(name: str) -> None:
-    """One line naming the engine's attacks when `name` is not among them."""
-    if not has_torch(name):
-        raise BadInput(f"attack {name} has no torch engine implementation (torch engine: "
-                       f"{', '.join(TORCH_ATTACKS)}); use --engine art")
-
-
-def generate(model: Any, x: np.ndarray, y: np.ndarray, name: str, params: dict[str, Any],
-             seed: int = 0, index: Any = None) -> tuple[np.ndarray, float]:
-    """(x_adv, seconds) of catalogue attack `name` on the torch engine.
-
-    `params` are `evasion.attack_params(name, ...)`: the budget of the ART engine."""
+def generate(spec: AttackSpec, model: Any, x: np.ndarray, y: np.ndarray,
+             params: dict[str, Any], seed: int = 0, index: Any = None
+             ) -> tuple[np.ndarray, float]:
+    """(x_adv, seconds) of the record's attack on the model's own device."""
     from dii_hpc.audit.evasion.torch_engine import target as tgt
 
-    require(name)
     target = tgt.of(model)
-    fn = _functions()[name]
-    kwargs = torch_params(name, fn, params)
+    fn = _function(spec)
+    kwargs = torch_params(spec.name, fn, params)
     xt, yt = target.tensor(x), target.labels(y)
     _sync(target)
     t0 = time.perf_counter()
@@ -78,8 +62,41 @@ def generate(model: Any, x: np.ndarray, y: np.ndarray, name: str, params: dict[s
     return x_adv.detach().cpu().numpy().astype(np.float32), time.perf_counter() - t0
 
 
+def run_torch(spec: AttackSpec, call: Call) -> Outcome:
+    """The run of a torch engine record: random draws per (seed, sample index), so any
+    split of the samples agrees."""
+    from dii_hpc.audit.evasion.generate import attack_params, jsonable
+    from dii_hpc.audit.evasion.score import score
+    from dii_hpc.audit.specs import Outcome
+
+    if call.generator is not None:
+        raise BadInput("--engine torch does not shard over --mpi; use --engine art")
+    model, x, y, seed = call.model, call.prep.x, call.prep.y, call.seed
+    params = attack_params(spec, model, call.params, native=True)
+    x_adv, elapsed = generate(spec, model, x, y, params, seed)
+    metrics, intervals, ok = score(model, x, y, x_adv)
+    record = {"name": spec.name, "params": jsonable(params), "metrics": metrics,
+              "intervals": intervals, "time_s": elapsed, "box": spec.box,
+              "seeds": {"scheme": "per-sample", "seed": seed}, "engine": spec.engine}
+    return Outcome(record, len(x), ok=ok, x_adv=x_adv)
+
+
 def _sync(target: Any) -> None:
     import torch
 
     if getattr(target.device, "type", "cpu") == "cuda":
         torch.cuda.synchronize(target.device)
+
+
+def _torch(of: AttackSpec, function: str) -> AttackSpec:
+    """The torch record of ART record ``of``: its defaults, doc and box, another run."""
+    return AttackSpec(of.name, "evasion", "torch", CLASSIFIERS, of.needs, run_torch,
+                      of.doc, of.defaults, of.box, on_device=True,
+                      options={"function": function})
+
+
+FGSM = _torch(art.FGSM, "pgd:fgsm")
+PGD = _torch(art.PGD, "pgd:pgd")
+PGD_L2 = _torch(art.PGD_L2, "pgd:pgd")
+APGD = _torch(art.APGD, "apgd_art:apgd")
+CW = _torch(art.CW, "cw:carlini_l2")

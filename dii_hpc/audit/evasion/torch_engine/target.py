@@ -73,6 +73,16 @@ def of(model: Any, what: str = "--engine torch") -> Target:
     return Target(module.eval(), device, lo, hi, int(model.nb_classes or 0))
 
 
+def to_task_device(model: Any) -> None:
+    """A torch model's module moved to this task's device (`distributed.device`: the GPU
+    Slurm's GRES left visible, else the CPU); the torch engine attacks it there."""
+    from dii_hpc.distributed import device
+
+    to = getattr(getattr(model, "module", None), "to", None)
+    if callable(to):
+        to(device())
+
+
 def batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, max(int(size), 1)):
         yield slice(start, min(start + int(size), n))

@@ -19,36 +19,37 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dii_hpc.audit.core import randomness, stats
-from dii_hpc.audit.model.protocols import Task, require
+from dii_hpc.audit.model.protocols import RetrainableModel, Task, require
 from dii_hpc.audit.privacy import canary
-from dii_hpc.audit.privacy import membership as privacy
 from dii_hpc.audit.privacy.reference import lira, rmia
 from dii_hpc.audit.privacy.reference import models as reference_models
+from dii_hpc.audit.specs import CLASSIFIERS, AttackSpec
 from dii_hpc.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.audit.job import AuditJob
+    from dii_hpc.audit.specs import Call, Outcome
 
-NAMES = privacy.REFERENCE_ATTACKS
 SUITE = ("lira", "rmia")
 N_REFERENCE = 16
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "lira": {"n_reference": N_REFERENCE, "mode": "online", "variance": "auto", "top_k": 10},
-    "rmia": {"n_reference": N_REFERENCE, "mode": "online", "offline_a": rmia.DEFAULT_OFFLINE_A,
-             "gamma": 1.0, "top_k": 10},
-    "dp_canary": {"n_canaries": 0, "n_guesses": 0, "delta": 1e-5, "confidence": 0.95},
-}
+LIRA = {"n_reference": N_REFERENCE, "mode": "online", "variance": "auto", "top_k": 10}
+RMIA = {"n_reference": N_REFERENCE, "mode": "online", "offline_a": rmia.DEFAULT_OFFLINE_A,
+        "gamma": 1.0, "top_k": 10}
+DP_CANARY = {"n_canaries": 0, "n_guesses": 0, "delta": 1e-5, "confidence": 0.95}
 CHOICES = {"mode": lira.MODES, "variance": lira.VARIANCES}
 MAX_CANARIES = 500
 
 
 def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every value checked, before any model is built."""
-    unknown = sorted(set(params) - set(DEFAULTS[name]) - {"n_samples"})
+    from dii_hpc.audit.specs import attack
+
+    defaults = dict(attack(name).options["defaults"])
+    unknown = sorted(set(params) - set(defaults) - {"n_samples"})
     if unknown:
         raise BadInput(f"attack {name}: unknown parameter(s) {', '.join(unknown)}; known: "
-                       f"{', '.join(DEFAULTS[name])}, n_samples")
-    out = {**DEFAULTS[name], **{k: v for k, v in params.items() if k != "n_samples"}}
+                       f"{', '.join(defaults)}, n_samples")
+    out = {**defaults, **{k: v for k, v in params.items() if k != "n_samples"}}
     for key, value in out.items():
         if key in CHOICES:
             if value not in CHOICES[key]:
@@ -78,8 +79,11 @@ def _check_range(name: str, out: dict[str, Any]) -> None:
 
 
 def require_fit(model: Any, name: str, n: int) -> None:
-    what = "its training run" if name == "dp_canary" else f"its {n} reference models"
-    require(model, ("fit",), f"attack {name} ({what} retrain with the model's own trainer)")
+    from dii_hpc.audit.specs import attack
+
+    what = str(attack(name).options["retrains"]).format(n=n)
+    require(model, RetrainableModel, f"attack {name} ({what} retrain with the model's own "
+                                     "trainer)")
     if not Task.parse(model.task).is_classification:
         raise BadInput(f"attack {name} needs a classifier (its statistic is the true class's "
                        f"confidence); task {Task.parse(model.task).value}")
@@ -135,11 +139,27 @@ def suite_n_reference(job: AuditJob) -> int:
     return int(check_params("lira", {"n_reference": n})["n_reference"])
 
 
+def _lira_score(params: dict[str, Any], p: reference_models.Plan, target_out: np.ndarray,
+                pop_y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    fixed = lira.use_fixed(params["variance"], int(params["n_reference"]))
+    return lira.scores(lira.scaled_logit(target_out, pop_y), lira.scaled_logit(p.outputs(), pop_y),
+                       p.keep, mode=params["mode"], fixed=fixed)[idx]
+
+
+def _rmia_score(params: dict[str, Any], p: reference_models.Plan, target_out: np.ndarray,
+                pop_y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return rmia.scores(rmia.log_prob(target_out, pop_y), rmia.log_prob(p.outputs(), pop_y),
+                       p.keep, idx, mode=params["mode"], offline_a=float(params["offline_a"]),
+                       gamma=float(params["gamma"]))
+
+
 # --------------------------------------------------------------------------- attacks
 def attack_record(name: str, params: dict[str, Any], model: Any,
                   train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                   n_each: int, seed: int, model_spec: Any) -> dict[str, Any]:
     """One LiRA/RMIA record on up to n_each members and as many non-members."""
+    from dii_hpc.audit.specs import attack
+
     params = check_params(name, params)
     n_ref = int(params["n_reference"])
     require_fit(model, name, n_ref)
@@ -148,16 +168,8 @@ def attack_record(name: str, params: dict[str, Any], model: Any,
     reference_models.train_inline(model, p)  # what the runner did not train before
     pop_x, pop_y = p.x, p.y
     idx, member = audit_indices(len(train[0]), len(test[0]), n_each, seed)
-    ref_out, target_out = p.outputs(), np.asarray(model.predict(pop_x), dtype=np.float64)
-    if name == "lira":
-        fixed = lira.use_fixed(params["variance"], n_ref)
-        score = lira.scores(lira.scaled_logit(target_out, pop_y),
-                            lira.scaled_logit(ref_out, pop_y), p.keep, mode=params["mode"],
-                            fixed=fixed)[idx]
-    else:
-        score = rmia.scores(rmia.log_prob(target_out, pop_y), rmia.log_prob(ref_out, pop_y),
-                            p.keep, idx, mode=params["mode"],
-                            offline_a=float(params["offline_a"]), gamma=float(params["gamma"]))
+    target_out = np.asarray(model.predict(pop_x), dtype=np.float64)
+    score = attack(name).options["score"](params, p, target_out, pop_y, idx)
     baseline = -np.asarray(model.get_loss(pop_x[idx], pop_y[idx]), dtype=np.float64)
     call_seed = randomness.derive(seed, name)
     rec = scored_record(name, member, score, baseline, call_seed)
@@ -212,31 +224,53 @@ def suite_record(name: str, model: Any, members: tuple[np.ndarray, np.ndarray],
                          nonmembers, n, seed, job.model.spec)
 
 
-def result(name: str, params: dict[str, Any], prep: Any, job: AuditJob) -> dict[str, Any]:
-    """The level II result of one of these attacks."""
-    params = dict(params)
-    n_each = int(params.pop("n_samples", len(prep.x)))
-    if name == "dp_canary":
-        checked = check_params(name, params)
-        require_fit(prep.model, name, 1)
-        p = canary.plan(job.model.spec, prep.train, prep.test, n_classes(prep.model, prep),
-                        canary_count(checked, len(prep.test[0])), prep.seed)
-        t0 = time.perf_counter()
-        reference_models.train_inline(prep.model, p)
-        rec = canary.record(p, len(prep.train[0]), checked, prep.seed)
-        rec["time_s"] = time.perf_counter() - t0
-        summary, sanity, extra = canary.summary(rec), [], {}
-    else:
-        rec = attack_record(name, params, prep.model, prep.train, prep.test, n_each, prep.seed,
-                            job.model.spec)
-        summary, sanity, extra = one_line(rec), low_fpr_sanity(rec), {"exposed": rec["exposed"]}
+def _halves(spec: AttackSpec, call: Call) -> Outcome:
+    """A LiRA/RMIA level II result (and suite shard): on up to ``n_samples`` members."""
+    from dii_hpc.audit.specs import Outcome
+
+    assert call.job is not None, "reference models are keyed by the job's model reference"
+    params = dict(call.params)
+    n_each = int(params.pop("n_samples", len(call.prep.x)))
+    prep = call.prep
+    rec = attack_record(spec.name, params, prep.model, prep.train, prep.test, n_each,
+                        prep.seed, call.job.model.spec)
     roc = rec.pop("roc")
-    return {"threat": "privacy", "task": Task.parse(prep.model.task).value, "attack": name,
-            "grade": None, "summary": summary, "metrics": dict(rec["metrics"]),
-            "params": rec["params"], "attacks": [rec], "curves": {"roc": roc},
-            "sanity": sanity, "examples": [], "n_samples": int(rec["metrics"]["n_members"]
-                                                              + rec["metrics"]["n_non_members"]),
-            **extra}
+    m = rec["metrics"]
+    return Outcome(rec, int(m["n_members"] + m["n_non_members"]), curves={"roc": roc},
+                   sanity=low_fpr_sanity(rec), summary=one_line(rec),
+                   extra={"exposed": rec["exposed"]})
+
+
+def _canary(spec: AttackSpec, call: Call) -> Outcome:
+    """The DP canary audit's level II result."""
+    from dii_hpc.audit.specs import Outcome
+
+    assert call.job is not None, "the canary run is keyed by the job's model reference"
+    prep, params = call.prep, dict(call.params)
+    params.pop("n_samples", None)
+    checked = check_params(spec.name, params)
+    require_fit(prep.model, spec.name, 1)
+    p = canary.plan(call.job.model.spec, prep.train, prep.test, n_classes(prep.model, prep),
+                    canary_count(checked, len(prep.test[0])), prep.seed)
+    t0 = time.perf_counter()
+    reference_models.train_inline(prep.model, p)
+    rec = canary.record(p, len(prep.train[0]), checked, prep.seed)
+    rec["time_s"] = time.perf_counter() - t0
+    m = rec["metrics"]
+    return Outcome(rec, int(m["n_members"] + m["n_non_members"]),
+                   curves={"roc": rec.pop("roc")}, summary=canary.summary(rec))
+
+
+def _halves_request(job: AuditJob, prep: Any) -> list[dict[str, Any]]:
+    params = check_params(job.name, dict(job.params))
+    require_fit(prep.model, job.name, int(params["n_reference"]))
+    return [{"set": "halves", "n_reference": int(params["n_reference"]), "name": job.name}]
+
+
+def _canary_request(job: AuditJob, prep: Any) -> list[dict[str, Any]]:
+    params = check_params(job.name, dict(job.params))
+    require_fit(prep.model, job.name, 1)
+    return [{"set": "canaries", "n_canaries": canary_count(params, len(prep.test[0]))}]
 
 
 def one_line(rec: dict[str, Any]) -> str:
@@ -252,3 +286,30 @@ def low_fpr_sanity(rec: dict[str, Any]) -> list[dict[str, Any]]:
     n_out = rec["metrics"]["n_non_members"]
     return [{"flag": "enough_samples_for_low_fpr", "ok": n_out >= 1000,
              "detail": f"{n_out} non-members: TPR at 0.1% FPR needs >= 1000 to be meaningful"}]
+
+
+# --------------------------------------------------------------------------- records
+def _reference(name: str, defaults: dict[str, Any], run: Any, trains: Any, doc: str,
+               retrains: str, **options: Any) -> AttackSpec:
+    """A reference-model attack: its models are trained before it scores (`trains`: one
+    Slurm array with ``--executor slurm``), so a classifier with `fit` is all it needs."""
+    return AttackSpec(name, "privacy", "art", CLASSIFIERS, RetrainableModel, run, doc,
+                      lambda shape: dict(defaults), trains=trains,
+                      options={"defaults": defaults, "retrains": retrains, **options})
+
+
+LIRA_ATTACK = _reference(
+    "lira", LIRA, _halves, _halves_request,
+    "LiRA (Carlini et al. 2022): per-record Gaussian likelihood ratio over N reference models "
+    "retrained with model.fit on random halves of the population; online or offline, "
+    "per-example or fixed variance (params n_reference=16, mode, variance)",
+    "its {n} reference models", score=_lira_score)
+RMIA_ATTACK = _reference(
+    "rmia", RMIA, _halves, _halves_request,
+    "RMIA (Zarifzadeh et al. 2024, as ML Privacy Meter): the record's likelihood ratio against "
+    "the population's, same reference models (params n_reference=16, mode, offline_a, gamma)",
+    "its {n} reference models", score=_rmia_score)
+DP_CANARY_ATTACK = _reference(
+    "dp_canary", DP_CANARY, _canary, _canary_request,
+    "epsilon lower bound at a stated delta from mislabelled canaries inserted into one "
+    "training run (Steinke et al. 2023; params n_canaries, delta=1e-5)", "its training run")

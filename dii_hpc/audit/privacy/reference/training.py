@@ -1,7 +1,7 @@
 """Where a job's reference models are trained, before the job computes (`prepare`).
 
 The runner calls `prepare` for every audit job; for LiRA, RMIA, `dp_canary` and the level I
-privacy suite of a model with `fit` it builds the job's plans (`reference_attacks`) and
+privacy suite of a model with `fit` it builds the job's plans (`reference.attacks`) and
 trains the models that are not in the store yet:
 - `--executor slurm`: ONE job array through `launch.backend` (the config's `resources:`
   and `setup:` as for every job: GPUs per task, partition, time), a task per missing model;
@@ -21,35 +21,31 @@ from typing import Any
 
 from dii_hpc.audit.core.data import Prepared
 from dii_hpc.audit.job import AuditJob
-from dii_hpc.audit.model.protocols import Task
 from dii_hpc.audit.privacy.reference import attacks as ra
 from dii_hpc.audit.privacy.reference import models as reference_models
 
 EXECUTORS = ("local", "processes", "slurm")
 
 
+def _trains(job: AuditJob) -> Any:
+    """What trains the job's reference models: its attack's or its suite's record."""
+    from dii_hpc.audit.specs import attack, suite
+
+    if job.level == "I":
+        return None if job.config.standard else suite(job.name).trains
+    return None if "." in job.name else attack(job.name, job.config.engine).trains
+
+
 def handles(job: AuditJob) -> bool:
     """Level II/III jobs of the reference attacks (their own work is scoring, in process)."""
-    return job.level != "I" and job.name in ra.NAMES
+    return job.level != "I" and _trains(job) is not None
 
 
 def requests(job: AuditJob, prep: Prepared) -> list[dict[str, Any]]:
     """The reference-model plans a job needs (none for most jobs); bad parameters, a model
     without `fit` and a population too small are refused here, before any submission."""
-    from dii_hpc.audit.privacy import suite as privacy_suite
-
-    if job.level == "I":
-        task = Task.parse(prep.model.task)
-        wanted = privacy_suite.suite_attacks(task, job.config.attacks,
-                                             ra.retrainable(prep.model))
-        if job.name != "privacy" or not set(wanted) & set(ra.SUITE):
-            return []
-        return [{"set": "halves", "n_reference": ra.suite_n_reference(job), "name": "lira"}]
-    params = ra.check_params(job.name, dict(job.params))
-    ra.require_fit(prep.model, job.name, int(params.get("n_reference", 1)))
-    if job.name == "dp_canary":
-        return [{"set": "canaries", "n_canaries": ra.canary_count(params, len(prep.test[0]))}]
-    return [{"set": "halves", "n_reference": int(params["n_reference"]), "name": job.name}]
+    trains = _trains(job)
+    return list(trains(job, prep)) if trains is not None else []
 
 
 def prepare(job: AuditJob, owner: Any = None, executor: str | None = None
@@ -58,7 +54,7 @@ def prepare(job: AuditJob, owner: Any = None, executor: str | None = None
     and submitted, or None when the job needs none; the model, when it had to be built).
     ``executor``: the job's unless given ("processes": an array of local processes);
     ``owner`` (`results.AuditRun`): the audit's run, opened before an array is submitted."""
-    if not (handles(job) or (job.level == "I" and job.name == "privacy")):
+    if _trains(job) is None:
         return None, None
     from dii_hpc.audit.core.data import prepare as build
 
