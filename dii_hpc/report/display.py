@@ -38,12 +38,11 @@ def display_name(record: dict[str, Any]) -> str:
     for key in ("name", "run_name", "mlflow.runName"):
         if tags.get(key):
             return str(tags[key])
-    audit = record.get("audit")
-    if record.get("kind") == "audit" and isinstance(audit, dict):
-        if audit.get("suite"):
-            return f"{audit['suite']} suite, level {audit.get('level', '?')}"
-        if audit.get("attack"):
-            return f"{audit['attack']} attack, level {audit.get('level', '?')}"
+    from dii_hpc.records import audit as audit_record
+
+    audit = audit_record.of(record) if record.get("kind") == "audit" else None
+    if audit is not None and audit.name:
+        return f"{audit.name} {audit.kind}, level {audit.level or '?'}"
     return str(record.get("run_id", ""))
 
 

@@ -1,9 +1,10 @@
-"""Render run pages in forked worker processes.
+"""Read runs and render run pages in forked worker processes.
 
-Run pages are independent and CPU-bound (metric decoding, SVG strings, Jinja), so a 1,000-run
-site builds about N times faster on N cores. Workers are forked (they inherit the store handle,
-the Jinja environment and the run list without pickling) and send back only the page paths
-they wrote and each run's downsampled curves. Where fork is unavailable, or for a handful of
+Reading a run (its record, its metric arrays) and rendering its page are independent and
+CPU-bound (JSON, metric decoding, SVG strings, Jinja), so a 100,000-run site builds about N
+times faster on N cores. Workers are forked (they inherit the store handle, the Jinja
+environment and the run list without pickling) and send back only small results: a run's
+entry, the paths they wrote, its encoded curves. Where fork is unavailable, or for a handful of
 runs, the same function runs in-process.
 """
 
@@ -56,20 +57,21 @@ def _child_init() -> None:
         hooks.clear()
 
 
-def _work(chunk: list[int]) -> list[tuple[str, list[str], dict[str, Any]]]:
+def _work(chunk: list[int]) -> list[Any]:
     fn, items = _JOB["fn"], _JOB["items"]
     return [fn(items[i]) for i in chunk]
 
 
-def map_runs(fn: Callable[[Any], tuple[str, list[str], dict[str, Any]]], items: list[Any],
-             workers: int) -> Iterator[tuple[str, list[str], dict[str, Any]]]:
-    """Yield ``fn(item)`` for every item, in forked workers when it pays off."""
+def map_runs(fn: Callable[[Any], Any], items: list[Any], workers: int,
+             chunk: int = CHUNK) -> Iterator[Any]:
+    """Yield ``fn(item)`` for every item (in no particular order), in forked workers when it
+    pays off; ``chunk`` items go to a worker at a time."""
     if workers <= 1 or len(items) < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
         for item in items:
             yield fn(item)
         return
     _JOB.update(fn=fn, items=items)
-    chunks = [list(range(i, min(i + CHUNK, len(items)))) for i in range(0, len(items), CHUNK)]
+    chunks = [list(range(i, min(i + chunk, len(items)))) for i in range(0, len(items), chunk)]
     pool = mp.get_context("fork").Pool(min(workers, len(chunks)), initializer=_child_init)
     try:
         for part in pool.imap_unordered(_work, chunks):

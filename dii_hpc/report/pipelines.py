@@ -10,6 +10,7 @@ saved at submit), an arrow per need.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def graph_svg(record: PipelineRecord, stages: dict[str, StageRecord],
     return Markup("".join(out))
 
 
-def context(pid: str, pipeline: Saved, known: set[str]) -> dict[str, Any]:
+def context(pid: str, pipeline: Saved, known: Container[str]) -> dict[str, Any]:
     record, stages = pipeline
     needs = record.needs()
     rows = []
@@ -97,9 +98,10 @@ def context(pid: str, pipeline: Saved, known: set[str]) -> dict[str, Any]:
                 {str(r["model"]).split("/")[1] for r in rows if r["model"]})}
 
 
-def fingerprint(pipeline: Saved, known: set[str]) -> Any:
-    """The page's inputs: the records, and which of its runs have pages to link to."""
+def fingerprint(pipeline: Saved, known: Container[str], link: Callable[[str], str]) -> Any:
+    """The page's inputs: the records, and where its runs' links go (``link``) if known."""
     record, stages = pipeline
     runs = sorted({r for rec in stages.values() for r in rec.runs})
-    return [record.model_dump(mode="json"), {n: r.model_dump(mode="json") for n, r in stages.items()},
-            [r in known for r in runs]]
+    return [record.model_dump(mode="json"),
+            {n: r.model_dump(mode="json") for n, r in stages.items()},
+            [link(r) if r in known else None for r in runs]]

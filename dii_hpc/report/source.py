@@ -126,18 +126,23 @@ def load_experiment(store: StoreReader, experiment: str,
     return runs
 
 
-def histories(store: StoreReader, run_id: str) -> dict[str, tuple[list[float], list[float]]]:
+def histories(store: StoreReader, run: RunEntry) -> dict[str, tuple[list[float], list[float]]]:
     """Every metric of a run as (steps, values) lists; unreadable metrics are skipped.
 
     ``metric_array`` (a bare numpy array), not ``metric_history``: building a DataFrame per
-    metric was the largest cost of a 1,000-run build.
+    metric was the largest cost of a 1,000-run build.  The keys are the ones run.json
+    summarises (the tracking writes a key's summary with its points): walking the metric
+    folders for them cost as much as reading the arrays; a run without a summary is walked.
     """
     import numpy as np
 
     from dii_hpc.errors import DiiError
 
+    run_id = run.run_id
+    summary = run.record.get("metrics")
+    keys = list(summary) if isinstance(summary, dict) and summary else store.metric_keys(run_id)
     out: dict[str, tuple[list[float], list[float]]] = {}
-    for key in store.metric_keys(run_id):
+    for key in keys:
         try:
             data = store.metric_array(run_id, key)
         except DiiError:

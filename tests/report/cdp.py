@@ -117,12 +117,22 @@ class Browser:
             self._recv(0.2)
         raise TimeoutError(f"load of {url}")
 
-    def eval(self, expression: str) -> Any:
-        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+    def eval(self, expression: str, timeout: float = 20.0) -> Any:
+        res = self.call("Runtime.evaluate", timeout, expression=expression, returnByValue=True,
                         awaitPromise=True)
         if "exceptionDetails" in res:
             raise RuntimeError(f"{expression[:80]}: {res['exceptionDetails']}")
         return res.get("result", {}).get("value")
+
+    def until(self, expression: str, timeout: float = 20.0) -> Any:
+        """Wait (polled in the page, with a deadline) until ``expression`` is truthy; its value."""
+        js = (f"new Promise(done => {{ const end = Date.now() + {int(timeout * 1000)};"
+              f" (function poll() {{ let v; try {{ v = ({expression}); }} catch (e) {{ v = null; }}"
+              " if (v || Date.now() > end) done(v || null); else setTimeout(poll, 20); })(); })")
+        got = self.eval(js, timeout + 10)
+        if not got:
+            raise TimeoutError(f"waited {timeout} s for {expression[:80]}")
+        return got
 
     def screenshot(self, path: Path, full: bool = True) -> Path:
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full)

@@ -138,3 +138,22 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     root = tmp_path_factory.mktemp("report-store")
     ids = build_demo_store(root)
     return root / "store", ids
+
+
+def experiment_data(site: Path, experiment: str) -> tuple[dict, list[dict], list[dict]]:
+    """(the experiment page's JSON blob, its rows as dicts by column, each row's curves) read
+    back from a built site's data files (dii_hpc/report/data.py)."""
+    import json
+    import re
+
+    from dii_hpc.report import data
+    from dii_hpc.report.pages import experiment_path
+
+    page = (site / experiment_path(experiment)).read_text()
+    blob = json.loads(re.search(r'id="experiment-data">(.*?)</script>', page, re.S).group(1))
+    rows, curves = [], []
+    for k in range(len(blob["pages"])):
+        got = data.read_js((site / data.rows_path(experiment, k)).read_text())
+        rows += [dict(zip(blob["columns"], r, strict=True)) for r in got]
+        curves += data.read_js((site / data.hist_path(experiment, k)).read_text())["c"]
+    return blob, rows, curves

@@ -35,15 +35,29 @@ def browser_site(demo, tmp_path_factory):
 
 
 def _visible_ids(b: Browser) -> list[str]:
-    return b.eval("Array.from(document.querySelectorAll('#runs tbody tr'))"
+    """Ids of the rows drawn (the virtual table draws those on screen: the tests' few runs)."""
+    return b.eval("Array.from(document.querySelectorAll('#runs tbody tr[data-id]'))"
                   ".filter(r => !r.hidden).map(r => r.dataset.id)")
+
+
+def _open_experiment(b: Browser, path: Path) -> None:
+    """Open an experiment page and wait until every page of runs is in and drawn."""
+    b.open(path.as_uri())
+    b.until("document.body.dataset.ready === '1' && document.body.dataset.loaded === '1'")
+
+
+def _new_view(b: Browser, action: str) -> None:
+    """Run ``action`` (JS) and wait for the table's next view (sort and filter are async)."""
+    before = b.eval("+document.querySelector('#runs tbody').dataset.view || 0")
+    b.eval(action)
+    b.until(f"(+document.querySelector('#runs tbody').dataset.view || 0) > {before}")
 
 
 def _column(b: Browser, header: str) -> list[float | None]:
     js = f"""(() => {{
       const heads = Array.from(document.querySelectorAll('#runs thead th')).map(t => t.textContent.trim());
       const col = heads.indexOf({header!r});
-      return Array.from(document.querySelectorAll('#runs tbody tr')).filter(r => !r.hidden)
+      return Array.from(document.querySelectorAll('#runs tbody tr[data-id]')).filter(r => !r.hidden)
         .map(r => {{ const c = r.cells[col], s = c.dataset.v ?? c.textContent.trim();
                      const v = s === "" ? NaN : Number(s); return isFinite(v) ? v : null; }});
     }})()"""
@@ -51,14 +65,13 @@ def _column(b: Browser, header: str) -> list[float | None]:
 
 
 def _click_header(b: Browser, header: str) -> None:
-    b.eval(f"Array.from(document.querySelectorAll('#runs thead th'))"
-           f".find(t => t.textContent.trim() === {header!r}).click()")
+    _new_view(b, f"Array.from(document.querySelectorAll('#runs thead th'))"
+                 f".find(t => t.textContent.trim() === {header!r}).click()")
 
 
 def _filter(b: Browser, text: str) -> None:
-    b.eval(f"(() => {{ const i = document.getElementById('filter'); i.value = {text!r};"
-           "i.dispatchEvent(new Event('input')); })()")
-    b.eval("new Promise(r => setTimeout(r, 200))")
+    _new_view(b, f"(() => {{ const i = document.getElementById('filter'); i.value = {text!r};"
+                 "i.dispatchEvent(new Event('input')); })()")
 
 
 def test_pages_load_clean(browser_site) -> None:
@@ -87,9 +100,9 @@ def test_pages_load_clean(browser_site) -> None:
 def test_run_table_sorts_filters_and_draws(browser_site) -> None:
     out, ids, b, shots = browser_site
     b.errors.clear()
-    b.open((out / experiment_path("digits")).as_uri())
+    _open_experiment(b, out / experiment_path("digits"))
     assert len(_visible_ids(b)) == 10
-    assert b.eval("document.querySelectorAll('#curves path.line').length") >= 1
+    assert b.until("document.querySelectorAll('#curves path.line').length >= 1")
     assert b.eval("document.querySelectorAll('#scatter circle').length") >= 6
 
     _click_header(b, "lr")
@@ -120,9 +133,8 @@ def test_run_table_sorts_filters_and_draws(browser_site) -> None:
 
     before = b.eval("document.querySelectorAll('#curves path.line').length")
     pick = f'input.pick[value="{ids["train3"]}"]'
-    b.eval(f"(() => {{ const c = document.querySelector({pick!r});"
-           "c.checked = !c.checked; c.dispatchEvent(new Event('change')); })()")
-    assert b.eval("document.querySelectorAll('#curves path.line').length") != before
+    b.eval(f"document.querySelector({pick!r}).click()")  # toggles it, as a user does
+    assert b.until(f"document.querySelectorAll('#curves path.line').length !== {before}")
     b.eval("(() => { const s = document.getElementById('scatter-param'); s.value = 'optimizer';"
            "s.dispatchEvent(new Event('change')); })()")
     assert b.eval("document.querySelectorAll('#scatter circle').length") >= 6
@@ -150,8 +162,7 @@ def test_seed_bands_parallel_coordinates_and_archived_runs(seeds_site) -> None:
     out, ids, b, shots = seeds_site
     b.errors.clear()
     b.requests.clear()
-    b.open((out / experiment_path("seeds")).as_uri())
-    b.pump(0.3)
+    _open_experiment(b, out / experiment_path("seeds"))
     assert b.errors == []
     assert [u for u in b.requests if not u.startswith(("file://", "data:", "about:"))] == []
     # seed groups: one band and one mean line per group, on the primary metric
@@ -171,8 +182,8 @@ def test_seed_bands_parallel_coordinates_and_archived_runs(seeds_site) -> None:
     # archived: hidden in the table and the charts until asked for
     assert len(_visible_ids(b)) == 6 and ids["archived"] not in _visible_ids(b)
     assert "(1 archived hidden)" in b.eval("document.getElementById('shown').textContent")
-    b.eval("(() => { const c = document.getElementById('show-archived'); c.checked = true;"
-           "c.dispatchEvent(new Event('change')); })()")
+    _new_view(b, "(() => { const c = document.getElementById('show-archived'); c.checked = true;"
+                 "c.dispatchEvent(new Event('change')); })()")
     assert ids["archived"] in _visible_ids(b)
     assert b.eval("document.querySelectorAll('#parcoords path.pcline').length") == 7
     axes = b.eval("Array.from(document.querySelectorAll('#parcoords text.label'))"
@@ -186,3 +197,55 @@ def test_seed_bands_parallel_coordinates_and_archived_runs(seeds_site) -> None:
     assert b.errors == []
     b.open((out / run_path(ids["groups"][0.1][0])).as_uri())
     assert "baseline <b>for the paper</b>" in b.eval("document.querySelector('p.note').textContent")
+
+
+@pytest.fixture(scope="module")
+def paged_site(browser_site, demo, tmp_path_factory):
+    """The demo store built in pages of 3 runs, with pages of their own for only 4 runs: what a
+    100,000-run experiment looks like, at the scale of a test."""
+    from dii_hpc.report import data
+
+    out = tmp_path_factory.mktemp("paged-site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data, "PAGE_ROWS", 3)
+        build_site(Store(demo[0]), out=out, progress=False, run_pages=4)
+    return out, demo[1], browser_site[2], browser_site[3]
+
+
+def test_paged_experiment_page_sorts_filters_and_shows_runs(paged_site) -> None:
+    out, ids, b, shots = paged_site
+    folder = out / "data" / "digits"
+    assert sorted(p.name for p in folder.glob("runs-*.js")) == [f"runs-{k}.js" for k in range(4)]
+    b.errors.clear()
+    b.requests.clear()
+    _open_experiment(b, out / experiment_path("digits"))
+    loaded = {u.rsplit("/", 1)[-1] for u in b.requests if "/data/digits/" in u}
+    assert {f"runs-{k}.js" for k in range(4)} <= loaded
+    assert len(_visible_ids(b)) == 10
+    # sort over every page: lr ascending, blanks last; then descending
+    _click_header(b, "lr")
+    values = _column(b, "lr")
+    assert values[:8] == sorted(values[:8]) and values[8:] == [None, None]
+    _click_header(b, "lr")
+    assert _column(b, "lr")[:8] == sorted(values[:8], reverse=True)
+    _filter(b, "optimizer=adam and lr<0.05")
+    assert sorted(_visible_ids(b)) == sorted([ids["train1"], ids["train3"], ids["evil_param"]])
+    assert b.eval("document.getElementById('shown').textContent") == "3 of 10 runs shown"
+    _filter(b, "lr >")
+    assert b.eval("document.getElementById('filter-error').hidden") is False
+    _filter(b, "")
+    # a run without a page of its own opens in the page: its params and its curves
+    hrefs = b.eval("Object.fromEntries(Array.from(document.querySelectorAll('#runs tbody"
+                   " tr[data-id]')).map(r => [r.dataset.id, r.cells[1].querySelector('a')"
+                   ".getAttribute('href')]))")
+    inline = [rid for rid, h in hrefs.items() if h.startswith("#run=")]
+    assert 0 < len(inline) <= 10 - 4  # the 4 newest have a page, the best and audits too
+    assert ids["audit"] not in inline and ids["train0"] not in inline  # train0: the best run
+    target = inline[0]
+    b.eval(f"document.querySelector('#runs tr[data-id=\"{target}\"] td a').click()")
+    b.until("document.querySelectorAll('#run-panel figure.panel path.line').length >= 3")
+    panel = b.eval("document.getElementById('run-panel').textContent")
+    assert target in panel and "lr" in panel
+    b.screenshot(shots / "experiment-paged-run.png")
+    assert b.errors == []
+    assert [u for u in b.requests if not u.startswith(("file://", "data:", "about:"))] == []

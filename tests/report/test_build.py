@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -13,9 +12,10 @@ import pytest
 
 from dii_hpc.errors import NotFound
 from dii_hpc.report import build_site
+from dii_hpc.report.data import HAS_PAGE, decode_curve
 from dii_hpc.report.pages import audit_path, experiment_path, monitor_path, run_path
 from dii_hpc.store.store import Store
-from tests.report.conftest import EVIL
+from tests.report.conftest import EVIL, experiment_data
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +77,17 @@ def test_pages_show_saved_results(site: Path, demo) -> None:
     assert monitor.count("pixel_") >= 4 and "share_drifted &gt; 0.5" in monitor
     inference = (site / run_path(ids["inference"])).read_text()
     assert "latency_ms" in inference and "9.8" in inference
-    exp = (site / experiment_path("digits")).read_text()
-    blob = re.search(r'<script type="application/json" id="experiment-data">(.*?)</script>',
-                     exp, re.S).group(1)
-    data = json.loads(blob)
-    assert len(data["runs"]) == 10 and data["primary"] == "val_acc" and data["scatter"] == "lr"
-    assert all(r["h"].startswith("../runs/") for r in data["runs"])
+    data, rows, curves = experiment_data(site, "digits")
+    assert len(rows) == data["total"] == 10
+    assert data["primary"] == "val_acc" and data["scatter"] == "lr"
+    assert all(r["flags"] & HAS_PAGE for r in rows)       # a small experiment: every run a page
     assert data["best"] == ids["train0"]                # highest lr converges best
-    assert set(data["curves"][ids["train0"]]) == {"loss", "acc", "val_acc"}
-    assert "job 4242_0 · 1 node · 4 cpu · 1 gpu · 812 MB RSS · 1m 01s · waited 3.0 s · debug" in exp
+    at = [r["id"] for r in rows].index(ids["train0"])
+    assert set(curves[at]) == {"loss", "acc", "val_acc"}
+    steps, values = decode_curve(curves[at]["loss"])
+    assert steps == list(range(30)) and abs(values[-1] - 2.0 / (1 + 29 * 0.1 * 10)) < 1e-3
+    assert ("job 4242_0 · 1 node · 4 cpu · 1 gpu · 812 MB RSS · 1m 01s · waited 3.0 s · debug"
+            in [r["resources"] for r in rows])
 
 
 def test_internal_links_resolve_and_nothing_external(site: Path) -> None:
@@ -119,8 +121,8 @@ def test_user_strings_are_escaped(site: Path, demo) -> None:
     assert escaped in (site / run_path(ids["evil"])).read_text()
     assert escaped in (site / run_path(ids["evil_param"])).read_text()
     assert escaped in (site / audit_path(ids["audit"])).read_text()
-    exp = (site / experiment_path("digits")).read_text()
-    assert escaped in exp and "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in exp
+    rows = (site / "data" / "digits" / "runs-0.js").read_text()  # JSON in a script
+    assert EVIL not in rows and "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in rows
 
 
 def test_artifacts_are_copied_by_content(site: Path, demo) -> None:
@@ -139,14 +141,15 @@ def test_rebuild_renders_only_changed_pages(demo, tmp_path: Path) -> None:
     shutil.copytree(demo[0], store_dir)
     out = tmp_path / "site"
     first = build_site(Store(store_dir), out=out, progress=False)
-    assert first.rendered == len(html_pages(out))
+    assert first.rendered == len(html_pages(out)) + len(list(out.glob("data/*/*.js")))
     again = build_site(Store(store_dir), out=out, progress=False)
     assert again.rendered == 0 and again.skipped == first.rendered
     with dii_hpc.start_run("digits", params={"lr": 0.2}, store=Store(store_dir)) as run:
         run.log_metric("val_acc", 0.99, step=0)
     third = build_site(Store(store_dir), out=out, progress=False)
     assert sorted(third.pages) == sorted(["index.html", experiment_path("digits"),
-                                          run_path(run.id)])
+                                          run_path(run.id), "data/digits/runs-0.js",
+                                          "data/digits/hist-0.js"])
     (out / run_path(run.id)).unlink()                   # a deleted page is rebuilt
     assert build_site(Store(store_dir), out=out, progress=False).pages == [run_path(run.id)]
     Store(store_dir).delete_run(run.id)                  # a deleted run's page goes away

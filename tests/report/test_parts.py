@@ -73,12 +73,22 @@ def test_display_names_and_resources() -> None:
     assert display.resources({"slurm": {"job_id": "7", "elapsed_s": 5.0}}) == "job 7 · 5.0 s"
 
 
-def test_curve_budget_thins_evenly() -> None:
-    from dii_hpc.report.pages import fit_budget
+def test_curves_are_encoded_within_a_level_of_their_range() -> None:
+    """data.py stores each value as one of 65,535 levels of the curve's range (non-finite:
+    missing); steps evenly spaced as (x0, dx), else listed."""
+    from dii_hpc.report import data
 
-    curves = {f"r{i}": {f"m{j}": [list(range(60)), [0.5] * 60] for j in range(10)}
-              for i in range(100)}
-    thin = fit_budget(curves, budget=10_000)
-    sizes = {len(c[0]) for run in thin.values() for c in run.values()}
-    assert sizes == {10} and thin["r0"]["m0"][0][-1] == 59
-    assert fit_budget(curves, budget=60_000) is curves
+    values = [math.sin(i / 7) * 1e3 for i in range(300)] + [math.nan, math.inf]
+    steps = [float(5 * i) for i in range(302)]
+    curve = data.encode_curve(steps, values)
+    assert curve[:2] == [0, 5]
+    got_steps, got = data.decode_curve(curve)
+    assert got_steps == steps and got[-2:] == [None, None]
+    level = (max(values[:300]) - min(values[:300])) / data.SCALE
+    assert max(abs(a - b) for a, b in zip(got[:300], values[:300], strict=True)) <= level
+    odd = data.decode_curve(data.encode_curve([0.0, 1.0, 5.0], [1.0, 1.0, 1.0]))
+    assert odd == ([0, 1, 5], [1.0, 1.0, 1.0])
+    long = {"loss": ([float(i) for i in range(1000)], [1.0] * 1000)}
+    short, longer = data.run_curves(long)
+    assert longer and len(data.decode_curve(short["loss"])[0]) <= data.HIST_POINTS
+    assert data.read_js(data.to_js("hist-0", {"c": short})) == {"c": short}

@@ -33,7 +33,9 @@ def test_histories_and_runs_come_from_the_store(tmp_path: Path) -> None:
         run.log_metric("loss", 0.5)
         run.log_metric("acc", 0.9, step=7)
     assert source.run_ids(store, "exp") == [run.id]
-    assert source.histories(store, run.id) == {"loss": ([0.0, 1.0], [1.0, 0.5]),
-                                               "acc": ([7.0], [0.9])}
     entry = source.load_run(store, run.id)
     assert entry.record["status"] == "FINISHED" and len(entry.fingerprint) == 20
+    assert source.histories(store, entry) == {"loss": ([0.0, 1.0], [1.0, 0.5]),
+                                              "acc": ([7.0], [0.9])}
+    entry.record["metrics"] = {}  # no summary: the metric folders are walked for the keys
+    assert set(source.histories(store, entry)) == {"loss", "acc"}
