@@ -128,7 +128,7 @@ def _view(record: PipelineRecord, recs: dict[str, StageRecord]) -> dict[str, Any
               for name, rec in ((n, recs[n]) for n in record.order)}
     return {"id": record.id, "name": record.name, "executor": record.executor,
             "created": record.created, "source": record.source,
-            "state": overall([s["state"] for s in stages.values()]), "stages": stages}
+            "state": overall([recs[n].shown_state for n in record.order]), "stages": stages}
 
 
 def cancel(store: Store, pipeline_id: str) -> list[str]:

@@ -159,8 +159,10 @@ def test_a_refused_stage_leaves_nothing_queued_or_recorded(store_path: Path, tmp
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert proc.stderr.startswith("dii-hpc: error: sbatch rejected the stage site job: ")
     assert "partition" in proc.stderr.lower() and proc.stderr.count("\n") == 1
-    time.sleep(1)
-    assert set(_queued()) <= before  # the held array was cancelled
+    deadline = time.time() + 120  # the held array was cancelled: wait until Slurm drops it
+    while not set(_queued()) <= before and time.time() < deadline:
+        time.sleep(0.5)
+    assert set(_queued()) <= before, set(_queued()) - before
     store = Store(store_path)
     assert "pl-train" not in store.experiments() or not store.records("pl-train")
     assert not list((store_path / "pipelines").glob("*/pipeline.json"))
