@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dii_hpc.cli import common
+
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.records.drift import DriftSection, FeatureResult, StatResult
 
@@ -88,9 +90,7 @@ def check(
                  "prediction_column": prediction_column}
     store = None
     if monitor is not None or not no_store:
-        from dii_hpc.store.store import Store
-
-        store = Store()
+        store = common.store(write=True)
     section = checks.run(
         checks.Target(reference, current, monitor, data, labels), store, config=config,
         overrides=overrides, json_file=json_file, on_drift_audit=on_drift_audit,
@@ -117,9 +117,8 @@ def profile_cmd(
     from dii_hpc.drift.monitor import profile
     from dii_hpc.drift.options import from_command_line
     from dii_hpc.records import monitor as monitors
-    from dii_hpc.store.store import Store
 
-    store = Store()
+    store = common.store(write=True)
     opt = from_command_line(config, {"test": test, "categorical": categorical, "ignore": ignore,
                                      "prediction_column": prediction_column})
     rec = profile(store, name, data, opt, model, labels)
@@ -141,11 +140,10 @@ def schedule_cmd(
     from dii_hpc.drift import schedule
     from dii_hpc.errors import BadInput
     from dii_hpc.records import monitor as monitors
-    from dii_hpc.store.store import Store
 
     if not data_glob:
         raise BadInput("--data-glob is required (e.g. '/data/batches/*.parquet')")
-    store = Store()
+    store = common.store()
     monitors.read(store, monitor)  # an unknown monitor is refused now, not at 2 a.m.
     use_scron = schedule.has_scrontab() and not cron
     block = schedule.entry(monitor, every, data_glob, str(store.root.resolve()),
@@ -162,9 +160,8 @@ def history_cmd(monitor: Annotated[str, typer.Argument(help="Monitor name.")]) -
     """The monitor's past checks, oldest first: time, verdict, share of drifted features."""
     from dii_hpc.cli.tables import cell, table
     from dii_hpc.drift.monitor import history
-    from dii_hpc.store.store import Store
 
-    checks = history(Store(), monitor)
+    checks = history(common.store(), monitor)
     if not checks:
         typer.echo(f"monitor {monitor}: no checks yet")
         return

@@ -6,17 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dii_hpc.cli import common
+
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 import_app = typer.Typer(help="Bring runs in from MLflow or TensorBoard (idempotent).",
                          no_args_is_help=True)
-
-
-def _store():  # noqa: ANN202 - imported lazily to keep --help fast
-    from dii_hpc.store.store import Store
-
-    return Store()
 
 
 @import_app.command("mlflow")
@@ -31,7 +27,7 @@ def import_mlflow_cmd(
     """Import MLflow runs: params, tags, metric histories (steps, times), artifacts."""
     from dii_hpc.interop.mlflow_import import import_mlflow
 
-    typer.echo(import_mlflow(_store(), source, experiment, artifacts).summary(source))
+    typer.echo(import_mlflow(common.store(write=True), source, experiment, artifacts).summary(source))
 
 
 @import_app.command("tensorboard")
@@ -44,7 +40,7 @@ def import_tensorboard_cmd(
     """Import TensorBoard runs: every scalar with its step and wall time, and hparams."""
     from dii_hpc.interop.tensorboard_import import import_tensorboard
 
-    typer.echo(import_tensorboard(_store(), logdir, experiment).summary(logdir))
+    typer.echo(import_tensorboard(common.store(write=True), logdir, experiment).summary(logdir))
 
 
 def export_to_mlflow(store: Store, experiment: str, uri: str) -> None:

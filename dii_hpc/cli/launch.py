@@ -8,15 +8,9 @@ from typing import Annotated
 
 import typer
 
+from dii_hpc.cli import common
+
 EXEC_HELP = "auto (Slurm when sbatch answers, else local), local, slurm or debug (in-process)."
-
-
-def _store(existing: bool = True):  # noqa: ANN202 - imported lazily to keep --help fast
-    """The store of --store; ``existing``: it must be there (a typo is not an empty store)."""
-    from dii_hpc.store.store import Store
-
-    store = Store()
-    return store.require() if existing else store
 
 
 def submit(
@@ -34,7 +28,7 @@ def submit(
     from dii_hpc.launch import status as st
     from dii_hpc.launch import submit as sub
 
-    store = _store(existing=False)
+    store = common.store(write=True)
     parent = None
     if from_run:
         loaded, parent = sub.config_of_run(store, from_run, set_)
@@ -120,11 +114,11 @@ def run(
              "tasks_per_node": tasks_per_node, "gpus_per_task": gpus_per_task, "gres": gres,
              "constraint": constraint, "exclusive": exclusive}
     try:
-        res = Resources(**given)
+        res = Resources.model_validate(given)
     except ValidationError as err:
         options = {k: "--" + k.replace("_", "-") for k in given}
         raise BadInput(explain(err, Resources, options=options)) from err
-    store = _store(existing=False)
+    store = common.store(write=True)
     run_id, kind, job_id, task = runcmd.submit_command(store, experiment, command, res,
                                                       list(setup or []), executor, all_ranks)
     if kind == "slurm":
@@ -154,7 +148,7 @@ def status(
     from dii_hpc.cli.tables import status_lines, status_summary
     from dii_hpc.launch.status import attention, reconcile
 
-    store = _store()
+    store = common.store()
     if experiment:
         store.check_experiment_exists(experiment)
     rows = reconcile(store, experiment)
@@ -183,7 +177,7 @@ def logs(
 
     if stream not in ("stdout", "stderr", "both"):
         raise BadInput(f"--stream {stream}: expected stdout, stderr or both")
-    store = _store()
+    store = common.store()
     rid = store.run(run_id)["run_id"]
     names = ("stdout", "stderr") if stream == "both" else (stream,)
     if follow:  # a pending task's log appears in its run's logs/ when it starts
@@ -210,7 +204,7 @@ def cancel(
     """Cancel the unfinished runs of an experiment, or one run (one scancel call)."""
     from dii_hpc.launch import lifecycle
 
-    out = lifecycle.cancel(_store(), target)
+    out = lifecycle.cancel(common.store(), target)
     typer.echo(f"cancelled {out['runs']} run(s) ({out['slurm_jobs']} Slurm job(s), "
                f"{out['local']} local process(es))")
 
@@ -227,7 +221,7 @@ def resubmit(
 
     if not failed:
         raise BadInput("say which tasks to resubmit: --failed")
-    store = _store()
+    store = common.store()
     out = lifecycle.resubmit(store, experiment, executor)
     if not out["runs"] and not out.get("workers"):
         typer.echo(f"{experiment}: nothing to resubmit")

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from dii_hpc.cli import common
+
 models_app = typer.Typer(help="Registered models: versions with lineage, aliases, trust gates.",
                          no_args_is_help=True, rich_markup_mode=None)
 
@@ -20,9 +22,10 @@ JsonOpt = Annotated[str | None, typer.Option("--json", help="Write the decision 
 
 
 def _registry() -> Any:
+    """The registry of the --store, which must exist (a typo is not an empty registry)."""
     from dii_hpc.registry.registry import Registry
 
-    return Registry()
+    return Registry(common.store())
 
 
 def _format(fmt: str) -> str:
@@ -31,12 +34,6 @@ def _format(fmt: str) -> str:
 
         raise BadInput(f"unknown --format {fmt!r}: expected one of table, json")
     return fmt
-
-
-def _json(obj: Any) -> str:
-    from dii_hpc.store.atomic import dumps
-
-    return dumps(obj, indent=1).decode()  # the CLI's one encoder: standard JSON
 
 
 def _table(rows: list[dict[str, Any]], empty: str) -> str:
@@ -81,7 +78,7 @@ def list_cmd(fmt: FmtOpt = "table") -> None:
 
     rows = _registry().summary()
     if _format(fmt) == "json":
-        typer.echo(_json(rows))
+        typer.echo(common.to_json(rows))
         return
     shown = [{**r, "updated": fmt_time(r["updated"])} for r in rows]
     typer.echo(_table(shown, "(no registered models)"))
@@ -139,11 +136,11 @@ def show_cmd(
     _format(fmt)
     if version is not None:
         v = reg.version(name, version)
-        typer.echo(_json(v) if fmt == "json" else _version_text(v))
+        typer.echo(common.to_json(v) if fmt == "json" else _version_text(v))
         return
     shown = reg.show(name)
     if fmt == "json":
-        typer.echo(_json(shown))
+        typer.echo(common.to_json(shown))
         return
     typer.echo(_table(_version_rows(shown["versions"]), "(no complete version yet)"))
     if shown["aliases"]:

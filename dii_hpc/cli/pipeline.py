@@ -11,16 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
+from dii_hpc.cli import common
+
 pipeline_app = typer.Typer(help="The model lifecycle as dependent Slurm jobs (train, select, "
                            "audit, gate, promote, report...).", no_args_is_help=True,
                            rich_markup_mode=None)
 IdArg = Annotated[str, typer.Argument(help="Pipeline id (a unique prefix is enough).")]
-
-
-def _store() -> Any:
-    from dii_hpc.store.store import Store
-
-    return Store()
 
 
 def _rows(stages: dict[str, dict[str, Any]]) -> str:
@@ -45,7 +41,7 @@ def submit_cmd(
     from dii_hpc import vocabulary as vocab
     from dii_hpc.pipeline import submit
 
-    res = submit.submit(file, _store(), executor)
+    res = submit.submit(file, common.store(write=True), executor)
     stages = {n: r.model_dump() for n, r in res.stages.items()}
     typer.echo(_rows(stages))
     reused = sum(r["reused"] for r in stages.values())
@@ -71,15 +67,13 @@ def status_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Stages, their jobs and states (one sacct call), reuse, and why a stage stopped."""
-    import json
-
     from dii_hpc.cli.tables import check_format
     from dii_hpc.pipeline import status
 
     check_format(fmt, ("table", "json"))
-    view = status.status(_store(), pipeline_id)
+    view = status.status(common.store(), pipeline_id)
     if fmt == "json":
-        typer.echo(json.dumps(view, indent=1, default=str))
+        typer.echo(common.to_json(view))
         return
     typer.echo(f"pipeline {view['name']} {view['id']} ({view['executor']}): {view['state']}")
     typer.echo(_rows(view["stages"]))
@@ -90,7 +84,7 @@ def cancel_cmd(pipeline_id: IdArg) -> None:
     """scancel every stage that has not ended."""
     from dii_hpc.pipeline import status
 
-    stages = status.cancel(_store(), pipeline_id)
+    stages = status.cancel(common.store(), pipeline_id)
     typer.echo(f"cancelled {len(stages)} stage(s): {', '.join(stages) or 'none was running'}")
 
 
@@ -99,7 +93,7 @@ def resume_cmd(pipeline_id: IdArg) -> None:
     """Queue again only the stages that did not finish (with what they need that did not)."""
     from dii_hpc.pipeline import status, submit
 
-    store = _store()
+    store = common.store()
     view = status.status(store, pipeline_id)
     res = submit.resume(store, view["id"], {n: s["state"] for n, s in view["stages"].items()})
     if not res.stages:
@@ -116,7 +110,7 @@ def list_cmd() -> None:
     from dii_hpc.cli.tables import table, when
     from dii_hpc.records import pipeline as records
 
-    store = _store()
+    store = common.store()
     rows = []
     for pid in records.ids(store.root):
         rec = records.read_pipeline(store.root, pid)

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from dii_hpc.cli import common
+
 Opt = typer.Option
 
 predict_app = typer.Typer(
@@ -75,7 +77,6 @@ def predict_cmd(
     from dii_hpc.errors import BadInput, CheckFailed
     from dii_hpc.inference.job import predict
     from dii_hpc.inference.jobconfig import request
-    from dii_hpc.store.store import Store
 
     given = {"model": model, "data": data, "out": out, "from_run": from_run, "artifact": artifact,
              "executor": executor, "shards": shards, "batch_size": batch_size, "monitor": monitor,
@@ -83,7 +84,7 @@ def predict_cmd(
     if config is None and not any(v is not None for v in given.values()):
         typer.echo(ctx.get_help())
         raise BadInput("give --model, --data and --out (or `predict score --labels ...`)")
-    section = predict(request(config, given), Store())
+    section = predict(request(config, given), common.store(write=True))
     _print(section)
     if fail_on_drift and (section.get("last_drift") or {}).get("drift"):
         raise CheckFailed(f"monitor {monitor or section['monitor']}: drift found; "
@@ -100,9 +101,8 @@ def score_cmd(
     from dii_hpc.cli.tables import cell
     from dii_hpc.errors import CheckFailed
     from dii_hpc.inference.drift_check import score
-    from dii_hpc.store.store import Store
 
-    res = score(Store(), out, labels, monitor)
+    res = score(common.store(write=True), out, labels, monitor)
     metrics = ", ".join(f"{k} {cell(v)}" for k, v in res["metrics"].items())
     typer.echo(f"score: {res['rows']} rows ({res['task']}): {metrics}")
     _print_drift(res.get("last_drift"))

@@ -59,12 +59,15 @@ def _invoke(ctx: typer.Context, args: list[str], ok: tuple[int, ...] = (0,),
 
 
 def _best_run(experiment: str) -> dict[str, Any]:
-    from dii_hpc.store.store import Store
+    from dii_hpc.cli.common import store as chosen_store
+    from dii_hpc.errors import InfraError
+    from dii_hpc.records.runs import best
 
-    store = Store()
-    df = store.runs(experiment)
-    df = df[df["status"] == "FINISHED"].sort_values("metrics.val_acc", ascending=False)
-    return store.run(str(df.iloc[0]["run_id"]))
+    store = chosen_store()
+    found = best(store.records(experiment), "val_acc", "max")
+    if found is None:
+        raise InfraError(f"quickstart: no FINISHED run of {experiment} logged val_acc")
+    return store.run(found[0])
 
 
 def _drift_data(work: Path) -> tuple[Path, Path, Path]:
@@ -84,9 +87,9 @@ def quickstart(
     model through configs/policy.yaml, build the report."""
     import yaml
 
-    from dii_hpc.store.store import Store
+    from dii_hpc.cli.common import store as chosen_store
 
-    store = Store()
+    store = chosen_store(write=True)
     store.ensure_writable()
     work = store.root / "quickstart"
     work.mkdir(exist_ok=True)

@@ -18,13 +18,13 @@ def build(
     """Build a self-contained static site (opens from file://, no network) and print index.html."""
     import os
 
+    from dii_hpc.cli.common import store as chosen_store
     from dii_hpc.cli.paths import output_dir
     from dii_hpc.cli.runs import warn_damaged
     from dii_hpc.errors import StoreError
     from dii_hpc.report import build_site
-    from dii_hpc.store.store import Store
 
-    store = Store().require()  # a typo must not create an empty store holding a site
+    store = chosen_store()  # a typo must not create an empty store holding a site
     site = output_dir(out, "--out") if out else store.root / "site"
     try:
         site.mkdir(parents=True, exist_ok=True)

@@ -6,16 +6,10 @@ from typing import Annotated
 
 import typer
 
+from dii_hpc.cli import common
+
 runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
 store_app = typer.Typer(help="Maintain the store: compact, merge, gc, check.", no_args_is_help=True)
-
-def _store(existing: bool = True):  # noqa: ANN202 - imported lazily to keep --help fast
-    """The store of --store; ``existing``: it must be there (a typo is not an empty store)."""
-    from dii_hpc.store.store import Store
-
-    store = Store()
-    return store.require() if existing else store
-
 
 def warn_damaged(damaged: list[tuple[str, str]]) -> None:
     """One warning line per run that could not be read (the listing goes on without it)."""
@@ -44,7 +38,7 @@ def list_runs(
         raise BadInput(f"--limit {limit}: must be 0 or more")
     if kind is not None and kind not in KINDS:
         raise BadInput(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
-    store = _store()
+    store = common.store()
     df = store.runs(experiment=experiment, kind=kind)
     warn_damaged(store.damaged)
     if filter_:
@@ -65,7 +59,7 @@ def show_run(
     from dii_hpc.cli.tables import check_format, render_record
 
     check_format(fmt)
-    store = _store()
+    store = common.store()
     record = store.run(run_id)
     typer.echo(render_record(record, store.artifacts(record["run_id"]), fmt))
 
@@ -83,7 +77,7 @@ def compare_runs(
     check_format(fmt)
     if len(run_ids) < 2:
         raise BadInput("runs compare needs at least two run ids")
-    store = _store()
+    store = common.store()
     frame = compare_frame([store.run(r) for r in run_ids], all_params, readable=fmt == "table")
     typer.echo(render_frame(frame, fmt))
 
@@ -97,7 +91,7 @@ def tag_run(
     """Set (or --remove) tags of a run; the report shows them."""
     from dii_hpc.store.annotations import annotate, parse_tags
 
-    rec = annotate(_store(), run_id, tags=parse_tags(pairs or []), remove=remove)
+    rec = annotate(common.store(), run_id, tags=parse_tags(pairs or []), remove=remove)
     typer.echo(f"{rec['run_id']}: " + (" ".join(f"{k}={v}" for k, v in rec["tags"].items())
                                        or "no tags"))
 
@@ -110,7 +104,7 @@ def note_run(
     """Write a note on a run (shown on its page and in the experiment table)."""
     from dii_hpc.store.annotations import annotate
 
-    rec = annotate(_store(), run_id, note=text)
+    rec = annotate(common.store(), run_id, note=text)
     typer.echo(f"{rec['run_id']}: " + ("note saved" if rec.get("note") else "note cleared"))
 
 
@@ -122,7 +116,7 @@ def archive_run(
     """Archive runs: the report hides them unless "show archived" is ticked."""
     from dii_hpc.store.annotations import annotate
 
-    store = _store()
+    store = common.store()
     for rid in run_ids:
         rec = annotate(store, rid, archived=not undo)
         typer.echo(f"{rec['run_id']}: {'restored' if undo else 'archived'}")
@@ -135,7 +129,7 @@ def compact(
     """Fold finished runs into a columnar summary so listings stay fast."""
     from dii_hpc.store.summary import compact as do_compact
 
-    store = _store()
+    store = common.store()
     for exp in experiments or store.experiments():
         res = do_compact(store, exp)
         warn_damaged(res["damaged"])
@@ -150,7 +144,7 @@ def init_cmd(
     """Create or configure the store for sharing (group ownership, umask)."""
     from dii_hpc.store.settings import init_store
 
-    store = _store(existing=False)
+    store = common.store(write=True)
     settings = init_store(store.root, group, umask)
     typer.echo(f"store {store.root}: {settings or 'default settings'}")
 
@@ -184,7 +178,7 @@ def gc_cmd(
     and job folders of ended submissions."""
     from dii_hpc.store.gc import gc, parse_age
 
-    res = gc(_store(), parse_age(older_than), dry_run=dry_run)
+    res = gc(common.store(), parse_age(older_than), dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     for sha in res["blobs"]:
         typer.echo(f"{verb} blob {sha}")
@@ -200,7 +194,7 @@ def check_cmd(
     """Verify run records, metric arrays, blob hashes and permissions; exit 1 on damage."""
     from dii_hpc.store.check import check
 
-    problems = check(_store(), permissions=permissions)
+    problems = check(common.store(), permissions=permissions)
     for p in problems:
         typer.echo(str(p))
     errors = sum(p.severity == "error" for p in problems)
@@ -225,16 +219,16 @@ def export(
 
     if to not in ("hdf5", "mlflow"):
         raise BadInput(f"unknown --to {to!r}: expected hdf5 or mlflow")
-    if to == "hdf5" and not out:
-        raise BadInput("export: give --out FILE.h5 (or --to mlflow URI)")
-    if to == "mlflow" and not uri:
-        raise BadInput("export --to mlflow: give the tracking URI, e.g. sqlite:///mlflow.db")
-    store = _store()
     if to == "mlflow":
+        if not uri:
+            raise BadInput("export --to mlflow: give the tracking URI, e.g. sqlite:///mlflow.db")
         from dii_hpc.cli.interop import export_to_mlflow
 
-        export_to_mlflow(store, experiment, uri)
+        export_to_mlflow(common.store(), experiment, uri)
         return
+    if not out:
+        raise BadInput("export: give --out FILE.h5 (or --to mlflow URI)")
+    store = common.store()
     from dii_hpc.store.export import export_experiment
 
     output_file(out, "--out")

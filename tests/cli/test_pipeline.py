@@ -88,6 +88,7 @@ def test_a_failed_stage_is_exit_1_after_the_run(files: dict[str, Path], tmp_path
 
 
 def test_unknown_ids_and_options(store_path: Path) -> None:
+    store_path.mkdir(parents=True)  # a read command needs the store (a typo is "no store at")
     proc = run_cli("pipeline", "status", "NOPE")
     assert proc.returncode == 2 and proc.stderr == "dii-hpc: error: unknown pipeline 'NOPE'\n"
     proc = run_cli("pipeline", "submit", "x.yaml", "--executor", "debug")

@@ -186,6 +186,11 @@ def test_nan_and_inf_are_standard_json_everywhere(store_path: Path) -> None:
     (["--store", "{tmp}/typo", "runs", "show", "01ABCDEFGHJKMNPQRSTVWXYZ01"], "no store at {tmp}/typo"),
     (["--store", "{tmp}/typo", "status"], "no store at {tmp}/typo"),
     (["--store", "{tmp}/typo", "export", "digits", "-o", "{tmp}/x.h5"], "no store at {tmp}/typo"),
+    # #27: every read command decides the store through cli.common.store (these listed nothing)
+    (["--store", "{tmp}/typo", "models", "list"], "no store at {tmp}/typo"),
+    (["--store", "{tmp}/typo", "pipeline", "list"], "no store at {tmp}/typo"),
+    (["--store", "{tmp}/typo", "drift", "history", "m"], "no store at {tmp}/typo"),
+    (["--store", "{tmp}/typo", "sweep", "show", "digits"], "no store at {tmp}/typo"),
 ])
 def test_more_bad_input_exit_2(populated, tmp_path: Path, store_path: Path, args, needle) -> None:  # noqa: ANN001
     """#14 item 12: each was exit 0 (a dropped row, an empty listing) or exit 3 (a traceback)."""

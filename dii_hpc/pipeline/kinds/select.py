@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import InfraError
 from dii_hpc.pipeline.context import Context, register
 from dii_hpc.pipeline.kind import (
@@ -25,6 +24,7 @@ from dii_hpc.pipeline.kind import (
     StageKind,
     marked,
 )
+from dii_hpc.records.runs import best as best_run
 
 
 class SelectConfig(StageConfig):
@@ -52,14 +52,8 @@ def _model_name(ctx: Context) -> str | None:
 
 def run(ctx: Context) -> Outcome:
     spec = ctx.config(SelectConfig)
-    best: tuple[str, float] | None = None
-    for rid in ctx.output(spec.from_).get("runs") or []:
-        record = ctx.store.run(rid)
-        value = ((record.get("metrics") or {}).get(spec.metric) or {}).get("last")
-        if record.get("status") != vocab.FINISHED or not isinstance(value, (int, float)):
-            continue
-        if best is None or (value > best[1] if spec.mode == "max" else value < best[1]):
-            best = (rid, float(value))
+    runs = (ctx.store.run(rid) for rid in ctx.output(spec.from_).get("runs") or [])
+    best = best_run(runs, spec.metric, spec.mode)
     if best is None:
         raise InfraError(f"select: no FINISHED run of stage {spec.from_} has metric "
                          f"{spec.metric!r}")
