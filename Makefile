@@ -12,12 +12,16 @@ quickstart:
 
 test:
 	bash scripts/install.sh --test
+	$(PY) -m mypy
 	bash scripts/slurm-up.sh --nodes 3
 	bash scripts/sharedfs-up.sh $(SHARED)
 	DII_TEST_SHARED=$(SHARED) $(PY) -m pytest -q
 
+# ruff, and mypy as configured in pyproject.toml ([tool.mypy]: plain on dii_hpc, strict on
+# store, tracking, config, launch and records).
 lint:
-	.venv/bin/ruff check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench:
 	$(PY) benchmarks/run_all.py

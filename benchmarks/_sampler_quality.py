@@ -2,7 +2,7 @@
 
 Each objective is a function of a trial's params with a known maximum of 1.0.  A study is
 simulated in this process the way a sweep's workers run it: ``parallel`` workers, each with
-its own sampler seeded as `launch.trials` seeds a worker (`study.worker_seed`), asking from
+its own sampler seeded as `launch.optimize.trials` seeds a worker (`study.worker_seed`), asking from
 one shared storage while the others' trials still run (a random one of them finishes next),
 until ``budget`` trials are told.  Samplers: dii-hpc's own (`study.make_sampler`, the
 function a study calls), Optuna's default TPESampler and RandomSampler, side by side on the
@@ -87,7 +87,7 @@ def _tpe(**options: Any) -> Callable[[dict[str, Any], int], Any]:
 
 
 def _dii(spec: dict[str, Any], seed: int) -> Any:
-    from dii_hpc.launch import study as studymod
+    from dii_hpc.launch.optimize import study as studymod
 
     return studymod.make_sampler(spec, seed)
 
@@ -128,7 +128,7 @@ def simulate(objective: Objective, make: Callable[[dict[str, Any], int], Any], b
     import numpy as np
     import optuna
 
-    from dii_hpc.launch import study as studymod
+    from dii_hpc.launch.optimize import study as studymod
 
     spec = {"sampler": "tpe", "n_trials": budget, "parallel": parallel, "seed": seed,
             "space": objective.space}

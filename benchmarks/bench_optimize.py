@@ -97,9 +97,9 @@ def in_process(root: Path, trials: int, trial_s: float) -> dict[str, float]:
     import bench_optimize as me  # the module the config names (this file may run as __main__)
 
     from dii_hpc.config import from_dict
-    from dii_hpc.launch import study as studymod
     from dii_hpc.launch import submit as sub
-    from dii_hpc.launch import trials as trialsmod
+    from dii_hpc.launch.optimize import study as studymod
+    from dii_hpc.launch.optimize import trials as trialsmod
     from dii_hpc.launch.task import TaskRef
     from dii_hpc.store.store import Store
 
@@ -198,8 +198,8 @@ def end_to_end(root: Path, seeds: int, budget: int, parallel: int) -> list[dict[
     from _sampler_quality import LR, WIDTH
 
     from dii_hpc.config import from_dict
-    from dii_hpc.launch import studyview
     from dii_hpc.launch import submit as sub
+    from dii_hpc.launch.optimize import view as studyview
     from dii_hpc.store.store import Store
 
     store, out = Store(root), []
@@ -256,7 +256,7 @@ def quality(seeds: int, variant_seeds: int, e2e_seeds: int, tmp: Path) -> list[s
 
 
 def optuna_desc() -> str:
-    from dii_hpc.launch import study as studymod
+    from dii_hpc.launch.optimize import study as studymod
 
     return studymod.describe_sampler({"sampler": "tpe", "n_trials": 20}) + " at 20 trials"
 

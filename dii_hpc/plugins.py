@@ -150,7 +150,12 @@ class Family(Generic[T]):
                     if isinstance(value, self.kind):
                         out.append(Entry(value, BUILTIN))
         seen: set[int] = set()  # a record imported into a second module is still one record
-        return [e for e in out if not (id(e.record) in seen or seen.add(id(e.record)))]
+        unique = []
+        for entry in out:
+            if id(entry.record) not in seen:
+                seen.add(id(entry.record))
+                unique.append(entry)
+        return unique
 
     def _entry_points(self) -> list[Entry[T]]:
         from importlib.metadata import entry_points

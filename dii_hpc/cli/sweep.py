@@ -6,15 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
+from dii_hpc.cli import common
+
 sweep_app = typer.Typer(help="Adaptive sweeps (sweep.optimize): the study of an experiment.",
                         no_args_is_help=True)
 TRIALS_SHOWN = 200
-
-
-def _store():  # noqa: ANN202 - imported lazily to keep --help fast
-    from dii_hpc.store.store import Store
-
-    return Store()
 
 
 @sweep_app.command("show")
@@ -24,18 +20,16 @@ def show(
     sort: Annotated[str, typer.Option("--sort", help="Trials by: number or value (best first).")] = "number",
 ) -> None:
     """Trials, best params, the optimisation history and Optuna's param importances."""
-    import json
-
     from dii_hpc.cli.tables import check_format
     from dii_hpc.errors import BadInput
-    from dii_hpc.launch import studyview
+    from dii_hpc.launch.optimize import view as studyview
 
     check_format(fmt, ("table", "json"))
     if sort not in ("number", "value"):
         raise BadInput(f"--sort {sort}: expected number or value")
-    out = studyview.summary(_store(), experiment)
+    out = studyview.summary(common.store(), experiment)
     if fmt == "json":
-        typer.echo(json.dumps(out, indent=2, default=str))
+        typer.echo(common.to_json(out))
     else:
         typer.echo(render(out, sort))
     if out["error"]:
@@ -92,7 +86,7 @@ def dry_run(res: Any) -> str:
     """`submit --dry-run` of an adaptive sweep: the job script, then the study and what each
     worker will do (there are no tasks with params: the study gives them one by one)."""
     from dii_hpc.cli.tables import cell, table
-    from dii_hpc.launch.study import describe_sampler
+    from dii_hpc.launch.optimize.study import describe_sampler
 
     study, c = res.study, res.study["counts"]
     spec, n = study["spec"], study["workers"]
@@ -126,9 +120,8 @@ def dry_run(res: Any) -> str:
 def after_submit(store: Any, res: Any, wait: bool) -> None:
     """`dii-hpc submit` of an adaptive sweep: its workers, then (local, or --wait) the study."""
     from dii_hpc.cli.tables import status_summary, submitted_to
-    from dii_hpc.launch import adaptive, status
-    from dii_hpc.launch import submit as sub
-    from dii_hpc.launch.study import read_spec
+    from dii_hpc.launch.optimize import workers
+    from dii_hpc.launch.optimize.study import read_spec
 
     spec = read_spec(store, res.experiment) or {}
     typer.echo(f"submitted {len(res.job_ids)} worker(s) for the study of {res.experiment} "
@@ -137,15 +130,10 @@ def after_submit(store: Any, res: Any, wait: bool) -> None:
         typer.echo(f"next: dii-hpc sweep show {res.experiment}   |   dii-hpc status "
                    f"{res.experiment}   |   dii-hpc cancel {res.experiment}")
         return
-    sub.finish_here(res.executor, res.submission_id)
-    if res.executor == "slurm":
-        adaptive.wait(store, res.experiment, res.job_ids, res.executor)
-    trial_runs = {r["run_id"] for r in store.records(res.experiment)
-                  if "trial" in (r.get("tags") or {})}
-    rows = [r for r in status.reconcile(store, res.experiment) if r["run_id"] in trial_runs]
+    rows = workers.finish(store, res)
     if rows:
         typer.echo(status_summary(rows))
-    done = adaptive.outcome(store, res.experiment)
+    done = workers.outcome(store, res.experiment)
     typer.echo(f"{done['done']} trial(s) done; dii-hpc sweep show {res.experiment}")
 
 

@@ -75,8 +75,9 @@ def check_not_swept(raw: dict[str, Any], overridden: dict[yamlio.KeyPath, str]) 
     """An override of a key the sweep sets would be overwritten by every task: refuse it."""
     from dii_hpc.config.sweep import key_path
 
-    sweep = raw.get("sweep") if isinstance(raw.get("sweep"), dict) else {}
-    random = sweep.get("random") if isinstance(sweep.get("random"), dict) else {}
+    given = raw.get("sweep")
+    sweep: dict[str, Any] = given if isinstance(given, dict) else {}
+    random: dict[str, Any] = sweep["random"] if isinstance(sweep.get("random"), dict) else {}
     swept: dict[yamlio.KeyPath, str] = {}
     for section, keys in (("grid", sweep.get("grid")), ("zip", sweep.get("zip")),
                           ("random.params", random.get("params"))):

@@ -225,6 +225,13 @@ class Sweep(_Strict):
                                       {"others": ", ".join(others)})
         return self
 
+    def adaptive(self) -> Optimize:
+        """`optimize` of an adaptive sweep, for code that runs only for one (its callers
+        checked); a programming error otherwise."""
+        if self.optimize is None:
+            raise ValueError("not an adaptive sweep: the config has no sweep.optimize")
+        return self.optimize
+
 
 class Resources(_Strict):
     """What each task asks Slurm for (and how the local executor sizes itself).

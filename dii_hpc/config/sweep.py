@@ -11,6 +11,7 @@ import copy
 import itertools
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ def key_path(key: str) -> list[str]:
 def check_keys(raw: dict[str, Any], sweep: Sweep, source: str = "<dict>",
                lines: dict[yamlio.KeyPath, int] | None = None) -> None:
     """Every swept key must name an existing config entry; the error names the key and line."""
-    sections = {"grid": sweep.grid, "zip": sweep.zip,
+    sections: dict[str, Mapping[str, object]] = {"grid": sweep.grid, "zip": sweep.zip,
                 "random.params": sweep.random.params if sweep.random else {},
                 "optimize.space": sweep.optimize.space if sweep.optimize else {}}
     for section, keys in sections.items():

@@ -34,7 +34,7 @@ def _walk(loader: Any, node: Any, path: KeyPath, lines: dict[KeyPath, int], wher
                 raise ConfigError(
                     f"{where}:{key_node.start_mark.line + 1}: {dotted((*path, key))}: duplicate key"
                 )
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            lines[path + (key,)] = key_node.start_mark.line + 1
             out[key] = _walk(loader, value_node, (*path, key), lines, where)
         return out
     if isinstance(node, yaml.SequenceNode):

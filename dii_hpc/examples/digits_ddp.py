@@ -63,8 +63,8 @@ class DDPCNN:
             run.log_metric("resumed_epoch", float(first))  # this attempt began from a checkpoint
         model = _wrap(module, dist, dev)
         dataset = TensorDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr))
-        sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank,
-                                     shuffle=True, seed=seed)
+        sampler: DistributedSampler[Any] = DistributedSampler(
+            dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=seed)
         loader = DataLoader(dataset, batch_size=max(1, batch_size // dist.world_size),
                             sampler=sampler)
         loss_fn = torch.nn.CrossEntropyLoss()

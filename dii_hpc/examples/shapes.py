@@ -48,7 +48,8 @@ def make_shapes(n: int, seed: int = 0, size: int = SIZE,
     masks = np.zeros((n, size, size), dtype=np.int64)
     targets: list[dict[str, Any]] = []
     for i in range(n):
-        boxes, labels = [], []
+        boxes: list[list[float]] = []
+        labels: list[int] = []
         for _ in range(int(rng.integers(1, max_objects + 1))):
             for _try in range(20):
                 r = float(rng.uniform(3.5, 6.0))

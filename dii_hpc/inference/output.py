@@ -145,7 +145,7 @@ def read_outputs(out: Path, names: list[str] | None = None) -> dict[str, np.ndar
     import zarr
 
     manifest = read_manifest(out)
-    return {name: zarr.open_array(str(out / name), mode="r")[:]
+    return {name: np.asarray(zarr.open_array(str(out / name), mode="r")[:])
             for name in (names or list(manifest["outputs"]))}
 
 

@@ -66,7 +66,7 @@ def _logger_class() -> type:
         @property
         def version(self) -> str:
             """The run id; asking for it never reopens a run that finalize ended."""
-            if self._run_id is None and rank_zero_only.rank == 0:
+            if self._run_id is None and getattr(rank_zero_only, "rank", 0) == 0:
                 return self.experiment.id
             return self._run_id or ""
 

@@ -19,6 +19,7 @@ creates the callback without arguments: the experiment comes from ``$DII_HPC_EXP
 from __future__ import annotations
 
 import functools
+import importlib.abc
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,7 @@ class _OnImport:
         return None
 
 
-class _Registering:
+class _Registering(importlib.abc.Loader):
     """The module's own loader, then `_add`."""
 
     def __init__(self, inner: Any) -> None:

@@ -25,11 +25,15 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.config.schema import Resources
 from dii_hpc.errors import BadInput, SchedulerError
 from dii_hpc.slurm import timespec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import submitit
+    from submitit.core.core import PicklingExecutor
 
 KINDS = ("auto", "local", "slurm", "debug")
 
@@ -162,13 +166,14 @@ def parameters(job: Job) -> dict[str, Any]:
     return slurm_parameters(job) if job.kind == "slurm" else local_parameters(job)
 
 
-def executor(job: Job) -> Any:
+def executor(job: Job) -> submitit.Executor:
     """The submitit executor of a Job: SlurmExecutor, LocalExecutor or DebugExecutor."""
     import submitit
 
     from dii_hpc.store.settings import private_dir
 
     private_dir(job.folder)  # submitit pickles the payload here: owner-only
+    ex: PicklingExecutor
     if job.kind == "slurm":
         ex = submitit.SlurmExecutor(job.folder, max_num_timeout=job.resources.max_requeues)
     elif job.kind == "local":
@@ -206,7 +211,8 @@ def submit_array(ex: Any, fn: Any, *iterables: Any, what: str = "job array") -> 
     is one SchedulerError in Slurm's words (the same text reaches the user once)."""
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            return ex.map_array(fn, *iterables)
+            jobs: list[Any] = ex.map_array(fn, *iterables)
+            return jobs
     except Exception as err:  # noqa: BLE001 - submitit wraps sbatch failures
         raise SchedulerError(f"sbatch rejected the {what}: {slurm_message(err)}") from err
 

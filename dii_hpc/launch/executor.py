@@ -56,13 +56,13 @@ class Executor:
         for name, spec in self.config.models.items():
             refs.resolve(spec.class_, f"models.{name}.class", require=("train_function",), what="model",
                          search=self.search)
-        for name, spec in self.config.datasets.items():
-            refs.resolve(spec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset",
+        for name, dspec in self.config.datasets.items():
+            refs.resolve(dspec.class_, f"datasets.{name}.class", require=("get_dataset",), what="dataset",
                          search=self.search)
 
     def units(self) -> list[Unit]:
         """Each model x each dataset (each model alone when no dataset is configured)."""
-        datasets = list(self.config.datasets) or [None]
+        datasets: list[str | None] = [*self.config.datasets] or [None]
         return [Unit((m,), (d,) if d else ()) for m in self.config.models for d in datasets]
 
     def unit_params(self, unit: Unit) -> dict[str, Any]:

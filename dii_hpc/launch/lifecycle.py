@@ -53,11 +53,13 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
 
     runs = [r for r in select_runs(store, target) if r.get("status") in ACTIVE]
     jobs = job_map(store)
-    slurm_ids, signalled, local, pending = [], {}, 0, []
+    slurm_ids: list[str] = []
+    signalled: dict[str, str] = {}
+    local, pending = 0, []
     for rec in runs:  # noted before any signal, so that each run ends CANCELLED, not KILLED
         records.request_cancel(store.run_dir(rec["run_id"]))
     if target in store.experiments():  # an adaptive sweep's workers (between trials too)
-        from dii_hpc.launch import adaptive
+        from dii_hpc.launch.optimize import workers as adaptive
 
         slurm_ids, stopped = adaptive.stop(store, target)
         local += stopped
@@ -89,15 +91,12 @@ def cancel(store: Store, target: str, grace_s: float = CANCEL_GRACE_S) -> dict[s
 def _serving_jobs(store: Store, run_ids: set[str], listed: list[str]) -> list[str]:
     """The Slurm jobs of submissions whose every run is being cancelled that no run is mapped
     to (an audit chain's shard array: its run is the merge job's): they only serve those runs."""
-    from dii_hpc.store.atomic import read_json
+    from dii_hpc.records import jobs
 
     covered, out = {j.split("_")[0] for j in listed}, []
-    for path in sorted(store.jobs_dir.glob("*.json")) if store.jobs_dir.is_dir() else []:
-        with contextlib.suppress(OSError, ValueError):
-            rec = read_json(path)
-            runs = set(rec.get("runs") or {})
-            if rec.get("executor") == "slurm" and runs and runs <= run_ids:
-                out += [str(a) for a in rec.get("arrays") or [] if str(a) not in covered]
+    for _name, rec in jobs.every(store):
+        if rec.executor == "slurm" and rec.runs and set(rec.runs) <= run_ids:
+            out += [a for a in rec.arrays if a not in covered]
     return out
 
 
@@ -127,7 +126,8 @@ def resubmit(store: Store, experiment: str, executor: str | None = None) -> dict
 
     Returns {"runs": n, "submissions": [...], "commands": [(run id, kind, job id, task)]}: a
     command on the local or debug executor is to be run by the caller (``task()``)."""
-    from dii_hpc.launch import adaptive, runcmd
+    from dii_hpc.launch import runcmd
+    from dii_hpc.launch.optimize import workers as adaptive
     from dii_hpc.launch.status import reconcile
 
     store.check_experiment_exists(experiment)

@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,9 @@ def package_versions() -> dict[str, str]:
     return versions(PACKAGES)
 
 
-def allowed_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+def allowed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Allow-listed variables only; anything secret-looking is dropped even if allowed."""
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     return {k: env[k] for k in ENV_ALLOW if k in env and not _SECRET.search(k)}
 
 
@@ -80,9 +81,9 @@ def gpu_info() -> dict[str, Any]:
                                                    for i in range(torch.cuda.device_count())]}
 
 
-def runtime_manifest(environ: dict[str, str] | None = None) -> dict[str, Any]:
+def runtime_manifest(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What is true where the task runs: host, Python, packages, Slurm ids, env, GPUs."""
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     return {
         "host": socket.gethostname(),
         "platform": platform.platform(),

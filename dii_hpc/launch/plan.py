@@ -58,7 +58,7 @@ def task_table(loaded: LoadedConfig, executor: Any) -> list[dict[str, Any]]:
     """One row per (sweep point, unit): values, seed, unit and the run's recorded params.
 
     An adaptive sweep (`sweep.optimize`) has one row per worker instead: its points are
-    asked of the study while it runs (`launch.trials`)."""
+    asked of the study while it runs (`launch.optimize.trials`)."""
     check_keys(loaded.raw, loaded.config.sweep, loaded.source, loaded.lines)
     check_sweepable(loaded)
     if loaded.config.sweep.optimize is not None:
@@ -89,7 +89,7 @@ def worker_table(loaded: LoadedConfig, executor: Any) -> list[dict[str, Any]]:
     unit = units[0]
     params = {**config.params, **executor.unit_params(unit)}
     return [{"index": k, "worker": k, "values": {}, "seed": None, "unit": unit.to_dict(),
-             "run_params": params} for k in range(config.sweep.optimize.parallel)]
+             "run_params": params} for k in range(config.sweep.adaptive().parallel)]
 
 
 def chunks(n_tasks: int, max_array_size: int) -> list[range]:

@@ -15,13 +15,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dii_hpc.errors import InfraError
 from dii_hpc.slurm.preempt import preempt_signal
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.launch.sysmetrics import SystemSampler
     from dii_hpc.store.store import Store
+    from dii_hpc.tracking.run import Run
 
 
 def last_error_line(path: Path, limit: int = 64 << 10) -> str | None:
@@ -36,7 +38,7 @@ def last_error_line(path: Path, limit: int = 64 << 10) -> str | None:
     return lines[-1][:500] if lines else None
 
 
-def _node_sampler(store: Store, run_id: str, interval: float) -> tuple[Any, Any]:
+def _node_sampler(store: Store, run_id: str, interval: float) -> tuple[SystemSampler, Run]:
     from dii_hpc import distributed
     from dii_hpc.launch.sysmetrics import SystemSampler
     from dii_hpc.store import records
@@ -66,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     store = Store(os.environ.get("DII_HPC_STORE"))
     dist = distributed.env()
     interval = float(os.environ.get("DII_HPC_SYS_METRICS_S") or 0)
-    sampler = writer = None
+    node: tuple[SystemSampler, Run] | None = None
+    error: str | None
     if dist.local_rank == 0 and interval > 0:
-        sampler, writer = _node_sampler(store, run_id, interval)
+        node = _node_sampler(store, run_id, interval)
     try:
         child = subprocess.Popen(args)
     except OSError as exc:
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             log = store.run_dir(run_id) / "logs" / f"rank{dist.rank}.err"
             error = last_error_line(log) or f"exited with code {code}"
-    if sampler is not None:
+    if node is not None:
+        sampler, writer = node
         sampler.stop()
         with contextlib.suppress(InfraError, OSError):  # the rank's own end state is what to report
             writer.finish()

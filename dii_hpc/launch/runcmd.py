@@ -58,7 +58,8 @@ class CommandTask:
         return run_command(self)
 
 
-def _manifest(task: CommandTask) -> dict[str, Any]:
+def _manifest(task: CommandTask) -> tuple[dict[str, Any], str]:
+    """The run's manifest and the git diff of its folder (an artifact of its own)."""
     from dii_hpc.launch.manifest import git_info, runtime_manifest
 
     git = git_info(task.cwd)
@@ -297,6 +298,7 @@ def launch(store: Store, experiment: str, run_id: str, spec: dict[str, Any],
 
     Returns (executor kind, job id or '', the CommandTask to run here or the submitit job)."""
     from dii_hpc.launch import backend
+    from dii_hpc.records import jobs
 
     res = job.resources
     task = CommandTask(str(store.root), run_id, list(spec["argv"]), spec["cwd"], res.sys_metrics_s,
@@ -304,12 +306,12 @@ def launch(store: Store, experiment: str, run_id: str, spec: dict[str, Any],
                        cpus_per_task=res.cpus_per_task, gpus_per_task=res.gpus_per_task,
                        all_ranks=bool(spec.get("all_ranks")))
     name = f"run-{run_id}"
-    record = {"submission_id": name, "experiment": experiment, "executor": job.kind,
-              "runs": {run_id: ""}, "submitted": time.time(), "plan_file": None, "command": spec}
+    record = jobs.JobRecord(submission_id=name, experiment=experiment, executor=job.kind,
+                            runs={run_id: ""}, submitted=time.time(), command=spec)
     if job.kind != "slurm":
-        store.write_jobs_record(name, record)
+        jobs.write(store, name, record)
         return job.kind, "", task
-    job = replace(job, folder=store.jobs_dir / name)
+    job = replace(job, folder=jobs.folder(store, name))
     fresh = not job.folder.exists()
     try:
         submitted = backend.submit_one(backend.executor(job), task)
@@ -317,19 +319,17 @@ def launch(store: Store, experiment: str, run_id: str, spec: dict[str, Any],
         if fresh:  # a resubmission keeps the earlier attempt's folder
             shutil.rmtree(job.folder, ignore_errors=True)
         raise
-    store.write_jobs_record(name, {**record, "runs": {run_id: str(submitted.job_id)},
-                                   "submitted": time.time()})
+    jobs.write(store, name, record.model_copy(update={"runs": {run_id: str(submitted.job_id)},
+                                                      "submitted": time.time()}))
     return job.kind, str(submitted.job_id), submitted
 
 
 def command_spec(store: Store, run_id: str) -> dict[str, Any] | None:
     """The command spec `launch` recorded for a `dii-hpc run` run (None for other runs)."""
-    from dii_hpc.store.atomic import read_json
+    from dii_hpc.records import jobs
 
-    try:
-        return read_json(store.jobs_dir / f"run-{run_id}.json").get("command")
-    except (OSError, ValueError):
-        return None
+    record = jobs.read(store, f"run-{run_id}")
+    return record.command if record is not None else None
 
 
 def logs_dir(store: Store, run_id: str) -> Path:

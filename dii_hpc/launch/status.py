@@ -8,7 +8,6 @@ that is gone, ends its run FAILED instead of leaving it RUNNING forever.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
@@ -42,20 +41,14 @@ REFINES: dict[str, frozenset[str]] = {
 
 def job_map(store: Store) -> dict[str, dict[str, Any]]:
     """run id -> {job_id, executor, submitted, submission, plan_file} (latest submission wins)."""
-    from dii_hpc.store.atomic import read_json
+    from dii_hpc.records import jobs
 
-    records = []
-    if store.jobs_dir.is_dir():
-        for path in store.jobs_dir.glob("*.json"):
-            with contextlib.suppress(OSError, ValueError):
-                records.append(read_json(path))
     out: dict[str, dict[str, Any]] = {}
-    for rec in sorted(records, key=lambda r: r.get("submitted", 0)):
-        for rid, job_id in (rec.get("runs") or {}).items():
-            out[rid] = {"job_id": str(job_id), "executor": rec.get("executor"),
-                        "submitted": rec.get("submitted", 0), "plan_file": rec.get("plan_file"),
-                        "submission": rec.get("submission_id"),
-                        "task": (rec.get("tasks") or {}).get(rid)}
+    for _name, rec in jobs.every(store):
+        for rid, job_id in rec.runs.items():
+            out[rid] = {"job_id": job_id, "executor": rec.executor, "submitted": rec.submitted,
+                        "plan_file": rec.plan_file, "submission": rec.submission_id,
+                        "task": rec.tasks.get(rid)}
     return out
 
 
@@ -186,7 +179,8 @@ def _apply(store: Store, rec: dict[str, Any], sched: dict[str, Any] | None, age:
     if fields:
         store.update_run(rec["run_id"], **fields)
     if new is None and sched is not None and sched.get("state") in ACTIVE:
-        return sched["state"]  # live view (the running task owns its record)
+        live: str = sched["state"]  # live view (the running task owns its record)
+        return live
     return new or rec.get("status", "")
 
 

@@ -22,8 +22,9 @@ from dii_hpc import progress
 from dii_hpc.config import LoadedConfig
 from dii_hpc.config.schema import ExperimentConfig
 from dii_hpc.errors import BadInput, InfraError, SchedulerError, StoreError
-from dii_hpc.launch import adaptive, backend
+from dii_hpc.launch import backend
 from dii_hpc.launch import plan as planning
+from dii_hpc.launch.optimize import workers as adaptive
 from dii_hpc.launch.task import TaskRef, TaskRunner
 from dii_hpc.store.bulk import compact
 
@@ -58,9 +59,9 @@ def sweep_job(kind: str, config: ExperimentConfig, store_root: Path, folder: Pat
 
 
 def runner_for(rows: list[dict[str, Any]], kind: str) -> TaskRunner:
-    """The callable of a plan's tasks: a study's workers (`launch.trials`) or sweep tasks."""
+    """The callable of a plan's tasks: a study's workers (`launch.optimize.trials`) or sweep tasks."""
     if rows and "worker" in rows[0]:
-        from dii_hpc.launch.trials import WorkerRunner
+        from dii_hpc.launch.optimize.trials import WorkerRunner
 
         return WorkerRunner(catch=(kind == "debug"))
     return TaskRunner(catch=(kind == "debug"))
@@ -192,15 +193,15 @@ def record_jobs(store: Store, res: SubmitResult, name: str | None = None) -> Non
     an adaptive sweep's workers (no run of their own) as worker index -> job id."""
     workers = {str(row["index"]): jid for row, jid in zip(res.rows, res.job_ids, strict=True)
                if "worker" in row}
-    store.write_jobs_record(name or res.submission_id, {
-        "submission_id": res.submission_id, "experiment": res.experiment,
-        "executor": res.executor, "plan_file": str(res.plan_file), "arrays": res.arrays,
-        "runs": dict(zip(res.run_ids, res.job_ids, strict=True)) if not workers else {},
-        "tasks": {rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)}
+    from dii_hpc.records import jobs
+
+    jobs.write(store, name or res.submission_id, jobs.JobRecord(
+        submission_id=res.submission_id, experiment=res.experiment, executor=res.executor,
+        plan_file=str(res.plan_file), arrays=res.arrays,
+        runs=dict(zip(res.run_ids, res.job_ids, strict=True)) if not workers else {},
+        tasks={rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)}
         if not workers else {},
-        **({"workers": workers} if workers else {}),
-        "submitted": time.time(), "host": os.uname().nodename,
-    })
+        workers=workers, submitted=time.time(), host=os.uname().nodename))
 
 
 def config_of_run(store: Store, run_id: str, overrides: list[str] | None) -> tuple[LoadedConfig, str]:

@@ -66,7 +66,8 @@ class TaskRunner:
 def read_plan(plan_file: str | Path) -> dict[str, Any]:
     from dii_hpc.store.atomic import read_json
 
-    return read_json(Path(plan_file))
+    plan: dict[str, Any] = read_json(Path(plan_file))
+    return plan
 
 
 def task_config(plan: dict[str, Any], index: int, values: dict[str, Any] | None = None,
@@ -165,8 +166,9 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, d
     from dii_hpc.tracking.run import start_run
 
     spec = plan["tasks"][index]
+    store = Store(plan["store"])
     run = start_run(config.experiment, run_id=run_id or spec["run_id"], kind=config.kind,
-                    store=Store(plan["store"]), rank=0, all_ranks=config.tracking.all_ranks)
+                    store=store, rank=0, all_ranks=config.tracking.all_ranks)
     manifest = runtime_manifest()
     run.set_manifest({**manifest, "config": raw, "seed": spec.get("seed"),
                       "git": {k: v for k, v in plan.get("git", {}).items() if k != "diff"},
@@ -176,7 +178,7 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, d
     if diff and Path(diff).is_file():
         run.log_artifact(diff, name="git.diff")
     paths = _log_paths()
-    _link_logs(run.dir, paths, 0, dist.world_size)
+    _link_logs(store.run_path(config.experiment, run.id), paths, 0, dist.world_size)
     run.set_section("launch", {"executor": plan.get("executor"), "host": manifest["host"],
                                "pid": os.getpid(), "world_size": dist.world_size,
                                "nodes": list(dist.nodes) or [manifest["host"]],

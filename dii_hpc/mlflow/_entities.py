@@ -105,8 +105,9 @@ def artifact_uri(store_root: Any, record: dict[str, Any]) -> str:
     """Where the run's artifacts are indexed (blobs themselves are shared, content-addressed)."""
     from pathlib import Path
 
-    run_dir = Path(store_root) / "experiments" / record["experiment"] / "runs" / record["run_id"]
-    return run_dir.as_uri()
+    from dii_hpc.store.records import run_path
+
+    return run_path(Path(store_root), record["experiment"], record["run_id"]).as_uri()
 
 
 class ActiveRun(Run):

@@ -151,6 +151,7 @@ class _Parser:
     def comparison(self) -> Clause:
         kind, key = _identifier(self.take(), self.what, self.text)
         op = self.operator()
+        value: float | str | tuple[str, ...] | None
         if op in _NULL_OPS:
             value = None
         elif op in ("IN", "NOT IN"):

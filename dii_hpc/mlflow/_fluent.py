@@ -27,7 +27,6 @@ from dii_hpc.mlflow._entities import (
     millis,
     param_text,
 )
-from dii_hpc.store.names import check_experiment
 from dii_hpc.store.store import Store
 
 DEFAULT_EXPERIMENT = "Default"
@@ -82,7 +81,7 @@ def create_experiment(name: str, artifact_location: str | None = None,
                       tags: dict[str, Any] | None = None, **_ignored: Any) -> str:
     store = _store()
     store.ensure_writable()
-    (store.experiment_dir(check_experiment(name)) / "runs").mkdir(parents=True, exist_ok=True)
+    store.runs_dir(name).mkdir(parents=True, exist_ok=True)
     return name
 
 

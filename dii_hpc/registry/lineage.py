@@ -74,6 +74,7 @@ def loader(record: dict[str, Any], given: str | None, given_params: dict[str, An
         raise BadInput(f"{where}: no loader recorded; give --loader module:callable (a factory "
                        "taking weights=PATH) or set models.<name>.loader in the run's config")
     own: dict[str, Any] = {}
+    factory: object
     if given is not None:
         factory, key = given, "--loader"
     elif isinstance(configured, dict):

@@ -163,7 +163,8 @@ class ChunkAppender:
         block = read_chunk(str(self.dir), index, self._crow, self._cols, self._codec)
         if block is None:
             return np.full((keep, self._cols), np.nan)
-        return block[:keep].copy()
+        tail: np.ndarray = block[:keep].copy()
+        return tail
 
     def append(self, block: np.ndarray) -> None:
         if (err := append_all([(self, block)])[0]) is not None:
@@ -200,5 +201,5 @@ class ChunkAppender:
         if rows.shape[0] < self._crow:
             full = np.full((self._crow, self._cols), np.nan)
             full[: rows.shape[0]] = rows
-        data = full.data if self._codec is None else self._codec.encode(full)
+        data: memoryview | bytes = full.data if self._codec is None else self._codec.encode(full)
         write_bytes(self.dir / "c" / str(index) / "0", data)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:
+def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview, *,
+                mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` atomically, creating parent directories."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

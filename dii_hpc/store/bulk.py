@@ -26,7 +26,7 @@ def create_runs(store: Store, experiment: str, kind: str, params: list[dict[str,
 
         raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(vocab.KINDS)}")
     store.ensure_writable()
-    base = store.experiment_dir(experiment) / "runs"
+    base = store.runs_dir(experiment)
     base.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[str, str]] = []
     ids: list[str] = []
@@ -41,8 +41,8 @@ def create_runs(store: Store, experiment: str, kind: str, params: list[dict[str,
             staged.append((str(tmp), str(rdir / records.RUN_FILE)))
             ids.append(rid)
         os.sync()  # every temp file is durable before any of them becomes visible
-        for tmp, final in staged:
-            os.replace(tmp, final)
+        for staged_tmp, final in staged:
+            os.replace(staged_tmp, final)
     except BaseException:
         import shutil
 

@@ -138,7 +138,7 @@ def check(store: Store, permissions: bool = True) -> list[Problem]:
     problems: list[Problem] = []
     for exp in store.experiments():
         for rid in store.run_ids(exp):
-            rdir = store.experiment_dir(exp) / "runs" / rid
+            rdir = store.run_path(exp, rid)
             problems += _check_record(rdir, exp)
             problems += _check_metrics(rdir)
             problems += _check_artifacts(rdir, store.root)

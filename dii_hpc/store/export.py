@@ -80,7 +80,7 @@ def export_experiment(store: Store, experiment: str, out: str | os.PathLike[str]
                         _set(grp.attrs, f"{prefix}.{k}", v)
                 if rec.get("slurm"):
                     grp.attrs["slurm"] = _attr(rec["slurm"])
-                rdir = store.experiment_dir(experiment) / "runs" / rec["run_id"]
+                rdir = store.run_path(experiment, rec["run_id"])
                 for key in metric_keys(rdir):
                     data = read_history(rdir, key)
                     table = np.empty(data.shape[0], dtype=dtype)

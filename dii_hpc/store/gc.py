@@ -47,7 +47,7 @@ def referenced_blobs(store: Store) -> set[str]:
     refs: set[str] = set()
     for exp in store.experiments():
         for rid in store.run_ids(exp):
-            path = store.experiment_dir(exp) / "runs" / rid / "artifacts.json"
+            path = store.run_path(exp, rid) / "artifacts.json"
             try:
                 refs.update(meta["sha256"] for meta in read_json(path).values())
             except FileNotFoundError:

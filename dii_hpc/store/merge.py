@@ -94,8 +94,8 @@ def _check_source(root: Path) -> None:
 
 
 def _merge_run(src: Store, dst: Store, exp: str, rid: str, dry_run: bool) -> str:
-    sdir = src.experiment_dir(exp) / "runs" / rid
-    ddir = dst.experiment_dir(exp) / "runs" / rid
+    sdir = src.run_path(exp, rid)
+    ddir = dst.run_path(exp, rid)
     try:
         srec = records.read_record(sdir)
     except (OSError, ValueError):

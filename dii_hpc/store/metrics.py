@@ -61,7 +61,7 @@ def _resolve_steps(steps: np.ndarray, last: int) -> np.ndarray:
         return steps
     if auto.all():
         return np.arange(last + 1, last + 1 + steps.size, dtype="float64")
-    out = steps.copy()
+    out: np.ndarray = steps.copy()
     for i in range(out.size):  # mixed explicit/auto steps: rare, keep it simple
         if auto[i]:
             out[i] = last + 1

@@ -15,6 +15,19 @@ RUN_FILE = "run.json"
 CHANGED_DIR = ".changed"
 
 
+def runs_path(root: Path, experiment: str) -> Path:
+    """The folder of an experiment's runs under the store ``root`` (one sub-folder each)."""
+    from dii_hpc.store.names import check_experiment
+
+    return root / "experiments" / check_experiment(experiment) / "runs"
+
+
+def run_path(root: Path, experiment: str, run_id: str) -> Path:
+    """Where a run of ``experiment`` lives, whether or not it exists yet: the one place that
+    spells a run's folder (`Store.run_path`; `Store.run_dir` finds a run by its id alone)."""
+    return runs_path(root, experiment) / run_id
+
+
 def new_record(
     run_id: str,
     experiment: str,
@@ -42,7 +55,8 @@ def new_record(
 
 
 def read_record(run_dir: Path) -> dict[str, Any]:
-    return read_json(run_dir / RUN_FILE)
+    record: dict[str, Any] = read_json(run_dir / RUN_FILE)
+    return record
 
 
 def write_record(run_dir: Path, record: dict[str, Any], *, was_terminal: bool = False) -> None:

@@ -26,9 +26,10 @@ def read_settings(root: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        return read_json(path)
+        settings: dict[str, Any] = read_json(path)
     except (OSError, ValueError) as err:
         raise StoreError(f"{path}: unreadable store settings ({err})") from err
+    return settings
 
 
 def apply_umask(root: Path) -> int:

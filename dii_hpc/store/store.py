@@ -8,14 +8,13 @@ This module knows nothing of Slurm, audits or HTML; those write through ``create
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import DamagedRun, NotFound, StoreError
 from dii_hpc.store import records
-from dii_hpc.store.atomic import read_json, write_json
+from dii_hpc.store.atomic import read_json
 from dii_hpc.store.ids import is_run_id, new_run_id
 from dii_hpc.store.names import check_experiment
 
@@ -53,6 +52,14 @@ class Store:
     def experiment_dir(self, experiment: str) -> Path:
         return self.root / "experiments" / check_experiment(experiment)
 
+    def runs_dir(self, experiment: str) -> Path:
+        """The folder of an experiment's runs (one sub-folder each)."""
+        return records.runs_path(self.root, experiment)
+
+    def run_path(self, experiment: str, run_id: str) -> Path:
+        """Where a run of ``experiment`` lives, whether or not it exists yet."""
+        return records.run_path(self.root, experiment, run_id)
+
     def require(self) -> Store:
         """This store, which must exist: read commands given a mistyped --store path say so
         instead of listing an empty store (and a write never creates one there)."""
@@ -82,7 +89,7 @@ class Store:
         return sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
 
     def run_ids(self, experiment: str) -> list[str]:
-        runs = self.experiment_dir(experiment) / "runs"
+        runs = self.runs_dir(experiment)
         if not runs.is_dir():
             return []
         return sorted(e.name for e in os.scandir(runs) if is_run_id(e.name))
@@ -97,7 +104,7 @@ class Store:
         if hit is not None:
             return hit
         for exp in self.experiments():
-            candidate = self.root / "experiments" / exp / "runs" / run_id
+            candidate = self.run_path(exp, run_id)
             if (candidate / records.RUN_FILE).exists():
                 self._where[run_id] = candidate
                 return candidate
@@ -106,7 +113,7 @@ class Store:
             matches = [(e, r) for e, r in every if r.startswith(run_id.upper())]
             if len(matches) == 1:
                 exp, rid = matches[0]
-                return self.root / "experiments" / exp / "runs" / rid
+                return self.run_path(exp, rid)
             if len(matches) > 1:
                 raise StoreError(
                     f"run id prefix {run_id!r} matches {len(matches)} runs; give more characters"
@@ -137,7 +144,7 @@ class Store:
         if kind not in vocab.KINDS:
             raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(vocab.KINDS)}")
         rid = run_id or new_run_id()
-        rdir = self.experiment_dir(experiment) / "runs" / rid
+        rdir = self.run_path(experiment, rid)
         rdir.mkdir(parents=True, exist_ok=True)
         records.write_record(rdir, {**records.new_record(rid, experiment, kind, params, tags, status),
                                     **(fields or {})})
@@ -157,7 +164,7 @@ class Store:
 
         check_experiment(experiment)
         ids = create_runs(self, experiment, kind, params, tags or {}, status)
-        base = self.experiment_dir(experiment) / "runs"
+        base = self.runs_dir(experiment)
         self._where.update({rid: base / rid for rid in ids})
         return ids
 
@@ -213,7 +220,7 @@ class Store:
         path = self.run_dir(run_id) / "artifacts.json"
         if not path.exists():
             return {}
-        out = read_json(path)
+        out: dict[str, dict[str, Any]] = read_json(path)
         for meta in out.values():
             meta["path"] = str(blob_path(self.root, meta["sha256"]))
         return out
@@ -246,13 +253,6 @@ class Store:
         if experiment:
             self.check_experiment_exists(experiment)
         return runs_frame(self, exps, kind)
-
-    def write_jobs_record(self, name: str, record: dict[str, Any]) -> Path:
-        """Submission records live beside the runs; the launch package owns their content."""
-        self.ensure_writable()
-        path = self.jobs_dir / f"{name}.json"
-        write_json(path, {**record, "written": time.time()})
-        return path
 
 
 # What entry points accept for "which store": a Store, a path, or None ($DII_HPC_STORE).

@@ -28,7 +28,7 @@ def shared_fs_store(root: str | os.PathLike[str], read_only: bool = False) -> An
     """A zarr LocalStore whose every write is temp + fsync + rename (`store.sharedfs`)."""
     from dii_hpc.store.sharedfs import SharedFSStore
 
-    return SharedFSStore(root, read_only=read_only)
+    return SharedFSStore(os.fspath(root), read_only=read_only)
 
 
 def create_metric_array(group: Any, key: str) -> Any:
@@ -144,4 +144,5 @@ def committed_rows(data: np.ndarray) -> np.ndarray:
     valid = ~np.isnan(data[:, 2])
     if valid.all():
         return data
-    return data[valid]
+    kept: np.ndarray = data[valid]
+    return kept

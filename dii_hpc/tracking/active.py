@@ -11,9 +11,10 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.tracking.ranks import SilentRun
     from dii_hpc.tracking.run import Run
 
-_stack: list[Run] = []
+_stack: list[Run | SilentRun] = []
 _lock = threading.Lock()
 
 
@@ -26,18 +27,18 @@ def _forget_all_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_all_in_child)
 
 
-def push(run: Run) -> None:
+def push(run: Run | SilentRun) -> None:
     with _lock:
         _stack.append(run)
 
 
-def forget(run: Run) -> None:
+def forget(run: object) -> None:
     with _lock:
         if run in _stack:
             _stack.remove(run)
 
 
-def top() -> Run | None:
+def top() -> Run | SilentRun | None:
     """The innermost open run of this process, or None."""
     with _lock:
         return _stack[-1] if _stack else None

@@ -73,8 +73,8 @@ class EndingMixin:
                 failure = err
             failure, self._flush_error = failure or self._flush_error, None
             self.finished = True
-            signals.unregister(self)  # type: ignore[arg-type]
-            active.forget(self)  # type: ignore[arg-type]
+            signals.unregister(self)
+            active.forget(self)
             if status in (vocab.KILLED, vocab.FAILED) and self.cancel_requested():
                 status, error = vocab.CANCELLED, CANCELLED_BY_USER
             if failure is not None:

@@ -9,6 +9,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.tracking.ranks import SilentRun
     from dii_hpc.tracking.run import Run
 
 
@@ -28,9 +29,14 @@ def on_exit(fn: Any) -> None:
         register(fn)
 
 
-def finish_at_exit(run: Run, status: str = "FINISHED") -> None:
+def finish_at_exit(run: Run | SilentRun, status: str = "FINISHED") -> None:
     """End ``run`` with ``status`` at exit if it is still open, before its own exit hook
     (which would call it FAILED): MLflow's habit, kept by dii_hpc.mlflow and by integrations
     that reopen a run after training ended (``trainer.evaluate`` / ``trainer.test``)."""
     ref = weakref.ref(run)
-    on_exit(lambda: (r := ref()) is not None and not r.finished and r.finish(status))
+
+    def end() -> None:
+        if (r := ref()) is not None and not r.finished:
+            r.finish(status)
+
+    on_exit(end)

@@ -16,10 +16,14 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dii_hpc.errors import InfraError
 from dii_hpc.tracking import signals
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.store.metrics import MetricWriter
+    from dii_hpc.store.store import Store
 
 STORE_WAIT_S = 300.0  # how long `finish` waits for a store that refuses writes
 RETRY_MIN_S, RETRY_MAX_S = 0.25, 8.0  # backoff between tries while the store refuses
@@ -40,8 +44,8 @@ def _reason(err: BaseException) -> str:
 
 class KeepingMixin:
     id: str
-    store: Any
-    _writer: Any
+    store: Store
+    _writer: MetricWriter
     _buf: bytearray
     _cap_bytes: int
 

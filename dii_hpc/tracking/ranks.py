@@ -37,11 +37,11 @@ class SilentRun:
 
     def __init__(self, store: Store, experiment: str, run_id: str, rank: int) -> None:
         self.store, self.experiment, self.id, self.rank = store, experiment, run_id, rank
-        self.dir = store.experiment_dir(experiment) / "runs" / run_id if run_id else None
+        self.dir = store.run_path(experiment, run_id) if run_id else None
         self.record: dict[str, Any] = {"run_id": run_id, "experiment": experiment,
                                        "status": "RUNNING", "metrics": {}}
         self.finished = False
-        active.push(self)  # type: ignore[arg-type] - module-level log_metric finds it
+        active.push(self)  # module-level log_metric finds it
 
     def __repr__(self) -> str:
         return f"SilentRun(id={self.id!r}, rank={self.rank})"
@@ -71,7 +71,7 @@ class SilentRun:
 
     def finish(self, status: str = "FINISHED", error: str | None = None) -> None:
         self.finished = True
-        active.forget(self)  # type: ignore[arg-type]
+        active.forget(self)
 
     def __enter__(self) -> SilentRun:
         return self

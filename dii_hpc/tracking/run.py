@@ -78,7 +78,7 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
         self.record = record
         self.id: str = record["run_id"]
         self.experiment: str = record["experiment"]
-        self.dir: Path = store.experiment_dir(self.experiment) / "runs" / self.id
+        self.dir: Path = store.run_path(self.experiment, self.id)
         # Another process of the same task (a rank, a node's sampler) writes only its own
         # arrays, under key_prefix; run.json and artifacts.json stay rank 0's alone.
         self.key_prefix = key_prefix
@@ -112,14 +112,15 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
         self._thread.start()
         signals.register(self)
         ref = weakref.ref(self)  # a finished run must not be kept alive by the exit hook
-        on_exit(lambda: (run := ref()) is not None and run._at_exit())
+        on_exit(lambda: _end_at_exit(ref))
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment!r}, status={self.status!r})"
 
     @property
     def status(self) -> str:
-        return self.record["status"]
+        status: str = self.record["status"]
+        return status
 
     # ----------------------------------------------------------------- metrics
     def _make_logger(self) -> Any:
@@ -364,9 +365,9 @@ def start_run(
                "pid": os.getpid(), "heartbeat_interval": float(flush_interval),
                **({"parent_run": parent_run} if parent_run else {})}
     resumed = False
-    existing = run_id is not None and _exists(st, experiment, run_id)
-    if existing:
-        record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
+    existing = run_id if run_id is not None and _exists(st, experiment, run_id) else None
+    if existing is not None:
+        record = records.read_record(st.run_path(experiment, existing))
         resumed = record.get("start_time") is not None
         record["params"] = {**record.get("params", {}), **(params or {})}
         record["tags"] = {**record.get("tags", {}), **{k: str(v) for k, v in (tags or {}).items()}}
@@ -376,10 +377,10 @@ def start_run(
     else:  # the opened record in the one write that creates the run
         rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id,
                             fields={**opening, "attempts": 1, "start_time": now, "heartbeat": now})
-        record = records.read_record(st.experiment_dir(experiment) / "runs" / rid)
+        record = records.read_record(st.run_path(experiment, rid))
     run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points,
               key_prefix="rank0/" if all_ranks else "")
-    if existing:  # a new run's record was written opened by create_run
+    if existing is not None:  # a new run's record was written opened by create_run
         run._save(sets_status=True)
     active.push(run)
     return run
@@ -393,12 +394,18 @@ def _other_rank(st: Store, experiment: str, run_id: str | None, rank: int, all_r
     if run_id is None or not _exists(st, experiment, run_id):
         raise BadInput(f"rank {rank}: all_ranks=True needs the id of the task's existing run "
                        "(run_id=..., or launch through dii-hpc)")
-    record = records.read_record(st.experiment_dir(experiment) / "runs" / run_id)
+    record = records.read_record(st.run_path(experiment, run_id))
     run = Run(st, record, resumed=True, owns_status=False, flush_interval=flush_interval,
               key_prefix=f"rank{rank}/", writes_record=False)
     active.push(run)
     return run
 
 
+def _end_at_exit(ref: weakref.ref[Run]) -> None:
+    """The exit hook of a run still alive at exit (a weak reference: it keeps no run alive)."""
+    if (run := ref()) is not None:
+        run._at_exit()
+
+
 def _exists(store: Store, experiment: str, run_id: str) -> bool:
-    return (store.experiment_dir(experiment) / "runs" / run_id / records.RUN_FILE).exists()
+    return (store.run_path(experiment, run_id) / records.RUN_FILE).exists()

@@ -50,13 +50,15 @@ _state: dict[str, Any] = {"depth": 0, "ending": 0, "pending": None, "received": 
 
 def received() -> int | None:
     """The first stop signal this process received (what a KILLED run's error names)."""
-    return _state["received"]
+    first: int | None = _state["received"]
+    return first
 
 
 def stops() -> int:
     """How many stop signals reached the handlers: a wait (a run's end waiting for its store)
     gives up when this changes, even while the signal itself is absorbed."""
-    return _state["stops"]
+    count: int = _state["stops"]
+    return count
 
 
 def describe(default: str) -> str:

@@ -26,8 +26,9 @@ def to_step(key: str, step: Any) -> int:
         if item is not None and getattr(step, "ndim", 1) == 0 and "int" in str(getattr(step, "dtype", "")):
             return int(item())
         raise BadInput(f"metric {key!r}: step {step!r} is not an integer")
-    if step < 0:
-        raise BadInput(f"metric {key!r}: step {step} is negative")
-    if step >= 2**64 - 1:  # the packed step field is uint64, and its top value means "auto"
-        raise BadInput(f"metric {key!r}: step {step} is too large (at most 2**64 - 2)")
-    return int(step)
+    n = int(step)
+    if n < 0:
+        raise BadInput(f"metric {key!r}: step {n} is negative")
+    if n >= 2**64 - 1:  # the packed step field is uint64, and its top value means "auto"
+        raise BadInput(f"metric {key!r}: step {n} is too large (at most 2**64 - 2)")
+    return n

@@ -73,7 +73,7 @@ def test_show_prints_objectives_with_the_digits_that_tell_trials_apart(store_pat
     import optuna
 
     import dii_hpc
-    from dii_hpc.launch import study as studymod
+    from dii_hpc.launch.optimize import study as studymod
 
     store = Store(store_path)
     with dii_hpc.start_run("close", store=store):

@@ -30,7 +30,7 @@ def _raw(**optimize: Any) -> dict[str, Any]:
 
 
 def test_space_parses_each_distribution() -> None:
-    from dii_hpc.launch import study
+    from dii_hpc.launch.optimize import study
 
     opt = from_dict(_raw()).config.sweep.optimize
     assert {k: e.kind for k, e in opt.space.items()} == {

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.launch import study as studymod
+from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.store.store import Store
 from tests.conftest import run_cli
 from tests.launch.fixtures import optimum

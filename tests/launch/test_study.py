@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.launch import study as studymod
+from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.store.store import Store
 
 SPEC: dict[str, Any] = {"metric": "acc", "direction": "maximize", "n_trials": 6, "parallel": 2,

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from dii_hpc.config import from_dict
-from dii_hpc.launch import adaptive, studyview
-from dii_hpc.launch import study as studymod
 from dii_hpc.launch import submit as sub
+from dii_hpc.launch.optimize import study as studymod
+from dii_hpc.launch.optimize import view as studyview
+from dii_hpc.launch.optimize import workers as adaptive
 from dii_hpc.store.store import Store
 from tests.conftest import run_cli
 
@@ -245,7 +246,7 @@ def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
     ask left a trial RUNNING with no run, which nobody asked again for two minutes."""
     import optuna
 
-    from dii_hpc.launch import trials as trialsmod
+    from dii_hpc.launch.optimize import trials as trialsmod
     from dii_hpc.launch.task import TaskRef
 
     store = Store(store_path)

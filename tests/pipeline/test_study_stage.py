@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.launch import study as studymod
+from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.pipeline import submit
 from dii_hpc.store.store import Store
 from tests.conftest import run_cli

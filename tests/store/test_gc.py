@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dii_hpc.errors import DamagedRun
+from dii_hpc.records import jobs
 from dii_hpc.store.blobs import blob_path, put_bytes
 from dii_hpc.store.gc import gc
 from dii_hpc.store.store import Store
@@ -16,7 +17,7 @@ def _submission(store: Store, name: str, run_id: str) -> Path:
     folder = store.jobs_dir / name
     folder.mkdir(parents=True)
     (folder / "payload.pkl").write_bytes(b"pickled task")
-    store.write_jobs_record(name, {"runs": {run_id: "123"}})
+    jobs.write(store, name, jobs.JobRecord(runs={run_id: "123"}))
     return folder
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import dii_hpc
+from dii_hpc.records import jobs
 from dii_hpc.store.check import check
 from dii_hpc.store.gc import gc, parse_age
 from dii_hpc.store.merge import merge
@@ -63,10 +64,10 @@ def test_gc_removes_only_unreferenced_old_blobs_and_ended_job_folders(store_path
     jobdir = store.jobs_dir / "SUB1"
     jobdir.mkdir(parents=True)
     (jobdir / "payload.pkl").write_bytes(b"x")
-    store.write_jobs_record("SUB1", {"runs": {ids[0]: "123"}})
+    jobs.write(store, "SUB1", jobs.JobRecord(runs={ids[0]: "123"}))
     live = store.jobs_dir / "SUB2"
     live.mkdir()
-    store.write_jobs_record("SUB2", {"runs": {store.create_run("exp"): "124"}})  # still PENDING
+    jobs.write(store, "SUB2", jobs.JobRecord(runs={store.create_run("exp"): "124"}))  # PENDING
     dry = gc(store, parse_age("0s"), dry_run=True)
     assert dry["blobs"] == [orphan] and dry["job_folders"] == ["SUB1"]
     assert jobdir.exists()

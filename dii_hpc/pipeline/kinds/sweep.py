@@ -89,7 +89,7 @@ def _outputs(res: Any) -> dict[str, Any]:
 
 def settle(store: Store, outputs: dict[str, Any]) -> Settled:
     """FINISHED when every run finished (a study: see the module docstring)."""
-    from dii_hpc.launch import adaptive
+    from dii_hpc.launch.optimize import workers as adaptive
 
     experiment = outputs.get("experiment") or ""
     if adaptive.of_submission(store, experiment, outputs.get("submission")):
@@ -106,7 +106,7 @@ def settle(store: Store, outputs: dict[str, Any]) -> Settled:
 
 def _study(store: Store, experiment: str, outputs: dict[str, Any]) -> Settled:
     from dii_hpc.errors import DiiError, one_line
-    from dii_hpc.launch import adaptive
+    from dii_hpc.launch.optimize import workers as adaptive
 
     outputs = {**outputs, "runs": adaptive.trial_runs(store, experiment)}
     try:

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
-from dii_hpc.launch import study as studymod
+from dii_hpc.launch.optimize import study as studymod
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store

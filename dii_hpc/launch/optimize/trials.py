@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dii_hpc.errors import BadInput
-from dii_hpc.launch import study as studymod
+from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.launch.task import TaskRef, TaskRunner
 
 LINGER_POLL_S = 2.0  # how often an idle worker looks again while others' trials run
@@ -52,7 +52,8 @@ class Worker:
 
     @property
     def experiment(self) -> str:
-        return self.plan["experiment"]
+        experiment: str = self.plan["experiment"]
+        return experiment
 
 
 class WorkerRunner(TaskRunner):

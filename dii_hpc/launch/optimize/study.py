@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from dii_hpc.errors import BadInput, NotFound
 
@@ -61,7 +61,8 @@ def spec_of(optimize: Optimize) -> dict[str, Any]:
 
     out = optimize.model_dump(by_alias=True, exclude={"space"})
     out["space"] = {key: dict([entry.kind]) for key, entry in optimize.space.items()}
-    return json.loads(json.dumps(out))  # as study.json reads back: lists, not tuples
+    spec: dict[str, Any] = json.loads(json.dumps(out))  # as study.json reads back: lists
+    return spec
 
 
 def read_spec(store: Store, experiment: str) -> dict[str, Any] | None:
@@ -375,5 +376,5 @@ def _tell(study: Any, number: int, **kwargs: Any) -> None:
     study.tell(number, skip_if_finished=True, **kwargs)
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

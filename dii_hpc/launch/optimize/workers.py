@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput, InfraError
-from dii_hpc.launch import study as studymod
+from dii_hpc.launch.optimize import study as studymod
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.config.schema import ExperimentConfig
+    from dii_hpc.launch.submit import SubmitResult
     from dii_hpc.store.store import Store
 
 VANISH_GRACE_S = 120.0  # a job just submitted may not be in sacct yet
@@ -59,8 +60,8 @@ def _refuse_full(experiment: str, spec: dict[str, Any], todo: int) -> None:
 def preview(store: Store, config: ExperimentConfig) -> dict[str, Any]:
     """What submitting ``config`` would start, changing nothing (`submit --dry-run`): the
     spec, the study so far (its trials by state), the trials left, the workers and the
-    sampler seed each starts with (`launch.trials.start`)."""
-    spec = studymod.spec_of(config.sweep.optimize)
+    sampler seed each starts with (`launch.optimize.trials.start`)."""
+    spec = studymod.spec_of(config.sweep.adaptive())
     experiment = config.experiment
     before = _check(store, experiment, spec)
     trials = []
@@ -79,7 +80,7 @@ def preview(store: Store, config: ExperimentConfig) -> dict[str, Any]:
 
 def prepare(store: Store, config: ExperimentConfig, submission: str) -> tuple[int, Any]:
     """Write (or check and extend) the study of ``config``; (workers to start, undo)."""
-    spec = studymod.spec_of(config.sweep.optimize)
+    spec = studymod.spec_of(config.sweep.adaptive())
     experiment = config.experiment
     sdir = studymod.study_dir(store, experiment)
     before = _check(store, experiment, spec)
@@ -102,20 +103,12 @@ def prepare(store: Store, config: ExperimentConfig, submission: str) -> tuple[in
 # ------------------------------------------------------------------------------- workers
 def workers(store: Store, experiment: str) -> list[dict[str, Any]]:
     """Every worker job of the experiment's study, oldest submission first."""
-    from dii_hpc.store.atomic import read_json
+    from dii_hpc.records import jobs
 
-    out = []
-    paths = sorted(store.jobs_dir.glob("*.json")) if store.jobs_dir.is_dir() else []
-    for path in paths:
-        with contextlib.suppress(OSError, ValueError):
-            rec = read_json(path)
-            if rec.get("experiment") != experiment or not rec.get("workers"):
-                continue
-            for index, job_id in rec["workers"].items():
-                out.append({"index": int(index), "job_id": str(job_id),
-                            "executor": rec.get("executor"), "plan_file": rec.get("plan_file"),
-                            "submitted": rec.get("submitted", 0), "host": rec.get("host")})
-    return sorted(out, key=lambda w: w["submitted"])
+    return [{"index": int(index), "job_id": job_id, "executor": rec.executor,
+             "plan_file": rec.plan_file, "submitted": rec.submitted, "host": rec.host}
+            for _name, rec in jobs.every(store) if rec.experiment == experiment
+            for index, job_id in rec.workers.items()]
 
 
 def alive(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,6 +215,20 @@ def wait(store: Store, experiment: str, job_ids: list[str], executor: str,
             if not live:
                 return
             time.sleep(poll_s)
+
+
+def finish(store: Store, res: SubmitResult) -> list[dict[str, Any]]:
+    """`submit` of an adaptive sweep that waits: the local workers run here, the Slurm ones
+    are waited for; then the status rows of the study's trial runs (reconciled)."""
+    from dii_hpc.launch import status
+    from dii_hpc.launch import submit as sub
+
+    sub.finish_here(res.executor, res.submission_id)
+    if res.executor == "slurm":
+        wait(store, res.experiment, res.job_ids, res.executor)
+    trials = {r["run_id"] for r in store.records(res.experiment)
+              if "trial" in (r.get("tags") or {})}
+    return [r for r in status.reconcile(store, res.experiment) if r["run_id"] in trials]
 
 
 def of_submission(store: Store, experiment: str, submission: str | None) -> bool:
