@@ -19,6 +19,7 @@ import numpy as np
 from dii_hpc.errors import BadInput, InfraError
 from dii_hpc.inference import dispatch, inputs, output
 from dii_hpc.inference import predictor as mdl
+from dii_hpc.records import inference
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.launch.backend import Job
@@ -194,22 +195,22 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
         if req.monitor and not outcome.errors:
             from dii_hpc.inference.drift_check import check_after_job
 
-            section["last_drift"] = check_after_job(store, req.monitor, out, manifest, run.id)
-        run.set_section("inference", section)
-        section["run_id"] = run.id
+            section.last_drift = check_after_job(store, req.monitor, out, manifest, run.id)
+        inference.write(run, section)
         if outcome.errors:
             first = min(outcome.errors)
             raise InfraError(f"{len(outcome.errors)} of {len(pending)} shard(s) failed "
                              f"({', '.join(map(str, sorted(outcome.errors)))}); shard {first}: "
                              f"{outcome.errors[first]}; rerun to compute only those")
-    return section
+    return {**section.model_dump(), "run_id": run.id}
 
 
 def _section(req: PredictRequest, manifest: dict[str, Any], out: Path, outcome: dispatch.Outcome,
-             metrics: dict[str, float], pending: list[int], wall: float, kind: str) -> dict[str, Any]:
+             metrics: dict[str, float], pending: list[int], wall: float,
+             kind: str) -> inference.InferenceSection:
     """What the report lists for a deployment (see DEVELOPERS.md: run.json "inference")."""
     n = len(manifest["shards"])
-    return {
+    return inference.InferenceSection.model_validate({
         "model": manifest["model"]["model"], "model_run": manifest["model"]["model_run"],
         "weights_sha256": manifest["model"]["weights_sha256"], "rows": manifest["rows"],
         "rows_computed": int(metrics["rows_computed"]), "rows_per_s": metrics.get("rows_per_s"),
@@ -221,4 +222,4 @@ def _section(req: PredictRequest, manifest: dict[str, Any], out: Path, outcome: 
         "array_job_id": outcome.array, "wall_seconds": wall, "batch_size": manifest["batch_size"],
         "device": manifest["device"], "monitor": req.monitor, "last_drift": None,
         "metrics": {k: v for k, v in metrics.items() if k != "rows_computed"},
-    }
+    })

@@ -81,7 +81,9 @@ def test_a_run_that_ended_well_settles_its_trial(store_path: Path) -> None:
     store = Store(store_path)
     study = _study(store)
     finished = _ask(study, store, "FINISHED")
-    store.update_run(finished.user_attrs["run_id"], trial={"metric": "acc"},
+    store.update_run(finished.user_attrs["run_id"],
+                     trial={"number": finished.number, "metric": "acc",
+                            "direction": "maximize", "worker": "sub/0"},
                      metrics={"acc": {"last": 0.75}})
     pruned = _ask(study, store, "PRUNED")
     assert studymod.recover(study, store) == []

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.records import trial as trialrec
+from dii_hpc.records.runs import last_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.config.schema import Optimize
@@ -317,12 +319,12 @@ def settle(study: Any, trial: Any, store: Store) -> bool:
         return False
     with contextlib.suppress(NotFound):
         record = store.run(rid)
-        section = record.get("trial") or {}
+        section = trialrec.of(record)
         if record.get("status") == "PRUNED":
             _tell(study, trial.number, state=TrialState.PRUNED)
             return True
-        value = ((record.get("metrics") or {}).get(section.get("metric") or "") or {}).get("last")
-        if record.get("status") == "FINISHED" and _finite(value):
+        value = last_value(record, section.metric) if section is not None else None
+        if record.get("status") == "FINISHED" and value is not None:
             _tell(study, trial.number, values=float(value))
             return True
         if record.get("status") == "FAILED" and "error" in trial.user_attrs:

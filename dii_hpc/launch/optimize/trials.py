@@ -29,6 +29,7 @@ from typing import Any
 from dii_hpc.errors import BadInput
 from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.launch.task import TaskRef, TaskRunner
+from dii_hpc.records import trial as trialrec
 
 LINGER_POLL_S = 2.0  # how often an idle worker looks again while others' trials run
 
@@ -277,12 +278,10 @@ def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
         run = task._start(w.plan, w.index, raw, config, distributed.env(), run_id=rid)
         if run.record.get("slurm"):  # the job is the worker's, shared by its trials
             run.set_section("slurm", {**run.record["slurm"], "worker": w.me["worker"]})
-        section = {"number": trial.number, "metric": w.spec["metric"],
-                   "direction": w.spec["direction"], "worker": w.me["worker"],
-                   "space": {k: next(iter(e)) for k, e in w.spec["space"].items()}}
-        if "retry_of" in trial.user_attrs:
-            section["retry_of"] = trial.user_attrs["retry_of"]
-        run.set_section("trial", section)
+        trialrec.write(run, trialrec.TrialSection(
+            number=trial.number, metric=w.spec["metric"], direction=w.spec["direction"],
+            worker=w.me["worker"], space={k: next(iter(e)) for k, e in w.spec["space"].items()},
+            retry_of=trial.user_attrs.get("retry_of")))
     except (KeyboardInterrupt, SystemExit) as err:  # a stop while the run was being started
         started = active.top()
         if started is not None and started.id == rid:
@@ -344,8 +343,7 @@ def run_trial(w: Worker, trial: Any) -> None:
             except Exception as err:
                 line = _last_line(err)
                 trial.set_user_attr("error", line)
-                run.set_section("trial", {**run.record.get("trial", {}), "state": "FAIL",
-                                          "error": line})
+                trialrec.end(run, state="FAIL", error=line)
                 raise
     except Exception:  # noqa: BLE001 - the user's failure is this trial's result; go on
         studymod._tell(w.study, trial.number, state=TrialState.FAIL)
@@ -380,10 +378,8 @@ def _end(w: Worker, trial: Any, run: Any, value: Any, pruned: str | None) -> str
     """The run's end state, then the trial's (see `study.settle`); a stop reason or None."""
     from optuna.trial import TrialState
 
-    section = dict(run.record.get("trial", {}))
     if pruned is not None:
-        run.set_section("trial", {**section, "state": "PRUNED", "value": value,
-                                  "pruned": pruned})
+        trialrec.end(run, state="PRUNED", value=value, pruned=pruned)
         run.finish("PRUNED", pruned)
         studymod._tell(w.study, trial.number, state=TrialState.PRUNED)
         return None
@@ -396,11 +392,11 @@ def _end(w: Worker, trial: Any, run: Any, value: Any, pruned: str | None) -> str
         trial.set_user_attr("error", why)
         if never:
             w.study.set_user_attr("error", why)  # every trial would end the same way: stop
-        run.set_section("trial", {**section, "state": "FAIL", "error": why})
+        trialrec.end(run, state="FAIL", error=why)
         run.finish("FAILED", why)
         studymod._tell(w.study, trial.number, state=TrialState.FAIL)
         return why if never else None
-    run.set_section("trial", {**section, "state": "COMPLETE", "value": float(value)})
+    trialrec.end(run, state="COMPLETE", value=float(value))
     run.finish("FINISHED")
     studymod._tell(w.study, trial.number, values=float(value))
     return None
