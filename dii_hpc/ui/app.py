@@ -146,7 +146,9 @@ def bind(host: str, port: int) -> socket.socket:
     """The listening socket, opened here so that a port in use is one line (exit 2) and
     ``--port 0`` takes a free port that the printed URL then names."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
+    # says TCP, and a socket made with proto 0 held every small answer ~40 ms (delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
