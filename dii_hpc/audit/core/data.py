@@ -32,7 +32,7 @@ Labels = Any  # class ids / targets (N,), torchvision targets (list of dicts), m
 class Prepared:
     """Everything an audit computes on, validated once."""
 
-    model: Any  # a `Predictor`; attacks check the Protocol they need (`specs.check`)
+    model: Any  # a `Predictor`; each attack checks the Protocol it needs (`specs.check`)
     train: tuple[np.ndarray, Labels]
     test: tuple[np.ndarray, Labels]
     x: np.ndarray  # evaluation sample (n_samples of the test split)
@@ -76,7 +76,7 @@ def prepare(job: AuditJob, model: Predictor | None = None) -> Prepared:
     return Prepared(model, train, (x, y), x[idx], take(y, idx), job.seed, _sha(*train, x, y))
 
 
-def _task(job: AuditJob, model: Any) -> Task:
+def _task(job: AuditJob, model: Predictor) -> Task:
     """The config's `task:` over the model's own; a detector or segmenter must be one."""
     own = Task.parse(model.task)
     if not job.config.task:
@@ -89,7 +89,7 @@ def _task(job: AuditJob, model: Any) -> Task:
     return task
 
 
-def _splits(task: Task, model: Any) -> Callable[..., tuple[np.ndarray, Labels]]:
+def _splits(task: Task, model: Predictor) -> Callable[..., tuple[np.ndarray, Labels]]:
     """The check of one split for the task's kind of labels."""
     if not task.is_vision:
         from dii_hpc.audit.model.validate import check_arrays

@@ -19,6 +19,7 @@ import numpy as np
 
 from dii_hpc import progress
 from dii_hpc.audit.core import randomness
+from dii_hpc.audit.model.protocols import Predictor
 from dii_hpc.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +37,7 @@ def parse_norm(value: Any) -> Any:
     raise BadInput(f"norm={value!r} is not one of inf, 1, 2")
 
 
-def attack_params(spec: AttackSpec, model: Any, overrides: Mapping[str, Any] | None,
+def attack_params(spec: AttackSpec, model: Predictor, overrides: Mapping[str, Any] | None,
                   native: bool) -> dict[str, Any]:
     """The full parameter set: the record's defaults scaled to the data, then the user's
     overrides (numbers checked, norm parsed, the budget inside the data's range)."""
@@ -159,7 +160,7 @@ def run_art(spec: AttackSpec, call: Call) -> Outcome:
     return Outcome(record, len(x), ok=ok, x_adv=x_adv)
 
 
-def run_named(model: Any, x: np.ndarray, y: Any, name: str,
+def run_named(model: Predictor, x: np.ndarray, y: Any, name: str,
               overrides: dict[str, Any] | None = None, seed: int = 0,
               generator: Generator | None = None, engine: str = "art"
               ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:

@@ -3,15 +3,13 @@ sizes, Clopper-Pearson intervals, per-sample "still right" flags."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from dii_hpc.audit.core import stats
-from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.model.protocols import Predictor, Task
 
 
-def score(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray,
+def score(model: Predictor, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray,
           pred_clean: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, list[float]],
                                                        np.ndarray]:
     """Metrics, Clopper-Pearson intervals and per-sample 'still right' flags."""

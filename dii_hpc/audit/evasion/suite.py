@@ -21,7 +21,7 @@ from dii_hpc import progress
 from dii_hpc.audit.core import sample_shards, stats
 from dii_hpc.audit.core.checkpoint import Checkpoint, cached
 from dii_hpc.audit.evasion import generate as evasion
-from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.model.protocols import GradientModel, Predictor, Task
 from dii_hpc.audit.specs import ALL_TASKS, Facts, Grading, Suite, on_engine
 
 CLASSIFICATION_SUITE = ("fgsm", "pgd", "pgd_l2", "apgd", "deepfool", "cw", "square", "hsj")
@@ -52,7 +52,7 @@ def suite_attacks(task: Task, subset: list[str] | None = None) -> tuple[str, ...
     return tuple(a for a in full if a in subset)
 
 
-def run_suite(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
+def run_suite(model: GradientModel, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
               attacks: list[str] | None = None, examples_dir: str | None = None,
               generator: Any = None, ck: Checkpoint | None = None,
               engine: str = "art") -> dict[str, Any]:
@@ -109,7 +109,7 @@ def _grade_score(task: Task, metrics: dict[str, Any]) -> float:
     return float(metrics["robust_accuracy"] / max(metrics["clean_accuracy"], 1e-12))
 
 
-def robustness_curve(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
+def robustness_curve(model: Predictor, x: np.ndarray, y: np.ndarray, seed: int,
                      generator: Any = None, ck: Checkpoint | None = None,
                      bar: progress.Bar | None = None, engine: str = "art") -> list[dict[str, float]]:
     """PGD (Linf) at growing eps: what accuracy (or RMSE) survives which budget."""
@@ -145,7 +145,7 @@ def blocked(shard: str, engine: str = "art") -> bool:
     return bool(_spec(shard, engine).splits)
 
 
-def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
+def compute_shard(model: Predictor, x: np.ndarray, y: np.ndarray, seed: int, shard: str,
                   ck: Checkpoint, generator: Any = None, engine: str = "art"
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One shard (`attack-<name>` or `curve-<fraction>`), computed or loaded from `ck`.
@@ -172,7 +172,7 @@ def compute_shard(model: Any, x: np.ndarray, y: np.ndarray, seed: int, shard: st
     return cached(ck, shard, attack if kind == "attack" else curve_point)
 
 
-def sanity_flags(model: Any, x: np.ndarray, y: np.ndarray, records: list[dict[str, Any]],
+def sanity_flags(model: GradientModel, x: np.ndarray, y: np.ndarray, records: list[dict[str, Any]],
                  curve: list[dict[str, float]]) -> list[dict[str, Any]]:
     """Signs that the numbers cannot be trusted (masking, dead gradients, a bad model)."""
     grads = np.asarray(model.get_grad(x, y)).reshape(len(x), -1)
@@ -211,7 +211,7 @@ def _sentence(task: Task, metrics: dict[str, Any], letter: str | None,
             f"{', '.join(names)} (grade {letter}).")
 
 
-def write_examples(model: Any, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray | None,
+def write_examples(model: Predictor, x: np.ndarray, y: np.ndarray, x_adv: np.ndarray | None,
                    out_dir: str, k: int = 4) -> list[str]:
     """PNG pairs (clean | adversarial) for image and time-series tasks; names, not paths."""
     task = Task.parse(model.task)

@@ -127,12 +127,28 @@ class ActivationModel(RetrainableModel, Protocol):
 
 
 @runtime_checkable
+class ReferenceModel(RetrainableModel, LossModel, Protocol):
+    """Retrainable, with a per-sample loss: LiRA and RMIA train reference models with `fit`
+    and compare the target's loss with theirs."""
+
+
+@runtime_checkable
 class AuditDataset(Protocol):
     """Train (members, poisoning base) and test (evaluation) splits as numpy arrays."""
 
     def get_train_data(self) -> tuple[Any, Any]: ...
 
     def get_test_data(self) -> tuple[Any, Any]: ...
+
+
+def classes(model: Predictor) -> int:
+    """A classifier's number of classes (one line when the model does not say)."""
+    from dii_hpc.errors import BadInput
+
+    if not model.nb_classes:
+        raise BadInput(f"{type(model).__name__} is a classifier but its nb_classes is "
+                       f"{model.nb_classes!r}")
+    return int(model.nb_classes)
 
 
 def methods(protocol: type[Any]) -> tuple[str, ...]:

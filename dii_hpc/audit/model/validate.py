@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.model.protocols import Predictor, Task
 from dii_hpc.errors import BadInput
 
 
@@ -30,7 +30,7 @@ def pop_number(params: dict[str, Any], key: str, default: float, attack: str,
     return number
 
 
-def check_arrays(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+def check_arrays(model: Predictor, x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Shapes, NaN and label range of one split against the model's declared interface."""
     x = np.asarray(x)
     y = np.asarray(y)
@@ -53,7 +53,7 @@ def check_arrays(model: Any, x: Any, y: Any, where: str) -> tuple[np.ndarray, np
     return x, _check_labels(model, y, where)
 
 
-def _check_labels(model: Any, y: np.ndarray, where: str) -> np.ndarray:
+def _check_labels(model: Predictor, y: np.ndarray, where: str) -> np.ndarray:
     task = Task.parse(model.task)
     if task.is_regression:
         y = y.astype(np.float32).reshape(-1)

@@ -11,6 +11,7 @@ import tempfile
 from typing import Any
 
 from dii_hpc.audit.job import AuditJob
+from dii_hpc.audit.model.protocols import Predictor
 from dii_hpc.errors import BadInput
 
 
@@ -27,7 +28,7 @@ def _compute(job: AuditJob, examples: str, owner: Any) -> dict[str, Any]:
 
 
 def _dispatch(job: AuditJob, examples: str, scoring_only: bool, owner: Any,
-              model: Any) -> dict[str, Any]:
+              model: Predictor) -> dict[str, Any]:
     if job.executor == "slurm" and not scoring_only:
         from dii_hpc.audit.placement import slurm
 

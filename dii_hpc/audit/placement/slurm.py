@@ -27,7 +27,7 @@ import os
 from typing import Any
 
 from dii_hpc.audit.job import AuditJob
-from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.model.protocols import Predictor, Task
 from dii_hpc.audit.specs import Facts, Suite
 from dii_hpc.errors import BadInput
 
@@ -56,7 +56,7 @@ def compute_shard(job: AuditJob, shard: str) -> dict[str, Any]:
     return where | {"device": _device_of(prep.model)}
 
 
-def _device_of(model: Any) -> str:
+def _device_of(model: Predictor) -> str:
     params = getattr(getattr(model, "module", None), "parameters", None)
     param = next(iter(params()), None) if callable(params) else None
     return str(param.device) if param is not None else "cpu"
@@ -122,7 +122,7 @@ def array_job(sub: Any, job: AuditJob, n_tasks: int, timeout_min: int = 60,
 
 
 def run(job: AuditJob, *, timeout_min: int = 60, examples_dir: str | None = None,
-        owner: Any = None, model: Any = None) -> dict[str, Any]:
+        owner: Any = None, model: Predictor | None = None) -> dict[str, Any]:
     """Submit the missing shards as one array, wait, then merge in this process; ``owner``
     (`results.AuditRun`): the audit's run, opened before the array is submitted; ``model``:
     the model when this process had to build it anyway (reference models), whose task and

@@ -26,8 +26,10 @@ from dii_hpc.audit.core import randomness, stats
 from dii_hpc.audit.model.protocols import (
     ActivationModel,
     GradientRetrainableModel,
+    Predictor,
     RetrainableModel,
     Task,
+    classes,
     require,
 )
 from dii_hpc.errors import BadInput
@@ -35,7 +37,7 @@ from dii_hpc.errors import BadInput
 FLIP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
 
 
-def trigger_for(model: Any) -> Any:
+def trigger_for(model: Predictor) -> Any:
     """The stamping function for the model's task, scaled to its value range."""
     lo, hi = model.clip_values
     task = Task.parse(model.task)
@@ -62,7 +64,7 @@ def trigger_for(model: Any) -> Any:
             Task.TABULAR_CLASSIFICATION: tabular}.get(task)
 
 
-def poison(model: Any, x: np.ndarray, y: np.ndarray, fraction: float, target: int,
+def poison(model: Predictor, x: np.ndarray, y: np.ndarray, fraction: float, target: int,
            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x_poisoned, y_poisoned, is_poison) with `fraction` of the set stamped + relabelled."""
     from art.attacks.poisoning import PoisoningAttackBackdoor
@@ -74,7 +76,7 @@ def poison(model: Any, x: np.ndarray, y: np.ndarray, fraction: float, target: in
     k = min(len(candidates), int(round(fraction * len(x))))
     idx = rng.choice(candidates, size=k, replace=False)
     attack = PoisoningAttackBackdoor(trigger_for(model))
-    onehot = np.eye(int(model.nb_classes))[np.full(k, target)]
+    onehot = np.eye(classes(model))[np.full(k, target)]
     xp, yp = attack.poison(x[idx], y=onehot)
     x_out, y_out = x.copy(), y.copy()
     x_out[idx], y_out[idx] = xp.astype(x.dtype), np.argmax(yp, axis=1)
@@ -83,7 +85,7 @@ def poison(model: Any, x: np.ndarray, y: np.ndarray, fraction: float, target: in
     return x_out, y_out, mask
 
 
-def check(model: Any, name: str, needs: type[Any]) -> Task:
+def check(model: Predictor, name: str, needs: type[Any]) -> Task:
     task = Task.parse(model.task)
     if not task.is_classification or trigger_for(model) is None:
         raise BadInput(f"attack {name} supports image, time-series and tabular classification, "
@@ -92,7 +94,7 @@ def check(model: Any, name: str, needs: type[Any]) -> Task:
     return task
 
 
-def backdoor(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+def backdoor(model: RetrainableModel, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
              fraction: float = 0.1, target: int = 0, seed: int = 0) -> tuple[dict[str, Any], Any]:
     """Retrain on a poisoned copy; (record, poisoned model) with clean acc and success rate."""
     check(model, "backdoor", RetrainableModel)
@@ -106,7 +108,7 @@ def backdoor(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.nd
     return record, victim
 
 
-def _retrain(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
+def _retrain(model: RetrainableModel, x: np.ndarray, y: np.ndarray, seed: int,
              *keys: str | float) -> tuple[Any, int]:
     """A retrained copy (the audited model is left as is); a `fit` that draws from the
     global generators (shuffling, initialisation) draws under a seed derived from `keys`."""
@@ -117,7 +119,7 @@ def _retrain(model: Any, x: np.ndarray, y: np.ndarray, seed: int,
     return victim, fit_seed
 
 
-def _backdoor_metrics(model: Any, victim: Any, test: tuple[np.ndarray, np.ndarray],
+def _backdoor_metrics(model: Predictor, victim: Any, test: tuple[np.ndarray, np.ndarray],
                       target: int) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Clean accuracy of both models and the success on triggered non-target test inputs,
     beside the *clean* model's rate on the same inputs: the trigger's own effect, which
@@ -140,7 +142,7 @@ def _backdoor_metrics(model: Any, victim: Any, test: tuple[np.ndarray, np.ndarra
     return metrics, intervals
 
 
-def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
+def clean_label(model: RetrainableModel, train: tuple[np.ndarray, np.ndarray],
                 test: tuple[np.ndarray, np.ndarray], fraction: float = 0.5, target: int = 0,
                 seed: int = 0, eps: float | None = None) -> dict[str, Any]:
     """ART's clean-label backdoor: `fraction` of the target class is made hard to classify
@@ -155,7 +157,7 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
     t0 = time.perf_counter()
     span = float(model.clip_values[1] - model.clip_values[0])
     eps = 0.2 * span if eps is None else float(eps)
-    n_cls = int(model.nb_classes)
+    n_cls = classes(model)
     poison_seed = randomness.derive(seed, "clean_label_backdoor", fraction)
     try:
         attack = PoisoningAttackCleanLabelBackdoor(
@@ -176,7 +178,7 @@ def clean_label(model: Any, train: tuple[np.ndarray, np.ndarray],
             "time_s": time.perf_counter() - t0, "seeds": [poison_seed, fit_seed]}
 
 
-def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction: float = 0.1,
+def detect(name: str, model: RetrainableModel, train: tuple[np.ndarray, np.ndarray], fraction: float = 0.1,
            target: int = 0, seed: int = 0, victim: Any = None,
            params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Poison the set, retrain (unless `victim` given), run ART's detector, score it."""
@@ -189,7 +191,7 @@ def detect(name: str, model: Any, train: tuple[np.ndarray, np.ndarray], fraction
     if victim is None:  # the same retrained model as `backdoor` at this fraction
         victim = _retrain(model, xp, yp, seed, "backdoor", fraction)[0]
     est = estimator_for(victim, native=False)
-    onehot = np.eye(int(model.nb_classes))[yp]
+    onehot = np.eye(classes(model))[yp]
     kw = dict(params or {})
     call_seed = randomness.derive(seed, name, fraction)
     detector = attack(name).options["detector"]
@@ -232,14 +234,14 @@ def spectral_signature(est: Any, x: np.ndarray, onehot: np.ndarray, seed: int,
     return kw, SpectralSignatureDefense(est, x, onehot, **kw).detect_poison()[1]
 
 
-def label_flip(model: Any, train: tuple[np.ndarray, np.ndarray],
+def label_flip(model: RetrainableModel, train: tuple[np.ndarray, np.ndarray],
                test: tuple[np.ndarray, np.ndarray], fractions: tuple[float, ...] = FLIP_FRACTIONS,
                seed: int = 0) -> dict[str, Any]:
     """Clean test accuracy after retraining with a growing share of flipped labels."""
     check(model, "label_flip", RetrainableModel)
     t0 = time.perf_counter()
     x, y = train
-    n_cls, rng = int(model.nb_classes), np.random.default_rng(seed)
+    n_cls, rng = classes(model), np.random.default_rng(seed)
     curve, seeds = [], []
     for frac in fractions:
         yf = y.copy()

@@ -20,7 +20,7 @@ import numpy as np
 
 from dii_hpc import progress
 from dii_hpc.audit.core.checkpoint import Checkpoint, cached
-from dii_hpc.audit.model.protocols import RetrainableModel, Task
+from dii_hpc.audit.model.protocols import Predictor, RetrainableModel, Task
 from dii_hpc.audit.poisoning import attacks as poisoning
 from dii_hpc.audit.poisoning.catalogue import TRIGGERED, VISION
 from dii_hpc.audit.specs import Facts, Grading, Suite
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.audit.job import AuditJob
 
 
-def detectors(model: Any) -> tuple[str, ...]:
+def detectors(model: Predictor) -> tuple[str, ...]:
     """The detectors need the model's activations; without them the suite has none."""
     return DETECTORS if callable(getattr(model, "get_activations", None)) else ()
 
@@ -53,7 +53,7 @@ def blocked(shard: str) -> bool:
     return False
 
 
-def compute_shard(model: Any, train: tuple[np.ndarray, np.ndarray],
+def compute_shard(model: RetrainableModel, train: tuple[np.ndarray, np.ndarray],
                   test: tuple[np.ndarray, np.ndarray], seed: int, target: int, shard: str,
                   ck: Checkpoint, fractions: tuple[float, ...] = SUITE_FRACTIONS
                   ) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def compute_shard(model: Any, train: tuple[np.ndarray, np.ndarray],
     return cached(ck, shard, fraction if kind == "fraction" else flip)[0]
 
 
-def run_suite(model: Any, train: tuple[np.ndarray, np.ndarray],
+def run_suite(model: RetrainableModel, train: tuple[np.ndarray, np.ndarray],
               test: tuple[np.ndarray, np.ndarray], *, target: int = 0, seed: int = 0,
               fractions: tuple[float, ...] = SUITE_FRACTIONS,
               ck: Checkpoint | None = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.audit.specs import Call, Outcome
 
 
-def run(model: Any, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any] | None = None,
+def run(model: Predictor, train: tuple[np.ndarray, np.ndarray], params: dict[str, Any] | None = None,
         seed: int = 0) -> dict[str, Any]:
     """One attribute-inference attack on feature `feature` (default: 0) -> attack record."""
     from art.attacks.inference.attribute_inference import (

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dii_hpc.audit.core import randomness, stats
-from dii_hpc.audit.model.protocols import LossModel, Task
+from dii_hpc.audit.model.protocols import LossModel, Predictor, Task
 from dii_hpc.audit.specs import CLASSIFIERS, LABEL_TASKS, AttackSpec
 from dii_hpc.errors import BadInput
 
@@ -57,7 +57,7 @@ def membership_sets(members: tuple[np.ndarray, np.ndarray],
     return x, y, np.r_[np.ones(k, bool), np.zeros(k, bool)]
 
 
-def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def run_attack(name: str, model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                params: dict[str, Any] | None = None, seed: int = 0,
                generator: Generator | None = None) -> dict[str, Any]:
     """One membership attack (its record's ``measure``) -> attack record with metrics,
@@ -81,7 +81,7 @@ def run_attack(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: n
 
 def _scored(scorer: Scorer) -> Measure:
     """A threshold attack: ``scorer`` gives (who is scored, score) under a derived seed."""
-    def measure(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+    def measure(name: str, model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                 params: dict[str, Any], seed: int, generator: Generator | None
                 ) -> tuple[dict[str, Any], list[int]]:
         call_seed = randomness.derive(seed, name)
@@ -92,14 +92,14 @@ def _scored(scorer: Scorer) -> Measure:
     return measure
 
 
-def _gap_measure(name: str, model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def _gap_measure(name: str, model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                  params: dict[str, Any], seed: int, generator: Generator | None
                  ) -> tuple[dict[str, Any], list[int]]:
     call_seed = randomness.derive(seed, name)
     return _gap(model, x, y, is_member, call_seed), [call_seed]
 
 
-def _label_only_measure(name: str, model: Any, x: np.ndarray, y: np.ndarray,
+def _label_only_measure(name: str, model: Predictor, x: np.ndarray, y: np.ndarray,
                         is_member: np.ndarray, params: dict[str, Any], seed: int,
                         generator: Generator | None) -> tuple[dict[str, Any], list[int]]:
     eval_member, score, seeds = _label_only_score(model, x, y, is_member, params, seed,
@@ -107,17 +107,17 @@ def _label_only_measure(name: str, model: Any, x: np.ndarray, y: np.ndarray,
     return _threshold_record(eval_member, score, randomness.derive(seed, name)), seeds
 
 
-def _loss_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def _loss_score(model: LossModel, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                 params: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
     return is_member, -np.asarray(model.get_loss(x, y), dtype=np.float64)
 
 
-def _confidence_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def _confidence_score(model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                       params: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
     return is_member, true_class_log_prob(model.predict(x), y)
 
 
-def _blackbox_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def _blackbox_score(model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                     params: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Fit ART's attack model on one half of members/non-members, score the other half."""
     from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
@@ -141,7 +141,7 @@ def _blackbox_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndar
     return is_member[held], prob[:, -1] if prob.ndim == 2 else prob.reshape(-1)
 
 
-def _label_only_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def _label_only_score(model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
                       params: dict[str, Any], seed: int, generator: Any = None
                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """HopSkipJump boundary distance per sample (0 when misclassified), as ART's
@@ -160,7 +160,7 @@ def _label_only_score(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.nd
     return is_member, distance, randomness.block_seeds(seed, "mi_label_only", len(x))
 
 
-def _gap(model: Any, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
+def _gap(model: Predictor, x: np.ndarray, y: np.ndarray, is_member: np.ndarray,
          seed: int) -> dict[str, Any]:
     """ART's rule-based attack; reports train/test accuracy so the identity can be checked."""
     from art.attacks.inference.membership_inference import MembershipInferenceBlackBoxRuleBased

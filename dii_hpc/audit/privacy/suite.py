@@ -18,7 +18,7 @@ from dii_hpc import progress
 from dii_hpc.audit.core import sample_shards
 from dii_hpc.audit.core.checkpoint import Checkpoint, cached
 from dii_hpc.audit.core.data import Prepared
-from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.model.protocols import Predictor, Task
 from dii_hpc.audit.privacy import membership as privacy
 from dii_hpc.audit.specs import LABEL_TASKS, Call, Facts, Grading, Suite, attack, shape_of
 
@@ -55,7 +55,7 @@ def blocked(shard: str) -> bool:
     return attack(shard.partition("-")[2]).splits
 
 
-def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
+def compute_shard(model: Predictor, members: tuple[np.ndarray, np.ndarray],
                   nonmembers: tuple[np.ndarray, np.ndarray], n: int, seed: int, shard: str,
                   ck: Checkpoint, generator: Generator | None = None,
                   job: AuditJob | None = None) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def compute_shard(model: Any, members: tuple[np.ndarray, np.ndarray],
     return cached(ck, shard, run)[0]
 
 
-def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
+def run_suite(model: Predictor, members: tuple[np.ndarray, np.ndarray],
               nonmembers: tuple[np.ndarray, np.ndarray], *, n: int = 200, seed: int = 0,
               attacks: list[str] | None = None, generator: Any = None,
               ck: Checkpoint | None = None, job: AuditJob | None = None) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def run_suite(model: Any, members: tuple[np.ndarray, np.ndarray],
             "examples": [], "n_samples": int(len(x))}
 
 
-def _reference_flag(task: Task, model: Any, retrain: bool) -> list[dict[str, Any]]:
+def _reference_flag(task: Task, model: Predictor, retrain: bool) -> list[dict[str, Any]]:
     """Say when the field's standard attacks (LiRA, RMIA) could not run, and why."""
     if retrain or not task.is_classification:
         return []

@@ -15,6 +15,7 @@ import numpy as np
 
 from dii_hpc.audit.core import stats
 from dii_hpc.audit.evasion.autoattack import checks
+from dii_hpc.audit.model.protocols import Predictor
 
 
 def _records(p: Any, merged: dict[str, Any], clean_ok: np.ndarray) -> tuple[
@@ -64,7 +65,7 @@ def _sentence(p: Any, metrics: dict[str, Any], letter: str | None,
     return head + tail + (f" Untrustworthy signs: {', '.join(bad)}." if bad else "")
 
 
-def summarise(model: Any, x: np.ndarray, y: np.ndarray, p: Any, merged: dict[str, Any],
+def summarise(model: Predictor, x: np.ndarray, y: np.ndarray, p: Any, merged: dict[str, Any],
               first: list[dict[str, Any]], shown: np.ndarray, x_adv: np.ndarray,
               examples_dir: str | None, multiples: tuple[float, ...]) -> dict[str, Any]:
     from dii_hpc.audit.evasion.suite import write_examples

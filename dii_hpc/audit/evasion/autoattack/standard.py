@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dii_hpc.audit.evasion.autoattack import checks
+from dii_hpc.audit.model.protocols import Predictor
 from dii_hpc.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,7 +84,7 @@ def listing() -> list[str]:
                     f"randomised models: {', '.join(RAND)} with eot_iter=20 (version 'rand')"]
 
 
-def plan(model: Any, params: dict[str, Any], variant: str = "standard") -> Plan:
+def plan(model: Predictor, params: dict[str, Any], variant: str = "standard") -> Plan:
     """Check the model and parameters for the standard (one line, exit 2, when they fail)."""
     from dii_hpc.audit.evasion.generate import parse_norm
     from dii_hpc.audit.model.protocols import GradientModel, require
@@ -200,7 +201,7 @@ def merge(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def setup(model: Any, x: np.ndarray, params: dict[str, Any]) -> tuple[Plan, Any, list[Any]]:
+def setup(model: Predictor, x: np.ndarray, params: dict[str, Any]) -> tuple[Plan, Any, list[Any]]:
     """(plan, torch target, first sanity flags): a randomised model gets version 'rand'."""
     from dii_hpc.audit.evasion.torch_engine.target import of
 
@@ -240,7 +241,7 @@ def compute_block(target: Any, x: np.ndarray, y: np.ndarray, p: Plan, seed: int,
     return {**arrays, "times": record["times"]}
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *,
+def evaluate(model: Predictor, x: np.ndarray, y: np.ndarray, params: dict[str, Any], *,
              seed: int = 0, ck: Any = None, examples_dir: str | None = None) -> dict[str, Any]:
     """The standard on (x, y): the level I evasion result section (see `report.summarise`)."""
     from dii_hpc.audit.core.checkpoint import Checkpoint

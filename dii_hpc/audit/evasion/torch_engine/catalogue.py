@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dii_hpc.audit.evasion import catalogue as art
+from dii_hpc.audit.model.protocols import Predictor
 from dii_hpc.audit.specs import CLASSIFIERS, AttackSpec
 from dii_hpc.errors import BadInput
 
@@ -45,7 +46,7 @@ def torch_params(name: str, fn: Any, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def generate(spec: AttackSpec, model: Any, x: np.ndarray, y: np.ndarray,
+def generate(spec: AttackSpec, model: Predictor, x: np.ndarray, y: np.ndarray,
              params: dict[str, Any], seed: int = 0, index: Any = None
              ) -> tuple[np.ndarray, float]:
     """(x_adv, seconds) of the record's attack on the model's own device."""

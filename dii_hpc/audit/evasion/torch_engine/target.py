@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.audit.model.protocols import Predictor
 from dii_hpc.errors import BadInput
 
 # Stable ids for the random streams of each attack (part of every per-sample seed).
@@ -54,7 +55,7 @@ class Target:
             return torch.cat([self.module(x[s]) for s in batches(len(x), batch_size)])
 
 
-def of(model: Any, what: str = "--engine torch") -> Target:
+def of(model: Predictor, what: str = "--engine torch") -> Target:
     """The engine's view of `model`, or a one-line BadInput saying what it lacks."""
     import torch
 
@@ -73,7 +74,7 @@ def of(model: Any, what: str = "--engine torch") -> Target:
     return Target(module.eval(), device, lo, hi, int(model.nb_classes or 0))
 
 
-def to_task_device(model: Any) -> None:
+def to_task_device(model: Predictor) -> None:
     """A torch model's module moved to this task's device (`distributed.device`: the GPU
     Slurm's GRES left visible, else the CPU); the torch engine attacks it there."""
     from dii_hpc.distributed import device

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dii_hpc.audit.core import randomness, stats
-from dii_hpc.audit.model.protocols import RetrainableModel, Task, require
+from dii_hpc.audit.model.protocols import (
+    Predictor,
+    ReferenceModel,
+    RetrainableModel,
+    Task,
+    require,
+)
 from dii_hpc.audit.privacy import canary
 from dii_hpc.audit.privacy.reference import lira, rmia
 from dii_hpc.audit.privacy.reference import models as reference_models
@@ -78,7 +84,7 @@ def _check_range(name: str, out: dict[str, Any]) -> None:
         raise BadInput(f"attack {name}: gamma={out['gamma']!r} must be positive")
 
 
-def require_fit(model: Any, name: str, n: int) -> None:
+def require_fit(model: Predictor, name: str, n: int) -> None:
     from dii_hpc.audit.specs import attack
 
     what = str(attack(name).options["retrains"]).format(n=n)
@@ -121,7 +127,7 @@ def request_plan(request: dict[str, Any], job: AuditJob, prep: Any
                        prep.seed, request.get("name", "lira"))
 
 
-def n_classes(model: Any, prep: Any) -> int:
+def n_classes(model: Predictor, prep: Any) -> int:
     n = getattr(model, "nb_classes", None)
     return int(n) if n else int(max(prep.train[1].max(), prep.test[1].max())) + 1
 
@@ -130,7 +136,7 @@ def canary_count(params: dict[str, Any], n_test: int) -> int:
     return int(params["n_canaries"]) or min(MAX_CANARIES, n_test)
 
 
-def retrainable(model: Any) -> bool:
+def retrainable(model: Predictor) -> bool:
     return callable(getattr(model, "fit", None))
 
 
@@ -154,7 +160,7 @@ def _rmia_score(params: dict[str, Any], p: reference_models.Plan, target_out: np
 
 
 # --------------------------------------------------------------------------- attacks
-def attack_record(name: str, params: dict[str, Any], model: Any,
+def attack_record(name: str, params: dict[str, Any], model: ReferenceModel,
                   train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                   n_each: int, seed: int, model_spec: Any) -> dict[str, Any]:
     """One LiRA/RMIA record on up to n_each members and as many non-members."""
@@ -215,7 +221,7 @@ def exposed(idx: np.ndarray, member: np.ndarray, score: np.ndarray, y: np.ndarra
              "class": int(y[idx[i]])} for i in top]
 
 
-def suite_record(name: str, model: Any, members: tuple[np.ndarray, np.ndarray],
+def suite_record(name: str, model: ReferenceModel, members: tuple[np.ndarray, np.ndarray],
                  nonmembers: tuple[np.ndarray, np.ndarray], n: int, seed: int,
                  job: AuditJob) -> dict[str, Any]:
     """A level I suite shard (LiRA/RMIA with default parameters, `n_reference` from the

@@ -44,6 +44,7 @@ import numpy as np
 
 from dii_hpc import progress
 from dii_hpc.audit.core import randomness
+from dii_hpc.audit.model.protocols import RetrainableModel
 
 FORMAT = 1  # bump when what a key stands for changes: old models are then retrained
 OUTPUTS, META = "outputs.npy", "model.json"
@@ -126,7 +127,7 @@ def plan(x: np.ndarray, y: np.ndarray, keep: np.ndarray, trainer: dict[str, Any]
                 tuple(seeds), Path(root) if root is not None else cache_root())
 
 
-def train_one(model: Any, p: Plan, i: int, *, in_place: bool = False) -> bool:
+def train_one(model: RetrainableModel, p: Plan, i: int, *, in_place: bool = False) -> bool:
     """Train model i of the plan (unless already complete) and keep its outputs.
 
     The target is copied first (`fit` retrains in place) unless `in_place`, which an array
@@ -153,7 +154,7 @@ def train_one(model: Any, p: Plan, i: int, *, in_place: bool = False) -> bool:
     return True
 
 
-def train_inline(model: Any, p: Plan, indices: list[int] | None = None) -> int:
+def train_inline(model: RetrainableModel, p: Plan, indices: list[int] | None = None) -> int:
     """Train the missing models one after another in this process; returns how many."""
     todo = p.missing() if indices is None else indices
     trained = 0
