@@ -27,8 +27,8 @@ def ui(
     """Serve the store read-only to a browser: the report's pages built on demand, live pages
     of running runs, a JSON API. Prints a URL with a secret token; open it through
     `ssh -L PORT:127.0.0.1:PORT login-node`."""
+    from dii_hpc.cli.common import store
     from dii_hpc.errors import BadInput
-    from dii_hpc.store.store import Store
     from dii_hpc.ui.security import check_bind
 
     if not 0 <= port <= 65535:
@@ -37,7 +37,7 @@ def ui(
     _need("ui", "starlette", "uvicorn")
     from dii_hpc.ui.app import serve
 
-    serve(Store().require(), host=host, port=port, allow_remote=allow_remote)
+    serve(store(), host=host, port=port, allow_remote=allow_remote)
 
 
 def top(
@@ -47,8 +47,8 @@ def top(
 ) -> None:
     """Watch an experiment's runs in the terminal: status, last metrics, sparklines, the
     selected run's log. Keys: m metric, s sort, r reverse, / filter, q quit."""
+    from dii_hpc.cli.common import store as chosen_store
     from dii_hpc.errors import BadInput
-    from dii_hpc.store.store import Store
 
     if not interval > 0:
         raise BadInput(f"--interval {interval}: must be more than 0")
@@ -56,7 +56,7 @@ def top(
     from dii_hpc.ui.top import run_top
     from dii_hpc.ui.topmodel import default_experiment
 
-    store = Store().require()
+    store = chosen_store()
     name = experiment or default_experiment(store)
     store.check_experiment_exists(name)
     run_top(store, name, interval)
