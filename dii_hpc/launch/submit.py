@@ -199,7 +199,8 @@ def record_jobs(store: Store, res: SubmitResult, name: str | None = None) -> Non
         submission_id=res.submission_id, experiment=res.experiment, executor=res.executor,
         plan_file=str(res.plan_file), arrays=res.arrays,
         runs=dict(zip(res.run_ids, res.job_ids, strict=True)) if not workers else {},
-        tasks={rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)}
+        tasks={rid: row["index"] for rid, row in zip(res.run_ids, res.rows, strict=True)
+               if row.get("index") is not None}  # an audit's run is no task of a plan
         if not workers else {},
         workers=workers, submitted=time.time(), host=os.uname().nodename))
 
