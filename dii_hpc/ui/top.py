@@ -15,7 +15,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 
-from dii_hpc.ui.topmodel import TopModel
+from dii_hpc.errors import DiiError
+from dii_hpc.ui.topmodel import Snapshot, TopModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -30,7 +31,6 @@ class TopApp(App[None]):
     #logname { height: 1; background: $boost; }
     #log { height: 14; }
     #filter { display: none; }
-    #filter.open { display: block; }
     #error { height: auto; color: $error; }
     """
     BINDINGS: ClassVar[list[Any]] = [
@@ -48,6 +48,7 @@ class TopApp(App[None]):
         self.interval = interval
         self.ids: list[str] = []
         self.selected: str | None = None
+        self._reading = self._again = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title")
@@ -63,36 +64,61 @@ class TopApp(App[None]):
         self.title = f"dii-hpc top: {self.model.experiment}"
         self.refresh_view()
         self.set_interval(self.interval, self.refresh_view)
-        self.query_one(DataTable).focus()
+        self.set_focus(self.query_one(DataTable))
 
     # ---------------------------------------------------------------- drawing
     def refresh_view(self) -> None:
-        headers, rows, ids, matched = self.model.rows()
-        total, active = self.model.counts()
+        """Read the store in a worker thread and draw when it is back: a slow shared
+        filesystem (or a writer holding a lock) never freezes the keys. One read at a time;
+        asked during one, another follows it."""
+        if self._reading:
+            self._again = True
+            return
+        self._reading, self._again = True, False
+        selected = self.selected
+        self.run_worker(lambda: self._read(selected), thread=True, group="read")
+
+    def _read(self, selected: str | None) -> None:
+        try:
+            snap: Snapshot | str = self.model.view(selected)
+        except (DiiError, OSError) as err:  # shown, and tried again at the next tick
+            snap = str(err).splitlines()[0] if str(err) else type(err).__name__
+        self.call_from_thread(self._draw, snap)
+
+    def _draw(self, snap: Snapshot | str) -> None:
+        self._reading = False
+        if isinstance(snap, str):
+            self.query_one("#error", Static).update(snap)
+        else:
+            self._draw_table(snap)
+        if self._again:
+            self.refresh_view()
+
+    def _draw_table(self, snap: Snapshot) -> None:
         table = self.query_one(DataTable)
         keep = self.selected
         table.clear(columns=True)
-        table.add_columns(*headers)
-        for rid, cells in zip(ids, rows, strict=True):
+        table.add_columns(*snap.headers)
+        for rid, cells in zip(snap.ids, snap.rows, strict=True):
             table.add_row(*cells, key=rid)
-        self.ids = ids
-        if keep in ids:
-            table.move_cursor(row=ids.index(keep), scroll=False)
-        self.selected = ids[table.cursor_row] if ids and 0 <= table.cursor_row < len(ids) else None
-        self.query_one("#title", Static).update(self.model.title(matched, total, active))
-        self.query_one("#error", Static).update(self.model.state.error)
-        self._show_log()
-
-    def _show_log(self) -> None:
-        name, text = self.model.log_tail(self.selected)
-        rid = self.selected or "-"
-        self.query_one("#logname", Static).update(f"log of {rid}: {name or '-'}")
-        self.query_one("#log", Static).update(text)
+        self.ids = snap.ids
+        if keep in snap.ids:
+            table.move_cursor(row=snap.ids.index(keep), scroll=False)
+        row = table.cursor_row
+        self.selected = snap.ids[row] if 0 <= row < len(snap.ids) else None
+        self.query_one("#title", Static).update(snap.title)
+        self.query_one("#error", Static).update(snap.error)
+        self.query_one("#logname", Static).update(
+            f"log of {self.selected or '-'}: {snap.log_name or '-'}")
+        self.query_one("#log", Static).update(snap.log)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value in self.ids:
+        table = self.query_one(DataTable)
+        if event.cursor_row != table.cursor_row or event.row_key is None:
+            return  # a highlight of a table since redrawn
+        if event.row_key.value in self.ids and event.row_key.value != self.selected:
             self.selected = event.row_key.value
-            self._show_log()
+            self.refresh_view()  # its log
 
     # ---------------------------------------------------------------- keys
     def action_metric(self, step: int) -> None:
@@ -110,8 +136,8 @@ class TopApp(App[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = self.model.state.filter
-        box.add_class("open")
-        box.focus()
+        box.display = True
+        self.set_focus(box, scroll_visible=False)  # now: keys typed right after "/" are its
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.model.set_filter(event.value)
@@ -119,14 +145,14 @@ class TopApp(App[None]):
 
     def on_key(self, event: Any) -> None:
         box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_class("open"):
+        if event.key == "escape" and box.display:
             self._close_filter()
             event.stop()
 
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        box.remove_class("open")
-        self.query_one(DataTable).focus()
+        box.display = False
+        self.set_focus(self.query_one(DataTable))
         self.refresh_view()
 
 

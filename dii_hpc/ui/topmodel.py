@@ -67,12 +67,27 @@ class TopState:
 
 
 @dataclass
+class Snapshot:
+    """One read of the store: everything the view draws."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    ids: list[str]
+    title: str
+    error: str
+    log_name: str
+    log: str
+
+
+@dataclass
 class TopModel:
     store: Store
     experiment: str
     state: TopState = field(default_factory=TopState)
     cache: RunsCache | None = None
     _sparks: dict[tuple[str, str], tuple[Stamp, str]] = field(default_factory=dict)
+    _keys: list[str] = field(default_factory=list)  # the metrics of the last read
+    _head: pd.DataFrame | None = None               # a row of the last read (filter checks)
 
     def __post_init__(self) -> None:
         self.cache = self.cache or RunsCache(self.store)
@@ -85,8 +100,18 @@ class TopModel:
     def metrics(self, frame: pd.DataFrame) -> list[str]:
         return sorted(c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics."))
 
+    def view(self, selected: str | None) -> Snapshot:
+        """Read the store once for the view (called in a worker thread: the keys never wait
+        for a slow filesystem); ``selected``: the run whose log is shown."""
+        headers, rows, ids, matched = self.rows()
+        total, active = self.counts()
+        name, text = self.log_tail(selected if selected in ids else (ids[0] if ids else None))
+        return Snapshot(headers, rows, ids, self.title(matched, total, active),
+                        self.state.error, name, text)
+
     def cycle_metric(self, step: int = 1) -> None:
-        keys = self.metrics(self.frame())
+        """The next metric of the last read (no store read: keys act at once)."""
+        keys = self._keys
         if not keys:
             return
         at = keys.index(self.state.metric) if self.state.metric in keys else -step
@@ -103,7 +128,8 @@ class TopModel:
         text = text.strip()
         if text:
             try:
-                apply_filter(self.frame().head(1), text)
+                head = self._head if self._head is not None else self.frame().head(1)
+                apply_filter(head, text)
             except BadInput as err:
                 self.state.error = str(err)
                 return
@@ -115,7 +141,8 @@ class TopModel:
         from dii_hpc.store.query import apply_filter, sort_runs
 
         df = self.frame()
-        keys = self.metrics(df)
+        keys = self._keys = self.metrics(df)
+        self._head = df.head(1)
         if self.state.metric not in keys:
             self.state.metric = keys[0] if keys else None
         if self.state.filter:
