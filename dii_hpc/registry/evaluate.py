@@ -74,7 +74,7 @@ class _Evidence:
     def audits(self) -> list[dict[str, Any]]:
         """FINISHED audit runs attached to the version that audited the version's weights."""
         if self._audits is None:
-            out = []
+            out: list[dict[str, Any]] = []
             for link in links.of(self.registry.store.root, self.name, self.version, "audit"):
                 try:
                     run = self.registry.store.run(link["run_id"])

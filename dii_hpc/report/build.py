@@ -157,7 +157,7 @@ class _Curves:
         self.old: dict[str, list[Any]] = {} if force else self._load()  # rid -> fp, k, slot, long
         self.fresh: dict[str, dict[str, Any]] = {}
         self.longer: dict[str, bool] = {}
-        self._pages: dict[int, list[Any] | None] = {}
+        self._pages: dict[int, dict[str, Any] | None] = {}
 
     def _load(self) -> dict[str, list[Any]]:
         try:
@@ -169,7 +169,8 @@ class _Curves:
     def kept(self, run: RunEntry) -> bool:
         """Whether the last build's curves of ``run`` can be used (same fingerprint)."""
         old = self.old.get(run.run_id)
-        return bool(old) and old[0] == run.fingerprint and self._page(old[1]) is not None
+        return old is not None and bool(old) and old[0] == run.fingerprint \
+            and self._page(old[1]) is not None
 
     def _page(self, k: int) -> dict[str, Any] | None:
         if k not in self._pages:

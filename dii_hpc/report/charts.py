@@ -65,7 +65,8 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     first = math.ceil(lo / step - 1e-9) * step
-    ticks, t = [], first
+    ticks: list[float] = []
+    t = first
     while t <= hi + step * 1e-9 and len(ticks) < 50:
         ticks.append(0.0 if abs(t) < step * 1e-9 else t)
         t += step

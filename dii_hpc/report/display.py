@@ -60,6 +60,11 @@ def user_tags(record: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in (record.get("tags") or {}).items() if not _SYSTEM_TAG.search(k)}
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """A record section that should be a mapping, or {} (a report reads what any version wrote)."""
+    return value if isinstance(value, dict) else {}
+
+
 def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -111,7 +116,7 @@ def resources(record: dict[str, Any]) -> str:
     if not isinstance(slurm, dict) or not slurm:
         return ""
     parts = [f"job {slurm['job_id']}"] if slurm.get("job_id") else []
-    tres = slurm.get("alloc_tres") if isinstance(slurm.get("alloc_tres"), dict) else {}
+    tres = as_dict(slurm.get("alloc_tres"))
     for key, unit in (("node", "node"), ("cpu", "cpu"), ("gpu", "gpu")):
         if tres.get(key):
             parts.append(f"{fmt_num(tres[key])} {unit}")

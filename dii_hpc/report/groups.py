@@ -69,7 +69,8 @@ def _varying(groups: list[list[RunEntry]]) -> list[str]:
     return sorted(k for k, vals in seen.items() if len(vals) > 1)
 
 
-def mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+def mean_sd(values: list[Any]) -> tuple[float | None, float | None]:
+    """Mean and sample sd of the finite numbers among ``values`` (runs may lack a metric)."""
     finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     if not finite:
         return None, None

@@ -23,7 +23,7 @@ def load(store: StoreReader) -> dict[str, dict[str, Any]]:
     """name -> the registry's saved view of the model (versions in full, aliases, history)."""
     from dii_hpc.registry.registry import Registry
 
-    reg = Registry(store)
+    reg = Registry(store.root)
     out = {}
     for name in reg.names():
         shown = reg.show(name)
@@ -137,8 +137,8 @@ def _overlaid(audits: dict[int, AuditSection]) -> list[dict[str, Any]]:
             if name == "roc" and isinstance(curve, dict) and curve.get("fpr"):
                 series.append(Series(f"v{v}", curve["fpr"], curve.get("tpr") or []))
                 xlabel, ylabel = "false positive rate", "true positive rate"
-            elif (found := _curve_points(curve)) is not None:
-                xlabel, ylabel, xs, ys = found
+            elif (points := _curve_points(curve)) is not None:
+                xlabel, ylabel, xs, ys = points
                 series.append(Series(f"v{v}", xs, ys))
         if not series:
             continue

@@ -118,7 +118,7 @@ def run_context(run: RunEntry, histories: dict[str, tuple[list, list]],
     sections = {k: v for k, v in extra.items() if isinstance(v, (dict, list))}
     other = {k: (display.fmt_time(v) if _is_time(k, v) else v)
              for k, v in extra.items() if k not in sections}
-    manifest = record.get("manifest") if isinstance(record.get("manifest"), dict) else {}
+    manifest = display.as_dict(record.get("manifest"))
     parent = record.get("parent_run")
     return {
         "run": record, "run_id": run.run_id, "name": display.display_name(record),
@@ -147,7 +147,7 @@ def _logs(run: RunEntry) -> list[dict[str, Any]]:
         text, cut = log_tail(path)
         logs.append({"name": path.name, "text": text, "cut": cut,
                      "size": path.stat().st_size})
-    first = next((log for log in logs if log["text"].strip()), None)
+    first = next((log for log in logs if str(log["text"]).strip()), None)
     for log in logs:
         log["open"] = log is first
     return logs

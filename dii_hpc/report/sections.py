@@ -24,8 +24,13 @@ def _table_curve(points: list[Any]) -> tuple[str, list[Series]] | None:
         return None
     xkey = next(iter(rows[0]))
     ykeys = [k for k in rows[0] if k != xkey and display.number(rows[0][k]) is not None]
-    series = [Series(k, [r.get(xkey) for r in rows], [r.get(k) for r in rows]) for k in ykeys]
+    series = [Series(k, _column(rows, xkey), _column(rows, k)) for k in ykeys]
     return (xkey, series) if series else None
+
+
+def _column(rows: list[dict[str, Any]], key: str) -> list[Any]:
+    """One field of every row; a row may miss it (Series draws only its finite points)."""
+    return [r.get(key) for r in rows]
 
 
 def _curve_charts(curves: dict[str, Any]) -> list[dict[str, Any]]:
@@ -198,8 +203,8 @@ def deployment_rows(runs: list[RunEntry]) -> list[dict[str, Any]]:
     rows = []
     for r in sorted((r for r in runs if r.kind == "inference"),
                     key=lambda r: (r.start, r.run_id), reverse=True)[:LATEST_AUDITS]:
-        inf = r.record.get("inference") if isinstance(r.record.get("inference"), dict) else {}
-        drift = inf.get("last_drift") if isinstance(inf.get("last_drift"), dict) else {}
+        inf = display.as_dict(r.record.get("inference"))
+        drift = display.as_dict(inf.get("last_drift"))
         rows.append({"id": r.run_id, "experiment": r.record.get("experiment"),
                      "status": r.record.get("status"), "start": r.record.get("start_time"),
                      "model": inf.get("model"), "model_run": inf.get("model_run"),

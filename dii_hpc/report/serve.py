@@ -176,8 +176,8 @@ def _pipeline(store: StoreReader, stem: str) -> Found:
     if stem not in saved:
         return None
     pid, pipeline = saved[stem]
-    runs = [r for rec in pipeline["stages"].values() for r in rec.get("runs") or []
-            if isinstance(r, str)]
+    _record, stages = pipeline
+    runs = [r for rec in stages.values() for r in rec.runs]
     site = _run_site(store, list(dict.fromkeys(runs)))
     return _html(site.pipeline_page(pid, pipeline))
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dii_hpc.report import data, experiment, pages, parallel, resources, sections
 from dii_hpc.report.experiment import RUN_PAGES, Layout
 from dii_hpc.report.render import make_env
 from dii_hpc.report.source import RunEntry, StoreReader, histories, load_run, run_ids
+
+if TYPE_CHECKING:
+    from dii_hpc.report import pipelines
 
 
 def _load_one(store: StoreReader, item: tuple[str, str]) -> tuple[str, Any]:
@@ -152,14 +155,14 @@ class Site:
         return self.html(pages.model_path(name), "model.html",
                          models.context(name, model, self.by_id))
 
-    def pipeline_page(self, pid: str, saved: dict[str, Any]) -> str:
+    def pipeline_page(self, pid: str, saved: pipelines.Saved) -> str:
         from dii_hpc.report import pipelines
 
         return self.html(pages.pipeline_path(pid), "pipeline.html",
                          pipelines.context(pid, saved, self.where))
 
     def index_context(self, saved_models: dict[str, Any],
-                      saved_pipelines: dict[str, Any]) -> dict[str, Any]:
+                      saved_pipelines: dict[str, pipelines.Saved]) -> dict[str, Any]:
         from dii_hpc.report import models, pipelines
 
         return {**sections.index_context(self.runs), "models": models.index_rows(saved_models),

@@ -8,11 +8,13 @@ trial order (a presentation of saved numbers, not a result computed here).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 from dii_hpc.report import display
-from dii_hpc.report.charts import Series, line_chart
+from dii_hpc.report.charts import Series, fmt_tick, line_chart
 from dii_hpc.report.source import RunEntry
 
 MAX_PARAM_CHARTS = 8
@@ -80,30 +82,32 @@ def _space_params(section: dict[str, Any], record: dict[str, Any]) -> dict[str, 
     return {k: params.get(k) for k in (section.get("space") or {})}
 
 
+def _label_at(labels: list[str], x: float) -> str:
+    """The choice a tick stands for: choices are drawn at their position, 0, 1, 2..."""
+    i = round(x)
+    return labels[i] if abs(x - i) < 1e-9 and 0 <= i < len(labels) else ""
+
+
 def _param_charts(section: dict[str, Any], complete: list[tuple[int, float, dict[str, Any]]],
                   metric: str) -> list[dict[str, Any]]:
     """One scatter per space param: value (log10 for log_uniform; choices by position)."""
     charts = []
     for key, kind in list((section.get("space") or {}).items())[:MAX_PARAM_CHARTS]:
         raw = [((rec.get("params") or {}).get(key), v) for _, v, rec in complete]
+        xs: list[float | None]
+        xfmt: Callable[[float], str] = fmt_tick
         if kind == "choice":
             labels = list(dict.fromkeys(str(p) for p, _ in raw))
             xs = [float(labels.index(str(p))) for p, _ in raw]
-
-            def fmt(x: float, labels: list[str] = labels) -> str:
-                i = round(x)
-                return labels[i] if abs(x - i) < 1e-9 and 0 <= i < len(labels) else ""
-
-            xlabel = key
+            xfmt, xlabel = functools.partial(_label_at, labels), key
         else:
             nums = [display.number(p) for p, _ in raw]
             log = kind == "log_uniform"
             xs = [math.log10(x) if log and x and x > 0 else (x if not log else math.nan)
                   for x in nums]
-            fmt, xlabel = None, f"log10({key})" if log else key
+            xlabel = f"log10({key})" if log else key
         pts = [(x, v) for x, (_, v) in zip(xs, raw, strict=True) if x is not None]
         svg = line_chart([Series(key, [x for x, _ in pts], [v for _, v in pts], line=False)],
-                         xlabel=xlabel, ylabel=metric, width=360, height=220,
-                         **({"xfmt": fmt} if fmt else {}))
+                         xlabel=xlabel, ylabel=metric, width=360, height=220, xfmt=xfmt)
         charts.append({"key": key, "svg": svg})
     return charts

@@ -176,7 +176,7 @@ def resolve_column(df: pd.DataFrame, name: str, text: str = "", pos: int = 0) ->
     """Exact column, or a unique ``<group>.<name>`` match for a bare name (``lr`` -> params.lr)."""
     if name in df.columns:
         return name
-    hits = [c for c in df.columns if c.split(".", 1)[-1] == name]
+    hits = [str(c) for c in df.columns if str(c).split(".", 1)[-1] == name]
     if len(hits) == 1:
         return hits[0]
     import difflib

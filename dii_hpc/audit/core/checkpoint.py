@@ -47,7 +47,8 @@ class Checkpoint:
         self.root.mkdir(parents=True, exist_ok=True)
         if arrays:
             buf = io.BytesIO()
-            np.savez(buf, **arrays)
+            named: dict[str, Any] = dict(arrays)  # names as keywords (numpy's stubs type them bool)
+            np.savez(buf, **named)
             write_bytes(self.root / f"{key}.npz", buf.getvalue())
         # the record last: its presence marks the shard complete
         write_bytes(self.root / f"{key}.json", json.dumps(record).encode())

@@ -71,14 +71,14 @@ def reader(ck: Checkpoint, shard: str, fallback: Any = None) -> Any:
     of parts for these samples it generates as usual (`fallback` or evasion.generate)."""
     from dii_hpc.audit.evasion import generate as evasion
 
-    found = [split(k)[1] for k in ck.done() if split(k)[0] == shard and "@" in k]
-    parts = found[0][1] if found else 0
+    found = [part for k in ck.done() if (part := split(k))[0] == shard and part[1] is not None]
+    parts = found[0][1][1] if found and found[0][1] is not None else 0
     if not parts:
         return fallback
 
     def generate(attack: Any, x: np.ndarray, y: Any, seed: int, label: str) -> np.ndarray:
-        loaded = [ck.load(key(shard, i, parts)) for i in range(parts)]
-        if all(hit is not None and hit[0]["n"] == len(x) for hit in loaded):
+        loaded = [hit for i in range(parts) if (hit := ck.load(key(shard, i, parts))) is not None]
+        if len(loaded) == parts and all(hit[0]["n"] == len(x) for hit in loaded):
             return np.concatenate([hit[1]["x_adv"] for hit in loaded]).astype(np.float32)
         return (fallback or evasion.generate)(attack, x, y, seed, label)
 

@@ -85,7 +85,9 @@ def _class_gradient(inner: Any, x: np.ndarray, label: Any, nb_classes: int) -> n
     if label is None:
         grads = [inner.get_class_grad(x, np.full(n, c)) for c in range(nb_classes)]
         return np.stack(grads, axis=1).astype(np.float32)
-    labels = np.full(n, int(label)) if np.isscalar(label) else np.asarray(label).reshape(-1)
+    labels = np.asarray(label).reshape(-1)
+    if labels.size == 1:  # one class for every sample
+        labels = np.full(n, int(labels[0]))
     return np.asarray(inner.get_class_grad(x, labels), dtype=np.float32)[:, None]
 
 

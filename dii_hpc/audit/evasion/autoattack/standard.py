@@ -136,8 +136,9 @@ def _attack(target: Any, fn: str, params: dict[str, Any], x: Any, y: Any, index:
             p: Plan, seed: int) -> Any:
     from dii_hpc.audit.evasion.torch_engine import apgd, fab, square
 
-    call: Callable[..., Any] = {"apgd": apgd.apgd, "fab": fab.fab_targeted,
-                                "square": square.square}[fn]
+    functions: dict[str, Callable[..., Any]] = {"apgd": apgd.apgd, "fab": fab.fab_targeted,
+                                                "square": square.square}
+    call = functions[fn]
     return call(target, x, y, norm=p.norm, eps=p.eps, seed=seed, index=index, **params)
 
 
