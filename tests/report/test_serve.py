@@ -61,3 +61,31 @@ def test_a_run_without_a_built_page_is_served(built, tmp_path: Path) -> None:
     assert ids["train2"].encode() in body
     exp = serve.render(store, experiment_path("digits"))[0].decode()
     assert "have a page of their own" not in exp  # every run has one when served
+
+
+def test_a_pipeline_page_is_served_as_built(demo, tmp_path: Path) -> None:
+    """A pipeline page served on demand is the built one (serve read the pipeline as a dict
+    when the records became typed, and raised TypeError on every pipeline page)."""
+    import shutil
+
+    from dii_hpc.records import pipeline as records
+    from dii_hpc.report.pages import pipeline_path
+
+    root = tmp_path / "store"
+    shutil.copytree(demo[0], root)
+    train = demo[1]["train2"]
+    spec = {"stages": [{"name": "train", "kind": "run"}, {"name": "gate", "kind": "gate",
+                                                           "needs": ["train"]}]}
+    records.write_pipeline(root, records.PipelineRecord(
+        id="p-1", name="nightly", executor="local", order=["train", "gate"], spec=spec,
+        created=1.7e9))
+    records.write_stage(root, "p-1", "train", state="FINISHED", kind="run", runs=[train],
+                        start_time=1.7e9, end_time=1.7e9 + 5)
+    store = Store(root)
+    out = tmp_path / "site"
+    build_site(store, out=out, progress=False)
+    path = pipeline_path("p-1")
+    got = serve.render(store, path)
+    assert got is not None
+    assert got[0] == (out / path).read_bytes()
+    assert train.encode() in got[0] and b"nightly" in got[0]
