@@ -26,7 +26,7 @@ class TopApp(App[None]):
     """The view; every change of state goes through the model, then `refresh_view`."""
 
     CSS = """
-    #title { height: 1; background: $boost; }
+    #title { height: auto; background: $boost; }
     #runs { height: 1fr; }
     #logname { height: 1; background: $boost; }
     #log { height: 14; }

@@ -204,9 +204,9 @@ class TopModel:
         order = "asc" if self.state.ascending else "desc"
         sort = self.state.metric if self.state.sort == "metric" else self.state.sort
         parts = [f"{self.experiment}: {matched} of {total} runs, {active} active",
-                 f"metric: {self.state.metric or '-'}", f"sort: {sort} {order}",
-                 f"filter: {self.state.filter or '-'}"]
-        return "  |  ".join(parts)
+                 f"metric: {self.state.metric or '-'}", f"sort: {sort} {order}"]
+        # The filter on a line of its own: in an 80-column terminal one line cut it off.
+        return "  |  ".join(parts) + f"\nfilter: {self.state.filter or '-'}"
 
     def counts(self) -> tuple[int, int]:
         df = self.frame()
