@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from dii_hpc.records import trial
+from dii_hpc.records.trial import TrialSection
 from dii_hpc.report import display
 from dii_hpc.report.charts import Series, fmt_tick, line_chart
 from dii_hpc.report.source import RunEntry
@@ -20,19 +22,17 @@ from dii_hpc.report.source import RunEntry
 MAX_PARAM_CHARTS = 8
 
 
-def _trials(runs: list[RunEntry]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _trials(runs: list[RunEntry]) -> list[tuple[TrialSection, dict[str, Any]]]:
     """(trial section, record) of every trial run, in trial order."""
-    found = [(r.record["trial"], r.record) for r in runs
-             if isinstance(r.record.get("trial"), dict)
-             and isinstance(r.record["trial"].get("number"), int)]
-    return sorted(found, key=lambda t: t[0]["number"])
+    found = [(section, r.record) for r in runs if (section := trial.of(r.record)) is not None]
+    return sorted(found, key=lambda t: t[0].number)
 
 
-def _value(section: dict[str, Any], record: dict[str, Any]) -> float | None:
+def _value(section: TrialSection, record: dict[str, Any]) -> float | None:
     """The trial's objective; for a pruned one the metric's last value (where it stopped)."""
-    value = display.number(section.get("value"))
-    if value is None and section.get("state") == "PRUNED":
-        metric = (record.get("metrics") or {}).get(section.get("metric") or "") or {}
+    value = display.number(section.value)
+    if value is None and section.state == "PRUNED":
+        metric = display.as_dict(display.as_dict(record.get("metrics")).get(section.metric))
         value = display.number(metric.get("last"))
     return value if value is not None and math.isfinite(value) else None
 
@@ -43,9 +43,9 @@ def study_context(runs: list[RunEntry]) -> dict[str, Any] | None:
     if not trials:
         return None
     latest = trials[-1][0]  # its metric and space: the study's latest spec
-    metric, direction = str(latest.get("metric") or "value"), str(latest.get("direction") or "")
+    metric, direction = latest.metric, latest.direction
     better = max if direction == "maximize" else min
-    done = [(s["number"], _value(s, rec), s.get("state"), rec) for s, rec in trials]
+    done = [(s.number, _value(s, rec), s.state, rec) for s, rec in trials]
     complete = [(n, v, rec) for n, v, state, rec in done if state == "COMPLETE" and v is not None]
     pruned = [(n, v) for n, v, state, _ in done if state == "PRUNED" and v is not None]
     best_x, best_y, best = [], [], None
@@ -77,9 +77,9 @@ def _counts(done: list[tuple[Any, ...]]) -> dict[str, int]:
     return out
 
 
-def _space_params(section: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+def _space_params(section: TrialSection, record: dict[str, Any]) -> dict[str, Any]:
     params = record.get("params") or {}
-    return {k: params.get(k) for k in (section.get("space") or {})}
+    return {k: params.get(k) for k in section.space}
 
 
 def _label_at(labels: list[str], x: float) -> str:
@@ -88,11 +88,11 @@ def _label_at(labels: list[str], x: float) -> str:
     return labels[i] if abs(x - i) < 1e-9 and 0 <= i < len(labels) else ""
 
 
-def _param_charts(section: dict[str, Any], complete: list[tuple[int, float, dict[str, Any]]],
+def _param_charts(section: TrialSection, complete: list[tuple[int, float, dict[str, Any]]],
                   metric: str) -> list[dict[str, Any]]:
     """One scatter per space param: value (log10 for log_uniform; choices by position)."""
     charts = []
-    for key, kind in list((section.get("space") or {}).items())[:MAX_PARAM_CHARTS]:
+    for key, kind in list(section.space.items())[:MAX_PARAM_CHARTS]:
         raw = [((rec.get("params") or {}).get(key), v) for _, v, rec in complete]
         xs: list[float | None]
         xfmt: Callable[[float], str] = fmt_tick
