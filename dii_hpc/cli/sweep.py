@@ -120,6 +120,7 @@ def dry_run(res: Any) -> str:
 def after_submit(store: Any, res: Any, wait: bool) -> None:
     """`dii-hpc submit` of an adaptive sweep: its workers, then (local, or --wait) the study."""
     from dii_hpc.cli.tables import status_summary, submitted_to
+    from dii_hpc.launch import submit as sub
     from dii_hpc.launch.optimize import workers
     from dii_hpc.launch.optimize.study import read_spec
 
@@ -130,6 +131,7 @@ def after_submit(store: Any, res: Any, wait: bool) -> None:
         typer.echo(f"next: dii-hpc sweep show {res.experiment}   |   dii-hpc status "
                    f"{res.experiment}   |   dii-hpc cancel {res.experiment}")
         return
+    sub.finish_here(res.executor, res.submission_id)  # local workers run here
     rows = workers.finish(store, res)
     if rows:
         typer.echo(status_summary(rows))

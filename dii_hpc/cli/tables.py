@@ -1,4 +1,4 @@
-"""The CLI's one table formatter: `cell` turns a value into text, `table` aligns columns, and
+"""The CLI's one table formatter: `cell` (dii_hpc.cells) turns a value into text, `table` aligns columns, and
 `render_frame` gives the table / JSON / CSV forms that `runs list|compare` offer.
 
 Every command prints through these (runs, status, drift check, predict, audit, the dry-run
@@ -14,23 +14,15 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dii_hpc.cells import cell, frame_json
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+__all__ = ["cell", "cells_apart", "digits_apart", "render_frame", "table"]  # cell: cells.py
+
 FORMATS = ("table", "json", "csv")
 _TABLE_HIDE = ("tags.", "slurm.")
-
-
-def cell(value: Any, *, digits: int = 4, none: str = "-", grouped: bool = False) -> str:
-    """One value as text: floats to ``digits`` significant digits (``grouped``: with thousands
-    separators), None and NaN as ``none``, timestamps to the second."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return none
-    if isinstance(value, float):
-        return f"{value:,.{digits}g}" if grouped else f"{value:.{digits}g}"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
 
 
 def cells_apart(a: float, b: float, digits: int = 4) -> tuple[str, str]:
@@ -89,30 +81,13 @@ def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
 def render_frame(df: pd.DataFrame, fmt: str, empty: str = "(no runs)") -> str:
     """A DataFrame as a table (header and rule), JSON records or CSV."""
     if fmt == "json":
-        from dii_hpc.store.atomic import dumps
-
-        return dumps([{k: _json_cell(v) for k, v in row.items()} for row in df.to_dict("records")]).decode()
+        return frame_json(df)
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if not len(df):
         return empty
     return table([[cell(v) for v in row] for row in df.itertuples(index=False)],
                  [str(c) for c in df.columns], rule=True)
-
-
-def _json_cell(value: Any) -> Any:
-    """A table cell for JSON: an empty cell (None, NaN, NaT) is null, a time ISO 8601 UTC to
-    the millisecond (as pandas writes it); inf stays "inf" (the one encoder's rule)."""
-    try:
-        if value is None or value != value:  # NaN and NaT differ from themselves
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, dt.datetime):  # pandas Timestamps too
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
-    return value
 
 
 def render_runs(df: pd.DataFrame, fmt: str) -> str:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dii_hpc.records.pipeline import StageRecord
 
 
 def check_known(needs: Mapping[str, Sequence[str]]) -> None:
@@ -100,3 +105,16 @@ def depths(needs: Mapping[str, Sequence[str]]) -> dict[str, int]:
     for stage in order(needs):
         out[stage] = 1 + max((out[n] for n in needs[stage]), default=-1)
     return out
+
+
+def reason(needs: dict[str, tuple[str, ...]], recs: dict[str, StageRecord],
+           name: str) -> str | None:
+    """Why ``name`` cannot run: the nearest stage above it that failed (else one cancelled)."""
+    above = [a for a in ancestors(needs, name)
+             if a in recs and recs[a].state in vocab.UNSUCCESSFUL]
+    failed = [a for a in above if recs[a].state != vocab.CANCELLED] or above
+    if not failed:
+        return None
+    first = recs[failed[0]]
+    return f"needs {failed[0]}, which {first.state}" + (
+        f": {first.error}" if first.error else "")

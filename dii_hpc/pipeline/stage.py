@@ -110,7 +110,7 @@ def run_stage(store_root: str, pipeline_id: str, name: str) -> dict[str, Any]:
 
 def _unmet(ctx: Context) -> str | None:
     """Why the stage cannot run once its needs are settled (a need that did not finish)."""
-    from dii_hpc.pipeline.status import reason
+    from dii_hpc.pipeline.graph import reason
 
     recs = records.stages(ctx.store.root, ctx.pipeline_id, list(ctx.stage.needs))
     if all(r.state == vocab.FINISHED for r in recs.values()):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc import vocabulary as vocab
 from dii_hpc.errors import SchedulerError, StoreError
-from dii_hpc.pipeline import graph
+from dii_hpc.pipeline.graph import reason
 from dii_hpc.pipeline.kind import STAGE_KINDS
 from dii_hpc.records import pipeline as records
 from dii_hpc.records.pipeline import PipelineRecord, StageRecord, combine, overall
@@ -81,19 +81,6 @@ def status(store: Store, pipeline_id: str) -> dict[str, Any]:
                                              end_time=time.time(),
                                              error=_error_of(sched, rec.jobs))
     return _view(record, recs)
-
-
-def reason(needs: dict[str, tuple[str, ...]], recs: dict[str, StageRecord],
-           name: str) -> str | None:
-    """Why ``name`` cannot run: the nearest stage above it that failed (else one cancelled)."""
-    above = [a for a in graph.ancestors(needs, name)
-             if a in recs and recs[a].state in vocab.UNSUCCESSFUL]
-    failed = [a for a in above if recs[a].state != vocab.CANCELLED] or above
-    if not failed:
-        return None
-    first = recs[failed[0]]
-    return f"needs {failed[0]}, which {first.state}" + (
-        f": {first.error}" if first.error else "")
 
 
 def _cancel_dependents(store: Store, record: PipelineRecord, recs: dict[str, StageRecord],

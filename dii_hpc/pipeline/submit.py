@@ -237,7 +237,7 @@ def _run_here(store: Store, record: PipelineRecord, pipeline: Pipeline, stage: S
               done: dict[str, StageRecord]) -> StageRecord:
     """Local executor: the stage in this process, after what it needs has finished."""
     from dii_hpc.pipeline import stage as job
-    from dii_hpc.pipeline.status import reason
+    from dii_hpc.pipeline.graph import reason
 
     kind = STAGE_KINDS.get(stage.kind)
     base = {"kind": stage.kind, "key": record.keys[stage.name], "reused": False, "jobs": []}

@@ -64,7 +64,7 @@ def experiments(cache: RunsCache) -> list[dict[str, Any]]:
 
 def runs_page(cache: RunsCache, experiment: str, args: dict[str, str]) -> bytes:
     """A filtered, sorted page of an experiment's runs, as `runs list --format json` cells."""
-    from dii_hpc.cli.tables import render_frame
+    from dii_hpc.cells import frame_json
     from dii_hpc.store.query import apply_filter, sort_runs
     from dii_hpc.vocabulary import KINDS
 
@@ -82,7 +82,7 @@ def runs_page(cache: RunsCache, experiment: str, args: dict[str, str]) -> bytes:
     if args.get("sort") and len(df):
         df = sort_runs(df, args["sort"], ascending=flag(args, "asc"))
     page = df.iloc[offset:offset + limit]
-    rows = render_frame(page, "json")
+    rows = frame_json(page)
     head = json.dumps({"experiment": experiment, "total": total, "matched": len(df),
                        "offset": offset, "limit": limit, "columns": [str(c) for c in df.columns]})
     return (head[:-1] + ',"runs":' + rows + "}").encode()
@@ -171,14 +171,14 @@ def tail(path: Path, size: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------- other listings
 def audits(cache: RunsCache) -> list[dict[str, Any]]:
     """Audit runs of every experiment, newest first, as run rows."""
-    from dii_hpc.cli.tables import render_frame
+    from dii_hpc.cells import frame_json
 
     out: list[dict[str, Any]] = []
     for name in cache.store.experiments():
         frame = cache.frame(name)
         found = frame[frame["kind"] == "audit"]
         if len(found):
-            out.extend(json.loads(render_frame(found.dropna(axis=1, how="all"), "json")))
+            out.extend(json.loads(frame_json(found.dropna(axis=1, how="all"))))
     return sorted(out, key=lambda r: str(r.get("run_id")), reverse=True)
 
 

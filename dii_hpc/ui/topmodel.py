@@ -137,7 +137,7 @@ class TopModel:
 
     def rows(self) -> tuple[list[str], list[list[str]], list[str], int]:
         """(headers, cells, run ids, runs matched) for the shown runs, in order."""
-        from dii_hpc.cli.tables import cell
+        from dii_hpc.cells import cell
         from dii_hpc.store.query import apply_filter, sort_runs
 
         df = self.frame()

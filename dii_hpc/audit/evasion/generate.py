@@ -19,22 +19,13 @@ import numpy as np
 
 from dii_hpc import progress
 from dii_hpc.audit.core import randomness
+from dii_hpc.audit.evasion.construct import build, jsonable, parse_norm
 from dii_hpc.audit.model.protocols import Predictor
 from dii_hpc.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.audit.core.data import Generator
     from dii_hpc.audit.specs import AttackSpec, Call, Outcome
-
-
-def parse_norm(value: Any) -> Any:
-    """'inf'/'linf' -> np.inf, '2'/'l2' -> 2 (YAML and --param give strings)."""
-    text = str(value).lower().lstrip("l")
-    if text in ("inf", "infinity", "np.inf"):
-        return np.inf
-    if text in ("1", "2"):
-        return int(text)
-    raise BadInput(f"norm={value!r} is not one of inf, 1, 2")
 
 
 def attack_params(spec: AttackSpec, model: Predictor, overrides: Mapping[str, Any] | None,
@@ -76,27 +67,6 @@ def check_numbers(name: str, defaults: dict[str, Any], overrides: dict[str, Any]
         if out[key] is None:
             raise BadInput(f"attack {name}: {key}={value!r} is not a number")
     return out
-
-
-def build(art_class: str, estimator: Any, params: dict[str, Any], label: str) -> Any:
-    """Instantiate an ART attack; ART's own complaint becomes a one-line BadInput."""
-    from art.exceptions import EstimatorError
-
-    from dii_hpc.config import refs
-
-    cls = refs.resolve(art_class, f"attack {label}", what="attack")
-    kwargs = {"verbose": False, **params} if _takes(cls, "verbose") else dict(params)
-    try:
-        return cls(estimator, **kwargs)
-    except (ValueError, TypeError, EstimatorError) as err:
-        raise BadInput(f"attack {label}: ART rejected the parameters: "
-                       f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
-
-
-def _takes(cls: Any, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(cls.__init__).parameters
 
 
 def generate(attack: Any, x: np.ndarray, y: np.ndarray, seed: int, label: str,
@@ -175,18 +145,3 @@ def run_named(model: Predictor, x: np.ndarray, y: Any, name: str,
                               generator))
     assert out.ok is not None and out.x_adv is not None, f"{spec.key} scores per sample"
     return out.record, out.ok, out.x_adv
-
-
-def jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    """np.inf -> "inf" and numpy scalars -> Python, so configs round-trip through JSON."""
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        if isinstance(v, float) and np.isinf(v):
-            out[k] = "inf"
-        elif isinstance(v, np.generic):
-            out[k] = v.item()
-        elif isinstance(v, (str, int, float, bool, type(None), list, dict)):
-            out[k] = v
-        else:
-            out[k] = repr(v)
-    return out

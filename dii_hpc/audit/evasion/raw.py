@@ -49,7 +49,7 @@ def run(job: AuditJob, prep: Prepared, generator: Generator | None) -> dict[str,
 
 def _vision(path: str, params: dict[str, Any], prep: Prepared) -> dict[str, Any]:
     from dii_hpc.audit.evasion import vision
-    from dii_hpc.audit.evasion.vision_suite import sentence
+    from dii_hpc.audit.evasion.vision import sentence
 
     record, _ = vision.run_class(prep.model, prep.x, prep.y, path, params, prep.seed, path)
     metrics = {k: v for k, v in record["metrics"].items() if not isinstance(v, list)}

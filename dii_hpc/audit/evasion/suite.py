@@ -251,7 +251,8 @@ def _run(job: AuditJob, prep: Prepared, generator: Generator | None, examples_di
         from dii_hpc.audit.evasion import vision_suite
 
         return vision_suite.run_suite(prep.model, prep.x, prep.y, seed=prep.seed,
-                                      attacks=job.config.attacks, examples_dir=examples_dir)
+                                      attacks=job.config.attacks, examples_dir=examples_dir,
+                                      grading=GRADING)
     return run_suite(prep.model, prep.x, prep.y, seed=prep.seed, attacks=job.config.attacks,
                      examples_dir=examples_dir, generator=generator, ck=ck, engine=job.engine)
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from dii_hpc.audit.core import vision_metrics as metrics
 from dii_hpc.audit.core.randomness import seed_all
-from dii_hpc.audit.evasion.generate import build, jsonable, parse_norm
+from dii_hpc.audit.evasion.construct import build, jsonable, parse_norm
 from dii_hpc.audit.model.protocols import GradientModel, Task
 from dii_hpc.audit.specs import AttackSpec, Shape
 from dii_hpc.errors import BadInput
@@ -142,7 +142,6 @@ def score_clean(model: Any, x: np.ndarray, y: Any) -> dict[str, float]:
 def run(spec: AttackSpec, call: Call) -> Outcome:
     """An evasion record's run on a detector or a segmenter (the level II result shows
     the task metrics clean and attacked)."""
-    from dii_hpc.audit.evasion.vision_suite import sentence
     from dii_hpc.audit.specs import Outcome
 
     model = call.model
@@ -246,3 +245,15 @@ ROBUST_DPATCH = _vision("robust_dpatch", "art.attacks.evasion.RobustDPatch", (DE
                         _robust_patch, "RobustDPatch adversarial patch (ART)")
 PATCH = _vision("patch", "dii_hpc.audit.evasion.vision_patch.UniversalPatch", (DET, SEG), _patch,
                 "universal patch through the estimator's loss gradient")
+
+
+def key(model: Any) -> str:
+    """The headline metric: map_50 (detection) or miou (segmentation)."""
+    return "map_50" if Task.parse(model.task) is Task.OBJECT_DETECTION else "miou"
+
+
+def sentence(model: Any, metrics: dict[str, Any], name: str) -> str:
+    k = key(model)
+    label = "mAP@0.5" if k == "map_50" else "mean IoU"
+    return (f"{label} falls from {metrics[f'clean_{k}']:.3f} to {metrics[f'adv_{k}']:.3f} "
+            f"under {name}.")

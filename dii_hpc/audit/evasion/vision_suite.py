@@ -18,17 +18,14 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.audit.evasion import vision as catalogue
+from dii_hpc.audit.evasion.vision import key, sentence
 from dii_hpc.audit.model.protocols import Task
+from dii_hpc.audit.specs import Grading
 
 SUITE = {Task.OBJECT_DETECTION: ("fgsm", "pgd", "dpatch"),
          Task.IMAGE_SEGMENTATION: ("fgsm", "pgd", "patch")}
 CURVE_FRACTIONS = (0.02, 0.05, 0.1, 0.2)
 CLEAN_FLOOR = 0.3
-
-
-def key(model: Any) -> str:
-    """The headline metric: map_50 (detection) or miou (segmentation)."""
-    return "map_50" if Task.parse(model.task) is Task.OBJECT_DETECTION else "miou"
 
 
 def suite_attacks(task: Task, subset: list[str] | None) -> tuple[str, ...]:
@@ -44,7 +41,9 @@ def suite_attacks(task: Task, subset: list[str] | None) -> tuple[str, ...]:
 
 def run_suite(model: Any, x: np.ndarray, y: Any, *, seed: int = 0,
               attacks: list[str] | None = None,
-              examples_dir: str | None = None) -> dict[str, Any]:
+              examples_dir: str | None = None, grading: Grading) -> dict[str, Any]:
+    """The evasion suite on a detector or a segmenter, graded by the evasion suite's
+    ``grading`` (passed in: the Suite record's module imports this one)."""
     task = Task.parse(model.task)
     k = key(model)
     records, advs = [], {}
@@ -64,9 +63,7 @@ def run_suite(model: Any, x: np.ndarray, y: Any, *, seed: int = 0,
         metrics |= {"clean_pixel_accuracy": records[0]["metrics"]["clean_pixel_accuracy"],
                     "adv_pixel_accuracy": min(r["metrics"]["adv_pixel_accuracy"]
                                               for r in records)}
-    from dii_hpc.audit.evasion.suite import GRADING
-
-    letter = GRADING.grade(score)
+    letter = grading.grade(score)
     pgd = advs.get("pgd")
     examples = write_examples(model, x, pgd, examples_dir) if examples_dir and pgd is not None \
         else []
@@ -104,13 +101,6 @@ def sanity_flags(model: Any, x: np.ndarray, y: Any, clean: float,
              "detail": f"clean {k} {clean:.3f} (audit needs >= {CLEAN_FLOOR})"},
             {"flag": "non_monotone_curve", "ok": mono,
              "detail": f"{k} " + ("falls" if mono else "rises") + " with eps along the PGD curve"}]
-
-
-def sentence(model: Any, metrics: dict[str, Any], name: str) -> str:
-    k = key(model)
-    label = "mAP@0.5" if k == "map_50" else "mean IoU"
-    return (f"{label} falls from {metrics[f'clean_{k}']:.3f} to {metrics[f'adv_{k}']:.3f} "
-            f"under {name}.")
 
 
 def write_examples(model: Any, x: np.ndarray, x_adv: np.ndarray, out_dir: str,

@@ -218,12 +218,11 @@ def wait(store: Store, experiment: str, job_ids: list[str], executor: str,
 
 
 def finish(store: Store, res: SubmitResult) -> list[dict[str, Any]]:
-    """`submit` of an adaptive sweep that waits: the local workers run here, the Slurm ones
-    are waited for; then the status rows of the study's trial runs (reconciled)."""
+    """`submit` of an adaptive sweep that waits, once the caller ran `submit.finish_here`
+    (local workers have ended): the Slurm ones are waited for; then the status rows of the
+    study's trial runs (reconciled).  `submit` imports this module: not the other way round."""
     from dii_hpc.launch import status
-    from dii_hpc.launch import submit as sub
 
-    sub.finish_here(res.executor, res.submission_id)
     if res.executor == "slurm":
         wait(store, res.experiment, res.job_ids, res.executor)
     trials = {r["run_id"] for r in store.records(res.experiment)
