@@ -72,14 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     error: str | None
     if dist.local_rank == 0 and interval > 0:
         node = _node_sampler(store, run_id, interval)
+    stopped: list[int] = []  # signals from outside: srun ending this rank, a cancel
     try:
         child = subprocess.Popen(args)
     except OSError as exc:
         print(f"dii-hpc run: cannot start {args[0]!r}: {exc}", file=sys.stderr)
         code, error = 127, f"cannot start {args[0]!r}: {exc}"
     else:
+        def forward(sig: int, _frame: object) -> None:
+            stopped.append(sig)
+            child.send_signal(sig)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda s, _f: child.send_signal(s))
+            signal.signal(sig, forward)
         # Slurm's preempt warning is absorbed, as for a one-rank command (its default kills);
         # a TERM preempt signal stays forwarded.
         if preempt_signal() not in (signal.SIGTERM, signal.SIGINT):
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(InfraError, OSError):  # the rank's own end state is what to report
             writer.finish()
     ranks.write_state(store.run_dir(run_id), dist.rank, "failed" if code else "done", error,
-                      distributed.node_name())
+                      distributed.node_name(), stopped=bool(code) and (code < 0 or bool(stopped)))
     return code if code >= 0 else 128 - code
 
 

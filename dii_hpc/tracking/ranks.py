@@ -94,12 +94,15 @@ def state_path(run_dir: Path, rank: int, token: str | None = None) -> Path:
 
 
 def write_state(run_dir: Path, rank: int, state: str, error: str | None = None,
-                node: str | None = None) -> None:
-    """Rank ``rank``'s end of this attempt: 'done' or 'failed' with its last error line."""
+                node: str | None = None, stopped: bool = False) -> None:
+    """Rank ``rank``'s end of this attempt: 'done' or 'failed' with its last error line;
+    ``stopped``: it was ended from outside (srun ending the others after one failed, a
+    cancel), so its last line is Slurm's, not the reason."""
     from dii_hpc.store.atomic import write_json
 
     write_json(state_path(run_dir, rank), {"rank": rank, "state": state, "error": error,
-                                           "node": node, "pid": os.getpid(), "time": time.time()})
+                                           "node": node, "stopped": stopped,
+                                           "pid": os.getpid(), "time": time.time()})
 
 
 def read_states(run_dir: Path, token: str | None = None) -> dict[int, dict[str, Any]]:
@@ -127,14 +130,17 @@ def wait_for(run_dir: Path, ranks: range, timeout_s: float,
 
 
 def failure(run_dir: Path) -> str | None:
-    """'rank 1 (node2): ValueError: boom' from the latest attempt that had a failed rank."""
+    """'rank 1 (node2): ValueError: boom' from the latest attempt that had a failed rank: a
+    rank that failed on its own before one that was stopped because of it (srun ends the
+    other ranks when one fails, and their last line is then slurmstepd's "CANCELLED")."""
     folder = Path(run_dir) / RANKS_DIR
     if not folder.is_dir():
         return None
     attempts = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
     for token in attempts:
-        failed = [s for _, s in sorted(read_states(run_dir, token.name).items())
-                  if s.get("state") == "failed"]
+        failed = sorted((s for s in read_states(run_dir, token.name).values()
+                         if s.get("state") == "failed"),
+                        key=lambda s: (bool(s.get("stopped")), int(s["rank"])))
         if failed:
             first = failed[0]
             where = f" ({first['node']})" if first.get("node") else ""

@@ -102,3 +102,44 @@ def test_rank_states_per_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert ranks.read_states(tmp_path) == {}
     assert ranks.wait_for(tmp_path, range(1, 3), timeout_s=0.1) == {}
     assert ranks.failure(tmp_path / "nothing") is None
+
+
+def test_the_failure_is_the_rank_that_failed_not_one_srun_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """srun ends the other ranks when one fails; a rank it stopped also ends 'failed', with
+    slurmstepd's CANCELLED as its last line. The run's error names the rank that failed on
+    its own (it named rank 0's CANCELLED line whenever rank 0 was stopped)."""
+    monkeypatch.setenv("DII_HPC_ATTEMPT", "88.0")
+    ranks.write_state(tmp_path, 0, "failed", "slurmstepd-node1: error: *** STEP 88.0 ON node1 "
+                      "CANCELLED AT 2026-12-06T20:51:44 ***", "node1", stopped=True)
+    ranks.write_state(tmp_path, 1, "failed", "rank one gave up", "node1")
+    assert ranks.failure(tmp_path) == "rank 1 (node1): rank one gave up"
+
+
+def test_a_rank_ended_from_outside_is_recorded_stopped(store_path: Path, tmp_path: Path) -> None:
+    """The rank wrapper marks a rank whose command it had to end for a signal (srun's, a
+    cancel's) as stopped, and one whose command failed by itself as not."""
+    from tests.conftest import default_signals
+
+    store = Store(store_path)
+    rid = store.create_run("cmds", status="RUNNING")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DII_HPC_STORE": str(store_path),
+           "DII_HPC_RUN_ID": rid, "DII_HPC_ATTEMPT": "local-1", "WORLD_SIZE": "2"}
+    waits = [sys.executable, "-m", "dii_hpc.launch.rank", "--", sys.executable, "-c",
+             "import time\nprint('ready', flush=True)\ntime.sleep(120)"]
+    proc = subprocess.Popen(waits, env={**env, "RANK": "0"}, stdout=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.terminate()
+    assert proc.wait(timeout=60) != 0
+    fails = [sys.executable, "-m", "dii_hpc.launch.rank", "--", sys.executable, "-c",
+             "raise SystemExit('rank one gave up')"]
+    logs = store.run_dir(rid) / "logs"  # where srun's --error puts a rank's stderr
+    logs.mkdir(exist_ok=True)
+    with open(logs / "rank1.err", "w") as err:
+        assert subprocess.run(fails, env={**env, "RANK": "1"}, stderr=err,
+                              timeout=60).returncode == 1
+    states = ranks.read_states(store.run_dir(rid), "local-1")
+    assert states[0]["state"] == states[1]["state"] == "failed"
+    assert states[0]["stopped"] is True and states[1]["stopped"] is False
+    assert ranks.failure(store.run_dir(rid)) == f"rank 1 ({states[1]['node']}): rank one gave up"
