@@ -124,6 +124,12 @@ class NoOptions(StageConfig):
     """A kind with no key beside its own (and needs, resources, setup)."""
 
 
+class ModelFromOptions(StageConfig):
+    """A kind whose only other key names the stage its model comes from (predict, profile)."""
+
+    model_from: ModelOf | None = None
+
+
 def markers(annotation: Any) -> list[Any]:
     """The ``Annotated`` metadata of a field's type, through ``X | None`` and nesting."""
     found: list[Any] = []

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from dii_hpc.errors import ConfigError
 from dii_hpc.pipeline.context import Context, model_of
 from dii_hpc.pipeline.kind import (
-    ModelOf,
+    ModelFromOptions,
     ModelText,
     Outcome,
     ReadPath,
@@ -31,10 +31,6 @@ class PredictConfig(StageConfig):
     device: str | None = None
 
 
-class PredictOptions(StageConfig):
-    model_from: ModelOf | None = None
-
-
 def check(pipeline: Pipeline, stage: Stage) -> None:
     if not stage.options.get("model_from") and not stage.value.get("model"):
         raise ConfigError("predict: give predict.model or model_from: a select/register stage")
@@ -45,7 +41,7 @@ def run(ctx: Context) -> Outcome:
     from dii_hpc.inference.jobconfig import request
 
     spec = ctx.config(PredictConfig)
-    source = ctx.options(PredictOptions).model_from
+    source = ctx.options(ModelFromOptions).model_from
     model = model_of(ctx, source) if source else spec.model
     given = {"model": model, "data": ctx.fill(spec.data),
              "out": ctx.fill(spec.out or f"{{work}}/predictions/{ctx.stage.name}"),
@@ -57,4 +53,4 @@ def run(ctx: Context) -> Outcome:
 
 
 PREDICT = StageKind(name="predict", doc="batch inference with a model (and a drift check)",
-                    config=PredictConfig, options=PredictOptions, check=check, run=run)
+                    config=PredictConfig, options=ModelFromOptions, check=check, run=run)

@@ -9,7 +9,7 @@ from dii_hpc.errors import BadInput, ConfigError
 from dii_hpc.pipeline.context import Context, model_of
 from dii_hpc.pipeline.kind import (
     PLACEHOLDERS,
-    ModelOf,
+    ModelFromOptions,
     ModelText,
     Outcome,
     ReadPath,
@@ -27,10 +27,6 @@ class ProfileConfig(StageConfig):
     config: ReadPath | None = None
     labels: ReadPath | None = None
     model: ModelText | None = None
-
-
-class ProfileOptions(StageConfig):
-    model_from: ModelOf | None = None
 
 
 def check(pipeline: Pipeline, stage: Stage) -> None:
@@ -57,7 +53,7 @@ def run(ctx: Context) -> Outcome:
 
     spec = ctx.config(ProfileConfig)
     model = spec.model
-    source = ctx.options(ProfileOptions).model_from
+    source = ctx.options(ModelFromOptions).model_from
     if model is None and source:
         found = model_of(ctx, source)
         model = found if isinstance(found, str) else None
@@ -68,4 +64,4 @@ def run(ctx: Context) -> Outcome:
 
 
 PROFILE = StageKind(name="profile", doc="a drift monitor's reference profile",
-                    config=ProfileConfig, options=ProfileOptions, check=check, run=run)
+                    config=ProfileConfig, options=ModelFromOptions, check=check, run=run)
