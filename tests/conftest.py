@@ -22,9 +22,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +86,19 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 CHILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, poll_s: float = 1.0) -> Any:
+    """Poll ``check()`` every ``poll_s`` until it returns something truthy (returned); fail
+    after ``timeout`` seconds. The poll of a wait with a deadline (Slurm, a store), not a sleep
+    as synchronisation."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(poll_s)
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def default_signals() -> None:

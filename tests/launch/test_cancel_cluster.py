@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dii_hpc.store.store import Store
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from tests.launch.fixtures import progress
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,16 +37,6 @@ for step in range(100_000):
 """
 
 
-def _wait_for(check: Any, timeout: float, what: str, poll_s: float = 1.0) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(poll_s)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_a_cancelled_two_node_run_ends_cancelled(cluster_nodes: list[str], shared_store: Path,
                                                  tmp_path: Path) -> None:
     script, marks = tmp_path / "ranks.py", tmp_path / "progress.txt"
@@ -62,7 +50,7 @@ def test_a_cancelled_two_node_run_ends_cancelled(cluster_nodes: list[str], share
     logged = progress.wait_for(marks, 10, timeout=300)
     res = run_cli("cancel", rec["run_id"], cwd=REPO)
     assert res.returncode == 0 and "cancelled 1 run(s) (1 Slurm job(s)" in res.stdout, res.stdout
-    _wait_for(lambda: store.run(rec["run_id"])["status"] not in ("PENDING", "RUNNING"), 120,
+    wait_until(lambda: store.run(rec["run_id"])["status"] not in ("PENDING", "RUNNING"), 120,
               "the run to end")
     status = run_cli("status", "mn-cancel", cwd=REPO)  # Slurm's end of the job changes nothing
     assert status.returncode == 0, status.stderr
@@ -94,7 +82,7 @@ def test_b_cancel_of_a_study_counts_each_worker_job_once(cluster_nodes: list[str
         return sum(r["status"] == "RUNNING" and bool((r.get("slurm") or {}).get("job_id"))
                    for r in runs) == 2
 
-    _wait_for(two_trials_running, 300, "both workers' trials to run")
+    wait_until(two_trials_running, 300, "both workers' trials to run")
     res = run_cli("cancel", "study-cancel", cwd=REPO)
     assert res.returncode == 0, res.stderr
     assert "cancelled 2 run(s) (2 Slurm job(s)" in res.stdout, res.stdout

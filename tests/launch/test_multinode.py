@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import pytest
 
 from dii_hpc.slurm.nodelist import expand
 from dii_hpc.store.store import Store
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = "tests.launch.fixtures"
@@ -34,16 +33,6 @@ def _write(tmp_path: Path, name: str, config: dict) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(json.dumps(config))
     return path
-
-
-def _wait_for(check, timeout: float, what: str, poll_s: float = 3.0):  # noqa: ANN001, ANN202
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(poll_s)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _steps(store: Store, run_id: str, key: str) -> list[int]:
@@ -116,7 +105,7 @@ def test_c_multinode_task_resumes_from_its_checkpoint(cluster_nodes: list[str], 
     def logged_two_epochs() -> bool:
         return (store.run(rid).get("metrics", {}).get("train_loss") or {}).get("count", 0) >= 2
 
-    _wait_for(logged_two_epochs, 400, "two epochs before the warning")
+    wait_until(logged_two_epochs, 400, "two epochs before the warning", poll_s=3)
     job = store.run(rid)["slurm"]["job_id"]
     subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before a limit
 
@@ -124,7 +113,7 @@ def test_c_multinode_task_resumes_from_its_checkpoint(cluster_nodes: list[str], 
         run_cli("status", "ddp-requeue", cwd=REPO)
         return store.run(rid)["status"] == "FINISHED"
 
-    _wait_for(finished, 900, "the requeued task to finish", poll_s=5)
+    wait_until(finished, 900, "the requeued task to finish", poll_s=5)
     rec = store.run(rid)
     assert store.run_ids("ddp-requeue") == [rid] and rec["attempts"] >= 2
     assert rec["launch"]["world_size"] == 2 and len(set(rec["launch"]["nodes"])) == 2
@@ -138,7 +127,7 @@ def test_c_multinode_task_resumes_from_its_checkpoint(cluster_nodes: list[str], 
         slurm = store.run(rid).get("slurm") or {}
         return slurm if "state" in slurm else None
 
-    slurm = _wait_for(joined, 200, "the sacct record of the requeued job", poll_s=5)
+    slurm = wait_until(joined, 200, "the sacct record of the requeued job", poll_s=5)
     assert slurm["state"] == "FINISHED" and slurm["requeue_count"] >= 1
 
 

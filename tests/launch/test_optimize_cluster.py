@@ -27,7 +27,7 @@ import pytest
 
 from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.store.store import Store
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from tests.launch.fixtures import optimum
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,16 +66,6 @@ def _random_best(seed: int, n: int) -> float:
     study.optimize(lambda t: optimum.score(t.suggest_float("lr", 1e-5, 1e-1, log=True),
                                            t.suggest_float("dropout", 0.0, 0.6), 24), n)
     return study.best_value
-
-
-def _wait_for(check: Any, timeout: float, what: str, poll_s: float = 1.0) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(poll_s)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_a_tpe_reaches_the_optimum_better_than_random(cluster_nodes: list[str],
@@ -153,9 +143,9 @@ def test_c_worker_cancelled_mid_trial_loses_nothing(cluster_nodes: list[str], sh
     proc = run_cli("submit", str(cfg), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(shared_store)
-    hit_run, job = _wait_for(lambda: _running(store, "bowl-kill", 1), 300, "a running trial", 0.25)
+    hit_run, job = wait_until(lambda: _running(store, "bowl-kill", 1), 300, "a running trial", 0.25)
     subprocess.run(["scancel", job], check=True)
-    _wait_for(lambda: studymod.tally(_study(store, "bowl-kill").get_trials()).done >= 9, 600,
+    wait_until(lambda: studymod.tally(_study(store, "bowl-kill").get_trials()).done >= 9, 600,
               "the other workers to finish the study")
     lost = _nothing_lost(store, "bowl-kill", 9, hit_run)
     rec = store.run(hit_run)  # SIGTERM stopped it (before Slurm's KILL): its run says so
@@ -173,16 +163,16 @@ def test_d_worker_warned_mid_trial_requeues_itself(cluster_nodes: list[str], sha
     proc = run_cli("submit", str(cfg), cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     store = Store(shared_store)
-    hit_run, job = _wait_for(lambda: _running(store, "bowl-requeue", 1), 300, "a running trial", 0.25)
+    hit_run, job = wait_until(lambda: _running(store, "bowl-requeue", 1), 300, "a running trial", 0.25)
     subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before a limit
-    _wait_for(lambda: studymod.tally(_study(store, "bowl-requeue").get_trials()).done >= 6, 600,
+    wait_until(lambda: studymod.tally(_study(store, "bowl-requeue").get_trials()).done >= 6, 600,
               "the study to finish")
     _nothing_lost(store, "bowl-requeue", 6, hit_run)
     assert store.run(hit_run)["status"] == "KILLED"
     assert "worker stopped" in store.run(hit_run)["error"]
     from dii_hpc.slurm import commands
 
-    requeued = _wait_for(lambda: (commands.query_jobs([job]).get(job) or {}).get("requeue_count"),
+    requeued = wait_until(lambda: (commands.query_jobs([job]).get(job) or {}).get("requeue_count"),
                          120, "the requeue in accounting")
     assert requeued >= 1  # the worker asked submitit to requeue it, not just died
 
