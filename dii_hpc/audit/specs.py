@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BUILTIN = ("dii_hpc.audit.evasion", "dii_hpc.audit.evasion.torch_engine",
            "dii_hpc.audit.evasion.autoattack", "dii_hpc.audit.privacy",
-           "dii_hpc.audit.privacy.reference", "dii_hpc.audit.poisoning")
+           "dii_hpc.audit.privacy.reference", "dii_hpc.audit.poisoning",
+           "dii_hpc.audit.certification")
 DEFAULT_ENGINE = "art"
 #: One reference-model plan an attack or suite asks to have trained first
 #: (`privacy.reference.training`).
