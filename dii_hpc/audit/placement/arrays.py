@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 POLL_S = (0.5, 5.0)  # first and longest pause between two looks at the tasks
+LOCAL_POLL_S = 0.25  # local processes: a look is a file test, and a short array's end matters
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,12 @@ def wait(jobs: list[Any], labels: list[str], what: str, run: Any = None) -> list
     SchedulerError naming it, its shard and its exception; ``run`` (the audit run this
     process holds open) cancelled by `dii-hpc cancel`, or any interruption here, cancels
     every task."""
+    import submitit
+
     results: dict[int, Any] = {}
-    pause = POLL_S[0]
+    slurm = any(isinstance(j, submitit.SlurmJob) for j in jobs)
+    first, longest = POLL_S if slurm else (LOCAL_POLL_S, LOCAL_POLL_S)
+    pause = first
     try:
         with progress.bar(f"{what}: array tasks", len(jobs)) as bar:
             while len(results) < len(jobs):
@@ -164,10 +169,10 @@ def wait(jobs: list[Any], labels: list[str], what: str, run: Any = None) -> list
                                              f"failed: {failure(j)}")
                     results[i] = j.result()
                     bar.advance()
-                    pause = POLL_S[0]
+                    pause = first
                 if len(results) < len(jobs):
                     time.sleep(pause)
-                    pause = min(pause * 1.5, POLL_S[1])
+                    pause = min(pause * 1.5, longest)
     except BaseException:
         cancel(jobs)
         raise

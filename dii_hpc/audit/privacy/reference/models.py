@@ -22,8 +22,9 @@ auditing against the same store reuses them. Deleting the folder only costs retr
 
 Training is in this process (`train_inline`, the default) or one job array through
 `launch.backend` (`reference_training`: `--executor slurm`, resources from the config's
-`resources:`; or processes on this host). Each task trains one model; a model already
-complete is skipped, so a resubmitted array resumes per model. A model is trained under
+`resources:`; or processes on this host). Each task trains a pack of models sized from their
+measured time (`placement.packing`), each kept as it ends; a model already complete is
+skipped, so a resubmitted array resumes per model. A model is trained under
 `randomness.seeded(its seed)`, so where it ran never changes its numbers.
 """
 
@@ -66,6 +67,19 @@ class Plan:
 
     def missing(self) -> list[int]:
         return [i for i in range(len(self.keys)) if not (self.folder(i) / META).is_file()]
+
+    def times(self) -> list[float]:
+        """The recorded training times (`model.json` "time_s") of the complete models:
+        what sizes the packs of the next array (`placement.packing`)."""
+        out = []
+        for i in range(len(self.keys)):
+            try:
+                t = json.loads((self.folder(i) / META).read_text()).get("time_s")
+            except (OSError, ValueError):
+                continue
+            if isinstance(t, (int, float)) and t > 0:
+                out.append(float(t))
+        return out
 
     def outputs(self) -> np.ndarray:
         """(N, P, C) raw outputs of every model on every record, float64."""

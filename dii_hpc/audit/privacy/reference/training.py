@@ -4,17 +4,23 @@ The runner calls `prepare` for every audit job; for LiRA, RMIA, `dp_canary` and 
 privacy suite of a model with `fit` it builds the job's plans (`reference.attacks`) and
 trains the models that are not in the store yet:
 - `--executor slurm`: ONE job array through `launch.backend` (the config's `resources:`
-  and `setup:` as for every job: GPUs per task, partition, time), a task per missing model;
+  and `setup:` as for every job: GPUs per task, partition, time);
 - "processes": the same array on this host (submitit's local executor);
 - local (the default): one after another in this process.
+An array task trains a pack of models (`placement.packing`: as many as make its start cost,
+Python and imports, a small share of its time, never fewer tasks than free cores), sized
+from a model's recorded time (`model.json`), else from one model trained here first (not
+when the tasks ask for GPUs: then one model per task, whose times size the next array).
 The job then finds every model in the store and only scores, so MPI ranks and suite array
 shards never train, and a second audit of another target with the same population and
 recipe submits nothing. A task that finds its model complete (an earlier array that was
-interrupted, requeued or resubmitted) skips it: the array resumes per model.
+interrupted, requeued or resubmitted) skips it, and a pack keeps each model as it ends:
+the array resumes per model, and a model's numbers never depend on its pack.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,43 +71,104 @@ def prepare(job: AuditJob, owner: Any = None, executor: str | None = None
         return None, prep.model
     t0 = time.perf_counter()
     plans = [ra.request_plan(r, job, prep) for r in wanted]
-    todo = [(job, r, i) for r, p in zip(wanted, plans, strict=True) for i in p.missing()]
-    job_id = None
+    todo = [(r, i) for r, p in zip(wanted, plans, strict=True) for i in p.missing()]
+    info: dict[str, Any] = {"job_id": None}
     if executor == "local":
         for p in plans:
             reference_models.train_inline(prep.model, p)
-    else:
-        job_id = run_array(train_task, todo, job,
-                           "local" if executor == "processes" else executor, owner)
+    elif todo:
+        info = _array(job, prep, list(zip(wanted, plans, strict=True)), todo,
+                      "local" if executor == "processes" else executor, owner)
     total = sum(len(p.keys) for p in plans)
     return {"models": total, "trained": len(todo), "reused": total - len(todo),
-            "executor": executor, "job_id": job_id, "folder": str(plans[0].root),
+            "executor": executor, **info, "folder": str(plans[0].root),
             "time_s": time.perf_counter() - t0}, prep.model
 
 
-def train_task(job: AuditJob, request: dict[str, Any], index: int) -> str:
-    """Array task body: rebuild model and data, train model `index` of the plan."""
+def shard_time(plans: list[reference_models.Plan]) -> float | None:
+    """The recorded time of one model (median over the plans' complete models)."""
+    times = [t for p in plans for t in p.times()]
+    return float(sorted(times)[len(times) // 2]) if times else None
+
+
+def _gpus(job: AuditJob) -> bool:
+    res = job.config.resources
+    return res is not None and bool(res.gpus or res.gpus_per_task or res.gres)
+
+
+def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], reference_models.Plan]],
+           todo: list[tuple[dict[str, Any], int]], kind: str, owner: Any) -> dict[str, Any]:
+    """The missing models as one array of packed tasks (`placement.packing`): the shard
+    time recorded by complete models, else measured on one model here (unless the tasks ask
+    for GPUs this process may lack: then one model per task, whose times size the next)."""
+    from dii_hpc.audit.placement import packing
+    from dii_hpc.launch import backend
+    from dii_hpc.store.store import resolve_store_path
+
+    plans = [p for _, p in planned]
+    shard_s, here = shard_time(plans), 0
+    if shard_s is None and not _gpus(job):
+        request, index = todo[0]
+        reference_models.train_one(prep.model, next(p for r, p in planned if r is request),
+                                   index)
+        todo, here, shard_s = todo[1:], 1, shard_time(plans)
+    kind, conf = backend.choose(kind)
+    root = resolve_store_path(None)
+    start_s, known = packing.start_cost(root, kind)
+    res = job.config.resources
+    slots = packing.free_slots(kind, job.partition, res.cpus_per_task if res else 1,
+                               res.array_parallelism if res else None)
+    packs = packing.pack(todo, packing.per_task(len(todo), shard_s, start_s, slots))
+    submitted = time.time()
+    job_id, results = run_array(train_pack, [(job, p) for p in packs], job, (kind, conf),
+                                owner, labels=[_label(p) for p in packs])
+    start = packing.measured_start(submitted, results)
+    if start is not None:
+        packing.record_start(root, kind, start)
+    return {"job_id": job_id, "trained_here": here,
+            "packing": {"shard_s": shard_s, "start_s": start_s, "start_measured": known,
+                        "slots": slots, "tasks": len(packs),
+                        "per_task": max((len(p) for p in packs), default=0),
+                        "start_now_s": start}}
+
+
+def _label(shards: list[tuple[dict[str, Any], int]]) -> str:
+    return "model " + ", ".join(str(i) for _, i in shards)
+
+
+def train_pack(job: AuditJob, shards: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+    """Array task body: rebuild model and data once, then train each (request, index)
+    model of the pack (the model copied for each, as in this process: the same numbers),
+    each kept as it ends (a task that dies leaves its finished models); when it was ready
+    (`packing.measured_start`) and what it trained."""
     from dii_hpc.audit.core.data import prepare as build
 
     prep = build(job)
-    p = ra.request_plan(request, job, prep)
-    reference_models.train_one(prep.model, p, index, in_place=True)
-    return p.keys[index]
+    ready, done = time.time(), []
+    plans: dict[str, reference_models.Plan] = {}
+    for request, index in shards:
+        key = json.dumps(request, sort_keys=True, default=str)
+        p = plans.get(key) or plans.setdefault(key, ra.request_plan(request, job, prep))
+        reference_models.train_one(prep.model, p, index)
+        done.append(p.keys[index])
+    return {"ready": ready, "keys": done}
 
 
 def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJob,
-              kind: str, owner: Any = None, timeout_min: int = 60) -> str | None:
-    """One job array (kind slurm, or local processes) through launch.backend, a task per
-    args tuple, recorded in `<store>/jobs/` (`arrays`); waits for every task and returns the
-    array's job id."""
+              chosen: tuple[str, dict[str, str] | None], owner: Any = None,
+              labels: list[str] | None = None, timeout_min: int = 60
+              ) -> tuple[str | None, list[Any]]:
+    """One job array (``chosen``: `backend.choose`'s slurm or local executor) through
+    launch.backend, a task per args tuple, recorded in `<store>/jobs/` (`arrays`); waits for
+    every task: (the array's job id, the tasks' results)."""
     from dii_hpc.audit.placement import arrays
     from dii_hpc.audit.placement.slurm import shard_resources
     from dii_hpc.launch import backend
 
     if not args:
-        return None
+        return None, []
     res = shard_resources(job, timeout_min, len(args))
-    kind, conf = backend.choose(kind)
+    kind, conf = chosen
     run = owner.open() if owner is not None else None
     sub = arrays.begin(job, "reference models")
     spec = arrays.backend_job(sub, res, backend.job_name("reference", job.experiment),
@@ -109,5 +176,6 @@ def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJ
     jobs = backend.submit_array(backend.executor(spec), backend.RankZero(task),
                                 *zip(*args, strict=True), what="reference-model array")
     arrays.record(sub, kind, jobs)
-    arrays.wait(jobs, [f"model {a[-1]}" for a in args], "reference models", run)
-    return str(jobs[0].job_id).split("_")[0]
+    results = arrays.wait(jobs, labels or [f"task {k}" for k in range(len(args))],
+                          "reference models", run)
+    return str(jobs[0].job_id).split("_")[0], results

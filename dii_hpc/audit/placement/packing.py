@@ -1,0 +1,117 @@
+"""Packing short shards into fewer array tasks, so that an array pays off for small work.
+
+Every array task pays a start cost before its first shard: Python, the imports (torch,
+scikit-learn, dii-hpc: about 3 s on a laptop core) and rebuilding the model and data. Sixteen
+reference models of a small MLP take 0.4 s each: one task per model spends nine tenths of the
+array on starting. A packed task runs several shards one after another in one process
+(model and data built once), each kept in the store as it ends, so a task that dies
+mid-way leaves its finished shards for the rerun, and a shard's numbers do not depend on
+its pack (each is trained under its own seed, from its own copy of the model).
+
+How many shards a task runs (`per_task`) comes from two measured times:
+- the shard's (`shard_s`): a recorded time of the same work (reference models keep theirs
+  in `model.json`), else one shard measured in the submitting process;
+- the start cost (`start_s`): measured by every packed array (submission to the first task
+  ready to work, the quickest task's) and kept per executor kind in
+  `<store>/cache/array-start.json`; `DEFAULT_START_S` until an array measured it.
+A task runs enough shards that its start is at most `START_SHARE` of its time, but never so
+many that fewer tasks than free cores (`slots`) would be left idle.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_START_S = 3.0  # Python + torch + scikit-learn imports on one core, before any record
+START_SHARE = 0.1  # a task's start cost at most this share of its time
+START_FILE = "array-start.json"
+
+
+def per_task(n: int, shard_s: float | None, start_s: float, slots: int) -> int:
+    """Shards per task: enough that the start is at most `START_SHARE` of a task's time,
+    at most what leaves a task per free slot; one when the shard time is unknown."""
+    if n <= 1 or shard_s is None or shard_s <= 0:
+        return 1
+    wanted = math.ceil(start_s / (START_SHARE * shard_s))
+    most = math.ceil(n / max(1, min(slots, n)))
+    return max(1, min(wanted, most))
+
+
+def pack(items: Sequence[T], k: int) -> list[list[T]]:
+    """``items`` in order, ``k`` per task; the tasks balanced (sizes differ by at most one)."""
+    if not items:
+        return []
+    tasks = math.ceil(len(items) / max(1, k))
+    size, extra = divmod(len(items), tasks)
+    out, at = [], 0
+    for t in range(tasks):
+        step = size + (1 if t < extra else 0)
+        out.append(list(items[at:at + step]))
+        at += step
+    return out
+
+
+def free_slots(kind: str, partition: str | None = None, cpus_per_task: int = 1,
+               parallelism: int | None = None) -> int:
+    """Tasks that can run at once: the array's `array_parallelism` when the config sets it,
+    else this host's cores (local executor) or the partition's idle CPUs (one `sinfo`)."""
+    if parallelism:
+        return max(1, parallelism)
+    if kind != "slurm":
+        return max(1, len(os.sched_getaffinity(0)) // max(1, cpus_per_task))
+    from dii_hpc.errors import SchedulerError
+    from dii_hpc.slurm import commands
+
+    cmd = ["sinfo", "-h", "-o", "%C"] + (["-p", partition] if partition else [])
+    try:  # "allocated/idle/other/total" per partition line
+        idle = sum(int(line.split("/")[1]) for line in commands.run(cmd).split() if "/" in line)
+    except (SchedulerError, ValueError, IndexError):
+        return 1
+    return max(1, idle // max(1, cpus_per_task))
+
+
+def _path(store_root: Path) -> Path:
+    return Path(store_root) / "cache" / START_FILE
+
+
+def start_cost(store_root: Path, kind: str) -> tuple[float, bool]:
+    """(seconds, whether measured) of a task's start under executor ``kind``."""
+    from dii_hpc.store.atomic import read_json
+
+    path = _path(store_root)
+    try:
+        entry = read_json(path).get(kind) if path.exists() else None
+    except (OSError, ValueError):
+        entry = None
+    if isinstance(entry, dict) and isinstance(entry.get("start_s"), (int, float)):
+        return float(entry["start_s"]), True
+    return DEFAULT_START_S, False
+
+
+def record_start(store_root: Path, kind: str, seconds: float) -> None:
+    """Keep the latest measured start cost of ``kind`` (last writer wins: any recent
+    measurement sizes the next array as well as another)."""
+    from dii_hpc.store.atomic import read_json, write_json
+
+    path = _path(store_root)
+    try:
+        known = read_json(path) if path.exists() else {}
+    except (OSError, ValueError):
+        known = {}
+    known[kind] = {"start_s": round(seconds, 3), "measured_at": time.time()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, known)
+
+
+def measured_start(submitted: float, results: Sequence[dict[str, Any]]) -> float | None:
+    """The array's start cost: from its submission to the quickest task being ready to
+    work (its ``ready`` wall time, after imports and building the model and data)."""
+    ready = [r["ready"] for r in results if isinstance(r, dict) and "ready" in r]
+    return max(0.0, min(ready) - submitted) if ready else None
