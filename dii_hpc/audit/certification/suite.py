@@ -48,17 +48,38 @@ def interval_module() -> Any:
     return module if ok else None
 
 
+def params(job: AuditJob) -> dict[str, Any]:
+    """The suite's params: the config's ``params`` (and a job's own over them)."""
+    return {**job.config.params, **job.params}
+
+
 def _smoothing_params(job: AuditJob, shape: Shape) -> sm.Settings:
-    """The config's params that smoothing takes (others are interval_bounds')."""
+    """The params that smoothing takes (the others are interval_bounds')."""
     known = sm.defaults(shape)
-    return sm.settings(shape, {k: v for k, v in job.params.items() if k in known})
+    return sm.settings(shape, {k: v for k, v in params(job).items() if k in known})
+
+
+def attacks(job: AuditJob) -> list[str]:
+    """smoothing and interval_bounds (when installed); the config's ``attacks`` may drop
+    interval_bounds (smoothing grades the suite)."""
+    from dii_hpc.errors import BadInput
+
+    full = ["smoothing", *(["interval_bounds"] if interval_module() is not None else [])]
+    chosen = job.config.attacks or full
+    unknown = [a for a in chosen if a not in full]
+    if unknown or "smoothing" not in chosen:
+        raise BadInput(f"suite certification: attacks {chosen}: it grades on smoothing, "
+                       f"which it always runs; suite attacks: {', '.join(full)}")
+    return [a for a in full if a in chosen]
 
 
 def shard_keys(job: AuditJob) -> list[str]:
+    """Sample parts x noise parts of smoothing, then interval bounds' one shard."""
+    names = attacks(job)
     k = job.config.sample_shards
-    m = sm._count({"noise_shards": job.params.get("noise_shards", 1)}, "noise_shards")
+    m = sm._count({"noise_shards": params(job).get("noise_shards", 1)}, "noise_shards")
     keys = [f"smoothing-s{i}of{k}-n{j}of{m}" for i in range(k) for j in range(m)]
-    return keys + ([INTERVAL] if interval_module() is not None else [])
+    return keys + ([INTERVAL] if "interval_bounds" in names else [])
 
 
 def parse(shard: str) -> tuple[int, int, int, int]:
@@ -104,7 +125,7 @@ def _interval(job: AuditJob, prep: Prepared) -> tuple[dict[str, Any], dict[str, 
         return {"name": "interval_bounds", "skipped": str(why)}, {}
     spec = module.INTERVAL_BOUNDS
     known = spec.defaults(shape_of(prep.model))
-    out = spec.run(spec, Call(job, prep, {k: v for k, v in job.params.items() if k in known}))
+    out = spec.run(spec, Call(job, prep, {k: v for k, v in params(job).items() if k in known}))
     return out.record | {"curves": out.curves}, {}
 
 
