@@ -49,6 +49,11 @@ def _print(section: DriftSection) -> None:
                          section.prediction.p_value))
     typer.echo(table(rows, ("feature", "type", "test", "statistic", "p-value", "threshold",
                             "drift")))
+    if section.sketch is not None:
+        sk = section.sketch
+        typer.echo(f"from sketches: KLL k={sk.k}, rank error {sk.rank_error_reference:.4f} "
+                   f"(reference, {sk.reference_files} file(s)) + {sk.rank_error_current:.4f} "
+                   f"(current, {sk.current_files} file(s)); KS within their sum of the exact")
     perf = section.performance
     if perf is not None:
         typer.echo(f"performance ({perf.task}): current {perf.current} reference "
@@ -80,6 +85,8 @@ def check(
     prediction_column: Annotated[str | None, Opt("--prediction-column", help="Column holding model outputs.")] = None,
     on_drift_audit: Annotated[str | None, Opt("--on-drift-audit", help="Audit config to run when drift is found.")] = None,
     no_store: Annotated[bool, Opt("--no-store", help="Do not record the check as a run.")] = False,
+    sketch: Annotated[bool, Opt("--sketch", help="Compare mergeable sketches of every file a glob matches (data larger than memory).")] = False,
+    executor: Annotated[str, Opt("--executor", help="local, or slurm: one array task per shard and a merge job (implies --sketch).")] = "local",
 ) -> None:
     """Compare a batch with a reference; exit 0 no drift, 1 drift, 2 bad input."""
     from dii_hpc.drift import check as checks
@@ -87,14 +94,14 @@ def check(
     overrides = {"test": test, "categorical": categorical, "ignore": ignore,
                  "correction": correction, "rule": rule, "drift_share": drift_share,
                  "alpha": alpha, "mmd": mmd or None, "classifier": classifier or None,
-                 "prediction_column": prediction_column}
+                 "prediction_column": prediction_column, "sketch": sketch or None}
     store = None
     if monitor is not None or not no_store:
         store = common.store(write=True)
     section = checks.run(
         checks.Target(reference, current, monitor, data, labels), store, config=config,
         overrides=overrides, json_file=json_file, on_drift_audit=on_drift_audit,
-        keep=not no_store, say=typer.echo)
+        keep=not no_store, say=typer.echo, executor=executor)
     _print(section)
     failed = checks.failure(section)
     if failed is not None:
@@ -112,6 +119,7 @@ def profile_cmd(
     categorical: Annotated[list[str] | None, Opt("--categorical", help="Treat this column as categorical.")] = None,
     ignore: Annotated[list[str] | None, Opt("--ignore", help="Leave this column out.")] = None,
     prediction_column: Annotated[str | None, Opt("--prediction-column", help="Column holding model outputs.")] = None,
+    sketch: Annotated[bool, Opt("--sketch", help="Keep a mergeable sketch of every file a glob matches; checks then use sketches.")] = False,
 ) -> None:
     """Save a reference profile as monitor NAME in the store."""
     from dii_hpc.drift.monitor import profile
@@ -120,7 +128,8 @@ def profile_cmd(
 
     store = common.store(write=True)
     opt = from_command_line(config, {"test": test, "categorical": categorical, "ignore": ignore,
-                                     "prediction_column": prediction_column})
+                                     "prediction_column": prediction_column,
+                                     "sketch": sketch or None})
     rec = profile(store, name, data, opt, model, labels)
     typer.echo(f"monitor {name}: {rec.n_rows} reference rows from {rec.source} "
                f"saved in {monitors.folder(store, name)}")

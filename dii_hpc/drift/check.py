@@ -55,25 +55,31 @@ class Target:
 
 
 def compare_target(target: Target, store: Store | None, config: str | None,
-                   overrides: dict[str, Any]) -> DriftSection:
-    """The drift section of ``target`` (options: the YAML ``config``, then ``overrides``)."""
+                   overrides: dict[str, Any], executor: str = "local") -> DriftSection:
+    """The drift section of ``target`` (options: the YAML ``config``, then ``overrides``);
+    ``executor`` slurm (or the ``sketch`` option) compares mergeable sketches of every shard."""
     target.check()
     if target.one_off:
-        return check_files(str(target.reference), str(target.current),
-                           options.from_command_line(config, overrides))
+        opt = options.from_command_line(config, overrides)
+        if opt.sketch or executor != "local":
+            from dii_hpc.drift.sketch import check as sketched
+
+            return sketched.check_files(str(target.reference), str(target.current), opt,
+                                        executor, store)
+        return check_files(str(target.reference), str(target.current), opt)
     if store is None:
         raise BadInput(f"monitor {target.monitor}: a monitor's check needs its store")
     return check_monitor(store, str(target.monitor), str(target.data), target.labels,
-                         options.monitor_overrides(config, overrides))
+                         options.monitor_overrides(config, overrides), executor)
 
 
 def run(target: Target, store: Store | None, *, config: str | None = None,
         overrides: dict[str, Any] | None = None, json_file: str | None = None,
         on_drift_audit: str | None = None, keep: bool = True,
-        say: Callable[[str], None] = print) -> DriftSection:
+        say: Callable[[str], None] = print, executor: str = "local") -> DriftSection:
     """Check ``target``; keep it as a run (``keep``), start the alert's audit on drift, write
     ``json_file``. The section's ``run_id`` names the run. ``say`` tells what is started."""
-    section = compare_target(target, store, config, dict(overrides or {}))
+    section = compare_target(target, store, config, dict(overrides or {}), executor)
     run_id = record_check(section, store) if keep else None
     if section.drift and on_drift_audit:
         cmd = alert.audit_command(on_drift_audit, run_id)

@@ -69,8 +69,14 @@ def predictions_of(frame: Any | None, x: np.ndarray, model: Any, opt: DriftOptio
 
 def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: str | None = None,
             labels: str | None = None) -> MonitorProfile:
-    """Save a reference profile for monitor `name`; returns the profile record."""
+    """Save a reference profile for monitor `name`; returns the profile record (with the
+    ``sketch`` option: the merged sketch of every file `data` matches)."""
     from dii_hpc.registry import uri
+
+    if opt.sketch:
+        from dii_hpc.drift.sketch import check as sketched
+
+        return sketched.profile_monitor(store, name, data, opt, model_spec, labels)
 
     monitors.folder(store, name)  # a bad name is refused before any work
     path = resolve_path(data)
@@ -125,10 +131,16 @@ def history(store: Store, name: str) -> list[dict[str, Any]]:
 
 
 def check_monitor(store: Store, name: str, data: str, labels: str | None = None,
-                  overrides: dict[str, Any] | None = None) -> DriftSection:
-    """Compare the newest batch matching `data` with monitor `name`'s reference: the drift section."""
+                  overrides: dict[str, Any] | None = None,
+                  executor: str = "local") -> DriftSection:
+    """Compare the newest batch matching `data` with monitor `name`'s reference: the drift
+    section (from sketches of every matching file with the ``sketch`` option or on Slurm)."""
     prof = monitors.read(store, name)
     opt = options_of(store, prof, overrides)
+    if opt.sketch or executor != "local":
+        from dii_hpc.drift.sketch import check as sketched
+
+        return sketched.check_monitor(store, prof, opt, data, labels, executor)
     model = mdl.load_model(prof.model, store=store) if prof.model else None
     extras = monitors.read_extras(store, name)
     path = resolve_path(data)

@@ -68,6 +68,8 @@ class DriftOptions(BaseModel):
     mmd_permutations: int = Field(200, ge=1)
     classifier_subsample: int = Field(5000, ge=10)
     performance_max_drop: float = Field(0.05, ge=0)  # accuracy/F1 drop; MAE/RMSE relative rise
+    sketch: bool = False                    # compare mergeable sketches (data beyond memory)
+    sketch_k: int = Field(400, ge=8, le=65535)  # KLL k of the sketches (rank error ~2.3/k^0.97)
     seed: int = 0
 
     @model_validator(mode="wrap")

@@ -15,7 +15,7 @@ histogram bins of a continuous column) for count-based tests, computed once per 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
@@ -27,10 +27,12 @@ ANY_KIND: frozenset[FeatureKind] = frozenset({"numeric", "categorical"})
 
 
 class Score(NamedTuple):
-    """What a test returns: its statistic, and its p-value when it is a p-value test."""
+    """What a test returns: its statistic, and its p-value when it is a p-value test;
+    ``error``: from sketches, the bound on |statistic - the exact data's statistic|."""
 
     statistic: float
     p_value: float | None = None
+    error: float | None = None
 
 
 @dataclass
@@ -81,6 +83,12 @@ class StatFunction(Protocol):
     def __call__(self, pair: Pair) -> Score: ...
 
 
+class SketchFunction(Protocol):
+    """The same test computed from two column sketches (`dii_hpc.drift.sketch.tests.SketchPair`)."""
+
+    def __call__(self, pair: Any) -> Score: ...
+
+
 @dataclass(frozen=True)
 class StatTest:
     """One two-sample drift test.
@@ -88,7 +96,8 @@ class StatTest:
     ``kinds``: the features it applies to (``numeric``, ``categorical``); ``p_value``: True when
     a feature drifts for p < threshold (the check's ``alpha`` unless a threshold is given for
     this test), False when it drifts for statistic >= threshold (a distance);
-    ``threshold``: the default of that threshold; ``doc``: one line for `dii-hpc drift tests`.
+    ``threshold``: the default of that threshold; ``doc``: one line for `dii-hpc drift tests`;
+    ``sketch``: the test from mergeable sketches (`drift check --sketch`), None when it has none.
     """
 
     name: str
@@ -97,6 +106,7 @@ class StatTest:
     threshold: float
     p_value: bool
     doc: str
+    sketch: SketchFunction | None = None
 
     def applies_to(self, kind: FeatureKind) -> bool:
         return kind in self.kinds

@@ -1,9 +1,12 @@
 """Drift and performance of a deployment, through the drift package's monitors.
 
-After a job, the inputs and the predictions go into one table (DIR/monitor/batch.parquet: the
-model's input columns + a prediction column) and are checked against the monitor's reference;
-the check is stored as a drift run in the monitor's history. `predict score --labels` checks that
-batch again with the labels, which adds accuracy/F1 or MAE/RMSE to the same trend.
+After a job, every row of every shard (the model's input columns + a prediction column) is
+profiled into mergeable sketches, one shard at a time (`current_profile`: memory is one shard,
+however many rows the job had), and checked against the monitor's reference sketch
+(`drift.sketch`); the check is stored as a drift run in the monitor's history. A monitor with a
+model compares embeddings, which need rows: its check reads the head sample of every shard
+(``sample_ranges``) into DIR/monitor/batch.parquet, as `predict score --labels` does to pair
+predictions with labels (accuracy/F1 or MAE/RMSE, added to the same trend).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.records.drift import DriftSection
     from dii_hpc.store.store import Store
 
-MONITOR_ROWS = 200_000  # most rows a drift check reads back from a job
+MONITOR_ROWS = 200_000  # most rows a check that needs rows (labels, embeddings) reads back
 
 
 def sample_ranges(manifest: dict[str, Any], cap: int = MONITOR_ROWS) -> list[tuple[int, int]]:
@@ -105,9 +108,74 @@ def _summary(section: DriftSection, drift_run: str) -> dict[str, Any]:
             "performance_drift": perf.drift if perf else None}
 
 
+def current_profile(out: Path, manifest: dict[str, Any], pred_col: str,
+                    kinds: dict[str, Any], k: int) -> Any:
+    """The sketch profile of every row of every shard: inputs and prediction, one shard at a
+    time (``kinds``: the reference profile's column kinds)."""
+    import zarr
+
+    from dii_hpc.drift.sketch.profile import profile_arrays
+
+    names = [k_ for k_, v in manifest["outputs"].items() if not v["shape"]]
+    name = "prediction" if "prediction" in names else (names[0] if len(names) == 1 else None)
+    if name is None:
+        raise BadInput(f"{out}: no per-row 'prediction' output among "
+                       f"{', '.join(manifest['outputs'])}")
+    pred = zarr.open_array(str(out / name), mode="r")
+    merged = None
+    for a, b in manifest["shards"]:
+        x = inputs.read_rows(manifest["data"], manifest["columns"], a, b)
+        if x.ndim != 2:
+            raise BadInput(f"{out}: inputs of shape {x.shape} are not a table; monitors of "
+                           "predictions need tabular inputs")
+        cols = manifest["columns"] or [f"x{i}" for i in range(x.shape[1])]
+        arrays = {c: x[:, i] for i, c in enumerate(cols)} | {pred_col: np.asarray(pred[a:b])}
+        part = profile_arrays(arrays, {c: kinds.get(c, "numeric") for c in arrays}, k)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    if merged is None:
+        raise BadInput(f"{out}: the job has no rows")
+    merged.sources = [str(out)]
+    return merged
+
+
+def _sketch_check(store: Store, monitor: str, out: Path, manifest: dict[str, Any],
+                  inference_run: str) -> tuple[DriftSection, str]:
+    """The monitor's check of every row of the job, from sketches; kept as a drift run."""
+    from dii_hpc.drift.check import record_check
+    from dii_hpc.drift.monitor import options_of
+    from dii_hpc.drift.sketch import check as sketched
+    from dii_hpc.drift.sketch.profile import Kind, profile_arrays
+    from dii_hpc.records import monitor as monitors
+
+    prof = monitors.read(store, monitor)
+    pred_col = _prediction_column(store, monitor)
+    opt = options_of(store, prof, {"prediction_column": pred_col})
+    ref = sketched.reference_of(store, prof, opt)
+    extras = monitors.read_extras(store, monitor)
+    if pred_col not in ref.columns and "predictions" in extras:
+        kind: Kind = "categorical" if extras["predictions"].dtype.kind in "OUS" else "numeric"
+        ref.columns[pred_col] = profile_arrays({pred_col: extras["predictions"]},
+                                               {pred_col: kind}, opt.sketch_k).columns[pred_col]
+    cur = current_profile(out, manifest, pred_col,
+                          {c: col.kind for c, col in ref.columns.items()}, opt.sketch_k)
+    section = sketched.section_of(ref, cur, opt, f"monitor {monitor}", str(out))
+    section.monitor, section.reference, section.current = monitor, f"monitor:{monitor}", str(out)
+    section.inference_run, section.out = inference_run, str(out)
+    return section, record_check(section, store)
+
+
 def check_after_job(store: Store, monitor: str, out: Path, manifest: dict[str, Any],
                     inference_run: str) -> dict[str, Any]:
-    """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift"."""
+    """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift"
+    (every row, from sketches; the head sample of each shard for a monitor with a model)."""
+    from dii_hpc.records import monitor as monitors
+
+    if monitors.read(store, monitor).model is None:
+        section, drift_run = _sketch_check(store, monitor, out, manifest, inference_run)
+        return {**_summary(section, drift_run), "monitor": monitor}
     pred_col = _prediction_column(store, monitor)
     write_batch(out, manifest, pred_col)  # fresh: this job's rows and predictions
     section, drift_run = _check(store, monitor, out, manifest, None, inference_run)

@@ -42,6 +42,7 @@ class FeatureResult(StatResult):
     n_reference: int | None = None
     n_current: int | None = None
     p_adjusted: float | None = None
+    error: float | None = None  # from sketches: bound on |statistic - the exact statistic|
 
 
 class Performance(BaseModel):
@@ -53,6 +54,19 @@ class Performance(BaseModel):
     degraded: list[str] = []
     max_drop: float | None = None
     drift: bool = False
+
+
+class SketchInfo(BaseModel):
+    """How a check from mergeable sketches (`drift check --sketch`) saw its data: the KLL
+    ``k``, each side's normalised rank error (99 % confidence; 0 while a sketch holds every
+    value), the files (shards) profiled and, on Slurm, the array tasks' peak memory."""
+
+    k: int
+    rank_error_reference: float
+    rank_error_current: float
+    reference_files: int = 1
+    current_files: int = 1
+    tasks: list[dict[str, Any]] = []
 
 
 class AuditAlert(BaseModel):
@@ -82,6 +96,7 @@ class DriftSection(BaseModel):
     data_drift: bool | None = None   # the features' (or embeddings') verdict alone
     prediction: FeatureResult | None = None
     performance: Performance | None = None
+    sketch: SketchInfo | None = None  # a check from sketches
     monitor: str | None = None
     reference: str | None = None
     current: str | None = None

@@ -3,6 +3,7 @@
     profile.json       the `MonitorProfile` (options, columns, model, reference performance)
     reference.parquet  the reference table (monitors of tables)
     extras.npz         reference predictions / labels / model embeddings
+    reference.sketch   the reference's merged sketch profile (monitors made with ``--sketch``)
 
 Every file is written atomically and profile.json last, so a check running on another node
 never sees half a profile (a profile without its table is never visible). The drift package
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 PROFILE, REFERENCE, EXTRAS = "profile.json", "reference.parquet", "extras.npz"
+SKETCH = "reference.sketch"
 
 
 class MonitorProfile(BaseModel):
@@ -84,13 +86,14 @@ def read(store: Store, name: str) -> MonitorProfile:
 
 
 def write(store: Store, profile: MonitorProfile, reference: pd.DataFrame | None,
-          extras: dict[str, np.ndarray]) -> Path:
-    """Save a monitor (its reference table and extras first, the profile last); files of an
-    earlier profile of the same name that this one does not have are removed."""
+          extras: dict[str, np.ndarray], sketch: bytes | None = None) -> Path:
+    """Save a monitor (its reference table, extras or sketch first, the profile last); files
+    of an earlier profile of the same name that this one does not have are removed."""
     from dii_hpc.store.atomic import dumps, write_bytes
 
     where = folder(store, profile.name)
-    for part, content in ((REFERENCE, _parquet(reference)), (EXTRAS, _npz(extras))):
+    for part, content in ((REFERENCE, _parquet(reference)), (EXTRAS, _npz(extras)),
+                          (SKETCH, sketch)):
         if content is None:
             (where / part).unlink(missing_ok=True)
         else:

@@ -101,3 +101,28 @@ def test_monitor_sample_covers_every_shard() -> None:
     assert sample_ranges(man, cap=1000) == [(0, 250), (250_000, 250_250), (500_000, 500_250),
                                             (750_000, 750_250)]
     assert sample_ranges({"rows": 10, "shards": [[0, 10]]}) == [(0, 10)]
+
+
+@pytest.mark.slow
+def test_monitor_after_job_sees_every_row(monitor: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """300,000 rows in 2 shards whose last third drifts: a head sample of each shard (200,000
+    rows) would see none of it; the sketches of every row do."""
+    from dii_hpc.inference.drift_check import MONITOR_ROWS
+
+    n = 300_000
+    assert n > MONITOR_ROWS
+    x = demo.make_rows(n, seed=21)
+    for a in (100_000, 250_000):  # the tail of shard 0 ([0, 150k)) and of shard 1
+        x[a:a + 50_000] += 1.5
+    pd.DataFrame(x, columns=demo.COLUMNS).to_parquet(tmp_path / "big.parquet", index=False)
+    code = main(["predict", "--model", MODEL, "--data", str(tmp_path / "big.parquet"), "--out",
+                 str(tmp_path / "p_big"), "--executor", "debug", "--shards", "2",
+                 "--batch-size", "8192", "--monitor", monitor])
+    assert code == 0 and f"monitor {monitor}: DRIFT" in capsys.readouterr().out
+    store = Store()
+    check = store.runs(experiment=monitor, kind="drift").iloc[-1]
+    section = store.run(check["run_id"])["drift"]
+    assert section["n_current"] == n and section["sketch"]["k"] == 400
+    assert all(f["n_current"] == n for f in section["features"].values())
+    assert section["prediction"]["n_current"] == n

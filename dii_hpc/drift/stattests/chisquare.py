@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dii_hpc.drift.stattest import ANY_KIND, Pair, Score, StatTest
 
 
@@ -13,6 +15,13 @@ def _chisquare(pair: Pair) -> Score:
     return Score(chi, p)
 
 
+def _chisquare_sketch(pair: Any) -> Score:
+    from dii_hpc.drift.sketch import tests
+
+    return tests.chisquare(pair)
+
+
 CHISQUARE = StatTest(name="chisquare", kinds=ANY_KIND, function=_chisquare, threshold=0.05,
                      p_value=True,
-                     doc="chi-square homogeneity test on category counts (binned when continuous)")
+                     doc="chi-square homogeneity test on category counts (binned when continuous)",
+                     sketch=_chisquare_sketch)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dii_hpc.drift.stattest import NUMERIC, Pair, Score, StatTest
 
 
@@ -12,5 +14,12 @@ def _ks(pair: Pair) -> Score:
     return Score(d, p)
 
 
+def _ks_sketch(pair: Any) -> Score:
+    from dii_hpc.drift.sketch import tests
+
+    return tests.ks(pair)
+
+
 KS = StatTest(name="ks", kinds=NUMERIC, function=_ks, threshold=0.05, p_value=True,
-              doc="Kolmogorov-Smirnov: largest gap between the two empirical CDFs (scipy's 'auto')")
+              doc="Kolmogorov-Smirnov: largest gap between the two empirical CDFs (scipy's 'auto')",
+              sketch=_ks_sketch)

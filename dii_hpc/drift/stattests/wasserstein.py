@@ -3,6 +3,8 @@ large references (a tenth of a standard deviation is the threshold whatever the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from dii_hpc.drift.stattest import NUMERIC, Pair, Score, StatTest
 
 
@@ -12,6 +14,13 @@ def _wasserstein(pair: Pair) -> Score:
     return Score(stats.wasserstein_normed(pair.reference, pair.current))
 
 
+def _wasserstein_sketch(pair: Any) -> Score:
+    from dii_hpc.drift.sketch import tests
+
+    return tests.wasserstein(pair)
+
+
 WASSERSTEIN = StatTest(name="wasserstein", kinds=NUMERIC, function=_wasserstein, threshold=0.1,
                        p_value=False,
-                       doc="Wasserstein-1 distance / std(reference), from the sorted samples")
+                       doc="Wasserstein-1 distance / std(reference), from the sorted samples",
+                       sketch=_wasserstein_sketch)

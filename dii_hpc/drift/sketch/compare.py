@@ -1,0 +1,98 @@
+"""Two merged profiles -> the drift section, by the same rules as the exact comparison.
+
+The default test of a feature is the exact check's table (`dii_hpc.drift.compare`): Wasserstein
+and Jensen-Shannon above ``large_sample`` reference rows, KS and chi-square below; a test is
+taken from its `StatTest` record's ``sketch`` function (KS, Wasserstein, PSI, Jensen-Shannon,
+chi-square are built in; a plug-in test without one is refused by name). Each feature result
+keeps ``error``, the sketch's bound on its statistic, and the section's ``sketch`` part the KLL
+``k`` and rank errors; correction and the batch rule are the exact check's own functions.
+"""
+
+from __future__ import annotations
+
+from dii_hpc.drift import compare
+from dii_hpc.drift.options import DriftOptions
+from dii_hpc.drift.sketch.profile import TableSketch
+from dii_hpc.drift.sketch.tests import SketchPair
+from dii_hpc.drift.stattest import STAT_TESTS
+from dii_hpc.errors import BadInput
+from dii_hpc.records.drift import DriftSection, FeatureResult, SketchInfo
+
+
+def default_test(pair: SketchPair, opt: DriftOptions) -> str:
+    """`compare.default_test` for sketches (distinct values: exact while there are few)."""
+    small = pair.n_reference <= opt.large_sample
+    continuous = pair.numeric and not pair.few_valued()
+    if pair.numeric and not small and not continuous:
+        both = pair.distinct_both()
+        continuous = both is None or both > opt.few_values
+    return compare.DEFAULT_TESTS[(small, continuous)]
+
+
+def _columns(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: str,
+             cur_name: str) -> list[str]:
+    """The columns to compare (the exact check's refusals: names, kinds, empty columns)."""
+    ignore = set(opt.ignore) | ({opt.prediction_column} if opt.prediction_column else set())
+    missing = [c for c in ref.columns if c not in cur.columns and c not in ignore]
+    extra = [c for c in cur.columns if c not in ref.columns and c not in ignore]
+    if missing or extra:
+        parts = ([f"missing from {cur_name}: {', '.join(missing)}"] if missing else []) + \
+            ([f"not in reference: {', '.join(extra)}"] if extra else [])
+        raise BadInput("columns do not match (" + "; ".join(parts) + ")")
+    cols = [c for c in ref.columns if c not in ignore]
+    if not cols:
+        raise BadInput(f"{ref_name}: no columns to compare")
+    for what, names in (("test override", list(opt.tests)), ("categorical", opt.categorical)):
+        unknown = [n for n in names if n not in cols]
+        if unknown:
+            raise BadInput(f"{what} names no column of {ref_name}: {', '.join(unknown)}")
+    for c in cols:
+        r, k = ref.columns[c], cur.columns[c]
+        if r.kind != k.kind:
+            raise BadInput(f"{cur_name}: column {c!r} is {k.kind} where {ref_name} has {r.kind}")
+        if c in opt.categorical and r.kind != "categorical":
+            raise BadInput(f"column {c!r} was profiled as numeric: profile it again with "
+                           f"--categorical {c}")
+        for side, col in ((ref_name, r), (cur_name, k)):
+            if col.n == 0:
+                raise BadInput(f"{side}: column {c!r} is all NaN")
+    return cols
+
+
+def feature_result(name: str, pair: SketchPair, opt: DriftOptions) -> FeatureResult:
+    """One feature from its two sketches, judged by the check's threshold for its test."""
+    test = STAT_TESTS.get(opt.tests.get(name) or default_test(pair, opt))
+    if not test.applies_to(pair.kind):
+        raise BadInput(f"feature {name!r} is {pair.kind}; test {test.name!r} takes "
+                       f"{' or '.join(sorted(test.kinds))} features")
+    if test.sketch is None:
+        usable = [n for n, e in STAT_TESTS.entries().items() if e.record.sketch is not None]
+        raise BadInput(f"test {test.name!r} has no sketch form; with --sketch use one of "
+                       f"{', '.join(usable)}")
+    score = test.sketch(pair)
+    threshold = opt.threshold(test)
+    return FeatureResult(
+        type=pair.kind, test=test.name, statistic=float(score.statistic),
+        p_value=None if score.p_value is None else float(score.p_value), threshold=threshold,
+        drift=test.drifted(score, threshold), n_reference=pair.n_reference,
+        n_current=pair.n_current, error=None if score.error is None else float(score.error))
+
+
+def compare_profiles(ref: TableSketch, cur: TableSketch, opt: DriftOptions,
+                     ref_name: str = "reference", cur_name: str = "current") -> DriftSection:
+    """The drift section of two profiles (features only: multivariate tests need rows)."""
+    if opt.mmd or opt.classifier or opt.rule != "share":
+        raise BadInput("--mmd, --classifier and their rules need rows: drop --sketch "
+                       "(or sample the data) for multivariate tests")
+    cols = _columns(ref, cur, opt, ref_name, cur_name)
+    features = {c: feature_result(c, SketchPair(ref.columns[c].kind, ref.columns[c],
+                                                cur.columns[c], opt.few_values), opt)
+                for c in cols}
+    compare.apply_correction(features, opt)
+    section = compare.verdict(features, opt, ref.rows, cur.rows)
+    section.sketch = SketchInfo(
+        k=min(ref.k, cur.k),
+        rank_error_reference=max((ref.columns[c].rank_error() for c in cols), default=0.0),
+        rank_error_current=max((cur.columns[c].rank_error() for c in cols), default=0.0),
+        reference_files=max(1, len(ref.sources)), current_files=max(1, len(cur.sources)))
+    return section
