@@ -55,9 +55,11 @@ def _print(section: DriftSection) -> None:
                    f"(reference, {sk.reference_files} file(s)) + {sk.rank_error_current:.4f} "
                    f"(current, {sk.current_files} file(s)); KS within their sum of the exact")
     perf = section.performance
-    if perf is not None:
+    if perf is not None and (perf.current or not perf.method):
         typer.echo(f"performance ({perf.task}): current {perf.current} reference "
                    f"{perf.reference} degraded {perf.degraded or 'none'}")
+    _print_estimates(section)
+    _print_quality(section)
     verdict = "DRIFT" if section.drift else "no drift"
     typer.echo(f"verdict: {verdict} ({section.n_drifted}/{section.n_features} features "
                f"drifted, share {section.share_drifted or 0.0:.2f}; rule {section.rule})"
@@ -85,6 +87,7 @@ def check(
     prediction_column: Annotated[str | None, Opt("--prediction-column", help="Column holding model outputs.")] = None,
     on_drift_audit: Annotated[str | None, Opt("--on-drift-audit", help="Audit config to run when drift is found.")] = None,
     no_store: Annotated[bool, Opt("--no-store", help="Do not record the check as a run.")] = False,
+    chunk_size: Annotated[int | None, Opt("--chunk-size", help="Estimate performance per chunk of this many rows (a monitor with labels).")] = None,
     sketch: Annotated[bool, Opt("--sketch", help="Compare mergeable sketches of every file a glob matches (data larger than memory).")] = False,
     executor: Annotated[str, Opt("--executor", help="local, or slurm: one array task per shard and a merge job (implies --sketch).")] = "local",
 ) -> None:
@@ -94,7 +97,8 @@ def check(
     overrides = {"test": test, "categorical": categorical, "ignore": ignore,
                  "correction": correction, "rule": rule, "drift_share": drift_share,
                  "alpha": alpha, "mmd": mmd or None, "classifier": classifier or None,
-                 "prediction_column": prediction_column, "sketch": sketch or None}
+                 "prediction_column": prediction_column, "sketch": sketch or None,
+                 "chunk_size": chunk_size}
     store = None
     if monitor is not None or not no_store:
         store = common.store(write=True)
@@ -108,12 +112,54 @@ def check(
         raise failed
 
 
+def _print_estimates(section: DriftSection) -> None:
+    """Estimated (and realized) performance with bands, per chunk when there are chunks."""
+    from dii_hpc.cli.tables import cell, table
+
+    perf = section.performance
+    if perf is None or not perf.method:
+        return
+    if perf.calibration is not None and not perf.calibration.ok:
+        typer.echo(f"warning: {perf.calibration.detail}")
+    rows = []
+    for key, est, real in [("batch", perf.estimated, perf.realized),
+                           *((c.key, c.estimated, c.realized) for c in perf.chunks)]:
+        for metric in est or real:
+            e, r = est.get(metric), real.get(metric)
+            rows.append((key, metric, cell(e.value) if e else "",
+                         f"[{cell(e.lower)}, {cell(e.upper)}]" if e else "",
+                         cell(r.value) if r else "",
+                         "ALERT" if (e and e.alert) or (r and r.alert) else "ok"))
+    typer.echo(f"performance ({perf.task}, estimated by {perf.method}):")
+    typer.echo(table(rows, ("chunk", "metric", "estimated", "band (3 sigma)", "realized",
+                            "alert")))
+
+
+def _print_quality(section: DriftSection) -> None:
+    """The data-quality rules per column (every failure; a count of the rules that passed)."""
+    from dii_hpc.cli.tables import table
+
+    if not section.data_quality:
+        return
+    per: dict[str, list[tuple[str, str]]] = {}
+    for q in section.data_quality:
+        fails = per.setdefault(q.column or "(table)", [])
+        if q.status == "fail":
+            fails.append((q.rule, q.detail))
+    rows = [(col, "FAIL" if fails else "ok", ", ".join(r for r, _ in fails),
+             "; ".join(d for _, d in fails)) for col, fails in per.items()]
+    failed = len(section.quality_failures())
+    typer.echo(f"data quality: {failed} rule(s) failed over {len(per)} column(s)")
+    typer.echo(table(rows, ("column", "quality", "rules failed", "detail")))
+
+
 @drift_app.command("profile")
 def profile_cmd(
     data: Annotated[str, Opt("--data", help="Reference batch (csv, parquet, npz).")],
     name: Annotated[str, Opt("--name", help="Monitor name (also its experiment).")],
     model: Annotated[str | None, Opt("--model", help="module:callable returning a torch module or an object with embed(x).")] = None,
     labels: Annotated[str | None, Opt("--labels", help="Reference labels: the baseline for performance drift.")] = None,
+    target: Annotated[str | None, Opt("--target", help="Column of --data holding the labels (not a feature): the baseline, and what performance is estimated from.")] = None,
     config: Annotated[str | None, Opt("--config", help="YAML file of drift options kept with the monitor.")] = None,
     test: Annotated[list[str] | None, Opt("--test", help="FEATURE=TEST override.")] = None,
     categorical: Annotated[list[str] | None, Opt("--categorical", help="Treat this column as categorical.")] = None,
@@ -124,15 +170,47 @@ def profile_cmd(
     """Save a reference profile as monitor NAME in the store."""
     from dii_hpc.drift.monitor import profile
     from dii_hpc.drift.options import from_command_line
+    from dii_hpc.errors import BadInput
     from dii_hpc.records import monitor as monitors
 
     store = common.store(write=True)
+    if labels and target:
+        raise BadInput("give --labels or --target, not both")
     opt = from_command_line(config, {"test": test, "categorical": categorical, "ignore": ignore,
                                      "prediction_column": prediction_column,
+                                     "target_column": target,
                                      "sketch": sketch or None})
     rec = profile(store, name, data, opt, model, labels)
     typer.echo(f"monitor {name}: {rec.n_rows} reference rows from {rec.source} "
                f"saved in {monitors.folder(store, name)}")
+    if rec.estimator:
+        typer.echo(f"performance without labels: {rec.estimator}"
+                   + (f"; calibration {rec.calibration.detail}" if rec.calibration else ""))
+
+
+@drift_app.command("score")
+def score_cmd(
+    labels: Annotated[str, Opt("--labels", help="Labels of the checked batch (column label/y/target or one column).")],
+    run: Annotated[str | None, Opt("--run", help="The check's run id (default: the monitor's newest check).")] = None,
+    monitor: Annotated[str | None, Opt("--monitor", help="Monitor whose newest check gets the labels.")] = None,
+    json_file: Annotated[str | None, Opt("--json", help="Write the updated check as JSON here.")] = None,
+) -> None:
+    """Realized performance of a past check, stored beside its estimate; exit 1 on an alert."""
+    from dii_hpc.cli import paths
+    from dii_hpc.drift.estimate.score import score
+    from dii_hpc.errors import CheckFailed
+
+    paths.output_file(json_file, "--json")
+    section = score(common.store(write=True), labels, run, monitor)
+    _print_estimates(section)
+    if json_file:
+        from dii_hpc.store.atomic import write_bytes
+
+        write_bytes(json_file, common.to_json(section.dump()).encode())
+    perf = section.performance
+    if perf is not None and perf.drift:
+        raise CheckFailed(f"run {section.run_id}: performance alert "
+                          f"({', '.join(perf.degraded + perf.alerts)})")
 
 
 @drift_app.command("schedule")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dii_hpc.drift import alert, compare, options
+from dii_hpc.drift import alert, options, quality
 from dii_hpc.drift import performance as perf
 from dii_hpc.drift.io import read_table, resolve_path
 from dii_hpc.drift.monitor import check_monitor, feature_columns, predictions_of
@@ -94,11 +94,17 @@ def run(target: Target, store: Store | None, *, config: str | None = None,
 
 
 def failure(section: DriftSection) -> CheckFailed | None:
-    """The exit-1 error of a drifted check (None when nothing drifted)."""
-    if not section.drift:
+    """The exit-1 error of a drifted check or of a failed data-quality rule (None: neither)."""
+    failed = section.quality_failures()
+    if not section.drift and not failed:
         return None
     run = f"; run {section.run_id}" if section.run_id else ""
-    return CheckFailed(f"drift found ({_cause(section)}){run}")
+    rules = "data quality: " + ", ".join(
+        f"{q.rule}({q.column})" if q.column else q.rule for q in failed[:5]) \
+        + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    if not section.drift:
+        return CheckFailed(f"{rules}{run}")
+    return CheckFailed(f"drift found ({_cause(section)}){'; ' + rules if failed else ''}{run}")
 
 
 def _cause(section: DriftSection) -> str:
@@ -110,7 +116,8 @@ def _cause(section: DriftSection) -> str:
     if section.prediction is not None and section.prediction.drift:
         causes.append("predictions")
     if section.performance is not None and section.performance.drift:
-        causes.append("performance: " + ", ".join(section.performance.degraded))
+        causes.append("performance: " + ", ".join(section.performance.degraded
+                                                   + section.performance.alerts))
     return "; ".join(causes) or f"rule {section.rule}"
 
 
@@ -118,8 +125,8 @@ def check_files(reference: str, current: str, opt: DriftOptions) -> DriftSection
     """A one-off comparison of two files (no monitor): the drift section."""
     ref_path, cur_path = resolve_path(reference), resolve_path(current)
     ref, cur = read_table(ref_path), read_table(cur_path)
-    section = compare.compare_frames(feature_columns(ref, opt), feature_columns(cur, opt), opt,
-                                     str(ref_path), str(cur_path))
+    section = quality.compare(feature_columns(ref, opt), feature_columns(cur, opt), opt,
+                              str(ref_path), str(cur_path))
     section.data_drift = section.drift
     if opt.prediction_column:
         _, rp = predictions_of(ref, np.empty(0), None, opt, str(ref_path))
@@ -148,5 +155,24 @@ def record_check(section: DriftSection, store: StoreLike = None) -> str:
                 values[f"{key}_p_value"] = part.p_value
         if section.performance is not None:
             values.update(section.performance.current)
+            for what in ("estimated", "realized"):
+                values.update({f"{what}_{k}": e.value
+                               for k, e in getattr(section.performance, what).items()})
         run.log_metrics(values, step=0)
+        for name, arrays in section.kept_arrays().items():
+            _keep(run, name, arrays)
         return run.id
+
+
+def _keep(run: Any, name: str, arrays: dict[str, np.ndarray]) -> None:
+    """Keep ``arrays`` as the run's artifact ``name`` (an .npz)."""
+    import io
+    import tempfile
+    from pathlib import Path
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(buf.getvalue())
+        run.log_artifact(path, name=name)

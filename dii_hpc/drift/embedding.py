@@ -35,10 +35,27 @@ def load_model(spec: str, key: str = "--model", store: StoreLike = None) -> Any:
     inner = getattr(model, "module", None)
     if not isinstance(model, Embedder) and _is_torch(inner):
         model = inner
-    if not (_is_torch(model) or isinstance(model, Embedder)):
+    if not (_is_torch(model) or isinstance(model, Embedder) or hasattr(model, "predict")):
         raise BadInput(f"{key} {spec!r}: returned {type(model).__name__}, "
-                       "need a torch.nn.Module or an object with embed(x)")
+                       "need a torch.nn.Module or an object with embed(x) or predict(x)")
     return model
+
+
+def scores(model: Any, x: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray] | None:
+    """(class probabilities, classes) of a classifier (``predict_proba``, or a torch module's
+    softmax), for the performance estimate; None for a model without them (a regressor)."""
+    x = np.asarray(x)
+    if _is_torch(model):
+        out = _torch_forward(model, x, batch)[1]
+        if out.ndim != 2 or out.shape[1] < 2:
+            return None
+        z = np.exp(out - out.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True), np.arange(out.shape[1])
+    if not hasattr(model, "predict_proba"):
+        return None
+    proba = np.asarray(model.predict_proba(x), dtype=np.float64)
+    classes = getattr(model, "classes_", None)
+    return proba, np.asarray(classes) if classes is not None else np.arange(proba.shape[1])
 
 
 def _is_torch(model: Any) -> bool:
@@ -89,8 +106,9 @@ def _as_predictions(out: np.ndarray) -> np.ndarray:
 
 
 def embed_and_predict(model: Any, x: np.ndarray,
-                      batch: int = 512) -> tuple[np.ndarray, np.ndarray | None]:
-    """Embeddings (rows x dims) and predictions (or None when the model cannot predict)."""
+                      batch: int = 512) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Embeddings (rows x dims; None for a model that only predicts, e.g. scikit-learn's)
+    and predictions (or None when the model cannot predict)."""
     x = np.asarray(x)
     if len(x) == 0:
         raise BadInput("model input is empty")
@@ -101,6 +119,8 @@ def embed_and_predict(model: Any, x: np.ndarray,
             raise BadInput(f"model cannot take input of shape {x.shape} "
                            f"({str(err).splitlines()[0]})") from err
         return emb, _as_predictions(out)
-    emb = np.asarray(model.embed(x), dtype=np.float64).reshape(len(x), -1)
+    found: np.ndarray | None = None
+    if isinstance(model, Embedder):
+        found = np.asarray(model.embed(x), dtype=np.float64).reshape(len(x), -1)
     pred = _as_predictions(model.predict(x)) if hasattr(model, "predict") else None
-    return emb, pred
+    return found, pred

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dii_hpc.drift import compare
+from dii_hpc.drift import compare, quality
 from dii_hpc.drift import embedding as mdl
 from dii_hpc.drift import performance as perf
+from dii_hpc.drift.estimate import assess
 from dii_hpc.drift.io import (
     check_frame,
     is_numeric,
@@ -45,7 +46,8 @@ def _is_table(path: Path) -> bool:
 
 
 def feature_columns(frame: Any, opt: DriftOptions) -> Any:
-    drop = [c for c in [opt.prediction_column, *opt.ignore] if c and c in frame.columns]
+    drop = [c for c in [opt.prediction_column, opt.target_column, opt.timestamp_column,
+                         *opt.ignore] if c and c in frame.columns]
     return frame.drop(columns=drop)
 
 
@@ -96,17 +98,30 @@ def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: s
         n_rows=int(len(x)), options=opt.to_dict(), model=model_spec,
         columns=list(frame.columns) if frame is not None else None)
     extras = {k: v for k, v in (("embeddings", emb), ("predictions", pred)) if v is not None}
-    if labels:
-        y = read_labels(labels)
+    y = read_labels(labels) if labels else _target(frame, opt, str(path))
+    if y is not None:
         if pred is None:
-            raise BadInput("--labels needs predictions: give --model or a prediction_column")
+            raise BadInput("labels need predictions: give --model or a prediction_column")
         record.task = perf.task_of(y)
         record.reference_performance = perf.metrics(record.task, y, pred)
         extras["labels"] = y
+        extras.update(assess.prepare(record, model, x, y, opt))
     elif pred is not None:
         record.task = perf.task_of(pred)
     monitors.write(store, record, frame, extras)
     return record
+
+
+def _target(frame: Any | None, opt: DriftOptions, where: str) -> np.ndarray | None:
+    """The reference's labels from its ``target_column`` (``--target``), if one is named."""
+    if not opt.target_column:
+        return None
+    if frame is None or opt.target_column not in frame.columns:
+        raise BadInput(f"{where}: no target column {opt.target_column!r}")
+    y = frame[opt.target_column]
+    if y.isna().any():
+        raise BadInput(f"{where}: target column {opt.target_column!r} has missing labels")
+    return np.asarray(y.to_numpy())
 
 
 def options_of(store: Store, prof: MonitorProfile,
@@ -147,21 +162,26 @@ def check_monitor(store: Store, name: str, data: str, labels: str | None = None,
     if prof.kind == "table":
         ref = monitors.read_reference(store, name)
         cur = read_table(path)
-        section = compare.compare_frames(feature_columns(ref, opt), feature_columns(cur, opt), opt,
-                                         f"monitor {name}", str(path))
+        section = quality.compare(feature_columns(ref, opt), feature_columns(cur, opt), opt,
+                                  f"monitor {name}", str(path))
         x = _model_input(feature_columns(cur, opt)) if model is not None else np.empty((0,))
     else:
-        cur, x = None, main_array(path)
+        ref, cur, x = None, None, main_array(path)
         section = compare.verdict({}, opt, prof.n_rows, len(x))
         section.rule = f"mmd(embeddings) p<{opt.significance:g}"
     emb, pred = predictions_of(cur, x, model, opt, str(path))
-    _add_model_parts(section, prof, extras, emb, pred, labels, opt)
+    y = read_labels(labels) if labels else None
+    _add_model_parts(section, prof, extras, emb, pred, y, opt)
+    section.keep_arrays(assess.ARTIFACT, assess.add_to_check(
+        section, prof, extras, None if ref is None else feature_columns(ref, opt),
+        None if cur is None else feature_columns(cur, opt), x, pred, model, y, opt))
+    section.drift = bool(section.drift) or bool(section.performance and section.performance.drift)
     section.monitor, section.reference, section.current = name, f"monitor:{name}", str(path)
     return section
 
 
 def _add_model_parts(section: DriftSection, prof: MonitorProfile, extras: dict[str, np.ndarray],
-                     emb: np.ndarray | None, pred: np.ndarray | None, labels: str | None,
+                     emb: np.ndarray | None, pred: np.ndarray | None, y: np.ndarray | None,
                      opt: DriftOptions) -> None:
     """Embedding MMD, prediction drift and performance drift; then the overall verdict."""
     data_drift = bool(section.drift)
@@ -177,10 +197,9 @@ def _add_model_parts(section: DriftSection, prof: MonitorProfile, extras: dict[s
         section.prediction = perf.prediction_drift(extras["predictions"], pred,
                                                    prof.task or perf.task_of(pred), opt)
         alarms.append(section.prediction.drift)
-    if labels:
+    if y is not None:
         if pred is None:
             raise BadInput("--labels needs predictions: the monitor has no model or prediction_column")
-        y = read_labels(labels)
         task = prof.task or perf.task_of(y)
         current = perf.metrics(task, y, pred)
         if prof.reference_performance:

@@ -68,6 +68,12 @@ class DriftOptions(BaseModel):
     mmd_permutations: int = Field(200, ge=1)
     classifier_subsample: int = Field(5000, ge=10)
     performance_max_drop: float = Field(0.05, ge=0)  # accuracy/F1 drop; MAE/RMSE relative rise
+    target_column: str | None = None        # the labels' column of the reference (not a feature)
+    timestamp_column: str | None = None     # time of each row (not a feature): chunk_period
+    chunk_size: int | None = Field(None, ge=1)  # estimate performance per this many rows
+    chunk_period: str | None = None         # ... or per period of timestamp_column (D, W, M)
+    quality: dict[str, float] = {}          # data-quality rule -> threshold (default: the rule's)
+    quality_off: list[str] = []             # data-quality rules not run
     sketch: bool = False                    # compare mergeable sketches (data beyond memory)
     sketch_k: int = Field(400, ge=8, le=65535)  # KLL k of the sketches (rank error ~2.3/k^0.97)
     seed: int = 0

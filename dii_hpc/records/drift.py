@@ -13,9 +13,9 @@ them as None / empty. Later producers add their parts as new optional fields her
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
@@ -45,15 +45,69 @@ class FeatureResult(StatResult):
     error: float | None = None  # from sketches: bound on |statistic - the exact statistic|
 
 
+class Estimate(BaseModel):
+    """One metric of a batch (or chunk) with its band: ``value`` +- 3 sampling errors of the
+    reference at this many rows. ``alert``: an estimate outside the reference's band on the
+    worse side (``limit`` is that side's edge)."""
+
+    value: float
+    lower: float
+    upper: float
+    alert: bool | None = None
+    limit: float | None = None
+
+
+class Calibration(BaseModel):
+    """How well the reference's calibrated scores match its labels (CBPE rests on it):
+    expected calibration error of the raw and the calibrated (cross-fitted) scores."""
+
+    method: str
+    ece_raw: float
+    ece_calibrated: float
+    ok: bool
+    detail: str
+
+
+class Chunk(BaseModel):
+    """One chunk of a batch: ``n`` rows, ``start``..``end`` (a row chunk) or the period ``key``."""
+
+    key: str
+    n: int
+    start: int | None = None
+    end: int | None = None
+    estimated: dict[str, Estimate] = {}
+    realized: dict[str, Estimate] = {}
+
+
 class Performance(BaseModel):
-    """Metrics of the current batch against the reference's (``reference`` None: no baseline)."""
+    """Metrics of the current batch against the reference's (``reference`` None: no baseline).
+
+    ``current`` / ``degraded`` / ``drift``: with labels. ``estimated`` (CBPE for classifiers,
+    DLE for regressors, ``method``) needs none; ``realized`` is the labelled value with the same
+    band, kept beside the estimate (now, or later by `drift score`). ``alerts`` names the
+    estimated or realized metrics outside the reference's band."""
 
     task: str
     reference: dict[str, float] | None = None
-    current: dict[str, float]
+    current: dict[str, float] = {}
     degraded: list[str] = []
     max_drop: float | None = None
     drift: bool = False
+    method: str | None = None
+    estimated: dict[str, Estimate] = {}
+    realized: dict[str, Estimate] = {}
+    chunks: list[Chunk] = []
+    calibration: Calibration | None = None
+    alerts: list[str] = []
+
+
+class QualityResult(BaseModel):
+    """One data-quality rule on one column (``column`` None: the whole table)."""
+
+    rule: str
+    column: str | None = None
+    status: Literal["ok", "fail"]
+    detail: str = ""
 
 
 class SketchInfo(BaseModel):
@@ -97,6 +151,7 @@ class DriftSection(BaseModel):
     prediction: FeatureResult | None = None
     performance: Performance | None = None
     sketch: SketchInfo | None = None  # a check from sketches
+    data_quality: list[QualityResult] = []
     monitor: str | None = None
     reference: str | None = None
     current: str | None = None
@@ -105,10 +160,23 @@ class DriftSection(BaseModel):
     inference_run: str | None = None  # set by `predict --monitor` / `predict score`
     out: str | None = None
     score: bool | None = None
+    _arrays: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
 
     def dump(self) -> dict[str, Any]:
         """The JSON form (what `--json` writes and run.json keeps): the fields that were set."""
         return self.model_dump(exclude_unset=True)
+
+    def keep_arrays(self, name: str, arrays: dict[str, Any]) -> None:
+        """Arrays the check's run keeps as artifact ``name`` (not part of the JSON)."""
+        if arrays:
+            self._arrays[name] = arrays
+
+    def kept_arrays(self) -> dict[str, dict[str, Any]]:
+        return dict(self._arrays)
+
+    def quality_failures(self) -> list[QualityResult]:
+        """The data-quality rules that failed (each one makes the check exit 1)."""
+        return [q for q in self.data_quality if q.status == "fail"]
 
 
 class SectionWriter(Protocol):

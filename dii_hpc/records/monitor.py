@@ -2,7 +2,7 @@
 
     profile.json       the `MonitorProfile` (options, columns, model, reference performance)
     reference.parquet  the reference table (monitors of tables)
-    extras.npz         reference predictions / labels / model embeddings
+    extras.npz         reference predictions / labels / model embeddings / class scores
     reference.sketch   the reference's merged sketch profile (monitors made with ``--sketch``)
 
 Every file is written atomically and profile.json last, so a check running on another node
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.records.drift import Calibration
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -47,6 +48,8 @@ class MonitorProfile(BaseModel):
     columns: list[str] | None = None
     task: str | None = None           # "classification" | "regression" (from labels/predictions)
     reference_performance: dict[str, float] | None = None
+    estimator: str | None = None      # "cbpe" | "dle": performance estimated without labels
+    calibration: Calibration | None = None  # CBPE's check of the reference's calibration
 
 
 def root(store: Store) -> Path:

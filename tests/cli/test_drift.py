@@ -77,11 +77,10 @@ def _bad(env: Path) -> dict[str, list[str]]:
     np.savez("arr.npz", x=np.zeros((3, 2, 2)))
     one = ["drift", "check", "--reference", "ref.csv", "--current"]
     return {
-        "missing from renamed.csv: y": [*one, "renamed.csv"],
         "empty.csv: empty batch": [*one, "empty.csv"],
         "blank.csv: empty batch": [*one, "blank.csv"],
-        "column 'y' is all NaN": [*one, "nan.csv"],
-        "column 'x' has text 'oops' where numbers are expected (row 8)": [*one, "text.csv"],
+        "nan.csv: column 'y' is all NaN": ["drift", "check", "--reference", "nan.csv",
+                                           "--current", "ref.csv"],
         "unknown monitor 'nope'": ["drift", "check", "--monitor", "nope", "--data", "ref.csv"],
         "no file matches": [*one, "*.missing"],
         "unsupported format": [*one, "ref.txt"],
@@ -99,6 +98,12 @@ def test_bad_inputs_exit_2_with_one_line(env: Path, capsys: pytest.CaptureFixtur
         code, out, err = run(capsys, *argv)
         assert code == 2, (needle, err)
         assert err.count("\n") == 1 and needle in err and "Traceback" not in err, (needle, err)
+    # #30: a renamed column, a column gone missing, text in numbers: data-quality rules (exit 1)
+    one = ["drift", "check", "--reference", "ref.csv", "--current"]
+    for current, rules in (("renamed.csv", "schema(y), schema(w)"),
+                           ("nan.csv", "missing_share(y)"), ("text.csv", "type(x)")):
+        code, out, err = run(capsys, *one, current)
+        assert code == 1 and f"data quality: {rules}" in err, (current, err)
 
 
 def test_monitor_with_predictions_and_labels(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,14 +188,15 @@ def test_a_column_that_changed_type_blames_the_current_file(env: Path,
     texts = table(100, 3)
     texts["x"] = "oops"                   # numbers in the reference, text now
     texts.to_csv("batches/day2.csv", index=False)
-    code, _, err = run(capsys, "drift", "check", "--reference", "ref.csv", "--current", "batches/day1.csv")
-    assert code == 2 and err.startswith("dii-hpc: error: batches/day1.csv: column 'z' holds numbers "
-                                        "where ref.csv has text ('a')"), err
+    code, out, err = run(capsys, "drift", "check", "--reference", "ref.csv", "--current", "batches/day1.csv")
+    # #30: a type change is the `type` rule's failure (exit 1), its detail naming the reference
+    assert code == 1 and "data quality: type(z)" in err, err
+    assert "holds numbers where ref.csv has text ('a')" in out
     assert run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "m")[0] == 0
-    code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day1*.csv")
-    assert code == 2 and "batches/day1.csv: column 'z' holds numbers where monitor m has text" in err
-    code, _, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day2*.csv")
-    assert code == 2 and "batches/day2.csv: column 'x' has text 'oops' where numbers are expected" in err
+    code, out, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day1*.csv")
+    assert code == 1 and "holds numbers where monitor m has text" in out
+    code, out, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batches/day2*.csv")
+    assert code == 1 and "has text 'oops' where numbers are expected" in out
 
 
 def test_a_bad_drift_config_is_named_at_load(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,191 @@
+"""CBPE: a classifier's performance without labels, from its calibrated scores.
+
+When scores are calibrated (among rows scored 0.8, 80 % are of the class), the expected
+confusion matrix of a batch is the sum of its scores: a row predicted as class c adds its
+probability of c to the true positives of c and the rest to the false positives, and so on.
+Accuracy, precision, recall and F1 follow from that matrix (macro averages over classes when
+there are more than two; the second class is the positive one of a binary model), ROC AUC from
+the expected true/false positive counts along the model's own ranking (NannyML's algorithm).
+The calibration is isotonic (per class, one vs rest), fitted on the labelled reference and
+used only when it lowers the expected calibration error in cross-validation (NannyML's rule);
+`Calibration` says how good the result is, since every estimate rests on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dii_hpc.drift.estimate.bands import Metrics
+from dii_hpc.errors import BadInput
+from dii_hpc.records.drift import Calibration
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+MAX_ECE = 0.05  # calibration worse than this on the reference: the estimates are flagged
+ECE_BINS, ECE_SPLITS = 10, 10
+
+
+def as_matrix(scores: np.ndarray, n_classes: int) -> np.ndarray:
+    """Scores as an (n, k) matrix (a binary model may give one column: P(second class))."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim == 1 or (s.ndim == 2 and s.shape[1] == 1 and n_classes == 2):
+        s = s.reshape(-1)
+        return np.column_stack([1.0 - s, s])
+    if s.ndim != 2 or s.shape[1] != n_classes:
+        raise BadInput(f"the model gives scores of shape {s.shape} for {n_classes} classes")
+    return s
+
+
+def class_index(values: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
+    """Positions of ``values`` in ``classes``; a value of no class is refused."""
+    v = np.asarray(values)
+    if classes.dtype.kind in "iuf" and v.dtype.kind in "iufb":
+        v, cls = v.astype(np.float64), classes.astype(np.float64)
+    else:
+        v, cls = v.astype(str), classes.astype(str)
+    pos = np.searchsorted(cls, v)
+    bad = (pos >= len(cls)) | (cls[np.minimum(pos, len(cls) - 1)] != v)
+    if bad.any():
+        raise BadInput(f"{what} {v[bad][0]!r} is none of the model's classes "
+                       f"({', '.join(map(str, cls[:10]))})")
+    return pos
+
+
+def _ece(y: np.ndarray, p: np.ndarray) -> float:
+    """Expected calibration error over equal-count bins of the sorted scores."""
+    order = np.argsort(p, kind="stable")
+    bins = np.array_split(order, min(ECE_BINS, max(1, len(p) // 2)))
+    return float(sum(len(b) / len(p) * abs(p[b].mean() - y[b].mean()) for b in bins if len(b)))
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray) -> Any:
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(out_of_bounds="clip", increasing=True).fit(x, y)
+
+
+def _check(truth: np.ndarray, scores: np.ndarray, seed: int) -> tuple[float, float]:
+    """(raw, calibrated) ECE of the scores' classes on held-out folds of the reference."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    split = StratifiedShuffleSplit(n_splits=ECE_SPLITS, test_size=0.1, random_state=seed)
+    raw, cal = [], []
+    labels = truth.argmax(axis=1)
+    for c in range(truth.shape[1]):
+        ys, ps, qs = [], [], []
+        for train, test in split.split(scores, labels):
+            iso = _isotonic(scores[train, c], truth[train, c])
+            ys.append(truth[test, c])
+            ps.append(scores[test, c])
+            qs.append(iso.predict(scores[test, c]))
+        y, p, q = np.concatenate(ys), np.concatenate(ps), np.concatenate(qs)
+        raw.append(_ece(y, p))
+        cal.append(_ece(y, q))
+    return float(np.mean(raw)), float(np.mean(cal))
+
+
+@dataclass
+class CBPE:
+    """A fitted estimator: the model's classes, the isotonic maps (None: scores kept as they
+    are), and the calibration check."""
+
+    classes: np.ndarray
+    maps: list[Any] | None
+    calibration: Calibration
+
+    @classmethod
+    def fit(cls, labels: np.ndarray, scores: np.ndarray, classes: np.ndarray,
+            seed: int = 0) -> CBPE:
+        """Fit the calibration on the labelled reference and check it."""
+        classes = np.asarray(classes)
+        s = as_matrix(scores, len(classes))
+        truth = np.eye(len(classes))[class_index(labels, classes, "reference label")]
+        if len(np.unique(truth.argmax(axis=1))) < 2:
+            raise BadInput("the reference labels hold one class: nothing to calibrate on")
+        ece_raw, ece_cal = _check(truth, s, seed)
+        use = ece_cal < ece_raw
+        maps = [_isotonic(s[:, c], truth[:, c]) for c in range(len(classes))] if use else None
+        best = ece_cal if use else ece_raw
+        ok = best <= MAX_ECE
+        detail = (f"{'isotonic' if use else 'raw scores'}: expected calibration error {best:.3f} "
+                  f"on held-out reference rows (raw {ece_raw:.3f})"
+                  + ("" if ok else f"; calibration poor (> {MAX_ECE}): estimates may be off"))
+        return cls(classes, maps, Calibration(method="isotonic" if use else "none",
+                                              ece_raw=ece_raw, ece_calibrated=ece_cal, ok=ok,
+                                              detail=detail))
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (rows sum to 1)."""
+        s = as_matrix(scores, len(self.classes))
+        if self.maps is None:
+            return s
+        p = np.column_stack([m.predict(s[:, c]) for c, m in enumerate(self.maps)])
+        if len(self.classes) == 2:
+            return np.column_stack([1.0 - p[:, 1], p[:, 1]])
+        total = p.sum(axis=1, keepdims=True)
+        return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+
+    def expected(self, pred: np.ndarray, scores: np.ndarray) -> Metrics:
+        """The estimated metrics of any subset of the batch (row indices -> values)."""
+        k = len(self.classes)
+        onehot = np.eye(k)[class_index(pred, self.classes, "prediction")]
+        raw = as_matrix(scores, k)
+        prob = self.probabilities(raw)
+        return lambda idx: _metrics(onehot[idx], prob[idx], raw[idx], expected=True)
+
+
+
+def realized(classes: np.ndarray, labels: np.ndarray, pred: np.ndarray,
+             scores: np.ndarray) -> Metrics:
+    """The labelled metrics of any subset of a batch (the same formulas, labels one-hot)."""
+    k = len(classes)
+    onehot = np.eye(k)[class_index(pred, classes, "prediction")]
+    truth = np.eye(k)[class_index(labels, classes, "label")]
+    raw = as_matrix(scores, k)
+    return lambda idx: _metrics(onehot[idx], truth[idx], raw[idx], expected=False)
+
+
+def _metrics(pred: np.ndarray, truth: np.ndarray, raw: np.ndarray,
+             expected: bool) -> dict[str, float]:
+    """Metrics from a (soft, when ``expected``) confusion matrix: one-hot predictions vs the
+    probability of each class (labels as one-hot rows when realized)."""
+    tp = (pred * truth).sum(axis=0)
+    fp = (pred * (1.0 - truth)).sum(axis=0)
+    fn = ((1.0 - pred) * truth).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        f1 = 2 * tp / (2 * tp + fp + fn)
+    cls = [1] if truth.shape[1] == 2 else list(range(truth.shape[1]))
+    aucs = [_auc(truth[:, c], raw[:, c], expected) for c in cls]
+    return {"accuracy": float(tp.sum() / len(pred)) if len(pred) else float("nan"),
+            "precision": _mean(precision[cls]), "recall": _mean(recall[cls]),
+            "f1": _mean(f1[cls]), "roc_auc": _mean(np.array(aucs))}
+
+
+def _mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def _auc(weight: np.ndarray, score: np.ndarray, expected: bool) -> float:
+    """ROC AUC of ``score`` for positives weighted by ``weight`` (a probability, or 0/1).
+
+    Realized: the rank statistic (ties count half, as sklearn). Expected: NannyML's curve of
+    cumulative expected positives along the descending scores."""
+    if not expected:
+        from scipy.stats import rankdata
+
+        pos = weight > 0.5
+        n1, n0 = int(pos.sum()), int((~pos).sum())
+        if not n1 or not n0:
+            return float("nan")
+        ranks = rankdata(score)
+        return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    order = np.argsort(score, kind="stable")[::-1]
+    tps = np.r_[0.0, np.cumsum(weight[order])]
+    fps = np.r_[0.0, np.arange(1, len(order) + 1) - tps[1:]]
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return float("nan")
+    return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))

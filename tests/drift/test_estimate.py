@@ -1,0 +1,164 @@
+"""Performance without labels (dii_hpc/drift/estimate): CBPE and DLE through `drift profile
+--target`, `drift check --monitor` (no labels) and `drift score --labels` (labels at the end),
+on covariate-shifted sets made with scikit-learn; and the calibration check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dii_hpc.cli.app import main
+
+MODELS = '''
+import numpy as np
+from sklearn.datasets import make_classification, make_friedman1
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+
+def classes(n=30000, seed=0):
+    return make_classification(n_samples=n, n_features=6, n_informative=4, n_redundant=0,
+                               class_sep=0.8, flip_y=0.05, random_state=seed)
+
+
+def values(n=20000, seed=0):
+    return make_friedman1(n_samples=n, n_features=5, noise=0.5, random_state=seed)
+
+
+def classifier():
+    x, y = classes()
+    return LogisticRegression(max_iter=1000).fit(x[:10000], y[:10000])
+
+
+def regressor():
+    x, y = values()
+    return LinearRegression().fit(x[:5000], y[:5000])
+'''
+
+
+@pytest.fixture()
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DII_HPC_STORE", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models.py").write_text(MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _within(est: dict[str, float], real: dict[str, float]) -> bool:
+    """The estimate lies in the realized value's band (3 sampling errors)."""
+    return real["lower"] <= est["value"] <= real["upper"]
+
+
+def test_cbpe_tracks_accuracy_under_covariate_shift(env: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The batch is moved towards the model's uncertain region (P(y|x) unchanged): accuracy
+    falls well below the reference's; the estimate, made without labels, alerts, and once the
+    labels come the realized accuracy's band holds the estimate."""
+    import models  # the test's own module (tmp_path on sys.path)
+
+    x, y = models.classes()
+    cols = [f"f{i}" for i in range(x.shape[1])]
+    ref = pd.DataFrame(x[10000:15000], columns=cols).assign(label=y[10000:15000])
+    ref.to_csv("ref.csv", index=False)
+    margin = np.abs(models.classifier().decision_function(x[15000:]))
+    keep = np.random.default_rng(1).random(len(margin)) < np.exp(-1.5 * margin)
+    pd.DataFrame(x[15000:][keep][:4000], columns=cols).to_csv("batch.csv", index=False)
+    hidden = pd.DataFrame({"label": y[15000:][keep][:4000]})
+    code, out, err = run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "m",
+                         "--model", "models:classifier", "--target", "label")
+    assert code == 0, err
+    assert "performance without labels: cbpe" in out
+    code, out, err = run(capsys, "drift", "check", "--monitor", "m", "--data", "batch.csv",
+                         "--json", "check.json", "--chunk-size", "2000")
+    doc = json.loads(Path("check.json").read_text())
+    perf = doc["performance"]
+    assert set(perf["estimated"]) >= {"accuracy", "f1", "roc_auc", "precision", "recall"}
+    assert "realized" not in perf or not perf["realized"]
+    acc = perf["estimated"]["accuracy"]
+    assert acc["lower"] < acc["value"] < acc["upper"] and acc["alert"] is True
+    assert code == 1 and "estimated accuracy" in err
+    assert [c["key"] for c in perf["chunks"]] == ["rows 0-1999", "rows 2000-3999"]
+    assert perf["calibration"]["ok"] is True
+    assert "estimated by cbpe" in out
+    hidden.to_csv("labels.csv", index=False)  # the labels arrive at the end
+    code, out, err = run(capsys, "drift", "score", "--monitor", "m", "--labels", "labels.csv",
+                         "--json", "scored.json")
+    assert code == 1, err
+    scored = json.loads(Path("scored.json").read_text())["performance"]
+    real = scored["realized"]["accuracy"]
+    reference = scored["reference"]["accuracy"]
+    assert reference - real["value"] > 0.05  # the shift really cost accuracy
+    for metric in ("accuracy", "f1", "roc_auc"):
+        assert _within(scored["estimated"][metric], scored["realized"][metric]), metric
+    for chunk in scored["chunks"]:
+        assert _within(chunk["estimated"]["accuracy"], chunk["realized"]["accuracy"])
+    from dii_hpc.records import drift as records
+    from dii_hpc.store.store import Store
+
+    kept = records.read(Store().run(doc["run_id"]))
+    assert kept is not None and kept.performance is not None
+    assert kept.performance.realized["accuracy"].value == pytest.approx(real["value"])
+    assert kept.performance.estimated["accuracy"].value == pytest.approx(acc["value"])
+
+
+def test_dle_tracks_mae_with_labels_in_the_check(env: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A linear model of a non-linear target; the batch moves feature 0 up, where its errors
+    are larger: the estimated MAE and RMSE lie in the bands of the realized ones."""
+    import models
+
+    x, y = models.values()
+    cols = [f"f{i}" for i in range(x.shape[1])]
+    pd.DataFrame(x[5000:10000], columns=cols).assign(target=y[5000:10000]).to_parquet("ref.pq")
+    keep = np.random.default_rng(2).random(10000) < x[10000:, 0] ** 2
+    pd.DataFrame(x[10000:][keep][:4000], columns=cols).to_parquet("batch.pq")
+    pd.DataFrame({"y": y[10000:][keep][:4000]}).to_parquet("labels.pq")
+    assert run(capsys, "drift", "profile", "--data", "ref.pq", "--name", "r", "--model",
+               "models:regressor", "--target", "target")[0] == 0
+    code, out, err = run(capsys, "drift", "check", "--monitor", "r", "--data", "batch.pq",
+                         "--labels", "labels.pq", "--json", "check.json")
+    perf = json.loads(Path("check.json").read_text())["performance"]
+    assert perf["method"] == "dle" and set(perf["estimated"]) == {"mae", "rmse"}
+    for metric in ("mae", "rmse"):
+        assert _within(perf["estimated"][metric], perf["realized"][metric]), metric
+        assert perf["realized"][metric]["value"] > perf["reference"][metric] * 1.05
+    assert code == 1 and "realized mae" in err
+
+
+def test_poor_calibration_is_said(env: Path) -> None:
+    """Scores that say nothing of the labels: the calibration check fails and says so."""
+    from dii_hpc.drift.estimate.cbpe import CBPE
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 2000)
+    scores = np.where(rng.random(2000) < 0.5, 0.95, 0.05)  # confident and random
+    fitted = CBPE.fit(labels, scores, np.array([0, 1]))
+    assert fitted.calibration.ece_raw > 0.3
+    good = CBPE.fit(labels, np.clip(labels * 0.8 + 0.1 + rng.normal(0, 0.05, 2000), 0, 1),
+                    np.array([0, 1]))
+    assert good.calibration.ok
+    wrong = CBPE.fit(labels, 1.0 - np.clip(labels * 0.6 + 0.2, 0, 1), np.array([0, 1]))
+    assert wrong.calibration.method == "isotonic" or not wrong.calibration.ok
+
+
+def test_time_chunks_and_bad_period(env: Path) -> None:
+    """Chunks by calendar period of a timestamp column; a period pandas refuses is one line."""
+    from dii_hpc.drift.estimate import bands
+    from dii_hpc.errors import BadInput
+
+    frame = pd.DataFrame({"t": pd.date_range("2026-01-01", periods=90, freq="D")})
+    parts = bands.parts(frame, 90, None, "M", "t")
+    assert [p.key for p in parts] == ["2026-01", "2026-02", "2026-03"]
+    assert [len(p.rows) for p in parts] == [31, 28, 31]
+    with pytest.raises(BadInput, match="chunk_period"):
+        bands.parts(frame, 90, None, "bogus", "t")
