@@ -125,3 +125,25 @@ def test_bad_parameters_are_one_line(noisy_digits: Path, store_path: Path, tmp_p
                    "--no-store") == 2
         err = capsys.readouterr().err.strip()
         assert said in err and len(err.splitlines()) == 1, err
+
+
+def test_train_noise_retrains_with_noise_and_is_recorded(store_path: Path) -> None:
+    """`train_noise`: the digits CNN retrained by its own `fit` on noisy copies certifies far
+    larger radii under sigma = 0.5 than the same recipe trained on clean data (0.32 vs 0.16
+    mean radius, 55% vs 23% certified at 0.25 here), and the result says how it was trained."""
+    from dii_hpc.audit import engine
+    from dii_hpc.audit.job import of
+
+    cfg = {"model": {"factory": "dii_hpc.examples.digits:digits_model",
+                     "params": {"width": 8, "epochs": 4}},
+           "data": "dii_hpc.examples.digits:digits_data", "n_samples": 40, "seed": 0}
+    params = {"sigma": 0.5, "n": 1000, "n0": 20, "radii": "0,0.25"}
+    clean = engine.compute(of(cfg, "II", "smoothing", params))
+    noisy = engine.compute(of(cfg, "II", "smoothing", {**params, "train_noise": 0.5}))
+    assert "train_noise" not in clean["attacks"][0]
+    assert noisy["attacks"][0]["train_noise"] == {"sigma": 0.5, "copies": 4, "seed": 0,
+                                                  "n_train": 4 * 1437}
+    assert noisy["params"]["train_noise"] == 0.5
+    assert noisy["metrics"]["mean_radius"] >= 1.5 * clean["metrics"]["mean_radius"]
+    assert noisy["metrics"]["certified_accuracy@0.25"] >= \
+        clean["metrics"]["certified_accuracy@0.25"] + 0.15
