@@ -22,8 +22,9 @@ IMAGES = {"model": {"factory": "dii_hpc.examples.digits:digits_model", "params":
 IMAGES_ONLY = {"square", "clean_label_backdoor"}
 PARAMS = {"label_flip": {"fractions": [0.0, 0.3]}, "clean_label_backdoor": {"fraction": 0.2},
           "lira": {"n_reference": 4}, "rmia": {"n_reference": 4},
-          "dp_canary": {"n_canaries": 60}}
-SUITE_PARAMS = {"privacy": {"n_reference": 4}}  # LiRA and RMIA join: the models have fit
+          "dp_canary": {"n_canaries": 60}, "smoothing": {"n": 500, "n0": 20}}
+SUITE_PARAMS = {"privacy": {"n_reference": 4},  # LiRA and RMIA join: the models have fit
+                "certification": {"n": 500, "n0": 20}}
 # every built-in attack of the ART engine for classifiers (detection/segmentation: tests/audit/vision)
 ATTACKS = [s.name for s in specs.ATTACKS if s.engine == "art"
            and {"image_classification", "tabular_classification"} & set(s.tasks)]
