@@ -90,11 +90,17 @@ def _roc_loglog(curves: dict[str, Any]) -> Any:
                         ylabel="true positive rate (log)")
 
 
-def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+def audit_context(run: RunEntry, artifacts: list[dict[str, Any]],
+                  partners: list[RunEntry] | None = None) -> dict[str, Any]:
+    """The audit page; ``partners``: evasion audits of the same model, whose robustness a
+    certification audit's page draws beside its certified curve (`report.certified`)."""
     from dii_hpc.records import audit as audit_record
+    from dii_hpc.report import certified
 
     audit = audit_record.of(run.record) or audit_record.AuditSection()
-    curves = audit.curves
+    cert = certified.context(run.record, [p.record for p in partners or []])
+    curves = {k: v for k, v in audit.curves.items()  # certified curves: drawn by `cert`
+              if not (cert and k.endswith("certified_accuracy"))}
     by_name = {a["name"]: a for a in artifacts}
     by_base = {a["name"].rsplit("/", 1)[-1]: a for a in artifacts}
     examples = [by_name.get(n) or by_base.get(n.rsplit("/", 1)[-1])
@@ -109,6 +115,7 @@ def audit_context(run: RunEntry, artifacts: list[dict[str, Any]]) -> dict[str, A
         "exposed": [(a["name"], a["exposed"]) for a in attacks if a.get("exposed")],
         "roc_auc": (curves.get("roc") or {}).get("auc") if isinstance(curves.get("roc"), dict)
         else None,
+        "certified": cert, "sanity": audit.sanity + (cert["flags"] if cert else []),
     }
 
 
@@ -171,9 +178,18 @@ def monitor_context(name: str, runs: list[RunEntry]) -> dict[str, Any]:
         points=True, width=720,
         xfmt=_time_axis(times) if by_time else (lambda t: f"#{round(t)}" if abs(t - round(t)) < 1e-6 else ""),
     ) if rows else None
+    from dii_hpc.report import monitoring
+
+    checks = [drift_record.read(r.record) for r in runs]
+    for row, check in zip(rows, checks, strict=True):
+        row["reasons"] = monitoring.reasons(check)
     return {"name": name, "rows": list(reversed(rows)), "trend": trend,
             "latest": latest.dump() if latest is not None else {},
-            "latest_id": runs[-1].run_id if runs else None}
+            "latest_id": runs[-1].run_id if runs else None,
+            "performance": monitoring.performance(
+                checks, xs, "time (UTC)" if by_time else "check",
+                _time_axis(times) if by_time else (lambda t: f"#{round(t)}" if abs(t - round(t)) < 1e-6 else "")),
+            "quality": monitoring.quality(latest), "reasons": monitoring.reasons(latest)}
 
 
 # --------------------------------------------------------------------------- index

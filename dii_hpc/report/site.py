@@ -45,6 +45,7 @@ class Site:
         self.where: dict[str, str] = {}  # run id -> experiment
         self.by_id: dict[str, RunEntry] = {}
         self.damaged: list[tuple[str, str]] = []
+        self._evasion: dict[str, list[RunEntry]] | None = None  # model key -> evasion audits
 
     # ---------------------------------------------------------------- loading
     def load(self, names: list[str], workers: int = 1) -> None:
@@ -67,6 +68,7 @@ class Site:
         self.layouts[name] = experiment.layout(name, runs, self.run_pages)
         self.where.update((r.run_id, name) for r in runs)
         self.by_id.update((r.run_id, r) for r in runs)
+        self._evasion = None
 
     def everything(self) -> list[RunEntry]:
         return [r for runs in self.runs.values() for r in runs]
@@ -103,7 +105,22 @@ class Site:
 
     def run_inputs(self, run: RunEntry) -> Any:
         parent = run.record.get("parent_run")
-        return [run.fingerprint, self.run_href(parent) if isinstance(parent, str) else None]
+        return [run.fingerprint, self.run_href(parent) if isinstance(parent, str) else None,
+                *(p.fingerprint for p in self.partners(run))]
+
+    def partners(self, run: RunEntry) -> list[RunEntry]:
+        """The evasion audits of a certification audit's model (its page draws them)."""
+        from dii_hpc.report import certified
+
+        if run.kind != "audit" or not certified.is_certification(run.record):
+            return []
+        if self._evasion is None:
+            self._evasion = {}
+            for r in self.everything():
+                key = certified.model_key(r.record) if r.kind == "audit" else None
+                if key and certified.is_empirical(r.record):
+                    self._evasion.setdefault(key, []).append(r)
+        return self._evasion.get(certified.model_key(run.record) or "", [])
 
     def histories(self, run: RunEntry) -> dict[str, tuple[list[float], list[float]]]:
         return histories(self.store, run)
@@ -114,7 +131,7 @@ class Site:
 
     def audit_page(self, run: RunEntry, arts: list[dict[str, Any]]) -> str:
         return self.html(pages.audit_path(run.run_id), "audit.html",
-                         sections.audit_context(run, arts))
+                         sections.audit_context(run, arts, self.partners(run)))
 
     def full_js(self, run: RunEntry, hist: dict[str, Any]) -> str:
         return data.to_js(f"full/{run.run_id}", data.full_curves(hist))
