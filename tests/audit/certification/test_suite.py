@@ -68,14 +68,25 @@ def test_one_four_and_sixteen_array_tasks_give_the_same_samples(noisy_digits: Pa
 @pytest.mark.slurm
 def test_slurm_array_equals_one_process(noisy_digits: Path, store_path: Path,
                                         tmp_path: Path) -> None:
+    """2 sample parts x 2 noise parts as 4 array tasks on the test bed, each with the GPU
+    the config's `resources:` asks for (on its device there), merged: the local numbers."""
+    import torch
+
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump(config(noisy_digits, n_samples=SAMPLES, sample_shards=4,
-                                         attacks=["smoothing"], params=PARAMS)))
+    cfg.write_text(yaml.safe_dump(config(noisy_digits, n_samples=SAMPLES, sample_shards=2,
+                                         attacks=["smoothing"],
+                                         params={**PARAMS, "noise_shards": 2},
+                                         resources={"gpus_per_task": 1})))
     out = {}
     for executor in ("local", "slurm"):
         path = tmp_path / f"{executor}.json"
         assert cli("audit", "suite", "certification", "--config", str(cfg), "--executor",
                    executor, "--json", str(path), "--no-store") == 0
         out[executor] = json.loads(path.read_text())
-    assert out["slurm"]["slurm"]["array_tasks"] == 4
+    tasks = out["slurm"]["slurm"]["tasks"]
+    assert sorted(t["shard"] for t in tasks) == [f"smoothing-s{i}of2-n{j}of2"
+                                                 for i in range(2) for j in range(2)]
+    assert all(t["gpus"] not in (None, "") for t in tasks)  # Slurm's GRES, one GPU each
+    gpu = "cuda:0" if torch.cuda.is_available() else "cpu"  # the emulated GPUs have no CUDA
+    assert {t["device"] for t in tasks} == {gpu}
     assert _comparable(out["slurm"]) == _comparable(out["local"])
