@@ -26,6 +26,7 @@ class Series:
     y: Sequence[Number]
     marks: Sequence[bool] = field(default_factory=list)  # points drawn as flagged (e.g. drift)
     line: bool = True  # False: points only (a scatter, e.g. one value per trial)
+    band: tuple[Sequence[Number], Sequence[Number]] | None = None  # (lower, upper): shaded
 
 
 _NUMERIC = (int, float)
@@ -159,6 +160,7 @@ def line_chart(
     clean = [_clean(s) for s in series]
     xs = [p[0] for pts in clean for p in pts if p is not None]
     ys = [p[1] for pts in clean for p in pts if p is not None]
+    ys += [y for s in series if s.band for y in (*s.band[0], *s.band[1]) if finite(y)]
     if not xs:
         return Markup('<p class="muted">no finite values to plot</p>')
     fr = _Frame(width, height, xrange or _bounds(xs), yrange or _bounds(ys, 0.05))
@@ -170,6 +172,8 @@ def line_chart(
                    f'x2="{fr.px(fr.xr[1]):.1f}" y2="{fr.py(fr.yr[1]):.1f}"/>')
     for i, (s, pts) in enumerate(zip(series, clean, strict=True)):
         cls = f"s{i % 10}"
+        if s.band:
+            out.append(_band(fr, s, cls))
         if s.line:
             out.append(f'<path class="line {cls}" d="{_path(fr, pts)}"><title>{escape(s.label)}'
                        "</title></path>")
@@ -181,6 +185,17 @@ def line_chart(
     if len(series) > 1 and legend:
         out.append(f'<div class="legend">{legend}</div>')
     return Markup("".join(out))
+
+
+def _band(fr: _Frame, s: Series, cls: str) -> str:
+    """The shaded area between a series' lower and upper values (finite points only)."""
+    assert s.band is not None
+    lo = [(x, y) for x, y in zip(s.x, s.band[0], strict=False) if finite(x) and finite(y)]
+    hi = [(x, y) for x, y in zip(s.x, s.band[1], strict=False) if finite(x) and finite(y)]
+    if not lo or not hi:
+        return ""
+    return (f'<path class="band {cls}" d="{_path(fr, [*hi, *reversed(lo)])}Z">'
+            f"<title>{escape(s.label)}: band</title></path>")
 
 
 def _points(fr: _Frame, s: Series, cls: str) -> list[str]:
