@@ -9,8 +9,8 @@ its values while there are at most `FEW_LIMIT` distinct ones (flags and codes ar
 categories, as the exact check does). Categorical columns keep a frequent-items sketch, exact
 while they have fewer distinct values than its map holds.
 
-Files are read in batches (`pyarrow` row groups for parquet, blocks for csv), so a task's memory
-is one batch plus the sketches, however many rows the file has.
+Files are read a piece at a time (one column of one row group for parquet, a block for csv),
+so a task's memory is one piece plus the sketches, however many rows the file has.
 """
 
 from __future__ import annotations
@@ -73,7 +73,10 @@ class ColumnSketch:
         self.min, self.max = min(self.min, float(x.min())), max(self.max, float(x.max()))
         if self.values is not None:
             vals, counts = np.unique(x, return_counts=True)
-            self._add_values(dict(zip(vals.tolist(), counts.tolist(), strict=True)))
+            if len(vals) > FEW_LIMIT:  # a continuous column: stop counting at once
+                self.values = None
+            else:
+                self._add_values(dict(zip(vals.tolist(), counts.tolist(), strict=True)))
 
     def add_counts(self, counts: dict[str, int], missing: int = 0) -> None:
         """Add a batch of categories given as value -> count."""
@@ -174,12 +177,16 @@ def kinds_of(schema: Any, categorical: list[str]) -> dict[str, Kind]:
     return out
 
 
-def add_batch(prof: TableSketch, batch: Any) -> None:
-    """Add one pyarrow RecordBatch (or Table) to the profile."""
+def add_batch(prof: TableSketch, batch: Any, rows: int | None = None) -> None:
+    """Add the profile's columns found in one pyarrow RecordBatch (or Table); ``rows``: the
+    rows it adds to the count (its own by default; 0 for a further column of the same rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    for name, col in prof.columns.items():
+    for name in batch.schema.names:
+        col = prof.columns.get(str(name))
+        if col is None:
+            continue
         arr = batch.column(name)
         if col.kind == "numeric":
             col.add_numbers(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False))
@@ -189,12 +196,21 @@ def add_batch(prof: TableSketch, batch: Any) -> None:
                                                       vc.field("counts").to_pylist(), strict=True)
                       if v is not None}
             col.add_counts(counts, int(arr.null_count))
-    prof.rows += batch.num_rows
+    prof.rows += batch.num_rows if rows is None else rows
 
 
-def batches(path: Path, columns: list[str] | None = None) -> tuple[Any, Iterator[Any]]:
-    """(schema, record batches) of a parquet or csv file, read a batch at a time; an npz is
-    read whole (numpy cannot stream it)."""
+def _parquet_pieces(f: Any, columns: list[str]) -> Iterator[tuple[Any, int]]:
+    """One column of one row group at a time: memory is one column chunk, not the file (a
+    file iterator keeps what it decoded until it is done)."""
+    for i in range(f.num_row_groups):
+        for j, name in enumerate(columns):
+            part = f.read_row_group(i, columns=[name])
+            yield part, part.num_rows if j == 0 else 0
+
+
+def pieces(path: Path, ignore: set[str]) -> tuple[Any, Iterator[tuple[Any, int]]]:
+    """(schema, pieces) of a parquet or csv file read a piece at a time, each with the rows it
+    adds (``ignore``: parquet columns not read); an npz is read whole (numpy cannot stream it)."""
     import pyarrow as pa
 
     suffix = path.suffix.lower()
@@ -203,35 +219,36 @@ def batches(path: Path, columns: list[str] | None = None) -> tuple[Any, Iterator
             import pyarrow.parquet as pq
 
             f = pq.ParquetFile(path)
-            return f.schema_arrow, f.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            names = [n for n in f.schema_arrow.names if n not in ignore]
+            return f.schema_arrow, _parquet_pieces(f, names)
         if suffix in (".csv", ".tsv"):
             from pyarrow import csv
 
             parse = csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
             reader = csv.open_csv(path, parse_options=parse,
                                   read_options=csv.ReadOptions(block_size=1 << 24))
-            return reader.schema, iter(reader)
+            return reader.schema, ((b, b.num_rows) for b in reader)
     except (OSError, pa.ArrowException) as err:
         raise BadInput(f"{path}: cannot read ({str(err).splitlines()[0]})") from err
     from dii_hpc.drift.io import read_table
 
     table = pa.Table.from_pandas(read_table(path), preserve_index=False)
-    return table.schema, iter(table.to_batches(BATCH_ROWS))
+    return table.schema, ((b, b.num_rows) for b in table.to_batches(BATCH_ROWS))
 
 
 def profile_file(path: str | Path, categorical: list[str] | None = None,
                  ignore: list[str] | None = None, k: int = DEFAULT_K) -> TableSketch:
-    """The profile of one file, read in batches (bounded memory)."""
+    """The profile of one file, read a piece at a time (bounded memory)."""
     import pyarrow as pa
 
     path = Path(path)
-    schema, parts = batches(path)
+    schema, parts = pieces(path, set(ignore or []))
     kinds = {c: kd for c, kd in kinds_of(schema, list(categorical or [])).items()
              if c not in (ignore or [])}
     prof = empty(kinds, k)
     try:
-        for batch in parts:
-            add_batch(prof, batch)
+        for part, rows in parts:
+            add_batch(prof, part, rows)
     except pa.ArrowException as err:
         raise BadInput(f"{path}: cannot read ({str(err).splitlines()[0]})") from err
     if prof.rows == 0:
