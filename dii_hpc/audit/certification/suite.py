@@ -177,7 +177,7 @@ def _join_interval(result: dict[str, Any], record: dict[str, Any]) -> None:
     """Interval bounds beside smoothing: its record, metrics as ``interval_bounds.<name>``."""
     if "skipped" in record:
         result["sanity"].append({"flag": "interval_bounds_skipped", "ok": True,
-                                 "detail": f"interval_bounds: {record['skipped']}"})
+                                 "detail": str(record["skipped"])})
         return
     curves = record.pop("curves", {}) or {}
     result["attacks"].append(record)
