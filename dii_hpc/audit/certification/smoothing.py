@@ -71,23 +71,24 @@ def settings(shape: Shape, params: dict[str, Any]) -> Settings:
     raw = {**known, **params}
     noise = raw["train_noise"]
     return Settings(
-        sigma=_number(raw, "sigma", low=0.0), n=_count(raw, "n"), n0=_count(raw, "n0"),
-        alpha=_number(raw, "alpha", low=0.0, high=0.5), batch=_count(raw, "batch"),
-        radii=_radii(raw["radii"]), radius=_number(raw, "radius", low=-1e-300),
+        sigma=_number(raw, "sigma", 0.0), n=_count(raw, "n"), n0=_count(raw, "n0"),
+        alpha=_number(raw, "alpha", 0.0, 0.5), batch=_count(raw, "batch"),
+        radii=_radii(raw["radii"]), radius=_number(raw, "radius", 0.0, zero=True),
         train_noise=None if noise in (None, 0, "none") else _number(raw, "train_noise", 0.0),
         train_copies=_count(raw, "train_copies"), noise_shards=_count(raw, "noise_shards"))
 
 
-def _number(raw: dict[str, Any], key: str, low: float, high: float = math.inf) -> float:
+def _number(raw: dict[str, Any], key: str, low: float, high: float = math.inf,
+            zero: bool = False) -> float:
+    """A number in (low, high) ([low, high) with ``zero``), else one line naming the param."""
     value = raw[key]
     try:
-        out = float(value)
+        out = math.nan if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         out = math.nan
-    if isinstance(value, bool) or not (low < out < high):
-        bounds = f"in ({low:g}, {high:g})" if math.isfinite(high) else "positive"
-        raise BadInput(f"--param {key}={value!r}: must be a number {bounds}"
-                       .replace("(-1e-300", "[0"))
+    if not ((low <= out if zero else low < out) and out < high):
+        bounds = f"in {'[' if zero else '('}{low:g}, {high:g})"
+        raise BadInput(f"--param {key}={value!r}: must be a number {bounds}")
     return out
 
 
