@@ -61,6 +61,25 @@ def test_a_network_checked_by_hand_gets_its_exact_bounds() -> None:
         assert float(up) == pytest.approx(hi, abs=1e-12), (method, norm)
 
 
+def test_interval_bounds_equal_arts_on_a_network_art_converts() -> None:
+    """ART 1.20's PyTorchIBPClassifier (Linear/ReLU children on flat inputs) gives the same
+    Linf logit intervals as our IBP (ART computes in float32)."""
+    import torch
+    from art.estimators.certification.interval import PyTorchIBPClassifier
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 12),
+                                 torch.nn.ReLU(), torch.nn.Linear(12, 5)).eval()
+    x = torch.rand((8, 20), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    art = PyTorchIBPClassifier(module, torch.nn.CrossEntropyLoss(), input_shape=(20,),
+                               nb_classes=5, clip_values=(0.0, 1.0), device_type="cpu")
+    theirs = art.predict_intervals(x.numpy().astype(np.float32), bounds=0.05, limits=[0.0, 1.0])
+    low, up = _range(_net(module, (20,)), x, 0.05, math.inf, "ibp")
+    assert np.allclose(theirs[:, 0], low.numpy(), atol=1e-4)
+    assert np.allclose(theirs[:, 1], up.numpy(), atol=1e-4)
+    assert float((up - low).min()) > 0.01  # not a degenerate case
+
+
 class _Custom:
     """A forward of its own (functional ReLU, view(size(0), -1)), BatchNorm, average pool."""
 
