@@ -50,9 +50,16 @@ def profile_task(path: str, out: str, categorical: list[str], ignore: list[str],
     t0 = time.perf_counter()
     prof = profile_file(path, categorical, ignore, k)
     codec.write(out, prof)
+    use = resource.getrusage(resource.RUSAGE_SELF)
     return {"file": path, "rows": prof.rows, "seconds": round(time.perf_counter() - t0, 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-            "host": socket.gethostname(), "task": os.environ.get("SLURM_ARRAY_TASK_ID")}
+            "cpu_s": round(use.ru_utime + use.ru_stime, 3),
+            "peak_rss_mb": round(use.ru_maxrss / 1024.0, 1), "host": _node(),
+            "task": os.environ.get("SLURM_ARRAY_TASK_ID")}
+
+
+def _node() -> str:
+    """The Slurm node a task ran on (several emulated nodes may share one host name)."""
+    return os.environ.get("SLURMD_NODENAME") or socket.gethostname()
 
 
 def _merged(paths: list[str]) -> TableSketch:
@@ -71,7 +78,7 @@ def merge_task(spec: MergeSpec) -> dict[str, Any]:
                          spec.cur_name)
     return {"section": section.dump(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-            "host": socket.gethostname()}
+            "host": _node()}
 
 
 def _submission(store: Store | None) -> tuple[Store, str, Path]:
