@@ -229,3 +229,60 @@ def test_bad_input_names_the_cause(digits: Any, small: Any) -> None:
         evasion.run_named(digits[0], x, y, "pgd", {"decay": 0.9}, engine="torch")
     with pytest.raises(BadInput, match="--engine 'jax': expected one of art, torch"):
         evasion.run_named(digits[0], x, y, "pgd", engine="jax")
+
+
+def test_batch_size_is_found_once_per_model_and_device(digits: Any, small: Any, tmp_path: Any,
+                                                       monkeypatch: Any) -> None:
+    """The device's batch is measured by one probe, then read from the process and from the
+    per-user cache (a later process) without running the model again."""
+    import torch
+
+    from dii_hpc.audit.evasion.torch_engine import batching
+    from dii_hpc.audit.evasion.torch_engine.target import of
+
+    monkeypatch.setenv("DII_HPC_CACHE", str(tmp_path))
+    monkeypatch.setattr(batching, "_KNOWN", {})
+    monkeypatch.setattr(batching, "PROBES", [])
+    target = of(digits[0])
+    x = target.tensor(small[0])
+    calls: list[int] = []
+    hook = target.module.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        first = batching.size(target, x)
+        probed = len(calls)
+        again = batching.size(target, x)
+        monkeypatch.setattr(batching, "_KNOWN", {})  # a new process: only the file is left
+        later = batching.size(target, x)
+    finally:
+        hook.remove()
+    key = batching.key(target.module, (1, 8, 8), "cpu")
+    assert probed >= 1 and len(calls) == probed  # one probe, then no forward at all
+    assert batching.PROBES.count(key) == 1 and (tmp_path / "batch-sizes" / f"{key}.json").exists()
+    assert first == again == later == len(x)  # 48 samples of 8x8 fit any machine
+    assert batching.bound(target.module, (1, 8, 8), "cpu") >= 256
+    assert key != batching.key(target.module, (1, 16, 16), "cpu")
+    wide = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    assert key != batching.key(wide, (1, 8, 8), "cpu")
+
+
+@pytest.mark.parametrize("attack", ["apgd-ce", "apgd-t", "fab-t"])
+def test_the_batch_does_not_change_an_outcome(attack: str, digits: Any, small: Any) -> None:
+    """The device's batch (here all 48 samples at once) gives the points of batches of 7:
+    samples are attacked independently (FAB's rows that cross are evaluated apart)."""
+    from dii_hpc.audit.evasion.torch_engine import apgd, fab
+    from dii_hpc.audit.evasion.torch_engine.target import of
+
+    target = of(digits[0])
+    x, y = target.tensor(small[0]), target.labels(small[1])
+    if attack == "fab-t":
+        run = lambda b: fab.fab_targeted(target, x, y, norm=np.inf, eps=0.1,  # noqa: E731
+                                         n_iter=15, n_target_classes=2, batch_size=b)
+    else:
+        loss = "ce" if attack == "apgd-ce" else "dlr-targeted"
+        run = lambda b: apgd.apgd(target, x, y, norm=np.inf, eps=0.1, n_iter=15,  # noqa: E731
+                                  loss=loss, n_target_classes=2, batch_size=b)
+    whole, sevens = run(None), run(7)
+    fooled = target.predict(whole).argmax(1) != y
+    assert 0 < int(fooled.sum()) < len(y)  # not vacuous
+    np.testing.assert_array_equal(fooled.numpy(), (target.predict(sevens).argmax(1) != y).numpy())
+    np.testing.assert_allclose(whole.numpy(), sevens.numpy(), atol=1e-5)

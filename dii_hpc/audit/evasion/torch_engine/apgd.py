@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.audit.evasion.torch_engine.batching import size
 from dii_hpc.audit.evasion.torch_engine.target import Target, batches, sample_noise
 
 MOMENTUM = 0.75
@@ -70,13 +71,16 @@ def _grad(target: Target, x: Any, y: Any, fn: Any, eot_iter: int) -> tuple[Any, 
     import torch
 
     x = x.detach().requires_grad_(True)
-    grad = torch.zeros_like(x)
+    grad: Any = None
     for _ in range(int(eot_iter)):
         with torch.enable_grad():
             logits = target.logits(x)
             loss = fn(logits, y)
-            grad += torch.autograd.grad(loss.sum(), [x])[0].detach()
-    return logits.detach(), loss.detach(), grad / float(eot_iter)
+            (g,) = torch.autograd.grad(loss.sum(), [x])
+        grad = g if grad is None else grad.add_(g)
+    if eot_iter != 1:
+        grad = grad / float(eot_iter)
+    return logits.detach(), loss.detach(), grad
 
 
 def _start(target: Target, x: Any, index: Any, norm: Any, eps: float, seed: int,
@@ -90,12 +94,24 @@ def _start(target: Target, x: Any, index: Any, norm: Any, eps: float, seed: int,
     return torch.clamp(x + eps * _normalize(t, norm), target.lo, target.hi)
 
 
-def _ball(target: Target, x_new: Any, x: Any, eps: float, norm: Any) -> Any:
-    """Back into the eps ball around x and the box (AutoAttack's order of clamps)."""
+def _bounds(target: Target, x: Any, eps: float, norm: Any) -> tuple[Any, Any]:
+    """The Linf ball around x within the box, once per run (None for L2).
+
+    AutoAttack clamps to the ball, then to the box: selections only, so one clamp to the
+    intersection gives the same values with two tensors fewer per step."""
+    import torch
+
+    if norm != np.inf:
+        return None, None
+    return (torch.clamp(x - eps, min=target.lo), torch.clamp(x + eps, max=target.hi))
+
+
+def _ball(target: Target, x_new: Any, x: Any, eps: float, norm: Any, bounds: Any) -> Any:
+    """Back into the eps ball around x and the box (AutoAttack's order of clamps), in place."""
     import torch
 
     if norm == np.inf:
-        return torch.clamp(torch.min(torch.max(x_new, x - eps), x + eps), target.lo, target.hi)
+        return torch.clamp(x_new, bounds[0], bounds[1], out=x_new)
     d = x_new - x
     return torch.clamp(x + _normalize(d, norm) * torch.clamp(_view(_l2(d), d), max=eps),
                        target.lo, target.hi)
@@ -109,35 +125,42 @@ def _oscillation(steps: Any, j: int, k: int, rho: float) -> Any:
 def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: float,
                n_iter: int, fn: Any, eot_iter: int = 1, rho: float = 0.75, seed: int = 0,
                extra: int = 0) -> tuple[Any, Any]:
-    """One AutoPGD run: (still-robust flags, best adversarial point per sample)."""
+    """One AutoPGD run: (still-robust flags, best adversarial point per sample).
+
+    n_iter + 1 gradients, as AutoAttack; besides them only elementwise work on the device
+    (selections with `torch.where`, clamps in place), no host copy but at checkpoints."""
     import torch
 
     x_adv = _start(target, x, index, norm, eps, seed, extra)
+    bounds = _bounds(target, x, eps, norm)
     x_best, x_best_adv = x_adv.clone(), x_adv.clone()
     steps = torch.zeros((n_iter, len(x)), device=x.device)
     logits, loss_best, grad = _grad(target, x_adv, y, fn, eot_iter)
     grad_best = grad.clone()
     acc = logits.argmax(1) == y
     step = torch.full((len(x),) + (1,) * (x.dim() - 1), 2.0 * eps, device=x.device)
-    x_old = x_adv.clone()
+    x_old = x_adv
     k, k_min, k_decr = max(int(0.22 * n_iter), 1), max(int(0.06 * n_iter), 1), \
         max(int(0.03 * n_iter), 1)
     counter, best_at_check = 0, loss_best.clone()
     reduced_at_check = torch.ones_like(loss_best)
     for i in range(n_iter):
         with torch.no_grad():
-            momentum, x_old = x_adv - x_old, x_adv.clone()
+            momentum, x_old = x_adv - x_old, x_adv
             a = MOMENTUM if i > 0 else 1.0
             unit = grad.sign() if norm == np.inf else _normalize(grad, norm)
-            x1 = _ball(target, x_adv + step * unit, x, eps, norm)
-            x_adv = _ball(target, x_adv + (x1 - x_adv) * a + momentum * (1 - a), x, eps, norm)
+            x1 = _ball(target, x_adv + step * unit, x, eps, norm, bounds)
+            x_adv = _ball(target, x_adv + (x1 - x_adv) * a + momentum * (1 - a), x, eps, norm,
+                          bounds)
         logits, loss, grad = _grad(target, x_adv, y, fn, eot_iter)
         pred = logits.argmax(1) == y
         acc = acc & pred
-        x_best_adv[~pred] = x_adv[~pred]
+        x_best_adv = torch.where(_view(pred, x), x_best_adv, x_adv)
         steps[i] = loss
         up = loss > loss_best
-        x_best[up], grad_best[up], loss_best[up] = x_adv[up], grad[up], loss[up]
+        x_best = torch.where(_view(up, x), x_adv, x_best)
+        grad_best = torch.where(_view(up, x), grad, grad_best)
+        loss_best = torch.where(up, loss, loss_best)
         counter += 1
         if counter == k:
             no_gain = (1.0 - reduced_at_check) * (best_at_check >= loss_best).float()
@@ -154,15 +177,17 @@ def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: fl
 def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, n_iter: int = 100,
          n_restarts: int = 1, loss: str = "ce", eot_iter: int = 1, rho: float = 0.75,
          n_target_classes: int = 9, seed: int = 0, index: Any = None,
-         batch_size: int = 250) -> Any:
+         batch_size: int | None = None) -> Any:
     """x_adv of AutoAttack's APGD-CE / APGD-DLR (`loss` ce|dlr) or APGD-T (dlr-targeted).
 
     Restarts and target classes run on the samples still robust; a sample counts as
     fooled by the best point any iteration found (AutoAttack's `perturb`)."""
     norm = np.inf if norm in (np.inf, "inf") else 2
     index = np.arange(len(x)) if index is None else np.asarray(index)
+    batch_size = batch_size or size(target, x)
     adv = x.clone()
-    acc = target.predict(x).argmax(1) == y
+    clean = target.predict(x)
+    acc = clean.argmax(1) == y
     targets = range(2, n_target_classes + 2) if loss == "dlr-targeted" else [0]
     for t in targets:
         for restart in range(int(n_restarts)):
@@ -170,7 +195,7 @@ def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, n_iter: int =
             for s in batches(len(todo), batch_size):
                 ids = todo[s]
                 xb, yb = x[ids], y[ids]
-                y_target = target.predict(xb).sort(dim=1)[1][:, -t] if t else None
+                y_target = clean[ids].sort(dim=1)[1][:, -t] if t else None
                 ok, xb_adv = single_run(target, xb, yb, index[ids.cpu().numpy()], norm=norm,
                                         eps=eps, n_iter=int(n_iter),
                                         fn=_loss_fn(loss, y_target), eot_iter=eot_iter,

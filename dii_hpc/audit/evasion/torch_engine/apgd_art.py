@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.audit.evasion.torch_engine.batching import size
 from dii_hpc.audit.evasion.torch_engine.pgd import check_norm, clip, project
 from dii_hpc.audit.evasion.torch_engine.target import Target, batches, random_start
 
@@ -53,20 +54,25 @@ def _losses(kind: str | None) -> Any:
                    "difference_logits_ratio")
 
 
-def _grad(target: Target, loss: Any, x: Any, y: Any) -> Any:
+def _value_grad(target: Target, loss: Any, x: Any, y: Any, backward: bool = True
+                ) -> tuple[Any, Any, Any]:
+    """(per-sample loss, d mean-loss / dx or None, logits) at x from ONE forward pass.
+
+    ART evaluates the loss at the new iterate with one forward and its gradient at the next
+    step with another; the two forwards see the same point, so one serves both (the same
+    values, half the forwards). `backward=False` (the last iterate) skips the gradient."""
     import torch
 
-    x = x.detach().clone().requires_grad_(True)
+    if not backward:
+        with torch.no_grad():
+            z = target.logits(x)
+            return loss(z, y), None, z
+    x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        (g,) = torch.autograd.grad(loss(target.logits(x), y).mean(), [x])
-    return g
-
-
-def _loss(target: Target, loss: Any, x: Any, y: Any) -> Any:
-    import torch
-
-    with torch.no_grad():
-        return loss(target.logits(x), y)
+        z = target.logits(x)
+        values = loss(z, y)
+        (g,) = torch.autograd.grad(values.mean(), [x])
+    return values.detach(), g, z.detach()
 
 
 def _unit(grad: Any, norm: Any) -> Any:
@@ -77,8 +83,11 @@ def _unit(grad: Any, norm: Any) -> Any:
 
 
 def _batch(target: Target, loss: Any, x_k: Any, x0: Any, y: Any, *, norm: Any, eps: float,
-           eps_step: float, max_iter: int, targeted: bool) -> Any:
-    """One batch of ART's AutoPGD loop; returns the last iterate."""
+           eps_step: float, max_iter: int, targeted: bool) -> tuple[Any, Any]:
+    """One batch of ART's AutoPGD loop: (last iterate, its logits).
+
+    Each iterate's loss comes with its gradient (`_value_grad`); the best point keeps its
+    gradient and logits, so a checkpoint that goes back to it computes nothing again."""
     import torch
 
     var_w = checkpoints(max_iter)
@@ -86,46 +95,59 @@ def _batch(target: Target, loss: Any, x_k: Any, x0: Any, y: Any, *, norm: Any, e
     eta = torch.full(shape, float(np.float32(eps_step)), device=x_k.device)
     count = torch.zeros(len(x_k), device=x_k.device)
     sign = -1.0 if targeted else 1.0
+    f_0, g, z_k = _value_grad(target, loss, x_k, y, backward=max_iter > 0)
     for k in range(int(max_iter)):
-        z = clip(target, x_k + eta * _unit(_grad(target, loss, x_k, y) * sign, norm))
+        z = clip(target, x_k + eta * _unit(g * sign, norm))
         if k == 0:
             x_1 = x0 + project(z - x0, eps, norm)
-            f_0, f_1 = _loss(target, loss, x_k, y), _loss(target, loss, x_1, y)
+            f_1, g_1, z_1 = _value_grad(target, loss, x_1, y, backward=max_iter > 1)
             eta_w, f_max_w, f_max = eta.clone(), f_0.clone(), f_0.clone()
-            x_max, x_max_m_1 = x_k.clone(), x0.clone()
+            x_max, x_max_m_1, g_max, z_max = x_k.clone(), x0.clone(), g, z_k.clone()
             ge = f_1 >= f_0
-            f_max[ge], x_max[ge] = f_1[ge], x_1[ge]
+            f_max[ge], x_max[ge], z_max[ge] = f_1[ge], x_1[ge], z_1[ge]
+            if g_1 is not None:
+                g_max = torch.where(_rows(ge, g), g_1, g)
             count[ge] += 1
-            x_k_m_1, x_k = x_k.clone(), x_1.clone()
+            x_k_m_1, x_k, g, z_k = x_k, x_1, g_1, z_1
             continue
         z = x0 + project(z - x0, eps, norm)
         nxt = x_k + MOMENTUM * (z - x_k) + (1 - MOMENTUM) * (x_k - x_k_m_1)
         nxt = clip(target, nxt)
         nxt = x0 + project(nxt - x0, eps, norm)
-        f = _loss(target, loss, nxt, y)
+        f, g_n, z_n = _value_grad(target, loss, nxt, y, backward=k < max_iter - 1)
         if bool((f == 0.0).all()):
-            return nxt
+            return nxt, z_n
         better = f < f_max if targeted else f > f_max
         count[better] += 1
         x_max[better], x_max_m_1[better], f_max[better] = nxt[better], x_k[better], f[better]
-        x_k_m_1, x_k = x_k.clone(), nxt.clone()
+        z_max[better] = z_n[better]
+        if g_n is not None:
+            g_max = torch.where(_rows(better, g_n), g_n, g_max)
+        x_k_m_1, x_k, g, z_k = x_k, nxt, g_n, z_n
         if k in var_w:
             prev = var_w[var_w.index(k) - 1]
             cond = (count < RHO * (k - prev)) | ((eta_w == eta).reshape(-1) & (f_max_w == f_max))
             eta[cond] /= 2
-            x_k[cond], x_k_m_1[cond] = x_max[cond], x_max_m_1[cond]
+            x_k[cond], x_k_m_1[cond], z_k[cond] = x_max[cond], x_max_m_1[cond], z_max[cond]
+            if g is not None:
+                g = torch.where(_rows(cond, g), g_max, g)
             count[:] = 0
             eta_w, f_max_w = eta.clone(), f_max.clone()
-    return x_k
+    return x_k, z_k
+
+
+def _rows(mask: Any, like: Any) -> Any:
+    return mask.view(-1, *[1] * (like.dim() - 1))
 
 
 def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, eps_step: float,
-         max_iter: int, nb_random_init: int = 1, batch_size: int = 128,
+         max_iter: int, nb_random_init: int = 1, batch_size: int | None = None,
          loss_type: str | None = "cross_entropy", targeted: bool = False, seed: int = 0,
          index: Any = None) -> Any:
     """x_adv of ART's AutoPGD (restarts on the samples still robust, as ART)."""
     norm = check_norm(norm, "apgd")
     loss = _losses(loss_type)
+    batch_size = batch_size or size(target, x)
     index = np.arange(len(x)) if index is None else np.asarray(index)
     x_adv = x.clone()
     for restart in range(max(1, int(nb_random_init))):
@@ -140,9 +162,9 @@ def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, eps_step: flo
                                                       restart))
             x_rob = x_init + project(x_rob - x_init, eps, norm)
         for s in batches(len(x_rob), batch_size):
-            x_k = _batch(target, loss, x_rob[s], x_init[s], y_rob[s], norm=norm, eps=eps,
-                         eps_step=eps_step, max_iter=max_iter, targeted=targeted)
-            pred_k = target.predict(x_k).argmax(1)
+            x_k, z_k = _batch(target, loss, x_rob[s], x_init[s], y_rob[s], norm=norm, eps=eps,
+                              eps_step=eps_step, max_iter=max_iter, targeted=targeted)
+            pred_k = z_k.argmax(1)
             fooled = pred_k == y_rob[s] if targeted else pred_k != y_rob[s]
             block = x_rob[s]
             block[fooled] = x_k[fooled]

@@ -74,12 +74,20 @@ def run_torch(spec: AttackSpec, call: Call) -> Outcome:
         raise BadInput("--engine torch does not shard over --mpi; use --engine art")
     model, x, y, seed = call.model, call.prep.x, call.prep.y, call.seed
     params = attack_params(spec, model, call.params, native=True)
+    if "batch_size" not in (call.params or {}) and _sizes_itself(spec):
+        params.pop("batch_size", None)  # ART's default is ART's: the device's batch instead
     x_adv, elapsed = generate(spec, model, x, y, params, seed)
     metrics, intervals, ok = score(model, x, y, x_adv)
     record = {"name": spec.name, "params": jsonable(params), "metrics": metrics,
               "intervals": intervals, "time_s": elapsed, "box": spec.box,
               "seeds": {"scheme": "per-sample", "seed": seed}, "engine": spec.engine}
     return Outcome(record, len(x), ok=ok, x_adv=x_adv)
+
+
+def _sizes_itself(spec: AttackSpec) -> bool:
+    """The record's function picks the device's batch (`batching.size`) when given None."""
+    param = inspect.signature(_function(spec)).parameters.get("batch_size")
+    return param is not None and param.default is None
 
 
 def _sync(target: Any) -> None:

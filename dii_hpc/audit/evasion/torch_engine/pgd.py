@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from dii_hpc.audit.evasion.torch_engine.batching import size
 from dii_hpc.audit.evasion.torch_engine.target import Target, batches, random_start
 from dii_hpc.errors import BadInput
 
@@ -29,12 +30,12 @@ def loss_grad(target: Target, x: Any, y: Any, targeted: bool = False) -> Any:
     import torch
     import torch.nn.functional as F
 
-    x = x.detach().clone().requires_grad_(True)
+    x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         loss = F.cross_entropy(target.logits(x), y)
         (grad,) = torch.autograd.grad(loss, [x])
-    grad = -grad if targeted else grad
-    return torch.nan_to_num(grad, nan=0.0, posinf=float("inf"), neginf=float("-inf"))
+    grad = grad.neg_() if targeted else grad
+    return torch.nan_to_num_(grad, nan=0.0, posinf=float("inf"), neginf=float("-inf"))
 
 
 def direction(grad: Any, norm: Any, numpy_style: bool = False) -> Any:
@@ -61,13 +62,15 @@ def clip(target: Target, x: Any) -> Any:
 
 
 def project(delta: Any, eps: float, norm: Any) -> Any:
-    """Project perturbations on the eps ball exactly as ART does (float64, then cast)."""
+    """Project perturbations on the eps ball exactly as ART does (float64, then cast).
+
+    Linf clamps `delta` in place: callers pass a temporary (x - x0)."""
     import torch
 
     flat = delta.reshape(len(delta), -1)
     if norm == np.inf:
         e = float(np.float32(eps))
-        return torch.clamp(flat, -e, e).reshape(delta.shape)
+        return torch.clamp(flat, -e, e, out=flat).reshape(delta.shape)
     n = torch.linalg.norm(flat, ord=2, dim=1, keepdim=True).double()
     factor = torch.where(n == 0, n, torch.clamp(float(eps) / n, max=1.0))
     return (flat.double() * factor).to(delta.dtype).reshape(delta.shape)
@@ -78,10 +81,9 @@ def _step(target: Target, x: Any, x0: Any, y: Any, eps: float, eps_step: float, 
     import torch
 
     pert = direction(loss_grad(target, x, y, targeted), norm, numpy_style)
-    stepped = torch.tensor(np.float32(eps_step), device=x.device) * pert
-    stepped = torch.nan_to_num(stepped, nan=0.0)
-    x = clip(target, x + stepped)
-    return project(x - x0, eps, norm) + x0
+    stepped = pert.mul_(torch.tensor(np.float32(eps_step), device=x.device)).nan_to_num_(nan=0.0)
+    x = torch.clamp(stepped.add_(x), target.lo, target.hi, out=stepped)  # x + step, boxed
+    return project(x.sub_(x0), eps, norm).add_(x0)
 
 
 def _success(target: Target, x_adv: Any, y: Any, targeted: bool) -> Any:
@@ -90,12 +92,16 @@ def _success(target: Target, x_adv: Any, y: Any, targeted: bool) -> Any:
 
 
 def pgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, eps_step: float,
-        max_iter: int, num_random_init: int = 0, batch_size: int = 128, seed: int = 0,
+        max_iter: int, num_random_init: int = 0, batch_size: int | None = None, seed: int = 0,
         index: Any = None, targeted: bool = False) -> Any:
-    """x_adv of ART's PGD; `index` are the samples' global ids (for their random inits)."""
+    """x_adv of ART's PGD; `index` are the samples' global ids (for their random inits).
+
+    `batch_size` None: the device's batch (`batching.size`); the sign of ART's mean-loss
+    gradient does not depend on it."""
     import torch
 
     norm = check_norm(norm, "pgd")
+    batch_size = batch_size or size(target, x)
     index = np.arange(len(x)) if index is None else np.asarray(index)
     adv = x.clone()
     for s in batches(len(x), batch_size):
@@ -116,12 +122,14 @@ def pgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, eps_step: floa
 
 
 def fgsm(target: Target, x: Any, y: Any, *, norm: Any, eps: float,
-         eps_step: float | None = None, num_random_init: int = 0, batch_size: int = 128,
-         seed: int = 0, index: Any = None, targeted: bool = False) -> Any:
+         eps_step: float | None = None, num_random_init: int = 0,
+         batch_size: int | None = None, seed: int = 0, index: Any = None,
+         targeted: bool = False) -> Any:
     """x_adv of ART's FastGradientMethod (minimal=False): one step of size eps."""
     import torch
 
     norm = check_norm(norm, "fgsm")
+    batch_size = batch_size or size(target, x)
     index = np.arange(len(x)) if index is None else np.asarray(index)
     adv = x.clone()
     for restart in range(max(1, int(num_random_init))):
