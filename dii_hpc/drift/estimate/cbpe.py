@@ -23,7 +23,8 @@ from dii_hpc.errors import BadInput
 from dii_hpc.records.drift import Calibration
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-MAX_ECE = 0.05  # calibration worse than this on the reference: the estimates are flagged
+MAX_ECE = 0.05  # calibration error beyond this (and beyond chance) on held-out reference rows,
+MAX_GAP = 0.01  # or estimated accuracy off by this (and 4 sampling errors) there: flagged
 ECE_BINS, ECE_SPLITS = 10, 10
 
 
@@ -53,11 +54,15 @@ def class_index(values: np.ndarray, classes: np.ndarray, what: str) -> np.ndarra
     return pos
 
 
-def _ece(y: np.ndarray, p: np.ndarray) -> float:
-    """Expected calibration error over equal-count bins of the sorted scores."""
+def _ece(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Expected calibration error over equal-count bins of the sorted scores, and what a
+    perfectly calibrated score would show at these bin sizes by chance (its noise floor)."""
     order = np.argsort(p, kind="stable")
-    bins = np.array_split(order, min(ECE_BINS, max(1, len(p) // 2)))
-    return float(sum(len(b) / len(p) * abs(p[b].mean() - y[b].mean()) for b in bins if len(b)))
+    bins = [b for b in np.array_split(order, min(ECE_BINS, max(1, len(p) // 2))) if len(b)]
+    ece = sum(len(b) / len(p) * abs(p[b].mean() - y[b].mean()) for b in bins)
+    floor = sum(len(b) / len(p) * np.sqrt(2 / np.pi * np.mean(p[b] * (1 - p[b])) / len(b))
+                for b in bins)
+    return float(ece), float(floor)
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> Any:
@@ -66,24 +71,52 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> Any:
     return IsotonicRegression(out_of_bounds="clip", increasing=True).fit(x, y)
 
 
-def _check(truth: np.ndarray, scores: np.ndarray, seed: int) -> tuple[float, float]:
-    """(raw, calibrated) ECE of the scores' classes on held-out folds of the reference."""
+def _normalised(p: np.ndarray) -> np.ndarray:
+    """Per-class calibrated probabilities as rows summing to 1 (binary: the second class's)."""
+    if p.shape[1] == 2:
+        return np.column_stack([1.0 - p[:, 1], p[:, 1]])
+    total = p.sum(axis=1, keepdims=True)
+    return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """Held-out reference rows of the cross-validation: labels (one-hot), raw and calibrated."""
+
+    truth: np.ndarray
+    raw: np.ndarray
+    calibrated: np.ndarray
+
+    def ece(self, calibrated: bool) -> tuple[float, float]:
+        """Mean over classes of (ECE, its noise floor)."""
+        p = self.calibrated if calibrated else self.raw
+        found = [_ece(self.truth[:, c], p[:, c]) for c in range(self.truth.shape[1])]
+        return float(np.mean([f[0] for f in found])), float(np.mean([f[1] for f in found]))
+
+    def accuracy_gap(self, calibrated: bool) -> tuple[float, float]:
+        """|expected - realized| accuracy of the held-out rows, and its sampling error (x
+        sqrt(2): the splits draw rows repeatedly, about twice the variance of distinct ones)."""
+        p = self.calibrated if calibrated else self.raw
+        pred = self.raw.argmax(axis=1)
+        rows = np.arange(len(pred))
+        real = float(self.truth[rows, pred].mean())
+        gap = abs(float(p[rows, pred].mean()) - real)
+        return gap, float(np.sqrt(2 * max(real * (1 - real), 1e-4) / len(pred)))
+
+
+def _check(truth: np.ndarray, scores: np.ndarray, seed: int) -> _Held:
+    """The held-out rows of ``ECE_SPLITS`` stratified 90/10 splits of the reference."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
     split = StratifiedShuffleSplit(n_splits=ECE_SPLITS, test_size=0.1, random_state=seed)
-    raw, cal = [], []
-    labels = truth.argmax(axis=1)
-    for c in range(truth.shape[1]):
-        ys, ps, qs = [], [], []
-        for train, test in split.split(scores, labels):
-            iso = _isotonic(scores[train, c], truth[train, c])
-            ys.append(truth[test, c])
-            ps.append(scores[test, c])
-            qs.append(iso.predict(scores[test, c]))
-        y, p, q = np.concatenate(ys), np.concatenate(ps), np.concatenate(qs)
-        raw.append(_ece(y, p))
-        cal.append(_ece(y, q))
-    return float(np.mean(raw)), float(np.mean(cal))
+    ys, raw, cal = [], [], []
+    for train, test in split.split(scores, truth.argmax(axis=1)):
+        maps = [_isotonic(scores[train, c], truth[train, c]) for c in range(truth.shape[1])]
+        ys.append(truth[test])
+        raw.append(scores[test])
+        cal.append(_normalised(np.column_stack([m.predict(scores[test, c])
+                                                for c, m in enumerate(maps)])))
+    return _Held(np.concatenate(ys), np.concatenate(raw), np.concatenate(cal))
 
 
 @dataclass
@@ -104,14 +137,17 @@ class CBPE:
         truth = np.eye(len(classes))[class_index(labels, classes, "reference label")]
         if len(np.unique(truth.argmax(axis=1))) < 2:
             raise BadInput("the reference labels hold one class: nothing to calibrate on")
-        ece_raw, ece_cal = _check(truth, s, seed)
+        held = _check(truth, s, seed)
+        (ece_raw, _), (ece_cal, floor) = held.ece(False), held.ece(True)
         use = ece_cal < ece_raw
         maps = [_isotonic(s[:, c], truth[:, c]) for c in range(len(classes))] if use else None
         best = ece_cal if use else ece_raw
-        ok = best <= MAX_ECE
+        gap, error = held.accuracy_gap(use)
+        ok = best <= max(MAX_ECE, 2 * floor) and gap <= max(MAX_GAP, 4 * error)
         detail = (f"{'isotonic' if use else 'raw scores'}: expected calibration error {best:.3f} "
-                  f"on held-out reference rows (raw {ece_raw:.3f})"
-                  + ("" if ok else f"; calibration poor (> {MAX_ECE}): estimates may be off"))
+                  f"on held-out reference rows (raw {ece_raw:.3f}, chance {floor:.3f}); "
+                  f"estimated accuracy off the realized by {gap:.3f} there"
+                  + ("" if ok else "; calibration poor: estimates may be off"))
         return cls(classes, maps, Calibration(method="isotonic" if use else "none",
                                               ece_raw=ece_raw, ece_calibrated=ece_cal, ok=ok,
                                               detail=detail))
@@ -121,11 +157,7 @@ class CBPE:
         s = as_matrix(scores, len(self.classes))
         if self.maps is None:
             return s
-        p = np.column_stack([m.predict(s[:, c]) for c, m in enumerate(self.maps)])
-        if len(self.classes) == 2:
-            return np.column_stack([1.0 - p[:, 1], p[:, 1]])
-        total = p.sum(axis=1, keepdims=True)
-        return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total > 0)
+        return _normalised(np.column_stack([m.predict(s[:, c]) for c, m in enumerate(self.maps)]))
 
     def expected(self, pred: np.ndarray, scores: np.ndarray) -> Metrics:
         """The estimated metrics of any subset of the batch (row indices -> values)."""
