@@ -203,3 +203,24 @@ def test_an_unsupported_layer_is_named_in_one_line(store_path: Path, tmp_path: P
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "layer 4 (MaxPool2d) is not supported" in err
     assert "MaxPool2d" in str(interval.unsupported(digits_model()))
+
+
+def test_the_certification_suite_runs_interval_bounds_beside_smoothing(
+        mlp: Any, store_path: Path, tmp_path: Path) -> None:
+    """On a model whose layers it supports, the suite joins interval_bounds (its L2 default,
+    on smoothing's radii): its metrics, its record and its curve beside smoothing's."""
+    config = tmp_path / "audit.yaml"
+    config.write_text(json.dumps({"model": MLP, "data": "dii_hpc.examples.digits:digits_data",
+                                  "n_samples": 30, "seed": 0,
+                                  "params": {"n": 200, "n0": 20, "radii": [0, 0.25]}}))
+    out = tmp_path / "out.json"
+    assert cli("audit", "suite", "certification", "--config", str(config), "--json",
+               str(out)) == 0
+    result = json.loads(out.read_text())
+    record = next(a for a in result["attacks"] if a["name"] == "interval_bounds")
+    assert record["params"]["norm"] == "2" and record["params"]["radii"] == [0.0, 0.25]
+    metrics = result["metrics"]
+    assert metrics["interval_bounds.certified_accuracy@0"] == metrics["base_accuracy"]
+    assert 0.3 < metrics["interval_bounds.certified_accuracy@0.25"] < metrics["base_accuracy"]
+    assert [p["radius"] for p in result["curves"]["interval_bounds.certified_accuracy"]] == [
+        0.0, 0.25]
