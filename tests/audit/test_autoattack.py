@@ -69,6 +69,34 @@ def test_blocks_merge_to_the_numbers_of_one_block(digits: Any, digits_eval: Any,
         np.testing.assert_array_equal(whole[key], parts[key])
 
 
+def test_apgd_ce_and_curve_give_the_flags_of_full_apgd_ce_runs(digits: Any, digits_eval: Any,
+                                                              quick: None) -> None:
+    """The evaluation's APGD-CE and its curve drop a sample at its first adversarial iterate
+    (AutoAttack iterates on) and reuse the evaluation's own APGD-CE at eps: the samples
+    full APGD-CE runs flag, eps by eps, so the same robust accuracies.
+
+    Dropping samples changes the batch a sample's forward runs in, which may move a last
+    bit on some CPU; so one sample of 40 per eps may differ, no more."""
+    from dii_hpc.audit.evasion.torch_engine import apgd
+    from dii_hpc.audit.evasion.torch_engine.target import of
+
+    model, x, y = _case(digits, digits_eval, 40)
+    p, target = aa.plan(model, {"eps": 0.05}), of(model)
+    block = aa.run_block(target, x, y, np.arange(len(x)), p, seed=0)
+    xt, yt = target.tensor(x), target.labels(y)
+    params = p.steps["apgd-ce"][2]
+    full = np.stack([(target.predict(apgd.apgd(target, xt, yt, norm=p.norm, eps=p.eps * m,
+                                               seed=0, **params)).argmax(1) == yt).numpy()
+                     for m in aa.CURVE])
+    assert ((block["curve"] != full).sum(1) <= 1).all(), (block["curve"].sum(1), full.sum(1))
+    after_ce = np.flatnonzero(block["fooled_by"] == 0)
+    assert (~full[aa.CURVE.index(1.0)][after_ce]).sum() >= len(after_ce) - 1
+    assert full[0].sum() > full[-1].sum() and full[0].any() and len(after_ce)  # not vacuous
+    with pytest.raises(BadInput, match="untargeted"):
+        apgd.apgd(target, xt, yt, norm=p.norm, eps=p.eps, loss="dlr-targeted",
+                  stop_fooled=True)
+
+
 def test_result_names_the_standard_and_is_clean_on_the_demo_model(
         digits: Any, quick: None) -> None:
     from dii_hpc.audit import engine

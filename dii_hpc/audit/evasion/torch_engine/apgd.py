@@ -18,6 +18,7 @@ import numpy as np
 
 from dii_hpc.audit.evasion.torch_engine.batching import size
 from dii_hpc.audit.evasion.torch_engine.target import Target, batches, sample_noise
+from dii_hpc.errors import BadInput
 
 MOMENTUM = 0.75
 
@@ -122,13 +123,35 @@ def _oscillation(steps: Any, j: int, k: int, rho: float) -> Any:
     return (t <= k * rho).float()
 
 
+class _Kept:
+    """Flags and points of the samples a run dropped once fooled (`stop_fooled`)."""
+
+    def __init__(self, acc: Any, x_best_adv: Any) -> None:
+        import torch
+
+        self.flags, self.points = acc.clone(), x_best_adv.clone()
+        self.live = torch.arange(len(acc), device=acc.device)
+
+    def drop(self, acc: Any, x_best_adv: Any) -> None:
+        gone = self.live[~acc]
+        self.flags[gone], self.points[gone] = False, x_best_adv[~acc]
+        self.live = self.live[acc]
+
+    def result(self, acc: Any, x_best_adv: Any) -> tuple[Any, Any]:
+        self.flags[self.live], self.points[self.live] = acc, x_best_adv
+        return self.flags, self.points
+
+
 def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: float,
                n_iter: int, fn: Any, eot_iter: int = 1, rho: float = 0.75, seed: int = 0,
-               extra: int = 0) -> tuple[Any, Any]:
+               extra: int = 0, stop_fooled: bool = False) -> tuple[Any, Any]:
     """One AutoPGD run: (still-robust flags, best adversarial point per sample).
 
     n_iter + 1 gradients, as AutoAttack; besides them only elementwise work on the device
-    (selections with `torch.where`, clamps in place), no host copy but at checkpoints."""
+    (selections with `torch.where`, clamps in place), no host copy but at checkpoints.
+    `stop_fooled` drops a sample from the batch at its first fooling iteration: the same
+    flags for less work, its point the first adversarial one rather than the last (for
+    callers that need the flags only; `fn` must not hold per-sample state)."""
     import torch
 
     x_adv = _start(target, x, index, norm, eps, seed, extra)
@@ -144,6 +167,7 @@ def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: fl
         max(int(0.03 * n_iter), 1)
     counter, best_at_check = 0, loss_best.clone()
     reduced_at_check = torch.ones_like(loss_best)
+    kept = _Kept(acc, x_best_adv) if stop_fooled else None
     for i in range(n_iter):
         with torch.no_grad():
             momentum, x_old = x_adv - x_old, x_adv
@@ -171,17 +195,32 @@ def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: fl
                 step[m] /= 2.0
                 x_adv[m], grad[m] = x_best[m], grad_best[m]
             k, counter = max(k - k_decr, k_min), 0
-    return acc, x_best_adv
+        if kept is not None and not bool(acc.all()):
+            kept.drop(acc, x_best_adv)
+            live = acc
+            x, y, x_adv, x_old, x_best, x_best_adv, grad, grad_best, loss_best, step, \
+                best_at_check, reduced_at_check, acc = (v[live] for v in (
+                    x, y, x_adv, x_old, x_best, x_best_adv, grad, grad_best, loss_best, step,
+                    best_at_check, reduced_at_check, acc))
+            steps = steps[:, live]
+            if bounds[0] is not None:
+                bounds = (bounds[0][live], bounds[1][live])
+            if not len(x):
+                break
+    return kept.result(acc, x_best_adv) if kept is not None else (acc, x_best_adv)
 
 
 def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, n_iter: int = 100,
          n_restarts: int = 1, loss: str = "ce", eot_iter: int = 1, rho: float = 0.75,
          n_target_classes: int = 9, seed: int = 0, index: Any = None,
-         batch_size: int | None = None) -> Any:
+         batch_size: int | None = None, stop_fooled: bool = False) -> Any:
     """x_adv of AutoAttack's APGD-CE / APGD-DLR (`loss` ce|dlr) or APGD-T (dlr-targeted).
 
     Restarts and target classes run on the samples still robust; a sample counts as
-    fooled by the best point any iteration found (AutoAttack's `perturb`)."""
+    fooled by the best point any iteration found (AutoAttack's `perturb`). `stop_fooled`
+    (untargeted losses): a sample leaves its batch once fooled (`single_run`)."""
+    if stop_fooled and loss == "dlr-targeted":
+        raise BadInput("apgd: stop_fooled needs an untargeted loss (ce or dlr)")
     norm = np.inf if norm in (np.inf, "inf") else 2
     index = np.arange(len(x)) if index is None else np.asarray(index)
     batch_size = batch_size or size(target, x)
@@ -199,7 +238,8 @@ def apgd(target: Target, x: Any, y: Any, *, norm: Any, eps: float, n_iter: int =
                 ok, xb_adv = single_run(target, xb, yb, index[ids.cpu().numpy()], norm=norm,
                                         eps=eps, n_iter=int(n_iter),
                                         fn=_loss_fn(loss, y_target), eot_iter=eot_iter,
-                                        rho=rho, seed=seed, extra=1000 * t + restart)
+                                        rho=rho, seed=seed, extra=1000 * t + restart,
+                                        stop_fooled=stop_fooled)
                 acc[ids[~ok]] = False
                 adv[ids[~ok]] = xb_adv[~ok]
     return adv.detach()
