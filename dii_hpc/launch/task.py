@@ -158,37 +158,44 @@ def _link_logs(run_dir: Path, paths: dict[str, str], rank: int, world_size: int)
 
 
 def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, dist: Any,
-           run_id: str | None = None) -> Any:
+           run_id: str | None = None, sections: dict[str, Any] | None = None,
+           store: Any = None, new: dict[str, Any] | None = None) -> Any:
     """Rank 0: resume the task's run (or ``run_id``: a study worker's trial) and record
-    where and how wide it runs."""
+    where and how wide it runs: manifest and sections (``sections``: the caller's, merged
+    into the Slurm one for "slurm") in one run.json write (each is a round trip on a shared
+    filesystem); ``store``: the plan's, when the caller has it open; ``new``: params and
+    tags of a run that does not exist yet (made RUNNING by that first write)."""
     from dii_hpc.launch.manifest import runtime_manifest
     from dii_hpc.store.store import Store
     from dii_hpc.tracking.run import start_run
 
     spec = plan["tasks"][index]
-    store = Store(plan["store"])
+    store = store or Store(plan["store"])  # a study worker's own, already checked
     run = start_run(config.experiment, run_id=run_id or spec["run_id"], kind=config.kind,
-                    store=store, rank=0, all_ranks=config.tracking.all_ranks)
+                    store=store, rank=0, all_ranks=config.tracking.all_ranks, **(new or {}))
     manifest = runtime_manifest()
-    run.set_manifest({**manifest, "config": raw, "seed": spec.get("seed"),
-                      "git": {k: v for k, v in plan.get("git", {}).items() if k != "diff"},
-                      "submission": plan["submission_id"], "task_index": index,
-                      "source": plan.get("source"), "config_dir": plan.get("config_dir")})
     diff = plan.get("git_diff_file")
     if diff and Path(diff).is_file():
         run.log_artifact(diff, name="git.diff")
     paths = _log_paths()
     _link_logs(store.run_path(config.experiment, run.id), paths, 0, dist.world_size)
-    run.set_section("launch", {"executor": plan.get("executor"), "host": manifest["host"],
-                               "pid": os.getpid(), "world_size": dist.world_size,
-                               "nodes": list(dist.nodes) or [manifest["host"]],
-                               "all_ranks": config.tracking.all_ranks, **paths})
+    extra = dict(sections or {})
+    slurm_extra = extra.pop("slurm", {})
+    out: dict[str, Any] = {"launch": {
+        "executor": plan.get("executor"), "host": manifest["host"], "pid": os.getpid(),
+        "world_size": dist.world_size, "nodes": list(dist.nodes) or [manifest["host"]],
+        "all_ranks": config.tracking.all_ranks, **paths}}
     ids = dict(manifest["slurm"])
     if ids.get("array_job_id") and ids.get("array_task_id"):
         ids["raw_job_id"] = ids.get("job_id")
         ids["job_id"] = f"{ids['array_job_id']}_{ids['array_task_id']}"
     if ids:
-        run.set_section("slurm", {**(run.record.get("slurm") or {}), **ids})
+        out["slurm"] = {**(run.record.get("slurm") or {}), **ids, **slurm_extra}
+    run.set_sections({**out, **extra}, manifest={
+        **manifest, "config": raw, "seed": spec.get("seed"),
+        "git": {k: v for k, v in plan.get("git", {}).items() if k != "diff"},
+        "submission": plan["submission_id"], "task_index": index,
+        "source": plan.get("source"), "config_dir": plan.get("config_dir")})
     return run
 
 

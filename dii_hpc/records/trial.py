@@ -36,7 +36,7 @@ class SectionWriter(Protocol):
 
     record: dict[str, Any]
 
-    def set_section(self, name: str, value: dict[str, Any]) -> None: ...
+    def set_section(self, name: str, value: dict[str, Any], *, save: bool = True) -> None: ...
 
 
 def of(record: Mapping[str, Any]) -> TrialSection | None:
@@ -51,14 +51,15 @@ def of(record: Mapping[str, Any]) -> TrialSection | None:
         return None
 
 
-def write(run: SectionWriter, section: TrialSection) -> None:
-    run.set_section(SECTION, section.model_dump(exclude_none=True))
+def write(run: SectionWriter, section: TrialSection, *, save: bool = True) -> None:
+    run.set_section(SECTION, section.model_dump(exclude_none=True), save=save)
 
 
-def end(run: SectionWriter, **result: Any) -> None:
-    """The trial's end (state, value, pruned, error) added to the section the run has."""
+def end(run: SectionWriter, *, save: bool = True, **result: Any) -> None:
+    """The trial's end (state, value, pruned, error) added to the section the run has
+    (``save=False``: written by the run's end, which follows)."""
     section = of(run.record)
     if section is None:  # ended before its section was written: keep what there is
-        run.set_section(SECTION, {**(run.record.get(SECTION) or {}), **result})
+        run.set_section(SECTION, {**(run.record.get(SECTION) or {}), **result}, save=save)
     else:
-        write(run, section.model_copy(update=result))
+        write(run, section.model_copy(update=result), save=save)

@@ -20,11 +20,17 @@ from typing import Any
 
 def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview, *,
                 mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically, creating parent directories."""
+    """Replace ``path`` with ``data`` atomically, creating parent directories (only when
+    the temp file cannot be made: on a networked filesystem every mkdir and stat of a folder
+    that exists is a round trip to the server, and most writes replace a file)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+    flags, perm = os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode
+    try:
+        fd = os.open(tmp, flags, perm)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, perm)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -40,6 +40,7 @@ class Store:
         self.damaged: list[tuple[str, str]] = []
         self._where: dict[str, Path] = {}
         self._umask_applied = False
+        self._writable = False  # checked once per instance: each check is a server round trip
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -68,7 +69,10 @@ class Store:
         return self
 
     def ensure_writable(self) -> None:
-        """Create the store if needed; refuse (exit 2) a path we cannot write."""
+        """Create the store if needed; refuse (exit 2) a path we cannot write (checked
+        once per instance: a store made unwritable later fails at its next write)."""
+        if self._writable:
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -80,6 +84,7 @@ class Store:
 
             apply_umask(self.root)
             self._umask_applied = True
+        self._writable = True
 
     # ----------------------------------------------------------------- names
     def experiments(self) -> list[str]:

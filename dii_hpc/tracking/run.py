@@ -282,14 +282,16 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
             self.record["tags"].update({k: str(v) for k, v in tags.items()})
             self._save()
 
-    def set_section(self, name: str, value: Any) -> None:
+    def set_section(self, name: str, value: Any, *, save: bool = True) -> None:
         """Store a kind-specific result (``audit``, ``drift``, ``inference``) in run.json."""
-        self.set_sections({name: value})
+        self.set_sections({name: value}, save=save)
 
-    def set_sections(self, sections: dict[str, Any], manifest: dict[str, Any] | None = None
-                     ) -> None:
+    def set_sections(self, sections: dict[str, Any], manifest: dict[str, Any] | None = None,
+                     *, save: bool = True) -> None:
         """Several sections (and ``manifest`` entries, merged as `set_manifest` does) in one
-        run.json write: a result of many parts is published whole, and written once."""
+        run.json write: a result of many parts is published whole, and written once.
+        ``save=False``: kept for the run's next record write, which the caller makes next
+        (`finish`: a trial's end and the run's in one write)."""
         reserved = {"run_id", "experiment", "status", "metrics", "params", "tags", "manifest"}
         if bad := sorted(reserved & set(sections)):
             raise BadInput(f"section name {bad[0]!r} is reserved")
@@ -297,7 +299,8 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
             self.record.update(sections)
             if manifest:
                 self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
-            self._save()
+            if save:
+                self._save()
 
     def set_manifest(self, manifest: dict[str, Any]) -> None:
         self.set_sections({}, manifest)

@@ -175,13 +175,14 @@ def _lock(path: Path) -> Any:
 
 
 def storage(sdir: Path) -> Any:
-    """Optuna's journal storage on the shared filesystem, with the O_EXCL lock."""
-    optuna = optuna_module()
-    from optuna.storages.journal import JournalFileBackend
+    """Optuna's journal storage on the shared filesystem, with the O_EXCL lock, able to
+    run a claim or a tell as one batch (`journal.batch`)."""
+    from dii_hpc.launch.optimize import journal as journalmod
 
+    optuna_module()
     sdir.mkdir(parents=True, exist_ok=True)
     journal = str(sdir / JOURNAL_FILE)
-    return optuna.storages.JournalStorage(JournalFileBackend(journal, lock_obj=_lock(Path(journal))))
+    return journalmod.storage(journal, _lock(Path(journal)))
 
 
 def open_study(store: Store, experiment: str, spec: dict[str, Any], *, seed: int | None = None,
@@ -374,8 +375,12 @@ def _end_dead_run(store: Store, run_id: str | None, why: str, dead_only: bool = 
 
 
 def _tell(study: Any, number: int, **kwargs: Any) -> None:
-    """study.tell, where a trial told meanwhile by another worker is not an error."""
-    study.tell(number, skip_if_finished=True, **kwargs)
+    """study.tell, where a trial told meanwhile by another worker is not an error; one
+    batch of the journal (`journal.batch`: its lock taken once, one fsync)."""
+    from dii_hpc.launch.optimize.journal import batch
+
+    with batch(study):
+        study.tell(number, skip_if_finished=True, **kwargs)
 
 
 def _finite(value: Any) -> TypeGuard[int | float]:

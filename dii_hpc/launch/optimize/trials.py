@@ -1,9 +1,10 @@
 """A worker of an adaptive sweep: one array task (or local process) that runs trials.
 
-The loop: under the study's claim lock, recover trials whose worker is gone, then ask the
-study for a trial while fewer than `n_trials` are done or running; outside the lock, run it
-as a tracked run of its own (run id kept as the trial's user attr ``run_id``; the run gets a
-``trial`` section), tell the result, and go again.  A worker with nothing left to ask stays
+The loop: under the study's claim lock, tell the result of the trial this worker ran last,
+recover trials whose worker is gone, then ask the study for a trial while fewer than
+`n_trials` are done or running (one batch of the journal: `journal.batch`); outside the
+lock, run it as a tracked run of its own (run id kept as the trial's user attr ``run_id``;
+the run gets a ``trial`` section), end the run, and go again.  A worker with nothing left to ask stays
 while other workers' trials run, so a trial lost with its worker (killed, requeued, node
 gone) is asked again by a live worker instead of waiting for `dii-hpc resubmit`.
 
@@ -49,6 +50,8 @@ class Worker:
     dists: dict[str, Any] = field(default_factory=dict)
     ran: list[int] = field(default_factory=list)
     job: str | None = None  # submitit's job id (what `dii-hpc cancel` notes)
+    claimed: dict[str, Any] = field(default_factory=dict)  # the last claim's run_id, retry_of
+    untold: tuple[int, dict[str, Any]] | None = None  # a trial ended, told by the next claim
     started: float = field(default_factory=time.time)
 
     @property
@@ -108,6 +111,8 @@ def work(ref: TaskRef) -> dict[str, Any]:
                 _abandon(worker, trial, [])
                 raise
     finally:
+        with contextlib.suppress(Exception):  # on the way out; `study.settle` covers it
+            tell_untold(worker)
         _set_handler(signal.SIGTERM, before)
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(_preempt(), task._CURRENT.get("submitit_handler") or signal.SIG_DFL)
@@ -175,12 +180,16 @@ def _abandon(w: Worker, trial: Any, signals: list[int]) -> None:
 def _end_unstarted(w: Worker, run_id: str | None) -> None:
     """A trial's run the worker created but stopped before starting: CANCELLED when the
     cancel asked for it, else KILLED (nobody else would ever end it)."""
+    from dii_hpc.errors import NotFound
     from dii_hpc.store import records
     from dii_hpc.tracking.ending import CANCELLED_BY_USER
 
     if not run_id:
         return
-    record = w.store.run(run_id)
+    try:
+        record = w.store.run(run_id)
+    except NotFound:  # stopped between the claim, which chose its id, and its creation
+        return
     if record.get("status") != "PENDING":
         return
     if _cancelled(w) or records.cancel_requested(w.store.run_dir(run_id)):
@@ -227,8 +236,17 @@ def start(plan: dict[str, Any], index: int) -> Worker:
 
 
 def claim(w: Worker) -> tuple[str, Any]:
-    """("trial", trial) | ("wait", None) while others' trials run | ("done", None)."""
-    with studymod.claim_lock(w.store, w.experiment):
+    """("trial", trial) | ("wait", None) while others' trials run | ("done", None).
+
+    One batch of the journal (`journal.batch`) inside the claim lock: its lock taken once,
+    one fsync, queries that replay only what this worker appended.  The trial's run id is
+    chosen here (user attr ``run_id``, before its run exists: `study.lost_reason` gives a
+    run that never appears `ASK_GRACE_S`, as it gives a trial with no run id)."""
+    from dii_hpc.launch.optimize.journal import batch
+    from dii_hpc.store.ids import new_run_id
+
+    with studymod.claim_lock(w.store, w.experiment), batch(w.study):
+        tell_untold(w)  # the trial this worker just ran
         studymod.recover(w.study, w.store, w.me)
         if w.study.user_attrs.get("error") or _cancelled(w):
             return "done", None  # a bad-input stop (every trial would fail the same way), or
@@ -238,8 +256,10 @@ def claim(w: Worker) -> tuple[str, Any]:
         if counts.remaining(int(spec["n_trials"])) <= 0:
             return ("wait", None) if counts.running else ("done", None)
         trial = w.study.ask(w.dists)
-        trial.set_user_attr("worker", w.me["worker"])
-        trial.set_user_attr("token", w.me["token"])
+        w.claimed = {"run_id": new_run_id(), "retry_of": trial.user_attrs.get("retry_of")}
+        for key, value in (("worker", w.me["worker"]), ("token", w.me["token"]),
+                           ("run_id", w.claimed["run_id"])):
+            trial.set_user_attr(key, value)
     return "trial", trial
 
 
@@ -263,25 +283,25 @@ def _trial_config(w: Worker, trial: Any) -> tuple[dict[str, Any], Any, Any, dict
 
 def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
               params: dict[str, Any]) -> Any:
-    """The trial's run: created PENDING (its id recorded on the trial first), then started
-    like any task's run (manifest, logs, launch and slurm sections)."""
+    """The trial's run (its id recorded on the trial by the claim), started like any task's
+    run (manifest, logs, launch and slurm sections) with its trial section, in the write
+    that creates it (a worker stopped before it leaves a run id with no run: recovered as
+    one that never started, `study.lost_reason`)."""
     from dii_hpc import distributed
     from dii_hpc.launch import task
-    from dii_hpc.store.ids import new_run_id
     from dii_hpc.tracking import active
 
-    rid = new_run_id()
-    trial.set_user_attr("run_id", rid)
+    rid = w.claimed["run_id"]
     tags = {**config.tags, "submission": w.plan["submission_id"], "trial": str(trial.number)}
-    w.store.create_run(config.experiment, config.kind, params, tags, status="PENDING", run_id=rid)
-    try:
-        run = task._start(w.plan, w.index, raw, config, distributed.env(), run_id=rid)
-        if run.record.get("slurm"):  # the job is the worker's, shared by its trials
-            run.set_section("slurm", {**run.record["slurm"], "worker": w.me["worker"]})
-        trialrec.write(run, trialrec.TrialSection(
-            number=trial.number, metric=w.spec["metric"], direction=w.spec["direction"],
-            worker=w.me["worker"], space={k: next(iter(e)) for k, e in w.spec["space"].items()},
-            retry_of=trial.user_attrs.get("retry_of")))
+    section = trialrec.TrialSection(
+        number=trial.number, metric=w.spec["metric"], direction=w.spec["direction"],
+        worker=w.me["worker"], space={k: next(iter(e)) for k, e in w.spec["space"].items()},
+        retry_of=w.claimed["retry_of"])
+    try:  # the job is the worker's, shared by its trials: its slurm section says which
+        run = task._start(w.plan, w.index, raw, config, distributed.env(), run_id=rid,
+                          sections={trialrec.SECTION: section.model_dump(exclude_none=True),
+                                    "slurm": {"worker": w.me["worker"]}}, store=w.store,
+                          new={"params": params, "tags": tags})
     except (KeyboardInterrupt, SystemExit) as err:  # a stop while the run was being started
         started = active.top()
         if started is not None and started.id == rid:
@@ -343,12 +363,13 @@ def run_trial(w: Worker, trial: Any) -> None:
             except Exception as err:
                 line = _last_line(err)
                 trial.set_user_attr("error", line)
-                trialrec.end(run, state="FAIL", error=line)
+                trialrec.end(run, state="FAIL", error=line, save=False)  # with its end
                 raise
     except Exception:  # noqa: BLE001 - the user's failure is this trial's result; go on
-        studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+        _tell_later(w, trial.number, state=TrialState.FAIL)
     w.ran.append(trial.number)
     if stop:
+        tell_untold(w)
         raise BadInput(stop)
 
 
@@ -369,7 +390,7 @@ def _body(w: Worker, trial: Any, run: Any, config: Any, ex: Any) -> str | None:
         pruned = str(err)
     finally:
         run.on_metric(metric, None)
-    run.flush()
+    run.flush(save=False)  # the points and their summary; run.json is written by its end
     value = (run.record.get("metrics", {}).get(metric) or {}).get("last")
     return _end(w, trial, run, value, pruned)
 
@@ -379,9 +400,9 @@ def _end(w: Worker, trial: Any, run: Any, value: Any, pruned: str | None) -> str
     from optuna.trial import TrialState
 
     if pruned is not None:
-        trialrec.end(run, state="PRUNED", value=value, pruned=pruned)
+        trialrec.end(run, state="PRUNED", value=value, pruned=pruned, save=False)
         run.finish("PRUNED", pruned)
-        studymod._tell(w.study, trial.number, state=TrialState.PRUNED)
+        _tell_later(w, trial.number, state=TrialState.PRUNED)
         return None
     if not studymod._finite(value):
         logged = ", ".join(sorted(run.record.get("metrics", {}))) or "none"
@@ -392,11 +413,26 @@ def _end(w: Worker, trial: Any, run: Any, value: Any, pruned: str | None) -> str
         trial.set_user_attr("error", why)
         if never:
             w.study.set_user_attr("error", why)  # every trial would end the same way: stop
-        trialrec.end(run, state="FAIL", error=why)
+        trialrec.end(run, state="FAIL", error=why, save=False)
         run.finish("FAILED", why)
-        studymod._tell(w.study, trial.number, state=TrialState.FAIL)
+        _tell_later(w, trial.number, state=TrialState.FAIL)
         return why if never else None
-    trialrec.end(run, state="COMPLETE", value=float(value))
+    trialrec.end(run, state="COMPLETE", value=float(value), save=False)
     run.finish("FINISHED")
-    studymod._tell(w.study, trial.number, values=float(value))
+    _tell_later(w, trial.number, values=float(value))
     return None
+
+
+def _tell_later(w: Worker, number: int, **result: Any) -> None:
+    """The trial's result, told by this worker's next claim, in its batch of the journal
+    (one lock, one fsync for both): its run's end is already on disk, so a worker that dies
+    first loses nothing (`study.settle` tells it from the run, once)."""
+    w.untold = (number, result)
+
+
+def tell_untold(w: Worker) -> None:
+    """Tell the trial `_tell_later` kept (the claim does, first; and a worker that stops)."""
+    if w.untold is not None:
+        number, result = w.untold
+        studymod._tell(w.study, number, **result)
+        w.untold = None

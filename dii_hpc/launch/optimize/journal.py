@@ -1,0 +1,138 @@
+"""A study's journal on a shared filesystem, in batches: what a trial's claim and tell cost.
+
+Optuna's `JournalFileBackend` takes its file lock for every log it appends (create, rename
+and unlink of the lock file), opens the journal for every append (and fsyncs it), and reads
+the journal (open, stat, read) before every query.  On GlusterFS each of those is a round
+trip to the servers, and a trial's claim (recover, count, ask, its attrs) is a dozen appends
+and thirty queries.  `batch` takes the journal's lock ONCE for such a group of operations:
+- the appends go through one descriptor opened for the batch, and one fsync before the lock
+  is released makes them durable (a crash before it loses the whole batch, as a crash before
+  the batch would: nobody acted on it, since the lock was held; the claim returns after it);
+- a query syncs with the file only when this process appended since its last sync: with the
+  lock held nobody else can append, so the state it replayed is the file's (exact, not
+  stale), and the first query of the batch always reads the file, after the lock was taken.
+Outside a batch the backend and storage are Optuna's own, unchanged.  The lock is Optuna's
+`JournalFileOpenLock` (O_EXCL), the one every writer of the journal takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Generator, Iterator
+from typing import Any
+
+
+def storage(path: str, lock: Any) -> Any:
+    """Optuna's JournalStorage over the journal at ``path``, able to `batch`."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    class Backend(JournalFileBackend):
+        """The file backend; inside a batch, appends through one descriptor, no lock."""
+
+        def __init__(self) -> None:
+            super().__init__(path, lock_obj=lock)
+            self.held = False
+            self._fd: int | None = None
+            self._reader: Any = None  # the journal opened for reading, for the batch
+
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:
+            if self.held:  # nested (a tell during a claim's recovery): the outer one
+                yield
+                return
+            self._lock.acquire()
+            self.held = True
+            try:
+                yield
+            finally:
+                try:
+                    if self._reader is not None:
+                        self._reader.close()
+                    if self._fd is not None:
+                        os.fsync(self._fd)  # durable before anyone may act on the batch
+                        os.close(self._fd)
+                finally:
+                    self._fd, self._reader, self.held = None, None, False
+                    with contextlib.suppress(RuntimeError):  # broken as stale: gone anyway
+                        self._lock.release()
+
+        def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
+            """Optuna's reading (complete lines up to the size seen, offsets of the lines
+            read kept); inside a batch through one descriptor, whose size is the file's:
+            only this process appends while the lock is held."""
+            if not self.held:
+                yield from super().read_logs(log_number_from)
+                return
+            if self._reader is None:
+                self._reader = open(self._file_path, "rb")  # noqa: SIM115 - closed by batch
+            offsets = self._log_number_offset
+            start = log_number_from if log_number_from in offsets else 0
+            self._reader.seek(offsets[start])
+            left = os.fstat(self._reader.fileno()).st_size - offsets[start]
+            for number, line in enumerate(self._reader, start=start):
+                left -= len(line)
+                if left < 0 or not line.endswith(b"\n"):
+                    break  # a line being written: the next read has it
+                offsets.setdefault(number + 1, offsets[number] + len(line))
+                if number >= log_number_from:
+                    yield json.loads(line)
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            if not self.held:
+                super().append_logs(logs)
+                return
+            data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs)
+                    + "\n").encode("utf-8")
+            if self._fd is None:
+                self._fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+
+    class Storage(JournalStorage):
+        """JournalStorage whose queries inside a batch skip a sync that can find nothing."""
+
+        def __init__(self, backend: Backend) -> None:
+            self._synced = False  # the replayed state is the file's (only while held)
+            self._file = backend
+            super().__init__(backend)
+
+        def _write_log(self, op_code: int, extra_fields: dict[str, Any]) -> None:
+            self._synced = False
+            super()._write_log(op_code, extra_fields)
+
+        def _sync_with_backend(self) -> None:
+            held = self._file.held
+            if held and self._synced:
+                return
+            super()._sync_with_backend()
+            self._synced = held
+
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:
+            outer = not self._file.held
+            with self._file.batch():
+                if outer:
+                    self._synced = False  # the first query reads what others appended
+                try:
+                    yield
+                finally:
+                    if outer:
+                        self._synced = False
+
+    return Storage(Backend())
+
+
+@contextlib.contextmanager
+def batch(study: Any) -> Iterator[None]:
+    """The study's journal lock held around a group of operations (see the module doc);
+    a storage that cannot batch runs them as Optuna does."""
+    opened = getattr(study._storage, "batch", None)
+    if opened is None:
+        yield
+        return
+    with opened():
+        yield
