@@ -104,28 +104,52 @@ class _Held:
         return gap, float(np.sqrt(2 * max(real * (1 - real), 1e-4) / len(pred)))
 
 
-def _check(truth: np.ndarray, scores: np.ndarray, seed: int) -> _Held:
-    """The held-out rows of ``ECE_SPLITS`` stratified 90/10 splits of the reference."""
+def _needs(truth: np.ndarray, score: np.ndarray, seed: int) -> bool:
+    """NannyML's rule for one class: calibrate when isotonic lowers the ECE of the class's
+    held-out scores (10 splits of 90/10, stratified on the class)."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if len(np.unique(truth)) < 2:
+        return False
+    split = StratifiedShuffleSplit(n_splits=ECE_SPLITS, test_size=0.1, random_state=seed)
+    ys, ps, qs = [], [], []
+    for train, test in split.split(score, truth):
+        ys.append(truth[test])
+        ps.append(score[test])
+        qs.append(_isotonic(score[train], truth[train]).predict(score[test]))
+    y, p, q = np.concatenate(ys), np.concatenate(ps), np.concatenate(qs)
+    return _ece(y, q)[0] < _ece(y, p)[0]
+
+
+def _calibrated(maps: list[Any], scores: np.ndarray) -> np.ndarray:
+    """Each class's scores through its map (None: as they are), rows normalised."""
+    return _normalised(np.column_stack([m.predict(scores[:, c]) if m is not None
+                                        else scores[:, c] for c, m in enumerate(maps)]))
+
+
+def _check(truth: np.ndarray, scores: np.ndarray, use: list[bool], seed: int) -> _Held:
+    """The held-out rows of ``ECE_SPLITS`` stratified 90/10 splits of the reference, calibrated
+    where ``use`` says."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
     split = StratifiedShuffleSplit(n_splits=ECE_SPLITS, test_size=0.1, random_state=seed)
     ys, raw, cal = [], [], []
     for train, test in split.split(scores, truth.argmax(axis=1)):
-        maps = [_isotonic(scores[train, c], truth[train, c]) for c in range(truth.shape[1])]
+        maps = [_isotonic(scores[train, c], truth[train, c]) if u else None
+                for c, u in enumerate(use)]
         ys.append(truth[test])
         raw.append(scores[test])
-        cal.append(_normalised(np.column_stack([m.predict(scores[test, c])
-                                                for c, m in enumerate(maps)])))
+        cal.append(_calibrated(maps, scores[test]))
     return _Held(np.concatenate(ys), np.concatenate(raw), np.concatenate(cal))
 
 
 @dataclass
 class CBPE:
-    """A fitted estimator: the model's classes, the isotonic maps (None: scores kept as they
-    are), and the calibration check."""
+    """A fitted estimator: the model's classes, the isotonic map of each class (None: that
+    class's scores kept; ``maps`` None: every score kept), and the calibration check."""
 
     classes: np.ndarray
-    maps: list[Any] | None
+    maps: list[Any | None] | None
     calibration: Calibration
 
     @classmethod
@@ -137,27 +161,30 @@ class CBPE:
         truth = np.eye(len(classes))[class_index(labels, classes, "reference label")]
         if len(np.unique(truth.argmax(axis=1))) < 2:
             raise BadInput("the reference labels hold one class: nothing to calibrate on")
-        held = _check(truth, s, seed)
+        k = len(classes)
+        use = [False] * k
+        for c in [1] if k == 2 else range(k):  # binary: the positive class decides (NannyML)
+            use[c] = _needs(truth[:, c], s[:, c], seed)
+        maps = [_isotonic(s[:, c], truth[:, c]) if u else None for c, u in enumerate(use)] \
+            if any(use) else None
+        held = _check(truth, s, use, seed)
         (ece_raw, _), (ece_cal, floor) = held.ece(False), held.ece(True)
-        use = ece_cal < ece_raw
-        maps = [_isotonic(s[:, c], truth[:, c]) for c in range(len(classes))] if use else None
-        best = ece_cal if use else ece_raw
-        gap, error = held.accuracy_gap(use)
+        use_any = any(use)
+        best = ece_cal if use_any else ece_raw
+        gap, error = held.accuracy_gap(use_any)
         ok = best <= max(MAX_ECE, 2 * floor) and gap <= max(MAX_GAP, 4 * error)
-        detail = (f"{'isotonic' if use else 'raw scores'}: expected calibration error {best:.3f} "
+        detail = (f"{'isotonic' if use_any else 'raw scores'}: expected calibration error {best:.3f} "
                   f"on held-out reference rows (raw {ece_raw:.3f}, chance {floor:.3f}); "
                   f"estimated accuracy off the realized by {gap:.3f} there"
                   + ("" if ok else "; calibration poor: estimates may be off"))
-        return cls(classes, maps, Calibration(method="isotonic" if use else "none",
+        return cls(classes, maps, Calibration(method="isotonic" if use_any else "none",
                                               ece_raw=ece_raw, ece_calibrated=ece_cal, ok=ok,
                                               detail=detail))
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities (rows sum to 1)."""
         s = as_matrix(scores, len(self.classes))
-        if self.maps is None:
-            return s
-        return _normalised(np.column_stack([m.predict(s[:, c]) for c, m in enumerate(self.maps)]))
+        return s if self.maps is None else _calibrated(self.maps, s)
 
     def expected(self, pred: np.ndarray, scores: np.ndarray) -> Metrics:
         """The estimated metrics of any subset of the batch (row indices -> values)."""
