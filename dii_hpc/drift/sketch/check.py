@@ -131,8 +131,8 @@ def profile_monitor(store: Store, name: str, data: str, opt: DriftOptions,
     saved as monitor ``name``; its checks then use sketches."""
     from dii_hpc.records.monitor import MonitorProfile
 
-    if model_spec or labels:
-        raise BadInput("--model and --labels need rows of the reference: drop --sketch")
+    if model_spec or labels or opt.target_column:
+        raise BadInput("--model, --labels and --target need rows of the reference: drop --sketch")
     monitors.folder(store, name)  # a bad name is refused before any work
     prof = profile_files(files_of(data), opt)
     if opt.prediction_column and opt.prediction_column not in prof.columns:

@@ -32,7 +32,8 @@ def default_test(pair: SketchPair, opt: DriftOptions) -> str:
 def _columns(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: str,
              cur_name: str) -> list[str]:
     """The columns to compare (the exact check's refusals: names, kinds, empty columns)."""
-    ignore = set(opt.ignore) | ({opt.prediction_column} if opt.prediction_column else set())
+    ignore = set(opt.ignore) | {c for c in (opt.prediction_column, opt.target_column,
+                                            opt.timestamp_column) if c}  # not features
     missing = [c for c in ref.columns if c not in cur.columns and c not in ignore]
     extra = [c for c in cur.columns if c not in ref.columns and c not in ignore]
     if missing or extra:

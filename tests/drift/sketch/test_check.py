@@ -10,6 +10,8 @@ import pytest
 
 from dii_hpc import Store
 from dii_hpc.cli.app import main
+from dii_hpc.drift.options import DriftOptions
+from dii_hpc.drift.sketch import check as sketched
 from tests.drift.sketch.conftest import DRIFTED
 
 
@@ -53,6 +55,14 @@ def test_monitor_from_sketches(store_path: Path, batches: dict[str, Path],
     code = main(["drift", "check", "--monitor", "big", "--data", str(batches["cur"]),
                  "--mmd"])
     assert code == 2 and "--mmd" in capsys.readouterr().err
+    # the target column is no feature; performance estimates need rows
+    capsys.readouterr()
+    section = sketched.check_files(str(batches["ref"]), str(batches["cur"]),
+                                   DriftOptions(sketch=True, target_column="flag"))
+    assert "flag" not in section.features and len(section.features) == 9
+    assert main(["drift", "profile", "--data", str(batches["ref"]), "--name", "big2",
+                 "--sketch", "--target", "flag"]) == 2
+    assert "--target need rows" in capsys.readouterr().err
     # an exact profile of the same name leaves no sketch behind
     assert main(["drift", "profile", "--data", str(batches["ref"]), "--name", "big"]) == 0
     assert not (folder / "reference.sketch").exists()
