@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc.drift.options import DriftOptions
 from dii_hpc.drift.sketch import codec
-from dii_hpc.drift.sketch.compare import compare_profiles, feature_result
+from dii_hpc.drift.sketch.compare import section_of
 from dii_hpc.drift.sketch.profile import TableSketch, profile_file, profile_frame
-from dii_hpc.drift.sketch.tests import SketchPair
 from dii_hpc.errors import BadInput
 from dii_hpc.records import monitor as monitors
 from dii_hpc.records.drift import DriftSection
@@ -62,22 +61,6 @@ def _executor(executor: str) -> str:
     if executor not in EXECUTORS:
         raise BadInput(f"--executor {executor}: expected one of {', '.join(EXECUTORS)}")
     return executor
-
-
-def section_of(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: str,
-               cur_name: str) -> DriftSection:
-    """Features, then the prediction column's drift when the options name one."""
-    section = compare_profiles(ref, cur, opt, ref_name, cur_name)
-    section.data_drift = section.drift
-    col = opt.prediction_column
-    if col and col in ref.columns and col in cur.columns:
-        pair = SketchPair(ref.columns[col].kind, ref.columns[col], cur.columns[col],
-                          opt.few_values)
-        section.prediction = feature_result("prediction", pair, opt)
-        section.drift = section.drift or section.prediction.drift
-    elif col:
-        raise BadInput(f"no prediction column {col!r} in both profiles")
-    return section
 
 
 def _compare(ref: TableSketch | list[Path], cur: list[Path], opt: DriftOptions, ref_name: str,

@@ -97,3 +97,19 @@ def compare_profiles(ref: TableSketch, cur: TableSketch, opt: DriftOptions,
         rank_error_current=max((cur.columns[c].rank_error() for c in cols), default=0.0),
         reference_files=max(1, len(ref.sources)), current_files=max(1, len(cur.sources)))
     return section
+
+
+def section_of(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: str,
+               cur_name: str) -> DriftSection:
+    """Features, then the prediction column's drift when the options name one."""
+    section = compare_profiles(ref, cur, opt, ref_name, cur_name)
+    section.data_drift = section.drift
+    col = opt.prediction_column
+    if col and col in ref.columns and col in cur.columns:
+        pair = SketchPair(ref.columns[col].kind, ref.columns[col], cur.columns[col],
+                          opt.few_values)
+        section.prediction = feature_result("prediction", pair, opt)
+        section.drift = section.drift or section.prediction.drift
+    elif col:
+        raise BadInput(f"no prediction column {col!r} in both profiles")
+    return section

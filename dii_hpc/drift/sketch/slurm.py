@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dii_hpc.drift.options import DriftOptions
 from dii_hpc.drift.sketch import codec
+from dii_hpc.drift.sketch.compare import section_of
 from dii_hpc.drift.sketch.profile import TableSketch, profile_file
 from dii_hpc.records.drift import DriftSection
 
@@ -71,8 +72,6 @@ def _merged(paths: list[str]) -> TableSketch:
 
 def merge_task(spec: MergeSpec) -> dict[str, Any]:
     """Merge job body: both sides merged, compared; the section's JSON and the job's peak memory."""
-    from dii_hpc.drift.sketch.check import section_of
-
     opt = DriftOptions.from_mapping(spec.options, "drift check options")
     section = section_of(_merged(spec.reference), _merged(spec.current), opt, spec.ref_name,
                          spec.cur_name)
