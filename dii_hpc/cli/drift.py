@@ -268,6 +268,18 @@ def tests_cmd() -> None:
     typer.echo(table(rows, ("test", "features", "drift when", "origin", "what")))
 
 
+@drift_app.command("rules")
+def rules_cmd() -> None:
+    """The data-quality rules installed (built-in and plug-ins): default threshold, origin."""
+    from dii_hpc.cli.tables import cell, table
+    from dii_hpc.drift.quality.rule import QUALITY_RULES
+
+    entries = sorted(QUALITY_RULES.entries().items(), key=lambda kv: (kv[1].record.order, kv[0]))
+    rows = [(name, cell(e.record.threshold), str(e.record.exit_code), e.origin, e.record.doc)
+            for name, e in entries]
+    typer.echo(table(rows, ("rule", "threshold", "exit", "origin", "what")))
+
+
 def register(app: typer.Typer) -> None:
     """Attach `drift` and its sub-commands to the root app."""
     app.add_typer(drift_app, name="drift")

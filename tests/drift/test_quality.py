@@ -126,3 +126,13 @@ def test_check_exit_codes_json_and_text(env: Path, capsys: pytest.CaptureFixture
     Path("off.yaml").write_text("quality_off: [new_category]\n")
     assert main(["drift", "check", "--reference", "ref.csv", "--current", "cat.csv",
                  "--config", "off.yaml"]) == 0
+
+
+def test_rules_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    """`drift rules` lists every rule with its default threshold and exit code, in order."""
+    assert main(["drift", "rules"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines[1:]]
+    assert names == ["schema", "type", "missing_share", "out_of_range", "new_category",
+                     "duplicates", "constant"]
+    assert lines[4].split()[1:4] == ["0.01", "1", "dii-hpc"]  # out_of_range
