@@ -57,6 +57,12 @@ def kind_of(series: Any, categorical: bool) -> str:
     return "text"
 
 
+def shown(value: Any) -> str:
+    """A value as a person reads it in a detail (numpy scalars as plain numbers)."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)
+
+
 def result(rule: str, column: str | None, failed: bool, detail: str) -> QualityResult:
     return QualityResult(rule=rule, column=column, status="fail" if failed else "ok",
                          detail=detail)

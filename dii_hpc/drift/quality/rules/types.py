@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dii_hpc.drift.quality.rule import QualityRule, Tables, result
+from dii_hpc.drift.quality.rule import QualityRule, Tables, result, shown
 from dii_hpc.records.drift import QualityResult
 
 
@@ -27,11 +27,11 @@ def _types(t: Tables, _threshold: float) -> list[QualityResult]:
         if ref == cur:
             out.append(result("type", col, False, ref))
         elif ref == "number" and cur == "text":
-            out.append(result("type", col, True, f"has text {_first_odd(t.current[col], True)!r} "
+            out.append(result("type", col, True, f"has text {shown(_first_odd(t.current[col], True))} "
                               f"where numbers are expected (as in {t.ref_name})"))
         elif ref == "text" and cur == "number":
             out.append(result("type", col, True, f"holds numbers where {t.ref_name} has text "
-                              f"({_first_odd(t.reference[col], False)!r}); give --categorical "
+                              f"({shown(_first_odd(t.reference[col], False))}); give --categorical "
                               f"{col} if both are fine"))
         else:
             out.append(result("type", col, True, f"{cur} where {t.ref_name} has {ref}"))
