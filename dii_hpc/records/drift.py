@@ -113,7 +113,8 @@ class QualityResult(BaseModel):
 class SketchInfo(BaseModel):
     """How a check from mergeable sketches (`drift check --sketch`) saw its data: the KLL
     ``k``, each side's normalised rank error (99 % confidence; 0 while a sketch holds every
-    value), the files (shards) profiled and, on Slurm, the array tasks' peak memory."""
+    value), the files (shards) profiled, on Slurm the array tasks' peak memory, and the
+    data-quality rules not run because they need rows (``duplicates``)."""
 
     k: int
     rank_error_reference: float
@@ -121,6 +122,7 @@ class SketchInfo(BaseModel):
     reference_files: int = 1
     current_files: int = 1
     tasks: list[dict[str, Any]] = []
+    quality_unchecked: list[str] = []
 
 
 class AuditAlert(BaseModel):

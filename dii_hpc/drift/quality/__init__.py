@@ -17,15 +17,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.records.drift import DriftSection, QualityResult
 
 
-def run(ref: Any, cur: Any, opt: DriftOptions, ref_name: str = "reference",
-        cur_name: str = "current") -> tuple[list[QualityResult], list[str]]:
-    """(results of every rule, in rule order; the shared columns no blocking rule failed)."""
-    from dii_hpc.drift.quality.rule import QUALITY_RULES, Tables
+def checked_names(opt: DriftOptions) -> None:
+    """Refuse a rule named in ``quality`` / ``quality_off`` that is not installed."""
+    from dii_hpc.drift.quality.rule import QUALITY_RULES
 
     for name in [*opt.quality, *opt.quality_off]:
         if name not in QUALITY_RULES:
             raise BadInput(f"quality rule {name!r}: no such rule (choose from "
                            f"{', '.join(QUALITY_RULES.names())})")
+
+
+def run(ref: Any, cur: Any, opt: DriftOptions, ref_name: str = "reference",
+        cur_name: str = "current") -> tuple[list[QualityResult], list[str]]:
+    """(results of every rule, in rule order; the shared columns no blocking rule failed)."""
+    from dii_hpc.drift.quality.rule import QUALITY_RULES, Tables
+
+    checked_names(opt)
     tables = Tables(ref, cur, ref_name, cur_name, list(opt.categorical))
     results: list[QualityResult] = []
     blocked: set[str] = set()

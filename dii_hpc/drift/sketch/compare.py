@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dii_hpc.drift import compare
 from dii_hpc.drift.options import DriftOptions
+from dii_hpc.drift.sketch import quality
 from dii_hpc.drift.sketch.profile import TableSketch
 from dii_hpc.drift.sketch.tests import SketchPair
 from dii_hpc.drift.stattest import STAT_TESTS
@@ -30,26 +31,20 @@ def default_test(pair: SketchPair, opt: DriftOptions) -> str:
 
 
 def _columns(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: str,
-             cur_name: str) -> list[str]:
-    """The columns to compare (the exact check's refusals: names, kinds, empty columns)."""
+             cur_name: str, usable: list[str]) -> list[str]:
+    """The columns to compare: those the data-quality rules left (a missing, renamed,
+    retyped or emptied column is a rule's failure); names and profiling errors are bad input."""
     ignore = set(opt.ignore) | {c for c in (opt.prediction_column, opt.target_column,
                                             opt.timestamp_column) if c}  # not features
-    missing = [c for c in ref.columns if c not in cur.columns and c not in ignore]
-    extra = [c for c in cur.columns if c not in ref.columns and c not in ignore]
-    if missing or extra:
-        parts = ([f"missing from {cur_name}: {', '.join(missing)}"] if missing else []) + \
-            ([f"not in reference: {', '.join(extra)}"] if extra else [])
-        raise BadInput("columns do not match (" + "; ".join(parts) + ")")
-    cols = [c for c in ref.columns if c not in ignore]
-    if not cols:
+    if not [c for c in ref.columns if c not in ignore]:
         raise BadInput(f"{ref_name}: no columns to compare")
     for what, names in (("test override", list(opt.tests)), ("categorical", opt.categorical)):
-        unknown = [n for n in names if n not in cols]
+        unknown = [n for n in names if n not in ref.columns or n in ignore]
         if unknown:
             raise BadInput(f"{what} names no column of {ref_name}: {', '.join(unknown)}")
-    for c in cols:
+    for c in usable:
         r, k = ref.columns[c], cur.columns[c]
-        if r.kind != k.kind:
+        if r.kind != k.kind:  # the type rule switched off
             raise BadInput(f"{cur_name}: column {c!r} is {k.kind} where {ref_name} has {r.kind}")
         if c in opt.categorical and r.kind != "categorical":
             raise BadInput(f"column {c!r} was profiled as numeric: profile it again with "
@@ -57,7 +52,7 @@ def _columns(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: st
         for side, col in ((ref_name, r), (cur_name, k)):
             if col.n == 0:
                 raise BadInput(f"{side}: column {c!r} is all NaN")
-    return cols
+    return usable
 
 
 def feature_result(name: str, pair: SketchPair, opt: DriftOptions) -> FeatureResult:
@@ -81,21 +76,25 @@ def feature_result(name: str, pair: SketchPair, opt: DriftOptions) -> FeatureRes
 
 def compare_profiles(ref: TableSketch, cur: TableSketch, opt: DriftOptions,
                      ref_name: str = "reference", cur_name: str = "current") -> DriftSection:
-    """The drift section of two profiles (features only: multivariate tests need rows)."""
+    """The drift section of two profiles (features only: multivariate tests need rows), with
+    the data-quality rules that sketches answer (`dii_hpc.drift.sketch.quality`)."""
     if opt.mmd or opt.classifier or opt.rule != "share":
         raise BadInput("--mmd, --classifier and their rules need rows: drop --sketch "
                        "(or sample the data) for multivariate tests")
-    cols = _columns(ref, cur, opt, ref_name, cur_name)
+    results, usable, unchecked = quality.run(ref, cur, opt, ref_name, cur_name)
+    cols = _columns(ref, cur, opt, ref_name, cur_name, usable)
     features = {c: feature_result(c, SketchPair(ref.columns[c].kind, ref.columns[c],
                                                 cur.columns[c], opt.few_values), opt)
                 for c in cols}
     compare.apply_correction(features, opt)
     section = compare.verdict(features, opt, ref.rows, cur.rows)
+    section.data_quality = results
     section.sketch = SketchInfo(
         k=min(ref.k, cur.k),
         rank_error_reference=max((ref.columns[c].rank_error() for c in cols), default=0.0),
         rank_error_current=max((cur.columns[c].rank_error() for c in cols), default=0.0),
-        reference_files=max(1, len(ref.sources)), current_files=max(1, len(cur.sources)))
+        reference_files=max(1, len(ref.sources)), current_files=max(1, len(cur.sources)),
+        quality_unchecked=unchecked)
     return section
 
 

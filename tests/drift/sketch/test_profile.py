@@ -56,11 +56,12 @@ def test_bytes_round_trip(batches: dict[str, Path], tmp_path: Path) -> None:
         codec.loads(b"nonsense", "x.sketch")
 
 
-def test_columns_must_match(batches: dict[str, Path], tmp_path: Path) -> None:
+def test_a_missing_column_is_a_schema_failure(batches: dict[str, Path], tmp_path: Path) -> None:
     pd.read_parquet(batches["cur"]).drop(columns=["tail"]).to_parquet(tmp_path / "c.parquet")
-    with pytest.raises(BadInput, match="missing from .*: tail"):
-        sketched.check_files(str(batches["ref"]), str(tmp_path / "c.parquet"),
-                             DriftOptions(sketch=True))
+    section = sketched.check_files(str(batches["ref"]), str(tmp_path / "c.parquet"),
+                                   DriftOptions(sketch=True))
+    assert [q.column for q in section.quality_failures() if q.rule == "schema"] == ["tail"]
+    assert "tail" not in section.features
 
 
 def test_missing_package_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
