@@ -5,8 +5,10 @@ profiled into mergeable sketches, one shard at a time (`current_profile`: memory
 however many rows the job had), and checked against the monitor's reference sketch
 (`drift.sketch`); the check is stored as a drift run in the monitor's history. A monitor with a
 model compares embeddings, which need rows: its check reads the head sample of every shard
-(``sample_ranges``) into DIR/monitor/batch.parquet, as `predict score --labels` does to pair
-predictions with labels (accuracy/F1 or MAE/RMSE, added to the same trend).
+(``sample_ranges``) into DIR/monitor/batch.parquet for its embeddings, prediction drift and
+performance estimate, while its data drift and data quality still come from the sketches of
+every row (unless its options need rows: multivariate tests). `predict score --labels` reads
+the same sample to pair predictions with labels (accuracy/F1 or MAE/RMSE, same trend).
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def write_batch(out: Path, manifest: dict[str, Any], pred_col: str) -> Path:
 
 
 def _check(store: Store, monitor: str, out: Path, manifest: dict[str, Any], labels: str | None,
-           inference_run: str | None, score: bool | None = None) -> tuple[DriftSection, str]:
+           inference_run: str | None, score: bool | None = None,
+           every_row: DriftSection | None = None) -> tuple[DriftSection, str]:
     from dii_hpc.drift.check import record_check
     from dii_hpc.drift.monitor import check_monitor
 
@@ -92,10 +95,24 @@ def _check(store: Store, monitor: str, out: Path, manifest: dict[str, Any], labe
     if not path.is_file():
         path = write_batch(out, manifest, pred_col)
     section = check_monitor(store, monitor, str(path), labels, {"prediction_column": pred_col})
+    if every_row is not None:
+        _data_part_from(section, every_row)
     section.inference_run, section.out = inference_run, str(out)
     if score is not None:
         section.score = score
     return section, record_check(section, store)
+
+
+def _data_part_from(section: DriftSection, every_row: DriftSection) -> None:
+    """The head sample's section with its data-drift part (features, data quality, batch
+    rule, row counts) from the sketches of every row; embeddings, predictions and the
+    performance estimate stay the sample's (they need rows); the verdict is taken again."""
+    for name in ("features", "data_quality", "sketch", "rule", "share_drifted", "n_drifted",
+                 "n_features", "n_reference", "n_current", "correction", "data_drift"):
+        setattr(section, name, getattr(every_row, name))
+    alarms = [bool(every_row.data_drift)] + [
+        part.drift for part in (section.prediction, section.performance) if part is not None]
+    section.drift = any(alarms)
 
 
 def _summary(section: DriftSection, drift_run: str) -> dict[str, Any]:
@@ -141,18 +158,21 @@ def current_profile(out: Path, manifest: dict[str, Any], pred_col: str,
     return merged
 
 
-def _sketch_check(store: Store, monitor: str, out: Path, manifest: dict[str, Any],
-                  inference_run: str) -> tuple[DriftSection, str]:
-    """The monitor's check of every row of the job, from sketches; kept as a drift run."""
-    from dii_hpc.drift.check import record_check
+def _sketch_section(store: Store, monitor: str, out: Path,
+                    manifest: dict[str, Any]) -> DriftSection | None:
+    """The monitor's check of every row of the job, from sketches (None: its options need
+    rows: multivariate tests or their batch rules)."""
     from dii_hpc.drift.monitor import options_of
     from dii_hpc.drift.sketch import check as sketched
+    from dii_hpc.drift.sketch.compare import compare_profiles
     from dii_hpc.drift.sketch.profile import Kind, profile_arrays
     from dii_hpc.records import monitor as monitors
 
     prof = monitors.read(store, monitor)
     pred_col = _prediction_column(store, monitor)
     opt = options_of(store, prof, {"prediction_column": pred_col})
+    if prof.model is not None and (opt.mmd or opt.classifier or opt.rule != "share"):
+        return None
     ref = sketched.reference_of(store, prof, opt)
     extras = monitors.read_extras(store, monitor)
     if pred_col not in ref.columns and "predictions" in extras:
@@ -161,24 +181,30 @@ def _sketch_check(store: Store, monitor: str, out: Path, manifest: dict[str, Any
                                                {pred_col: kind}, opt.sketch_k).columns[pred_col]
     cur = current_profile(out, manifest, pred_col,
                           {c: col.kind for c, col in ref.columns.items()}, opt.sketch_k)
-    section = sketched.section_of(ref, cur, opt, f"monitor {monitor}", str(out))
+    if prof.model is None:
+        section = sketched.section_of(ref, cur, opt, f"monitor {monitor}", str(out))
+    else:  # the features alone: the sample's check judges the model's predictions
+        section = compare_profiles(ref, cur, opt, f"monitor {monitor}", str(out))
+        section.data_drift = section.drift
     section.monitor, section.reference, section.current = monitor, f"monitor:{monitor}", str(out)
-    section.inference_run, section.out = inference_run, str(out)
-    return section, record_check(section, store)
+    return section
 
 
 def check_after_job(store: Store, monitor: str, out: Path, manifest: dict[str, Any],
                     inference_run: str) -> dict[str, Any]:
-    """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift"
-    (every row, from sketches; the head sample of each shard for a monitor with a model)."""
+    """Drift of this job's inputs and predictions vs the monitor: the run's "last_drift".
+    The data drift is from sketches of every row; a monitor with a model also reads the head
+    sample of each shard for its embeddings, prediction drift and performance estimate."""
+    from dii_hpc.drift.check import record_check
     from dii_hpc.records import monitor as monitors
 
-    if monitors.read(store, monitor).model is None:
-        section, drift_run = _sketch_check(store, monitor, out, manifest, inference_run)
-        return {**_summary(section, drift_run), "monitor": monitor}
-    pred_col = _prediction_column(store, monitor)
-    write_batch(out, manifest, pred_col)  # fresh: this job's rows and predictions
-    section, drift_run = _check(store, monitor, out, manifest, None, inference_run)
+    every_row = _sketch_section(store, monitor, out, manifest)
+    if monitors.read(store, monitor).model is None and every_row is not None:
+        every_row.inference_run, every_row.out = inference_run, str(out)
+        return {**_summary(every_row, record_check(every_row, store)), "monitor": monitor}
+    write_batch(out, manifest, _prediction_column(store, monitor))  # fresh: this job's rows
+    section, drift_run = _check(store, monitor, out, manifest, None, inference_run,
+                                every_row=every_row)
     return {**_summary(section, drift_run), "monitor": monitor}
 
 

@@ -103,12 +103,27 @@ def test_monitor_sample_covers_every_shard() -> None:
     assert sample_ranges({"rows": 10, "shards": [[0, 10]]}) == [(0, 10)]
 
 
+@pytest.fixture()
+def model_monitor(store_path: Path, tmp_path: Path) -> str:
+    """Monitor 'demo-model': reference inputs and the model (embeddings, CBPE estimate)."""
+    x = demo.make_rows(3000, seed=10)
+    pd.DataFrame(x, columns=demo.COLUMNS).to_parquet(tmp_path / "mref.parquet", index=False)
+    profile(Store(), "demo-model", str(tmp_path / "mref.parquet"), DriftOptions(),
+            model_spec=MODEL)
+    return "demo-model"
+
+
 @pytest.mark.slow
-def test_monitor_after_job_sees_every_row(monitor: str, tmp_path: Path,
+@pytest.mark.parametrize("which", ["monitor", "model_monitor"])
+def test_monitor_after_job_sees_every_row(which: str, tmp_path: Path,
+                                          request: pytest.FixtureRequest,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """300,000 rows in 2 shards whose last third drifts: a head sample of each shard (200,000
-    rows) would see none of it; the sketches of every row do."""
+    rows) would see none of it; the sketches of every row do (with a model too: its
+    embeddings and prediction drift keep the head sample, they need rows)."""
     from dii_hpc.inference.drift_check import MONITOR_ROWS
+
+    monitor = request.getfixturevalue(which)
 
     n = 300_000
     assert n > MONITOR_ROWS
@@ -125,4 +140,9 @@ def test_monitor_after_job_sees_every_row(monitor: str, tmp_path: Path,
     section = store.run(check["run_id"])["drift"]
     assert section["n_current"] == n and section["sketch"]["k"] == 400
     assert all(f["n_current"] == n for f in section["features"].values())
-    assert section["prediction"]["n_current"] == n
+    assert section["data_drift"] is True and section["data_quality"]
+    if which == "monitor":
+        assert section["prediction"]["n_current"] == n
+    else:  # the sample's parts
+        assert section["prediction"]["n_current"] == MONITOR_ROWS
+        assert "embedding_mmd" in section["multivariate"]
