@@ -133,16 +133,10 @@ def _renamed(p: Profiles, col: str, new: list[str]) -> str | None:
 
 
 def _schema(p: Profiles, _threshold: float) -> list[QualityResult]:
-    missing = [c for c in p.ref_cols if c not in p.cur_cols]
-    new = [c for c in p.cur_cols if c not in p.ref_cols]
-    out = []
-    for col in missing:
-        to = _renamed(p, col, new)
-        out.append(result("schema", col, True, f"renamed to {to!r}? (same values; missing from "
-                          f"{p.cur_name})" if to else f"missing from {p.cur_name}"))
-    out += [result("schema", col, True, f"new column (not in {p.ref_name})") for col in new]
-    return out or [result("schema", None, False, f"the {len(p.common)} columns of "
-                          f"{p.ref_name}, no new one")]
+    from dii_hpc.drift.quality.rules.schema import schema_results
+
+    return schema_results(list(p.ref_cols), list(p.cur_cols),
+                          lambda col, new: _renamed(p, col, new), p.ref_name, p.cur_name)
 
 
 def _first_text(col: ColumnSketch) -> str | None:

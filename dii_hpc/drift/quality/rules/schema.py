@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,17 +41,27 @@ def _renamed(t: Tables, col: str, new: list[str]) -> str | None:
     return best if score >= need else None
 
 
-def _schema(t: Tables, _threshold: float) -> list[QualityResult]:
-    missing = [c for c in t.reference.columns if c not in t.current.columns]
-    new = [c for c in t.current.columns if c not in t.reference.columns]
+def schema_results(ref_cols: list[str], cur_cols: list[str],
+                   renamed: Callable[[str, list[str]], str | None], ref_name: str,
+                   cur_name: str) -> list[QualityResult]:
+    """The rule's verdicts from the two column lists (the exact and the sketch check share it;
+    ``renamed(col, new)``: the new column holding a missing one's values, if any)."""
+    missing = [c for c in ref_cols if c not in cur_cols]
+    new = [c for c in cur_cols if c not in ref_cols]
     out = []
     for col in missing:
-        to = _renamed(t, col, new)
+        to = renamed(col, new)
         out.append(result("schema", col, True, f"renamed to {to!r}? (same values; missing from "
-                          f"{t.cur_name})" if to else f"missing from {t.cur_name}"))
-    out += [result("schema", col, True, f"new column (not in {t.ref_name})") for col in new]
-    return out or [result("schema", None, False, f"the {len(t.common)} columns of "
-                          f"{t.ref_name}, no new one")]
+                          f"{cur_name})" if to else f"missing from {cur_name}"))
+    out += [result("schema", col, True, f"new column (not in {ref_name})") for col in new]
+    common = sum(c in cur_cols for c in ref_cols)
+    return out or [result("schema", None, False, f"the {common} columns of {ref_name}, "
+                          "no new one")]
+
+
+def _schema(t: Tables, _threshold: float) -> list[QualityResult]:
+    return schema_results(list(t.reference.columns), list(t.current.columns),
+                          lambda col, new: _renamed(t, col, new), t.ref_name, t.cur_name)
 
 
 SCHEMA = QualityRule(name="schema", function=_schema, threshold=0.0, order=0,
