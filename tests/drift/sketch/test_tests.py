@@ -62,13 +62,40 @@ def test_default_tests_flag_the_same_columns(batches: dict[str, Path],
                                                                abs=1e-12)
 
 
-def test_psi_from_sketch_bins_close_to_exact(batches: dict[str, Path],
-                                             frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_psi_from_sketch_bins_within_the_stated_share_error(
+        batches: dict[str, Path], frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """What the method states: each bin's share within the sketch's share error (2 x the larger
+    rank error, 99 % confidence); so PSI within that error carried through PSI's terms (first
+    order), and the same drift decision wherever the exact PSI is further than that from the
+    threshold. (KLL compacts at random: a fixed tolerance on PSI itself fails now and then.)"""
+    from dii_hpc.drift import stats
+    from dii_hpc.drift.sketch.tests import SketchPair
+
     exact, sketch = _both(batches, frames, tests={c: "psi" for c in NUMERIC})
-    for col in NUMERIC:  # a bin's share is within 2 eps; PSI over ~18 bins stays close
-        assert sketch.features[col].statistic == pytest.approx(exact.features[col].statistic,
-                                                               abs=0.05), col
-        assert sketch.features[col].drift == exact.features[col].drift, col
+    opt = DriftOptions(sketch=True)
+    profiles = [sketched.profile_files(sketched.files_of(str(batches[side])), opt)
+                for side in ("ref_glob", "cur_glob")]
+    decided = 0
+    for col in NUMERIC:
+        pair = SketchPair("numeric", profiles[0].columns[col], profiles[1].columns[col])
+        rc, cc, err = pair.counts()
+        er, ec = stats.numeric_histograms(*(np.sort(f[col].dropna().to_numpy(np.float64))
+                                           for f in frames))
+        assert len(rc) == len(er), col  # the exact check's bins
+        r, c = er / er.sum(), ec / ec.sum()
+        assert err is not None
+        if err:
+            assert np.abs(rc / rc.sum() - r).max() <= err, col
+            assert np.abs(cc / cc.sum() - c).max() <= err, col
+        r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)  # PSI's floor
+        bound = float(np.sum(err * (2 * np.abs(np.log(c / r)) + np.abs(c - r) / c
+                                    + np.abs(c - r) / r)))
+        got, want = sketch.features[col], exact.features[col]
+        assert got.statistic == pytest.approx(want.statistic, abs=bound), col
+        if abs(want.statistic - want.threshold) > bound:
+            assert got.drift == want.drift, col
+            decided += 1
+    assert decided >= 4  # the decision is compared on most columns, drifted ones included
 
 
 def test_small_data_is_exact() -> None:
