@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from dii_hpc.audit.job import AuditJob, of
 from dii_hpc.audit.privacy.reference import models as reference_models
@@ -75,8 +76,11 @@ def test_a_second_audit_reuses_every_model(store_path: Path) -> None:
     assert reference_training.prepare(_job("mi_loss")) == (None, None)
 
 
-def test_an_array_of_local_processes_trains_what_is_missing(store_path: Path) -> None:
-    """The same array code path as Slurm (launch.backend), on this host's executor."""
+def test_an_array_of_local_processes_trains_what_is_missing(
+        store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same array code path as Slurm (launch.backend), on this host's executor (forced:
+    by their times these models would train here)."""
+    monkeypatch.setenv("DII_HPC_PLACEMENT", "array")
     out, _ = reference_training.prepare(_job("lira", n_reference=2), executor="processes")
     assert out is not None and out["trained"] == 2 and out["job_id"]
     inline, _ = reference_training.prepare(_job("lira", n_reference=2))

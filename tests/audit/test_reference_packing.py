@@ -52,7 +52,10 @@ def _outputs(job: AuditJob, n: int) -> np.ndarray:
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, store: Path) -> Path:
+    """The store, and fresh task processes for "processes" (these models take milliseconds:
+    by their times `packing.choose` would train them here or in forked workers)."""
     monkeypatch.setenv("DII_HPC_STORE", str(store))
+    monkeypatch.setenv("DII_HPC_PLACEMENT", "array")
     return store
 
 

@@ -16,6 +16,14 @@ How many shards a task runs (`per_task`) comes from two measured times:
   `<store>/cache/array-start.json`; `DEFAULT_START_S` until an array measured it.
 A task runs enough shards that its start is at most `START_SHARE` of its time, but never so
 many that fewer tasks than free cores (`slots`) would be left idle.
+
+Whether an array pays at all (`choose`) comes from the same numbers: on this host, fresh
+processes (each paying `start_s`), workers forked from the submitting process (`forked`,
+paying `fork_s`, kept under the kind "forked") or one shard after another here; the
+cheapest estimate wins, in one line that says why ($DII_HPC_PLACEMENT forces one: a
+model whose code is not fork-safe, a test of one mechanism). On Slurm the array is the only place
+(the submitting host is no compute node); the line says when its start costs more than
+the array saves, with the figures.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 DEFAULT_START_S = 3.0  # Python + torch + scikit-learn imports on one core, before any record
+DEFAULT_FORK_S = 0.05  # a worker forked from the submitting process, before any record
 START_SHARE = 0.1  # a task's start cost at most this share of its time
 START_FILE = "array-start.json"
 
@@ -42,6 +52,58 @@ def per_task(n: int, shard_s: float | None, start_s: float, slots: int) -> int:
     wanted = math.ceil(start_s / (START_SHARE * shard_s))
     most = math.ceil(n / max(1, min(slots, n)))
     return max(1, min(wanted, most))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where the shards run: ``how`` is "array" (fresh task processes), "forked" (workers
+    forked from this process) or "here" (one after another in this process)."""
+
+    how: str
+    per_task: int
+    tasks: int
+    estimate_s: float  # start + the longest task's shards
+    line: str  # the choice and why, for the user
+
+
+def choose(n: int, shard_s: float | None, start_s: float, slots: int, kind: str,
+           fork_s: float | None = None, forced: str | None = None) -> Choice:
+    """The cheapest placement of ``n`` shards of ``shard_s`` each by its estimate (start +
+    the busiest task's shards, per round of tasks the slots hold): on Slurm the packed array; on this host (``kind`` local)
+    also forked workers (``fork_s``: their start, None where forking is unsafe) and this
+    process alone. Unknown shard time: an array of one shard per task. ``forced``
+    ($DII_HPC_PLACEMENT: array, forked or here) takes that one where it is possible."""
+    if forced not in (None, "array", "forked", "here"):
+        from dii_hpc.errors import BadInput
+
+        raise BadInput(f"DII_HPC_PLACEMENT={forced}: expected array, forked or here")
+    k = per_task(n, shard_s, start_s, slots)
+    if shard_s is None or shard_s <= 0:
+        return Choice("array", k, math.ceil(n / k), math.nan,
+                      f"{n} shards of unknown time: one per array task")
+    tasks = math.ceil(n / k)  # in rounds of `slots` at once, each paying the start
+    array = Choice("array", k, tasks, math.ceil(tasks / max(1, slots)) * (start_s + k * shard_s),
+                   "")
+    here = Choice("here", n, 1, n * shard_s, "")
+    options = [array]
+    if kind != "slurm":
+        options.append(here)
+        if fork_s is not None:
+            w = max(1, min(slots, n))
+            options.append(Choice("forked", math.ceil(n / w), w,
+                                  fork_s + math.ceil(n / w) * shard_s, ""))
+    best = min(options, key=lambda c: (c.how != forced, c.estimate_s))
+    pays = array.estimate_s < here.estimate_s
+    why = (f"{n} shards of {shard_s:.2f} s, {slots} free slots; a fresh task starts in "
+           f"{start_s:.2f} s: an array of fresh tasks {array.estimate_s:.1f} s vs "
+           f"{here.estimate_s:.1f} s one after another"
+           + ("" if pays else " (its start costs more than it saves)"))
+    if fork_s is not None and kind != "slurm":
+        why += f", forked workers (start {fork_s:.2f} s) {options[-1].estimate_s:.1f} s"
+    if forced:
+        why += f"; DII_HPC_PLACEMENT={forced}"
+    return Choice(best.how, best.per_task, best.tasks, best.estimate_s,
+                  f"{best.how} ({best.tasks} x {best.per_task}): {why}")
 
 
 def pack(items: Sequence[T], k: int) -> list[list[T]]:
@@ -82,7 +144,8 @@ def _path(store_root: Path) -> Path:
 
 
 def start_cost(store_root: Path, kind: str) -> tuple[float, bool]:
-    """(seconds, whether measured) of a task's start under executor ``kind``."""
+    """(seconds, whether measured) of a task's start under executor ``kind`` ("forked":
+    a worker forked from the submitting process)."""
     from dii_hpc.store.atomic import read_json
 
     path = _path(store_root)
@@ -92,7 +155,7 @@ def start_cost(store_root: Path, kind: str) -> tuple[float, bool]:
         entry = None
     if isinstance(entry, dict) and isinstance(entry.get("start_s"), (int, float)):
         return float(entry["start_s"]), True
-    return DEFAULT_START_S, False
+    return DEFAULT_FORK_S if kind == "forked" else DEFAULT_START_S, False
 
 
 def record_start(store_root: Path, kind: str, seconds: float) -> None:

@@ -5,7 +5,10 @@ privacy suite of a model with `fit` it builds the job's plans (`reference.attack
 trains the models that are not in the store yet:
 - `--executor slurm`: ONE job array through `launch.backend` (the config's `resources:`
   and `setup:` as for every job: GPUs per task, partition, time);
-- "processes": the same array on this host (submitit's local executor);
+- "processes": on this host, where the measured times say it costs least
+  (`placement.packing.choose`): workers forked from this process (`placement.forked`: no
+  Python start, no imports, the model and data already built), the same array of fresh
+  processes (submitit's local executor), or one after another here;
 - local (the default): one after another in this process.
 An array task trains a pack of models (`placement.packing`: as many as make its start cost,
 Python and imports, a small share of its time, never fewer tasks than free cores), sized
@@ -21,6 +24,8 @@ the array resumes per model, and a model's numbers never depend on its pack.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,10 +103,12 @@ def _gpus(job: AuditJob) -> bool:
 
 def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], reference_models.Plan]],
            todo: list[tuple[dict[str, Any], int]], kind: str, owner: Any) -> dict[str, Any]:
-    """The missing models as one array of packed tasks (`placement.packing`): the shard
-    time recorded by complete models, else measured on one model here (unless the tasks ask
-    for GPUs this process may lack: then one model per task, whose times size the next)."""
-    from dii_hpc.audit.placement import packing
+    """The missing models where they cost least (`packing.choose`): one array of packed
+    tasks, workers forked from this process (this host, where forking is safe) or here one
+    after another. The shard time is recorded by complete models, else measured on one
+    model here (unless the tasks ask for GPUs this process may lack: then one model per
+    task, whose times size the next); the choice is said in one line on stderr."""
+    from dii_hpc.audit.placement import arrays, forked, packing
     from dii_hpc.launch import backend
     from dii_hpc.store.store import resolve_store_path
 
@@ -118,18 +125,54 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
     res = job.config.resources
     slots = packing.free_slots(kind, job.partition, res.cpus_per_task if res else 1,
                                res.array_parallelism if res else None)
-    packs = packing.pack(todo, packing.per_task(len(todo), shard_s, start_s, slots))
-    submitted = time.time()
-    job_id, results = run_array(train_pack, [(job, p) for p in packs], job, (kind, conf),
-                                owner, labels=[_label(p) for p in packs])
+    no_fork = forked.unsafe() if kind != "slurm" and not _gpus(job) else "Slurm"
+    fork_s = packing.start_cost(root, "forked")[0] if no_fork is None else None
+    choice = packing.choose(len(todo), shard_s, start_s, slots, kind, fork_s,
+                            os.environ.get("DII_HPC_PLACEMENT") or None)
+    line = choice.line + ("" if kind == "slurm" or no_fork is None
+                          else f"; no forked workers: {no_fork}")
+    print(f"reference models: {line}", file=sys.stderr)
+    packs = packing.pack(todo, choice.per_task)
+    submitted, job_id, results = time.time(), None, []
+    if choice.how == "here":
+        for request, index in todo:
+            reference_models.train_one(prep.model, _plan_of(planned, request), index)
+    elif choice.how == "forked":
+        sub = arrays.begin(job, "reference models")
+        results = forked.run(train_forked, [(prep.model, planned, p) for p in packs],
+                             [_label(p) for p in packs], "reference models",
+                             owner.open() if owner is not None else None,
+                             on_start=lambda tasks: arrays.record(sub, "local", tasks))
+        job_id = f"forked {sub.id}"  # the submission: its record names the workers' pids
+    else:
+        job_id, results = run_array(train_pack, [(job, p) for p in packs], job, (kind, conf),
+                                    owner, labels=[_label(p) for p in packs])
     start = packing.measured_start(submitted, results)
     if start is not None:
-        packing.record_start(root, kind, start)
-    return {"job_id": job_id, "trained_here": here,
+        packing.record_start(root, "forked" if choice.how == "forked" else kind, start)
+    return {"job_id": job_id, "trained_here": here + (len(todo) if choice.how == "here" else 0),
+            "placement": choice.how, "placement_line": line,
             "packing": {"shard_s": shard_s, "start_s": start_s, "start_measured": known,
-                        "slots": slots, "tasks": len(packs),
+                        "fork_s": fork_s, "slots": slots, "tasks": len(packs),
                         "per_task": max((len(p) for p in packs), default=0),
                         "start_now_s": start}}
+
+
+def _plan_of(planned: list[tuple[dict[str, Any], reference_models.Plan]],
+             request: dict[str, Any]) -> reference_models.Plan:
+    return next(p for r, p in planned if r is request)
+
+
+def train_forked(model: Any, planned: list[tuple[dict[str, Any], reference_models.Plan]],
+                 shards: list[tuple[dict[str, Any], int]]) -> list[str]:
+    """Forked worker body (`placement.forked`): the parent's model and plans, inherited as
+    they are; each model trained on its own copy and kept as it ends, as here."""
+    done = []
+    for request, index in shards:
+        p = _plan_of(planned, request)
+        reference_models.train_one(model, p, index)
+        done.append(p.keys[index])
+    return done
 
 
 def _label(shards: list[tuple[dict[str, Any], int]]) -> str:
