@@ -67,10 +67,19 @@ def _normalize(v: Any, norm: Any) -> Any:
     return v / (_view(t, v) + 1e-12)
 
 
-def _grad(target: Target, x: Any, y: Any, fn: Any, eot_iter: int) -> tuple[Any, Any, Any]:
-    """(logits, per-sample loss, gradient averaged over `eot_iter` passes)."""
+def _grad(target: Target, x: Any, y: Any, fn: Any, eot_iter: int,
+          backward: bool = True) -> tuple[Any, Any, Any]:
+    """(logits, per-sample loss, gradient averaged over `eot_iter` passes).
+
+    `backward=False` (the last iterate, whose gradient no step uses) runs the same passes
+    without a graph and returns no gradient: the same logits and loss, one backward fewer."""
     import torch
 
+    if not backward:
+        with torch.no_grad():
+            for _ in range(int(eot_iter)):
+                logits = target.logits(x)
+            return logits, fn(logits, y), None
     x = x.detach().requires_grad_(True)
     grad: Any = None
     for _ in range(int(eot_iter)):
@@ -118,6 +127,16 @@ def _ball(target: Target, x_new: Any, x: Any, eps: float, norm: Any, bounds: Any
                        target.lo, target.hi)
 
 
+def _ascend(x_adv: Any, step: Any, grad: Any, norm: Any) -> Any:
+    """x_adv + step * sign(grad) (Linf; one fused op, exact: step * +-1 rounds nothing) or
+    x_adv + step * grad / ||grad|| (L2)."""
+    import torch
+
+    if norm == np.inf:
+        return torch.addcmul(x_adv, step, grad.sign())
+    return x_adv + step * _normalize(grad, norm)
+
+
 def _oscillation(steps: Any, j: int, k: int, rho: float) -> Any:
     t = sum((steps[j - c] > steps[j - c - 1]).float() for c in range(k))
     return (t <= k * rho).float()
@@ -147,8 +166,9 @@ def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: fl
                extra: int = 0, stop_fooled: bool = False) -> tuple[Any, Any]:
     """One AutoPGD run: (still-robust flags, best adversarial point per sample).
 
-    n_iter + 1 gradients, as AutoAttack; besides them only elementwise work on the device
-    (selections with `torch.where`, clamps in place), no host copy but at checkpoints.
+    n_iter + 1 forwards and n_iter backwards (AutoAttack's n_iter + 1 gradients less the last
+    one, which no step uses); besides them only elementwise work on the device (selections
+    with `torch.where`, also at checkpoints; clamps in place) and no host copy.
     `stop_fooled` drops a sample from the batch at its first fooling iteration: the same
     flags for less work, its point the first adversarial one rather than the last (for
     callers that need the flags only; `fn` must not hold per-sample state)."""
@@ -169,34 +189,39 @@ def single_run(target: Target, x: Any, y: Any, index: Any, *, norm: Any, eps: fl
     reduced_at_check = torch.ones_like(loss_best)
     kept = _Kept(acc, x_best_adv) if stop_fooled else None
     for i in range(n_iter):
+        last = i == n_iter - 1
         with torch.no_grad():
             momentum, x_old = x_adv - x_old, x_adv
             a = MOMENTUM if i > 0 else 1.0
-            unit = grad.sign() if norm == np.inf else _normalize(grad, norm)
-            x1 = _ball(target, x_adv + step * unit, x, eps, norm, bounds)
-            x_adv = _ball(target, x_adv + (x1 - x_adv) * a + momentum * (1 - a), x, eps, norm,
-                          bounds)
-        logits, loss, grad = _grad(target, x_adv, y, fn, eot_iter)
+            x1 = _ball(target, _ascend(x_adv, step, grad, norm), x, eps, norm, bounds)
+            # x_adv + (x1 - x_adv) * a + momentum * (1 - a), in place in x1 (same roundings)
+            x1 = x1.sub_(x_adv).mul_(a).add_(x_adv).add_(momentum.mul_(1 - a))
+            x_adv = _ball(target, x1, x, eps, norm, bounds)
+        logits, loss, grad = _grad(target, x_adv, y, fn, eot_iter, backward=not last)
         pred = logits.argmax(1) == y
         acc = acc & pred
         x_best_adv = torch.where(_view(pred, x), x_best_adv, x_adv)
         steps[i] = loss
         up = loss > loss_best
         x_best = torch.where(_view(up, x), x_adv, x_best)
-        grad_best = torch.where(_view(up, x), grad, grad_best)
+        if not last:
+            grad_best = torch.where(_view(up, x), grad, grad_best)
         loss_best = torch.where(up, loss, loss_best)
         counter += 1
         if counter == k:
             no_gain = (1.0 - reduced_at_check) * (best_at_check >= loss_best).float()
             halve = torch.max(_oscillation(steps, i, k, rho), no_gain)
-            reduced_at_check, best_at_check = halve.clone(), loss_best.clone()
-            m = halve > 0
-            if bool(m.any()):
-                step[m] /= 2.0
-                x_adv[m], grad[m] = x_best[m], grad_best[m]
+            reduced_at_check, best_at_check = halve, loss_best
+            m = _view(halve > 0, x)
+            step = torch.where(m, step / 2.0, step)
+            x_adv = torch.where(m, x_best, x_adv)
+            if not last:
+                grad = torch.where(m, grad_best, grad)
             k, counter = max(k - k_decr, k_min), 0
         if kept is not None and not bool(acc.all()):
             kept.drop(acc, x_best_adv)
+            if last:
+                return kept.result(acc[acc], x_best_adv[acc])
             live = acc
             x, y, x_adv, x_old, x_best, x_best_adv, grad, grad_best, loss_best, step, \
                 best_at_check, reduced_at_check, acc = (v[live] for v in (
