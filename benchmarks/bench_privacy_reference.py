@@ -51,24 +51,26 @@ def _job(n: int, epochs: int) -> Any:
               "II", "lira", {"n_reference": n})
 
 
-def train(executor: str, n: int, epochs: int, root: Path, packed: bool = True
+def train(executor: str, n: int, epochs: int, root: Path, placement: str | None = None
           ) -> tuple[float, np.ndarray, dict[str, Any]]:
-    """Wall seconds to train the plan's models from an empty store, their outputs and the
-    packing the array used (``packed=False``: a start cost of 0 recorded first, so that
-    every task trains one model, as before packing)."""
+    """Wall seconds to train the plan's models from an empty store, their outputs and how
+    they were placed (``placement``: DII_HPC_PLACEMENT, else `packing.choose` decides from
+    the measured times)."""
     from dii_hpc.audit.core.data import prepare
-    from dii_hpc.audit.placement import packing
     from dii_hpc.audit.privacy.reference import attacks as reference_attacks
     from dii_hpc.audit.privacy.reference import training as reference_training
 
-    store = root / f"store-{executor}-{'packed' if packed else 'unpacked'}"
+    store = root / f"store-{executor}-{placement or 'chosen'}"
     os.environ["DII_HPC_STORE"] = str(store)
-    if not packed:
-        packing.record_start(store, "slurm" if executor == "slurm" else "local", 0.0)
+    if placement:
+        os.environ["DII_HPC_PLACEMENT"] = placement
+    else:
+        os.environ.pop("DII_HPC_PLACEMENT", None)
     job = _job(n, epochs)
     t0 = time.perf_counter()
     info, _ = reference_training.prepare(job, executor=executor)
     wall = time.perf_counter() - t0
+    os.environ.pop("DII_HPC_PLACEMENT", None)
     assert info is not None and info["trained"] == n, info
     prep = prepare(job)
     plan = reference_attacks.request_plan({"set": "halves", "n_reference": n}, job, prep)
@@ -150,44 +152,50 @@ def main() -> None:
     from dii_hpc.examples.tabular import noisy_model
 
     noisy_model(**RECIPE, epochs=args.epochs)  # the target, once (every task loads it)
-    executors = ["local", "processes"] + ([] if args.no_slurm or not slurm_answers()
-                                          else ["slurm"])
-    ways = [("local", True)] + [(e, p) for e in executors[1:] for p in (False, True)]
+    slurm = not args.no_slurm and slurm_answers()
+    ways: list[tuple[str, str | None]] = [("local", None), ("processes", None),
+                                          ("processes", "array")]
+    ways += [("slurm", None)] if slurm else []
     with tempfile.TemporaryDirectory(prefix="dii-bench-ref-", dir=os.getcwd()) as tmp:
-        runs = {w: train(*w[:1], n, args.epochs, Path(tmp), w[1]) for w in ways}
+        runs = {w: train(w[0], n, args.epochs, Path(tmp), w[1]) for w in ways}
     started = start_cost()
-    seq = runs[("local", True)][0]
+    seq = runs[("local", None)][0]
     cores = len(os.sched_getaffinity(0))
-    what = {"local": "in this process, one after another (--executor local)",
-            "processes": "array of local processes (launch.backend, local executor)",
-            "slurm": "Slurm array (--executor slurm)"}
+    what = {("local", None): "in this process, one after another (--executor local)",
+            ("processes", None): "this host, placement chosen from the measured times",
+            ("processes", "array"): "this host, array of fresh processes (DII_HPC_PLACEMENT=array)",
+            ("slurm", None): "Slurm array (--executor slurm)"}
     lines += [f"## Reference models: {n} LiRA models (noisy tabular MLP, {args.epochs} epochs, "
               f"one torch thread each), {cores} free cores", "",
               f"Target (issue 29): an array within 1.3x of sequential / free cores = "
               f"{seq:.1f} / {cores} = {seq / cores:.2f} s, i.e. {1.3 * seq / cores:.2f} s. "
-              "Packed: each task trains several models in one process, sized from the "
-              "measured time of one model (trained first in the submitting process) and the "
-              "task start cost (`placement.packing`); unpacked: one model per task (as before).",
-              "",
-              "| how | tasks x models | wall s | vs sequential / cores (target <= 1.3) | "
-              "start cost measured by the array s | outputs identical |",
-              "|---|---|---:|---:|---:|---|"]
-    for (e, packed), (wall, out, info) in runs.items():
-        same = "yes" if np.array_equal(out, runs[("local", True)][1]) else "NO"
+              "`placement.packing.choose` takes, from the measured time of one model (trained "
+              "first in the submitting process) and the measured start of a task, the cheapest "
+              "of: workers forked from the submitting process (`placement.forked`), an array "
+              "of fresh task processes packed with several models each, or one after another "
+              "here (on Slurm: the packed array).", "",
+              "| how | chosen | tasks x models | wall s | vs sequential / cores (target <= 1.3) | "
+              "submission to first task ready s | to last model kept s | outputs identical |",
+              "|---|---|---|---:|---:|---:|---:|---|"]
+    for (e, forced), (wall, out, info) in runs.items():
+        same = "yes" if np.array_equal(out, runs[("local", None)][1]) else "NO"
         pk = info.get("packing") or {}
-        shape = (f"{pk['tasks']} x {pk['per_task']} (+{info['trained_here']} here)" if pk
-                 else "-")
-        how = what[e] + ("" if e == "local" else ", packed" if packed else ", unpacked")
-        start = f"{pk['start_now_s']:.1f}" if pk.get("start_now_s") is not None else "-"
-        lines.append(f"| {how} | {shape} | {wall:.1f} | {wall / (seq / cores):.2f}x | "
-                     f"{start} | {same} |")
-    if "slurm" not in executors:
-        lines.append("\n(no Slurm cluster answered: the Slurm array rows are missing)")
+        shape = (f"{pk['tasks']} x {pk['per_task']} (+{info['trained_here']} measured here)"
+                 if pk else "-")
+        fmt = (lambda v: "-" if v is None else f"{v:.1f}")  # noqa: E731
+        lines.append(f"| {what[(e, forced)]} | {info.get('placement', 'here')} | {shape} | "
+                     f"{wall:.1f} | {wall / (seq / cores):.2f}x | {fmt(pk.get('start_now_s'))} | "
+                     f"{fmt(pk.get('last_end_s'))} | {same} |")
+    if not slurm:
+        lines.append("\n(no Slurm cluster answered: the Slurm array row is missing)")
+    lines += ["", "Why each was chosen (the line `reference_training` prints):", ""]
+    lines += [f"- {what[w]}: `{r[2].get('placement_line', 'in this process')}`"
+              for w, r in runs.items() if w[0] != "local"]
     lines += ["", f"Per-task start cost, a fresh process on this host (best of 3): Python "
               f"{started['python']:.2f} s; Python + the imports of a reference-model task "
               f"(torch, scikit-learn, scipy, submitit, dii-hpc) {started['imports']:.2f} s; "
-              "the arrays' own measure (submission to the first task ready: process start, "
-              "imports, model and data built) is in the table."]
+              "an array's own (submission to the first task ready: process start, imports, "
+              "model and data built; a forked worker: the fork) is in the table."]
     lines += ["", f"## Scoring: {n} reference models x 10 classes, raw outputs to scores "
               "(float64, vectorised), best of 3", "",
               f"| scorer | {args.records:,} records ms | ms per 10,000 | "

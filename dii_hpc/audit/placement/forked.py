@@ -62,15 +62,20 @@ def _one_thread() -> None:
     threadpool_limits(limits=1)
 
 
-def _child(conn: Any, task: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child(conn: Any, task: Callable[..., Any], args: tuple[Any, ...],
+           die: Callable[[], None] | None) -> None:
     """A worker's body: the stop signals back to their default (the parent's handlers
-    belong to its run), one thread, the task; its result or its error line to the parent."""
+    belong to its run), SIGTERM when the parent dies (``die``: `runcmd.die_with_parent`),
+    one thread, the task; its result or its error line to the parent."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    if die is not None:
+        die()
     ready = time.time()
     try:
         _one_thread()
-        conn.send(("ok", {"ready": ready, "result": task(*args)}))
+        result = task(*args)
+        conn.send(("ok", {"ready": ready, "result": result, "ended": time.time()}))
     except BaseException as err:  # noqa: BLE001 - reported by the parent, as a task's failure
         conn.send(("error", f"{type(err).__name__}: {err}"))
         conn.close()
@@ -89,7 +94,8 @@ def run(task: Callable[..., Any], args: list[tuple[Any, ...]], labels: list[str]
         run_: Any = None, on_start: Callable[[list[Task]], None] | None = None
         ) -> list[dict[str, Any]]:
     """``task(*a)`` for every ``a`` of ``args`` in a worker forked from this process, all
-    at once; every worker's ``{"ready": wall time it started, "result": ...}`` in order.
+    at once; every worker's ``{"ready": wall time it started, "result": ..., "ended": wall
+    time}`` in order.
     ``on_start`` gets the workers once they run (their record); ``run_``: the audit run
     whose cancel request stops them. The first worker that fails or dies stops the others
     and raises SchedulerError naming its label."""
@@ -97,12 +103,15 @@ def run(task: Callable[..., Any], args: list[tuple[Any, ...]], labels: list[str]
     from multiprocessing.connection import wait
 
     from dii_hpc import progress
+    from dii_hpc.launch.runcmd import die_with_parent
 
     ctx = mp.get_context("fork")
+    die = die_with_parent()
     procs, conns = [], []
     for a in args:
         recv, send = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_child, args=(send, task, a), daemon=True)
+        # not daemonic: a model's own fit may start processes (a DataLoader's workers)
+        p = ctx.Process(target=_child, args=(send, task, a, die))
         p.start()
         send.close()
         procs.append(p)

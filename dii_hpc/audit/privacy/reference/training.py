@@ -150,12 +150,14 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
     start = packing.measured_start(submitted, results)
     if start is not None:
         packing.record_start(root, "forked" if choice.how == "forked" else kind, start)
-    return {"job_id": job_id, "trained_here": here + (len(todo) if choice.how == "here" else 0),
+    return {"job_id": job_id, "trained_here": here,  # to measure it; "here": the rest too
             "placement": choice.how, "placement_line": line,
             "packing": {"shard_s": shard_s, "start_s": start_s, "start_measured": known,
                         "fork_s": fork_s, "slots": slots, "tasks": len(packs),
                         "per_task": max((len(p) for p in packs), default=0),
-                        "start_now_s": start}}
+                        "start_now_s": start, "last_end_s": max(
+                            (r["ended"] - submitted for r in results if "ended" in r),
+                            default=None)}}
 
 
 def _plan_of(planned: list[tuple[dict[str, Any], reference_models.Plan]],
@@ -194,7 +196,7 @@ def train_pack(job: AuditJob, shards: list[tuple[dict[str, Any], int]]) -> dict[
         p = plans.get(key) or plans.setdefault(key, ra.request_plan(request, job, prep))
         reference_models.train_one(prep.model, p, index)
         done.append(p.keys[index])
-    return {"ready": ready, "keys": done}
+    return {"ready": ready, "keys": done, "ended": time.time()}
 
 
 def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJob,
