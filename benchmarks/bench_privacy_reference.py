@@ -41,32 +41,32 @@ from _common import best_of, write_section  # noqa: E402
 RECIPE = {"hidden": 128, "lr": 3e-3, "batch_size": 128}
 
 
-def _job(n: int, epochs: int) -> Any:
+def _job(n: int, epochs: int, resources: dict[str, Any] | None = None) -> Any:
     from dii_hpc.audit.job import of
 
     return of({"model": {"factory": "dii_hpc.examples.tabular:noisy_model",
                          "params": {**RECIPE, "epochs": epochs}},
                "data": "dii_hpc.examples.tabular:noisy_data", "seed": 0, "n_samples": 200,
-               "experiment": "bench-reference", "resources": {"time": "30"}},
+               "experiment": "bench-reference", "resources": {"time": "30", **(resources or {})}},
               "II", "lira", {"n_reference": n})
 
 
-def train(executor: str, n: int, epochs: int, root: Path, placement: str | None = None
-          ) -> tuple[float, np.ndarray, dict[str, Any]]:
+def train(executor: str, n: int, epochs: int, root: Path, placement: str | None = None,
+          resources: dict[str, Any] | None = None) -> tuple[float, np.ndarray, dict[str, Any]]:
     """Wall seconds to train the plan's models from an empty store, their outputs and how
     they were placed (``placement``: DII_HPC_PLACEMENT, else `packing.choose` decides from
-    the measured times)."""
+    the measured times; ``resources``: the config's, e.g. the array's parallelism)."""
     from dii_hpc.audit.core.data import prepare
     from dii_hpc.audit.privacy.reference import attacks as reference_attacks
     from dii_hpc.audit.privacy.reference import training as reference_training
 
-    store = root / f"store-{executor}-{placement or 'chosen'}"
+    store = root / f"store-{executor}-{placement or 'chosen'}-{len(resources or {})}"
     os.environ["DII_HPC_STORE"] = str(store)
     if placement:
         os.environ["DII_HPC_PLACEMENT"] = placement
     else:
         os.environ.pop("DII_HPC_PLACEMENT", None)
-    job = _job(n, epochs)
+    job = _job(n, epochs, resources)
     t0 = time.perf_counter()
     info, _ = reference_training.prepare(job, executor=executor)
     wall = time.perf_counter() - t0
@@ -153,18 +153,22 @@ def main() -> None:
 
     noisy_model(**RECIPE, epochs=args.epochs)  # the target, once (every task loads it)
     slurm = not args.no_slurm and slurm_answers()
+    cores = len(os.sched_getaffinity(0))
     ways: list[tuple[str, str | None]] = [("local", None), ("processes", None),
                                           ("processes", "array")]
-    ways += [("slurm", None)] if slurm else []
+    ways += [("slurm", "1 CPU"), ("slurm", None)] if slurm else []
+    # Slurm: as many CPUs at once as this host has (the test bed's nodes share its cores)
+    res = {"slurm": {"array_parallelism": cores}, "1 CPU": {"cpus_per_task": 1}}
     with tempfile.TemporaryDirectory(prefix="dii-bench-ref-", dir=os.getcwd()) as tmp:
-        runs = {w: train(w[0], n, args.epochs, Path(tmp), w[1]) for w in ways}
+        runs = {w: train(w[0], n, args.epochs, Path(tmp), None if w[1] == "1 CPU" else w[1],
+                         {**res.get(w[0], {}), **res.get(w[1] or "", {})}) for w in ways}
     started = start_cost()
     seq = runs[("local", None)][0]
-    cores = len(os.sched_getaffinity(0))
     what = {("local", None): "in this process, one after another (--executor local)",
             ("processes", None): "this host, placement chosen from the measured times",
             ("processes", "array"): "this host, array of fresh processes (DII_HPC_PLACEMENT=array)",
-            ("slurm", None): "Slurm array (--executor slurm)"}
+            ("slurm", "1 CPU"): f"Slurm array, one-CPU tasks (cpus_per_task: 1), {cores} at once",
+            ("slurm", None): f"Slurm array, placement chosen, {cores} CPUs at once"}
     lines += [f"## Reference models: {n} LiRA models (noisy tabular MLP, {args.epochs} epochs, "
               f"one torch thread each), {cores} free cores", "",
               f"Target (issue 29): an array within 1.3x of sequential / free cores = "
@@ -180,7 +184,8 @@ def main() -> None:
     for (e, forced), (wall, out, info) in runs.items():
         same = "yes" if np.array_equal(out, runs[("local", None)][1]) else "NO"
         pk = info.get("packing") or {}
-        shape = (f"{pk['tasks']} x {pk['per_task']} (+{info['trained_here']} measured here)"
+        cpus = f", {pk['cpus']} CPUs, {pk['workers']} workers" if pk.get("cpus", 1) > 1 else ""
+        shape = (f"{pk['tasks']} x {pk['per_task']}{cpus} (+{info['trained_here']} measured here)"
                  if pk else "-")
         fmt = (lambda v: "-" if v is None else f"{v:.1f}")  # noqa: E731
         lines.append(f"| {what[(e, forced)]} | {info.get('placement', 'here')} | {shape} | "

@@ -46,6 +46,12 @@ def test_the_placement_is_the_cheapest_by_the_measured_times() -> None:
     assert (slurm.how, slurm.tasks, slurm.per_task) == ("array", 4, 4)
     assert "costs more than it saves" in slurm.line
     assert "costs more" not in packing.choose(16, 60.0, 7.9, 5, "slurm").line
+    # tasks that hold a node's CPUs and fork a worker each: one start for as much work
+    held = packing.choose(16, 0.21, 7.9, 2, "slurm", node_cpus=2)
+    assert (held.how, held.tasks, held.per_task, held.cpus) == ("array", 1, 16, 2)
+    assert held.estimate_s == pytest.approx(7.9 + 8 * 0.21)
+    spread = packing.choose(16, 0.21, 7.9, 8, "slurm", node_cpus=4)
+    assert (spread.tasks, spread.per_task, spread.cpus) == (2, 8, 4)
     forced = packing.choose(16, 0.21, 3.05, 2, "local", fork_s=0.05, forced="array")
     assert (forced.how, "DII_HPC_PLACEMENT=array" in forced.line) == ("array", True)
     with pytest.raises(BadInput, match="DII_HPC_PLACEMENT=fast"):

@@ -113,6 +113,12 @@ def test_a_pack_that_dies_midway_leaves_its_finished_models(
     assert np.array_equal(_outputs(_job(model, n), n), expected)
 
 
+def _slurm_job(n: int, **resources: Any) -> AuditJob:
+    return of({"model": SKLEARN, "data": DATA, "seed": 0, "n_samples": 100,
+               "experiment": "packing", "resources": {"time": "10", **resources}},
+              "II", "lira", {"n_reference": n})
+
+
 @pytest.mark.slurm
 @pytest.mark.multinode
 @pytest.mark.sharedfs
@@ -121,23 +127,25 @@ def test_a_packed_slurm_array_trains_the_same_models(
         cluster_nodes: list[str], shared_store: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """On the 3-node test bed, the store on GlusterFS: two cores' worth of tasks
-    (`array_parallelism: 2`), each a pack of models, the same outputs as one process."""
+    (`array_parallelism: 2`), each a pack of models, the same outputs as one process:
+    one-CPU tasks (the config sets `cpus_per_task: 1`), else one task holding two CPUs
+    that forks a worker per CPU (one start paid)."""
     import json
 
-    n = 7
-    _use(monkeypatch, tmp_path / "inline")
-    training.prepare(_job(SKLEARN, n))
-    expected = _outputs(_job(SKLEARN, n), n)
+    for n, cpus, shape in ((7, {"cpus_per_task": 1}, (2, 3, 1, 2)), (5, {}, (1, 4, 2, 2))):
+        _use(monkeypatch, tmp_path / f"inline-{n}")
+        training.prepare(_job(SKLEARN, n))
+        expected = _outputs(_job(SKLEARN, n), n)
 
-    _use(monkeypatch, shared_store)
-    job = of({"model": SKLEARN, "data": DATA, "seed": 0, "n_samples": 100,
-              "experiment": "packing", "resources": {"time": "10", "array_parallelism": 2}},
-             "II", "lira", {"n_reference": n})
-    out, _ = training.prepare(job, executor="slurm")
-    assert out is not None and out["trained"] == n and out["job_id"]
-    assert (out["packing"]["tasks"], out["packing"]["per_task"]) == (2, 3)
-    assert packing.start_cost(shared_store, "slurm")[1]  # measured, kept for the next array
-    plan = ra.request_plan({"set": "halves", "n_reference": n}, job, build(job))
-    jobs = {json.loads((plan.folder(i) / "model.json").read_text())["job"] for i in range(n)}
-    assert len(jobs - {None}) == 2  # six models in two array tasks, one measured here
-    assert np.array_equal(plan.outputs(), expected)
+        _use(monkeypatch, shared_store)
+        job = _slurm_job(n, array_parallelism=2, **cpus)
+        out, _ = training.prepare(job, executor="slurm")
+        assert out is not None and out["trained"] == n and out["job_id"]
+        pk = out["packing"]
+        assert (pk["tasks"], pk["per_task"], pk["cpus"], pk["workers"]) == shape
+        assert packing.start_cost(shared_store, "slurm")[1]  # measured, kept for the next
+        plan = ra.request_plan({"set": "halves", "n_reference": n}, job, build(job))
+        jobs = {json.loads((plan.folder(i) / "model.json").read_text())["job"]
+                for i in range(n)}
+        assert len(jobs - {None}) == shape[0]  # the models of each task, one measured here
+        assert np.array_equal(plan.outputs(), expected)

@@ -56,54 +56,85 @@ def per_task(n: int, shard_s: float | None, start_s: float, slots: int) -> int:
 
 @dataclass(frozen=True)
 class Choice:
-    """Where the shards run: ``how`` is "array" (fresh task processes), "forked" (workers
-    forked from this process) or "here" (one after another in this process)."""
+    """Where the shards run: ``how`` is "array" (fresh task processes; with ``cpus`` > 1
+    each task holds that many CPUs and forks a worker per CPU), "forked" (workers forked
+    from this process) or "here" (one after another in this process)."""
 
     how: str
     per_task: int
     tasks: int
     estimate_s: float  # start + the longest task's shards
-    line: str  # the choice and why, for the user
+    line: str = ""  # the choice and why, for the user
+    cpus: int = 1
+
+
+def _array(n: int, shard_s: float, start_s: float, slots: int, cpus: int = 1) -> Choice:
+    """Fresh tasks of ``cpus`` CPUs (a forked worker each): one CPU, packed by `per_task`;
+    several, as few tasks as the free slots hold, their shards over the workers."""
+    if cpus <= 1:
+        k = per_task(n, shard_s, start_s, slots)
+        tasks = math.ceil(n / k)  # in rounds of `slots` at once, each paying the start
+        return Choice("array", k, tasks, math.ceil(tasks / slots) * (start_s + k * shard_s))
+    tasks = max(1, math.ceil(min(slots, n) / cpus))
+    k = math.ceil(n / tasks)
+    rounds = math.ceil(tasks / max(1, slots // cpus))
+    return Choice("array", k, tasks, rounds * (start_s + math.ceil(k / cpus) * shard_s),
+                  cpus=cpus)
 
 
 def choose(n: int, shard_s: float | None, start_s: float, slots: int, kind: str,
-           fork_s: float | None = None, forced: str | None = None) -> Choice:
+           fork_s: float | None = None, forced: str | None = None, node_cpus: int = 1
+           ) -> Choice:
     """The cheapest placement of ``n`` shards of ``shard_s`` each by its estimate (start +
-    the busiest task's shards, per round of tasks the slots hold): on Slurm the packed array; on this host (``kind`` local)
-    also forked workers (``fork_s``: their start, None where forking is unsafe) and this
-    process alone. Unknown shard time: an array of one shard per task. ``forced``
-    ($DII_HPC_PLACEMENT: array, forked or here) takes that one where it is possible."""
+    the busiest task's shards, per round of tasks the slots hold; a tie goes to fewer
+    tasks: fewer starts). On Slurm the array: one-CPU tasks or tasks holding up to
+    ``node_cpus`` CPUs that fork a worker per CPU; on this host (``kind`` local) also forked
+    workers (``fork_s``: their start, None where forking is unsafe) and this process alone.
+    Unknown shard time: an array of one shard per task. ``forced`` ($DII_HPC_PLACEMENT:
+    array, forked or here) takes that one where it is possible."""
     if forced not in (None, "array", "forked", "here"):
         from dii_hpc.errors import BadInput
 
         raise BadInput(f"DII_HPC_PLACEMENT={forced}: expected array, forked or here")
-    k = per_task(n, shard_s, start_s, slots)
+    slots = max(1, slots)
     if shard_s is None or shard_s <= 0:
-        return Choice("array", k, math.ceil(n / k), math.nan,
-                      f"{n} shards of unknown time: one per array task")
-    tasks = math.ceil(n / k)  # in rounds of `slots` at once, each paying the start
-    array = Choice("array", k, tasks, math.ceil(tasks / max(1, slots)) * (start_s + k * shard_s),
-                   "")
-    here = Choice("here", n, 1, n * shard_s, "")
+        return Choice("array", 1, n, math.nan, f"{n} shards of unknown time: one per array task")
+    array, here = _array(n, shard_s, start_s, slots), Choice("here", n, 1, n * shard_s)
     options = [array]
+    if kind == "slurm" and min(node_cpus, slots, n) > 1:
+        options.append(_array(n, shard_s, start_s, slots, min(node_cpus, slots, n)))
     if kind != "slurm":
         options.append(here)
         if fork_s is not None:
-            w = max(1, min(slots, n))
+            w = min(slots, n)
             options.append(Choice("forked", math.ceil(n / w), w,
-                                  fork_s + math.ceil(n / w) * shard_s, ""))
-    best = min(options, key=lambda c: (c.how != forced, c.estimate_s))
-    pays = array.estimate_s < here.estimate_s
+                                  fork_s + math.ceil(n / w) * shard_s))
+    best = min(options, key=lambda c: (c.how != forced, c.estimate_s, c.tasks))
+    fresh = min(o.estimate_s for o in options if o.how == "array")
     why = (f"{n} shards of {shard_s:.2f} s, {slots} free slots; a fresh task starts in "
-           f"{start_s:.2f} s: an array of fresh tasks {array.estimate_s:.1f} s vs "
+           f"{start_s:.2f} s: an array of fresh tasks {fresh:.1f} s vs "
            f"{here.estimate_s:.1f} s one after another"
-           + ("" if pays else " (its start costs more than it saves)"))
+           + ("" if fresh < here.estimate_s else " (its start costs more than it saves)"))
     if fork_s is not None and kind != "slurm":
         why += f", forked workers (start {fork_s:.2f} s) {options[-1].estimate_s:.1f} s"
     if forced:
         why += f"; DII_HPC_PLACEMENT={forced}"
+    cpus = f", {best.cpus} CPUs and forked workers each" if best.cpus > 1 else ""
     return Choice(best.how, best.per_task, best.tasks, best.estimate_s,
-                  f"{best.how} ({best.tasks} x {best.per_task}): {why}")
+                  f"{best.how} ({best.tasks} x {best.per_task}{cpus}): {why}", best.cpus)
+
+
+def node_cpus(partition: str | None = None) -> int:
+    """The most idle CPUs of one node (one `sinfo`): the most one task can hold at once."""
+    from dii_hpc.errors import SchedulerError
+    from dii_hpc.slurm import commands
+
+    cmd = ["sinfo", "-h", "-N", "-o", "%C"] + (["-p", partition] if partition else [])
+    try:  # "allocated/idle/other/total" per node line
+        idle = [int(line.split("/")[1]) for line in commands.run(cmd).split() if "/" in line]
+    except (SchedulerError, ValueError, IndexError):
+        return 1
+    return max([1, *idle])
 
 
 def pack(items: Sequence[T], k: int) -> list[list[T]]:

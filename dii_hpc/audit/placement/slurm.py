@@ -94,14 +94,16 @@ def plan(job: AuditJob, facts: Facts | None = None, done: list[str] | None = Non
     return [k for k in keys if k not in (done or [])]
 
 
-def shard_resources(job: AuditJob, timeout_min: int, n_shards: int) -> Any:
+def shard_resources(job: AuditJob, timeout_min: int, n_shards: int, cpus: int = 1) -> Any:
     """The config's `resources:` (validated like a sweep's when the config was read),
-    --partition over it; by default one hour and every shard at once."""
+    --partition over it; by default one hour, every shard at once and ``cpus`` CPUs."""
     from dii_hpc.config.schema import Resources
 
     res = job.config.resources or Resources()
     raw = res.model_dump(exclude_unset=True)
     raw.setdefault("time", str(timeout_min))
+    if cpus > 1:
+        raw.setdefault("cpus_per_task", cpus)
     raw.setdefault("array_parallelism", max(1, n_shards))
     if job.partition:
         raw["partition"] = job.partition

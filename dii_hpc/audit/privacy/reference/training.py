@@ -23,7 +23,6 @@ the array resumes per model, and a model's numbers never depend on its pack.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -127,8 +126,11 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
                                res.array_parallelism if res else None)
     no_fork = forked.unsafe() if kind != "slurm" and not _gpus(job) else "Slurm"
     fork_s = packing.start_cost(root, "forked")[0] if no_fork is None else None
+    # tasks that hold several CPUs and fork: on Slurm, unless the config sets the CPUs
+    held = res is not None and "cpus_per_task" in res.model_fields_set
+    node = packing.node_cpus(job.partition) if kind == "slurm" and not held else 1
     choice = packing.choose(len(todo), shard_s, start_s, slots, kind, fork_s,
-                            os.environ.get("DII_HPC_PLACEMENT") or None)
+                            os.environ.get("DII_HPC_PLACEMENT") or None, node)
     line = choice.line + ("" if kind == "slurm" or no_fork is None
                           else f"; no forked workers: {no_fork}")
     print(f"reference models: {line}", file=sys.stderr)
@@ -146,7 +148,7 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
         job_id = f"forked {sub.id}"  # the submission: its record names the workers' pids
     else:
         job_id, results = run_array(train_pack, [(job, p) for p in packs], job, (kind, conf),
-                                    owner, labels=[_label(p) for p in packs])
+                                    owner, labels=[_label(p) for p in packs], cpus=choice.cpus)
     start = packing.measured_start(submitted, results)
     if start is not None:
         packing.record_start(root, "forked" if choice.how == "forked" else kind, start)
@@ -154,6 +156,8 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
             "placement": choice.how, "placement_line": line,
             "packing": {"shard_s": shard_s, "start_s": start_s, "start_measured": known,
                         "fork_s": fork_s, "slots": slots, "tasks": len(packs),
+                        "cpus": choice.cpus, "workers": sum(
+                            r.get("workers", 1) if isinstance(r, dict) else 1 for r in results),
                         "per_task": max((len(p) for p in packs), default=0),
                         "start_now_s": start, "last_end_s": max(
                             (r["ended"] - submitted for r in results if "ended" in r),
@@ -184,35 +188,47 @@ def _label(shards: list[tuple[dict[str, Any], int]]) -> str:
 def train_pack(job: AuditJob, shards: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
     """Array task body: rebuild model and data once, then train each (request, index)
     model of the pack (the model copied for each, as in this process: the same numbers),
-    each kept as it ends (a task that dies leaves its finished models); when it was ready
-    (`packing.measured_start`) and what it trained."""
+    each kept as it ends (a task that dies leaves its finished models); a task holding
+    several CPUs (SLURM_CPUS_PER_TASK) forks a worker per CPU (`placement.forked`), one
+    start paid for all. Says when it was ready (`packing.measured_start`), what it
+    trained, with how many workers and when its last model was kept."""
+    import math
+
     from dii_hpc.audit.core.data import prepare as build
+    from dii_hpc.audit.placement import forked, packing
 
     prep = build(job)
-    ready, done = time.time(), []
-    plans: dict[str, reference_models.Plan] = {}
-    for request, index in shards:
-        key = json.dumps(request, sort_keys=True, default=str)
-        p = plans.get(key) or plans.setdefault(key, ra.request_plan(request, job, prep))
-        reference_models.train_one(prep.model, p, index)
-        done.append(p.keys[index])
-    return {"ready": ready, "keys": done, "ended": time.time()}
+    ready = time.time()
+    planned: list[tuple[dict[str, Any], reference_models.Plan]] = []
+    for request, _ in shards:  # one plan per request (the pack's requests are shared objects)
+        if not any(r is request for r, _ in planned):
+            planned.append((request, ra.request_plan(request, job, prep)))
+    cpus = min(int(os.environ.get("SLURM_CPUS_PER_TASK") or 1), len(shards))
+    if cpus > 1 and forked.unsafe() is None:
+        subs = packing.pack(shards, math.ceil(len(shards) / cpus))
+        out = forked.run(train_forked, [(prep.model, planned, s) for s in subs],
+                         [_label(s) for s in subs], "reference models")
+        done = [k for o in out for k in o["result"]]
+    else:
+        cpus, done = 1, train_forked(prep.model, planned, shards)
+    return {"ready": ready, "keys": done, "workers": cpus, "ended": time.time()}
 
 
 def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJob,
               chosen: tuple[str, dict[str, str] | None], owner: Any = None,
-              labels: list[str] | None = None, timeout_min: int = 60
+              labels: list[str] | None = None, timeout_min: int = 60, cpus: int = 1
               ) -> tuple[str | None, list[Any]]:
     """One job array (``chosen``: `backend.choose`'s slurm or local executor) through
-    launch.backend, a task per args tuple, recorded in `<store>/jobs/` (`arrays`); waits for
-    every task: (the array's job id, the tasks' results)."""
+    launch.backend, a task per args tuple (``cpus`` CPUs each unless the config sets them),
+    recorded in `<store>/jobs/` (`arrays`); waits for every task: (the array's job id, the
+    tasks' results)."""
     from dii_hpc.audit.placement import arrays
     from dii_hpc.audit.placement.slurm import shard_resources
     from dii_hpc.launch import backend
 
     if not args:
         return None, []
-    res = shard_resources(job, timeout_min, len(args))
+    res = shard_resources(job, timeout_min, len(args), cpus)
     kind, conf = chosen
     run = owner.open() if owner is not None else None
     sub = arrays.begin(job, "reference models")
