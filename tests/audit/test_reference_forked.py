@@ -50,6 +50,8 @@ def test_the_placement_is_the_cheapest_by_the_measured_times() -> None:
     held = packing.choose(16, 0.21, 7.9, 2, "slurm", node_cpus=2)
     assert (held.how, held.tasks, held.per_task, held.cpus) == ("array", 1, 16, 2)
     assert held.estimate_s == pytest.approx(7.9 + 8 * 0.21)
+    slow = packing.choose(16, 0.21, 7.9, 2, "slurm", node_cpus=2, held_s=9.0)  # measured
+    assert (slow.tasks, slow.per_task, slow.cpus) == (2, 8, 1)
     spread = packing.choose(16, 0.21, 7.9, 8, "slurm", node_cpus=4)
     assert (spread.tasks, spread.per_task, spread.cpus) == (2, 8, 4)
     forced = packing.choose(16, 0.21, 3.05, 2, "local", fork_s=0.05, forced="array")

@@ -138,6 +138,9 @@ def test_a_packed_slurm_array_trains_the_same_models(
         expected = _outputs(_job(SKLEARN, n), n)
 
         _use(monkeypatch, shared_store)
+        # the same start for one-CPU and two-CPU tasks: the tie goes to fewer tasks
+        one_cpu = packing.start_cost(shared_store, "slurm")[0]
+        packing.record_start(shared_store, "slurm-held", one_cpu)
         job = _slurm_job(n, array_parallelism=2, **cpus)
         out, _ = training.prepare(job, executor="slurm")
         assert out is not None and out["trained"] == n and out["job_id"]

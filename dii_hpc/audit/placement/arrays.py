@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.store.store import Store
 
 POLL_S = (0.5, 5.0)  # first and longest pause between two looks at the tasks
+POLL_SHARE = 0.1  # a pause at most this share of the wait so far: a short array ends on time
 LOCAL_POLL_S = 0.25  # local processes: a look is a file test, and a short array's end matters
 
 
@@ -154,7 +155,7 @@ def wait(jobs: list[Any], labels: list[str], what: str, run: Any = None) -> list
     results: dict[int, Any] = {}
     slurm = any(isinstance(j, submitit.SlurmJob) for j in jobs)
     first, longest = POLL_S if slurm else (LOCAL_POLL_S, LOCAL_POLL_S)
-    pause = first
+    pause, t0 = first, time.monotonic()
     try:
         with progress.bar(f"{what}: array tasks", len(jobs)) as bar:
             while len(results) < len(jobs):
@@ -172,7 +173,9 @@ def wait(jobs: list[Any], labels: list[str], what: str, run: Any = None) -> list
                     pause = first
                 if len(results) < len(jobs):
                     time.sleep(pause)
-                    pause = min(pause * 1.5, longest)
+                    # a look is a file test per task (submitit rate-limits sacct itself)
+                    pause = min(pause * 1.5, longest,
+                                max(first, POLL_SHARE * (time.monotonic() - t0)))
     except BaseException:
         cancel(jobs)
         raise

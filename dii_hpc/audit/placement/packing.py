@@ -83,12 +83,13 @@ def _array(n: int, shard_s: float, start_s: float, slots: int, cpus: int = 1) ->
 
 
 def choose(n: int, shard_s: float | None, start_s: float, slots: int, kind: str,
-           fork_s: float | None = None, forced: str | None = None, node_cpus: int = 1
-           ) -> Choice:
+           fork_s: float | None = None, forced: str | None = None, node_cpus: int = 1,
+           held_s: float | None = None) -> Choice:
     """The cheapest placement of ``n`` shards of ``shard_s`` each by its estimate (start +
     the busiest task's shards, per round of tasks the slots hold; a tie goes to fewer
     tasks: fewer starts). On Slurm the array: one-CPU tasks or tasks holding up to
-    ``node_cpus`` CPUs that fork a worker per CPU; on this host (``kind`` local) also forked
+    ``node_cpus`` CPUs that fork a worker per CPU (their start ``held_s``, measured apart
+    under the kind "slurm-held": a task of several CPUs may wait longer); on this host (``kind`` local) also forked
     workers (``fork_s``: their start, None where forking is unsafe) and this process alone.
     Unknown shard time: an array of one shard per task. ``forced`` ($DII_HPC_PLACEMENT:
     array, forked or here) takes that one where it is possible."""
@@ -102,7 +103,8 @@ def choose(n: int, shard_s: float | None, start_s: float, slots: int, kind: str,
     array, here = _array(n, shard_s, start_s, slots), Choice("here", n, 1, n * shard_s)
     options = [array]
     if kind == "slurm" and min(node_cpus, slots, n) > 1:
-        options.append(_array(n, shard_s, start_s, slots, min(node_cpus, slots, n)))
+        options.append(_array(n, shard_s, start_s if held_s is None else held_s, slots,
+                              min(node_cpus, slots, n)))
     if kind != "slurm":
         options.append(here)
         if fork_s is not None:

@@ -130,7 +130,8 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
     held = res is not None and "cpus_per_task" in res.model_fields_set
     node = packing.node_cpus(job.partition) if kind == "slurm" and not held else 1
     choice = packing.choose(len(todo), shard_s, start_s, slots, kind, fork_s,
-                            os.environ.get("DII_HPC_PLACEMENT") or None, node)
+                            os.environ.get("DII_HPC_PLACEMENT") or None, node,
+                            packing.start_cost(root, f"{kind}-held")[0])
     line = choice.line + ("" if kind == "slurm" or no_fork is None
                           else f"; no forked workers: {no_fork}")
     print(f"reference models: {line}", file=sys.stderr)
@@ -151,7 +152,8 @@ def _array(job: AuditJob, prep: Any, planned: list[tuple[dict[str, Any], referen
                                     owner, labels=[_label(p) for p in packs], cpus=choice.cpus)
     start = packing.measured_start(submitted, results)
     if start is not None:
-        packing.record_start(root, "forked" if choice.how == "forked" else kind, start)
+        packing.record_start(root, "forked" if choice.how == "forked" else
+                             f"{kind}-held" if choice.cpus > 1 else kind, start)
     return {"job_id": job_id, "trained_here": here,  # to measure it; "here": the rest too
             "placement": choice.how, "placement_line": line,
             "packing": {"shard_s": shard_s, "start_s": start_s, "start_measured": known,
