@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import multiprocessing as mp
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,23 @@ def _study(store: Store) -> Any:
 
 
 def _journal_opens(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[str]:
-    """Every open of the journal file in this process from now on."""
+    """Every open of the journal file in this process from now on (file objects and
+    descriptors)."""
     seen: list[str] = []
-    real = builtins.open
+    real, real_os = builtins.open, os.open
 
     def counting(file: Any, *args: Any, **kwargs: Any) -> Any:
         if str(file) == str(path):
             seen.append(str(args[0]) if args else str(kwargs.get("mode", "r")))
         return real(file, *args, **kwargs)
 
+    def counting_os(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(file) == str(path):
+            seen.append(f"fd {flags:#o}")
+        return real_os(file, flags, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", counting)
+    monkeypatch.setattr(os, "open", counting_os)
     return seen
 
 
@@ -55,7 +63,8 @@ def test_a_batch_holds_the_lock_once_and_replays_only_its_own_appends(
         study.tell(trial, 0.5)
         assert lock.exists()
     assert not lock.exists()
-    assert len(opens) == 1  # one reader for the batch (Optuna opens per query and append)
+    assert len(opens) == 1  # one descriptor for the batch's reads and appends (Optuna opens
+    # the file per query and per append)
     fresh = studymod.open_study(store, "e", SPEC)  # what another worker reads from the file
     (got,) = fresh.get_trials(deepcopy=False)
     assert got.value == 0.5 and got.user_attrs["token"] == "token-value"

@@ -99,7 +99,7 @@ def _claimer(root: str, tells: int, out: Any) -> None:
     dists = studymod.distributions(SPEC["space"])
     mine = []
     while True:
-        with studymod.claim_lock(store, "e"):
+        with studymod.claim_lock(study):
             if studymod.tally(study.get_trials(deepcopy=False)).remaining(tells) <= 0:
                 break
             trial = study.ask(dists)

@@ -5,8 +5,8 @@ and unlink of the lock file), opens the journal for every append (and fsyncs it)
 the journal (open, stat, read) before every query.  On GlusterFS each of those is a round
 trip to the servers, and a trial's claim (recover, count, ask, its attrs) is a dozen appends
 and thirty queries.  `batch` takes the journal's lock ONCE for such a group of operations:
-- the appends go through one descriptor opened for the batch, and one fsync before the lock
-  is released makes them durable (a crash before it loses the whole batch, as a crash before
+- the appends and the reads go through one descriptor opened for the batch (read-write,
+  append), and one fsync before the lock is released makes the appends durable (a crash before it loses the whole batch, as a crash before
   the batch would: nobody acted on it, since the lock was held; the claim returns after it);
 - a query syncs with the file only when this process appended since its last sync: with the
   lock held nobody else can append, so the state it replayed is the file's (exact, not
@@ -35,8 +35,8 @@ def storage(path: str, lock: Any) -> Any:
         def __init__(self) -> None:
             super().__init__(path, lock_obj=lock)
             self.held = False
-            self._fd: int | None = None
-            self._reader: Any = None  # the journal opened for reading, for the batch
+            self._fd: int | None = None  # the journal opened for the batch (read, append)
+            self._appended = False
 
         @contextlib.contextmanager
         def batch(self) -> Iterator[None]:
@@ -49,32 +49,29 @@ def storage(path: str, lock: Any) -> Any:
                 yield
             finally:
                 try:
-                    if self._reader is not None:
-                        self._reader.close()
                     if self._fd is not None:
-                        os.fsync(self._fd)  # durable before anyone may act on the batch
+                        if self._appended:
+                            os.fsync(self._fd)  # durable before anyone may act on the batch
                         os.close(self._fd)
                 finally:
-                    self._fd, self._reader, self.held = None, None, False
+                    self._fd, self.held, self._appended = None, False, False
                     with contextlib.suppress(RuntimeError):  # broken as stale: gone anyway
                         self._lock.release()
 
         def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
             """Optuna's reading (complete lines up to the size seen, offsets of the lines
-            read kept); inside a batch through one descriptor, whose size is the file's:
-            only this process appends while the lock is held."""
+            read kept); inside a batch through the batch's descriptor, by offset (pread:
+            the appends move its offset), up to the file's size: only this process appends
+            while the lock is held."""
             if not self.held:
                 yield from super().read_logs(log_number_from)
                 return
-            if self._reader is None:
-                self._reader = open(self._file_path, "rb")  # noqa: SIM115 - closed by batch
+            fd = self._descriptor()
             offsets = self._log_number_offset
             start = log_number_from if log_number_from in offsets else 0
-            self._reader.seek(offsets[start])
-            left = os.fstat(self._reader.fileno()).st_size - offsets[start]
-            for number, line in enumerate(self._reader, start=start):
-                left -= len(line)
-                if left < 0 or not line.endswith(b"\n"):
+            data = _pread_to_end(fd, offsets[start])
+            for number, line in enumerate(data.splitlines(keepends=True), start=start):
+                if not line.endswith(b"\n"):
                     break  # a line being written: the next read has it
                 offsets.setdefault(number + 1, offsets[number] + len(line))
                 if number >= log_number_from:
@@ -86,11 +83,17 @@ def storage(path: str, lock: Any) -> Any:
                 return
             data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs)
                     + "\n").encode("utf-8")
-            if self._fd is None:
-                self._fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
+            fd, self._appended = self._descriptor(), True
             view = memoryview(data)
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(fd, view):]
+
+        def _descriptor(self) -> int:
+            """The batch's one descriptor of the journal: reads say where they read, and
+            O_APPEND writes go to the end."""
+            if self._fd is None:
+                self._fd = os.open(self._file_path, os.O_RDWR | os.O_APPEND)
+            return self._fd
 
     class Storage(JournalStorage):
         """JournalStorage whose queries inside a batch skip a sync that can find nothing."""
@@ -124,6 +127,19 @@ def storage(path: str, lock: Any) -> Any:
                         self._synced = False
 
     return Storage(Backend())
+
+
+def _pread_to_end(fd: int, offset: int) -> bytes:
+    """The file's bytes from ``offset`` to its size now (a networked filesystem may return
+    a long read in parts)."""
+    size, parts = os.fstat(fd).st_size, []
+    while offset < size:
+        part = os.pread(fd, size - offset, offset)
+        if not part:
+            break
+        parts.append(part)
+        offset += len(part)
+    return b"".join(parts)
 
 
 @contextlib.contextmanager

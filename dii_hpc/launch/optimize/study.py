@@ -8,9 +8,11 @@ Lustre and GlusterFS honour, as the model registry relies on; the symlink lock w
 GlusterFS test bed too, but O_EXCL is the one both this module and the registry stand on).  A
 lock whose holder died is broken after its grace period.
 
-Workers take a second lock of the same kind, ``claim.lock``, around "recover, count, ask":
-that is what keeps `n_trials` exact with many workers (two workers cannot both see 23 of 24
-trials taken and both ask) and what makes re-asking a lost trial happen once.
+Workers hold that lock around "recover, count, ask" (`claim_lock`: one batch of the
+journal, `journal.batch`): that is what keeps `n_trials` exact with many workers (two
+workers cannot both see 23 of 24 trials taken and both ask) and what makes re-asking a lost
+trial happen once.  (A second lock file, ``claim.lock``, did this before: each O_EXCL lock
+costs four round trips to a networked filesystem's servers.)
 
 Optuna is an optional extra (``dii-hpc[optuna]``): it is imported inside the functions.
 """
@@ -18,7 +20,9 @@ Optuna is an optional extra (``dii-hpc[optuna]``): it is imported inside the fun
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,9 +173,25 @@ def worker_seed(spec: dict[str, Any], worker: int, started: int) -> int:
 
 
 def _lock(path: Path) -> Any:
+    return _lock_class()(str(path), grace_period=LOCK_GRACE_S)
+
+
+@functools.cache
+def _lock_class() -> Any:
+    """Optuna's `JournalFileOpenLock`, released by one unlink.  Optuna renames the lock file
+    aside, then unlinks it: two round trips to a networked filesystem's servers for what one
+    does, and no safer (a holder whose lock was broken as stale removes whatever lock file
+    is there either way; the O_EXCL create is what excludes)."""
     from optuna.storages.journal import JournalFileOpenLock
 
-    return JournalFileOpenLock(str(path), grace_period=LOCK_GRACE_S)
+    class UnlinkLock(JournalFileOpenLock):
+        def release(self) -> None:
+            try:
+                os.unlink(self._lock_file)
+            except OSError as err:
+                raise RuntimeError("Error: did not possess lock") from err
+
+    return UnlinkLock
 
 
 def storage(sdir: Path) -> Any:
@@ -199,15 +219,13 @@ def open_study(store: Store, experiment: str, spec: dict[str, Any], *, seed: int
 
 
 @contextlib.contextmanager
-def claim_lock(store: Store, experiment: str) -> Iterator[None]:
-    """Held around recover + count + ask: see the module docstring."""
-    lock = _lock(study_dir(store, experiment) / "claim")
-    lock.acquire()
-    try:
+def claim_lock(study: Any) -> Iterator[None]:
+    """Held around recover + count + ask (see the module docstring): the journal's own lock,
+    taken once for the whole claim (`journal.batch`), so no other process appends to the
+    study meanwhile; every operation inside must go through ``study`` (another storage of
+    the same journal would wait for this lock)."""
+    with study._storage.batch():  # `storage`'s: a claim needs the lock, whatever the storage
         yield
-    finally:
-        with contextlib.suppress(RuntimeError):  # broken as stale by another: it is gone anyway
-            lock.release()
 
 
 def note_cancel(store: Store, experiment: str, job_ids: list[str]) -> None:

@@ -238,14 +238,13 @@ def start(plan: dict[str, Any], index: int) -> Worker:
 def claim(w: Worker) -> tuple[str, Any]:
     """("trial", trial) | ("wait", None) while others' trials run | ("done", None).
 
-    One batch of the journal (`journal.batch`) inside the claim lock: its lock taken once,
+    One batch of the journal (`journal.batch`), whose lock is the claim lock: taken once,
     one fsync, queries that replay only what this worker appended.  The trial's run id is
     chosen here (user attr ``run_id``, before its run exists: `study.lost_reason` gives a
     run that never appears `ASK_GRACE_S`, as it gives a trial with no run id)."""
-    from dii_hpc.launch.optimize.journal import batch
     from dii_hpc.store.ids import new_run_id
 
-    with studymod.claim_lock(w.store, w.experiment), batch(w.study):
+    with studymod.claim_lock(w.study):
         tell_untold(w)  # the trial this worker just ran
         studymod.recover(w.study, w.store, w.me)
         if w.study.user_attrs.get("error") or _cancelled(w):

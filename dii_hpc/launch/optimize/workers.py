@@ -33,7 +33,7 @@ def remaining(store: Store, experiment: str, spec: dict[str, Any]) -> int:
     if not (studymod.study_dir(store, experiment) / studymod.JOURNAL_FILE).exists():
         return int(spec["n_trials"])
     study = studymod.open_study(store, experiment, spec)
-    with studymod.claim_lock(store, experiment):
+    with studymod.claim_lock(study):
         studymod.recover(study, store)
         return studymod.tally(study.get_trials(deepcopy=False)).remaining(int(spec["n_trials"]))
 
