@@ -87,7 +87,8 @@ def _batch(target: Target, loss: Any, x_k: Any, x0: Any, y: Any, *, norm: Any, e
     """One batch of ART's AutoPGD loop: (last iterate, its logits).
 
     Each iterate's loss comes with its gradient (`_value_grad`); the best point keeps its
-    gradient and logits, so a checkpoint that goes back to it computes nothing again."""
+    gradient and logits, so a checkpoint that goes back to it computes nothing again. Rows
+    are chosen with `torch.where` (ART's boolean-mask assignments: the same values)."""
     import torch
 
     var_w = checkpoints(max_iter)
@@ -101,13 +102,12 @@ def _batch(target: Target, loss: Any, x_k: Any, x0: Any, y: Any, *, norm: Any, e
         if k == 0:
             x_1 = x0 + project(z - x0, eps, norm)
             f_1, g_1, z_1 = _value_grad(target, loss, x_1, y, backward=max_iter > 1)
-            eta_w, f_max_w, f_max = eta.clone(), f_0.clone(), f_0.clone()
-            x_max, x_max_m_1, g_max, z_max = x_k.clone(), x0.clone(), g, z_k.clone()
+            eta_w, f_max_w = eta, f_0
             ge = f_1 >= f_0
-            f_max[ge], x_max[ge], z_max[ge] = f_1[ge], x_1[ge], z_1[ge]
-            if g_1 is not None:
-                g_max = torch.where(_rows(ge, g), g_1, g)
-            count[ge] += 1
+            f_max, count = torch.where(ge, f_1, f_0), count + ge
+            x_max, z_max = _pick(ge, x_1, x_k), _pick(ge, z_1, z_k)
+            x_max_m_1 = x0
+            g_max = g if g_1 is None else _pick(ge, g_1, g)
             x_k_m_1, x_k, g, z_k = x_k, x_1, g_1, z_1
             continue
         z = x0 + project(z - x0, eps, norm)
@@ -118,22 +118,30 @@ def _batch(target: Target, loss: Any, x_k: Any, x0: Any, y: Any, *, norm: Any, e
         if bool((f == 0.0).all()):
             return nxt, z_n
         better = f < f_max if targeted else f > f_max
-        count[better] += 1
-        x_max[better], x_max_m_1[better], f_max[better] = nxt[better], x_k[better], f[better]
-        z_max[better] = z_n[better]
+        count = count + better
+        x_max, x_max_m_1 = _pick(better, nxt, x_max), _pick(better, x_k, x_max_m_1)
+        f_max, z_max = torch.where(better, f, f_max), _pick(better, z_n, z_max)
         if g_n is not None:
-            g_max = torch.where(_rows(better, g_n), g_n, g_max)
+            g_max = _pick(better, g_n, g_max)
         x_k_m_1, x_k, g, z_k = x_k, nxt, g_n, z_n
         if k in var_w:
             prev = var_w[var_w.index(k) - 1]
             cond = (count < RHO * (k - prev)) | ((eta_w == eta).reshape(-1) & (f_max_w == f_max))
-            eta[cond] /= 2
-            x_k[cond], x_k_m_1[cond], z_k[cond] = x_max[cond], x_max_m_1[cond], z_max[cond]
+            eta = torch.where(_rows(cond, eta), eta / 2, eta)
+            x_k, x_k_m_1 = _pick(cond, x_max, x_k), _pick(cond, x_max_m_1, x_k_m_1)
+            z_k = _pick(cond, z_max, z_k)
             if g is not None:
-                g = torch.where(_rows(cond, g), g_max, g)
-            count[:] = 0
-            eta_w, f_max_w = eta.clone(), f_max.clone()
+                g = _pick(cond, g_max, g)
+            count = torch.zeros_like(count)
+            eta_w, f_max_w = eta, f_max
     return x_k, z_k
+
+
+def _pick(mask: Any, a: Any, b: Any) -> Any:
+    """a in the rows where `mask` holds, else b: a selection, no index gather or scatter."""
+    import torch
+
+    return torch.where(_rows(mask, a), a, b)
 
 
 def _rows(mask: Any, like: Any) -> Any:

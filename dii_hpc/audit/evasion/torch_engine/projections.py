@@ -15,13 +15,29 @@ from __future__ import annotations
 from typing import Any
 
 
+def _sort(r: Any) -> tuple[Any, Any]:
+    """(r sorted along rows, the order): on the CPU numpy's vectorised argsort, several
+    times faster there than torch.sort (6 vs 39 ms for 256 x 3072 floats, AVX-512); on
+    other devices torch.sort. Ties may come out in another order, which changes only the
+    order of the cumulative sums (the last bits of lambda)."""
+    import torch
+
+    if r.device.type == "cpu":
+        import numpy as np
+
+        order = torch.from_numpy(np.argsort(r.detach().numpy(), axis=1))
+        return r.gather(1, order), order
+    return torch.sort(r, dim=1)
+
+
 def _waterfill(q: Any, r: Any, c: Any) -> Any:
     """Smallest lambda >= 0 with sum_i q_i min(lambda, r_i) >= c per row (inf if none)."""
     import torch
 
-    r_s, order = torch.sort(r, dim=1)
+    r_s, order = _sort(r)
     q_s = q.gather(1, order)
-    below = torch.cumsum(q_s * r_s, dim=1) - q_s * r_s        # sum_{j<k} q_j r_j
+    qr = q_s * r_s
+    below = torch.cumsum(qr, dim=1).sub_(qr)                   # sum_{j<k} q_j r_j
     tail = torch.flip(torch.cumsum(torch.flip(q_s, [1]), 1), [1])  # sum_{j>=k} q_j
     reach = below + r_s * tail                                 # F(r_(k)), nondecreasing
     k = (reach < c.unsqueeze(1)).sum(1)
