@@ -110,7 +110,6 @@ def _kill_the_first_stalled(folder: Path, workers: int, killed: list[int]) -> No
         time.sleep(0.05)  # polling the state, with a deadline
 
 
-@pytest.mark.slow
 def test_a_killed_worker_leaves_its_finished_models_and_the_rerun_trains_the_rest(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "signals"
