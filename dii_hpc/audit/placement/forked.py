@@ -65,10 +65,12 @@ def _one_thread() -> None:
 def _child(conn: Any, task: Callable[..., Any], args: tuple[Any, ...],
            die: Callable[[], None] | None) -> None:
     """A worker's body: the stop signals back to their default (the parent's handlers
-    belong to its run), SIGTERM when the parent dies (``die``: `runcmd.die_with_parent`),
+    belong to its run), Slurm's USR1/USR2 warnings ignored, SIGTERM when the parent dies (``die``: `runcmd.die_with_parent`),
     one thread, the task; its result or its error line to the parent."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):  # Slurm's warning to a job step: the task's
+        signal.signal(sig, signal.SIG_IGN)  # own handler (submitit's requeue) acts on it
     if die is not None:
         die()
     ready = time.time()
