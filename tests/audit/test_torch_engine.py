@@ -286,3 +286,36 @@ def test_the_batch_does_not_change_an_outcome(attack: str, digits: Any, small: A
     assert 0 < int(fooled.sum()) < len(y)  # not vacuous
     np.testing.assert_array_equal(fooled.numpy(), (target.predict(sevens).argmax(1) != y).numpy())
     np.testing.assert_allclose(whole.numpy(), sevens.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("loss,stop_fooled", [("ce", False), ("dlr-targeted", False),
+                                              ("dlr", True)])
+def test_apgd_takes_no_gradient_at_its_last_iterate(loss: str, stop_fooled: bool, digits: Any,
+                                                    small: Any) -> None:
+    """AutoAttack's APGD takes n_iter + 1 gradients, but no step uses the last one: the
+    engine runs n_iter + 1 forwards and n_iter backwards per run, with the points of the
+    straightforward loop that takes every gradient (the last checkpoint included: with
+    n_iter 10 one falls on the last iteration)."""
+    from unittest import mock
+
+    import torch
+
+    from dii_hpc.audit.evasion.torch_engine import apgd
+    from dii_hpc.audit.evasion.torch_engine.target import of
+
+    target = of(digits[0])
+    x, y = target.tensor(small[0][:24]), target.labels(small[1][:24])
+    kw = {"norm": np.inf, "eps": 0.08, "n_iter": 10, "loss": loss, "n_target_classes": 1,
+          "stop_fooled": stop_fooled, "batch_size": len(x)}  # no batch probe
+    graphs: list[bool] = []
+    target.logits = lambda v: (graphs.append(torch.is_grad_enabled()), target.module(v))[1]
+    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as backward:
+        adv = apgd.apgd(target, x, y, **kw)
+    assert backward.call_count == graphs.count(True) == kw["n_iter"]
+    assert graphs.count(False) == 1 and len(graphs) == kw["n_iter"] + 1
+    grad = apgd._grad
+    with mock.patch.object(apgd, "_grad", lambda *a, backward=True: grad(*a)):
+        every = apgd.apgd(target, x, y, **kw)
+    assert torch.equal(adv, every)
+    fooled = target.predict(adv).argmax(1) != y
+    assert 0 < int(fooled.sum()) < len(y)  # not vacuous
