@@ -104,7 +104,8 @@ def train(plan: dict[str, Any], index: int, ex: Any, unit: Any, run: Any, config
     try:
         result = ex.run_unit(unit, run, dict(config.params))
         if dist.rank == 0:
-            ex.save_result(run, result)
+            with run.deferring():  # published with the run's end, which comes next
+                ex.save_result(run, result)
             if dist.world_size > 1:
                 _stop(sampler, node_writer)
                 _end_ranks(run, dist)
@@ -162,23 +163,17 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, d
            store: Any = None, new: dict[str, Any] | None = None) -> Any:
     """Rank 0: resume the task's run (or ``run_id``: a study worker's trial) and record
     where and how wide it runs: manifest and sections (``sections``: the caller's, merged
-    into the Slurm one for "slurm") in one run.json write (each is a round trip on a shared
-    filesystem); ``store``: the plan's, when the caller has it open; ``new``: params and
-    tags of a run that does not exist yet (made RUNNING by that first write)."""
+    into the Slurm one for "slurm") in the write that opens it (each write is a round trip
+    on a shared filesystem); ``store``: the plan's, when the caller has it open; ``new``:
+    params and tags of a run that does not exist yet (made RUNNING by that one write)."""
     from dii_hpc.launch.manifest import runtime_manifest
     from dii_hpc.store.store import Store
     from dii_hpc.tracking.run import start_run
 
     spec = plan["tasks"][index]
     store = store or Store(plan["store"])  # a study worker's own, already checked
-    run = start_run(config.experiment, run_id=run_id or spec["run_id"], kind=config.kind,
-                    store=store, rank=0, all_ranks=config.tracking.all_ranks, **(new or {}))
     manifest = runtime_manifest()
-    diff = plan.get("git_diff_file")
-    if diff and Path(diff).is_file():
-        run.log_artifact(diff, name="git.diff")
     paths = _log_paths()
-    _link_logs(store.run_path(config.experiment, run.id), paths, 0, dist.world_size)
     extra = dict(sections or {})
     slurm_extra = extra.pop("slurm", {})
     out: dict[str, Any] = {"launch": {
@@ -189,14 +184,39 @@ def _start(plan: dict[str, Any], index: int, raw: dict[str, Any], config: Any, d
     if ids.get("array_job_id") and ids.get("array_task_id"):
         ids["raw_job_id"] = ids.get("job_id")
         ids["job_id"] = f"{ids['array_job_id']}_{ids['array_task_id']}"
-    if ids:
-        out["slurm"] = {**(run.record.get("slurm") or {}), **ids, **slurm_extra}
-    run.set_sections({**out, **extra}, manifest={
+    if ids:  # merged into a resumed run's own by start_run
+        out["slurm"] = {**ids, **slurm_extra}
+    out["manifest"] = {
         **manifest, "config": raw, "seed": spec.get("seed"),
         "git": {k: v for k, v in plan.get("git", {}).items() if k != "diff"},
         "submission": plan["submission_id"], "task_index": index,
-        "source": plan.get("source"), "config_dir": plan.get("config_dir")})
+        "source": plan.get("source"), "config_dir": plan.get("config_dir")}
+    run = start_run(config.experiment, run_id=run_id or spec["run_id"], kind=config.kind,
+                    store=store, rank=0, all_ranks=config.tracking.all_ranks,
+                    fields={**out, **extra}, **(new or {}))
+    diff = plan.get("git_diff_file")
+    if diff:
+        _log_diff(run, diff)
+    if paths:
+        _link_logs(store.run_path(config.experiment, run.id), paths, 0, dist.world_size)
     return run
+
+
+_DIFFS: dict[str, tuple[str, int]] = {}  # a submission's git.diff file -> its blob, per process
+
+
+def _log_diff(run: Any, diff: str) -> None:
+    """The submission's uncommitted changes as the run's ``git.diff`` artifact.  The file is
+    the submission's, written once at submit: a process that runs many tasks of it (a study
+    worker's trials) hashes and stores it once, and each run names that blob."""
+    from dii_hpc.store.blobs import blob_path, put_file
+
+    blob = _DIFFS.get(diff)
+    if blob is None or not blob_path(run.store.root, blob[0]).exists():
+        if not Path(diff).is_file():
+            return
+        blob = _DIFFS[diff] = put_file(run.store.root, diff)
+    run._add_artifact("git.diff", *blob)
 
 
 def _join(plan: dict[str, Any], index: int, config: Any, dist: Any) -> Any:

@@ -145,16 +145,38 @@ class Store:
     ) -> str:
         """Write a new run record (e.g. PENDING before a job is submitted) and return its id;
         ``fields``: more top-level entries of the record, in the same one write."""
+        return str(self.create_record(experiment, kind, params, tags, status, run_id,
+                                      fields)["run_id"])
+
+    def create_record(
+        self,
+        experiment: str,
+        kind: str = "train",
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        status: str = "PENDING",
+        run_id: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`create_run`, returning the record as a reader gets it back (standard JSON
+        values): its writer need not read the file it just wrote (a round trip on a shared
+        filesystem)."""
+        import json
+
+        from dii_hpc.store.atomic import dumps
+
         self.ensure_writable()
         if kind not in vocab.KINDS:
             raise StoreError(f"unknown run kind {kind!r}: expected one of {', '.join(vocab.KINDS)}")
         rid = run_id or new_run_id()
         rdir = self.run_path(experiment, rid)
         rdir.mkdir(parents=True, exist_ok=True)
-        records.write_record(rdir, {**records.new_record(rid, experiment, kind, params, tags, status),
-                                    **(fields or {})})
+        record = {**records.new_record(rid, experiment, kind, params, tags, status),
+                  **(fields or {})}
+        records.write_record(rdir, record)
         self._where[rid] = rdir
-        return rid
+        out: dict[str, Any] = json.loads(dumps(record))
+        return out
 
     def create_runs(
         self,

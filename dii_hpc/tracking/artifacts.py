@@ -23,6 +23,9 @@ class ArtifactsMixin:
     dir: Path
     writes_record: bool
     _record_lock: threading.RLock
+    #: artifacts.json as this writer last wrote it; None: read it from disk first.  A run
+    #: this process created has none yet (`start_run`): no read, no stat of a missing file.
+    _artifacts: dict[str, Any] | None = None
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> str:
         """Store a file content-addressed under blobs/ and name it in this run; returns sha256."""
@@ -50,8 +53,11 @@ class ArtifactsMixin:
         check_key(name, "artifact name")
         with self._record_lock:
             path = self.dir / "artifacts.json"
-            arts = read_json(path) if path.exists() else {}
-            arts[name] = {"sha256": sha, "size": size}
+            arts = self._artifacts
+            if arts is None:
+                arts = read_json(path) if path.exists() else {}
+            arts = {**arts, name: {"sha256": sha, "size": size}}
             write_json(path, arts)
+            self._artifacts = arts
         return sha
 

@@ -17,12 +17,14 @@ What waits is bounded by the buffer cap: beyond it `log_metric` raises InfraErro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,7 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
         self._flush_lock = threading.Lock()
         self._record_lock = threading.RLock()
         self._flush_error: BaseException | None = None
+        self._deferred = False  # record writes kept for the next one (`deferring`)
         self._init_keeping()
         self._flush_points = max(1, int(flush_points))
         self._flush_bytes = self._flush_points * _RECORD.size
@@ -319,11 +322,28 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
             self._save()
         return entry
 
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Record changes made inside (results, params, sections) are written by the run's
+        next record write, not each by its own: for a caller whose next step writes the
+        record anyway (a task's end, right after its train_function's results), each write
+        being a round trip on a shared filesystem.  A flush after the block writes them too."""
+        with self._record_lock:
+            self._deferred = True
+        try:
+            yield
+        finally:
+            with self._record_lock:
+                self._deferred = False
+
     def _save(self, sets_status: bool = False) -> bool:
         """Rewrite run.json (and its heartbeat); unless this write ``sets_status``, an end
         someone else recorded meanwhile is kept (`EndingMixin._keep_ended`).  False when the
         store refused it: the record stays in memory and the next flush writes it."""
         if not self.writes_record:
+            return True
+        if self._deferred and not sets_status:
+            self._unsaved = True  # the next write publishes it (`deferring`)
             return True
         if not sets_status and vocab.is_active(self.record.get("status")):
             self._keep_ended()
@@ -352,11 +372,15 @@ def start_run(
     flush_points: int = FLUSH_POINTS,
     all_ranks: bool = False,
     rank: int | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> Run | ranks.SilentRun:
     """Open a run for writing: new, or the existing ``run_id`` resumed (e.g. after requeue).
 
     One run per task, not per rank: on ranks above 0 (``rank``, else `distributed.env()`)
     the run is rank 0's, logging does nothing, or with ``all_ranks`` goes to `rank<k>/` keys.
+    ``fields``: sections of run.json (manifest, launch, ...) in the one write that opens the
+    run (each write is a round trip on a shared filesystem); a mapping is merged one level
+    into a resumed run's own (as `Store.update_run` merges), other values replace.
     """
     st = store if isinstance(store, Store) else Store(store)
     st.ensure_writable()
@@ -377,14 +401,21 @@ def start_run(
         record["attempts"] = int(record.get("attempts", 0)) + 1
         record.update(opening)
         record["start_time"] = record.get("start_time") or now
+        for key, value in (fields or {}).items():
+            old = record.get(key)
+            record[key] = {**old, **value} if isinstance(value, dict) and isinstance(old, dict) \
+                else value
     else:  # the opened record in the one write that creates the run
-        rid = st.create_run(experiment, kind, params, tags, status="RUNNING", run_id=run_id,
-                            fields={**opening, "attempts": 1, "start_time": now, "heartbeat": now})
-        record = records.read_record(st.run_path(experiment, rid))
+        record = st.create_record(experiment, kind, params, tags, status="RUNNING",
+                                  run_id=run_id, fields={**(fields or {}), **opening,
+                                                         "attempts": 1, "start_time": now,
+                                                         "heartbeat": now})
     run = Run(st, record, resumed=resumed, flush_interval=flush_interval, flush_points=flush_points,
               key_prefix="rank0/" if all_ranks else "")
-    if existing is not None:  # a new run's record was written opened by create_run
+    if existing is not None:  # a new run's record was written opened by create_record
         run._save(sets_status=True)
+    else:
+        run._artifacts = {}  # a new run: artifacts.json is this writer's, and not there yet
     active.push(run)
     return run
 

@@ -272,6 +272,39 @@ def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
     assert not list(studymod.study_dir(store, "opt").glob("*.lock"))  # every lock released
 
 
+def test_a_stop_as_the_trial_run_is_created_leaves_no_run_running(
+        store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cancel test's other race: a trial's run is created RUNNING by the write that
+    starts it; a stop landing after that write, before the worker had the run's writer in
+    hand, left the run RUNNING (only a PENDING one was ended), a trial run of a stopped
+    study that `status` alone would end, much later."""
+    from dii_hpc.launch.optimize import trials as trialsmod
+    from dii_hpc.launch.task import TaskRef
+
+    store = Store(store_path)
+    res = sub.submit(from_dict(_raw(n_trials=2, parallel=1)), store, "debug")
+    sub._CURRENT_JOBS.pop(res.submission_id)  # the worker runs here instead
+    real = Store.create_record
+
+    def create_then_stop(self: Store, *args: Any, **kwargs: Any) -> Any:
+        record = real(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C right after the run's first write
+        return record
+
+    monkeypatch.setattr(Store, "create_record", create_then_stop)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            trialsmod.work(TaskRef(str(res.plan_file), 0))
+    finally:
+        signal.signal(signal.SIGINT, before)
+        monkeypatch.undo()
+    (trial,) = studymod.open_study(store, "opt", studymod.read_spec(store, "opt")).get_trials()
+    assert trial.state.name == "FAIL" and trial.user_attrs["lost"] == "its worker stopped"
+    record = store.run(trial.user_attrs["run_id"])
+    assert record["status"] == "KILLED" and "before the run started" in record["error"]
+
+
 def test_cancel_lets_a_local_worker_end_its_trial_however_long_it_takes(
         store_path: Path) -> None:
     """Issue 26 (the cancel test's race): cancel sent SIGINT to a local worker's controller,
@@ -313,3 +346,34 @@ def test_cancel_stops_a_trials_worker_as_a_worker_even_before_its_trial_section(
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_every_trial_run_names_the_source_it_ran(store_path: Path, tmp_path: Path) -> None:
+    """A submission from a work tree with uncommitted changes: each trial's run has its git
+    commit and dirty flag, and the diff as its ``git.diff`` artifact (one blob, stored once
+    per worker process, named by each run), as a sweep task's run has them."""
+    import subprocess
+
+    import yaml
+
+    from dii_hpc.config.load import load_config
+
+    repo = tmp_path / "src"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    (repo / "model.txt").write_text("width 8\n")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "model.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    (repo / "model.txt").write_text("width 16\n")  # uncommitted
+    (repo / "opt.yaml").write_text(yaml.safe_dump(_raw(n_trials=4)))
+    store = Store(store_path)
+    res = sub.submit(load_config(repo / "opt.yaml"), store, "local")
+    _wait_local(res.submission_id)
+    runs = _trial_runs(store)
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"FINISHED"}
+    diffs = [store.artifacts(r["run_id"])["git.diff"] for r in runs]
+    assert len({d["sha256"] for d in diffs}) == 1
+    text = Path(diffs[0]["path"]).read_text()
+    assert "-width 8" in text and "+width 16" in text
+    assert all(r["manifest"]["git"]["dirty"] and r["manifest"]["git"]["commit"] for r in runs)

@@ -179,7 +179,10 @@ def _abandon(w: Worker, trial: Any, signals: list[int]) -> None:
 
 def _end_unstarted(w: Worker, run_id: str | None) -> None:
     """A trial's run the worker created but stopped before starting: CANCELLED when the
-    cancel asked for it, else KILLED (nobody else would ever end it)."""
+    cancel asked for it, else KILLED (nobody else would ever end it).  The run is created
+    RUNNING, by this process, in the write that starts it (`_open_run`): a stop after that
+    write and before its writer was in hand left it RUNNING until `status` found the worker
+    gone; a PENDING one is a run created by an earlier version."""
     from dii_hpc.errors import NotFound
     from dii_hpc.store import records
     from dii_hpc.tracking.ending import CANCELLED_BY_USER
@@ -190,7 +193,8 @@ def _end_unstarted(w: Worker, run_id: str | None) -> None:
         record = w.store.run(run_id)
     except NotFound:  # stopped between the claim, which chose its id, and its creation
         return
-    if record.get("status") != "PENDING":
+    ours = record.get("pid") == os.getpid() and record.get("host") == socket.gethostname()
+    if not (record.get("status") == "PENDING" or (record.get("status") == "RUNNING" and ours)):
         return
     if _cancelled(w) or records.cancel_requested(w.store.run_dir(run_id)):
         w.store.update_run(run_id, status="CANCELLED", end_time=time.time(),
