@@ -106,7 +106,7 @@ class MetricWriter:
             return app
         from dii_hpc.store.appender import ChunkAppender
 
-        new = key not in self._rows  # its groups were made by append_many
+        new = key not in self._rows  # its groups go with its first chunks (`_write_pending`)
         if new:
             self._rows[key] = 0
         app = self._appenders[key] = ChunkAppender(self.root / key, self._rows[key], new=new)
@@ -138,11 +138,15 @@ class MetricWriter:
         return {key: int(block.shape[0]) for key, block in kept.items()}
 
     def _write_pending(self) -> None:
-        from dii_hpc.store.appender import append_all, create_metric_groups
+        from dii_hpc.store.appender import append_all, group_writes
 
         todo = self.pending
-        create_metric_groups(self.root, [k for k in todo if k not in self._rows], self._groups)
-        errors = append_all([(self._appender(key), block) for key, block in todo.items()])
+        metas, groups = group_writes(self.root, [k for k in todo if not self._rows.get(k)],
+                                     self._groups)  # keys with no row published yet
+        errors = append_all([(self._appender(key), block) for key, block in todo.items()],
+                            first=groups)
+        if not groups or not any(errors):  # a failed group write fails every array of the flush
+            self._groups.update(metas)
         for (key, block), err in zip(list(todo.items()), errors, strict=True):
             if err is None:
                 del self.pending[key]

@@ -4,9 +4,11 @@ Writes through zarr go through `dii_hpc.store.sharedfs` (LocalStore with an fsyn
 each rename, so that a node crash cannot publish an empty chunk). Reading: opening an
 array through zarr costs ~2-3 ms of async machinery per call, which dominates when a report
 or a comparison reads a thousand short histories. Metric arrays are always written by
-``MetricWriter`` with one known layout (regular chunks, bytes+blosc codecs, "/" chunk keys),
-so ``read_array`` decodes those directly and falls back to zarr for anything else; the
-zstd layout of earlier versions stays readable and appendable.
+``MetricWriter`` with one known layout (regular chunks, bytes+blosc codecs, "." chunk keys:
+chunk ``c.<i>.0`` beside the array's zarr.json, where earlier versions' "/" keys put it in
+``c/<i>/0``, two more folders per array, each a round trip on a shared filesystem), so
+``read_array`` decodes those directly and falls back to zarr for anything else; the zstd
+layout and "/" keys of earlier versions stay readable and appendable.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def create_metric_array(group: Any, key: str) -> Any:
         chunks=(CHUNK_ROWS, COLUMNS),
         dtype="float64",
         fill_value=np.nan,
+        chunk_key_encoding={"name": "default", "separator": "."},
         compressors=BloscCodec(cname="blosclz", clevel=5, shuffle="shuffle", typesize=8),
         attributes={"columns": ["step", "value", "time"]},
     )
@@ -62,9 +65,21 @@ def fast_layout(meta: dict[str, Any]) -> bool:
         and endian == "little"
         and grid.get("name") == "regular"
         and enc.get("name") == "default"
-        and enc.get("configuration", {}).get("separator", "/") == "/"
+        and separator(meta) in ("/", ".")
         and len(meta.get("shape", [])) == 2
     )
+
+
+def separator(meta: dict[str, Any]) -> str:
+    """The array's chunk key separator ("/" by zarr's default; "." for metric arrays now)."""
+    sep: str = meta.get("chunk_key_encoding", {}).get("configuration", {}).get("separator", "/")
+    return sep
+
+
+def chunk_path(adir: str | os.PathLike[str], i: int, sep: str) -> str:
+    """Where chunk ``i`` of a (rows, 3) array in the fast layout lives."""
+    return os.path.join(adir, f"c{sep}{i}{sep}0") if sep == "." else \
+        os.path.join(adir, "c", str(i), "0")
 
 
 _CODECS: dict[str, Any] = {}
@@ -102,23 +117,24 @@ def read_array(array_dir: str | os.PathLike[str]) -> np.ndarray:
         return _read_with_zarr(Path(adir))
     rows, cols = meta["shape"]
     crow = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
-    codec = chunk_codec(meta)
+    codec, sep = chunk_codec(meta), separator(meta)
     n_chunks = -(-rows // crow)
     if n_chunks == 1:  # the common case: one partial chunk, no copy into a fill buffer
-        block = read_chunk(adir, 0, crow, cols, codec)
+        block = read_chunk(adir, 0, crow, cols, codec, sep)
         return block[:rows].copy() if block is not None else np.full((rows, cols), np.nan)
     out = np.full((rows, cols), np.nan)
     for i in range(n_chunks):
-        block = read_chunk(adir, i, crow, cols, codec)
+        block = read_chunk(adir, i, crow, cols, codec, sep)
         if block is not None:  # never written: fill value, exactly as zarr would return
             stop = min(rows, (i + 1) * crow)
             out[i * crow : stop] = block[: stop - i * crow]
     return out
 
 
-def read_chunk(adir: str, i: int, crow: int, cols: int, codec: Any) -> np.ndarray | None:
+def read_chunk(adir: str, i: int, crow: int, cols: int, codec: Any,
+               sep: str = "/") -> np.ndarray | None:
     try:  # chunks are written before the shape that covers them: missing = never written
-        raw = read_settled(os.path.join(adir, "c", str(i), "0"))
+        raw = read_settled(chunk_path(adir, i, sep))
     except FileNotFoundError:
         return None
     if codec is not None:

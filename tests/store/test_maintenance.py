@@ -85,7 +85,7 @@ def test_check_reports_damage_and_unsafe_permissions(store_path: Path, tmp_path:
     store = Store()
     assert [p for p in check(store) if p.severity == "error"] == []
     (store.run_dir(ids[0]) / "run.json").write_text("{")
-    chunk = store.run_dir(ids[1]) / "metrics.zarr" / "loss" / "c" / "0" / "0"
+    chunk = store.run_dir(ids[1]) / "metrics.zarr" / "loss" / "c.0.0"  # "." chunk keys
     chunk.write_bytes(b"not zstd")
     blob = store.artifact_path(ids[2], "a.bin")
     os.chmod(blob, 0o644)
