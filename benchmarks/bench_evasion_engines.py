@@ -14,10 +14,11 @@ in the same process: the least any gradient step can cost; issue 29 asks <= 1.15
   port of AutoAttack (`APGD`, `APGDT`): robust accuracy within 3 points (both draw a random
   start, from different generators); `fab-t` (FAB-T, one target, no random start) against
   torchattacks' `FAB` per sample (>= 98%).
-An iteration's time counts everything the attack does (AutoAttack's APGD takes n_iter + 1
-gradients and one clean forward; FAB-T one forward and one backward per iteration plus a
-forward of the points that crossed the boundary, which step back; AutoAttack's own FAB pays a
-second forward of every point). Times: best of `--repeats` after a warm-up, `--threads` intra-op
+An iteration's time counts everything the attack does (AutoAttack's APGD: n_iter + 1 forwards,
+n_iter backwards - AutoAttack takes a gradient at the last iterate too, which no step uses -
+and one clean forward; FAB-T one forward and one backward per iteration plus a forward of the
+points that crossed the boundary, which step back; AutoAttack's own FAB pays a second forward
+of every point). Times: best of `--repeats` after a warm-up, `--threads` intra-op
 threads in both processes. torchattacks runs in its own environment (`--ta-python`, default
 /work/envs/torchattacks: torch 2.13.0 CPU + torchattacks, never the project's venv).
 Models (trained, cached under the per-user cache): `digits` (the demo CNN on scikit-learn's
