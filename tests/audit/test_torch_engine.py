@@ -319,3 +319,15 @@ def test_apgd_takes_no_gradient_at_its_last_iterate(loss: str, stop_fooled: bool
     assert torch.equal(adv, every)
     fooled = target.predict(adv).argmax(1) != y
     assert 0 < int(fooled.sum()) < len(y)  # not vacuous
+
+
+def test_per_sample_seeds_are_numpy_seed_sequences() -> None:
+    """The vectorised seeds of the random starts are SeedSequence's, word for word (zeros,
+    the largest 32-bit words, and words beyond 32 bits, which take SeedSequence itself)."""
+    from dii_hpc.audit.evasion.torch_engine import target
+
+    rng = np.random.default_rng(0)
+    index = np.r_[0, rng.integers(0, 2**32 - 1, 300), 2**32 - 2, 2**33]
+    for seed, extra in [(0, 0), (2**32 + 5, 9007), (12345, 2**32 - 1), (-1, 1_000_003)]:
+        got = target._seeds(seed, "apgd", index, extra)
+        assert got == [target._seed(seed, "apgd", int(i), extra) for i in index]
