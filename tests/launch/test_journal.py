@@ -53,6 +53,9 @@ def test_a_batch_holds_the_lock_once_and_replays_only_its_own_appends(
     path = studymod.study_dir(store, "e") / studymod.JOURNAL_FILE
     lock = Path(f"{path}.lock")
     opens = _journal_opens(monkeypatch, path)
+    reads: list[int] = []
+    real_pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: reads.append(at) or real_pread(fd, n, at))
     with journal.batch(study):
         assert lock.exists()  # held for the whole batch
         trial = study.ask(studymod.distributions(SPEC["space"]))
@@ -65,6 +68,7 @@ def test_a_batch_holds_the_lock_once_and_replays_only_its_own_appends(
     assert not lock.exists()
     assert len(opens) == 1  # one descriptor for the batch's reads and appends (Optuna opens
     # the file per query and per append)
+    assert len(reads) <= 1  # the file read once at most; its own appends replayed from memory
     fresh = studymod.open_study(store, "e", SPEC)  # what another worker reads from the file
     (got,) = fresh.get_trials(deepcopy=False)
     assert got.value == 0.5 and got.user_attrs["token"] == "token-value"

@@ -10,7 +10,9 @@ and thirty queries.  `batch` takes the journal's lock ONCE for such a group of o
   the batch would: nobody acted on it, since the lock was held; the claim returns after it);
 - a query syncs with the file only when this process appended since its last sync: with the
   lock held nobody else can append, so the state it replayed is the file's (exact, not
-  stale), and the first query of the batch always reads the file, after the lock was taken.
+  stale), and the first query of the batch always reads the file, after the lock was taken;
+  what this process appended after that read is replayed from the bytes it wrote (they are
+  the file's from where the read ended: O_APPEND, and nobody else appends).
 Outside a batch the backend and storage are Optuna's own, unchanged.  The lock is Optuna's
 `JournalFileOpenLock` (O_EXCL), the one every writer of the journal takes.
 """
@@ -37,6 +39,8 @@ def storage(path: str, lock: Any) -> Any:
             self.held = False
             self._fd: int | None = None  # the journal opened for the batch (read, append)
             self._appended = False
+            self._known: int | None = None  # the file read up to here in this batch
+            self._mine = bytearray()  # what this batch appended after ``_known``
 
         @contextlib.contextmanager
         def batch(self) -> Iterator[None]:
@@ -55,6 +59,8 @@ def storage(path: str, lock: Any) -> Any:
                         os.close(self._fd)
                 finally:
                     self._fd, self.held, self._appended = None, False, False
+                    self._known = None
+                    self._mine.clear()
                     with contextlib.suppress(RuntimeError):  # broken as stale: gone anyway
                         self._lock.release()
 
@@ -66,10 +72,9 @@ def storage(path: str, lock: Any) -> Any:
             if not self.held:
                 yield from super().read_logs(log_number_from)
                 return
-            fd = self._descriptor()
             offsets = self._log_number_offset
             start = log_number_from if log_number_from in offsets else 0
-            data = _pread_to_end(fd, offsets[start])
+            data = self._read_from(offsets[start])
             for number, line in enumerate(data.splitlines(keepends=True), start=start):
                 if not line.endswith(b"\n"):
                     break  # a line being written: the next read has it
@@ -87,6 +92,20 @@ def storage(path: str, lock: Any) -> Any:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if self._known is not None:
+                self._mine += data
+
+        def _read_from(self, offset: int) -> bytes:
+            """The journal's bytes from ``offset`` to its end, in a batch: from the file, or
+            from this batch's own appends when they are all that lies past what it read."""
+            if self._known is not None and offset == self._known:
+                data = bytes(self._mine)
+            else:
+                data = _pread_to_end(self._descriptor(), offset)
+            self._mine.clear()
+            complete = not data or data.endswith(b"\n")  # else a dead writer's torn line
+            self._known = offset + len(data) if complete else None
+            return data
 
         def _descriptor(self) -> int:
             """The batch's one descriptor of the journal: reads say where they read, and
