@@ -132,3 +132,16 @@ def test_claim_lock_keeps_n_trials_exact_across_processes(store_path: Path) -> N
 def test_claim_lock_keeps_n_trials_exact_on_glusterfs(shared_store: Path) -> None:
     """JournalFileOpenLock (O_EXCL) on the GlusterFS mount: the journal and the claim hold."""
     _concurrent_claims(shared_store)
+
+
+def test_a_spec_rewritten_is_read_anew(store_path: Path) -> None:
+    """read_spec keeps what it read while the file's stat stays: a raised n_trials (a later
+    submission's write_spec) is seen by the next read, and a caller's change is its own."""
+    store = Store(store_path)
+    studymod.write_spec(store, "e", {**SPEC, "n_trials": 4})
+    first = studymod.read_spec(store, "e")
+    assert first is not None and first["n_trials"] == 4
+    first["n_trials"] = 99
+    assert studymod.read_spec(store, "e")["n_trials"] == 4  # type: ignore[index]
+    studymod.write_spec(store, "e", {**SPEC, "n_trials": 6})
+    assert studymod.read_spec(store, "e")["n_trials"] == 6  # type: ignore[index]

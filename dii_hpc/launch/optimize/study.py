@@ -71,11 +71,26 @@ def spec_of(optimize: Optimize) -> dict[str, Any]:
     return spec
 
 
+_SPECS: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}  # path -> (stat, spec)
+
+
 def read_spec(store: Store, experiment: str) -> dict[str, Any] | None:
+    """study.json, re-read only when its stat changed (a worker looks at it in every claim,
+    for a raised n_trials: a stat is one round trip on a shared filesystem, a read three;
+    `write_spec` replaces the file by rename, so a new spec is a new inode)."""
+    import copy
+
     from dii_hpc.store.atomic import read_json
 
     path = study_dir(store, experiment) / SPEC_FILE
-    return read_json(path) if path.exists() else None
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    key, hit = (st.st_ino, st.st_mtime_ns, st.st_size), _SPECS.get(str(path))
+    if hit is None or hit[0] != key:
+        hit = _SPECS[str(path)] = (key, read_json(path))
+    return copy.deepcopy(hit[1])
 
 
 def write_spec(store: Store, experiment: str, spec: dict[str, Any]) -> None:
