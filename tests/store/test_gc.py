@@ -41,6 +41,26 @@ def test_a_deleted_run_no_longer_holds_its_folder(tmp_path: Path) -> None:
     assert gc(store, 0.0)["job_folders"] == ["GONE"] and not folder.exists()
 
 
+def test_a_runless_submission_folder_goes_only_once_older_than_the_cutoff(tmp_path: Path) -> None:
+    """A job with no run (a drift sketch check's shard profiles) is kept while any of its
+    files is newer than the cutoff, so a check still writing shards keeps its folder."""
+    import os
+    import time
+
+    store = Store(tmp_path / "store")
+    folder = store.jobs_dir / "SKETCH"
+    (folder / "sketches").mkdir(parents=True)
+    shard = folder / "sketches" / "current-00000.sketch"
+    shard.write_bytes(b"profile")
+    jobs.write(store, "SKETCH", jobs.JobRecord(runs={}))
+    old = time.time() - 7200
+    os.utime(folder, (old, old))
+    os.utime(folder / "sketches", (old, old))
+    assert gc(store, 3600.0)["job_folders"] == [] and shard.is_file()  # a shard written just now
+    os.utime(shard, (old, old))
+    assert gc(store, 3600.0)["job_folders"] == ["SKETCH"] and not folder.exists()
+
+
 def test_an_unreadable_artifact_index_stops_blob_removal(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     rid = store.create_run("exp", status="FINISHED")
