@@ -17,14 +17,12 @@ What waits is bounded by the buffer cap: beyond it `log_metric` raises InfraErro
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from dii_hpc.tracking import active, ranks, signals
 from dii_hpc.tracking.artifacts import ArtifactsMixin
 from dii_hpc.tracking.ending import EndingMixin
 from dii_hpc.tracking.exits import on_exit
+from dii_hpc.tracking.fields import FieldsMixin
 from dii_hpc.tracking.keeping import KeepingMixin
 from dii_hpc.tracking.summary import SummaryMixin
 from dii_hpc.tracking.values import to_float, to_step
@@ -57,7 +56,7 @@ def _point_dtype() -> Any:
     return np.dtype([(name, "<" + code) for name, code in _POINT_FIELDS])
 
 
-class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
+class Run(ArtifactsMixin, EndingMixin, FieldsMixin, KeepingMixin, SummaryMixin):
     """One run of an experiment, open for writing by this process (the run's single writer)."""
 
     log_metric: Any  # bound per instance to a closure (see _make_logger)
@@ -270,71 +269,6 @@ class Run(ArtifactsMixin, EndingMixin, KeepingMixin, SummaryMixin):
         present = np.flatnonzero(np.bincount(kids)).tolist()
         return {self._keys[kid]: rows if len(present) == 1 else rows[kids == kid]
                 for kid in present}
-
-    # ------------------------------------------------------------- params, tags
-    def log_params(self, params: dict[str, Any]) -> None:
-        with self._record_lock:
-            self.record["params"].update(params)
-            self._save()
-
-    def log_param(self, key: str, value: Any) -> None:
-        self.log_params({key: value})
-
-    def set_tags(self, tags: dict[str, Any]) -> None:
-        with self._record_lock:
-            self.record["tags"].update({k: str(v) for k, v in tags.items()})
-            self._save()
-
-    def set_section(self, name: str, value: Any, *, save: bool = True) -> None:
-        """Store a kind-specific result (``audit``, ``drift``, ``inference``) in run.json."""
-        self.set_sections({name: value}, save=save)
-
-    def set_sections(self, sections: dict[str, Any], manifest: dict[str, Any] | None = None,
-                     *, save: bool = True) -> None:
-        """Several sections (and ``manifest`` entries, merged as `set_manifest` does) in one
-        run.json write: a result of many parts is published whole, and written once.
-        ``save=False``: kept for the run's next record write, which the caller makes next
-        (`finish`: a trial's end and the run's in one write)."""
-        reserved = {"run_id", "experiment", "status", "metrics", "params", "tags", "manifest"}
-        if bad := sorted(reserved & set(sections)):
-            raise BadInput(f"section name {bad[0]!r} is reserved")
-        with self._record_lock:
-            self.record.update(sections)
-            if manifest:
-                self.record["manifest"] = {**self.record.get("manifest", {}), **manifest}
-            if save:
-                self._save()
-
-    def set_manifest(self, manifest: dict[str, Any]) -> None:
-        self.set_sections({}, manifest)
-
-    def log_input(self, name: str, data: Any, source: str | None = None) -> dict[str, Any]:
-        """Record a dataset the run read (a path, array, table or a mapping of them) under
-        run.json ``inputs``: content hash, shape/rows and source, which model lineage shows."""
-        from dii_hpc.tracking.inputs import describe
-
-        check_key(name, "input name")
-        entry = describe(data)
-        if source is not None:
-            entry["source"] = str(source)
-        with self._record_lock:
-            self.record.setdefault("inputs", {})[name] = entry
-            self._save()
-        return entry
-
-    @contextlib.contextmanager
-    def deferring(self) -> Iterator[None]:
-        """Record changes made inside (results, params, sections) are written by the run's
-        next record write, not each by its own: for a caller whose next step writes the
-        record anyway (a task's end, right after its train_function's results), each write
-        being a round trip on a shared filesystem.  A flush after the block writes them too."""
-        with self._record_lock:
-            self._deferred = True
-        try:
-            yield
-        finally:
-            with self._record_lock:
-                self._deferred = False
 
     def _save(self, sets_status: bool = False) -> bool:
         """Rewrite run.json (and its heartbeat); unless this write ``sets_status``, an end
