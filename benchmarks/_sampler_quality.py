@@ -87,9 +87,9 @@ def _tpe(**options: Any) -> Callable[[dict[str, Any], int], Any]:
 
 
 def _dii(spec: dict[str, Any], seed: int) -> Any:
-    from dii_hpc.launch.optimize import study as studymod
+    from dii_hpc.launch.optimize import samplers
 
-    return studymod.make_sampler(spec, seed)
+    return samplers.make_sampler(spec, seed)
 
 
 def _random(spec: dict[str, Any], seed: int) -> Any:
@@ -128,17 +128,17 @@ def simulate(objective: Objective, make: Callable[[dict[str, Any], int], Any], b
     import numpy as np
     import optuna
 
-    from dii_hpc.launch.optimize import study as studymod
+    from dii_hpc.launch.optimize import samplers
 
     spec = {"sampler": "tpe", "n_trials": budget, "parallel": parallel, "seed": seed,
             "space": objective.space}
-    dists = studymod.distributions(objective.space)
+    dists = samplers.distributions(objective.space)
     storage = optuna.storages.InMemoryStorage()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "experimental" options, in Optuna's words
         workers = [optuna.create_study(storage=storage, study_name="s", direction="maximize",
                                        load_if_exists=True,
-                                       sampler=make(spec, studymod.worker_seed(spec, k, 0)))
+                                       sampler=make(spec, samplers.worker_seed(spec, k, 0)))
                    for k in range(parallel)]
         order, noise = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
         running: list[tuple[Any, int]] = []  # (trial, the worker running it)

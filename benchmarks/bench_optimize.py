@@ -259,9 +259,9 @@ def quality(seeds: int, variant_seeds: int, e2e_seeds: int, tmp: Path) -> list[s
 
 
 def optuna_desc() -> str:
-    from dii_hpc.launch.optimize import study as studymod
+    from dii_hpc.launch.optimize import samplers
 
-    return studymod.describe_sampler({"sampler": "tpe", "n_trials": 20}) + " at 20 trials"
+    return samplers.describe_sampler({"sampler": "tpe", "n_trials": 20}) + " at 20 trials"
 
 
 def _summary(head: dict[Any, Any], names: list[str], q: Any) -> list[str]:

@@ -86,7 +86,7 @@ def dry_run(res: Any) -> str:
     """`submit --dry-run` of an adaptive sweep: the job script, then the study and what each
     worker will do (there are no tasks with params: the study gives them one by one)."""
     from dii_hpc.cli.tables import cell, table
-    from dii_hpc.launch.optimize.study import describe_sampler
+    from dii_hpc.launch.optimize.samplers import describe_sampler
 
     study, c = res.study, res.study["counts"]
     spec, n = study["spec"], study["workers"]

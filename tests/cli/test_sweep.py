@@ -73,6 +73,7 @@ def test_show_prints_objectives_with_the_digits_that_tell_trials_apart(store_pat
     import optuna
 
     import dii_hpc
+    from dii_hpc.launch.optimize import samplers
     from dii_hpc.launch.optimize import study as studymod
 
     store = Store(store_path)
@@ -81,7 +82,7 @@ def test_show_prints_objectives_with_the_digits_that_tell_trials_apart(store_pat
     spec = {**studymod.spec_of(from_dict(RAW).config.sweep.optimize), "n_trials": 3}
     studymod.write_spec(store, "close", spec)
     study = studymod.open_study(store, "close", spec, create=True)
-    dists = studymod.distributions(spec["space"])
+    dists = samplers.distributions(spec["space"])
     for value, lr in ((0.91241, 0.001), (0.91238, 0.002), (0.5, 0.003)):
         study.add_trial(optuna.trial.create_trial(params={"lr": lr, "width": 8},
                                                   distributions=dists, value=value))

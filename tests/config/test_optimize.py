@@ -30,7 +30,7 @@ def _raw(**optimize: Any) -> dict[str, Any]:
 
 
 def test_space_parses_each_distribution() -> None:
-    from dii_hpc.launch.optimize import study
+    from dii_hpc.launch.optimize import samplers, study
 
     opt = from_dict(_raw()).config.sweep.optimize
     assert {k: e.kind for k, e in opt.space.items()} == {
@@ -39,7 +39,7 @@ def test_space_parses_each_distribution() -> None:
     assert (opt.sampler, opt.pruner, opt.seed) == ("tpe", "none", 0)
     spec = study.spec_of(opt)
     assert spec["space"]["lr"] == {"log_uniform": [1e-4, 1e-1]}  # as study.json holds it
-    dists = study.distributions(spec["space"])
+    dists = samplers.distributions(spec["space"])
     assert dists["lr"].log and (dists["lr"].low, dists["lr"].high) == (1e-4, 1e-1)
     assert not dists["dropout"].log and (dists["width"].low, dists["width"].high) == (8, 32)
     assert dists["models.bowl.params.epoch_s"].choices == (0.0, 0.01)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dii_hpc.launch.optimize import journal
+from dii_hpc.launch.optimize import journal, samplers
 from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.store.store import Store
 
@@ -58,7 +58,7 @@ def test_a_batch_holds_the_lock_once_and_replays_only_its_own_appends(
     monkeypatch.setattr(os, "pread", lambda fd, n, at: reads.append(at) or real_pread(fd, n, at))
     with journal.batch(study):
         assert lock.exists()  # held for the whole batch
-        trial = study.ask(studymod.distributions(SPEC["space"]))
+        trial = study.ask(samplers.distributions(SPEC["space"]))
         for key in ("worker", "token", "run_id"):
             trial.set_user_attr(key, f"{key}-value")
         seen = study.get_trials(deepcopy=False)
@@ -86,7 +86,7 @@ def test_appends_of_other_processes_wait_for_the_batch_and_are_seen_after(
     a batch's first query reads what others appended before it."""
     store = Store(store_path)
     study = _study(store)
-    dists = studymod.distributions(SPEC["space"])
+    dists = samplers.distributions(SPEC["space"])
     first, second = study.ask(dists), study.ask(dists)
     ctx = mp.get_context("spawn")
     with journal.batch(study):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from dii_hpc.launch.optimize import samplers
 from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.store.store import Store
 
@@ -26,7 +27,7 @@ def _study(store: Store, spec: dict[str, Any] = SPEC) -> Any:
 
 def _ask(study: Any, store: Store, status: str, worker: str = "sub/0", **record: Any) -> Any:
     """A trial with a run in ``status`` (a RUNNING one written by ``record``'s host/pid)."""
-    trial = study.ask(studymod.distributions(SPEC["space"]))
+    trial = study.ask(samplers.distributions(SPEC["space"]))
     rid = store.create_run("e", params=dict(trial.params), status=status)
     if record:
         store.update_run(rid, **record)
@@ -61,7 +62,7 @@ def test_lost_trials_are_failed_and_asked_again_once(store_path: Path) -> None:
     counts = studymod.tally(study.get_trials())
     assert (counts.complete, counts.lost, counts.running, counts.waiting) == (1, 2, 1, 2)
     assert counts.remaining(6) == 4  # 6 - 1 done - 1 running; the 2 retries come first
-    retry = study.ask(studymod.distributions(SPEC["space"]))
+    retry = study.ask(samplers.distributions(SPEC["space"]))
     assert retry.params == killed.params and retry.user_attrs["retry_of"] == killed.number
 
 
@@ -96,7 +97,7 @@ def test_a_run_that_ended_well_settles_its_trial(store_path: Path) -> None:
 def _claimer(root: str, tells: int, out: Any) -> None:
     store = Store(root)
     study = studymod.open_study(store, "e", SPEC, seed=os.getpid())
-    dists = studymod.distributions(SPEC["space"])
+    dists = samplers.distributions(SPEC["space"])
     mine = []
     while True:
         with studymod.claim_lock(study):

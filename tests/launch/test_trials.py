@@ -240,6 +240,25 @@ def test_cancel_stops_local_workers_and_resubmit_finishes_the_study(store_path: 
     assert counts.done == counts.complete == 4 and counts.lost == len(stopped)
 
 
+def test_a_cancel_noted_while_its_worker_was_starting_stops_it_at_the_first_claim(
+        store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cancel test's other race: `dii-hpc cancel` noted a local worker's job while the
+    worker was still importing (submitit lets that SIGTERM pass), and the worker, which
+    dated its start from opening the study, took the cancel for an older one of a reused pid
+    and ran every trial."""
+    from dii_hpc.launch.optimize import trials as trialsmod
+    from dii_hpc.launch.task import read_plan
+
+    store = Store(store_path)
+    res = sub.submit(from_dict(_raw(n_trials=2, parallel=1)), store, "debug")
+    sub._CURRENT_JOBS.pop(res.submission_id)  # the worker runs here instead: its job is this pid
+    studymod.note_cancel(store, "opt", [str(os.getpid())])  # this process began before it
+    monkeypatch.setattr(trialsmod, "_job_id", lambda: str(os.getpid()))
+    worker = trialsmod.start(read_plan(res.plan_file), 0)
+    assert trialsmod.claim(worker) == ("done", None)
+    assert worker.study.get_trials() == []  # nothing asked, nothing to lose
+
+
 def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 26 (the cancel test's race): Ctrl-C's SIGINT landing in a worker's claim after the

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from dii_hpc.errors import BadInput, NotFound
+from dii_hpc.errors import NotFound
+from dii_hpc.launch.optimize.samplers import make_pruner, make_sampler, optuna_module
 from dii_hpc.records import trial as trialrec
 from dii_hpc.records.runs import last_value
 
@@ -45,16 +46,6 @@ LOCK_GRACE_S = 30  # a lock not released for this long is taken to be a dead hol
 ASK_GRACE_S = 120.0  # a trial asked this long ago with no run yet: its worker died in between
 #: What must match for a later submission to continue a study (n_trials, parallel may change).
 IDENTITY = ("metric", "direction", "sampler", "pruner", "seed", "space")
-
-
-def optuna_module() -> Any:
-    """Optuna, or the one line that says how to get it."""
-    try:
-        import optuna
-    except ImportError as err:
-        raise BadInput("sweep.optimize needs Optuna: pip install 'dii-hpc[optuna]'") from err
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is too chatty
-    return optuna
 
 
 def study_dir(store: Store, experiment: str) -> Path:
@@ -102,89 +93,6 @@ def write_spec(store: Store, experiment: str, spec: dict[str, Any]) -> None:
 def same_study(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     """The first key on which two specs differ in a way that makes them two studies."""
     return next((k for k in IDENTITY if a.get(k) != b.get(k)), None)
-
-
-def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Optuna distributions of a spec's space: the same ones for every worker and every ask."""
-    dist = optuna_module().distributions
-    out: dict[str, Any] = {}
-    for key, entry in space.items():
-        ((kind, value),) = entry.items()
-        if kind == "choice":
-            out[key] = dist.CategoricalDistribution(list(value))
-        elif kind == "int":
-            out[key] = dist.IntDistribution(int(value[0]), int(value[1]))
-        else:
-            out[key] = dist.FloatDistribution(float(value[0]), float(value[1]),
-                                              log=kind == "log_uniform")
-    return out
-
-
-def grid_space(space: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for key, entry in space.items():
-        ((kind, value),) = entry.items()
-        out[key] = list(value) if kind == "choice" else list(range(value[0], value[1] + 1))
-    return out
-
-
-def tpe_options(spec: dict[str, Any]) -> dict[str, Any]:
-    """The TPESampler keywords of a study (besides its seed): the constant liar (with several
-    workers it keeps running trials from being proposed again), multivariate (models the
-    params jointly), and a random start of a quarter of the budget between 4 and Optuna's
-    10: with the few dozen trials a cluster study affords, 10 random trials of 24 would leave
-    TPE little to work with."""
-    startup = min(10, max(4, int(spec.get("n_trials", 40)) // 4))
-    return {"constant_liar": True, "multivariate": True, "n_startup_trials": startup}
-
-
-def describe_sampler(spec: dict[str, Any]) -> str:
-    """The sampler as `submit --dry-run` says it: its name and the settings it runs with."""
-    if spec["sampler"] != "tpe":
-        return str(spec["sampler"])
-    options = tpe_options(spec)
-    flags = [k.replace("_", " ") for k in ("multivariate", "constant_liar") if options.get(k)]
-    flags.append(f"{options['n_startup_trials']} random trials first")
-    return f"tpe ({', '.join(flags)})"
-
-
-def make_sampler(spec: dict[str, Any], seed: int) -> Any:
-    """The spec's sampler, seeded per worker (the same seed everywhere would have every
-    worker draw the same startup points); TPE with `tpe_options`."""
-    samplers = optuna_module().samplers
-    name = spec["sampler"]
-    if name == "tpe":
-        import warnings
-
-        with warnings.catch_warnings():  # both options are "experimental" in Optuna's words
-            warnings.simplefilter("ignore", optuna_module().exceptions.ExperimentalWarning)
-            return samplers.TPESampler(seed=seed, **tpe_options(spec))
-    if name == "random":
-        return samplers.RandomSampler(seed=seed)
-    if name == "grid":
-        return samplers.GridSampler(grid_space(spec["space"]), seed=seed)
-    try:
-        import cmaes  # noqa: F401 - Optuna's CmaEsSampler needs it
-    except ImportError as err:
-        raise BadInput("sweep.optimize.sampler: cmaes needs the cmaes package: "
-                       "pip install 'dii-hpc[optuna]'") from err
-    return samplers.CmaEsSampler(seed=seed)
-
-
-def make_pruner(spec: dict[str, Any]) -> Any:
-    pruners = optuna_module().pruners
-    return {"none": pruners.NopPruner, "median": pruners.MedianPruner,
-            "asha": pruners.SuccessiveHalvingPruner,
-            "hyperband": pruners.HyperbandPruner}[spec["pruner"]]()
-
-
-def worker_seed(spec: dict[str, Any], worker: int, started: int) -> int:
-    """A sampler seed from the study's seed, the worker and how many trials it found
-    (a restarted worker must not replay its first draws)."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(spec.get("seed", 0)), worker, started])
-               .generate_state(1)[0])
 
 
 def _lock(path: Path) -> Any:
@@ -265,6 +173,23 @@ def cancelled(store: Store, experiment: str, job_id: str | None, since: float) -
     with contextlib.suppress(OSError, ValueError):
         return float(read_json(path).get(job_id, 0.0)) >= since
     return False
+
+
+def job_started(job: str | None) -> float:
+    """When this worker's job began, which `dii-hpc cancel`'s time is compared with (a local
+    job id is a pid, which a later worker may have again).  The job's process (submitit's
+    local controller, an ancestor of this one) where the id names it, else this process: a
+    cancel noted while this worker was still importing must stop it at its first claim, so
+    the time is the process's start, never the moment the worker opened the study."""
+    import psutil
+
+    me = psutil.Process()
+    with contextlib.suppress(psutil.Error, ValueError):
+        if job is not None and job.isdigit():
+            for proc in (me, *me.parents()):
+                if proc.pid == int(job):
+                    return float(proc.create_time())
+    return float(me.create_time())
 
 
 # ----------------------------------------------------------------------------- bookkeeping

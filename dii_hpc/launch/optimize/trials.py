@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dii_hpc.errors import BadInput
+from dii_hpc.launch.optimize import samplers
 from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.launch.task import TaskRef, TaskRunner
 from dii_hpc.records import trial as trialrec
@@ -231,12 +232,13 @@ def start(plan: dict[str, Any], index: int) -> Worker:
     _, config = task_config(plan, index)
     limit_threads(config.resources.cpus_per_task)
     probe = studymod.open_study(store, plan["experiment"], spec)
-    seed = studymod.worker_seed(spec, index, len(probe.get_trials(deepcopy=False)))
+    seed = samplers.worker_seed(spec, index, len(probe.get_trials(deepcopy=False)))
     me = {"worker": f"{plan['submission_id']}/{index}", "token": f"{socket.gethostname()}:{os.getpid()}"}
     return Worker(plan, index, store, spec, studymod.open_study(store, plan["experiment"], spec,
                                                                 seed=seed),
                   Unit.from_dict(plan["tasks"][index]["unit"]), me,
-                  studymod.distributions(spec["space"]), job=_job_id())
+                  samplers.distributions(spec["space"]), job=(job := _job_id()),
+                  started=studymod.job_started(job))
 
 
 def claim(w: Worker) -> tuple[str, Any]:

@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput
+from dii_hpc.launch.optimize import samplers
 from dii_hpc.launch.optimize import study as studymod
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,7 +75,7 @@ def importances(study: Any, complete: int) -> dict[str, float] | None:
     complete trials or when they fail (e.g. every complete trial has the same params)."""
     if complete < 2:
         return None
-    optuna = studymod.optuna_module()
+    optuna = samplers.optuna_module()
     try:
         found = optuna.importance.get_param_importances(
             study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))

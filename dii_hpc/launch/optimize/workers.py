@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc.errors import BadInput, InfraError
+from dii_hpc.launch.optimize import samplers
 from dii_hpc.launch.optimize import study as studymod
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,7 +42,7 @@ def remaining(store: Store, experiment: str, spec: dict[str, Any]) -> int:
 def _check(store: Store, experiment: str, spec: dict[str, Any]) -> dict[str, Any] | None:
     """The study's spec so far (None for a new one); BadInput when ``spec`` is another study
     (refused here, not on a node: Optuna and cmaes must be present too)."""
-    studymod.make_sampler(spec, 0)
+    samplers.make_sampler(spec, 0)
     before = studymod.read_spec(store, experiment)
     if before is not None:
         key = studymod.same_study(before, spec)
@@ -75,7 +76,7 @@ def preview(store: Store, config: ExperimentConfig) -> dict[str, Any]:
     workers = min(int(spec["parallel"]), todo)
     return {"spec": spec, "new": before is None, "counts": counts, "remaining": todo,
             "workers": workers,
-            "seeds": [studymod.worker_seed(spec, k, len(trials)) for k in range(workers)]}
+            "seeds": [samplers.worker_seed(spec, k, len(trials)) for k in range(workers)]}
 
 
 def prepare(store: Store, config: ExperimentConfig, submission: str) -> tuple[int, Any]:
