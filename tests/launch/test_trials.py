@@ -259,26 +259,23 @@ def test_a_cancel_noted_while_its_worker_was_starting_stops_it_at_the_first_clai
     assert worker.study.get_trials() == []  # nothing asked, nothing to lose
 
 
-def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 26 (the cancel test's race): Ctrl-C's SIGINT landing in a worker's claim after the
-    ask left a trial RUNNING with no run, which nobody asked again for two minutes."""
-    import optuna
-
+def _stopped_worker(store: Store, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> Any:
+    """Run a worker of a two-trial study here, with Ctrl-C's SIGINT (its default handler set,
+    whatever this process was started with) right after ``owner.name`` returns; the one trial
+    it asked."""
     from dii_hpc.launch.optimize import trials as trialsmod
     from dii_hpc.launch.task import TaskRef
 
-    store = Store(store_path)
     res = sub.submit(from_dict(_raw(n_trials=2, parallel=1)), store, "debug")
     sub._CURRENT_JOBS.pop(res.submission_id)  # the worker runs here instead
-    real_ask = optuna.study.Study.ask
+    real = getattr(owner, name)
 
-    def ask_then_stop(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trial = real_ask(self, *args, **kwargs)
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C right after the ask, in the claim lock
-        return trial
+    def then_stop(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
 
-    monkeypatch.setattr(optuna.study.Study, "ask", ask_then_stop)
+    monkeypatch.setattr(owner, name, then_stop)
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -287,6 +284,17 @@ def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
         signal.signal(signal.SIGINT, before)
         monkeypatch.undo()
     (trial,) = studymod.open_study(store, "opt", studymod.read_spec(store, "opt")).get_trials()
+    return trial
+
+
+def test_a_stop_during_the_claim_leaves_no_trial_running(store_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26 (the cancel test's race): Ctrl-C's SIGINT landing in a worker's claim after the
+    ask left a trial RUNNING with no run, which nobody asked again for two minutes."""
+    import optuna
+
+    store = Store(store_path)
+    trial = _stopped_worker(store, monkeypatch, optuna.study.Study, "ask")  # in the claim lock
     assert trial.state.name == "FAIL" and trial.user_attrs["lost"] == "its worker stopped"
     assert not list(studymod.study_dir(store, "opt").glob("*.lock"))  # every lock released
 
@@ -297,28 +305,8 @@ def test_a_stop_as_the_trial_run_is_created_leaves_no_run_running(
     starts it; a stop landing after that write, before the worker had the run's writer in
     hand, left the run RUNNING (only a PENDING one was ended), a trial run of a stopped
     study that `status` alone would end, much later."""
-    from dii_hpc.launch.optimize import trials as trialsmod
-    from dii_hpc.launch.task import TaskRef
-
     store = Store(store_path)
-    res = sub.submit(from_dict(_raw(n_trials=2, parallel=1)), store, "debug")
-    sub._CURRENT_JOBS.pop(res.submission_id)  # the worker runs here instead
-    real = Store.create_record
-
-    def create_then_stop(self: Store, *args: Any, **kwargs: Any) -> Any:
-        record = real(self, *args, **kwargs)
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C right after the run's first write
-        return record
-
-    monkeypatch.setattr(Store, "create_record", create_then_stop)
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            trialsmod.work(TaskRef(str(res.plan_file), 0))
-    finally:
-        signal.signal(signal.SIGINT, before)
-        monkeypatch.undo()
-    (trial,) = studymod.open_study(store, "opt", studymod.read_spec(store, "opt")).get_trials()
+    trial = _stopped_worker(store, monkeypatch, Store, "create_record")  # the run's first write
     assert trial.state.name == "FAIL" and trial.user_attrs["lost"] == "its worker stopped"
     record = store.run(trial.user_attrs["run_id"])
     assert record["status"] == "KILLED" and "before the run started" in record["error"]
