@@ -14,7 +14,8 @@ of the user's `log_metric` call: the run ends PRUNED, the trial is told PRUNED.
 
 Preemption and time limits: the worker always asks submitit to requeue it (same task, no
 state); the interrupted trial's run ends KILLED, and the worker's next life (same worker key,
-new token) finds it and has it asked again.
+new token) finds it and has it asked again.  How a worker stops (signals held around a claim,
+SIGTERM, a cancel) is `launch.optimize.stopping`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from dii_hpc.errors import BadInput
 from dii_hpc.launch.optimize import samplers
+from dii_hpc.launch.optimize import stopping as stopmod
 from dii_hpc.launch.optimize import study as studymod
 from dii_hpc.launch.task import TaskRef, TaskRunner
 from dii_hpc.records import trial as trialrec
@@ -91,13 +93,13 @@ def work(ref: TaskRef) -> dict[str, Any]:
 
     worker = start(task.read_plan(ref.plan_file), ref.index)
     task._CURRENT.update(executor=_Requeue(), checkpointable=True, requeued=False, run=None)
-    before = _set_handler(signal.SIGTERM, _on_sigterm)
+    before = stopmod.set_handler(signal.SIGTERM, stopmod.on_sigterm)
     try:
         while True:
-            with _held() as got:
+            with stopmod.held() as got:
                 state, trial = claim(worker)
             if got:  # a signal came while the claim lock was held: act on it now
-                _abandon(worker, trial, got)
+                stopmod.abandon(worker, trial, got)
             if state == "done":
                 break
             # Requeued at its time limit only with a trial in hand: a lingering worker just ends.
@@ -108,106 +110,15 @@ def work(ref: TaskRef) -> dict[str, Any]:
             try:
                 run_trial(worker, trial)
             except (KeyboardInterrupt, SystemExit):
-                _stopping()
-                _abandon(worker, trial, [])
+                stopmod.ignore_sigterm()
+                stopmod.abandon(worker, trial, [])
                 raise
     finally:
         with contextlib.suppress(Exception):  # on the way out; `study.settle` covers it
             tell_untold(worker)
-        _set_handler(signal.SIGTERM, before)
-        with contextlib.suppress(ValueError, TypeError):
-            signal.signal(_preempt(), task._CURRENT.get("submitit_handler") or signal.SIG_DFL)
+        stopmod.restore(before)
         task._CURRENT.clear()
     return {"worker": ref.index, "trials": worker.ran}
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """scancel, or the end of a preempted job: the kill follows in KillWait seconds, so stop
-    now (the trial's run ends KILLED, its trial is asked again) rather than begin another
-    trial (submitit's own handler would let the worker go on)."""
-    raise SystemExit(128 + signum)
-
-
-def _stopping() -> None:
-    """On the way out: a second SIGTERM (a requeue sends one after the warning) must not cut
-    short the run's end record; Slurm's KILL comes KillWait seconds later anyway."""
-    _set_handler(signal.SIGTERM, signal.SIG_IGN)
-
-
-def _set_handler(sig: int, handler: Any) -> Any:
-    """Install ``handler``; the previous one (None off the main thread: nothing changed)."""
-    try:
-        return signal.signal(sig, handler)
-    except (ValueError, TypeError):
-        return None
-
-
-@contextlib.contextmanager
-def _held() -> Any:
-    """Hold the stop signals (SIGTERM, Ctrl-C's SIGINT) and the preempt signal while the
-    claim lock is held: an exit between the ask and the end of the claim would leave a trial
-    running with no run, which nobody re-asks before `study.ASK_GRACE_S`.  Yields the list of
-    signals that came meanwhile."""
-    got: list[int] = []
-    sigs = {signal.SIGTERM, signal.SIGINT, _preempt()}
-    old = {sig: _set_handler(sig, lambda n, _f: got.append(n)) for sig in sigs}
-    try:
-        yield got
-    finally:
-        for sig, handler in old.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-
-
-def _abandon(w: Worker, trial: Any, signals: list[int]) -> None:
-    """The worker stops: its trial (if still running) is told from its run when that run
-    ended (`study.settle`), else failed as lost at once, so the next claim by any worker asks
-    it again, and a run it never started ends too; then the held ``signals`` are delivered."""
-    from optuna.trial import TrialState
-
-    if trial is not None:
-        with contextlib.suppress(Exception):  # on the way out: best effort, recovery covers it
-            frozen = w.study._storage.get_trial(trial._trial_id)
-            ended = frozen.state != TrialState.RUNNING
-            if not ended and not studymod.settle(w.study, frozen, w.store):
-                w.study._storage.set_trial_user_attr(trial._trial_id, "lost",
-                                                     "its worker stopped")
-                studymod._tell(w.study, trial.number, state=TrialState.FAIL)
-                _end_unstarted(w, frozen.user_attrs.get("run_id"))
-    for sig in signals:
-        os.kill(os.getpid(), sig)  # the handlers now in place act on it
-
-
-def _end_unstarted(w: Worker, run_id: str | None) -> None:
-    """A trial's run the worker created but stopped before starting: CANCELLED when the
-    cancel asked for it, else KILLED (nobody else would ever end it).  The run is created
-    RUNNING, by this process, in the write that starts it (`_open_run`): a stop after that
-    write and before its writer was in hand left it RUNNING until `status` found the worker
-    gone; a PENDING one is a run created by an earlier version."""
-    from dii_hpc.errors import NotFound
-    from dii_hpc.store import records
-    from dii_hpc.tracking.ending import CANCELLED_BY_USER
-
-    if not run_id:
-        return
-    try:
-        record = w.store.run(run_id)
-    except NotFound:  # stopped between the claim, which chose its id, and its creation
-        return
-    ours = record.get("pid") == os.getpid() and record.get("host") == socket.gethostname()
-    if not (record.get("status") == "PENDING" or (record.get("status") == "RUNNING" and ours)):
-        return
-    if _cancelled(w) or records.cancel_requested(w.store.run_dir(run_id)):
-        w.store.update_run(run_id, status="CANCELLED", end_time=time.time(),
-                           error=CANCELLED_BY_USER)
-    else:
-        w.store.update_run(run_id, status="KILLED", end_time=time.time(),
-                           error="its worker stopped before the run started")
-
-
-def _cancelled(w: Worker) -> bool:
-    """Did `dii-hpc cancel` stop this worker's job (`study.note_cancel`)?"""
-    return studymod.cancelled(w.store, w.experiment, w.job, w.started)
 
 
 def _job_id() -> str | None:
@@ -253,7 +164,7 @@ def claim(w: Worker) -> tuple[str, Any]:
     with studymod.claim_lock(w.study):
         tell_untold(w)  # the trial this worker just ran
         studymod.recover(w.study, w.store, w.me)
-        if w.study.user_attrs.get("error") or _cancelled(w):
+        if w.study.user_attrs.get("error") or stopmod.cancelled(w):
             return "done", None  # a bad-input stop (every trial would fail the same way), or
             # a cancel whose signal has not reached this worker (e.g. submitit's let it pass)
         spec = studymod.read_spec(w.store, w.experiment) or w.spec  # n_trials may have grown
@@ -266,12 +177,6 @@ def claim(w: Worker) -> tuple[str, Any]:
                            ("run_id", w.claimed["run_id"])):
             trial.set_user_attr(key, value)
     return "trial", trial
-
-
-def _preempt() -> int:
-    from dii_hpc.slurm.preempt import preempt_signal
-
-    return preempt_signal()
 
 
 def _trial_config(w: Worker, trial: Any) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:
@@ -310,24 +215,12 @@ def _open_run(w: Worker, trial: Any, raw: dict[str, Any], config: Any,
     except (KeyboardInterrupt, SystemExit) as err:  # a stop while the run was being started
         started = active.top()
         if started is not None and started.id == rid:
-            _end_stopped(w, started, err)
+            stopmod.end_stopped(w, started, err)
         raise
     task._CURRENT["run"] = run
     with contextlib.suppress(ValueError):
-        signal.signal(_preempt(), task._on_preempt)  # start_run chained its own flush in front
+        signal.signal(stopmod.preempt_signal(), task._on_preempt)  # start_run chained its own flush in front
     return run
-
-
-def _end_stopped(w: Worker, run: Any, err: BaseException) -> None:
-    """The trial's run when its worker stops (KeyboardInterrupt, SystemExit): KILLED, and
-    CANCELLED when a cancel stopped the worker (even a trial begun after the cancel listed the
-    runs it cancels); the trial is asked again (`_abandon`)."""
-    from dii_hpc.store import records
-
-    _stopping()
-    if _cancelled(w):
-        records.request_cancel(run.dir)
-    run.finish("KILLED", f"its worker stopped ({type(err).__name__}); the trial is asked again")
 
 
 def _reporter(trial: Any, metric: str) -> Any:
@@ -363,7 +256,7 @@ def run_trial(w: Worker, trial: Any) -> None:
             try:
                 stop = _body(w, trial, run, config, ex)
             except (KeyboardInterrupt, SystemExit) as err:
-                _end_stopped(w, run, err)
+                stopmod.end_stopped(w, run, err)
                 raise
             except Exception as err:
                 line = _last_line(err)
