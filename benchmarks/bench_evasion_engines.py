@@ -27,7 +27,8 @@ images: ten classes of smooth colour templates under pixel noise); the attacked 
 samples the model classifies correctly, so every attack runs on the whole batch.
 
     .venv/bin/python benchmarks/bench_evasion_engines.py [--n 128] [--steps 20] [--repeats 2]
-        [--models digits,cifar] [--attacks pgd,...] [--threads 1] [--no-report]
+        [--models digits,cifar] [--attacks pgd,...] [--threads 1] [--marginal K]
+        [--channels-last] [--no-report]
 """
 
 from __future__ import annotations
@@ -257,6 +258,8 @@ def measure(model: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     from dii_hpc.audit.evasion.torch_engine.target import Target
 
     module, x, y, clean = load(model, args.n)
+    if args.channels_last:  # as a user would convert the model in its factory
+        module = module.to(memory_format=torch.channels_last)
     eps, steps = EPS[model], args.steps
     xt, yt = torch.as_tensor(x), torch.as_tensor(y).long()
     target = Target(module, torch.device("cpu"), 0.0, 1.0, 10)
@@ -284,10 +287,42 @@ def measure(model: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             ta_ok = judge(ta[attack]["adv"])
             row.update(ta_s=ta[attack]["s"], ta_base_s=ta[attack]["base_s"],
                        ta_robust=float(ta_ok.mean()), ta_agree=float((ta_ok == ok).mean()))
+        if args.marginal > 1:
+            row.update(marginal(attack, target, xt, yt, eps, steps, args, module))
         row["same"] = same_numbers(row)
         rows.append(row)
         print(line(row), flush=True)
     return rows
+
+
+def marginal(attack: str, target: Any, x: Any, y: Any, eps: float, steps: int,
+             args: argparse.Namespace, module: Any) -> dict[str, float]:
+    """The cost of one more step: the attack at `steps` and at `marginal * steps` iterations,
+    each paired with as many model passes; (long - short) / (the iterations between) is a
+    step's own time, free of what a call pays once (the clean forward, the random start,
+    AutoAttack's forward of the last iterate, the batch set-up). `fixed_passes`: that once-per-call
+    part in model forward+backward passes."""
+    long_steps = steps * args.marginal
+    s_long, base_long, _ = paired(ours(attack, target, x, y, eps, long_steps),
+                                  fwd_bwd(module, x, y, long_steps), args.repeats)
+    s_short, base_short, _ = paired(ours(attack, target, x, y, eps, steps),
+                                    fwd_bwd(module, x, y, steps), args.repeats)
+    base = min(base_long / long_steps, base_short / steps)
+    step = (s_long - s_short) / (long_steps - steps)
+    return {"long_steps": long_steps, "step_s": step, "pass_s": base,
+            "fixed_passes": (s_short - steps * step) / base,
+            "short_ratio": s_short / steps / base, "long_ratio": s_long / long_steps / base}
+
+
+def marginal_line(r: dict[str, Any]) -> str:
+    return (f"| {r['model']} | {r['attack']} | {r['pass_s'] * 1e3:.2f} | "
+            f"{r['step_s'] * 1e3:.2f} | **{r['step_s'] / r['pass_s']:.2f}** | "
+            f"{r['fixed_passes']:.1f} | {r['short_ratio']:.2f} | {r['long_ratio']:.2f} |")
+
+
+MARGINAL_HEAD = ["| model | attack | fwd+bwd ms | ms per step (marginal) | step / fwd+bwd | "
+                 "once per call, in fwd+bwd passes | whole / fwd+bwd, x{short} | "
+                 "whole / fwd+bwd, x{long} |", "|---|---|---|---|---|---|---|---|"]
 
 
 def same_numbers(r: dict[str, Any]) -> bool:
@@ -330,6 +365,11 @@ def main() -> None:
     ap.add_argument("--models", default="digits,cifar")
     ap.add_argument("--attacks", default=",".join(ATTACKS))
     ap.add_argument("--ta-python", default=TA_PYTHON)
+    ap.add_argument("--marginal", type=int, default=0, metavar="K",
+                    help="also time each attack at K x --steps iterations: a step's own cost")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="convert the model to channels-last first (ours, the bare passes, ART "
+                         "and torchattacks all attack it so)")
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--ta-worker", nargs=2, metavar=("IN", "OUT"))
     args = ap.parse_args()
@@ -344,12 +384,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print("\n".join(HEAD), flush=True)
     rows = [r for model in args.models.split(",") for r in measure(model, args)]
+    steps_table = []
+    if args.marginal > 1:
+        head = [h.format(short=args.steps, long=args.steps * args.marginal)
+                for h in MARGINAL_HEAD]
+        steps_table = ["", f"A step's own cost (marginal: the attack at {args.steps} and "
+                       f"{args.steps * args.marginal} iterations, the difference over the "
+                       "iterations between):", "", *head, *(marginal_line(r) for r in rows)]
+        print("\n".join(steps_table), flush=True)
     if args.no_report:
         return
     worst = max(r["s"] / r["steps"] / r["base_s"] for r in rows)
     cmd = (f"`.venv/bin/python benchmarks/bench_evasion_engines.py --n {args.n} --steps "
            f"{args.steps} --repeats {args.repeats} --threads {args.threads} --models "
-           f"{args.models}`")
+           f"{args.models} --attacks {args.attacks} --marginal {args.marginal}`")
     print(write_section("evasion_speed", [
         "## An attack step at the model's cost: `--engine torch` vs the model's forward+backward,"
         " torchattacks and ART (issue 29)", "",
@@ -357,7 +405,7 @@ def main() -> None:
         f"{args.repeats} after a warm-up; ms per iteration = the attack's whole time / its "
         "iterations. Clean accuracy of the models on their test samples: "
         + ", ".join(sorted({f"{r['model']} {r['clean']:.1%}" for r in rows})) + ".", "",
-        *HEAD, *(line(r) for r in rows), "",
+        *HEAD, *(line(r) for r in rows), *steps_table, "",
         f"Largest torch / fwd+bwd: {worst:.2f}. Same numbers: see the benchmark's docstring "
         "(PGD and ART's AutoPGD per sample against ART; AutoAttack's APGD within 3 points of "
         "torchattacks' port, FAB-T per sample)."]))

@@ -185,7 +185,7 @@ def run_block(target: Any, x: np.ndarray, y: np.ndarray, index: np.ndarray, p: P
     delta = x_adv - xt
     return {"fooled_by": fooled_by, "zero_grad": zero, "vanishing": vanish,
             "curve": curve, "linf": per_sample_norm(delta, np.inf).cpu().numpy(),
-            "l2": per_sample_norm(delta, 2).cpu().numpy(), "x_adv": x_adv.cpu().numpy(),
+            "l2": per_sample_norm(delta, 2).cpu().numpy(), "x_adv": x_adv.cpu().contiguous().numpy(),
             "times": times}
 
 

@@ -60,7 +60,8 @@ def generate(spec: AttackSpec, model: Predictor, x: np.ndarray, y: np.ndarray,
     t0 = time.perf_counter()
     x_adv = fn(target, xt, yt, seed=seed, index=index, **kwargs)
     _sync(target)
-    return x_adv.detach().cpu().numpy().astype(np.float32), time.perf_counter() - t0
+    adv = np.ascontiguousarray(x_adv.detach().cpu().numpy(), dtype=np.float32)
+    return adv, time.perf_counter() - t0
 
 
 def run_torch(spec: AttackSpec, call: Call) -> Outcome:

@@ -31,14 +31,21 @@ class Target:
     lo: float
     hi: float
     nb_classes: int
+    channels_last: bool = False
 
     def logits(self, x: Any) -> Any:
         return self.module(x)
 
     def tensor(self, x: np.ndarray | Any) -> Any:
+        """The samples on the device, in the model's layout: channels-last image batches for
+        a model converted to it, so the attack's own elementwise work runs on the layout of
+        the gradients the model returns (mixed layouts cost strided loops every step)."""
         import torch
 
-        return torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device)
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device)
+        if self.channels_last and t.dim() == 4:
+            return t.contiguous(memory_format=torch.channels_last)
+        return t
 
     def labels(self, y: np.ndarray | Any) -> Any:
         import torch
@@ -71,7 +78,20 @@ def of(model: Predictor, what: str = "--engine torch") -> Target:
     param = next(iter(module.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     lo, hi = (float(v) for v in model.clip_values)
-    return Target(module.eval(), device, lo, hi, int(model.nb_classes or 0))
+    return Target(module.eval(), device, lo, hi, int(model.nb_classes or 0),
+                  channels_last(module))
+
+
+def channels_last(module: Any) -> bool:
+    """Whether the user converted the model to channels-last (a 4-D weight is laid out so and
+    not also contiguous, as one with a single input channel is either way): the engine then
+    keeps the samples so too. The same numbers within float noise
+    (tests/audit/test_torch_engine_layout.py); a faster conv pass on most devices."""
+    import torch
+
+    return any(p.dim() == 4 and not p.is_contiguous()
+               and p.is_contiguous(memory_format=torch.channels_last)
+               for p in module.parameters())
 
 
 def to_task_device(model: Predictor) -> None:
