@@ -38,8 +38,10 @@ def test_the_placement_is_the_cheapest_by_the_measured_times() -> None:
     assert (here.how, here.tasks) == ("here", 1)
     assert "costs more than it saves" in here.line
     cheap = packing.choose(16, 0.21, 0.1, 2, "local", fork_s=None)  # a cheap start pays
-    assert (cheap.how, cheap.tasks, cheap.per_task) == ("array", 4, 5)  # start <= 10%
-    assert cheap.estimate_s == pytest.approx(2 * (0.1 + 5 * 0.21))  # two rounds of 2 tasks
+    # start <= 10% of a task with 5 or more models; 16 fill one round of 2 tasks of 8 (four
+    # tasks of 4 in two rounds paid the start twice, each 10.6% of its task)
+    assert (cheap.how, cheap.tasks, cheap.per_task) == ("array", 2, 8)
+    assert cheap.estimate_s == pytest.approx(0.1 + 8 * 0.21)
     assert packing.choose(16, 0.21, 3.05, 1, "local", fork_s=0.05).how == "here"  # one core
     assert packing.choose(16, 60.0, 3.05, 2, "local", fork_s=0.05).how == "forked"
     slurm = packing.choose(16, 0.21, 7.9, 5, "slurm", fork_s=0.05)  # no fork, no here on Slurm

@@ -46,12 +46,18 @@ START_FILE = "array-start.json"
 
 def per_task(n: int, shard_s: float | None, start_s: float, slots: int) -> int:
     """Shards per task: enough that the start is at most `START_SHARE` of a task's time,
-    at most what leaves a task per free slot; one when the shard time is unknown."""
+    at most what leaves a task per free slot; one when the shard time is unknown.
+
+    The tasks run in rounds of `slots`; packing `wanted` per task and leaving the remainder
+    to a last task can add a round for a sliver (15 shards, 2 slots, 7 per task: 7 + 7 in
+    the first round, 1 shard alone in a second that pays the start again). So the count
+    is the fewest rounds whose tasks still hold `wanted` each, spread evenly over them."""
     if n <= 1 or shard_s is None or shard_s <= 0:
         return 1
-    wanted = math.ceil(start_s / (START_SHARE * shard_s))
-    most = math.ceil(n / max(1, min(slots, n)))
-    return max(1, min(wanted, most))
+    wanted = max(1, math.ceil(start_s / (START_SHARE * shard_s)))  # 1 for a free start
+    width = max(1, min(slots, n))
+    rounds = max(1, n // (width * wanted))  # the most rounds that keep `wanted` per task
+    return max(1, math.ceil(n / (rounds * width)))
 
 
 @dataclass(frozen=True)
