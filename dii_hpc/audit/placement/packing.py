@@ -50,8 +50,8 @@ def per_task(n: int, shard_s: float | None, start_s: float, slots: int) -> int:
 
     The tasks run in rounds of `slots`; packing `wanted` per task and leaving the remainder
     to a last task can add a round for a sliver (15 shards, 2 slots, 7 per task: 7 + 7 in
-    the first round, 1 shard alone in a second that pays the start again). So the count
-    is the fewest rounds whose tasks still hold `wanted` each, spread evenly over them."""
+    the first round, 1 shard alone in a second that pays the start again). So the shards
+    are spread evenly over as many rounds as still give every task `wanted` of them."""
     if n <= 1 or shard_s is None or shard_s <= 0:
         return 1
     wanted = max(1, math.ceil(start_s / (START_SHARE * shard_s)))  # 1 for a free start
