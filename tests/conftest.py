@@ -78,6 +78,19 @@ def check_golden(path: Path, text: str) -> None:
 
 
 @pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """One torch intra-op thread for the test, restored after: tiny models on a shared CI
+    machine run faster on one thread than on oversubscribed ones. A test module opts in
+    with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture()
 def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "store"
     monkeypatch.setenv("DII_HPC_STORE", str(path))

@@ -11,15 +11,7 @@ from dii_hpc.audit.evasion.autoattack import checks
 from dii_hpc.audit.evasion.autoattack import standard as aa
 from dii_hpc.errors import BadInput
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture

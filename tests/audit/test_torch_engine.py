@@ -14,15 +14,7 @@ from dii_hpc.errors import BadInput
 N = 48  # samples of the parity tests: small, and enough for a few hundred flipped pixels
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    """The CI machine is shared: one intra-op thread is faster than oversubscribed ones."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,7 @@ import pytest
 N = 48
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

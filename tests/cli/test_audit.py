@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,6 @@ from tests.audit.conftest import DIGITS, cli
 REPO = Path(__file__).resolve().parents[2]
 DET = str(REPO / "configs/audit-detection.yaml")
 SEG = str(REPO / "configs/audit-segmentation.yaml")
-
-
-@pytest.fixture()
-def one_thread() -> Iterator[None]:
-    """Tiny vision convolutions run faster on one torch thread (as in tests/audit/vision/)."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_fail_under_sets_exit_code_and_junit_parses(tmp_path: Path, store_path: Path,

@@ -16,15 +16,7 @@ PREDICT_ONLY = ["--model", "tests.audit.factories:predict_only",
                 "--data", "dii_hpc.examples.digits:digits_data"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    """Tiny models on a shared machine: one intra-op thread, not oversubscribed ones."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("args,message", [
