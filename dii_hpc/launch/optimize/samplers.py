@@ -26,8 +26,6 @@ def optuna_module() -> Any:
     return optuna
 
 
-_optuna = optuna_module
-
 
 @dataclass(frozen=True)
 class Sampler:
@@ -39,7 +37,7 @@ class Sampler:
 
 def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Optuna distributions of a spec's space: the same ones for every worker and every ask."""
-    dist = _optuna().distributions
+    dist = optuna_module().distributions
     out: dict[str, Any] = {}
     for key, entry in space.items():
         ((kind, value),) = entry.items()
@@ -74,7 +72,7 @@ def tpe_options(spec: dict[str, Any]) -> dict[str, Any]:
 def _tpe(spec: dict[str, Any], seed: int) -> Any:
     import warnings
 
-    optuna = _optuna()
+    optuna = optuna_module()
     with warnings.catch_warnings():  # both options are "experimental" in Optuna's words
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=seed, **tpe_options(spec))
@@ -93,7 +91,7 @@ def _cmaes(spec: dict[str, Any], seed: int) -> Any:
     except ImportError as err:
         raise BadInput("sweep.optimize.sampler: cmaes needs the cmaes package: "
                        "pip install 'dii-hpc[optuna]'") from err
-    return _optuna().samplers.CmaEsSampler(seed=seed)
+    return optuna_module().samplers.CmaEsSampler(seed=seed)
 
 
 def _named(name: str) -> Callable[[dict[str, Any]], str]:
@@ -102,9 +100,9 @@ def _named(name: str) -> Callable[[dict[str, Any]], str]:
 
 SAMPLERS: dict[str, Sampler] = {
     "tpe": Sampler(_tpe, _describe_tpe),
-    "random": Sampler(lambda spec, seed: _optuna().samplers.RandomSampler(seed=seed),
+    "random": Sampler(lambda spec, seed: optuna_module().samplers.RandomSampler(seed=seed),
                       _named("random")),
-    "grid": Sampler(lambda spec, seed: _optuna().samplers.GridSampler(grid_space(spec["space"]),
+    "grid": Sampler(lambda spec, seed: optuna_module().samplers.GridSampler(grid_space(spec["space"]),
                                                                       seed=seed),
                     _named("grid")),
     "cmaes": Sampler(_cmaes, _named("cmaes")),
@@ -136,7 +134,7 @@ def make_pruner(spec: dict[str, Any]) -> Any:
     name = spec["pruner"]
     if name not in PRUNERS:
         raise BadInput(f"sweep.optimize.pruner: {name!r} is not one of {', '.join(PRUNERS)}")
-    return getattr(_optuna().pruners, PRUNERS[name])()
+    return getattr(optuna_module().pruners, PRUNERS[name])()
 
 
 def worker_seed(spec: dict[str, Any], worker: int, started: int) -> int:
