@@ -17,30 +17,11 @@ from typing import Any
 import numpy as np
 
 from dii_hpc.audit.evasion.torch_engine.batching import size
+from dii_hpc.audit.evasion.torch_engine.dlr import dlr, dlr_targeted
 from dii_hpc.audit.evasion.torch_engine.target import Target, batches, sample_noise
 from dii_hpc.errors import BadInput
 
 MOMENTUM = 0.75
-
-
-def dlr(z: Any, y: Any) -> Any:
-    """-(z_y - max_{j != y} z_j) / (z_(1) - z_(3)): scale-free, unlike cross-entropy."""
-    import torch
-
-    zs, order = z.sort(dim=1)
-    top_is_y = (order[:, -1] == y).float()
-    u = torch.arange(len(z), device=z.device)
-    return -(z[u, y] - zs[:, -2] * top_is_y - zs[:, -1] * (1.0 - top_is_y)) / (
-        zs[:, -1] - zs[:, -3] + 1e-12)
-
-
-def dlr_targeted(z: Any, y: Any, y_target: Any) -> Any:
-    """-(z_y - z_t) / (z_(1) - (z_(3) + z_(4)) / 2): pushes towards the target class t."""
-    import torch
-
-    zs = z.sort(dim=1)[0]
-    u = torch.arange(len(z), device=z.device)
-    return -(z[u, y] - z[u, y_target]) / (zs[:, -1] - 0.5 * (zs[:, -3] + zs[:, -4]) + 1e-12)
 
 
 def _loss_fn(loss: str, y_target: Any = None) -> Any:

@@ -33,21 +33,14 @@ def checkpoints(max_iter: int) -> list[int]:
 
 
 def _losses(kind: str | None) -> Any:
-    import torch
     import torch.nn.functional as F
 
     if kind in (None, "cross_entropy"):
         return lambda z, y: F.cross_entropy(z, y, reduction="none")
+    if kind == "difference_logits_ratio":  # ART's DifferenceLogitsRatioPyTorch: no epsilon
+        from dii_hpc.audit.evasion.torch_engine.dlr import dlr
 
-    def dlr(z: Any, y: Any) -> Any:  # ART's DifferenceLogitsRatioPyTorch (no epsilon)
-        order = torch.argsort(z, dim=1)
-        top = order[:, -1]
-        other = torch.where(top != y, top, order[:, -2])
-        u = torch.arange(len(z), device=z.device)
-        return -(z[u, y] - z[u, other]) / (z[u, top] - z[u, order[:, -3]])
-
-    if kind == "difference_logits_ratio":
-        return dlr
+        return lambda z, y: dlr(z, y, eps=0.0)
     from dii_hpc.errors import BadInput
 
     raise BadInput(f"attack apgd: loss_type={kind!r} is not cross_entropy or "
