@@ -184,6 +184,8 @@ def gc_cmd(
         typer.echo(f"{verb} blob {sha}")
     for name in res["job_folders"]:
         typer.echo(f"{verb} job folder jobs/{name}")
+    for name in res["job_folders_in_use"]:
+        typer.echo(f"kept job folder jobs/{name}: its jobs may still be queued or running")
     typer.echo(f"{verb} {len(res['blobs'])} blobs ({res['bytes']} B), {len(res['job_folders'])} job folders")
 
 

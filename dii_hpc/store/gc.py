@@ -2,6 +2,8 @@
 
 Job folders hold submitit's pickled payloads and per-task logs; once every run of a
 submission has ended and the folder is older than the cut-off, nothing reads it again.
+A submission with no run of its own (an adaptive sweep's workers) is kept while its owner
+(``launch.storefolder``) says its jobs may still be queued or running.
 Blobs are only removed when no run's artifacts.json names them and they are older than the
 cut-off too, so a blob written a moment before its artifacts.json is never lost.  Blobs
 held by other records (the model registry's versions: a run that logs a new `model.pt` no
@@ -101,12 +103,27 @@ def gc(store: Store, older_than: float, dry_run: bool = False) -> dict[str, Any]
             freed += path.stat().st_size
             if not dry_run:
                 path.unlink(missing_ok=True)
-    removed_jobs = []
-    if store.jobs_dir.is_dir():
-        for folder in sorted(p for p in store.jobs_dir.iterdir() if p.is_dir()):
-            record = store.jobs_dir / f"{folder.name}.json"
-            if _newest_mtime(folder) < cutoff and (not record.exists() or _runs_ended(store, record)):
-                removed_jobs.append(folder.name)
-                if not dry_run:
-                    shutil.rmtree(folder, ignore_errors=True)
-    return {"blobs": removed_blobs, "bytes": freed, "job_folders": removed_jobs, "dry_run": dry_run}
+    removed_jobs, kept_jobs = _job_folders(store, cutoff, dry_run)
+    return {"blobs": removed_blobs, "bytes": freed, "job_folders": removed_jobs,
+            "job_folders_in_use": kept_jobs, "dry_run": dry_run}
+
+
+def _job_folders(store: Store, cutoff: float, dry_run: bool) -> tuple[list[str], list[str]]:
+    """(folders removed, old folders kept because their owner says their jobs may still be
+    queued or running: a submission with no run of its own, see ``launch.storefolder``)."""
+    from dii_hpc.store import owners
+
+    if not store.jobs_dir.is_dir():
+        return [], []
+    old = []
+    for folder in sorted(p for p in store.jobs_dir.iterdir() if p.is_dir()):
+        record = store.jobs_dir / f"{folder.name}.json"
+        if _newest_mtime(folder) < cutoff and (not record.exists() or _runs_ended(store, record)):
+            old.append(folder)
+    live = owners.in_use(store.root, store.jobs_dir.name) if old else set()
+    removed = [f.name for f in old if f.name not in live]
+    if not dry_run:
+        for f in old:
+            if f.name not in live:
+                shutil.rmtree(f, ignore_errors=True)
+    return removed, [f.name for f in old if f.name in live]

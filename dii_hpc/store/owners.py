@@ -33,17 +33,29 @@ if TYPE_CHECKING:  # pragma: no cover
 FolderMerger = Callable[[Path, Path, bool, Callable[[Path, Path], bool]], tuple[int, list[str]]]
 
 
+def _none(root: Path) -> set[str]:
+    return set()
+
+
+def _no_problems(root: Path) -> list[Problem]:
+    return []
+
+
 @dataclass(frozen=True)
 class FolderOwner:
     """What the package keeping ``<store>/<folder>/`` tells the store about it."""
 
     folder: str
     #: store root -> sha256 of every blob its records still need (gc keeps them)
-    held_blobs: Callable[[Path], set[str]]
-    #: how a source store's folder joins the destination's (see ``store.merge``)
-    merge: FolderMerger
+    held_blobs: Callable[[Path], set[str]] = _none
+    #: how a source store's folder joins the destination's (see ``store.merge``); None: the
+    #: store's own rule for the folder (``merge.NOT_MERGED``)
+    merge: FolderMerger | None = None
     #: store root -> damage in its records (``store check``)
-    check: Callable[[Path], list[Problem]]
+    check: Callable[[Path], list[Problem]] = _no_problems
+    #: store root -> names of entries of the folder still in use, which gc keeps whatever
+    #: their age (a submission whose jobs may still be queued or running)
+    in_use: Callable[[Path], set[str]] = _none
 
 
 MODULE = "storefolder"  # dii_hpc/<package>/storefolder.py defines OWNER
@@ -78,7 +90,13 @@ def held_blobs(root: Path) -> set[str]:
 
 
 def mergers() -> dict[str, FolderMerger]:
-    return {name: owner.merge for name, owner in owners().items()}
+    return {name: owner.merge for name, owner in owners().items() if owner.merge is not None}
+
+
+def in_use(root: Path, folder: str) -> set[str]:
+    """Names under ``<root>/<folder>/`` its owner says are still in use (none if unowned)."""
+    owner = owners().get(folder)
+    return owner.in_use(root) if owner is not None else set()
 
 
 def check(root: Path) -> list[Problem]:
