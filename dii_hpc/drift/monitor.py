@@ -46,8 +46,7 @@ def _is_table(path: Path) -> bool:
 
 
 def feature_columns(frame: Any, opt: DriftOptions) -> Any:
-    drop = [c for c in [opt.prediction_column, opt.target_column, opt.timestamp_column,
-                         *opt.ignore] if c and c in frame.columns]
+    drop = [c for c in opt.not_features if c in frame.columns]
     return frame.drop(columns=drop)
 
 
@@ -105,11 +104,37 @@ def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: s
         record.task = perf.task_of(y)
         record.reference_performance = perf.metrics(record.task, y, pred)
         extras["labels"] = y
-        extras.update(assess.prepare(record, model, x, y, opt))
+        found = class_scores(frame, x, model, opt, str(path), classes=np.union1d(y, pred))
+        extras.update(assess.prepare(record, found, y, opt))
     elif pred is not None:
         record.task = perf.task_of(pred)
     monitors.write(store, record, frame, extras)
     return record
+
+
+def class_scores(frame: Any | None, x: np.ndarray, model: Any, opt: DriftOptions, where: str,
+                 classes: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(class scores, their classes) of the rows: from ``score_columns`` when named (the
+    scores a model gave when it ran, as NannyML's CBPE takes them: no model needed), else the
+    model's (None without either, or for a model without class scores). ``classes``: the
+    sorted classes the columns stand for."""
+    if not opt.score_columns:
+        return mdl.scores(model, x) if model is not None else None
+    missing = [c for c in opt.score_columns if frame is None or c not in frame.columns]
+    if frame is None or missing:
+        raise BadInput(f"{where}: no score column {(missing or opt.score_columns)[0]!r}")
+    k = len(opt.score_columns)
+    if (k == 1 and len(classes) != 2) or (k > 1 and len(classes) != k):
+        raise BadInput(f"{where}: {k} score column(s) for {len(classes)} classes "
+                       f"({', '.join(map(str, classes[:10]))}): give one per class, in sorted "
+                       "order, or one (the larger class's) for two classes")
+    scores = frame[opt.score_columns].to_numpy(np.float64)
+    if not np.isfinite(scores).all():
+        raise BadInput(f"{where}: score columns {', '.join(opt.score_columns)} hold missing or "
+                       "infinite values")
+    if k == 1:
+        scores = np.column_stack([1.0 - scores[:, 0], scores[:, 0]])
+    return scores, classes
 
 
 def _target(frame: Any | None, opt: DriftOptions, where: str) -> np.ndarray | None:
@@ -172,9 +197,12 @@ def check_monitor(store: Store, name: str, data: str, labels: str | None = None,
     emb, pred = predictions_of(cur, x, model, opt, str(path))
     y = read_labels(labels) if labels else None
     _add_model_parts(section, prof, extras, emb, pred, y, opt)
+    found = class_scores(cur, x, model, opt, str(path), extras["classes"]) \
+        if prof.estimator == "cbpe" and "classes" in extras else None
     section.keep_arrays(assess.ARTIFACT, assess.add_to_check(
         section, prof, extras, None if ref is None else feature_columns(ref, opt),
-        None if cur is None else feature_columns(cur, opt), x, pred, model, y, opt))
+        None if cur is None else feature_columns(cur, opt), pred,
+        None if found is None else found[0], y, opt))
     section.drift = bool(section.drift) or bool(section.performance and section.performance.drift)
     section.monitor, section.reference, section.current = name, f"monitor:{name}", str(path)
     return section

@@ -62,6 +62,9 @@ class DriftOptions(BaseModel):
     categorical: list[str] = []
     ignore: list[str] = []
     prediction_column: str | None = None    # a column holding the model's outputs (not a feature)
+    # columns holding the model's class scores (not features), one per class in sorted class
+    # order, or one column: the score of the larger of two classes; CBPE then needs no model
+    score_columns: list[str] = []
     mmd: bool = False                       # also run the multivariate MMD test
     classifier: bool = False                # also run the domain-classifier test
     mmd_subsample: int = Field(1000, ge=2)
@@ -107,6 +110,14 @@ class DriftOptions(BaseModel):
         if self.rule == "classifier" and not self.classifier:
             self.classifier = True
         return self
+
+    @property
+    def not_features(self) -> list[str]:
+        """Columns a check never compares as features: what the model gave, the labels, the
+        rows' times (and ``ignore``)."""
+        named = [self.prediction_column, self.target_column, self.timestamp_column,
+                 *self.score_columns, *self.ignore]
+        return [c for c in named if c]
 
     @property
     def significance(self) -> float:

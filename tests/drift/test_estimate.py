@@ -162,3 +162,91 @@ def test_time_chunks_and_bad_period(env: Path) -> None:
     assert [len(p.rows) for p in parts] == [31, 28, 31]
     with pytest.raises(BadInput, match="chunk_period"):
         bands.parts(frame, 90, None, "bogus", "t")
+
+
+def _shifted(models, n_classes: int):
+    """(reference frame, batch frame, batch labels, model) for a classifier of ``n_classes``:
+    the batch moved towards the model's uncertain region, as above."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = make_classification(n_samples=30000, n_features=6, n_informative=4, n_redundant=0,
+                               n_classes=n_classes, class_sep=0.8, flip_y=0.05, random_state=3)
+    model = LogisticRegression(max_iter=1000).fit(x[:10000], y[:10000])
+    cols = [f"f{i}" for i in range(x.shape[1])]
+    top2 = np.sort(model.predict_proba(x[15000:]), axis=1)[:, -2:]
+    pull = 4.0 if n_classes == 2 else 12.0  # accuracy 0.81 -> 0.66 (two), 0.59 -> 0.52 (three)
+    keep = np.random.default_rng(1).random(len(top2)) < np.exp(-pull * (top2[:, 1] - top2[:, 0]))
+    ref = pd.DataFrame(x[10000:15000], columns=cols).assign(label=y[10000:15000])
+    batch = pd.DataFrame(x[15000:][keep][:4000], columns=cols)
+    return ref, batch, y[15000:][keep][:4000], model
+
+
+def _with_scores(frame: pd.DataFrame, model, columns: list[str]) -> pd.DataFrame:
+    # the model saw what a monitor with --model gives it: the features as float32
+    feats = frame[[c for c in frame.columns if c.startswith("f")]].to_numpy(np.float32)
+    proba = model.predict_proba(feats)
+    scored = frame.assign(pred=model.predict(feats))
+    for i, col in enumerate(columns):
+        scored[col] = proba[:, i if len(columns) > 1 else 1]
+    return scored
+
+
+@pytest.mark.parametrize("n_classes,columns", [(2, ["p1"]), (3, ["p0", "p1", "p2"])])
+def test_cbpe_from_stored_scores_needs_no_model_and_gives_the_models_estimate(
+        env: Path, capsys: pytest.CaptureFixture[str], n_classes: int, columns: list[str]) -> None:
+    """NannyML's CBPE reads the scores a model gave when it ran (y_pred_proba): so does
+    `--score-columns`. The monitor profiled from the stored predictions and scores, with no
+    model, estimates what the monitor with the model estimates, and the labels that come
+    later land in its bands."""
+    import pickle
+
+    import models
+
+    ref, batch, hidden, model = _shifted(models, n_classes)
+    (env / "fitted.pkl").write_bytes(pickle.dumps(model))
+    (env / "fitted.py").write_text("import pickle\n\ndef model():\n"
+                                   "    return pickle.load(open('fitted.pkl', 'rb'))\n")
+    ref.to_csv("ref.csv", index=False)
+    batch.to_csv("batch.csv", index=False)
+    _with_scores(ref, model, columns).to_csv("ref_scored.csv", index=False)
+    _with_scores(batch, model, columns).to_csv("batch_scored.csv", index=False)
+    pd.DataFrame({"label": hidden}).to_csv("labels.csv", index=False)
+    code, out, err = run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "with-model",
+                         "--model", "fitted:model", "--target", "label")
+    assert code == 0 and "performance without labels: cbpe" in out, err
+    code, out, err = run(capsys, "drift", "profile", "--data", "ref_scored.csv", "--name",
+                         "stored", "--prediction-column", "pred", "--score-columns",
+                         ",".join(columns), "--target", "label")
+    assert code == 0 and "performance without labels: cbpe" in out, err
+    docs = {}
+    for name, data in (("with-model", "batch.csv"), ("stored", "batch_scored.csv")):
+        run(capsys, "drift", "check", "--monitor", name, "--data", data, "--json", f"{name}.json")
+        docs[name] = json.loads(Path(f"{name}.json").read_text())
+    stored, with_model = docs["stored"]["performance"], docs["with-model"]["performance"]
+    assert stored["method"] == "cbpe" and set(stored["estimated"]) >= {"accuracy", "f1"}
+    assert not any(c.startswith("p") and len(c) == 2 for c in docs["stored"]["features"])
+    for metric, est in with_model["estimated"].items():
+        assert stored["estimated"][metric]["value"] == pytest.approx(est["value"], abs=1e-9)
+    assert stored["estimated"]["accuracy"]["alert"] is True  # the shift costs accuracy
+    code, out, err = run(capsys, "drift", "score", "--monitor", "stored", "--labels",
+                         "labels.csv", "--json", "scored.json")
+    scored = json.loads(Path("scored.json").read_text())["performance"]
+    assert scored["reference"]["accuracy"] - scored["realized"]["accuracy"]["value"] > 0.05
+    if n_classes == 2:  # three classes: this model is miscalibrated where the batch moved
+        # (raw expected accuracy 0.46, calibrated 0.47, realized 0.52), with or without a model
+        assert _within(scored["estimated"]["accuracy"], scored["realized"]["accuracy"])
+
+
+def test_score_columns_that_do_not_fit_the_classes_are_one_line(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import models
+
+    ref, _, _, model = _shifted(models, 2)
+    _with_scores(ref, model, ["p0", "p1"]).to_csv("ref.csv", index=False)
+    for given, words in (("p0,p1,p0", "3 score column(s) for 2 classes"),
+                         ("p9", "no score column 'p9'")):
+        code, out, err = run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "bad",
+                             "--prediction-column", "pred", "--score-columns", given,
+                             "--target", "label")
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

@@ -33,14 +33,12 @@ def _plain(values: np.ndarray) -> np.ndarray:
     return v.astype(str) if v.dtype.kind == "O" else v
 
 
-def prepare(record: MonitorProfile, model: Any, x: np.ndarray, y: np.ndarray,
-            opt: DriftOptions) -> dict[str, np.ndarray]:
+def prepare(record: MonitorProfile, found: tuple[np.ndarray, np.ndarray] | None,
+            y: np.ndarray, opt: DriftOptions) -> dict[str, np.ndarray]:
     """Choose the estimator of a labelled reference; the extras it needs (class scores, their
-    classes and calibrated probabilities for CBPE; DLE needs only the table)."""
-    from dii_hpc.drift import embedding
-
+    classes and calibrated probabilities for CBPE; DLE needs only the table). ``found``: the
+    reference's (class scores, classes), from the model or the score columns."""
     if record.task == "classification":
-        found = embedding.scores(model, x) if model is not None else None
         if found is None:
             return {}
         scores, classes = found[0], _plain(found[1])
@@ -69,7 +67,8 @@ class Scoring:
 def cbpe_scoring(extras: dict[str, np.ndarray], pred: np.ndarray, scores: np.ndarray | None,
           y: np.ndarray | None, seed: int, estimate: bool) -> Scoring:
     if scores is None:
-        raise BadInput("the monitor's model gave no class scores for this batch")
+        raise BadInput("no class scores for this batch: the monitor's model gave none, or it "
+                       "has no score columns")
     classes, labels = extras["classes"], extras["labels"]
     expected = cbpe.CBPE.fit(labels, extras["scores"], classes, seed).expected(pred, scores) \
         if estimate else None
@@ -141,18 +140,15 @@ def fill(perf: Performance, scoring: Scoring, parts: list[Part], seed: int) -> N
 
 
 def add_to_check(section: DriftSection, prof: MonitorProfile, extras: dict[str, np.ndarray],
-                 ref: Any, cur: Any, x: np.ndarray, pred: np.ndarray | None, model: Any,
+                 ref: Any, cur: Any, pred: np.ndarray | None, scores: np.ndarray | None,
                  y: np.ndarray | None, opt: DriftOptions) -> dict[str, np.ndarray]:
     """Estimate the batch's performance (and realize it with ``y``) into ``section``; returns
-    the arrays `drift score` will need (empty when the monitor estimates nothing)."""
-    from dii_hpc.drift import embedding
-
+    the arrays `drift score` will need (empty when the monitor estimates nothing). ``scores``:
+    the batch's class scores (CBPE), from the model or the score columns."""
     if prof.estimator is None or pred is None or "labels" not in extras:
         return {}
     kept: dict[str, np.ndarray] = {"predictions": np.asarray(pred)}
     if prof.estimator == "cbpe":
-        found = embedding.scores(model, x) if model is not None else None
-        scores = found[0] if found is not None else None
         scoring = cbpe_scoring(extras, pred, scores, y, opt.seed, estimate=True)
         if scores is not None:
             kept["scores"] = scores

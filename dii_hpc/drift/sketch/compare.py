@@ -34,8 +34,7 @@ def _columns(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: st
              cur_name: str, usable: list[str]) -> list[str]:
     """The columns to compare: those the data-quality rules left (a missing, renamed,
     retyped or emptied column is a rule's failure); names and profiling errors are bad input."""
-    ignore = set(opt.ignore) | {c for c in (opt.prediction_column, opt.target_column,
-                                            opt.timestamp_column) if c}  # not features
+    ignore = set(opt.not_features)
     if not [c for c in ref.columns if c not in ignore]:
         raise BadInput(f"{ref_name}: no columns to compare")
     for what, names in (("test override", list(opt.tests)), ("categorical", opt.categorical)):

@@ -224,8 +224,7 @@ def run(ref: TableSketch, cur: TableSketch, opt: DriftOptions, ref_name: str,
     from dii_hpc.drift.quality.rule import QUALITY_RULES
 
     checked_names(opt)
-    ignore = set(opt.ignore) | {c for c in (opt.prediction_column, opt.target_column,
-                                            opt.timestamp_column) if c}
+    ignore = set(opt.not_features)
     profiles = Profiles(ref, cur, ref_name, cur_name, ignore)
     results: list[QualityResult] = []
     blocked: set[str] = set()
