@@ -173,7 +173,7 @@ def test_cancel_stops_a_waiting_audit_and_its_array(cluster_nodes: list[str],
 
 
 def test_a_failed_task_is_named_by_the_last_exception_of_its_traceback() -> None:
-    from dii_hpc.audit.placement.arrays import exception_line
+    from dii_hpc.launch.waiting import exception_line
 
     trace = (
         "Traceback (most recent call last):\n  File \"a.py\", line 3, in f\n    g()\n"

@@ -101,7 +101,7 @@ def submit(job: AuditJob, *, timeout_min: int = 60, under: list[str] | None = No
     from dii_hpc.audit.core import checkpoint, results
     from dii_hpc.audit.job import ArrayTasks
     from dii_hpc.audit.placement import arrays, slurm
-    from dii_hpc.launch import backend
+    from dii_hpc.launch import backend, waiting
 
     check(job)
     missing = slurm.plan(job, done=checkpoint.for_job(job).done())
@@ -124,7 +124,7 @@ def submit(job: AuditJob, *, timeout_min: int = 60, under: list[str] | None = No
         merged = backend.submit_one(backend.executor(spec), backend.RankZero(merge), last,
                                     under, over, what="audit merge job")
     except BaseException:
-        arrays.cancel(jobs)
+        waiting.cancel(jobs)
         sub.store.delete_run(run_id)
         raise
     arrays.record(sub, kind, [*jobs, merged], run_id=run_id, run_job=merged)

@@ -132,7 +132,7 @@ def run(job: AuditJob, *, timeout_min: int = 60, examples_dir: str | None = None
     from dii_hpc.audit import engine
     from dii_hpc.audit.core import checkpoint
     from dii_hpc.audit.placement import arrays
-    from dii_hpc.launch import backend
+    from dii_hpc.launch import backend, waiting
 
     if job.level != "I":
         from dii_hpc.audit.specs import suites
@@ -150,7 +150,7 @@ def run(job: AuditJob, *, timeout_min: int = 60, examples_dir: str | None = None
                                     [job] * len(missing), missing, what="audit array")
         arrays.record(sub, spec.kind, jobs)
         array = str(jobs[0].job_id).split("_")[0]
-        tasks = arrays.wait(jobs, missing, "audit shards", run_)
+        tasks = waiting.wait(jobs, missing, "audit shards", run_)
     result = engine.compute(job, examples_dir=examples_dir)
     result["slurm"] = {"array_tasks": len(missing), "job_id": array,
                        "tasks": tasks}  # shard, device, node, gpus of each task

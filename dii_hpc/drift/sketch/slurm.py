@@ -101,9 +101,8 @@ def _record(store: Store, sid: str, kind: str, jobs: list[Any], plan: Path) -> N
 def check(ref: TableSketch | list[Path], cur: list[Path], opt: DriftOptions, ref_name: str,
           cur_name: str, store: Store | None) -> DriftSection:
     """Profile every file as one array task, merge and compare in a dependent job; wait."""
-    from dii_hpc.audit.placement import arrays
     from dii_hpc.config.schema import Resources
-    from dii_hpc.launch import backend
+    from dii_hpc.launch import backend, waiting
     from dii_hpc.store.atomic import write_json
 
     store, sid, base = _submission(store)
@@ -134,15 +133,15 @@ def check(ref: TableSketch | list[Path], cur: list[Path], opt: DriftOptions, ref
         merged = backend.submit_one(backend.executor(merge_job), backend.RankZero(merge_task),
                                     spec, what="drift merge job")
     except BaseException:
-        arrays.cancel(jobs)
+        waiting.cancel(jobs)
         raise
     _record(store, sid, kind, [*jobs, merged], base / "drift.json")
     try:
-        tasks = arrays.wait(jobs, [str(p) for _, p in files], "drift profile")
+        tasks = waiting.wait(jobs, [str(p) for _, p in files], "drift profile")
     except BaseException:
-        arrays.cancel([merged])
+        waiting.cancel([merged])
         raise
-    out = arrays.wait([merged], ["merge"], "drift merge")[0]
+    out = waiting.wait([merged], ["merge"], "drift merge")[0]
     section = DriftSection.model_validate(out["section"])
     if section.sketch is not None:
         section.sketch.tasks = [*tasks, {"merge": True, "peak_rss_mb": out["peak_rss_mb"],

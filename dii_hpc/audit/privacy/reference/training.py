@@ -226,7 +226,7 @@ def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJ
     tasks' results)."""
     from dii_hpc.audit.placement import arrays
     from dii_hpc.audit.placement.slurm import shard_resources
-    from dii_hpc.launch import backend
+    from dii_hpc.launch import backend, waiting
 
     if not args:
         return None, []
@@ -239,6 +239,6 @@ def run_array(task: Callable[..., Any], args: list[tuple[Any, ...]], job: AuditJ
     jobs = backend.submit_array(backend.executor(spec), backend.RankZero(task),
                                 *zip(*args, strict=True), what="reference-model array")
     arrays.record(sub, kind, jobs)
-    results = arrays.wait(jobs, labels or [f"task {k}" for k in range(len(args))],
+    results = waiting.wait(jobs, labels or [f"task {k}" for k in range(len(args))],
                           "reference models", run)
     return str(jobs[0].job_id).split("_")[0], results
