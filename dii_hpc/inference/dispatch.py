@@ -3,6 +3,9 @@
 Executor choice, sbatch parameters and the executor itself come from launch.backend (`dii-hpc
 submit` semantics: auto = Slurm when it answers), so a predict job asks Slurm for resources
 exactly as a sweep does.  A shard is one process: in a multi-rank shard job rank 0 computes it.
+The process that waits for the shards holds the prediction run open; when it stops waiting for
+any reason but their end (Ctrl-C, SIGTERM, an error, or `dii-hpc cancel` of the run, seen in
+the store from any host) it cancels the tasks still queued or running (`launch.waiting.cancel`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc import progress
-from dii_hpc.errors import SchedulerError
+from dii_hpc.errors import InfraError, SchedulerError
 from dii_hpc.inference import output
 from dii_hpc.inference.shard import run_shard
 
@@ -76,8 +79,33 @@ def _collect(out: Path, jobs: list[Any], pending: list[int], res: Outcome,
     return res
 
 
+def _stop_if_cancelled(run: Any) -> None:
+    """`dii-hpc cancel` of the prediction run (from any host: a note in the store) ends the
+    wait; the caller cancels the tasks on the way out."""
+    if run is not None and run.cancel_requested():
+        raise InfraError(f"run {run.id} cancelled (dii-hpc cancel); its prediction tasks were "
+                         "cancelled")
+
+
+def _cancelling(jobs: list[Any]) -> Any:
+    """A context that cancels ``jobs`` (those still queued or running) when left by an
+    exception: Ctrl-C, SIGTERM's SystemExit, a cancel, an error of the wait itself."""
+    from dii_hpc.launch import waiting
+
+    @contextlib.contextmanager
+    def guard() -> Any:
+        try:
+            yield
+        except BaseException:
+            waiting.cancel(jobs)
+            raise
+
+    return guard()
+
+
 def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0.05,
-               max_s: float = 0.25, bar: progress.Bar | None = None, before: int = 0) -> None:
+               max_s: float = 0.25, bar: progress.Bar | None = None, before: int = 0,
+               run: Any = None) -> None:
     """Wait until each local job has exited or written its shard's done marker.
 
     submitit's own ``result()`` sleeps a whole second between checks and waits for the
@@ -92,12 +120,13 @@ def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0
         bar.update(completed=before + ended)
         if ended == len(pairs):
             return
+        _stop_if_cancelled(run)
         time.sleep(delay)
         delay = min(max_s, delay * 1.5)
 
 
 def run_local(out: Path, pending: list[int], job: Job, parallel: int,
-              bar: progress.Bar | None = None) -> Outcome:
+              bar: progress.Bar | None = None, run: Any = None) -> Outcome:
     """Local processes, ``parallel`` at a time (a laptop's "array")."""
     from dii_hpc.launch import backend
 
@@ -107,29 +136,25 @@ def run_local(out: Path, pending: list[int], job: Job, parallel: int,
         chunk = pending[a:a + parallel]
         jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(chunk), chunk,
                                     what="prediction array")
-        _wait_done(out, jobs, chunk, bar=bar, before=a)
+        with _cancelling(jobs):
+            _wait_done(out, jobs, chunk, bar=bar, before=a, run=run)
         _collect(out, jobs, chunk, res)
     return res
 
 
 def run_slurm(out: Path, pending: list[int], job: Job,
-              bar: progress.Bar | None = None) -> Outcome:
-    """One sbatch array for every pending shard; waits for it, cancels it on Ctrl-C."""
+              bar: progress.Bar | None = None, run: Any = None) -> Outcome:
+    """One sbatch array for every pending shard; waits for it, cancels it when the wait
+    stops otherwise (see the module doc)."""
     from dii_hpc.launch import backend
 
     ex = backend.executor(job)
     jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(pending), pending,
                                 what="prediction array")
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
-    try:
-        gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar)
-        return _collect(out, jobs, pending, res, frozenset(gone))
-    except KeyboardInterrupt:
-        with contextlib.suppress(SchedulerError, OSError):  # the interrupt is what to report
-            from dii_hpc.slurm import commands
-
-            commands.cancel([res.array] if res.array else [])
-        raise
+    with _cancelling(jobs):
+        gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar, run=run)
+    return _collect(out, jobs, pending, res, frozenset(gone))
 
 
 def _queued(array: str) -> set[str] | None:
@@ -143,7 +168,8 @@ def _queued(array: str) -> set[str] | None:
 
 
 def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_s: float = 2.0,
-                grace: int = 3, check_s: float = 0.25, bar: progress.Bar | None = None) -> set[str]:
+                grace: int = 3, check_s: float = 0.25, bar: progress.Bar | None = None,
+                run: Any = None) -> set[str]:
     """Wait until every task is done; returns tasks that vanished from the queue unfinished.
 
     Done = the shard's marker is on disk (looked at every ``check_s`` while few shards are
@@ -162,6 +188,7 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
                 if output.done(out, i) is not None:
                     del remaining[jid]
         if polling and remaining:
+            _stop_if_cancelled(run)
             last_poll = time.monotonic()
             queued = _queued(array)
             for jid, (job, _i) in list(remaining.items()):
@@ -179,8 +206,9 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
     return gone
 
 
-def run(out: Path, pending: list[int], job: Job) -> Outcome:
-    """Dispatch a backend Job (debug | local | slurm) over the pending shards."""
+def run(out: Path, pending: list[int], job: Job, run: Any = None) -> Outcome:
+    """Dispatch a backend Job (debug | local | slurm) over the pending shards; ``run``: the
+    prediction run this process holds open (its cancel stops the tasks)."""
     if not pending:
         return Outcome()
     with progress.bar("predict: shards", len(pending)) as bar:
@@ -188,5 +216,5 @@ def run(out: Path, pending: list[int], job: Job) -> Outcome:
             return run_debug(out, pending, bar)
         if job.kind == "local":
             parallel = job.resources.array_parallelism or os.cpu_count() or 1
-            return run_local(out, pending, job, parallel, bar)
-        return run_slurm(out, pending, job, bar)
+            return run_local(out, pending, job, parallel, bar, run)
+        return run_slurm(out, pending, job, bar, run)

@@ -183,7 +183,8 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
                           "weights_sha256": manifest["model"]["weights_sha256"],
                           "data": {d["path"]: d["sha256"] for d in manifest["data"]}})
         t0 = time.perf_counter()
-        outcome = dispatch.run(out, pending, replace(job, folder=store.run_path(req.experiment, run.id) / "logs"))
+        outcome = dispatch.run(out, pending, replace(
+            job, folder=store.run_path(req.experiment, run.id) / "logs"), run=run)
         wall = time.perf_counter() - t0
         metrics = _aggregate(outcome, manifest, wall)
         run.log_metrics({k: v for k, v in metrics.items() if k in LOGGED}, step=0)

@@ -14,7 +14,7 @@ import pytest
 
 from dii_hpc import Store
 from dii_hpc.inference import demo, output
-from tests.conftest import DII, run_cli
+from tests.conftest import DII, default_signals, run_cli
 from tests.inference.conftest import MODEL, plain_loop
 
 pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
@@ -92,3 +92,43 @@ def test_scancelled_array_task_is_recomputed_alone(store_path: Path, tmp_path: P
     assert "1 computed, 3 already done" in res.stdout
     ref = plain_loop(demo.make_rows(8000, seed=6), 500)
     assert np.array_equal(output.read_outputs(out)["output"], ref)
+
+
+def _sacct_states(array: str) -> set[str]:
+    out = subprocess.run(["sacct", "-n", "-X", "-P", "-j", array, "-o", "State"],
+                         capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+@pytest.mark.parametrize("how", ["cli", "noted-elsewhere"])
+def test_cancel_of_a_waiting_prediction_cancels_its_array(store_path: Path, tmp_path: Path,
+                                                          how: str) -> None:
+    """The array is held in the queue; `dii-hpc cancel` of the prediction run (on this host:
+    SIGTERM to the waiting process; from another: the note in the store) cancels it. Before,
+    the held array stayed queued after the waiting process was gone, or nothing stopped."""
+    from tests.inference.test_cancel import cancel, until
+
+    demo.write_data(tmp_path / "data", 1000, files=1, fmt="csv", seed=7)
+    experiment = f"held-{how}"
+    cfg = tmp_path / "predict.yaml"
+    cfg.write_text(f"experiment: {experiment}\nresources:\n  time: '00:05:00'\n"
+                   "  extra:\n    hold: true\n")
+    proc = subprocess.Popen([DII, "predict", "--config", str(cfg), "--model", MODEL, "--data",
+                             str(tmp_path / "data" / "*.csv"), "--out", str(tmp_path / "o"),
+                             "--executor", "slurm", "--shards", "2", "--batch-size", "100"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
+    try:
+        array = _array_of(f"dii-predict-{experiment}")
+        until("the prediction run", lambda: len(Store().runs(experiment=experiment)))
+        cancel(how, experiment)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0, err
+        until("the array cancelled", lambda: _sacct_states(array) == {"CANCELLED"}, 60)
+        (rid,) = Store().runs(experiment=experiment)["run_id"]
+        assert Store().run(rid)["status"] == "CANCELLED", err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run(["scancel", "-n", f"dii-predict-{experiment}"], check=False)
