@@ -100,6 +100,9 @@ def test_shards_and_job_folder_are_in_the_store_with_a_job_record(
     assert run["status"] == "FINISHED" and run["start_time"] < record["submitted"]  # open meanwhile
     assert run["audit"]["metrics"]["clean_accuracy"] > 0.8
     assert not list((shared_store / "cache" / "audit-shards").glob("*/*.json"))  # merged
+    # gc keeps the folder while the scheduler still has a task of it (exiting: COMPLETING),
+    # then removes it (`launch.storefolder`: the audit's array record names no run)
+    _until("the array's tasks to end", lambda: _states(record["arrays"]) == {"COMPLETED"})
     assert gc(store, older_than=0, dry_run=True)["job_folders"] == [record["submission_id"]]
 
 

@@ -76,9 +76,10 @@ def _wait(pid: str, timeout: float = 900) -> dict:
     pytest.fail(f"pipeline {pid} still {view['state']}: {view['stages']}")
 
 
-def _queued() -> dict[str, str]:
-    out = subprocess.run(["squeue", "-h", "-o", "%i %E"], capture_output=True, text=True,
-                         check=True).stdout
+def _queued(name: str | None = None) -> dict[str, str]:
+    """Queued job id -> its dependency, of every job or of the jobs named ``name``."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i %E", *(["-n", name] if name else [])],
+                         capture_output=True, text=True, check=True).stdout
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
@@ -149,20 +150,32 @@ def test_a_refused_stage_leaves_nothing_queued_or_recorded(store_path: Path, tmp
     from tests.pipeline.conftest import sweep_config
 
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(json.dumps({**sweep_config(), "resources": {"extra": {"hold": True}}}))
+    sweep.write_text(json.dumps({**sweep_config(), "experiment": "pl-refused",
+                                 "resources": {"extra": {"hold": True}}}))
     path = tmp_path / "p.yaml"
     path.write_text(json.dumps({"pipeline": "refused", "stages": {
         "train": {"sweep": str(sweep)},
         "site": {"report": {}, "needs": ["train"], "resources": {"partition": "nope"}}}}))
-    before = set(_queued())
+    mine = "dii-pl-refused"  # the sweep's jobs (another user's or test's jobs may come and go)
+    before, since = set(_queued(mine)), time.strftime("%Y-%m-%dT%H:%M:%S")
     proc = run_cli("pipeline", "submit", str(path), "--executor", "slurm", cwd=REPO)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert proc.stderr.startswith("dii-hpc: error: sbatch rejected the stage site job: ")
     assert "partition" in proc.stderr.lower() and proc.stderr.count("\n") == 1
     deadline = time.time() + 120  # the held array was cancelled: wait until Slurm drops it
-    while not set(_queued()) <= before and time.time() < deadline:
+    while not set(_queued(mine)) <= before and time.time() < deadline:
         time.sleep(0.5)
-    assert set(_queued()) <= before, set(_queued()) - before
+    assert set(_queued(mine)) <= before, set(_queued(mine)) - before
+    # the sweep's array was queued, then cancelled (a job held until its end is listed in a
+    # time window only by its end state: it was never eligible to start)
+    def cancelled() -> str:  # accounting takes the record a moment after the scheduler
+        return subprocess.run(["sacct", "-n", "-X", "-P", "--name", mine, "-s", "CA", "-S",
+                               since, "-E", "now", "-o", "JobID,State"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    while not cancelled() and time.time() < deadline:
+        time.sleep(0.5)
+    assert cancelled() and all("CANCELLED" in ln for ln in cancelled().splitlines()), cancelled()
     store = Store(store_path)
-    assert "pl-train" not in store.experiments() or not store.records("pl-train")
+    assert "pl-refused" not in store.experiments() or not store.records("pl-refused")
     assert not list((store_path / "pipelines").glob("*/pipeline.json"))
