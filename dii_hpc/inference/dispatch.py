@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,10 +143,10 @@ def run_local(out: Path, pending: list[int], job: Job, parallel: int,
     return res
 
 
-def run_slurm(out: Path, pending: list[int], job: Job,
-              bar: progress.Bar | None = None, run: Any = None) -> Outcome:
-    """One sbatch array for every pending shard; waits for it, cancels it when the wait
-    stops otherwise (see the module doc)."""
+def run_slurm(out: Path, pending: list[int], job: Job, bar: progress.Bar | None = None,
+              run: Any = None, on_array: Callable[[str], None] | None = None) -> Outcome:
+    """One sbatch array for every pending shard (``on_array`` gets its id at once); waits for
+    it, cancels it when the wait stops otherwise (see the module doc)."""
     from dii_hpc.launch import backend
 
     ex = backend.executor(job)
@@ -153,6 +154,8 @@ def run_slurm(out: Path, pending: list[int], job: Job,
                                 what="prediction array")
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
     with _cancelling(jobs):
+        if on_array is not None and res.array:
+            on_array(res.array)
         gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar, run=run)
     return _collect(out, jobs, pending, res, frozenset(gone))
 
@@ -206,9 +209,11 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
     return gone
 
 
-def run(out: Path, pending: list[int], job: Job, run: Any = None) -> Outcome:
+def run(out: Path, pending: list[int], job: Job, run: Any = None,
+        on_array: Callable[[str], None] | None = None) -> Outcome:
     """Dispatch a backend Job (debug | local | slurm) over the pending shards; ``run``: the
-    prediction run this process holds open (its cancel stops the tasks)."""
+    prediction run this process holds open (its cancel stops the tasks); ``on_array``: told
+    the Slurm array's id once it is queued."""
     if not pending:
         return Outcome()
     with progress.bar("predict: shards", len(pending)) as bar:
@@ -217,4 +222,4 @@ def run(out: Path, pending: list[int], job: Job, run: Any = None) -> Outcome:
         if job.kind == "local":
             parallel = job.resources.array_parallelism or os.cpu_count() or 1
             return run_local(out, pending, job, parallel, bar, run)
-        return run_slurm(out, pending, job, bar, run)
+        return run_slurm(out, pending, job, bar, run, on_array)

@@ -9,6 +9,7 @@ of kind "inference" and, with a monitor, check drift on the inputs and the predi
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -150,6 +151,18 @@ def _job(req: PredictRequest, store: Store, kind: str, folder: Path,
                        backend.job_name("predict", req.experiment), req.setup, conf=conf)
 
 
+def _record_array(store: Store, experiment: str, run_id: str, array: str) -> None:
+    """``<store>/jobs/predict-<run>.json``: the array serves the prediction run (no job is the
+    run's own: its process waits here), so `dii-hpc cancel` of the run finds and cancels the
+    array from any host, even once this process is gone (`lifecycle._serving_jobs`)."""
+    from dii_hpc.records import jobs
+
+    name = f"predict-{run_id}"
+    jobs.write(store, name, jobs.JobRecord(
+        submission_id=name, experiment=experiment, executor="slurm", arrays=[array],
+        runs={run_id: ""}, submitted=time.time(), host=os.uname().nodename))
+
+
 def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
     """Run (or finish) a prediction job; returns the run's "inference" section."""
     from dii_hpc.launch.backend import choose
@@ -184,7 +197,8 @@ def predict(req: PredictRequest, store: Store) -> dict[str, Any]:
                           "data": {d["path"]: d["sha256"] for d in manifest["data"]}})
         t0 = time.perf_counter()
         outcome = dispatch.run(out, pending, replace(
-            job, folder=store.run_path(req.experiment, run.id) / "logs"), run=run)
+            job, folder=store.run_path(req.experiment, run.id) / "logs"), run=run,
+            on_array=lambda array: _record_array(store, req.experiment, run.id, array))
         wall = time.perf_counter() - t0
         metrics = _aggregate(outcome, manifest, wall)
         run.log_metrics({k: v for k, v in metrics.items() if k in LOGGED}, step=0)

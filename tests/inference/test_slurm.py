@@ -132,3 +132,35 @@ def test_cancel_of_a_waiting_prediction_cancels_its_array(store_path: Path, tmp_
             proc.kill()
             proc.wait()
         subprocess.run(["scancel", "-n", f"dii-predict-{experiment}"], check=False)
+
+
+def test_cancel_finds_the_array_of_a_prediction_whose_process_was_killed(
+        store_path: Path, tmp_path: Path) -> None:
+    """The waiting process is killed outright (kill -9: no handler runs) while its array is
+    held in the queue; `dii-hpc cancel` of the run still cancels the array, through the job
+    record that names it (`predict-<run>.json`). Before, nothing named the array: it stayed."""
+    from tests.inference.test_cancel import until
+
+    demo.write_data(tmp_path / "data", 1000, files=1, fmt="csv", seed=8)
+    cfg = tmp_path / "predict.yaml"
+    cfg.write_text("experiment: orphaned\nresources:\n  time: '00:05:00'\n"
+                   "  extra:\n    hold: true\n")
+    proc = subprocess.Popen([DII, "predict", "--config", str(cfg), "--model", MODEL, "--data",
+                             str(tmp_path / "data" / "*.csv"), "--out", str(tmp_path / "o"),
+                             "--executor", "slurm", "--shards", "2", "--batch-size", "100"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        array = _array_of("dii-predict-orphaned")
+        until("the array's job record", lambda: list(Path(store_path, "jobs").glob("predict-*.json")))
+        proc.kill()
+        proc.wait()
+        held = subprocess.run(["squeue", "-h", "-j", array, "-o", "%T"], capture_output=True,
+                              text=True, check=True).stdout.split()
+        assert held and set(held) == {"PENDING"}  # nobody will cancel it but the user
+        assert run_cli("cancel", "orphaned").returncode == 0
+        until("the array cancelled", lambda: _sacct_states(array) == {"CANCELLED"}, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run(["scancel", "-n", "dii-predict-orphaned"], check=False)
