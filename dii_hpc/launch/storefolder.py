@@ -2,8 +2,9 @@
 
 `store gc` removes a submission's folder (submitit's pickled tasks, the plan, the logs) once
 nothing in it was written for the cut-off and every run its record names has ended. A
-submission with no run of its own, an adaptive sweep's workers (their trials make the runs),
-names none, so age alone decided: a worker still queued after the cut-off (a week in a busy
+submission with no run of its own (an adaptive sweep's workers, whose trials make the runs; the
+arrays an audit, a drift sketch check or a pipeline stage waits for) names none, so age alone
+decided: a worker still queued after the cut-off (a week in a busy
 partition), or running without writing a log line that long, lost its pickled task and plan.
 This owner tells gc which of those submissions may still have a job: the scheduler is asked
 once for all of them (Slurm), a local worker's process is looked up on its host. Where that
