@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,26 @@ def _array_jobs() -> list[str]:
     return [line for line in out.split() if line.strip()]
 
 
+def _ended_tasks(job_id: str, n: int, timeout: float = 60.0) -> list[str]:
+    """The array's n tasks as sacct lists them ("id|state|nodes"), once none is still pending,
+    running or completing: the audit has every result as soon as the tasks wrote them, a
+    moment before Slurm records their end."""
+    from dii_hpc.slurm.sacct import normalise_state
+    from dii_hpc.vocabulary import TERMINAL
+
+    deadline, pause = time.monotonic() + timeout, 0.2
+    while True:
+        tasks = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o",
+                                "JobID,State,NodeList"], capture_output=True, text=True,
+                               check=True).stdout.strip().splitlines()
+        if len(tasks) == n and all(normalise_state(t.split("|")[1]) in TERMINAL for t in tasks):
+            return tasks
+        if time.monotonic() > deadline:
+            return tasks  # the caller's assertion names what was left
+        time.sleep(pause)
+        pause = min(2.0, pause * 1.5)
+
+
 def test_reference_models_train_as_one_array_and_a_second_audit_reuses_them(
         cluster_nodes: list[str], shared_store: Path, tmp_path: Path, demo_cache: Path) -> None:
     import torch
@@ -52,9 +73,8 @@ def test_reference_models_train_as_one_array_and_a_second_audit_reuses_them(
     training = result["reference_training"]
     assert (training["models"], training["trained"], training["reused"]) == (8, 8, 0)
     job_id = training["job_id"]
-    tasks = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "JobID,State,NodeList"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    assert len(tasks) == 8 and all(t.split("|")[1] == "COMPLETED" for t in tasks)
+    tasks = _ended_tasks(job_id, 8)
+    assert len(tasks) == 8 and all(t.split("|")[1] == "COMPLETED" for t in tasks), tasks
     assert {t.split("|")[0].split("_")[0] for t in tasks} == {job_id}  # one array
     nodes = {n for t in tasks for n in expand(t.split("|")[2])}
     assert len(nodes) >= 2 and nodes <= set(cluster_nodes)
