@@ -114,6 +114,20 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, poll_s: floa
     pytest.fail(f"timed out waiting for {what}")
 
 
+def until(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
+    """Poll ``check()`` with backoff until it returns something true (returned); fail
+    naming ``what`` after ``timeout`` seconds. How a test waits for a state it needs
+    (a job started, a process gone), never a fixed sleep."""
+    deadline, pause = time.monotonic() + timeout, 0.05
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(pause)
+        pause = min(pause * 1.5, 2.0)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def default_signals() -> None:
     """``preexec_fn`` of a child the test signals: SIGINT, SIGTERM and SIGQUIT at their
     default action, as in a terminal's foreground job.

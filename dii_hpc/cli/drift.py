@@ -165,7 +165,7 @@ def profile_cmd(
     categorical: Annotated[list[str] | None, Opt("--categorical", help="Treat this column as categorical.")] = None,
     ignore: Annotated[list[str] | None, Opt("--ignore", help="Leave this column out.")] = None,
     prediction_column: Annotated[str | None, Opt("--prediction-column", help="Column holding model outputs.")] = None,
-    score_columns: Annotated[str | None, Opt("--score-columns", help="Comma-separated columns holding the model's class scores, one per class in sorted order (or one: the larger of two classes'): CBPE without --model, as NannyML's y_pred_proba.")] = None,
+    score_column: Annotated[list[str] | None, Opt("--score-column", help="Column holding the model's score of a class, once per class in sorted class order (or once: the larger of two classes'): CBPE without --model, as NannyML's y_pred_proba.")] = None,
     sketch: Annotated[bool, Opt("--sketch", help="Keep a mergeable sketch of every file a glob matches; checks then use sketches.")] = False,
 ) -> None:
     """Save a reference profile as monitor NAME in the store."""
@@ -179,8 +179,7 @@ def profile_cmd(
         raise BadInput("give --labels or --target, not both")
     opt = from_command_line(config, {"test": test, "categorical": categorical, "ignore": ignore,
                                      "prediction_column": prediction_column,
-                                     "score_columns": [c.strip() for c in score_columns.split(",")
-                                                       if c.strip()] if score_columns else None,
+                                     "score_columns": score_column,
                                      "target_column": target,
                                      "sketch": sketch or None})
     rec = profile(store, name, data, opt, model, labels)

@@ -104,7 +104,8 @@ def profile(store: Store, name: str, data: str, opt: DriftOptions, model_spec: s
         record.task = perf.task_of(y)
         record.reference_performance = perf.metrics(record.task, y, pred)
         extras["labels"] = y
-        found = class_scores(frame, x, model, opt, str(path), classes=np.union1d(y, pred))
+        found = class_scores(frame, x, model, opt, str(path), classes=np.union1d(y, pred)) \
+            if record.task == "classification" else None  # a regressor's forward would be wasted
         extras.update(assess.prepare(record, found, y, opt))
     elif pred is not None:
         record.task = perf.task_of(pred)

@@ -10,7 +10,6 @@ the store from any host) it cancels the tasks still queued or running (`launch.w
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -19,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dii_hpc import progress
-from dii_hpc.errors import InfraError, SchedulerError
+from dii_hpc.errors import SchedulerError
 from dii_hpc.inference import output
 from dii_hpc.inference.shard import run_shard
+from dii_hpc.launch import waiting
 
 if TYPE_CHECKING:  # pragma: no cover
     from dii_hpc.launch.backend import Job
@@ -80,30 +80,6 @@ def _collect(out: Path, jobs: list[Any], pending: list[int], res: Outcome,
     return res
 
 
-def _stop_if_cancelled(run: Any) -> None:
-    """`dii-hpc cancel` of the prediction run (from any host: a note in the store) ends the
-    wait; the caller cancels the tasks on the way out."""
-    if run is not None and run.cancel_requested():
-        raise InfraError(f"run {run.id} cancelled (dii-hpc cancel); its prediction tasks were "
-                         "cancelled")
-
-
-def _cancelling(jobs: list[Any]) -> Any:
-    """A context that cancels ``jobs`` (those still queued or running) when left by an
-    exception: Ctrl-C, SIGTERM's SystemExit, a cancel, an error of the wait itself."""
-    from dii_hpc.launch import waiting
-
-    @contextlib.contextmanager
-    def guard() -> Any:
-        try:
-            yield
-        except BaseException:
-            waiting.cancel(jobs)
-            raise
-
-    return guard()
-
-
 def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0.05,
                max_s: float = 0.25, bar: progress.Bar | None = None, before: int = 0,
                run: Any = None) -> None:
@@ -121,7 +97,7 @@ def _wait_done(out: Path, jobs: list[Any], shards: list[int], first_s: float = 0
         bar.update(completed=before + ended)
         if ended == len(pairs):
             return
-        _stop_if_cancelled(run)
+        waiting.stop_if_cancelled(run, "prediction tasks were cancelled")
         time.sleep(delay)
         delay = min(max_s, delay * 1.5)
 
@@ -137,7 +113,7 @@ def run_local(out: Path, pending: list[int], job: Job, parallel: int,
         chunk = pending[a:a + parallel]
         jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(chunk), chunk,
                                     what="prediction array")
-        with _cancelling(jobs):
+        with waiting.cancelling(jobs):
             _wait_done(out, jobs, chunk, bar=bar, before=a, run=run)
         _collect(out, jobs, chunk, res)
     return res
@@ -153,7 +129,7 @@ def run_slurm(out: Path, pending: list[int], job: Job, bar: progress.Bar | None 
     jobs = backend.submit_array(ex, backend.RankZero(run_shard), [str(out)] * len(pending), pending,
                                 what="prediction array")
     res = Outcome(array=str(jobs[0].job_id).split("_")[0] if jobs else None)
-    with _cancelling(jobs):
+    with waiting.cancelling(jobs):
         if on_array is not None and res.array:
             on_array(res.array)
         gone = _wait_slurm(out, jobs, pending, res.array or "", bar=bar, run=run)
@@ -191,7 +167,7 @@ def _wait_slurm(out: Path, jobs: list[Any], shards: list[int], array: str, poll_
                 if output.done(out, i) is not None:
                     del remaining[jid]
         if polling and remaining:
-            _stop_if_cancelled(run)
+            waiting.stop_if_cancelled(run, "prediction tasks were cancelled")
             last_poll = time.monotonic()
             queued = _queued(array)
             for jid, (job, _i) in list(remaining.items()):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from dii_hpc import progress
@@ -21,6 +22,24 @@ from dii_hpc.errors import InfraError, SchedulerError
 POLL_S = (0.5, 5.0)  # first and longest pause between two looks at the tasks
 POLL_SHARE = 0.1  # a pause at most this share of the wait so far: a short array ends on time
 LOCAL_POLL_S = 0.25  # local processes: a look is a file test, and a short array's end matters
+
+
+@contextlib.contextmanager
+def cancelling(jobs: list[Any]) -> Iterator[None]:
+    """Cancel ``jobs`` (those still queued or running) when the block is left by an
+    exception: a failed task, Ctrl-C, SIGTERM's SystemExit, a cancel, an error of the wait."""
+    try:
+        yield
+    except BaseException:
+        cancel(jobs)
+        raise
+
+
+def stop_if_cancelled(run: Any, what_stops: str) -> None:
+    """`dii-hpc cancel` of the run this process holds open (from any host: a note in the
+    store) ends its wait: InfraError saying so; the waiter stops its tasks on the way out."""
+    if run is not None and run.cancel_requested():
+        raise InfraError(f"run {run.id} cancelled (dii-hpc cancel); its {what_stops}")
 
 
 def failure(job: Any) -> str:
@@ -91,27 +110,21 @@ def wait(jobs: list[Any], labels: list[str], what: str, run: Any = None) -> list
     slurm = any(isinstance(j, submitit.SlurmJob) for j in jobs)
     first, longest = POLL_S if slurm else (LOCAL_POLL_S, LOCAL_POLL_S)
     pause, t0 = first, time.monotonic()
-    try:
-        with progress.bar(f"{what}: array tasks", len(jobs)) as bar:
-            while len(results) < len(jobs):
-                if run is not None and run.cancel_requested():
-                    raise InfraError(f"run {run.id} cancelled (dii-hpc cancel); its "
-                                     f"{what} array was cancelled")
-                for i, j in enumerate(jobs):
-                    if i in results or not _done(j):
-                        continue
-                    if j.exception() is not None:
-                        raise SchedulerError(f"{what} array task {j.job_id} ({labels[i]}) "
-                                             f"failed: {failure(j)}")
-                    results[i] = j.result()
-                    bar.advance()
-                    pause = first
-                if len(results) < len(jobs):
-                    time.sleep(pause)
-                    # a look is a file test per task (submitit rate-limits sacct itself)
-                    pause = min(pause * 1.5, longest,
-                                max(first, POLL_SHARE * (time.monotonic() - t0)))
-    except BaseException:
-        cancel(jobs)
-        raise
+    with cancelling(jobs), progress.bar(f"{what}: array tasks", len(jobs)) as bar:
+        while len(results) < len(jobs):
+            stop_if_cancelled(run, f"{what} array was cancelled")
+            for i, j in enumerate(jobs):
+                if i in results or not _done(j):
+                    continue
+                if j.exception() is not None:
+                    raise SchedulerError(f"{what} array task {j.job_id} ({labels[i]}) "
+                                         f"failed: {failure(j)}")
+                results[i] = j.result()
+                bar.advance()
+                pause = first
+            if len(results) < len(jobs):
+                time.sleep(pause)
+                # a look is a file test per task (submitit rate-limits sacct itself)
+                pause = min(pause * 1.5, longest,
+                            max(first, POLL_SHARE * (time.monotonic() - t0)))
     return [results[i] for i in range(len(jobs))]

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.audit.conftest import cli
-from tests.conftest import DII, run_cli
+from tests.conftest import DII, run_cli, until
 
 
 def on_testbed(test: Any) -> Any:
@@ -65,18 +64,6 @@ def _states(job_ids: list[str]) -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
-def _until(what: str, check: Any, timeout: float = 120.0) -> Any:
-    """Poll ``check()`` with backoff until it returns something true."""
-    deadline, pause = time.monotonic() + timeout, 0.2
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(pause)
-        pause = min(pause * 1.5, 3.0)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @on_testbed
 @pytest.mark.slow
 def test_shards_and_job_folder_are_in_the_store_with_a_job_record(
@@ -102,7 +89,7 @@ def test_shards_and_job_folder_are_in_the_store_with_a_job_record(
     assert not list((shared_store / "cache" / "audit-shards").glob("*/*.json"))  # merged
     # gc keeps the folder while the scheduler still has a task of it (exiting: COMPLETING),
     # then removes it (`launch.storefolder`: the audit's array record names no run)
-    _until("the array's tasks to end", lambda: _states(record["arrays"]) == {"COMPLETED"})
+    until("the array's tasks to end", lambda: _states(record["arrays"]) == {"COMPLETED"})
     assert gc(store, older_than=0, dry_run=True)["job_folders"] == [record["submission_id"]]
 
 
@@ -141,9 +128,9 @@ def test_a_queued_audit_is_a_pending_run_that_cancel_stops_with_its_array(
     assert f"run {run_id} in experiment arrays-chain" in proc.stdout
     status = run_cli("status", "arrays-chain", "--all")
     assert status.returncode == 0 and run_id in status.stdout, status.stdout + status.stderr
-    _until("the array to start", lambda: "RUNNING" in _states([array]))
+    until("the array to start", lambda: "RUNNING" in _states([array]))
     assert run_cli("cancel", "arrays-chain").returncode == 0
-    _until("array and merge job cancelled", lambda: _states([array, merge]) == {"CANCELLED"})
+    until("array and merge job cancelled", lambda: _states([array, merge]) == {"CANCELLED"})
     assert Store(shared_store).run(run_id)["status"] == "CANCELLED"
 
 
@@ -158,10 +145,10 @@ def test_cancel_stops_a_waiting_audit_and_its_array(cluster_nodes: list[str],
                              "--executor", "slurm"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        (record,) = _until("the array's job record", lambda: _records(shared_store))
+        (record,) = until("the array's job record", lambda: _records(shared_store))
         (run,) = Store(shared_store).records("arrays-wait")
         assert run["status"] == "RUNNING"  # the audit's run, open while it waits
-        _until("the array to start", lambda: "RUNNING" in _states(record["arrays"]))
+        until("the array to start", lambda: "RUNNING" in _states(record["arrays"]))
         assert run_cli("cancel", "arrays-wait").returncode == 0
         _, err = proc.communicate(timeout=120)
     finally:
@@ -171,7 +158,7 @@ def test_cancel_stops_a_waiting_audit_and_its_array(cluster_nodes: list[str],
     assert proc.returncode == 3, err
     assert err.strip().endswith("cancelled (dii-hpc cancel); its audit shards array was "
                                 "cancelled"), err
-    _until("the array cancelled", lambda: _states(record["arrays"]) == {"CANCELLED"})
+    until("the array cancelled", lambda: _states(record["arrays"]) == {"CANCELLED"})
     assert Store(shared_store).run(run["run_id"])["status"] == "CANCELLED"
 
 

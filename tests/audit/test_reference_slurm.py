@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dii_hpc.slurm.nodelist import expand
-from tests.conftest import run_cli
+from tests.conftest import run_cli, until
 
 pytestmark = [pytest.mark.slurm, pytest.mark.multinode, pytest.mark.sharedfs, pytest.mark.slow]
 
@@ -36,24 +35,23 @@ def _array_jobs() -> list[str]:
     return [line for line in out.split() if line.strip()]
 
 
-def _ended_tasks(job_id: str, n: int, timeout: float = 60.0) -> list[str]:
+def _ended_tasks(job_id: str, n: int) -> list[str]:
     """The array's n tasks as sacct lists them ("id|state|nodes"), once none is still pending,
     running or completing: the audit has every result as soon as the tasks wrote them, a
     moment before Slurm records their end."""
     from dii_hpc.slurm.sacct import normalise_state
     from dii_hpc.vocabulary import TERMINAL
 
-    deadline, pause = time.monotonic() + timeout, 0.2
-    while True:
+    def ended() -> list[str] | None:
         tasks = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o",
                                 "JobID,State,NodeList"], capture_output=True, text=True,
                                check=True).stdout.strip().splitlines()
-        if len(tasks) == n and all(normalise_state(t.split("|")[1]) in TERMINAL for t in tasks):
-            return tasks
-        if time.monotonic() > deadline:
-            return tasks  # the caller's assertion names what was left
-        time.sleep(pause)
-        pause = min(2.0, pause * 1.5)
+        done = len(tasks) == n and all(normalise_state(t.split("|")[1]) in TERMINAL
+                                       for t in tasks)
+        return tasks if done else None
+
+    tasks: list[str] = until(f"the {n} tasks of array {job_id} to end", ended, 60)
+    return tasks
 
 
 def test_reference_models_train_as_one_array_and_a_second_audit_reuses_them(

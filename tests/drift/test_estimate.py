@@ -196,7 +196,7 @@ def _with_scores(frame: pd.DataFrame, model, columns: list[str]) -> pd.DataFrame
 def test_cbpe_from_stored_scores_needs_no_model_and_gives_the_models_estimate(
         env: Path, capsys: pytest.CaptureFixture[str], n_classes: int, columns: list[str]) -> None:
     """NannyML's CBPE reads the scores a model gave when it ran (y_pred_proba): so does
-    `--score-columns`. The monitor profiled from the stored predictions and scores, with no
+    `--score-column`. The monitor profiled from the stored predictions and scores, with no
     model, estimates what the monitor with the model estimates, and the labels that come
     later land in its bands."""
     import pickle
@@ -216,8 +216,8 @@ def test_cbpe_from_stored_scores_needs_no_model_and_gives_the_models_estimate(
                          "--model", "fitted:model", "--target", "label")
     assert code == 0 and "performance without labels: cbpe" in out, err
     code, out, err = run(capsys, "drift", "profile", "--data", "ref_scored.csv", "--name",
-                         "stored", "--prediction-column", "pred", "--score-columns",
-                         ",".join(columns), "--target", "label")
+                         "stored", "--prediction-column", "pred",
+                         *(a for c in columns for a in ("--score-column", c)), "--target", "label")
     assert code == 0 and "performance without labels: cbpe" in out, err
     docs = {}
     for name, data in (("with-model", "batch.csv"), ("stored", "batch_scored.csv")):
@@ -244,9 +244,10 @@ def test_score_columns_that_do_not_fit_the_classes_are_one_line(
 
     ref, _, _, model = _shifted(models, 2)
     _with_scores(ref, model, ["p0", "p1"]).to_csv("ref.csv", index=False)
-    for given, words in (("p0,p1,p0", "3 score column(s) for 2 classes"),
-                         ("p9", "no score column 'p9'")):
+    for given, words in ((["p0", "p1", "p0"], "3 score column(s) for 2 classes"),
+                         (["p9"], "no score column 'p9'")):
         code, out, err = run(capsys, "drift", "profile", "--data", "ref.csv", "--name", "bad",
-                             "--prediction-column", "pred", "--score-columns", given,
+                             "--prediction-column", "pred",
+                             *(a for c in given for a in ("--score-column", c)),
                              "--target", "label")
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

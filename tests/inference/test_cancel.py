@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from dii_hpc import Store
 from dii_hpc.inference import demo
-from tests.conftest import DII, default_signals, run_cli
+from tests.conftest import DII, default_signals, run_cli, until
 
 HELD = '''
 import os
@@ -38,18 +37,6 @@ class Held:
 def build():
     return Held()
 '''
-
-
-def until(what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
-    """Poll ``check`` (backoff) until it gives a true value; fail naming ``what``."""
-    deadline, pause = time.monotonic() + timeout, 0.05
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(pause)
-        pause = min(1.0, pause * 1.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def alive(pid: int) -> bool:

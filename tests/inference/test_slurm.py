@@ -14,7 +14,7 @@ import pytest
 
 from dii_hpc import Store
 from dii_hpc.inference import demo, output
-from tests.conftest import DII, default_signals, run_cli
+from tests.conftest import DII, default_signals, run_cli, until
 from tests.inference.conftest import MODEL, plain_loop
 
 pytestmark = pytest.mark.slurm  # skipped without a cluster: tests/conftest.py
@@ -106,7 +106,7 @@ def test_cancel_of_a_waiting_prediction_cancels_its_array(store_path: Path, tmp_
     """The array is held in the queue; `dii-hpc cancel` of the prediction run (on this host:
     SIGTERM to the waiting process; from another: the note in the store) cancels it. Before,
     the held array stayed queued after the waiting process was gone, or nothing stopped."""
-    from tests.inference.test_cancel import cancel, until
+    from tests.inference.test_cancel import cancel
 
     demo.write_data(tmp_path / "data", 1000, files=1, fmt="csv", seed=7)
     experiment = f"held-{how}"
@@ -139,8 +139,6 @@ def test_cancel_finds_the_array_of_a_prediction_whose_process_was_killed(
     """The waiting process is killed outright (kill -9: no handler runs) while its array is
     held in the queue; `dii-hpc cancel` of the run still cancels the array, through the job
     record that names it (`predict-<run>.json`). Before, nothing named the array: it stayed."""
-    from tests.inference.test_cancel import until
-
     demo.write_data(tmp_path / "data", 1000, files=1, fmt="csv", seed=8)
     cfg = tmp_path / "predict.yaml"
     cfg.write_text("experiment: orphaned\nresources:\n  time: '00:05:00'\n"

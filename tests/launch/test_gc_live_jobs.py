@@ -16,6 +16,7 @@ import pytest
 from dii_hpc.records import jobs
 from dii_hpc.store.gc import gc
 from dii_hpc.store.store import Store
+from tests.conftest import until
 
 WEEK = 7 * 86400.0
 
@@ -81,20 +82,16 @@ def test_the_cli_says_which_folder_it_kept_and_why(store_path: Path) -> None:
             in proc.stdout) and folder.is_dir(), proc.stdout
 
 
-def _wait_state(job_id: str, ended: bool, timeout: float = 120.0) -> None:
-    """Poll the scheduler (backoff) until it lists the job as ended (or as not ended)."""
+def _wait_state(job_id: str, ended: bool) -> None:
+    """Until the scheduler lists the job as ended (or as not ended)."""
     from dii_hpc.slurm import commands
     from dii_hpc.vocabulary import TERMINAL
 
-    deadline, pause = time.monotonic() + timeout, 0.2
-    while True:
+    def seen() -> bool:
         states = {str(i.get("state")) for i in commands.query_jobs([job_id]).values()}
-        if states and all(s in TERMINAL for s in states) == ended:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id}: states {states} after {timeout:.0f}s")
-        time.sleep(pause)
-        pause = min(2.0, pause * 1.5)
+        return bool(states) and all(s in TERMINAL for s in states) == ended
+
+    until(f"job {job_id} {'ended' if ended else 'queued'}", seen)
 
 
 @pytest.mark.slurm

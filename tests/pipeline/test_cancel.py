@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dii_hpc.records import pipeline as records
-from tests.conftest import DII, run_cli
+from tests.conftest import DII, run_cli, until
 
 REPO = Path(__file__).resolve().parents[2]
 WHY = "cancelled by `dii-hpc pipeline cancel`"
@@ -31,17 +30,6 @@ def _pipeline(tmp_path: Path, wait_for: Path) -> Path:
     return path
 
 
-def _wait(what: str, check, timeout: float = 120):  # noqa: ANN001, ANN202
-    deadline, pause = time.monotonic() + timeout, 0.1
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(pause)
-        pause = min(pause * 1.5, 2.0)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def _stage(store_path: Path, pid: str, name: str) -> dict:
     return records.read_stage(store_path, pid, name).model_dump()
 
@@ -55,8 +43,8 @@ def test_a_stage_whose_job_fails_after_the_cancel_is_cancelled(tmp_path: Path,
                              "--executor", "local"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=os.environ)
     try:
-        pid = _wait("the pipeline record", lambda: records.ids(store_path))[0]
-        _wait("slow RUNNING", lambda: _stage(store_path, pid, "slow")["state"] == "RUNNING")
+        pid = until("the pipeline record", lambda: records.ids(store_path))[0]
+        until("slow RUNNING", lambda: _stage(store_path, pid, "slow")["state"] == "RUNNING")
         cancel = run_cli("pipeline", "cancel", pid)
         assert cancel.returncode == 0 and "cancelled 2 stage(s): slow, after" in cancel.stdout
         release.write_text("")
@@ -82,7 +70,7 @@ def test_pipeline_cancel_of_a_running_slurm_stage_is_cancelled(tmp_path: Path,
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pid = proc.stdout.strip().splitlines()[-1]
     jobs = _stage(store_path, pid, "slow")["jobs"] + _stage(store_path, pid, "after")["jobs"]
-    _wait("slow RUNNING", lambda: _stage(store_path, pid, "slow")["state"] == "RUNNING", 300)
+    until("slow RUNNING", lambda: _stage(store_path, pid, "slow")["state"] == "RUNNING", 300)
     cancel = run_cli("pipeline", "cancel", pid)
     assert cancel.returncode == 0 and "cancelled 2 stage(s): slow, after" in cancel.stdout
 
@@ -91,7 +79,7 @@ def test_pipeline_cancel_of_a_running_slurm_stage_is_cancelled(tmp_path: Path,
                              capture_output=True, text=True, check=False).stdout
         return not out.strip()
 
-    _wait("the stage jobs to leave the queue", gone)
+    until("the stage jobs to leave the queue", gone)
     for name in ("slow", "after"):
         rec = _stage(store_path, pid, name)
         assert (rec["state"], rec["error"]) == ("CANCELLED", WHY), (name, rec)

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dii_hpc.errors import InfraError, SchedulerError
+from dii_hpc.errors import SchedulerError
+from dii_hpc.launch import waiting
 
 POLL_S = 0.25  # longest wait for a worker before looking at the audit run's cancel request
 
@@ -124,9 +125,7 @@ def run(task: Callable[..., Any], args: list[tuple[Any, ...]], labels: list[str]
     try:
         with progress.bar(f"{what}: forked workers", len(procs)) as bar:
             while len(results) < len(procs):
-                if run_ is not None and run_.cancel_requested():
-                    raise InfraError(f"audit run {run_.id} cancelled (dii-hpc cancel); its "
-                                     f"{what} workers were stopped")
+                waiting.stop_if_cancelled(run_, f"{what} workers were stopped")
                 live = [i for i in range(len(procs)) if i not in results]
                 wait([procs[i].sentinel for i in live] + [conns[i] for i in live], POLL_S)
                 for i in live:
